@@ -8,3 +8,5 @@ export * from "./redis.js";
 export * from "./reflection.js";
 export * from "./rpc-client.js";
 export * from "./rpc-server.js";
+export * from "./langgraph-config.js";
+export * from "./net.js";

@@ -1,6 +1,8 @@
 import pg from "pg";
 import { runner } from "node-pg-migrate";
 import type { Logger } from "pino";
+import type { ConnectError } from "@connectrpc/connect";
+import { alreadyExists, failedPrecondition, invalidArgument } from "./errors.js";
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -70,4 +72,21 @@ export function isPgUnavailable(err: unknown): boolean {
 export function pgCode(err: unknown): string | undefined {
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
   return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * The ConnectError a Postgres error stands for when it is the caller's fault (a duplicate, a bad
+ * value, a missing parent); undefined for the rest, which are internal.
+ */
+export function pgErrorToConnect(err: unknown): ConnectError | undefined {
+  const code = pgCode(err);
+  if (code === undefined) return undefined;
+  const detail = (err as { detail?: string }).detail ?? (err as Error).message;
+  if (code === "23505") return alreadyExists("Resource", detail);
+  if (code === "23503") return failedPrecondition("MISSING_PARENT", `a referenced resource does not exist: ${detail}`);
+  // invalid text representation, invalid parameter, datetime/numeric out of range, invalid JSON, string too long
+  if (["22P02", "22023", "22008", "22003", "22007", "22032", "22001", "22021"].includes(code)) {
+    return invalidArgument(`invalid value: ${(err as Error).message}`);
+  }
+  return undefined;
 }

@@ -5,8 +5,9 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { internal, unavailable } from "./errors.js";
+import { Health } from "@langopen/gen/health/v1/health_pb";
 import { HealthState, registerHealth, ServingStatus } from "./health.js";
-import { isPgUnavailable } from "./postgres.js";
+import { isPgUnavailable, pgErrorToConnect } from "./postgres.js";
 import { registerReflection } from "./reflection.js";
 
 export interface RpcServerOptions {
@@ -50,6 +51,8 @@ function toConnectError(err: unknown, logger: Logger, service: string, method: s
     }
     return err;
   }
+  const mapped = pgErrorToConnect(err);
+  if (mapped) return mapped;
   if (isPgUnavailable(err)) {
     logger.error({ err, rpc_service: service, rpc_method: method }, "Lost Postgres during RPC");
     return unavailable("postgres", err);
@@ -63,7 +66,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const { logger } = options;
   const health = new HealthState();
   const shutdown = new AbortController();
-  const files = [...new Set(options.services.map((s) => s.file))] as DescFile[];
+  const files: DescFile[] = [...new Set([...options.services, Health].map((s) => s.file))];
   const handler = connectNodeAdapter({
     routes: (router) => {
       options.routes(router);

@@ -1,0 +1,15 @@
+import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { Type, type Static } from "typebox";
+
+export const ApiServerConfigSchema = Type.Object({
+  ...BaseConfigSchema.properties,
+  DATABASE_URL: UrlSchema(["postgres", "postgresql"]),
+  RPC_HOST: Type.String({ default: "127.0.0.1" }),
+  RPC_PORT: PortSchema(8124),
+  /** The langgraph.json whose graphs get default assistants. */
+  LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  STORE_REFRESH_TTL_ON_READ: Type.Boolean({ default: true }),
+});
+
+export type ApiServerConfig = Static<typeof ApiServerConfigSchema>;

@@ -1,0 +1,3 @@
+export { startApiServer, graphIdsOf, MIGRATIONS_DIR, type ApiServer, type ApiServerOptions } from "./compose.js";
+export { ApiServerConfigSchema, type ApiServerConfig } from "./config.js";
+export { defaultAssistantId, DEFAULT_ASSISTANT_NAMESPACE } from "./domain/ids.js";

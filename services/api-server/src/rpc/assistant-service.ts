@@ -1,0 +1,151 @@
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { alreadyExists, invalidArgument, notFound, unimplemented } from "@langopen/common";
+import { type Assistant, AssistantSchema, AssistantVersionSchema } from "@langopen/gen/langopen/data/v1/assistant_pb";
+import type { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
+import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
+import { defaultAssistantId, idOrNew, isUuid } from "../domain/ids.js";
+import { isDesc, page, sortKey } from "../domain/paging.js";
+import type { AssistantRow, AssistantStore, AssistantVersionRow } from "../store/assistant-store.js";
+import { ts } from "./timestamps.js";
+
+export interface AssistantServiceDeps {
+  assistants: AssistantStore;
+  /** The graph ids served; assistants may only be made for these. */
+  graphIds: () => ReadonlySet<string>;
+}
+
+const SORT_KEYS = ["assistant_id", "created_at", "updated_at", "name", "graph_id"] as const;
+
+export function toAssistant(row: AssistantRow): Assistant {
+  return create(AssistantSchema, {
+    assistantId: row.assistant_id,
+    graphId: row.graph_id,
+    config: row.config,
+    context: row.context,
+    metadata: row.metadata,
+    version: row.version,
+    name: row.name,
+    description: row.description ?? undefined,
+    createTime: ts(row.created_at),
+    updateTime: ts(row.updated_at),
+  });
+}
+
+function toVersion(row: AssistantVersionRow) {
+  return create(AssistantVersionSchema, {
+    assistantId: row.assistant_id,
+    graphId: row.graph_id,
+    config: row.config,
+    context: row.context,
+    metadata: row.metadata,
+    version: row.version,
+    name: row.name,
+    description: row.description ?? undefined,
+    createTime: ts(row.created_at),
+  });
+}
+
+/** An assistant id, or the id of the default assistant of a graph id given in its place. */
+export function resolveAssistantId(idOrGraph: string, graphIds: ReadonlySet<string>): string {
+  if (idOrGraph === "") throw invalidArgument("assistant_id is required", [{ field: "assistant_id", description: "required" }]);
+  if (isUuid(idOrGraph)) return idOrGraph.toLowerCase();
+  if (graphIds.has(idOrGraph)) return defaultAssistantId(idOrGraph);
+  throw notFound("Assistant", idOrGraph);
+}
+
+export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceImpl<typeof AssistantService> {
+  const { assistants } = deps;
+  const resolve = (id: string) => resolveAssistantId(id, deps.graphIds());
+  const requireGraph = (graphId: string) => {
+    if (graphId === "") throw invalidArgument("graph_id is required", [{ field: "graph_id", description: "required" }]);
+    if (!deps.graphIds().has(graphId)) throw notFound("Graph", graphId);
+  };
+  const mustGet = async (id: string) => {
+    const row = await assistants.get(id);
+    if (!row) throw notFound("Assistant", id);
+    return row;
+  };
+  const runtimeOnly = () => {
+    throw unimplemented("graph introspection needs the runtime, which this api-server is not connected to");
+  };
+
+  return {
+    async createAssistant(req) {
+      requireGraph(req.graphId);
+      const id = idOrNew("assistant_id", req.assistantId);
+      const { row, created } = await assistants.create(id, {
+        graph_id: req.graphId,
+        config: req.config ?? {},
+        context: req.context ?? {},
+        metadata: req.metadata ?? {},
+        name: req.name ?? "Untitled",
+        description: req.description ?? null,
+      });
+      if (!created && req.ifExists !== IfExists.DO_NOTHING) throw alreadyExists("Assistant", id);
+      return { assistant: toAssistant(row) };
+    },
+
+    async getAssistant(req) {
+      return { assistant: toAssistant(await mustGet(resolve(req.assistantId))) };
+    },
+
+    async updateAssistant(req) {
+      if (req.graphId !== undefined) requireGraph(req.graphId);
+      const id = resolve(req.assistantId);
+      const row = await assistants.update(id, {
+        graph_id: req.graphId,
+        config: req.config,
+        context: req.context,
+        metadata: req.metadata,
+        name: req.name,
+        description: req.description,
+      });
+      if (!row) throw notFound("Assistant", id);
+      return { assistant: toAssistant(row) };
+    },
+
+    async deleteAssistant(req) {
+      const id = resolve(req.assistantId);
+      if (!(await assistants.delete(id, req.deleteThreads))) throw notFound("Assistant", id);
+      return {};
+    },
+
+    async searchAssistants(req) {
+      const { limit, offset } = page(req.limit, req.offset);
+      const { rows, total } = await assistants.search(
+        { metadata: req.metadata, graphId: req.graphId, name: req.name },
+        { limit, offset, sortBy: sortKey(req.sortBy, SORT_KEYS, "created_at"), desc: isDesc(req.sortOrder) },
+      );
+      return { assistants: rows.map(toAssistant), totalSize: BigInt(total) };
+    },
+
+    async countAssistants(req) {
+      const count = await assistants.count({ metadata: req.metadata, graphId: req.graphId, name: req.name });
+      return { count: BigInt(count) };
+    },
+
+    async listAssistantVersions(req) {
+      const id = resolve(req.assistantId);
+      const { limit, offset } = page(req.limit, req.offset);
+      const rows = await assistants.listVersions(id, req.metadata as JsonObject | undefined, limit, offset);
+      if (rows.length === 0 && !(await assistants.get(id))) throw notFound("Assistant", id);
+      return { versions: rows.map(toVersion) };
+    },
+
+    async setLatestAssistantVersion(req) {
+      const id = resolve(req.assistantId);
+      if (req.version < 1) throw invalidArgument("version must be a positive integer", [{ field: "version", description: "out of range" }]);
+      const row = await assistants.setLatest(id, req.version);
+      if (!row) {
+        await mustGet(id);
+        throw notFound("Assistant version", `${id}@${req.version}`);
+      }
+      return { assistant: toAssistant(row) };
+    },
+
+    getAssistantGraph: runtimeOnly,
+    getAssistantSchemas: runtimeOnly,
+    getAssistantSubgraphs: runtimeOnly,
+  };
+}

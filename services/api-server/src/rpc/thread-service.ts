@@ -1,0 +1,215 @@
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  alreadyExists,
+  invalidArgument,
+  jsonBytes,
+  notFound,
+  parseJsonBytes,
+  textBytes,
+  unimplemented,
+} from "@langopen/common";
+import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
+import {
+  type Thread,
+  ThreadSchema,
+  ThreadStatus,
+  ThreadStorageSchema,
+  type ThreadTtl,
+  ThreadTtlSchema,
+  TtlStrategy,
+} from "@langopen/gen/langopen/data/v1/thread_pb";
+import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import { followPath, MAX_EXTRACT, parseExtractPath } from "../domain/extract.js";
+import { idOrNew, newId, requireUuid } from "../domain/ids.js";
+import { isDesc, page, sortKey } from "../domain/paging.js";
+import type { ThreadRow, ThreadStatusName, ThreadStore, ThreadTtlInput, TtlStrategyName } from "../store/thread-store.js";
+import { ts, tsOrUndefined } from "./timestamps.js";
+
+export interface ThreadServiceDeps {
+  threads: ThreadStore;
+}
+
+const SORT_KEYS = ["thread_id", "status", "created_at", "updated_at", "state_updated_at"] as const;
+
+const STATUS_TO_PROTO: Record<ThreadStatusName, ThreadStatus> = {
+  idle: ThreadStatus.IDLE,
+  busy: ThreadStatus.BUSY,
+  interrupted: ThreadStatus.INTERRUPTED,
+  error: ThreadStatus.ERROR,
+};
+const STATUS_FROM_PROTO: Partial<Record<ThreadStatus, ThreadStatusName>> = {
+  [ThreadStatus.IDLE]: "idle",
+  [ThreadStatus.BUSY]: "busy",
+  [ThreadStatus.INTERRUPTED]: "interrupted",
+  [ThreadStatus.ERROR]: "error",
+};
+const STRATEGY_FROM_PROTO: Partial<Record<TtlStrategy, TtlStrategyName>> = {
+  [TtlStrategy.DELETE]: "delete",
+  [TtlStrategy.KEEP_LATEST]: "keep_latest",
+};
+
+export function toThread(row: ThreadRow, options: { includeTtl?: boolean; extracted?: JsonObject } = {}): Thread {
+  return create(ThreadSchema, {
+    threadId: row.thread_id,
+    createTime: ts(row.created_at),
+    updateTime: ts(row.updated_at),
+    stateUpdateTime: ts(row.state_updated_at),
+    metadata: row.metadata,
+    config: row.config,
+    status: STATUS_TO_PROTO[row.status],
+    valuesJson: row.values_text === null ? new Uint8Array() : textBytes(row.values_text),
+    interruptsJson: textBytes(row.interrupts_text),
+    ttl:
+      options.includeTtl && row.ttl_strategy
+        ? create(ThreadTtlSchema, {
+            strategy: row.ttl_strategy === "delete" ? TtlStrategy.DELETE : TtlStrategy.KEEP_LATEST,
+            ttlMinutes: row.ttl_minutes ?? 0,
+            expireTime: tsOrUndefined(row.expires_at),
+          })
+        : undefined,
+    extractedJson: options.extracted ? jsonBytes(options.extracted) : new Uint8Array(),
+  });
+}
+
+function ttlInput(ttl: ThreadTtl | undefined): ThreadTtlInput | undefined {
+  if (!ttl) return undefined;
+  const strategy = STRATEGY_FROM_PROTO[ttl.strategy] ?? "delete";
+  if (!(ttl.ttlMinutes > 0) || !Number.isFinite(ttl.ttlMinutes)) {
+    throw invalidArgument("ttl must be a positive number of minutes", [{ field: "ttl.ttl", description: "out of range" }]);
+  }
+  return { strategy, minutes: ttl.ttlMinutes };
+}
+
+function statusFilter(status: ThreadStatus): ThreadStatusName | undefined {
+  return status === ThreadStatus.UNSPECIFIED ? undefined : STATUS_FROM_PROTO[status];
+}
+
+function valuesFilter(bytes: Uint8Array): string | undefined {
+  if (bytes.length === 0) return undefined;
+  const parsed = parseJsonBytes<unknown>(bytes, null);
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw invalidArgument("values filter must be a JSON object", [{ field: "values", description: "not an object" }]);
+  }
+  return Object.keys(parsed).length > 0 ? JSON.stringify(parsed) : undefined;
+}
+
+function extractor(extract: Record<string, string>): ((row: ThreadRow) => JsonObject) | undefined {
+  const entries = Object.entries(extract);
+  if (entries.length === 0) return undefined;
+  if (entries.length > MAX_EXTRACT) {
+    throw invalidArgument(`extract takes at most ${MAX_EXTRACT} paths`, [{ field: "extract", description: "too many paths" }]);
+  }
+  const paths = entries.map(([alias, path]) => [alias, parseExtractPath(path)] as const);
+  return (row) => {
+    const doc = {
+      values: row.values_text === null ? {} : JSON.parse(row.values_text),
+      metadata: row.metadata,
+      config: row.config,
+      interrupts: JSON.parse(row.interrupts_text),
+    };
+    return Object.fromEntries(paths.map(([alias, steps]) => [alias, followPath(doc, steps)])) as JsonObject;
+  };
+}
+
+export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<typeof ThreadService> {
+  const { threads } = deps;
+  const mustGet = async (id: string) => {
+    const row = await threads.get(id);
+    if (!row) throw notFound("Thread", id);
+    return row;
+  };
+  const needsRuntime = () => {
+    throw unimplemented("thread state needs the runtime, which this api-server is not connected to");
+  };
+
+  return {
+    async createThread(req) {
+      const id = idOrNew("thread_id", req.threadId);
+      const supersteps = parseJsonBytes<unknown[]>(req.superstepsJson, []);
+      if (!Array.isArray(supersteps)) throw invalidArgument("supersteps must be a list", [{ field: "supersteps", description: "not a list" }]);
+      if (supersteps.length > 0) throw unimplemented("supersteps need the runtime, which this api-server is not connected to");
+      const { row, created } = await threads.create(id, req.metadata ?? {}, ttlInput(req.ttl));
+      if (!created && req.ifExists !== IfExists.DO_NOTHING) throw alreadyExists("Thread", id);
+      return { thread: toThread(row) };
+    },
+
+    async getThread(req) {
+      return { thread: toThread(await mustGet(requireUuid("thread_id", req.threadId)), { includeTtl: req.includeTtl }) };
+    },
+
+    async updateThread(req) {
+      const id = requireUuid("thread_id", req.threadId);
+      const row = await threads.update(id, req.metadata, ttlInput(req.ttl));
+      if (!row) throw notFound("Thread", id);
+      return { thread: toThread(row) };
+    },
+
+    async deleteThread(req) {
+      const id = requireUuid("thread_id", req.threadId);
+      if (!(await threads.delete(id))) throw notFound("Thread", id);
+      return {};
+    },
+
+    async searchThreads(req) {
+      const { limit, offset } = page(req.limit, req.offset);
+      const extract = extractor(req.extract);
+      const { rows, total } = await threads.search(
+        {
+          ids: req.ids.map((id) => requireUuid("ids", id)),
+          metadata: req.metadata,
+          valuesJson: valuesFilter(req.valuesJson),
+          status: statusFilter(req.status),
+        },
+        { limit, offset, sortBy: sortKey(req.sortBy, SORT_KEYS, "created_at"), desc: isDesc(req.sortOrder) },
+      );
+      return { threads: rows.map((row) => toThread(row, { extracted: extract?.(row) })), totalSize: BigInt(total) };
+    },
+
+    async countThreads(req) {
+      const count = await threads.count({
+        metadata: req.metadata,
+        valuesJson: valuesFilter(req.valuesJson),
+        status: statusFilter(req.status),
+      });
+      return { count: BigInt(count) };
+    },
+
+    async copyThread(req) {
+      const id = requireUuid("thread_id", req.threadId);
+      const row = await threads.copy(id, newId());
+      if (!row) throw notFound("Thread", id);
+      return { thread: toThread(row) };
+    },
+
+    async pruneThreads(req) {
+      const ids = req.threadIds.map((id) => requireUuid("thread_ids", id));
+      const strategy = STRATEGY_FROM_PROTO[req.strategy] ?? "delete";
+      return { prunedCount: BigInt(await threads.prune(ids, strategy)) };
+    },
+
+    async getThreadStorage(req) {
+      const id = requireUuid("thread_id", req.threadId);
+      await mustGet(id);
+      const s = await threads.storage(id);
+      return {
+        storage: create(ThreadStorageSchema, {
+          threadId: id,
+          totalBytes: BigInt(s.checkpoint_bytes + s.write_bytes),
+          checkpoints: { count: BigInt(s.checkpoints), bytes: BigInt(s.checkpoint_bytes) },
+          channelValues: { count: 0n, bytes: 0n },
+          pendingWrites: { count: BigInt(s.writes), bytes: BigInt(s.write_bytes) },
+        }),
+      };
+    },
+
+    getThreadState: needsRuntime,
+    updateThreadState: needsRuntime,
+    patchThreadState: needsRuntime,
+    getThreadHistory: needsRuntime,
+    // biome-ignore lint/correctness/useYield: answers UNIMPLEMENTED until runs exist.
+    async *streamThread() {
+      needsRuntime();
+    },
+  };
+}

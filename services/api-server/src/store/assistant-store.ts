@@ -1,0 +1,192 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Pool } from "@langopen/common";
+import { Conditions, inTransaction, orderBy, type Queryable } from "./sql.js";
+
+export interface AssistantRow {
+  assistant_id: string;
+  graph_id: string;
+  version: number;
+  config: JsonObject;
+  context: JsonObject;
+  metadata: JsonObject;
+  name: string;
+  description: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type AssistantVersionRow = Omit<AssistantRow, "updated_at">;
+
+export interface AssistantFields {
+  graph_id: string;
+  config: JsonObject;
+  context: JsonObject;
+  metadata: JsonObject;
+  name: string;
+  description: string | null;
+}
+
+export interface AssistantFilter {
+  metadata?: JsonObject;
+  graphId?: string;
+  name?: string;
+}
+
+export interface AssistantPatch {
+  graph_id?: string;
+  config?: JsonObject;
+  context?: JsonObject;
+  metadata?: JsonObject;
+  name?: string;
+  description?: string;
+}
+
+const SORT_COLUMNS: Record<string, string> = {
+  assistant_id: "assistant_id",
+  created_at: "created_at",
+  updated_at: "updated_at",
+  name: "name",
+  graph_id: "graph_id",
+};
+
+function filterConditions(filter: AssistantFilter): Conditions {
+  const c = new Conditions();
+  if (filter.metadata && Object.keys(filter.metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(filter.metadata));
+  if (filter.graphId) c.add("graph_id = ?", filter.graphId);
+  if (filter.name) c.add("name ILIKE '%' || ? || '%'", escapeLike(filter.name));
+  return c;
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (m) => `\\${m}`);
+}
+
+export function createAssistantStore(pool: Pool) {
+  const insertVersion = (db: Queryable, id: string, version: number, f: AssistantFields) =>
+    db.query(
+      `INSERT INTO assistant_versions (assistant_id, version, graph_id, config, context, metadata, name, description)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [id, version, f.graph_id, f.config, f.context, f.metadata, f.name, f.description],
+    );
+
+  return {
+    /** Inserts version 1 unless the id exists; returns the row and whether it was created. */
+    async create(id: string, fields: AssistantFields): Promise<{ row: AssistantRow; created: boolean }> {
+      return inTransaction(pool, async (db) => {
+        const inserted = await db.query<AssistantRow>(
+          `INSERT INTO assistants (assistant_id, graph_id, version, config, context, metadata, name, description)
+           VALUES ($1, $2, 1, $3, $4, $5, $6, $7)
+           ON CONFLICT (assistant_id) DO NOTHING
+           RETURNING *`,
+          [id, fields.graph_id, fields.config, fields.context, fields.metadata, fields.name, fields.description],
+        );
+        const row = inserted.rows[0];
+        if (row) {
+          await insertVersion(db, id, 1, fields);
+          return { row, created: true };
+        }
+        const existing = await db.query<AssistantRow>("SELECT * FROM assistants WHERE assistant_id = $1", [id]);
+        return { row: existing.rows[0] as AssistantRow, created: false };
+      });
+    },
+
+    async get(id: string): Promise<AssistantRow | undefined> {
+      const { rows } = await pool.query<AssistantRow>("SELECT * FROM assistants WHERE assistant_id = $1", [id]);
+      return rows[0];
+    },
+
+    /** Writes a new version from the current one with the patch applied and selects it. */
+    async update(id: string, patch: AssistantPatch): Promise<AssistantRow | undefined> {
+      return inTransaction(pool, async (db) => {
+        const current = (await db.query<AssistantRow>("SELECT * FROM assistants WHERE assistant_id = $1 FOR UPDATE", [id]))
+          .rows[0];
+        if (!current) return undefined;
+        const { rows } = await db.query<{ max: number }>(
+          "SELECT max(version) AS max FROM assistant_versions WHERE assistant_id = $1",
+          [id],
+        );
+        const version = (rows[0]?.max ?? current.version) + 1;
+        const fields: AssistantFields = {
+          graph_id: patch.graph_id ?? current.graph_id,
+          config: patch.config ?? current.config,
+          context: patch.context ?? current.context,
+          metadata: patch.metadata ? { ...current.metadata, ...patch.metadata } : current.metadata,
+          name: patch.name ?? current.name,
+          description: patch.description ?? current.description,
+        };
+        await insertVersion(db, id, version, fields);
+        const updated = await db.query<AssistantRow>(
+          `UPDATE assistants SET graph_id = $2, version = $3, config = $4, context = $5, metadata = $6, name = $7,
+             description = $8, updated_at = now()
+           WHERE assistant_id = $1 RETURNING *`,
+          [id, fields.graph_id, version, fields.config, fields.context, fields.metadata, fields.name, fields.description],
+        );
+        return updated.rows[0];
+      });
+    },
+
+    /** Deletes the assistant and its versions, and optionally the threads that name it. */
+    async delete(id: string, deleteThreads: boolean): Promise<boolean> {
+      return inTransaction(pool, async (db) => {
+        const { rowCount } = await db.query("DELETE FROM assistants WHERE assistant_id = $1", [id]);
+        if (!rowCount) return false;
+        if (deleteThreads) await db.query("DELETE FROM threads WHERE metadata->>'assistant_id' = $1", [id]);
+        return true;
+      });
+    },
+
+    async search(
+      filter: AssistantFilter,
+      page: { limit: number; offset: number; sortBy: string; desc: boolean },
+    ): Promise<{ rows: AssistantRow[]; total: number }> {
+      const c = filterConditions(filter);
+      const limit = c.param(page.limit);
+      const offset = c.param(page.offset);
+      const { rows } = await pool.query<AssistantRow & { total: string }>(
+        `SELECT *, count(*) OVER () AS total FROM assistants ${c.where()}
+         ${orderBy(SORT_COLUMNS, page.sortBy, "created_at", page.desc)}, assistant_id
+         LIMIT ${limit} OFFSET ${offset}`,
+        c.params,
+      );
+      const total = rows[0] ? Number(rows[0].total) : await this.count(filter);
+      return { rows, total };
+    },
+
+    async count(filter: AssistantFilter): Promise<number> {
+      const c = filterConditions(filter);
+      const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM assistants ${c.where()}`, c.params);
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async listVersions(
+      id: string,
+      metadata: JsonObject | undefined,
+      limit: number,
+      offset: number,
+    ): Promise<AssistantVersionRow[]> {
+      const c = new Conditions().add("assistant_id = ?", id);
+      if (metadata && Object.keys(metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(metadata));
+      const { rows } = await pool.query<AssistantVersionRow>(
+        `SELECT * FROM assistant_versions ${c.where()} ORDER BY version DESC
+         LIMIT ${c.param(limit)} OFFSET ${c.param(offset)}`,
+        c.params,
+      );
+      return rows;
+    },
+
+    /** Selects a stored version; undefined when the assistant or the version does not exist. */
+    async setLatest(id: string, version: number): Promise<AssistantRow | undefined> {
+      const { rows } = await pool.query<AssistantRow>(
+        `UPDATE assistants a SET graph_id = v.graph_id, version = v.version, config = v.config, context = v.context,
+           metadata = v.metadata, name = v.name, description = v.description, updated_at = now()
+         FROM assistant_versions v
+         WHERE a.assistant_id = $1 AND v.assistant_id = a.assistant_id AND v.version = $2
+         RETURNING a.*`,
+        [id, version],
+      );
+      return rows[0];
+    },
+  };
+}
+
+export type AssistantStore = ReturnType<typeof createAssistantStore>;

@@ -1,0 +1,225 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Pool } from "@langopen/common";
+import { Conditions, inTransaction, orderBy, type Queryable } from "./sql.js";
+
+export type ThreadStatusName = "idle" | "busy" | "interrupted" | "error";
+export type TtlStrategyName = "delete" | "keep_latest";
+
+export interface ThreadRow {
+  thread_id: string;
+  created_at: Date;
+  updated_at: Date;
+  state_updated_at: Date;
+  metadata: JsonObject;
+  config: JsonObject;
+  status: ThreadStatusName;
+  /** The values as JSON text (never re-parsed on the way out); null when the thread has no state. */
+  values_text: string | null;
+  interrupts_text: string;
+  ttl_strategy: TtlStrategyName | null;
+  ttl_minutes: number | null;
+  expires_at: Date | null;
+}
+
+export interface ThreadTtlInput {
+  strategy: TtlStrategyName;
+  minutes: number;
+}
+
+export interface ThreadFilter {
+  ids?: string[];
+  metadata?: JsonObject;
+  /** JSON text of a containment filter on values. */
+  valuesJson?: string;
+  status?: ThreadStatusName;
+}
+
+const COLUMNS = `thread_id, created_at, updated_at, state_updated_at, metadata, config, status,
+  "values"::text AS values_text, interrupts::text AS interrupts_text, ttl_strategy, ttl_minutes, expires_at`;
+
+const SORT_COLUMNS: Record<string, string> = {
+  thread_id: "thread_id",
+  status: "status",
+  created_at: "created_at",
+  updated_at: "updated_at",
+  state_updated_at: "state_updated_at",
+};
+
+function filterConditions(filter: ThreadFilter): Conditions {
+  const c = new Conditions();
+  if (filter.ids && filter.ids.length > 0) c.add("thread_id = ANY(?::uuid[])", filter.ids);
+  if (filter.metadata && Object.keys(filter.metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(filter.metadata));
+  if (filter.valuesJson) c.add(`"values" @> ?::jsonb`, filter.valuesJson);
+  if (filter.status) c.add("status = ?", filter.status);
+  return c;
+}
+
+async function copyCheckpoints(db: Queryable, from: string, to: string): Promise<void> {
+  await db.query(
+    `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, created_at)
+     SELECT $2, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, created_at
+     FROM checkpoints WHERE thread_id = $1`,
+    [from, to],
+  );
+  await db.query(
+    `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
+     SELECT $2, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path
+     FROM checkpoint_writes WHERE thread_id = $1`,
+    [from, to],
+  );
+}
+
+/** Keeps only the newest checkpoint of each namespace of the threads (and its pending writes). */
+async function keepLatestCheckpoints(db: Queryable, threadIds: string[]): Promise<void> {
+  const latest = `SELECT DISTINCT ON (thread_id, checkpoint_ns) thread_id, checkpoint_ns, checkpoint_id
+    FROM checkpoints WHERE thread_id = ANY($1::uuid[]) ORDER BY thread_id, checkpoint_ns, checkpoint_id DESC`;
+  await db.query(
+    `DELETE FROM checkpoint_writes w WHERE w.thread_id = ANY($1::uuid[])
+       AND (w.thread_id, w.checkpoint_ns, w.checkpoint_id) NOT IN (${latest})`,
+    [threadIds],
+  );
+  await db.query(
+    `DELETE FROM checkpoints c WHERE c.thread_id = ANY($1::uuid[])
+       AND (c.thread_id, c.checkpoint_ns, c.checkpoint_id) NOT IN (${latest})`,
+    [threadIds],
+  );
+}
+
+export interface ThreadStorageRow {
+  checkpoints: number;
+  checkpoint_bytes: number;
+  writes: number;
+  write_bytes: number;
+}
+
+export function createThreadStore(pool: Pool) {
+  return {
+    async create(
+      id: string,
+      metadata: JsonObject,
+      ttl: ThreadTtlInput | undefined,
+    ): Promise<{ row: ThreadRow; created: boolean }> {
+      const inserted = await pool.query<ThreadRow>(
+        `INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, expires_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $4 * 60))
+         ON CONFLICT (thread_id) DO NOTHING
+         RETURNING ${COLUMNS}`,
+        [id, metadata, ttl?.strategy ?? null, ttl?.minutes ?? null],
+      );
+      const row = inserted.rows[0];
+      if (row) return { row, created: true };
+      return { row: (await this.get(id)) as ThreadRow, created: false };
+    },
+
+    async get(id: string): Promise<ThreadRow | undefined> {
+      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1`, [id]);
+      return rows[0];
+    },
+
+    /** Merges metadata and replaces the TTL (restarting its clock). */
+    async update(id: string, metadata: JsonObject | undefined, ttl: ThreadTtlInput | undefined): Promise<ThreadRow | undefined> {
+      const c = new Conditions();
+      const sets = ["updated_at = now()"];
+      if (metadata) sets.push(`metadata = metadata || ${c.param(JSON.stringify(metadata))}::jsonb`);
+      if (ttl) {
+        const minutes = c.param(ttl.minutes);
+        sets.push(
+          `ttl_strategy = ${c.param(ttl.strategy)}`,
+          `ttl_minutes = ${minutes}::float8`,
+          `expires_at = now() + make_interval(secs => ${minutes}::float8 * 60)`,
+        );
+      }
+      c.add("thread_id = ?", id);
+      const { rows } = await pool.query<ThreadRow>(
+        `UPDATE threads SET ${sets.join(", ")} ${c.where()} RETURNING ${COLUMNS}`,
+        c.params,
+      );
+      return rows[0];
+    },
+
+    async delete(id: string): Promise<boolean> {
+      const { rowCount } = await pool.query("DELETE FROM threads WHERE thread_id = $1", [id]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    async search(
+      filter: ThreadFilter,
+      page: { limit: number; offset: number; sortBy: string; desc: boolean },
+    ): Promise<{ rows: ThreadRow[]; total: number }> {
+      const c = filterConditions(filter);
+      const limit = c.param(page.limit);
+      const offset = c.param(page.offset);
+      const { rows } = await pool.query<ThreadRow & { total: string }>(
+        `SELECT ${COLUMNS}, count(*) OVER () AS total FROM threads ${c.where()}
+         ${orderBy(SORT_COLUMNS, page.sortBy, "created_at", page.desc)}, thread_id
+         LIMIT ${limit} OFFSET ${offset}`,
+        c.params,
+      );
+      const total = rows[0] ? Number(rows[0].total) : await this.count(filter);
+      return { rows, total };
+    },
+
+    async count(filter: ThreadFilter): Promise<number> {
+      const c = filterConditions(filter);
+      const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM threads ${c.where()}`, c.params);
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    /** Copies the thread (metadata, values, checkpoints) under a new id; undefined when the source is missing. */
+    async copy(from: string, to: string): Promise<ThreadRow | undefined> {
+      return inTransaction(pool, async (db) => {
+        const { rows } = await db.query<ThreadRow>(
+          `INSERT INTO threads (thread_id, metadata, config, status, "values", interrupts, state_updated_at)
+           SELECT $2, metadata, config, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, "values", interrupts,
+             state_updated_at
+           FROM threads WHERE thread_id = $1
+           RETURNING ${COLUMNS}`,
+          [from, to],
+        );
+        if (!rows[0]) return undefined;
+        await copyCheckpoints(db, from, to);
+        return rows[0];
+      });
+    },
+
+    /** Deletes the threads, or keeps only their latest state; answers how many threads were pruned. */
+    async prune(ids: string[], strategy: TtlStrategyName): Promise<number> {
+      if (ids.length === 0) return 0;
+      if (strategy === "delete") {
+        const { rowCount } = await pool.query("DELETE FROM threads WHERE thread_id = ANY($1::uuid[])", [ids]);
+        return rowCount ?? 0;
+      }
+      return inTransaction(pool, async (db) => {
+        const { rows } = await db.query<{ thread_id: string }>(
+          "SELECT thread_id FROM threads WHERE thread_id = ANY($1::uuid[]) FOR UPDATE",
+          [ids],
+        );
+        await keepLatestCheckpoints(
+          db,
+          rows.map((r) => r.thread_id),
+        );
+        return rows.length;
+      });
+    },
+
+    async storage(id: string): Promise<ThreadStorageRow> {
+      const { rows } = await pool.query<Record<keyof ThreadStorageRow, string>>(
+        `SELECT
+           (SELECT count(*) FROM checkpoints WHERE thread_id = $1) AS checkpoints,
+           (SELECT coalesce(sum(octet_length(checkpoint) + octet_length(metadata::text)), 0) FROM checkpoints WHERE thread_id = $1) AS checkpoint_bytes,
+           (SELECT count(*) FROM checkpoint_writes WHERE thread_id = $1) AS writes,
+           (SELECT coalesce(sum(octet_length(value)), 0) FROM checkpoint_writes WHERE thread_id = $1) AS write_bytes`,
+        [id],
+      );
+      const r = rows[0];
+      return {
+        checkpoints: Number(r?.checkpoints ?? 0),
+        checkpoint_bytes: Number(r?.checkpoint_bytes ?? 0),
+        writes: Number(r?.writes ?? 0),
+        write_bytes: Number(r?.write_bytes ?? 0),
+      };
+    },
+  };
+}
+
+export type ThreadStore = ReturnType<typeof createThreadStore>;

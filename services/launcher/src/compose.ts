@@ -1,0 +1,77 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startApiServer } from "@langopen/api-server";
+import { createRpcTransport, type Logger } from "@langopen/common";
+import { buildApp } from "@langopen/gateway";
+import { graphIdsOf } from "@langopen/api-server";
+import { startEmbeddedPostgres } from "./embedded-postgres.js";
+
+/** The example project served when the current folder has no langgraph.json. */
+export const EXAMPLE_CONFIG = fileURLToPath(new URL("../example/langgraph.json", import.meta.url));
+
+export interface LangOpenOptions {
+  host: string;
+  port: number;
+  /** Absent: an embedded Postgres in dataDir. */
+  databaseUrl?: string;
+  redisUrl?: string;
+  configPath: string;
+  dataDir: string;
+  bodyLimitBytes?: number;
+  shutdownGraceMs?: number;
+}
+
+export interface LangOpen {
+  /** The public REST API, e.g. http://127.0.0.1:8123. */
+  readonly url: string;
+  /** The api-server's gRPC/Connect endpoint. */
+  readonly rpcUrl: string;
+  stop(): Promise<void>;
+}
+
+/** The langgraph.json to serve: the one asked for, else ./langgraph.json, else the example. */
+export function chooseConfig(asked: string | undefined, cwd: string): string {
+  if (asked) return path.resolve(cwd, asked);
+  const local = path.join(cwd, "langgraph.json");
+  return existsSync(local) ? local : EXAMPLE_CONFIG;
+}
+
+/** Starts the data plane and the gateway in one process; stop() reverses the order. */
+export async function startLangOpen(options: LangOpenOptions, logger: Logger): Promise<LangOpen> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch((err: unknown) => logger.warn({ err }, "Failed to stop a component"));
+  };
+  try {
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      const db = await startEmbeddedPostgres(options.dataDir, logger);
+      stops.push(db.stop);
+      databaseUrl = db.url;
+    }
+    const graphIds = await graphIdsOf(options.configPath);
+    logger.info({ config: options.configPath, graphs: graphIds }, "Serving graphs");
+    const api = await startApiServer(
+      { databaseUrl, host: "127.0.0.1", port: 0, graphIds },
+      logger.child({ service: "api-server" }),
+    );
+    stops.push(() => api.stop(options.shutdownGraceMs));
+    const app = await buildApp({
+      logger: logger.child({ service: "gateway" }),
+      transport: createRpcTransport(api.rpc.url),
+      bodyLimitBytes: options.bodyLimitBytes,
+    });
+    stops.push(() => app.close());
+    await app.listen({ host: options.host, port: options.port });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : options.port;
+    const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+    const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+    logger.info({ url }, "LangOpen is ready");
+    return { url, rpcUrl: api.rpc.url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,19 @@
+import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { Type, type Static } from "typebox";
+
+/** `npm start`: the whole data plane on one machine. */
+export const LauncherConfigSchema = Type.Object({
+  ...BaseConfigSchema.properties,
+  PORT: PortSchema(8123),
+  HOST: Type.String({ default: "127.0.0.1" }),
+  /** Absent: an embedded Postgres under LANGOPEN_DATA_DIR. */
+  DATABASE_URL: Type.Optional(UrlSchema(["postgres", "postgresql"])),
+  /** Absent: signalling stays in-process. */
+  REDIS_URL: Type.Optional(UrlSchema(["redis", "rediss"])),
+  /** Absent: ./langgraph.json when present, else the example project. */
+  LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
+  LANGOPEN_DATA_DIR: Type.String({ default: ".langopen" }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
+});
+
+export type LauncherConfig = Static<typeof LauncherConfigSchema>;

@@ -1,0 +1,52 @@
+import { parseArgs } from "node:util";
+import { ConfigError, createLogger, loadConfig } from "@langopen/common";
+import { chooseConfig, startLangOpen } from "./compose.js";
+import { LauncherConfigSchema } from "./config.js";
+
+const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 8123] [--host 127.0.0.1]
+Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL`;
+
+async function main(): Promise<void> {
+  const { values: args } = parseArgs({
+    options: { config: { type: "string" }, port: { type: "string" }, host: { type: "string" }, help: { type: "boolean" } },
+  });
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = loadConfig(LauncherConfigSchema, {
+    ...process.env,
+    ...(args.port !== undefined && { PORT: args.port }),
+    ...(args.host !== undefined && { HOST: args.host }),
+    ...(args.config !== undefined && { LANGOPEN_CONFIG: args.config }),
+  });
+  const logger = createLogger({ service: "langopen", level: config.LOG_LEVEL });
+  const langopen = await startLangOpen(
+    {
+      host: config.HOST,
+      port: config.PORT,
+      databaseUrl: config.DATABASE_URL,
+      redisUrl: config.REDIS_URL,
+      configPath: chooseConfig(config.LANGOPEN_CONFIG, process.cwd()),
+      dataDir: config.LANGOPEN_DATA_DIR,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    },
+    logger,
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "Stopping LangOpen");
+    await langopen.stop();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n${USAGE}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createLogger } from "@langopen/common";
+import { createTestDatabase } from "@langopen/testkit";
+import { inject } from "vitest";
+import { type LangOpen, startLangOpen } from "../compose.js";
+
+export const FIXTURE_CONFIG = fileURLToPath(new URL("./langgraph.json", import.meta.url));
+
+export interface TestStack extends LangOpen {
+  databaseUrl: string;
+}
+
+/** LangOpen on its own fresh database of the harness's real Postgres, on free ports. */
+export async function startTestStack(configPath = FIXTURE_CONFIG): Promise<TestStack> {
+  const db = await createTestDatabase(inject("databaseUrl"));
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "langopen-test-"));
+  const langopen = await startLangOpen(
+    { host: "127.0.0.1", port: 0, databaseUrl: db.url, configPath, dataDir, shutdownGraceMs: 1_000 },
+    createLogger({ service: "test", level: "silent" }),
+  );
+  return {
+    ...langopen,
+    databaseUrl: db.url,
+    async stop() {
+      await langopen.stop();
+      await db.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

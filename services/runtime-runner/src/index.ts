@@ -1,0 +1,1 @@
+export { RuntimeConfigSchema, type RuntimeConfig } from "./config.js";

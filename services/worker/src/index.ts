@@ -1,0 +1,1 @@
+export { WorkerConfigSchema, type WorkerConfig } from "./config.js";
