@@ -1,7 +1,9 @@
 import { fileURLToPath } from "node:url";
+import type { Client } from "@connectrpc/connect";
 import {
   createPool,
   type Logger,
+  type Signals,
   migrate,
   readLanggraphConfig,
   type RpcServer,
@@ -13,12 +15,18 @@ import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { defaultAssistantId } from "./domain/ids.js";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
+import { createCheckpointServiceImpl } from "./rpc/checkpoint-service.js";
+import { createRunServiceImpl } from "./rpc/run-service.js";
 import { createStoreServiceImpl } from "./rpc/store-service.js";
 import { createThreadServiceImpl } from "./rpc/thread-service.js";
+import { createThreadStateMethods } from "./rpc/thread-state.js";
 import { createAssistantStore } from "./store/assistant-store.js";
+import { createCheckpointStore } from "./store/checkpoint-store.js";
 import { createItemStore } from "./store/item-store.js";
+import { createRunStore } from "./store/run-store.js";
 import { createThreadStore } from "./store/thread-store.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -31,6 +39,10 @@ export interface ApiServerOptions {
   /** The graphs served: their ids get default assistants. */
   graphIds: string[];
   refreshTtlOnRead?: boolean;
+  /** Wake-ups, cancels and event logs (Redis, or in-process in the one-machine mode). */
+  signals: Signals;
+  /** The runtime that answers graph-aware questions (state, graphs, schemas). */
+  runtime?: Client<typeof RuntimeService>;
 }
 
 export interface ApiServer {
@@ -45,6 +57,8 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
   const assistants = createAssistantStore(pool);
   const threads = createThreadStore(pool);
   const items = createItemStore(pool);
+  const checkpoints = createCheckpointStore(pool);
+  const runs = createRunStore(pool);
   const graphIds = new Set(options.graphIds);
 
   for (const graphId of graphIds) {
@@ -65,13 +79,19 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     logger,
     services,
     routes: (router) => {
-      router.service(AssistantService, createAssistantServiceImpl({ assistants, graphIds: () => graphIds }));
-      router.service(ThreadService, createThreadServiceImpl({ threads }));
+      router.service(AssistantService, createAssistantServiceImpl({ assistants, graphIds: () => graphIds, runtime: options.runtime }));
+      router.service(
+        ThreadService,
+        createThreadServiceImpl({ threads, state: createThreadStateMethods({ pool, threads, runs, runtime: options.runtime }) }),
+      );
       router.service(StoreService, createStoreServiceImpl({ items, refreshTtlOnRead: options.refreshTtlOnRead ?? true }));
-      // Runs, crons and checkpoints arrive with the run engine; until then they answer UNIMPLEMENTED.
-      router.service(RunService, {});
+      // Crons arrive with the scheduler; until then they answer UNIMPLEMENTED.
+      router.service(
+        RunService,
+        createRunServiceImpl({ runs, assistants, graphIds: () => graphIds, signals: options.signals, logger }),
+      );
       router.service(CronService, {});
-      router.service(CheckpointService, {});
+      router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints }));
     },
   });
 

@@ -4,6 +4,10 @@ import { Type, type Static } from "typebox";
 export const ApiServerConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
   DATABASE_URL: UrlSchema(["postgres", "postgresql"]),
+  /** Absent: signals stay in this process (only useful when the worker runs in it too). */
+  REDIS_URL: Type.Optional(UrlSchema(["redis", "rediss"])),
+  /** The runtime-runner answering graph-aware questions. */
+  RUNTIME_URL: Type.Optional(UrlSchema(["http", "https"])),
   RPC_HOST: Type.String({ default: "127.0.0.1" }),
   RPC_PORT: PortSchema(8124),
   /** The langgraph.json whose graphs get default assistants. */

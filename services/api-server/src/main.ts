@@ -1,10 +1,22 @@
-import { ConfigError, createLogger, loadConfig } from "@langopen/common";
+import { createClient } from "@connectrpc/connect";
+import {
+  ConfigError,
+  createLocalSignals,
+  createLogger,
+  createRedis,
+  createRedisSignals,
+  createRpcTransport,
+  loadConfig,
+} from "@langopen/common";
+import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { graphIdsOf, startApiServer } from "./compose.js";
 import { ApiServerConfigSchema } from "./config.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(ApiServerConfigSchema, process.env);
   const logger = createLogger({ service: "api-server", level: config.LOG_LEVEL });
+  const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "api-server") : undefined;
+  const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
   const server = await startApiServer(
     {
       databaseUrl: config.DATABASE_URL,
@@ -13,12 +25,16 @@ async function main(): Promise<void> {
       poolSize: config.DATABASE_POOL_SIZE,
       graphIds: await graphIdsOf(config.LANGOPEN_CONFIG),
       refreshTtlOnRead: config.STORE_REFRESH_TTL_ON_READ,
+      signals,
+      runtime: config.RUNTIME_URL ? createClient(RuntimeService, createRpcTransport(config.RUNTIME_URL)) : undefined,
     },
     logger,
   );
   const stop = async (signal: string) => {
     logger.info({ signal }, "Stopping api-server");
     await server.stop(config.SHUTDOWN_GRACE_MS);
+    await signals.close();
+    redis?.disconnect();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));

@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { createLogger, errorInfo, Reason } from "@langopen/common";
+import { createLocalSignals, createLogger, errorInfo, Reason } from "@langopen/common";
 import { Health, HealthCheckResponse_ServingStatus } from "@langopen/gen/health/v1/health_pb";
 import { ServerReflection, ServerReflectionRequestSchema } from "@langopen/gen/grpc/reflection/v1/reflection_pb";
 import * as v1alpha from "@langopen/gen/grpc/reflection/v1alpha/reflection_pb";
@@ -34,7 +34,7 @@ beforeAll(async () => {
   const db = await createTestDatabase(inject("databaseUrl"));
   drop = db.drop;
   server = await startApiServer(
-    { databaseUrl: db.url, host: "127.0.0.1", port: 0, graphIds: ["agent"] },
+    { databaseUrl: db.url, host: "127.0.0.1", port: 0, graphIds: ["agent"], signals: createLocalSignals() },
     createLogger({ service: "test", level: "silent" }),
   );
 });

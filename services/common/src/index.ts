@@ -10,3 +10,4 @@ export * from "./rpc-client.js";
 export * from "./rpc-server.js";
 export * from "./langgraph-config.js";
 export * from "./net.js";
+export * from "./signals.js";

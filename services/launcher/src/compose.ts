@@ -1,11 +1,21 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startApiServer } from "@langopen/api-server";
-import { createRpcTransport, type Logger } from "@langopen/common";
+import { createClient } from "@connectrpc/connect";
+import { graphIdsOf, startApiServer } from "@langopen/api-server";
+import {
+  createLocalSignals,
+  createRedis,
+  createRedisSignals,
+  createRpcTransport,
+  freePort,
+  type Logger,
+} from "@langopen/common";
 import { buildApp } from "@langopen/gateway";
-import { graphIdsOf } from "@langopen/api-server";
+import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { startWorkerService } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
+import { startRuntimeProcess } from "./runtime-process.js";
 
 /** The example project served when the current folder has no langgraph.json. */
 export const EXAMPLE_CONFIG = fileURLToPath(new URL("../example/langgraph.json", import.meta.url));
@@ -20,6 +30,10 @@ export interface LangOpenOptions {
   dataDir: string;
   bodyLimitBytes?: number;
   shutdownGraceMs?: number;
+  logLevel?: string;
+  workerConcurrency?: number;
+  /** Seconds a run's event log is kept after it ends. */
+  streamRetentionSeconds?: number;
 }
 
 export interface LangOpen {
@@ -52,11 +66,42 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     }
     const graphIds = await graphIdsOf(options.configPath);
     logger.info({ config: options.configPath, graphs: graphIds }, "Serving graphs");
+    const redis = options.redisUrl ? createRedis(options.redisUrl, logger, "langopen") : undefined;
+    if (redis) stops.push(async () => redis.disconnect());
+    const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
+    stops.push(() => signals.close());
+
+    // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).
+    const [apiPort, runtimePort] = [await freePort(), await freePort()];
+    const runtimeUrl = `http://127.0.0.1:${runtimePort}`;
     const api = await startApiServer(
-      { databaseUrl, host: "127.0.0.1", port: 0, graphIds },
+      {
+        databaseUrl,
+        host: "127.0.0.1",
+        port: apiPort,
+        graphIds,
+        signals,
+        runtime: createClient(RuntimeService, createRpcTransport(runtimeUrl)),
+      },
       logger.child({ service: "api-server" }),
     );
     stops.push(() => api.stop(options.shutdownGraceMs));
+    const runtime = await startRuntimeProcess(
+      { configPath: options.configPath, apiServerUrl: api.rpc.url, port: runtimePort, logLevel: options.logLevel ?? "info" },
+      logger,
+    );
+    stops.push(() => runtime.stop());
+    const worker = startWorkerService(
+      {
+        databaseUrl,
+        signals,
+        runtimeUrls: [runtime.url],
+        concurrency: options.workerConcurrency,
+        retentionSeconds: options.streamRetentionSeconds,
+      },
+      logger.child({ service: "worker" }),
+    );
+    stops.push(() => worker.stop(options.shutdownGraceMs ?? 10_000));
     const app = await buildApp({
       logger: logger.child({ service: "gateway" }),
       transport: createRpcTransport(api.rpc.url),

@@ -13,6 +13,9 @@ export const LauncherConfigSchema = Type.Object({
   /** Absent: ./langgraph.json when present, else the example project. */
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
   LANGOPEN_DATA_DIR: Type.String({ default: ".langopen" }),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  /** Seconds a run's event log is kept after it ends. */
+  STREAM_RETENTION_SECONDS: Type.Integer({ minimum: 1, default: 3_600 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
 });
 

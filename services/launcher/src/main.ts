@@ -31,6 +31,9 @@ async function main(): Promise<void> {
       dataDir: config.LANGOPEN_DATA_DIR,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+      logLevel: config.LOG_LEVEL,
+      workerConcurrency: config.WORKER_CONCURRENCY,
+      streamRetentionSeconds: config.STREAM_RETENTION_SECONDS,
     },
     logger,
   );

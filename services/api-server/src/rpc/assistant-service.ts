@@ -1,6 +1,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { alreadyExists, invalidArgument, notFound, unimplemented } from "@langopen/common";
+import type { Client, ServiceImpl } from "@connectrpc/connect";
+import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { alreadyExists, invalidArgument, notFound, unavailable } from "@langopen/common";
 import { type Assistant, AssistantSchema, AssistantVersionSchema } from "@langopen/gen/langopen/data/v1/assistant_pb";
 import type { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
@@ -11,6 +12,8 @@ import { ts } from "./timestamps.js";
 
 export interface AssistantServiceDeps {
   assistants: AssistantStore;
+  /** The runtime hosting the graphs, for graph introspection. */
+  runtime?: Client<typeof RuntimeService>;
   /** The graph ids served; assistants may only be made for these. */
   graphIds: () => ReadonlySet<string>;
 }
@@ -66,8 +69,9 @@ export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceI
     if (!row) throw notFound("Assistant", id);
     return row;
   };
-  const runtimeOnly = () => {
-    throw unimplemented("graph introspection needs the runtime, which this api-server is not connected to");
+  const runtime = () => {
+    if (!deps.runtime) throw unavailable("runtime");
+    return deps.runtime;
   };
 
   return {
@@ -144,8 +148,27 @@ export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceI
       return { assistant: toAssistant(row) };
     },
 
-    getAssistantGraph: runtimeOnly,
-    getAssistantSchemas: runtimeOnly,
-    getAssistantSubgraphs: runtimeOnly,
+    async getAssistantGraph(req) {
+      const a = await mustGet(resolve(req.assistantId));
+      const res = await runtime().describeGraph({ graphId: a.graph_id, config: a.config, xray: req.xray });
+      return { graphJson: res.graphJson };
+    },
+
+    async getAssistantSchemas(req) {
+      const a = await mustGet(resolve(req.assistantId));
+      const res = await runtime().getSchemas({ graphId: a.graph_id, config: a.config });
+      return { schemasJson: res.schemasJson };
+    },
+
+    async getAssistantSubgraphs(req) {
+      const a = await mustGet(resolve(req.assistantId));
+      const res = await runtime().getSchemas({
+        graphId: a.graph_id,
+        config: a.config,
+        subgraphNamespace: req.namespace,
+        recurse: req.recurse,
+      });
+      return { subgraphsJson: res.schemasJson };
+    },
   };
 }

@@ -24,10 +24,12 @@ import { followPath, MAX_EXTRACT, parseExtractPath } from "../domain/extract.js"
 import { idOrNew, newId, requireUuid } from "../domain/ids.js";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import type { ThreadRow, ThreadStatusName, ThreadStore, ThreadTtlInput, TtlStrategyName } from "../store/thread-store.js";
+import type { createThreadStateMethods } from "./thread-state.js";
 import { ts, tsOrUndefined } from "./timestamps.js";
 
 export interface ThreadServiceDeps {
   threads: ThreadStore;
+  state: ReturnType<typeof createThreadStateMethods>;
 }
 
 const SORT_KEYS = ["thread_id", "status", "created_at", "updated_at", "state_updated_at"] as const;
@@ -119,18 +121,24 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
     if (!row) throw notFound("Thread", id);
     return row;
   };
-  const needsRuntime = () => {
-    throw unimplemented("thread state needs the runtime, which this api-server is not connected to");
-  };
 
   return {
     async createThread(req) {
       const id = idOrNew("thread_id", req.threadId);
       const supersteps = parseJsonBytes<unknown[]>(req.superstepsJson, []);
       if (!Array.isArray(supersteps)) throw invalidArgument("supersteps must be a list", [{ field: "supersteps", description: "not a list" }]);
-      if (supersteps.length > 0) throw unimplemented("supersteps need the runtime, which this api-server is not connected to");
       const { row, created } = await threads.create(id, req.metadata ?? {}, ttlInput(req.ttl));
       if (!created && req.ifExists !== IfExists.DO_NOTHING) throw alreadyExists("Thread", id);
+      if (created && supersteps.length > 0) {
+        try {
+          await deps.state.applySupersteps(row, supersteps);
+        } catch (err) {
+          // Nothing half-made stays behind.
+          await threads.delete(id);
+          throw err;
+        }
+        return { thread: toThread((await threads.get(id)) ?? row) };
+      }
       return { thread: toThread(row) };
     },
 
@@ -203,13 +211,13 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
       };
     },
 
-    getThreadState: needsRuntime,
-    updateThreadState: needsRuntime,
-    patchThreadState: needsRuntime,
-    getThreadHistory: needsRuntime,
-    // biome-ignore lint/correctness/useYield: answers UNIMPLEMENTED until runs exist.
+    getThreadState: deps.state.getThreadState,
+    updateThreadState: deps.state.updateThreadState,
+    patchThreadState: deps.state.patchThreadState,
+    getThreadHistory: deps.state.getThreadHistory,
+    // biome-ignore lint/correctness/useYield: thread streams arrive with the whole-API issue.
     async *streamThread() {
-      needsRuntime();
+      throw unimplemented("thread streams are not served yet");
     },
   };
 }

@@ -1,0 +1,288 @@
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  fromStart,
+  invalidArgument,
+  jsonBytes,
+  type Logger,
+  notFound,
+  type Signals,
+  textBytes,
+  failedPrecondition,
+} from "@langopen/common";
+import { MultitaskStrategy, type Run, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
+import {
+  CancelAction,
+  type CreateRunRequest,
+  IfNotExists,
+  OnCompletion,
+  type RunService,
+} from "@langopen/gen/langopen/data/v1/run_service_pb";
+import { newId, requireUuid } from "../domain/ids.js";
+import { page } from "../domain/paging.js";
+import { decodeSpec, encodeSpec, resolveSpec, specToKwargs } from "../domain/run-spec.js";
+import { eventMatchesModes } from "../domain/stream-modes.js";
+import type { AssistantStore } from "../store/assistant-store.js";
+import type { CancelActionName, MultitaskName, RunRow, RunStatusName, RunStore } from "../store/run-store.js";
+import { resolveAssistantId } from "./assistant-service.js";
+import { ts } from "./timestamps.js";
+
+export interface RunServiceDeps {
+  runs: RunStore;
+  assistants: AssistantStore;
+  graphIds: () => ReadonlySet<string>;
+  signals: Signals;
+  logger: Logger;
+  /** How long a read of the event log waits for news before checking again. */
+  pollMs?: number;
+}
+
+const STATUS_TO_PROTO: Record<RunStatusName, RunStatus> = {
+  pending: RunStatus.PENDING,
+  running: RunStatus.RUNNING,
+  success: RunStatus.SUCCESS,
+  error: RunStatus.ERROR,
+  timeout: RunStatus.TIMEOUT,
+  interrupted: RunStatus.INTERRUPTED,
+};
+const STATUS_FROM_PROTO = Object.fromEntries(Object.entries(STATUS_TO_PROTO).map(([k, v]) => [v, k])) as Record<
+  RunStatus,
+  RunStatusName | undefined
+>;
+const MULTITASK_TO_PROTO: Record<MultitaskName, MultitaskStrategy> = {
+  reject: MultitaskStrategy.REJECT,
+  interrupt: MultitaskStrategy.INTERRUPT,
+  rollback: MultitaskStrategy.ROLLBACK,
+  enqueue: MultitaskStrategy.ENQUEUE,
+};
+const MULTITASK_FROM_PROTO: Record<MultitaskStrategy, MultitaskName> = {
+  [MultitaskStrategy.UNSPECIFIED]: "enqueue",
+  [MultitaskStrategy.REJECT]: "reject",
+  [MultitaskStrategy.INTERRUPT]: "interrupt",
+  [MultitaskStrategy.ROLLBACK]: "rollback",
+  [MultitaskStrategy.ENQUEUE]: "enqueue",
+};
+
+export const isFinal = (status: RunStatusName) => status !== "pending" && status !== "running";
+
+export function toRun(row: RunRow): Run {
+  return create(RunSchema, {
+    runId: row.run_id,
+    threadId: row.thread_id,
+    assistantId: row.assistant_id,
+    createTime: ts(row.created_at),
+    updateTime: ts(row.updated_at),
+    status: STATUS_TO_PROTO[row.status],
+    metadata: row.metadata,
+    kwargsJson: jsonBytes(specToKwargs(decodeSpec(row.spec))),
+    multitaskStrategy: MULTITASK_TO_PROTO[row.multitask_strategy],
+  });
+}
+
+function cancelAction(action: CancelAction): CancelActionName {
+  return action === CancelAction.ROLLBACK ? "rollback" : "interrupt";
+}
+
+/** What a join answers: the final values, or the error. */
+function joinResult(row: RunRow | undefined): Uint8Array {
+  if (row?.error) return jsonBytes({ __error__: row.error });
+  return jsonBytes(row?.result ?? null);
+}
+
+export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof RunService> {
+  const { runs, signals, logger } = deps;
+  const pollMs = deps.pollMs ?? 5_000;
+
+  const createOne = async (req: CreateRunRequest): Promise<Run> => {
+    const spec = req.spec;
+    if (!spec) throw invalidArgument("spec is required", [{ field: "spec", description: "required" }]);
+    if (spec.inputJson.length > 0 && spec.commandJson.length > 0) {
+      throw invalidArgument("input and command are mutually exclusive", [{ field: "command", description: "given with input" }]);
+    }
+    if (!(req.afterSeconds >= 0) || !Number.isFinite(req.afterSeconds)) {
+      throw invalidArgument("after_seconds must not be negative", [{ field: "after_seconds", description: "out of range" }]);
+    }
+    const assistantId = resolveAssistantId(spec.assistantId, deps.graphIds());
+    const assistant = await deps.assistants.get(assistantId);
+    if (!assistant) throw notFound("Assistant", spec.assistantId);
+    const stateless = req.threadId === "";
+    const threadId = stateless ? newId() : requireUuid("thread_id", req.threadId);
+    const resolved = resolveSpec(spec, assistantId, assistant);
+    const created = await runs.create({
+      runId: newId(),
+      threadId,
+      createThread: stateless || req.ifNotExists === IfNotExists.CREATE,
+      deleteThreadOnEnd: stateless && req.onCompletion !== OnCompletion.KEEP,
+      assistantId,
+      graphId: assistant.graph_id,
+      metadata: (spec.metadata ?? {}) as JsonObject,
+      spec: encodeSpec(resolved),
+      multitask: stateless ? "enqueue" : MULTITASK_FROM_PROTO[req.multitaskStrategy],
+      afterSeconds: req.afterSeconds,
+      requestId: req.requestId || null,
+    });
+    for (const { runId, action } of created.cancelRunning) await signals.publishCancel(runId, action);
+    for (const runId of created.endedPending) await endStream(runId, created.run.thread_id, "interrupted");
+    await signals.wake();
+    return toRun(created.run);
+  };
+
+  /** Closes the log of a run that ended without a worker (cancelled while pending). */
+  const endStream = async (runId: string, threadId: string, status: RunStatusName) => {
+    await signals.appendEvents(runId, threadId, [{ event: "end", data: JSON.stringify({ run_id: runId, status }) }]);
+    await signals.publishRunDone(runId);
+  };
+
+  /** Waits until the run has ended (or is gone); answers its last row. */
+  const waitForEnd = async (runId: string, threadId: string | undefined, signal: AbortSignal): Promise<RunRow | undefined> => {
+    let wake: () => void = () => {};
+    const off = signals.onRunDone((id) => id === runId && wake());
+    try {
+      while (!signal.aborted) {
+        const row = await runs.get(runId, threadId);
+        if (!row || isFinal(row.status)) return row;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1_000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          signal.addEventListener("abort", () => wake(), { once: true });
+        });
+      }
+      return undefined;
+    } finally {
+      off();
+    }
+  };
+
+  const cancelOne = async (runId: string, threadId: string | undefined, action: CancelActionName) => {
+    const result = await runs.cancel(runId, threadId, action);
+    if (!result) throw notFound("Run", runId);
+    if (result.outcome === "ended") await endStream(runId, result.threadId, "interrupted");
+    if (result.outcome === "signal") await signals.publishCancel(runId, action);
+    return result;
+  };
+
+  const mustGet = async (runId: string, threadId: string | undefined) => {
+    const row = await runs.get(runId, threadId);
+    if (!row) throw notFound("Run", runId);
+    return row;
+  };
+
+  const optionalThread = (threadId: string) => (threadId === "" ? undefined : requireUuid("thread_id", threadId));
+
+  return {
+    async createRun(req) {
+      return { run: await createOne(req) };
+    },
+
+    async createRuns(req) {
+      if (req.runs.length === 0) throw invalidArgument("runs must not be empty", [{ field: "runs", description: "empty" }]);
+      const out: Run[] = [];
+      for (const one of req.runs) out.push(await createOne(one));
+      return { runs: out };
+    },
+
+    async getRun(req) {
+      return { run: toRun(await mustGet(requireUuid("run_id", req.runId), optionalThread(req.threadId))) };
+    },
+
+    async listRuns(req) {
+      const threadId = requireUuid("thread_id", req.threadId);
+      const { limit, offset } = page(req.limit, req.offset);
+      const rows = await runs.list(threadId, limit, offset, STATUS_FROM_PROTO[req.status]);
+      return { runs: rows.map(toRun) };
+    },
+
+    async deleteRun(req) {
+      const outcome = await runs.delete(requireUuid("thread_id", req.threadId), requireUuid("run_id", req.runId));
+      if (outcome === "missing") throw notFound("Run", req.runId);
+      if (outcome === "active") throw failedPrecondition("RUN_ACTIVE", `Run ${req.runId} is still active; cancel it first`);
+      return {};
+    },
+
+    async cancelRun(req, ctx) {
+      const runId = requireUuid("run_id", req.runId);
+      const threadId = optionalThread(req.threadId);
+      await cancelOne(runId, threadId, cancelAction(req.action));
+      const row = req.wait ? await waitForEnd(runId, threadId, ctx.signal) : await runs.get(runId, threadId);
+      return { run: row ? toRun(row) : undefined };
+    },
+
+    async cancelRuns(req) {
+      const statuses = req.statuses.map((s) => STATUS_FROM_PROTO[s]).filter((s): s is RunStatusName => s !== undefined);
+      const selected = await runs.activeRuns({
+        threadId: optionalThread(req.threadId),
+        runIds: req.runIds.map((id) => requireUuid("run_ids", id)),
+        statuses,
+      });
+      for (const row of selected) await cancelOne(row.run_id, row.thread_id, cancelAction(req.action)).catch(() => {});
+      return { cancelledCount: BigInt(selected.length) };
+    },
+
+    async joinRun(req, ctx) {
+      const runId = requireUuid("run_id", req.runId);
+      const threadId = optionalThread(req.threadId);
+      await mustGet(runId, threadId);
+      const row = await waitForEnd(runId, threadId, ctx.signal);
+      if (ctx.signal.aborted && req.cancelOnDisconnect) await cancelOne(runId, threadId, "interrupt").catch(() => {});
+      return { run: row ? toRun(row) : undefined, resultJson: joinResult(row) };
+    },
+
+    async *streamRun(req, ctx: HandlerContext) {
+      const runId = requireUuid("run_id", req.runId);
+      const threadId = optionalThread(req.threadId);
+      const row = await runs.get(runId, threadId);
+      let last = req.lastEventId === "" ? "" : req.lastEventId;
+      // With no Last-Event-ID, a join sees events from now on (what the log already holds is skipped).
+      const liveOnly = last === "";
+      let ended = false;
+      try {
+        if (liveOnly) {
+          const backlog = await signals.readEvents(runId, "-1", 0, ctx.signal);
+          const endSeen = backlog.find((e) => e.event === "end");
+          if (endSeen) {
+            yield { event: { id: endSeen.id, event: "end", dataJson: textBytes(endSeen.data) } };
+            return;
+          }
+          last = backlog.at(-1)?.id ?? "-1";
+        }
+        if (!row) {
+          const any = await signals.readEvents(runId, fromStart(last) ? "-1" : last, 0, ctx.signal);
+          if (any.length === 0) throw notFound("Run", runId);
+        }
+        while (!ctx.signal.aborted) {
+          const batch = await signals.readEvents(runId, last, pollMs, ctx.signal);
+          for (const e of batch) {
+            last = e.id;
+            if (eventMatchesModes(e.event, req.streamModes)) {
+              yield { event: { id: e.id, event: e.event, dataJson: textBytes(e.data) } };
+            }
+            if (e.event === "end") {
+              ended = true;
+              return;
+            }
+          }
+          if (batch.length === 0) {
+            const current = await runs.get(runId, threadId);
+            if (!current || isFinal(current.status)) {
+              // Ended with its log gone (expired, or Redis lost): close the stream honestly.
+              const tail = await signals.readEvents(runId, last, 0, ctx.signal);
+              if (tail.length > 0) continue;
+              ended = true;
+              yield {
+                event: { id: "", event: "end", dataJson: jsonBytes({ run_id: runId, status: current?.status ?? "success" }) },
+              };
+              return;
+            }
+          }
+        }
+      } finally {
+        if (!ended && req.cancelOnDisconnect) {
+          await cancelOne(runId, threadId, "interrupt").catch((err: unknown) => logger.debug({ err }, "Failed to cancel on disconnect"));
+        }
+      }
+    },
+  };
+}

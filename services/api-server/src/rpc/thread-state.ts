@@ -1,0 +1,146 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Client, ServiceImpl } from "@connectrpc/connect";
+import {
+  failedPrecondition,
+  invalidArgument,
+  jsonBytes,
+  jsonText,
+  notFound,
+  parseJsonBytes,
+  type Pool,
+  unavailable,
+} from "@langopen/common";
+import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { requireUuid } from "../domain/ids.js";
+import { patchCheckpointMetadata } from "../store/checkpoint-store.js";
+import type { RunStore } from "../store/run-store.js";
+import type { ThreadRow, ThreadStore } from "../store/thread-store.js";
+
+export interface ThreadStateDeps {
+  pool: Pool;
+  threads: ThreadStore;
+  runs: RunStore;
+  runtime?: Client<typeof RuntimeService>;
+}
+
+/** The state of a thread that has never run. */
+const EMPTY_STATE = {
+  values: {},
+  next: [],
+  tasks: [],
+  checkpoint: null,
+  metadata: null,
+  created_at: null,
+  parent_checkpoint: null,
+  interrupts: [],
+};
+
+type StateMethods = Pick<
+  ServiceImpl<typeof ThreadService>,
+  "getThreadState" | "updateThreadState" | "patchThreadState" | "getThreadHistory"
+> & {
+  /** Seeds a new thread's state from supersteps, as if those nodes had run. */
+  applySupersteps(thread: ThreadRow, supersteps: unknown[]): Promise<void>;
+};
+
+interface SuperstepUpdate {
+  values?: unknown;
+  command?: unknown;
+  as_node?: string;
+}
+
+/** Thread state, answered by the runtime that hosts the thread's graph. */
+export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
+  const { threads, runs } = deps;
+  const runtime = () => {
+    if (!deps.runtime) throw unavailable("runtime");
+    return deps.runtime;
+  };
+  const load = async (threadId: string) => {
+    const id = requireUuid("thread_id", threadId);
+    const thread = await threads.get(id);
+    if (!thread) throw notFound("Thread", id);
+    const graphId = typeof thread.metadata.graph_id === "string" ? thread.metadata.graph_id : undefined;
+    return { id, thread, graphId };
+  };
+  const refresh = async (threadId: string, graphId: string, config: JsonObject | undefined) => {
+    const state = parseJsonBytes<{ values?: unknown; next?: unknown[]; tasks?: Array<{ id: string; interrupts?: unknown[] }> }>(
+      (await runtime().getState({ graphId, threadId, config })).stateJson,
+      {},
+    );
+    const interrupts: Record<string, unknown[]> = {};
+    for (const task of state.tasks ?? []) if (task.interrupts?.length) interrupts[task.id] = task.interrupts;
+    const pending = (state.next ?? []).length > 0 || Object.keys(interrupts).length > 0;
+    await runs.setThreadState(threadId, {
+      status: pending ? "interrupted" : "idle",
+      valuesJson: JSON.stringify(state.values ?? {}),
+      interruptsJson: JSON.stringify(interrupts),
+    });
+  };
+  const updateState = async (threadId: string, graphId: string, config: JsonObject, valuesJson: Uint8Array, asNode: string, checkpoint?: Parameters<Client<typeof RuntimeService>["updateState"]>[0]["checkpoint"]) => {
+    const res = await runtime().updateState({ graphId, threadId, config, valuesJson, asNode, checkpoint });
+    await refresh(threadId, graphId, config);
+    return res;
+  };
+
+  return {
+    async getThreadState(req) {
+      const { id, thread, graphId } = await load(req.threadId);
+      if (!graphId) return { stateJson: jsonBytes(EMPTY_STATE) };
+      const res = await runtime().getState({ graphId, threadId: id, config: thread.config, checkpoint: req.checkpoint, subgraphs: req.subgraphs });
+      return { stateJson: res.stateJson };
+    },
+
+    async updateThreadState(req) {
+      const { id, thread, graphId } = await load(req.threadId);
+      if (!graphId) throw failedPrecondition("THREAD_HAS_NO_GRAPH", `Thread ${id} has no graph yet: run it, or create it with a graph_id`);
+      const active = await runs.activeRuns({ threadId: id });
+      if (active.length > 0) throw failedPrecondition("THREAD_BUSY", `Thread ${id} is busy; its state can change only between runs`);
+      const res = await updateState(id, graphId, thread.config, req.valuesJson, req.asNode, req.checkpoint);
+      return { checkpoint: res.checkpoint };
+    },
+
+    async patchThreadState(req) {
+      const { id } = await load(req.threadId);
+      const ok = await patchCheckpointMetadata(
+        deps.pool,
+        id,
+        req.checkpoint?.checkpointNs ?? "",
+        req.checkpoint?.checkpointId ?? "",
+        JSON.stringify(req.metadata ?? {}),
+      );
+      if (!ok) throw notFound("Checkpoint", req.checkpoint?.checkpointId || `latest of thread ${id}`);
+      return {};
+    },
+
+    async getThreadHistory(req) {
+      const { id, thread, graphId } = await load(req.threadId);
+      if (!graphId) return { statesJson: [] };
+      if (req.limit < 0 || req.limit > 1000) throw invalidArgument("limit must be between 1 and 1000", [{ field: "limit", description: "out of range" }]);
+      const res = await runtime().getHistory({
+        graphId,
+        threadId: id,
+        config: thread.config,
+        limit: req.limit === 0 ? 10 : req.limit,
+        before: req.before,
+        metadata: req.metadata,
+        checkpoint: req.checkpoint,
+      });
+      return { statesJson: res.statesJson };
+    },
+
+    async applySupersteps(thread, supersteps) {
+      const graphId = typeof thread.metadata.graph_id === "string" ? thread.metadata.graph_id : undefined;
+      if (!graphId) throw invalidArgument("supersteps need a graph_id in the thread's metadata", [{ field: "supersteps", description: "no graph" }]);
+      for (const step of supersteps) {
+        const updates = (step as { updates?: SuperstepUpdate[] } | null)?.updates;
+        if (!Array.isArray(updates)) throw invalidArgument("each superstep needs an updates list", [{ field: "supersteps", description: "no updates" }]);
+        for (const update of updates) {
+          await updateState(thread.thread_id, graphId, thread.config, jsonBytes(update.values ?? null), update.as_node ?? "");
+        }
+      }
+    },
+  };
+}
+

@@ -1,0 +1,383 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { failedPrecondition, notFound, Reason, type Pool, type PoolClient } from "@langopen/common";
+import { inTransaction, type Queryable } from "./sql.js";
+
+export type RunStatusName = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
+export type MultitaskName = "reject" | "interrupt" | "rollback" | "enqueue";
+export type CancelActionName = "interrupt" | "rollback";
+
+export interface RunRow {
+  run_id: string;
+  thread_id: string;
+  assistant_id: string;
+  graph_id: string;
+  status: RunStatusName;
+  metadata: JsonObject;
+  spec: Buffer;
+  multitask_strategy: MultitaskName;
+  delete_thread_on_end: boolean;
+  run_after: Date;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  ended_at: Date | null;
+  attempt: number;
+  epoch: string;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  cancel_action: CancelActionName | null;
+  result: unknown;
+  error: { error: string; message: string } | null;
+}
+
+export interface NewRun {
+  runId: string;
+  /** Empty: a stateless run on a new temporary thread. */
+  threadId: string;
+  /** Create the thread when it is missing (if_not_exists=create) or stateless. */
+  createThread: boolean;
+  deleteThreadOnEnd: boolean;
+  assistantId: string;
+  graphId: string;
+  metadata: JsonObject;
+  spec: Uint8Array;
+  multitask: MultitaskName;
+  afterSeconds: number;
+  requestId: string | null;
+}
+
+/** Runs that a create pre-empted and that are still running: the caller signals their cancel. */
+export interface CreatedRun {
+  run: RunRow;
+  cancelRunning: Array<{ runId: string; action: CancelActionName }>;
+  /** Runs that were pending and were ended at once (interrupted or rolled back). */
+  endedPending: string[];
+}
+
+const ACTIVE = "('pending', 'running')";
+
+/**
+ * The thread's status once nothing is running on it, from the outcome of its latest state.
+ * Queued runs keep it busy.
+ */
+async function settleThread(
+  db: Queryable,
+  threadId: string,
+  state: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string } | undefined,
+): Promise<void> {
+  const sets = [
+    `status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE}) THEN 'busy'
+       ELSE coalesce($2, CASE WHEN status = 'busy' THEN 'idle' ELSE status END) END`,
+    "updated_at = now()",
+  ];
+  const params: unknown[] = [threadId, state?.status ?? null];
+  if (state?.valuesJson !== undefined) {
+    params.push(state.valuesJson, state.interruptsJson ?? "{}");
+    sets.push(`"values" = $3::jsonb`, "interrupts = $4::jsonb", "state_updated_at = now()");
+  }
+  await db.query(`UPDATE threads SET ${sets.join(", ")} WHERE thread_id = $1`, params);
+}
+
+export function createRunStore(pool: Pool) {
+  return {
+    /**
+     * Creates a run in one transaction: locks the thread, applies the multitask strategy,
+     * inserts the run as pending and marks the thread busy.
+     */
+    async create(input: NewRun): Promise<CreatedRun> {
+      return inTransaction(pool, async (db) => {
+        if (input.requestId) {
+          const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
+          if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
+        }
+        const link = { graph_id: input.graphId, assistant_id: input.assistantId };
+        if (input.createThread) {
+          await db.query(
+            `INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`,
+            [input.threadId, JSON.stringify(link)],
+          );
+        }
+        const thread = await db.query("SELECT thread_id FROM threads WHERE thread_id = $1 FOR UPDATE", [input.threadId]);
+        if (!thread.rows[0]) throw notFound("Thread", input.threadId);
+
+        const active = await db.query<{ run_id: string; status: RunStatusName }>(
+          `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,
+          [input.threadId],
+        );
+        const cancelRunning: CreatedRun["cancelRunning"] = [];
+        const endedPending: string[] = [];
+        if (active.rows.length > 0) {
+          if (input.multitask === "reject") {
+            throw failedPrecondition(Reason.ThreadBusy, `Thread ${input.threadId} is busy with run ${active.rows[0]?.run_id}`, {
+              thread_id: input.threadId,
+            });
+          }
+          if (input.multitask === "interrupt" || input.multitask === "rollback") {
+            for (const run of active.rows) {
+              if (run.status === "running") {
+                await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [run.run_id, input.multitask]);
+                cancelRunning.push({ runId: run.run_id, action: input.multitask });
+              } else {
+                await endPending(db, run.run_id, input.multitask);
+                endedPending.push(run.run_id);
+              }
+            }
+          }
+        }
+        const { rows } = await db.query<RunRow>(
+          `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, metadata, spec, multitask_strategy,
+             delete_thread_on_end, run_after, request_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9::float8), $10)
+           RETURNING *`,
+          [
+            input.runId,
+            input.threadId,
+            input.assistantId,
+            input.graphId,
+            input.metadata,
+            Buffer.from(input.spec),
+            input.multitask,
+            input.deleteThreadOnEnd,
+            input.afterSeconds,
+            input.requestId,
+          ],
+        );
+        await db.query(
+          `UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $2::jsonb WHERE thread_id = $1`,
+          [input.threadId, JSON.stringify(link)],
+        );
+        return { run: rows[0] as RunRow, cancelRunning, endedPending };
+      });
+    },
+
+    async get(runId: string, threadId?: string): Promise<RunRow | undefined> {
+      const { rows } = threadId
+        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2", [runId, threadId])
+        : await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
+      return rows[0];
+    },
+
+    async list(threadId: string, limit: number, offset: number, status?: RunStatusName): Promise<RunRow[]> {
+      const params: unknown[] = [threadId, limit, offset];
+      if (status) params.push(status);
+      const { rows } = await pool.query<RunRow>(
+        `SELECT * FROM runs WHERE thread_id = $1 ${status ? "AND status = $4" : ""}
+         ORDER BY created_at DESC LIMIT $2 OFFSET $3`,
+        params,
+      );
+      return rows;
+    },
+
+    /** Deletes a run that is not active; false when there is no such run. */
+    async delete(threadId: string, runId: string): Promise<"deleted" | "missing" | "active"> {
+      const { rows } = await pool.query<{ status: RunStatusName }>(
+        `DELETE FROM runs WHERE run_id = $1 AND thread_id = $2 AND status NOT IN ${ACTIVE}
+         RETURNING status`,
+        [runId, threadId],
+      );
+      if (rows[0]) return "deleted";
+      return (await this.get(runId, threadId)) ? "active" : "missing";
+    },
+
+    /**
+     * Requests a cancel. A pending run ends at once; a running one is marked and its worker is
+     * signalled by the caller. Answers what happened, or undefined when the run does not exist.
+     */
+    async cancel(
+      runId: string,
+      threadId: string | undefined,
+      action: CancelActionName,
+    ): Promise<{ outcome: "ended" | "signal" | "already-done"; threadId: string } | undefined> {
+      return inTransaction(pool, async (db) => {
+        const { rows } = await db.query<RunRow>(
+          `SELECT * FROM runs WHERE run_id = $1 ${threadId ? "AND thread_id = $2" : ""} FOR UPDATE`,
+          threadId ? [runId, threadId] : [runId],
+        );
+        const run = rows[0];
+        if (!run) return undefined;
+        if (run.status === "pending") {
+          await endPending(db, runId, action);
+          await settleThread(db, run.thread_id, undefined);
+          return { outcome: "ended", threadId: run.thread_id };
+        }
+        if (run.status === "running") {
+          await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [runId, action]);
+          return { outcome: "signal", threadId: run.thread_id };
+        }
+        return { outcome: "already-done", threadId: run.thread_id };
+      });
+    },
+
+    /** Ids of active runs matching a bulk cancel. */
+    async activeRuns(filter: { threadId?: string; runIds?: string[]; statuses?: RunStatusName[] }): Promise<RunRow[]> {
+      const params: unknown[] = [];
+      const clauses = [`status IN ${ACTIVE}`];
+      if (filter.threadId) {
+        params.push(filter.threadId);
+        clauses.push(`thread_id = $${params.length}`);
+      }
+      if (filter.runIds && filter.runIds.length > 0) {
+        params.push(filter.runIds);
+        clauses.push(`run_id = ANY($${params.length}::uuid[])`);
+      }
+      if (filter.statuses && filter.statuses.length > 0) {
+        params.push(filter.statuses);
+        clauses.push(`status = ANY($${params.length}::text[])`);
+      }
+      const { rows } = await pool.query<RunRow>(`SELECT * FROM runs WHERE ${clauses.join(" AND ")}`, params);
+      return rows;
+    },
+
+    // ---- worker side ----
+
+    /** Claims the oldest runnable run (one per thread at a time) with a fresh lease and epoch. */
+    async claim(owner: string, leaseMs: number): Promise<RunRow | undefined> {
+      try {
+        const { rows } = await pool.query<RunRow>(
+          `WITH candidate AS (
+             SELECT r.run_id FROM runs r
+             WHERE r.status = 'pending' AND r.run_after <= now()
+               AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
+               AND NOT EXISTS (SELECT 1 FROM runs y WHERE y.thread_id = r.thread_id AND y.status = 'pending'
+                                 AND (y.created_at, y.run_id) < (r.created_at, r.run_id))
+             ORDER BY r.run_after, r.created_at
+             FOR UPDATE SKIP LOCKED
+             LIMIT 1)
+           UPDATE runs SET status = 'running', epoch = epoch + 1, attempt = attempt + 1, lease_owner = $1,
+             lease_expires_at = now() + make_interval(secs => $2::float8 / 1000), started_at = coalesce(started_at, now()),
+             updated_at = now()
+           FROM candidate WHERE runs.run_id = candidate.run_id
+           RETURNING runs.*`,
+          [owner, leaseMs],
+        );
+        return rows[0];
+      } catch (err) {
+        // Another worker claimed a run of the same thread first: the unique index said no.
+        if ((err as { code?: string }).code === "23505") return undefined;
+        throw err;
+      }
+    },
+
+    /** Extends the lease; false when the run is no longer ours (fenced off or gone). */
+    async heartbeat(runId: string, epoch: string, leaseMs: number): Promise<boolean> {
+      const { rowCount } = await pool.query(
+        `UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
+         WHERE run_id = $1 AND epoch = $2 AND status = 'running'`,
+        [runId, epoch, leaseMs],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    async cancelAction(runId: string): Promise<CancelActionName | null> {
+      const { rows } = await pool.query<{ cancel_action: CancelActionName | null }>(
+        "SELECT cancel_action FROM runs WHERE run_id = $1",
+        [runId],
+      );
+      return rows[0]?.cancel_action ?? null;
+    },
+
+    /**
+     * Records the end of a run, fenced by its epoch, and settles its thread. Rollback deletes the
+     * run and what it wrote. False when a newer attempt owns the run.
+     */
+    async finish(
+      run: { runId: string; threadId: string; epoch: string },
+      end:
+        | { kind: "rollback" }
+        | {
+            kind: "done";
+            status: Exclude<RunStatusName, "pending" | "running">;
+            resultJson?: string;
+            error?: { error: string; message: string };
+            thread: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string };
+          },
+    ): Promise<{ fenced: boolean; deleteThread: boolean }> {
+      return inTransaction(pool, async (db) => {
+        const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [run.runId]);
+        const row = rows[0];
+        if (!row || row.epoch !== run.epoch || row.status !== "running") return { fenced: true, deleteThread: false };
+        if (end.kind === "rollback") {
+          await deleteRunWrites(db, run.threadId, run.runId);
+          await db.query("DELETE FROM runs WHERE run_id = $1", [run.runId]);
+          await settleThread(db, run.threadId, undefined);
+        } else {
+          await db.query(
+            `UPDATE runs SET status = $2, result = $3::jsonb, error = $4::jsonb, ended_at = now(), updated_at = now(),
+               lease_owner = NULL, lease_expires_at = NULL
+             WHERE run_id = $1`,
+            [run.runId, end.status, end.resultJson ?? null, end.error ? JSON.stringify(end.error) : null],
+          );
+          await settleThread(db, run.threadId, end.thread);
+        }
+        if (row.delete_thread_on_end) {
+          await db.query("DELETE FROM threads WHERE thread_id = $1", [run.threadId]);
+          return { fenced: false, deleteThread: true };
+        }
+        return { fenced: false, deleteThread: false };
+      });
+    },
+
+    /** Sets a thread's values after its state changed outside a run (rollback, update_state). */
+    async setThreadState(
+      threadId: string,
+      state: { status: "idle" | "interrupted" | "error"; valuesJson: string; interruptsJson: string },
+    ): Promise<void> {
+      await settleThread(pool, threadId, state);
+    },
+
+    /** Returns runs whose lease expired to the queue (bounded attempts) or ends them as errors. */
+    async reap(maxAttempts: number): Promise<{ requeued: string[]; failed: Array<{ runId: string; threadId: string }> }> {
+      return inTransaction(pool, async (db: PoolClient) => {
+        const expired = await db.query<RunRow>(
+          `SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED`,
+        );
+        const requeued: string[] = [];
+        const failed: Array<{ runId: string; threadId: string }> = [];
+        for (const run of expired.rows) {
+          if (run.attempt < maxAttempts) {
+            await db.query(
+              `UPDATE runs SET status = 'pending', epoch = epoch + 1, lease_owner = NULL, lease_expires_at = NULL,
+                 updated_at = now() WHERE run_id = $1`,
+              [run.run_id],
+            );
+            requeued.push(run.run_id);
+          } else {
+            await db.query(
+              `UPDATE runs SET status = 'error', epoch = epoch + 1, ended_at = now(), updated_at = now(),
+                 lease_owner = NULL, lease_expires_at = NULL, error = $2::jsonb WHERE run_id = $1`,
+              [
+                run.run_id,
+                JSON.stringify({ error: "RunLeaseExpired", message: `run lost its worker ${run.attempt} times and was given up` }),
+              ],
+            );
+            await settleThread(db, run.thread_id, { status: "error" });
+            failed.push({ runId: run.run_id, threadId: run.thread_id });
+          }
+        }
+        return { requeued, failed };
+      });
+    },
+  };
+}
+
+async function endPending(db: Queryable, runId: string, action: CancelActionName): Promise<void> {
+  if (action === "rollback") await db.query("DELETE FROM runs WHERE run_id = $1", [runId]);
+  else {
+    await db.query(
+      "UPDATE runs SET status = 'interrupted', ended_at = now(), updated_at = now(), cancel_action = $2 WHERE run_id = $1",
+      [runId, action],
+    );
+  }
+}
+
+async function deleteRunWrites(db: Queryable, threadId: string, runId: string): Promise<void> {
+  await db.query(
+    `DELETE FROM checkpoint_writes w USING checkpoints c
+     WHERE c.thread_id = $1 AND c.run_id = $2 AND w.thread_id = c.thread_id
+       AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id`,
+    [threadId, runId],
+  );
+  await db.query("DELETE FROM checkpoints WHERE thread_id = $1 AND run_id = $2", [threadId, runId]);
+}
+
+export type RunStore = ReturnType<typeof createRunStore>;

@@ -1,0 +1,326 @@
+import { EventEmitter } from "node:events";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { type RedisKeys, redisKeys } from "./redis.js";
+
+/** One event of a run's stream; data is JSON text, passed through unchanged. */
+export interface StreamEvent {
+  id: string;
+  event: string;
+  data: string;
+}
+
+export type CancelAction = "interrupt" | "rollback";
+
+/**
+ * What the data plane signals through Redis: wake-ups for workers, cancel requests for the
+ * owning worker, run-done notices, and the per-run event log. Postgres holds the truth; losing
+ * these loses no run. One implementation speaks Redis; the other keeps it in-process for the
+ * one-machine mode with nothing else installed.
+ */
+export interface Signals {
+  /** Tells one waiting worker that a run may be runnable. */
+  wake(): Promise<void>;
+  /** Waits up to timeoutMs for a wake-up; true when one came. */
+  waitForWake(timeoutMs: number, signal: AbortSignal): Promise<boolean>;
+  publishCancel(runId: string, action: CancelAction): Promise<void>;
+  onCancel(handler: (runId: string, action: CancelAction) => void): () => void;
+  publishRunDone(runId: string): Promise<void>;
+  onRunDone(handler: (runId: string) => void): () => void;
+  /** Appends events to the run's log (and its thread's), returning their ids in order. */
+  appendEvents(runId: string, threadId: string, events: Array<{ event: string; data: string }>): Promise<string[]>;
+  /** The run's events after `after` ("" or "-1" or "0": from the start), waiting up to blockMs for new ones. */
+  readEvents(runId: string, after: string, blockMs: number, signal: AbortSignal): Promise<StreamEvent[]>;
+  /** Keeps the run's log for retentionSeconds more, then drops it. */
+  expireEvents(runId: string, retentionSeconds: number): Promise<void>;
+  /** Whether the underlying transport is reachable. */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Orders "ms-seq" stream ids. */
+export function compareEventIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split("-").map(Number);
+  const [bm = 0, bs = 0] = b.split("-").map(Number);
+  return am !== bm ? am - bm : as - bs;
+}
+
+const START_IDS = new Set(["", "-", "-1", "0", "0-0"]);
+
+/** Whether a Last-Event-ID asks for the log from its start. */
+export const fromStart = (after: string) => START_IDS.has(after);
+
+interface RedisSignalsOptions {
+  /** The main connection; blocking calls use duplicates of it. */
+  redis: Redis;
+  logger: Logger;
+  prefix?: string;
+  /** Upper bound of events kept per run. */
+  maxEventsPerRun?: number;
+}
+
+/** Signals over Redis: a list for wake-ups, pub/sub for cancels and notices, a stream per run. */
+export function createRedisSignals(options: RedisSignalsOptions): Signals {
+  const { redis, logger } = options;
+  const keys: RedisKeys = redisKeys(options.prefix);
+  const maxLen = options.maxEventsPerRun ?? 100_000;
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  let subscriber: Redis | undefined;
+  let blocking: Redis | undefined;
+  const liveChannel = (runId: string) => `${keys.runEvents(runId)}:live`;
+  const liveRefs = new Map<string, number>();
+
+  const subscriberConnection = () => {
+    if (!subscriber) {
+      subscriber = redis.duplicate();
+      subscriber.on("error", (err) => logger.debug({ err }, "Redis subscriber error"));
+      void subscriber.subscribe(keys.cancelChannel, keys.runDoneChannel);
+      subscriber.on("message", (channel: string, message: string) => emitter.emit(channel, message));
+    }
+    return subscriber;
+  };
+
+  const acquireLive = async (runId: string) => {
+    const channel = liveChannel(runId);
+    const n = liveRefs.get(channel) ?? 0;
+    liveRefs.set(channel, n + 1);
+    if (n === 0) await subscriberConnection().subscribe(channel);
+  };
+  const releaseLive = async (runId: string) => {
+    const channel = liveChannel(runId);
+    const n = (liveRefs.get(channel) ?? 1) - 1;
+    if (n <= 0) {
+      liveRefs.delete(channel);
+      await subscriber?.unsubscribe(channel).catch(() => {});
+    } else liveRefs.set(channel, n);
+  };
+
+  const range = async (runId: string, after: string): Promise<StreamEvent[]> => {
+    const start = fromStart(after) ? "-" : `(${after}`;
+    const entries = await redis.xrange(keys.runEvents(runId), start, "+");
+    return entries.map(([id, fields]) => ({ id, event: fields[1] ?? "", data: fields[3] ?? "null" }));
+  };
+
+  return {
+    async wake() {
+      await redis.lpush(keys.wakeQueue, "1");
+    },
+
+    async waitForWake(timeoutMs, signal) {
+      if (signal.aborted) return false;
+      if (!blocking) {
+        blocking = redis.duplicate();
+        blocking.on("error", (err) => logger.debug({ err }, "Redis blocking connection error"));
+      }
+      const conn = blocking;
+      const onAbort = () => conn.disconnect(true);
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        const got = await conn.blpop(keys.wakeQueue, Math.max(timeoutMs / 1000, 0.01));
+        return got !== null;
+      } catch (err) {
+        if (!signal.aborted) {
+          logger.debug({ err }, "Failed waiting for a wake-up");
+          await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 1_000)));
+        }
+        return false;
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+
+    async publishCancel(runId, action) {
+      await redis.set(keys.cancel(runId), action, "EX", 3600);
+      await redis.publish(keys.cancelChannel, JSON.stringify({ runId, action }));
+    },
+
+    onCancel(handler) {
+      subscriberConnection();
+      const listener = (message: string) => {
+        const { runId, action } = JSON.parse(message) as { runId: string; action: CancelAction };
+        handler(runId, action);
+      };
+      emitter.on(keys.cancelChannel, listener);
+      return () => emitter.off(keys.cancelChannel, listener);
+    },
+
+    async publishRunDone(runId) {
+      await redis.publish(keys.runDoneChannel, runId);
+    },
+
+    onRunDone(handler) {
+      subscriberConnection();
+      emitter.on(keys.runDoneChannel, handler);
+      return () => emitter.off(keys.runDoneChannel, handler);
+    },
+
+    async appendEvents(runId, threadId, events) {
+      const pipeline = redis.multi();
+      for (const e of events) {
+        pipeline.xadd(keys.runEvents(runId), "MAXLEN", "~", String(maxLen), "*", "event", e.event, "data", e.data);
+      }
+      const results = await pipeline.exec();
+      const ids = (results ?? []).map(([err, id]) => {
+        if (err) throw err;
+        return String(id);
+      });
+      const announce = redis.multi();
+      for (const [i, e] of events.entries()) {
+        const id = ids[i] as string;
+        announce.publish(liveChannel(runId), JSON.stringify({ id, event: e.event, data: e.data }));
+        announce.xadd(keys.threadEvents(threadId), "MAXLEN", "~", String(maxLen), "*", "run_id", runId, "id", id, "event", e.event, "data", e.data);
+      }
+      await announce.exec();
+      return ids;
+    },
+
+    async readEvents(runId, after, blockMs, signal) {
+      const channel = liveChannel(runId);
+      const buffered: StreamEvent[] = [];
+      let wake: () => void = () => {};
+      const listener = (message: string) => {
+        buffered.push(JSON.parse(message) as StreamEvent);
+        wake();
+      };
+      emitter.on(channel, listener);
+      await acquireLive(runId);
+      try {
+        const backlog = await range(runId, after);
+        if (backlog.length > 0) return backlog;
+        if (buffered.length === 0 && blockMs > 0 && !signal.aborted) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, blockMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            signal.addEventListener("abort", () => wake(), { once: true });
+          });
+        }
+        // The live copy may have raced the range read; the log is the authority on order.
+        return buffered.length > 0 ? range(runId, after) : [];
+      } finally {
+        emitter.off(channel, listener);
+        await releaseLive(runId);
+      }
+    },
+
+    async expireEvents(runId, retentionSeconds) {
+      await redis.expire(keys.runEvents(runId), Math.max(1, Math.round(retentionSeconds)));
+    },
+
+    async healthy() {
+      try {
+        return (await redis.ping()) === "PONG";
+      } catch {
+        return false;
+      }
+    },
+
+    async close() {
+      subscriber?.disconnect();
+      blocking?.disconnect();
+    },
+  };
+}
+
+/** Signals kept in this process, for the one-machine mode: the same contract without Redis. */
+export function createLocalSignals(): Signals {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  const logs = new Map<string, StreamEvent[]>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  let pendingWakes = 0;
+  let lastMs = 0;
+  let seq = 0;
+  const nextId = () => {
+    const now = Date.now();
+    if (now > lastMs) {
+      lastMs = now;
+      seq = 0;
+    } else seq += 1;
+    return `${lastMs}-${seq}`;
+  };
+  const after = (runId: string, id: string) => {
+    const log = logs.get(runId) ?? [];
+    return fromStart(id) ? [...log] : log.filter((e) => compareEventIds(e.id, id) > 0);
+  };
+  const waitFor = (event: string, timeoutMs: number, signal: AbortSignal) =>
+    new Promise<boolean>((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        emitter.off(event, onEvent);
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      };
+      const onEvent = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      emitter.once(event, onEvent);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+
+  return {
+    async wake() {
+      pendingWakes += 1;
+      emitter.emit("wake");
+    },
+    async waitForWake(timeoutMs, signal) {
+      if (pendingWakes > 0) {
+        pendingWakes -= 1;
+        return true;
+      }
+      const woke = await waitFor("wake", timeoutMs, signal);
+      if (woke && pendingWakes > 0) pendingWakes -= 1;
+      return woke;
+    },
+    async publishCancel(runId, action) {
+      emitter.emit("cancel", runId, action);
+    },
+    onCancel(handler) {
+      emitter.on("cancel", handler);
+      return () => emitter.off("cancel", handler);
+    },
+    async publishRunDone(runId) {
+      emitter.emit("done", runId);
+    },
+    onRunDone(handler) {
+      emitter.on("done", handler);
+      return () => emitter.off("done", handler);
+    },
+    async appendEvents(runId, _threadId, events) {
+      const log = logs.get(runId) ?? [];
+      logs.set(runId, log);
+      const ids = events.map((e) => {
+        const id = nextId();
+        log.push({ id, event: e.event, data: e.data });
+        return id;
+      });
+      emitter.emit(`events:${runId}`);
+      return ids;
+    },
+    async readEvents(runId, afterId, blockMs, signal) {
+      const ready = after(runId, afterId);
+      if (ready.length > 0 || blockMs <= 0) return ready;
+      await waitFor(`events:${runId}`, blockMs, signal);
+      return after(runId, afterId);
+    },
+    async expireEvents(runId, retentionSeconds) {
+      clearTimeout(timers.get(runId));
+      const timer = setTimeout(() => {
+        logs.delete(runId);
+        timers.delete(runId);
+      }, retentionSeconds * 1000);
+      timer.unref();
+      timers.set(runId, timer);
+    },
+    async healthy() {
+      return true;
+    },
+    async close() {
+      for (const timer of timers.values()) clearTimeout(timer);
+      emitter.removeAllListeners();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { ConfigError, createLocalSignals, createLogger, createRedis, createRedisSignals, loadConfig } from "@langopen/common";
+import { startWorkerService } from "./compose.js";
+import { WorkerConfigSchema } from "./config.js";
+
+async function main(): Promise<void> {
+  const config = loadConfig(WorkerConfigSchema, process.env);
+  const logger = createLogger({ service: "worker", level: config.LOG_LEVEL });
+  const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "worker") : undefined;
+  const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
+  const service = startWorkerService(
+    {
+      databaseUrl: config.DATABASE_URL,
+      signals,
+      runtimeUrls: config.RUNTIME_URLS.split(",").map((u) => u.trim()).filter(Boolean),
+      concurrency: config.WORKER_CONCURRENCY,
+      leaseMs: config.WORKER_LEASE_MS,
+      pollMs: config.WORKER_POLL_MS,
+      maxAttempts: config.WORKER_MAX_ATTEMPTS,
+      retentionSeconds: config.STREAM_RETENTION_SECONDS,
+      poolSize: config.DATABASE_POOL_SIZE,
+    },
+    logger,
+  );
+  const stop = async (signal: string) => {
+    logger.info({ signal }, "Stopping worker");
+    await service.stop(config.SHUTDOWN_GRACE_MS);
+    await signals.close();
+    redis?.disconnect();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

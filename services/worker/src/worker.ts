@@ -1,0 +1,287 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { type RunRow, type RunStore, decodeSpec } from "@langopen/api-server";
+import { type CancelAction, jsonText, type Logger, type Signals } from "@langopen/common";
+import { type RunResult, RunOutcome, type RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { ExecuteRunRequestSchema } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { createEventSink } from "./event-sink.js";
+import { interruptList, settledFromState } from "./runtime-state.js";
+
+export interface WorkerDeps {
+  runs: RunStore;
+  signals: Signals;
+  /** Runtime clients; runs are spread over them in turn. */
+  runtimes: Array<Client<typeof RuntimeService>>;
+  logger: Logger;
+  concurrency: number;
+  leaseMs: number;
+  /** Longest wait for a wake-up before looking at Postgres anyway. */
+  pollMs: number;
+  maxAttempts: number;
+  /** How long a run's event log is kept after it ends. */
+  retentionSeconds: number;
+  owner?: string;
+}
+
+export interface Worker {
+  readonly owner: string;
+  /** Runs in flight now. */
+  inflight(): number;
+  stop(graceMs: number): Promise<void>;
+}
+
+interface Cancel {
+  action: CancelAction;
+}
+
+/** Claims runnable runs, drives them on a runtime, and records how they end. */
+export function startWorker(deps: WorkerDeps): Worker {
+  const { runs, signals, logger } = deps;
+  const owner = deps.owner ?? `worker-${randomUUID()}`;
+  const stopping = new AbortController();
+  const active = new Map<string, { abort: AbortController; cancel?: Cancel; done: Promise<void> }>();
+  let slotFreed: () => void = () => {};
+  let next = 0;
+
+  const offCancel = signals.onCancel((runId, action) => {
+    const run = active.get(runId);
+    if (run) {
+      run.cancel = { action };
+      run.abort.abort();
+    }
+  });
+
+  const runtimeFor = () => deps.runtimes[next++ % deps.runtimes.length] as Client<typeof RuntimeService>;
+
+  async function settleFromRuntime(row: RunRow) {
+    const res = await runtimeFor().getState({ graphId: row.graph_id, threadId: row.thread_id });
+    return settledFromState(jsonText(res.stateJson, "{}"));
+  }
+
+  async function execute(row: RunRow): Promise<void> {
+    const log = logger.child({ run_id: row.run_id, thread_id: row.thread_id, assistant_id: row.assistant_id });
+    const entry = active.get(row.run_id);
+    if (!entry) return;
+    const sink = createEventSink(signals, row.run_id, row.thread_id);
+    sink.push("metadata", JSON.stringify({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
+    let lostLease = false;
+    const heartbeat = setInterval(() => {
+      runs
+        .heartbeat(row.run_id, row.epoch, deps.leaseMs)
+        .then((ok) => {
+          if (!ok) {
+            lostLease = true;
+            entry.abort.abort();
+          }
+        })
+        .catch((err: unknown) => log.warn({ err }, "Failed to extend run lease"));
+    }, Math.max(100, Math.floor(deps.leaseMs / 3)));
+
+    let result: RunResult | undefined;
+    let failure: unknown;
+    try {
+      // A cancel may have been asked for between the claim and our subscription.
+      const asked = await runs.cancelAction(row.run_id);
+      if (asked) {
+        entry.cancel = { action: asked };
+        entry.abort.abort();
+      }
+      const spec = decodeSpec(row.spec);
+      const stream = runtimeFor().executeRun(
+        create(ExecuteRunRequestSchema, {
+          runId: row.run_id,
+          threadId: row.thread_id,
+          graphId: row.graph_id,
+          assistantId: row.assistant_id,
+          spec,
+          fence: { runId: row.run_id, epoch: BigInt(row.epoch) },
+        }),
+        { signal: entry.abort.signal },
+      );
+      for await (const message of stream) {
+        if (message.kind.case === "event") {
+          sink.push(message.kind.value.event, jsonText(message.kind.value.dataJson));
+        } else if (message.kind.case === "result") {
+          result = message.kind.value;
+        }
+      }
+    } catch (err) {
+      if (!entry.abort.signal.aborted) failure = err;
+    } finally {
+      clearInterval(heartbeat);
+    }
+
+    try {
+      await finish(row, entry.cancel, lostLease, result, failure, sink, log);
+    } catch (err) {
+      log.error({ err }, "Failed to record the end of a run");
+    }
+  }
+
+  async function finish(
+    row: RunRow,
+    cancel: Cancel | undefined,
+    lostLease: boolean,
+    result: RunResult | undefined,
+    failure: unknown,
+    sink: ReturnType<typeof createEventSink>,
+    log: Logger,
+  ): Promise<void> {
+    const fence = { runId: row.run_id, threadId: row.thread_id, epoch: row.epoch };
+    if (lostLease || (stopping.signal.aborted && !cancel && !result)) {
+      // Not ours any more (or handed back on shutdown): the next owner finishes it.
+      await sink.drain().catch(() => {});
+      log.warn({ lostLease }, "Left run to its next owner");
+      return;
+    }
+    let status: "success" | "error" | "interrupted";
+    let outcome: Awaited<ReturnType<RunStore["finish"]>>;
+    if (cancel?.action === "rollback") {
+      status = "interrupted";
+      outcome = await runs.finish(fence, { kind: "rollback" });
+      if (!outcome.fenced && !outcome.deleteThread) {
+        const state = await settleFromRuntime(row).catch(() => undefined);
+        if (state) {
+          await runs.setThreadState(row.thread_id, {
+            status: state.hasNext ? "interrupted" : "idle",
+            valuesJson: state.valuesJson,
+            interruptsJson: state.interruptsJson,
+          });
+        }
+      }
+    } else if (cancel || result?.outcome === RunOutcome.INTERRUPTED) {
+      status = "interrupted";
+      const state = await settleFromRuntime(row).catch(() => undefined);
+      outcome = await runs.finish(fence, {
+        kind: "done",
+        status,
+        resultJson: state?.valuesJson,
+        thread: state
+          ? { status: state.hasNext ? "interrupted" : "idle", valuesJson: state.valuesJson, interruptsJson: state.interruptsJson }
+          : { status: "idle" },
+      });
+    } else if (result && result.outcome === RunOutcome.SUCCESS) {
+      status = "success";
+      const valuesJson = jsonText(result.valuesJson, "{}");
+      const interruptsJson = jsonText(result.interruptsJson, "{}");
+      const pending = interruptList(interruptsJson);
+      const values = JSON.parse(valuesJson) as unknown;
+      const withInterrupts =
+        pending.length > 0 && values && typeof values === "object" && !Array.isArray(values)
+          ? JSON.stringify({ ...values, __interrupt__: pending })
+          : valuesJson;
+      outcome = await runs.finish(fence, {
+        kind: "done",
+        status,
+        resultJson: withInterrupts,
+        thread: { status: result.hasNext || pending.length > 0 ? "interrupted" : "idle", valuesJson, interruptsJson },
+      });
+    } else {
+      status = "error";
+      const error = result?.errorJson.length
+        ? (JSON.parse(jsonText(result.errorJson)) as { error: string; message: string })
+        : describeFailure(failure);
+      if (!result) sink.push("error", JSON.stringify(error));
+      const valuesJson = result?.valuesJson.length ? jsonText(result.valuesJson) : undefined;
+      outcome = await runs.finish(fence, {
+        kind: "done",
+        status,
+        error,
+        thread: { status: "error", valuesJson, interruptsJson: valuesJson ? jsonText(result?.interruptsJson ?? new Uint8Array(), "{}") : undefined },
+      });
+      log.warn({ error }, "Run failed");
+    }
+    if (outcome.fenced) {
+      await sink.drain().catch(() => {});
+      log.warn("Refused to record the end of a run owned by a newer attempt");
+      return;
+    }
+    sink.push("end", JSON.stringify({ run_id: row.run_id, status }));
+    await sink.drain();
+    await signals.expireEvents(row.run_id, deps.retentionSeconds);
+    await signals.publishRunDone(row.run_id);
+    log.debug({ status }, "Finished run");
+  }
+
+  function describeFailure(err: unknown): { error: string; message: string } {
+    if (err instanceof ConnectError) {
+      if (err.code === Code.Unavailable) return { error: "RuntimeUnavailable", message: "the runtime is unavailable" };
+      return { error: err.name === "ConnectError" ? Code[err.code] : err.name, message: err.rawMessage };
+    }
+    if (err instanceof Error) return { error: err.name, message: err.message };
+    return { error: "Error", message: "the run ended without a result" };
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping.signal.aborted) {
+      try {
+        if (active.size >= deps.concurrency) {
+          await new Promise<void>((resolve) => {
+            slotFreed = resolve;
+            stopping.signal.addEventListener("abort", () => resolve(), { once: true });
+          });
+          continue;
+        }
+        const row = await runs.claim(owner, deps.leaseMs);
+        if (row) {
+          const abort = new AbortController();
+          const record = { abort, done: Promise.resolve() as Promise<void> };
+          active.set(row.run_id, record);
+          record.done = execute(row).finally(() => {
+            active.delete(row.run_id);
+            slotFreed();
+            // The thread's next queued run, if any, is now runnable.
+            void signals.wake().catch(() => {});
+          });
+          continue;
+        }
+        await signals.waitForWake(deps.pollMs, stopping.signal);
+      } catch (err) {
+        logger.warn({ err }, "Worker loop failed; retrying");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  async function reapLoop(): Promise<void> {
+    while (!stopping.signal.aborted) {
+      await new Promise((r) => setTimeout(r, Math.max(250, deps.leaseMs / 2)).unref());
+      if (stopping.signal.aborted) break;
+      try {
+        const { requeued, failed } = await runs.reap(deps.maxAttempts);
+        if (requeued.length > 0) {
+          logger.warn({ runs: requeued }, "Returned runs with expired leases to the queue");
+          await signals.wake();
+        }
+        for (const { runId, threadId } of failed) {
+          await signals.appendEvents(runId, threadId, [
+            { event: "error", data: JSON.stringify({ error: "RunLeaseExpired", message: "the run lost its worker too many times" }) },
+            { event: "end", data: JSON.stringify({ run_id: runId, status: "error" }) },
+          ]);
+          await signals.publishRunDone(runId);
+        }
+      } catch (err) {
+        logger.debug({ err }, "Reaper pass failed");
+      }
+    }
+  }
+
+  const loops = Promise.all([loop(), reapLoop()]);
+  logger.info({ owner, concurrency: deps.concurrency }, "Started worker");
+
+  return {
+    owner,
+    inflight: () => active.size,
+    async stop(graceMs) {
+      stopping.abort();
+      const all = Promise.all([...active.values()].map((r) => r.done));
+      const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs))]);
+      if (timedOut) for (const r of active.values()) r.abort.abort();
+      await all;
+      offCancel();
+      await loops;
+      logger.info({ owner }, "Stopped worker");
+    },
+  };
+}
