@@ -1,0 +1,5 @@
+export * from "./database.js";
+export * from "./postgres.js";
+export * from "./provided.js";
+export * from "./redis.js";
+export { freePort } from "./process.js";
