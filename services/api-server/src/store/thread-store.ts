@@ -101,7 +101,7 @@ export function createThreadStore(pool: Pool) {
     ): Promise<{ row: ThreadRow; created: boolean }> {
       const inserted = await pool.query<ThreadRow>(
         `INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, expires_at)
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $4 * 60))
+         VALUES ($1, $2, $3, $4::float8, now() + make_interval(secs => $4::float8 * 60))
          ON CONFLICT (thread_id) DO NOTHING
          RETURNING ${COLUMNS}`,
         [id, metadata, ttl?.strategy ?? null, ttl?.minutes ?? null],

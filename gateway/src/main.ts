@@ -1,0 +1,49 @@
+import { createRequire } from "node:module";
+import { ConfigError, createLogger, createRpcTransport, loadConfig } from "@langopen/common";
+import { buildApp } from "./app.js";
+import { type GatewayConfig, GatewayConfigSchema } from "./config.js";
+
+function readConfig(): Readonly<GatewayConfig> {
+  try {
+    return loadConfig(GatewayConfigSchema, process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+
+const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
+const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL, version });
+const transport = createRpcTransport(config.API_SERVER_URL);
+const app = await buildApp({ logger, transport, bodyLimitBytes: config.BODY_LIMIT_BYTES, info: { version } });
+await app.listen({
+  port: config.PORT,
+  host: config.HOST,
+  listenTextResolver: (address) => `Started gateway at ${address} for the api-server at ${config.API_SERVER_URL}`,
+});
+
+let stopping = false;
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "Stopping gateway");
+  const forced = setTimeout(() => {
+    logger.error({ grace_ms: config.SHUTDOWN_GRACE_MS }, "Forced gateway exit after the grace period");
+    process.exit(1);
+  }, config.SHUTDOWN_GRACE_MS);
+  forced.unref();
+  try {
+    await app.close();
+    logger.info("Stopped gateway");
+    process.exit(0);
+  } catch (err) {
+    logger.error({ err }, "Failed to stop gateway cleanly");
+    process.exit(1);
+  }
+}
+
+process.once("SIGTERM", (signal) => void stop(signal));
+process.once("SIGINT", (signal) => void stop(signal));

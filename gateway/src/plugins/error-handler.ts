@@ -1,0 +1,177 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ERROR_DOMAIN, errorInfo, Reason } from "@langopen/common";
+import { BadRequestSchema } from "@langopen/gen/google/rpc/error_details_pb";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { RequestValidationError } from "../validation.js";
+import { InvalidJsonError } from "./json-body.js";
+
+/** What the client gets: a status and the upstream error body `{"detail": "..."}`. */
+export interface PublicError {
+  statusCode: number;
+  detail: string;
+}
+
+/**
+ * THE table from Connect codes to public HTTP statuses. It follows the LangGraph-compatible
+ * column of the house style, not the canonical gRPC mapping: the SDKs decide retries by
+ * status and expect 422 for invalid input and 409 for conflicts.
+ */
+export const PUBLIC_STATUS: Readonly<Record<Code, number>> = {
+  [Code.Canceled]: 499,
+  [Code.Unknown]: 500,
+  [Code.InvalidArgument]: 422,
+  [Code.DeadlineExceeded]: 504,
+  [Code.NotFound]: 404,
+  [Code.AlreadyExists]: 409,
+  [Code.PermissionDenied]: 403,
+  [Code.ResourceExhausted]: 429,
+  [Code.FailedPrecondition]: 409,
+  [Code.Aborted]: 409,
+  [Code.OutOfRange]: 422,
+  [Code.Unimplemented]: 501,
+  [Code.Internal]: 500,
+  [Code.Unavailable]: 503,
+  [Code.DataLoss]: 500,
+  [Code.Unauthenticated]: 401,
+};
+
+/** Generic details of 5xx answers: internals never reach the client. */
+const GENERIC_DETAIL: Readonly<Record<number, string>> = {
+  499: "Client Closed Request",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** The dependency named when the gateway itself cannot reach the api-server. */
+export const API_SERVER = "api-server";
+
+/** The public answer to a ConnectError, from the api-server or raised by the gateway itself. */
+export function fromConnectError(err: ConnectError): PublicError {
+  const info = errorInfo(err);
+  const authored = info?.domain === ERROR_DOMAIN;
+  // The few endpoints whose contract says 400 (store namespaces, protocol envelopes).
+  if (info?.reason === Reason.MalformedInput) return { statusCode: 400, detail: err.rawMessage || "Bad Request" };
+  const statusCode = PUBLIC_STATUS[err.code] ?? 500;
+  if (err.code === Code.Unavailable) {
+    // The api-server names the dependency it lost ("postgres is unavailable"); a ConnectError
+    // without our ErrorInfo was raised by the transport: the api-server itself is out of reach.
+    return { statusCode, detail: authored && err.rawMessage ? err.rawMessage : `${API_SERVER} is unavailable` };
+  }
+  // Unimplemented answers we author say what is missing (e.g. "needs the runtime"); nothing internal.
+  if (err.code === Code.Unimplemented && authored && err.rawMessage) return { statusCode, detail: err.rawMessage };
+  if (statusCode >= 500 || err.code === Code.Canceled) {
+    return { statusCode, detail: GENERIC_DETAIL[statusCode] ?? "Internal Server Error" };
+  }
+  return { statusCode, detail: withViolations(err) };
+}
+
+/** The message, followed by the field violations of a BadRequest detail it does not already name. */
+function withViolations(err: ConnectError): string {
+  const message = err.rawMessage;
+  const violations = err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
+  const missing = violations.filter((v) => !message.includes(v.field));
+  if (missing.length === 0) return message || "Invalid request";
+  const listed = missing.map((v) => `'${v.field}' ${v.description}`).join("; ");
+  return message ? `${message}: ${listed}` : listed;
+}
+
+interface FastifyLikeError {
+  code?: unknown;
+  statusCode?: unknown;
+  message?: unknown;
+  validation?: unknown;
+}
+
+/** Every error that reaches the error handler, as the client sees it. */
+export function toPublicError(error: unknown, bodyLimitBytes?: number): PublicError {
+  if (error instanceof ConnectError) return fromConnectError(error);
+  if (error instanceof RequestValidationError || error instanceof InvalidJsonError) {
+    return { statusCode: 422, detail: error.message };
+  }
+  if (error !== null && typeof error === "object") {
+    const e = error as FastifyLikeError;
+    const message = typeof e.message === "string" ? e.message : "";
+    if (e.validation !== undefined) return { statusCode: 422, detail: message || "Invalid request" };
+    switch (e.code) {
+      case "FST_ERR_CTP_BODY_TOO_LARGE":
+        return {
+          statusCode: 413,
+          detail:
+            bodyLimitBytes === undefined
+              ? "Request body is too large"
+              : `Request body is too large: the limit is ${bodyLimitBytes} bytes`,
+        };
+      case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+        return { statusCode: 415, detail: "Unsupported media type: send the body as application/json" };
+      case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      case "FST_ERR_CTP_INVALID_JSON_BODY":
+        return { statusCode: 422, detail: "Request body is not valid JSON" };
+    }
+    // Other client errors Fastify raises (bad Content-Length, aborted uploads...) keep their status.
+    if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
+      return { statusCode: e.statusCode, detail: message || "Bad Request" };
+    }
+  }
+  return { statusCode: 500, detail: GENERIC_DETAIL[500] as string };
+}
+
+/** Answers worth an error log line: internal failures and lost dependencies. */
+export function isServerFault(statusCode: number): boolean {
+  return statusCode >= 500;
+}
+
+/** Turns a Fastify route URL (`/threads/:thread_id/copy`) into a matcher of request paths. */
+export function routeMatcher(url: string): RegExp {
+  const pattern = url
+    .split("/")
+    .map((segment) => {
+      if (segment === "*") return ".*";
+      if (segment.startsWith(":")) return "[^/]+";
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
+    .join("/");
+  return new RegExp(`^${pattern}$`);
+}
+
+export interface ErrorHandlerOptions {
+  bodyLimitBytes?: number;
+}
+
+/**
+ * The one place where public error statuses are chosen: errors thrown by routes and by Fastify
+ * (validation, body parsing, limits), unknown routes (404) and known paths with another method
+ * (405, with `Allow`).
+ */
+export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
+  async (fastify, { bodyLimitBytes }) => {
+    const routes: { method: string; matcher: RegExp }[] = [];
+    fastify.addHook("onRoute", (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) {
+        // OPTIONS is the CORS preflight catch-all; it would make every path look known.
+        if (method !== "OPTIONS") routes.push({ method, matcher: routeMatcher(route.url) });
+      }
+    });
+
+    fastify.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+      const raw = request.url.split("?")[0] ?? "/";
+      const path = raw.length > 1 ? raw.replace(/\/$/, "") : raw;
+      const allowed = [...new Set(routes.filter((r) => r.matcher.test(path)).map((r) => r.method))];
+      if (allowed.length > 0 && !allowed.includes(request.method)) {
+        return reply.code(405).header("allow", allowed.join(", ")).send({ detail: "Method Not Allowed" });
+      }
+      return reply.code(404).send({ detail: "Not Found" });
+    });
+
+    fastify.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+      const { statusCode, detail } = toPublicError(error, bodyLimitBytes);
+      if (isServerFault(statusCode)) request.log.error({ err: error, status_code: statusCode }, "Failed request");
+      else request.log.debug({ err: error, status_code: statusCode }, "Rejected request");
+      return reply.code(statusCode).send({ detail });
+    });
+  },
+  { name: "error-handler", fastify: "5.x" },
+);

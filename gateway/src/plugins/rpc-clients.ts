@@ -1,0 +1,82 @@
+import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect";
+import { Health } from "@langopen/gen/health/v1/health_pb";
+import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
+import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
+import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
+import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
+import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import type { FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+
+/** Typed clients of the api-server, one per service, all over the one transport. */
+export interface RpcClients {
+  assistants: Client<typeof AssistantService>;
+  threads: Client<typeof ThreadService>;
+  store: Client<typeof StoreService>;
+  runs: Client<typeof RunService>;
+  crons: Client<typeof CronService>;
+  /** The standard grpc.health.v1 service of the api-server. */
+  health: Client<typeof Health>;
+}
+
+export function createRpcClients(transport: Transport): RpcClients {
+  return {
+    assistants: createClient(AssistantService, transport),
+    threads: createClient(ThreadService, transport),
+    store: createClient(StoreService, transport),
+    runs: createClient(RunService, transport),
+    crons: createClient(CronService, transport),
+    health: createClient(Health, transport),
+  };
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    rpc: RpcClients;
+  }
+  interface FastifyRequest {
+    /** Aborts when the client goes away before it has its answer. */
+    clientGone: AbortSignal;
+  }
+}
+
+export interface RpcClientsOptions {
+  transport: Transport;
+}
+
+export const rpcClientsPlugin = fp<RpcClientsOptions>(
+  async (fastify, { transport }) => {
+    fastify.decorate("rpc", createRpcClients(transport));
+    fastify.decorateRequest("clientGone", null as unknown as AbortSignal);
+    fastify.addHook("onRequest", async (request, reply) => {
+      const controller = new AbortController();
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
+      request.clientGone = controller.signal;
+    });
+  },
+  { name: "rpc-clients", fastify: "5.x" },
+);
+
+export interface RpcCallOptions {
+  /**
+   * Abort the call when the client goes away. Right for reads; writes run to completion so that
+   * a dropped connection never leaves their outcome unknown.
+   */
+  abortOnDisconnect: boolean;
+}
+
+/** Options of an RPC made on behalf of a request: its request id, and the client's signal for reads. */
+export function rpcOptions(request: FastifyRequest, { abortOnDisconnect }: RpcCallOptions): CallOptions {
+  return {
+    headers: { "x-request-id": request.id },
+    signal: abortOnDisconnect ? request.clientGone : undefined,
+  };
+}
+
+/** For reads: aborted when the client goes away. */
+export const readOptions = (request: FastifyRequest): CallOptions => rpcOptions(request, { abortOnDisconnect: true });
+
+/** For writes: always carried through. */
+export const writeOptions = (request: FastifyRequest): CallOptions => rpcOptions(request, { abortOnDisconnect: false });
