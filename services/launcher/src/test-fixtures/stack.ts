@@ -8,17 +8,28 @@ import { inject } from "vitest";
 import { type LangOpen, startLangOpen } from "../compose.js";
 
 export const FIXTURE_CONFIG = fileURLToPath(new URL("./langgraph.json", import.meta.url));
+/** The graphs kept for run tests: echo, steps, slow, interrupt, parent, chat, blocking. */
+export const TEST_GRAPHS = fileURLToPath(new URL("../../../runtime-runner/test-graphs/langgraph.json", import.meta.url));
 
 export interface TestStack extends LangOpen {
   databaseUrl: string;
 }
 
 /** LangOpen on its own fresh database of the harness's real Postgres, on free ports. */
-export async function startTestStack(configPath = FIXTURE_CONFIG): Promise<TestStack> {
+export async function startTestStack(configPath = FIXTURE_CONFIG, options: { redis?: boolean } = {}): Promise<TestStack> {
   const db = await createTestDatabase(inject("databaseUrl"));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "langopen-test-"));
   const langopen = await startLangOpen(
-    { host: "127.0.0.1", port: 0, databaseUrl: db.url, configPath, dataDir, shutdownGraceMs: 1_000 },
+    {
+      host: "127.0.0.1",
+      port: 0,
+      databaseUrl: db.url,
+      redisUrl: options.redis === false ? undefined : inject("redisUrl"),
+      configPath,
+      dataDir,
+      shutdownGraceMs: 1_000,
+      logLevel: "warn",
+    },
     createLogger({ service: "test", level: "silent" }),
   );
   return {
