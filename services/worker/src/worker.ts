@@ -35,6 +35,20 @@ interface Cancel {
   action: CancelAction;
 }
 
+/** Resolves after ms, or at once when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** Claims runnable runs, drives them on a runtime, and records how they end. */
 export function startWorker(deps: WorkerDeps): Worker {
   const { runs, signals, logger } = deps;
@@ -239,14 +253,14 @@ export function startWorker(deps: WorkerDeps): Worker {
         await signals.waitForWake(deps.pollMs, stopping.signal);
       } catch (err) {
         logger.warn({ err }, "Worker loop failed; retrying");
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500, stopping.signal);
       }
     }
   }
 
   async function reapLoop(): Promise<void> {
     while (!stopping.signal.aborted) {
-      await new Promise((r) => setTimeout(r, Math.max(250, deps.leaseMs / 2)).unref());
+      await sleep(Math.max(250, deps.leaseMs / 2), stopping.signal);
       if (stopping.signal.aborted) break;
       try {
         const { requeued, failed } = await runs.reap(deps.maxAttempts);
