@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
@@ -66,6 +67,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const { logger } = options;
   const health = new HealthState();
   const shutdown = new AbortController();
+  // Every open request listens to the one shutdown signal.
+  setMaxListeners(0, shutdown.signal);
   const files: DescFile[] = [...new Set([...options.services, Health].map((s) => s.file))];
   const handler = connectNodeAdapter({
     routes: (router) => {

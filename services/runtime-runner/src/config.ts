@@ -1,9 +1,9 @@
 import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
-import { Type, type Static } from "typebox";
+import { type Static, Type } from "typebox";
 
 /**
  * The runtime-runner's environment: where its graphs are and how to reach the data plane. It
- * takes no database or Redis credentials. The runner itself arrives with the run engine.
+ * takes no database or Redis credentials.
  */
 export const RuntimeConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
@@ -12,6 +12,8 @@ export const RuntimeConfigSchema = Type.Object({
   RPC_PORT: PortSchema(8125),
   /** The api-server that serves CheckpointService and StoreService. */
   API_SERVER_URL: UrlSchema(["http", "https"]),
+  /** A graph whose module takes longer than this to load is reported as failed (startup waits at most this long). */
+  GRAPH_LOAD_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30_000 }),
 });
 
 export type RuntimeConfig = Static<typeof RuntimeConfigSchema>;

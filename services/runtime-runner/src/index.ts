@@ -1,1 +1,3 @@
-export { RuntimeConfigSchema, type RuntimeConfig } from "./config.js";
+export { type Runtime, type RuntimeOptions, startRuntime } from "./compose.js";
+export { type RuntimeConfig, RuntimeConfigSchema } from "./config.js";
+export type { GraphRegistry, GraphStatus } from "./graphs/registry.js";

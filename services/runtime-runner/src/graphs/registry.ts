@@ -1,0 +1,172 @@
+import { access } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { Command, Send } from "@langchain/langgraph";
+import { failedPrecondition, type Logger, notFound, readLanggraphConfig } from "@langopen/common";
+import { callFactory, type GraphTarget, toGraphTarget } from "./resolve.js";
+import type { CompiledGraphLike, LanggraphClasses } from "./types.js";
+import { enableTypeScript, isTypeScriptFile } from "./typescript.js";
+import { findUserPackage, importUserPackage } from "./user-packages.js";
+
+/** Stable reasons for the errors of RPCs on graphs that cannot be used. */
+export const GraphReason = {
+  NotLoaded: "GRAPH_NOT_LOADED",
+  FactoryFailed: "GRAPH_FACTORY_FAILED",
+} as const;
+
+export interface GraphStatus {
+  graphId: string;
+  /** The spec as written in langgraph.json, e.g. "./agent.ts:graph". */
+  spec: string;
+  loaded: boolean;
+  /** Why it failed to load, when it did. */
+  error?: string;
+}
+
+export interface GraphRegistry {
+  /** Folder of the langgraph.json (the user's project). */
+  readonly projectDir: string;
+  /** The Command and Send classes of the user's @langchain/langgraph. */
+  readonly langgraph: LanggraphClasses;
+  /** The version of the user's @langchain/langgraph, when found. */
+  readonly langgraphVersion?: string;
+  list(): GraphStatus[];
+  /**
+   * The compiled graph to use for a request: the loaded graph, or what its factory builds for
+   * this config. NOT_FOUND for an unknown graph, FAILED_PRECONDITION for one that failed to load
+   * or whose factory failed.
+   */
+  resolve(graphId: string, config: RunnableConfig): Promise<CompiledGraphLike>;
+  /** Like resolve, but a factory's own error is thrown as is (a run reports it as its error). */
+  build(graphId: string, config: RunnableConfig): Promise<CompiledGraphLike>;
+  /** Imports a module of the user's @langchain/langgraph (e.g. "./zod/schema"), if present. */
+  importLanggraph(subpath: string): Promise<Record<string, unknown> | undefined>;
+}
+
+export interface GraphRegistryOptions {
+  configPath: string;
+  logger: Logger;
+  /** A graph whose module takes longer to load is reported as failed; a factory taking longer fails its call. */
+  loadTimeoutMs?: number;
+}
+
+interface Entry {
+  status: GraphStatus;
+  target?: GraphTarget;
+}
+
+/** "./dir/file.ts:export" (export defaulting to "default"), resolved against the config's folder. */
+export function parseGraphSpec(spec: string, dir: string): { file: string; exportName: string } {
+  const colon = spec.lastIndexOf(":");
+  const file = colon > 0 ? spec.slice(0, colon) : spec;
+  const exportName = colon > 0 ? spec.slice(colon + 1) || "default" : "default";
+  return { file: path.resolve(dir, file), exportName };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function loadTarget(graphId: string, spec: string, dir: string): Promise<GraphTarget> {
+  const { file, exportName } = parseGraphSpec(spec, dir);
+  await access(file).catch(() => {
+    throw new Error(`${path.relative(dir, file)} does not exist in ${dir}`);
+  });
+  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  // A CommonJS module (or TypeScript compiled as CommonJS) may only expose module.exports.
+  const fallback = module.default as Record<string, unknown> | undefined;
+  const exported = exportName in module ? module[exportName] : fallback?.[exportName];
+  if (exported === undefined) {
+    const names = Object.keys(module).filter((name) => name !== "__esModule");
+    throw new Error(`${path.basename(file)} has no export "${exportName}" (exports: ${names.join(", ") || "none"})`);
+  }
+  return toGraphTarget(exported, `graph "${graphId}" (${spec})`);
+}
+
+/**
+ * Loads every graph of a langgraph.json once, in parallel. A graph that fails (missing file,
+ * missing export, throwing or hanging module, not a graph) is recorded with its error and
+ * logged; the others load regardless.
+ */
+export async function createGraphRegistry(options: GraphRegistryOptions): Promise<GraphRegistry> {
+  const { logger } = options;
+  const config = await readLanggraphConfig(options.configPath);
+  const timeoutMs = options.loadTimeoutMs ?? 30_000;
+  const entries = new Map<string, Entry>();
+
+  if (Object.values(config.graphs).some((spec) => isTypeScriptFile(parseGraphSpec(spec, config.dir).file))) {
+    await enableTypeScript(config.dir);
+  }
+
+  await Promise.all(
+    Object.entries(config.graphs).map(async ([graphId, spec]) => {
+      const entry: Entry = { status: { graphId, spec, loaded: false } };
+      entries.set(graphId, entry);
+      try {
+        entry.target = await withTimeout(loadTarget(graphId, spec, config.dir), timeoutMs, `graph "${graphId}" (${spec})`);
+        entry.status.loaded = true;
+        logger.info({ graph_id: graphId, spec, kind: entry.target.kind }, "Loaded Graph");
+      } catch (err) {
+        entry.status.error = message(err);
+        logger.error({ graph_id: graphId, spec, err }, "Failed to load Graph");
+      }
+    }),
+  );
+
+  const userLanggraph = await importUserPackage(config.dir, "@langchain/langgraph").catch(() => undefined);
+  const langgraph: LanggraphClasses =
+    typeof userLanggraph?.Command === "function" && typeof userLanggraph.Send === "function"
+      ? (userLanggraph as unknown as LanggraphClasses)
+      : ({ Command, Send } as unknown as LanggraphClasses);
+
+  function targetOf(graphId: string): GraphTarget {
+    const entry = entries.get(graphId);
+    if (!entry) throw notFound("Graph", graphId);
+    if (!entry.target) {
+      throw failedPrecondition(GraphReason.NotLoaded, `Graph "${graphId}" failed to load: ${entry.status.error}`, {
+        graph_id: graphId,
+      });
+    }
+    return entry.target;
+  }
+
+  async function build(graphId: string, runConfig: RunnableConfig): Promise<CompiledGraphLike> {
+    const target = targetOf(graphId);
+    if (target.kind === "compiled") return target.graph;
+    return withTimeout(
+      callFactory(target.factory, runConfig, `graph "${graphId}"`),
+      timeoutMs,
+      `the factory of graph "${graphId}"`,
+    );
+  }
+
+  const langgraphVersion = (await findUserPackage(config.dir, "@langchain/langgraph").catch(() => undefined))?.manifest.version;
+
+  return {
+    projectDir: config.dir,
+    langgraph,
+    langgraphVersion,
+    list: () => [...entries.values()].map((entry) => ({ ...entry.status })).sort((a, b) => a.graphId.localeCompare(b.graphId)),
+    build,
+    async resolve(graphId, runConfig) {
+      targetOf(graphId);
+      try {
+        return await build(graphId, runConfig);
+      } catch (err) {
+        throw failedPrecondition(GraphReason.FactoryFailed, `The factory of graph "${graphId}" failed: ${message(err)}`, {
+          graph_id: graphId,
+        });
+      }
+    },
+    importLanggraph: (subpath) => importUserPackage(config.dir, "@langchain/langgraph", subpath).catch(() => undefined),
+  };
+}

@@ -1,0 +1,212 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import {
+  BaseCheckpointSaver,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  compareWritesSortKeys,
+  getCheckpointId,
+  type PendingWrite,
+  type SerializerProtocol,
+  WRITES_IDX_MAP,
+  writesSortKey,
+} from "@langchain/langgraph-checkpoint";
+import type {
+  Checkpoint as CheckpointMessage,
+  PendingWrite as PendingWriteMessage,
+} from "@langopen/gen/langopen/data/v1/checkpoint_pb";
+import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import type { FenceSchema } from "@langopen/gen/langopen/data/v1/common_pb";
+
+export type CheckpointClient = Client<typeof CheckpointService>;
+export type FenceInit = MessageInitShape<typeof FenceSchema>;
+
+export interface RemoteCheckpointerOptions {
+  client: CheckpointClient;
+  /** Carried by every write of a run; absent for writes made outside a run (a state update). */
+  fence?: FenceInit;
+  /** Deadline of each call to the data plane. */
+  timeoutMs?: number;
+  serde?: SerializerProtocol;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Configurable keys that address a checkpoint rather than describe the run. */
+const ADDRESS_KEYS = new Set(["checkpoint_ns", "checkpoint_id", "checkpoint_map", "thread_id", "run_id"]);
+
+/**
+ * Removes the `\u0000` escapes that JSON allows and Postgres jsonb refuses, leaving escaped
+ * backslashes followed by "u0000" alone.
+ */
+export function stripNulEscapes(json: string): string {
+  return json.replace(/(\\+)u0000/g, (match, slashes: string) => (slashes.length % 2 === 1 ? `${slashes.slice(1)}` : match));
+}
+
+function requireThreadId(config: RunnableConfig, what: string): string {
+  const threadId = config.configurable?.thread_id;
+  if (typeof threadId !== "string" || threadId === "") {
+    throw new Error(`Failed to ${what}: the config has no "thread_id" in "configurable"`);
+  }
+  return threadId;
+}
+
+/**
+ * A LangGraph checkpointer over the data plane's CheckpointService: the runtime keeps no
+ * database credentials. Checkpoints travel as the serializer's [type, bytes], metadata as JSON
+ * (the data plane filters it with jsonb containment), pending writes as [type, bytes] each.
+ * Every write carries the run's fence; a write refused as stale (FAILED_PRECONDITION,
+ * STALE_EPOCH) throws, which aborts the run.
+ */
+export class RemoteCheckpointer extends BaseCheckpointSaver {
+  private readonly client: CheckpointClient;
+  private readonly fence?: FenceInit;
+  private readonly timeoutMs: number;
+
+  constructor(options: RemoteCheckpointerOptions) {
+    super(options.serde);
+    this.client = options.client;
+    this.fence = options.fence;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const threadId = requireThreadId(config, "get a checkpoint");
+    const checkpointNs = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
+    const res = await this.client.getCheckpoint(
+      { ref: { threadId, checkpointNs, checkpointId: getCheckpointId(config) ?? "" } },
+      { timeoutMs: this.timeoutMs },
+    );
+    return res.checkpoint ? this.toTuple(res.checkpoint) : undefined;
+  }
+
+  async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
+    const threadId = requireThreadId(config, "list checkpoints");
+    const ns = config.configurable?.checkpoint_ns as string | undefined;
+    const res = await this.client.listCheckpoints(
+      {
+        threadId,
+        checkpointNs: ns,
+        beforeCheckpointId: (options.before?.configurable?.checkpoint_id as string | undefined) ?? "",
+        limit: options.limit ?? 0,
+        metadataFilterJson:
+          options.filter && Object.keys(options.filter).length > 0
+            ? encoder.encode(JSON.stringify(options.filter))
+            : new Uint8Array(),
+        checkpointId: (config.configurable?.checkpoint_id as string | undefined) ?? "",
+      },
+      { timeoutMs: this.timeoutMs },
+    );
+    for (const checkpoint of res.checkpoints) yield await this.toTuple(checkpoint);
+  }
+
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
+    const threadId = requireThreadId(config, "put a checkpoint");
+    const checkpointNs = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
+    const parentId = config.configurable?.checkpoint_id as string | undefined;
+    const [[type, bytes], metadataJson] = await Promise.all([
+      this.serde.dumpsTyped(checkpoint),
+      this.dumpMetadata(config, metadata),
+    ]);
+    await this.client.putCheckpoint(
+      {
+        fence: this.fence,
+        checkpoint: {
+          ref: { threadId, checkpointNs, checkpointId: checkpoint.id },
+          parent: parentId ? { threadId, checkpointNs, checkpointId: parentId } : undefined,
+          type,
+          checkpoint: bytes,
+          metadataJson,
+        },
+        newVersionsJson: encoder.encode(JSON.stringify(newVersions ?? {})),
+      },
+      { timeoutMs: this.timeoutMs },
+    );
+    return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
+  }
+
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
+    const threadId = requireThreadId(config, "put writes");
+    const checkpointId = config.configurable?.checkpoint_id as string | undefined;
+    if (!checkpointId) throw new Error('Failed to put writes: the config has no "checkpoint_id" in "configurable"');
+    const dumped = await Promise.all(
+      writes.map(async ([channel, value], idx) => {
+        const [type, bytes] = await this.serde.dumpsTyped(value);
+        return { taskId, channel, type, value: bytes, idx: WRITES_IDX_MAP[channel] ?? idx, taskPath: taskPath ?? "" };
+      }),
+    );
+    await this.client.putWrites(
+      {
+        fence: this.fence,
+        ref: { threadId, checkpointNs: (config.configurable?.checkpoint_ns as string | undefined) ?? "", checkpointId },
+        writes: dumped,
+      },
+      { timeoutMs: this.timeoutMs },
+    );
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    await this.client.deleteCheckpoints({ threadId }, { timeoutMs: this.timeoutMs });
+  }
+
+  /**
+   * The metadata as JSON text for the data plane. Like the reference server, it records the
+   * run's metadata and its scalar configurable values beside LangGraph's own (source, step,
+   * parents), so history can be filtered by run_id, graph_id, or a user's key.
+   */
+  private async dumpMetadata(config: RunnableConfig, metadata: CheckpointMetadata): Promise<Uint8Array> {
+    const fromConfigurable = Object.fromEntries(
+      Object.entries(config.configurable ?? {}).filter(
+        ([key, value]) =>
+          !key.startsWith("__") && !ADDRESS_KEYS.has(key) && ["string", "number", "boolean"].includes(typeof value),
+      ),
+    );
+    const [, bytes] = await this.serde.dumpsTyped({ ...fromConfigurable, ...config.metadata, ...metadata });
+    const text = stripNulEscapes(typeof bytes === "string" ? bytes : decoder.decode(bytes));
+    JSON.parse(text); // the serializer writes JSON; refuse to send anything else
+    return encoder.encode(text);
+  }
+
+  private async toTuple(message: CheckpointMessage): Promise<CheckpointTuple> {
+    const ref = message.ref;
+    const threadId = ref?.threadId ?? "";
+    const checkpointNs = ref?.checkpointNs ?? "";
+    const tuple: CheckpointTuple = {
+      config: { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: ref?.checkpointId ?? "" } },
+      checkpoint: (await this.serde.loadsTyped(message.type, message.checkpoint)) as Checkpoint,
+      metadata: (message.metadataJson.length > 0 ? await this.serde.loadsTyped("json", message.metadataJson) : undefined) as
+        | CheckpointMetadata
+        | undefined,
+      pendingWrites: await this.loadWrites(message.pendingWrites),
+    };
+    if (message.parent?.checkpointId) {
+      tuple.parentConfig = {
+        configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: message.parent.checkpointId },
+      };
+    }
+    return tuple;
+  }
+
+  /** Pending writes in the order live execution applies them: (task_path, task_id, idx). */
+  private async loadWrites(writes: PendingWriteMessage[]): Promise<CheckpointPendingWrite[]> {
+    const ordered = [...writes].sort((a, b) =>
+      compareWritesSortKeys(writesSortKey(a.taskPath, a.taskId, a.idx), writesSortKey(b.taskPath, b.taskId, b.idx)),
+    );
+    return Promise.all(
+      ordered.map(
+        async (w): Promise<CheckpointPendingWrite> => [w.taskId, w.channel, await this.serde.loadsTyped(w.type, w.value)],
+      ),
+    );
+  }
+}

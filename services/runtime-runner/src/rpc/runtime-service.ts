@@ -1,0 +1,255 @@
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { invalidArgument, type Logger, parseJsonBytes, textBytes } from "@langopen/common";
+import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import type { CheckpointRefSchema } from "@langopen/gen/langopen/data/v1/thread_pb";
+import {
+  type ExecuteRunRequest,
+  type ExecuteRunResponseSchema,
+  RunOutcome,
+  type RuntimeService,
+} from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { errorBody, plainJsonBytes } from "../domain/plain-json.js";
+import { buildRunConfig, fromPublicConfig, runInput, stateConfig } from "../domain/run-config.js";
+import { graphSchemas, type SchemaModule } from "../domain/schemas.js";
+import { KNOWN_MODES, type OutEvent, planStream, StreamTranslator } from "../domain/stream-translator.js";
+import { interruptsByTask, toThreadState } from "../domain/thread-state.js";
+import type { GraphRegistry } from "../graphs/registry.js";
+import type { CompiledGraphLike } from "../graphs/types.js";
+import { type CheckpointClient, type FenceInit, RemoteCheckpointer } from "../remote/checkpointer.js";
+import { RemoteStore, type StoreClient } from "../remote/store.js";
+
+export interface RuntimeServiceDeps {
+  graphs: GraphRegistry;
+  checkpoints: CheckpointClient;
+  store: StoreClient;
+  logger: Logger;
+}
+
+type ExecuteRunResponseInit = MessageInitShape<typeof ExecuteRunResponseSchema>;
+type CheckpointRefInit = MessageInitShape<typeof CheckpointRefSchema>;
+
+function eventResponse(out: OutEvent): ExecuteRunResponseInit {
+  // The translator's data is plain JSON already. The worker numbers the events; ids stay empty.
+  const dataJson = textBytes(JSON.stringify(out.data) ?? "null");
+  return { kind: { case: "event", value: { id: "", event: out.event, dataJson } } };
+}
+
+function requireField(value: string, field: string): string {
+  if (value === "") throw invalidArgument(`${field} is required`, [{ field, description: "required" }]);
+  return value;
+}
+
+function refFromConfig(config: RunnableConfig): CheckpointRefInit {
+  const c = config.configurable ?? {};
+  const map = c.checkpoint_map;
+  return {
+    threadId: typeof c.thread_id === "string" ? c.thread_id : "",
+    checkpointNs: typeof c.checkpoint_ns === "string" ? c.checkpoint_ns : "",
+    checkpointId: typeof c.checkpoint_id === "string" ? c.checkpoint_id : "",
+    checkpointMap: map && typeof map === "object" ? (map as JsonObject) : undefined,
+  };
+}
+
+/** The summary of a thread's latest root state that the data plane mirrors on the thread. */
+async function latestSummary(graph: CompiledGraphLike, threadId: string) {
+  const state = toThreadState(await graph.getState({ configurable: { thread_id: threadId, checkpoint_ns: "" } }));
+  return { values: state.values, interrupts: interruptsByTask(state), hasNext: state.next.length > 0 };
+}
+
+function xrayOption(xray: number): boolean | number {
+  if (xray === 0) return false;
+  return xray < 0 ? true : xray;
+}
+
+/**
+ * RuntimeService: runs graphs and answers graph-aware state questions. Each run works on its
+ * own copy of the graph whose checkpointer and store carry the run's fence, so concurrent runs
+ * in one process never share them.
+ */
+export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<typeof RuntimeService> {
+  const { graphs, logger } = deps;
+
+  /** A copy of the graph wired to the data plane; a run's copy carries its fence. */
+  function wire(graph: CompiledGraphLike, options: { fence?: FenceInit; stateful: boolean }): CompiledGraphLike {
+    const copy = graph.withConfig({});
+    copy.checkpointer = options.stateful ? new RemoteCheckpointer({ client: deps.checkpoints, fence: options.fence }) : undefined;
+    copy.store = new RemoteStore({ client: deps.store, fence: options.fence });
+    return copy;
+  }
+
+  async function stateGraph(graphId: string, config: RunnableConfig): Promise<CompiledGraphLike> {
+    return wire(await graphs.resolve(requireField(graphId, "graph_id"), config), { stateful: true });
+  }
+
+  let schemaModule: Promise<SchemaModule | undefined> | undefined;
+  const schemaExtraction = () => (schemaModule ??= graphs.importLanggraph("./zod/schema") as Promise<SchemaModule | undefined>);
+
+  async function* executeRun(req: ExecuteRunRequest, ctx: HandlerContext): AsyncGenerator<ExecuteRunResponseInit> {
+    const graphId = requireField(req.graphId, "graph_id");
+    const runId = requireField(req.runId, "run_id");
+    const spec = req.spec ?? create(RunSpecSchema);
+    const ids = { runId, threadId: req.threadId, graphId, assistantId: req.assistantId };
+    const log = logger.child({ run_id: runId, thread_id: req.threadId, graph_id: graphId, assistant_id: req.assistantId });
+    const requested = spec.streamModes.length > 0 ? spec.streamModes : ["values"];
+    const unknown = requested.filter((mode) => !KNOWN_MODES.has(mode));
+    if (unknown.length > 0) log.warn({ stream_modes: unknown }, "Ignored unknown stream modes");
+    const modes = new Set(requested.filter((mode) => KNOWN_MODES.has(mode)));
+    const config = buildRunConfig(spec, ids, { langgraphVersion: graphs.langgraphVersion });
+    const stateful = req.threadId !== "";
+    const started = Date.now();
+
+    const finish = (
+      outcome: RunOutcome,
+      values: unknown,
+      extra: { error?: unknown; interrupts?: unknown; hasNext?: boolean } = {},
+    ) => {
+      log.info({ outcome: RunOutcome[outcome], duration_ms: Date.now() - started }, "Finished Run");
+      const result: ExecuteRunResponseInit = {
+        kind: {
+          case: "result",
+          value: {
+            outcome,
+            valuesJson: plainJsonBytes(values ?? null),
+            errorJson: extra.error === undefined ? new Uint8Array() : plainJsonBytes(extra.error),
+            interruptsJson: plainJsonBytes(extra.interrupts ?? {}),
+            hasNext: extra.hasNext ?? false,
+          },
+        },
+      };
+      return result;
+    };
+
+    let graph: CompiledGraphLike;
+    try {
+      graph = wire(await graphs.build(graphId, config), { fence: req.fence, stateful });
+    } catch (err) {
+      if (err instanceof ConnectError) throw err;
+      const body = errorBody(err);
+      yield eventResponse({ event: "error", data: body });
+      yield finish(RunOutcome.ERROR, {}, { error: body });
+      return;
+    }
+    const input = runInput(spec, graphs.langgraph);
+    const plan = planStream(modes);
+    const translator = new StreamTranslator({ modes, subgraphs: spec.streamSubgraphs, runId });
+    const options = { ...config, streamMode: plan.libModes, subgraphs: spec.streamSubgraphs, signal: ctx.signal };
+    log.debug({ stream_modes: [...modes] }, "Started Run");
+
+    try {
+      if (plan.useEvents) {
+        for await (const event of graph.streamEvents(input, { ...options, version: "v2" })) {
+          for (const out of translator.fromEvent(event)) yield eventResponse(out);
+        }
+      } else {
+        for await (const chunk of await graph.stream(input, options)) {
+          for (const out of translator.fromStreamChunk(chunk)) yield eventResponse(out);
+        }
+      }
+    } catch (err) {
+      if (ctx.signal.aborted) {
+        yield finish(RunOutcome.INTERRUPTED, translator.lastValues);
+        return;
+      }
+      // The data plane refused a write (a stale fence) or could not be reached: that is no
+      // fault of the graph, so the RPC fails with it and the worker decides what follows.
+      if (err instanceof ConnectError) throw err;
+      const body = errorBody(err);
+      log.warn({ err }, "Failed Run: the graph raised an error");
+      yield eventResponse({ event: "error", data: body });
+      const summary = stateful ? await latestSummary(graph, req.threadId).catch(() => undefined) : undefined;
+      yield finish(RunOutcome.ERROR, summary?.values ?? translator.lastValues ?? {}, {
+        error: body,
+        interrupts: summary?.interrupts,
+        hasNext: summary?.hasNext,
+      });
+      return;
+    }
+    if (ctx.signal.aborted) {
+      yield finish(RunOutcome.INTERRUPTED, translator.lastValues);
+      return;
+    }
+    if (!stateful) {
+      yield finish(RunOutcome.SUCCESS, translator.lastValues ?? {});
+      return;
+    }
+    const summary = await latestSummary(graph, req.threadId);
+    yield finish(RunOutcome.SUCCESS, summary.values, { interrupts: summary.interrupts, hasNext: summary.hasNext });
+  }
+
+  return {
+    executeRun,
+
+    async getState(req) {
+      const threadId = requireField(req.threadId, "thread_id");
+      const config = stateConfig(req.config, threadId, req.checkpoint);
+      const graph = await stateGraph(req.graphId, config);
+      const snapshot = await graph.getState(config, { subgraphs: req.subgraphs });
+      return { stateJson: plainJsonBytes(toThreadState(snapshot)) };
+    },
+
+    async updateState(req) {
+      const threadId = requireField(req.threadId, "thread_id");
+      const config = stateConfig(req.config, threadId, req.checkpoint);
+      const graph = await stateGraph(req.graphId, config);
+      let values: unknown;
+      try {
+        values = parseJsonBytes<unknown>(req.valuesJson, null);
+      } catch {
+        throw invalidArgument("values is not valid JSON", [{ field: "values", description: "invalid JSON" }]);
+      }
+      const next = await graph.updateState(config, values, req.asNode || undefined).catch((err: unknown) => {
+        // LangGraph refuses updates it cannot attribute to a node, or to a node that does not exist.
+        if (err instanceof ConnectError || !(err instanceof Error)) throw err;
+        throw invalidArgument(`Cannot update the state: ${err.message}`, [{ field: "as_node", description: err.message }]);
+      });
+      const summary = await latestSummary(graph, threadId);
+      return {
+        checkpoint: refFromConfig(next),
+        valuesJson: plainJsonBytes(summary.values),
+        interruptsJson: plainJsonBytes(summary.interrupts),
+        hasNext: summary.hasNext,
+      };
+    },
+
+    async getHistory(req) {
+      const threadId = requireField(req.threadId, "thread_id");
+      const config = stateConfig(req.config, threadId, req.checkpoint);
+      const graph = await stateGraph(req.graphId, config);
+      const filter = req.metadata && Object.keys(req.metadata).length > 0 ? req.metadata : undefined;
+      const before = req.before?.checkpointId ? { configurable: { checkpoint_id: req.before.checkpointId } } : undefined;
+      const states: Uint8Array[] = [];
+      for await (const snapshot of graph.getStateHistory(config, { limit: req.limit > 0 ? req.limit : 10, before, filter })) {
+        states.push(plainJsonBytes(toThreadState(snapshot)));
+      }
+      return { statesJson: states };
+    },
+
+    async describeGraph(req) {
+      const config = fromPublicConfig(req.config);
+      const graph = await graphs.resolve(requireField(req.graphId, "graph_id"), config);
+      const drawable = await graph.getGraphAsync({ ...config, xray: xrayOption(req.xray) });
+      return { graphJson: plainJsonBytes(drawable.toJSON()) };
+    },
+
+    async getSchemas(req) {
+      const graphId = requireField(req.graphId, "graph_id");
+      const graph = await graphs.resolve(graphId, fromPublicConfig(req.config));
+      const module = await schemaExtraction();
+      if (req.subgraphNamespace === undefined) {
+        // The public GraphSchema: the graph's id beside its schemas.
+        return { schemasJson: plainJsonBytes({ graph_id: graphId, ...graphSchemas(graph, graphId, module) }) };
+      }
+      const out: Record<string, unknown> = {};
+      for await (const [namespace, subgraph] of graph.getSubgraphsAsync(req.subgraphNamespace || undefined, req.recurse)) {
+        out[namespace] = graphSchemas(subgraph, namespace, module);
+      }
+      return { schemasJson: plainJsonBytes(out) };
+    },
+
+    async listGraphs() {
+      return { graphs: graphs.list().map((g) => ({ graphId: g.graphId, loaded: g.loaded, error: g.error ?? "" })) };
+    },
+  };
+}

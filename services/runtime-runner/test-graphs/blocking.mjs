@@ -1,0 +1,17 @@
+// A node that keeps the CPU busy for about two seconds without yielding to the event loop.
+import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
+
+const State = Annotation.Root({
+  spins: Annotation({ reducer: (_a, b) => b, default: () => 0 }),
+});
+
+export const graph = new StateGraph(State)
+  .addNode("spin", () => {
+    const until = Date.now() + 2_000;
+    let spins = 0;
+    while (Date.now() < until) spins += 1;
+    return { spins };
+  })
+  .addEdge(START, "spin")
+  .addEdge("spin", END)
+  .compile();
