@@ -14,7 +14,10 @@ import Fastify, {
 import { errorHandlerPlugin } from "./plugins/error-handler.js";
 import { jsonBodyPlugin } from "./plugins/json-body.js";
 import { rpcClientsPlugin } from "./plugins/rpc-clients.js";
+import { ssePlugin } from "./plugins/sse.js";
 import { assistantRoutes } from "./routes/assistants/index.js";
+import { runRoutes } from "./routes/runs/index.js";
+import { stateRoutes } from "./routes/state/index.js";
 import { storeRoutes } from "./routes/store/index.js";
 import { type GatewayInfo, systemRoutes } from "./routes/system/index.js";
 import { threadRoutes } from "./routes/threads/index.js";
@@ -31,6 +34,8 @@ export interface GatewayDeps {
   info?: GatewayInfo;
   /** Largest accepted request body (default 10 MiB); larger ones get 413. */
   bodyLimitBytes?: number;
+  /** Idle time after which an open event stream gets a heartbeat comment (default 5 s). */
+  sseHeartbeatMs?: number;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -82,10 +87,13 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(jsonBodyPlugin);
   await app.register(errorHandlerPlugin, { bodyLimitBytes });
   await app.register(rpcClientsPlugin, { transport: deps.transport });
+  await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
 
   await app.register(systemRoutes, { info: deps.info });
   await app.register(assistantRoutes);
   await app.register(threadRoutes);
+  await app.register(stateRoutes);
+  await app.register(runRoutes);
   await app.register(storeRoutes);
 
   // Callers get a plain instance: the TypeBox typing matters only inside the route plugins.

@@ -10,6 +10,8 @@ export const GatewayConfigSchema = Type.Object({
   API_SERVER_URL: UrlSchema(["http", "https"]),
   /** Largest accepted request body; larger bodies get 413. */
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+  /** Idle milliseconds after which an open event stream gets a heartbeat comment. */
+  SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 5_000 }),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

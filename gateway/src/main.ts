@@ -18,7 +18,13 @@ const config = readConfig();
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL, version });
 const transport = createRpcTransport(config.API_SERVER_URL);
-const app = await buildApp({ logger, transport, bodyLimitBytes: config.BODY_LIMIT_BYTES, info: { version } });
+const app = await buildApp({
+  logger,
+  transport,
+  bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
+  info: { version },
+});
 await app.listen({
   port: config.PORT,
   host: config.HOST,

@@ -80,3 +80,9 @@ export const readOptions = (request: FastifyRequest): CallOptions => rpcOptions(
 
 /** For writes: always carried through. */
 export const writeOptions = (request: FastifyRequest): CallOptions => rpcOptions(request, { abortOnDisconnect: false });
+
+/** For server-streaming reads: aborted by the given signal (the event stream's), not the request's. */
+export const streamOptions = (request: FastifyRequest, signal: AbortSignal): CallOptions => ({
+  headers: { "x-request-id": request.id },
+  signal,
+});

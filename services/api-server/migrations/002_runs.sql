@@ -2,7 +2,8 @@
 
 CREATE TABLE runs (
   run_id uuid PRIMARY KEY,
-  thread_id uuid NOT NULL REFERENCES threads (thread_id) ON DELETE CASCADE,
+  -- Null once a stateless run's temporary thread has been deleted.
+  thread_id uuid REFERENCES threads (thread_id) ON DELETE CASCADE,
   assistant_id uuid NOT NULL,
   graph_id text NOT NULL,
   status text NOT NULL DEFAULT 'pending'

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { type RunRow, type RunStore, decodeSpec } from "@langopen/api-server";
+import { type ClaimedRun, type RunStore, decodeSpec } from "@langopen/api-server";
 import { type CancelAction, jsonText, type Logger, type Signals } from "@langopen/common";
 import { type RunResult, RunOutcome, type RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { ExecuteRunRequestSchema } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
@@ -68,12 +68,12 @@ export function startWorker(deps: WorkerDeps): Worker {
 
   const runtimeFor = () => deps.runtimes[next++ % deps.runtimes.length] as Client<typeof RuntimeService>;
 
-  async function settleFromRuntime(row: RunRow) {
+  async function settleFromRuntime(row: ClaimedRun) {
     const res = await runtimeFor().getState({ graphId: row.graph_id, threadId: row.thread_id });
     return settledFromState(jsonText(res.stateJson, "{}"));
   }
 
-  async function execute(row: RunRow): Promise<void> {
+  async function execute(row: ClaimedRun): Promise<void> {
     const log = logger.child({ run_id: row.run_id, thread_id: row.thread_id, assistant_id: row.assistant_id });
     const entry = active.get(row.run_id);
     if (!entry) return;
@@ -134,7 +134,7 @@ export function startWorker(deps: WorkerDeps): Worker {
   }
 
   async function finish(
-    row: RunRow,
+    row: ClaimedRun,
     cancel: Cancel | undefined,
     lostLease: boolean,
     result: RunResult | undefined,

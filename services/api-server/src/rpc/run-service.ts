@@ -68,7 +68,7 @@ export const isFinal = (status: RunStatusName) => status !== "pending" && status
 export function toRun(row: RunRow): Run {
   return create(RunSchema, {
     runId: row.run_id,
-    threadId: row.thread_id,
+    threadId: row.thread_id ?? "",
     assistantId: row.assistant_id,
     createTime: ts(row.created_at),
     updateTime: ts(row.updated_at),
@@ -122,7 +122,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       requestId: req.requestId || null,
     });
     for (const { runId, action } of created.cancelRunning) await signals.publishCancel(runId, action);
-    for (const runId of created.endedPending) await endStream(runId, created.run.thread_id, "interrupted");
+    for (const runId of created.endedPending) await endStream(runId, threadId, "interrupted");
     await signals.wake();
     return toRun(created.run);
   };
@@ -217,7 +217,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
         runIds: req.runIds.map((id) => requireUuid("run_ids", id)),
         statuses,
       });
-      for (const row of selected) await cancelOne(row.run_id, row.thread_id, cancelAction(req.action)).catch(() => {});
+      for (const row of selected) await cancelOne(row.run_id, row.thread_id ?? undefined, cancelAction(req.action)).catch(() => {});
       return { cancelledCount: BigInt(selected.length) };
     },
 

@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { failedPrecondition, notFound, Reason, type Pool, type PoolClient } from "@langopen/common";
-import { inTransaction, type Queryable } from "./sql.js";
+import { inTransaction, lockThread, type Queryable } from "./sql.js";
 
 export type RunStatusName = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
 export type MultitaskName = "reject" | "interrupt" | "rollback" | "enqueue";
@@ -8,7 +8,8 @@ export type CancelActionName = "interrupt" | "rollback";
 
 export interface RunRow {
   run_id: string;
-  thread_id: string;
+  /** Null once a stateless run's temporary thread is deleted. */
+  thread_id: string | null;
   assistant_id: string;
   graph_id: string;
   status: RunStatusName;
@@ -29,6 +30,9 @@ export interface RunRow {
   result: unknown;
   error: { error: string; message: string } | null;
 }
+
+/** A claimed run: pending and running runs always have their thread. */
+export type ClaimedRun = RunRow & { thread_id: string };
 
 export interface NewRun {
   runId: string;
@@ -97,8 +101,7 @@ export function createRunStore(pool: Pool) {
             [input.threadId, JSON.stringify(link)],
           );
         }
-        const thread = await db.query("SELECT thread_id FROM threads WHERE thread_id = $1 FOR UPDATE", [input.threadId]);
-        if (!thread.rows[0]) throw notFound("Thread", input.threadId);
+        if (!(await lockThread(db, input.threadId))) throw notFound("Thread", input.threadId);
 
         const active = await db.query<{ run_id: string; status: RunStatusName }>(
           `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,
@@ -151,8 +154,9 @@ export function createRunStore(pool: Pool) {
     },
 
     async get(runId: string, threadId?: string): Promise<RunRow | undefined> {
+      // A stateless run whose temporary thread is gone has no thread any more.
       const { rows } = threadId
-        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2", [runId, threadId])
+        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND (thread_id = $2 OR thread_id IS NULL)", [runId, threadId])
         : await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
       return rows[0];
     },
@@ -188,23 +192,24 @@ export function createRunStore(pool: Pool) {
       threadId: string | undefined,
       action: CancelActionName,
     ): Promise<{ outcome: "ended" | "signal" | "already-done"; threadId: string } | undefined> {
+      const found = await this.get(runId, threadId);
+      if (!found) return undefined;
       return inTransaction(pool, async (db) => {
-        const { rows } = await db.query<RunRow>(
-          `SELECT * FROM runs WHERE run_id = $1 ${threadId ? "AND thread_id = $2" : ""} FOR UPDATE`,
-          threadId ? [runId, threadId] : [runId],
-        );
+        if (found.thread_id) await lockThread(db, found.thread_id);
+        const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [runId]);
         const run = rows[0];
         if (!run) return undefined;
+        const thread = run.thread_id ?? "";
         if (run.status === "pending") {
           await endPending(db, runId, action);
-          await settleThread(db, run.thread_id, undefined);
-          return { outcome: "ended", threadId: run.thread_id };
+          await settleThread(db, thread, undefined);
+          return { outcome: "ended", threadId: thread };
         }
         if (run.status === "running") {
           await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [runId, action]);
-          return { outcome: "signal", threadId: run.thread_id };
+          return { outcome: "signal", threadId: thread };
         }
-        return { outcome: "already-done", threadId: run.thread_id };
+        return { outcome: "already-done", threadId: thread };
       });
     },
 
@@ -231,9 +236,9 @@ export function createRunStore(pool: Pool) {
     // ---- worker side ----
 
     /** Claims the oldest runnable run (one per thread at a time) with a fresh lease and epoch. */
-    async claim(owner: string, leaseMs: number): Promise<RunRow | undefined> {
+    async claim(owner: string, leaseMs: number): Promise<ClaimedRun | undefined> {
       try {
-        const { rows } = await pool.query<RunRow>(
+        const { rows } = await pool.query<ClaimedRun>(
           `WITH candidate AS (
              SELECT r.run_id FROM runs r
              WHERE r.status = 'pending' AND r.run_after <= now()
@@ -293,6 +298,7 @@ export function createRunStore(pool: Pool) {
           },
     ): Promise<{ fenced: boolean; deleteThread: boolean }> {
       return inTransaction(pool, async (db) => {
+        await lockThread(db, run.threadId);
         const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [run.runId]);
         const row = rows[0];
         if (!row || row.epoch !== run.epoch || row.status !== "running") return { fenced: true, deleteThread: false };
@@ -310,6 +316,8 @@ export function createRunStore(pool: Pool) {
           await settleThread(db, run.threadId, end.thread);
         }
         if (row.delete_thread_on_end) {
+          // The run outlives its temporary thread, so it can still be fetched and joined.
+          await db.query("UPDATE runs SET thread_id = NULL WHERE run_id = $1", [run.runId]);
           await db.query("DELETE FROM threads WHERE thread_id = $1", [run.threadId]);
           return { fenced: false, deleteThread: true };
         }
@@ -350,8 +358,8 @@ export function createRunStore(pool: Pool) {
                 JSON.stringify({ error: "RunLeaseExpired", message: `run lost its worker ${run.attempt} times and was given up` }),
               ],
             );
-            await settleThread(db, run.thread_id, { status: "error" });
-            failed.push({ runId: run.run_id, threadId: run.thread_id });
+            if (run.thread_id) await settleThread(db, run.thread_id, { status: "error" });
+            failed.push({ runId: run.run_id, threadId: run.thread_id ?? "" });
           }
         }
         return { requeued, failed };

@@ -3,20 +3,38 @@ import type { Pool, PoolClient } from "@langopen/common";
 /** Something that runs queries: the pool, or a client inside a transaction. */
 export type Queryable = Pick<Pool, "query"> | PoolClient;
 
-/** Runs fn in a transaction on one client of the pool. */
+/** Deadlock and serialization failure: the transaction may simply be tried again. */
+const RETRYABLE = new Set(["40P01", "40001"]);
+const ATTEMPTS = 4;
+
+/** Runs fn in a transaction on one client of the pool, again when Postgres says to retry. */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      const code = (err as { code?: string }).code;
+      if (!(code && RETRYABLE.has(code)) || attempt >= ATTEMPTS) throw err;
+    } finally {
+      client.release();
+    }
+    await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 10));
   }
+}
+
+/**
+ * Locks a thread against changes of its status and values (not of its key, so foreign-key
+ * checks of checkpoint writes pass). Transactions that touch a thread and its runs take this
+ * lock first, so they always lock in the same order: thread, then run.
+ */
+export async function lockThread(db: Queryable, threadId: string): Promise<boolean> {
+  const { rows } = await db.query("SELECT thread_id FROM threads WHERE thread_id = $1 FOR NO KEY UPDATE", [threadId]);
+  return rows.length > 0;
 }
 
 /** Builds a parameter list and WHERE clauses side by side. */

@@ -30,7 +30,7 @@ export async function startTestStack(configPath = FIXTURE_CONFIG, options: { red
       shutdownGraceMs: 1_000,
       logLevel: "warn",
     },
-    createLogger({ service: "test", level: "silent" }),
+    createLogger({ service: "test", level: "error" }),
   );
   return {
     ...langopen,
