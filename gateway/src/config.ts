@@ -1,13 +1,13 @@
 import { Type, type Static } from "typebox";
-import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, PortSchema, UrlListSchema } from "@langopen/common";
 
 /** Environment of the gateway process, read once by main.ts (or by a launcher that embeds the gateway). */
 export const GatewayConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
   PORT: PortSchema(8123),
   HOST: Type.String({ minLength: 1, default: "127.0.0.1" }),
-  /** The api-server's gRPC endpoint. */
-  API_SERVER_URL: UrlSchema(["http", "https"]),
+  /** The api-servers' gRPC endpoints, comma-separated; calls spread over them. */
+  API_SERVER_URL: UrlListSchema(),
   /** Largest accepted request body; larger bodies get 413. */
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
   /** Idle milliseconds after which an open event stream gets a heartbeat comment. */

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { ConfigError, createLogger, createRpcTransport, loadConfig } from "@langopen/common";
+import { ConfigError, createLogger, createReplicatedTransport, loadConfig, urlList } from "@langopen/common";
 import { buildApp } from "./app.js";
 import { type GatewayConfig, GatewayConfigSchema } from "./config.js";
 
@@ -17,7 +17,7 @@ const config = readConfig();
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL, version });
-const transport = createRpcTransport(config.API_SERVER_URL);
+const transport = createReplicatedTransport(urlList(config.API_SERVER_URL));
 const app = await buildApp({
   logger,
   transport,

@@ -37,5 +37,9 @@ CREATE INDEX runs_runnable ON runs (run_after, created_at) WHERE status = 'pendi
 CREATE INDEX runs_thread ON runs (thread_id, created_at);
 CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
 
+-- The lease epoch of the run attempt that wrote each checkpoint, so stale writers can be audited.
+ALTER TABLE checkpoints ADD COLUMN epoch bigint;
+
 -- Down Migration
+ALTER TABLE checkpoints DROP COLUMN epoch;
 DROP TABLE runs;

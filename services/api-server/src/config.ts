@@ -1,4 +1,4 @@
-import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, PortSchema, UrlListSchema, UrlSchema } from "@langopen/common";
 import { Type, type Static } from "typebox";
 
 export const ApiServerConfigSchema = Type.Object({
@@ -7,7 +7,7 @@ export const ApiServerConfigSchema = Type.Object({
   /** Absent: signals stay in this process (only useful when the worker runs in it too). */
   REDIS_URL: Type.Optional(UrlSchema(["redis", "rediss"])),
   /** The runtime-runner answering graph-aware questions. */
-  RUNTIME_URL: Type.Optional(UrlSchema(["http", "https"])),
+  RUNTIME_URL: Type.Optional(UrlListSchema()),
   RPC_HOST: Type.String({ default: "127.0.0.1" }),
   RPC_PORT: PortSchema(8124),
   /** The langgraph.json whose graphs get default assistants. */

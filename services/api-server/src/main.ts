@@ -5,8 +5,9 @@ import {
   createLogger,
   createRedis,
   createRedisSignals,
-  createRpcTransport,
+  createReplicatedTransport,
   loadConfig,
+  urlList,
 } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { graphIdsOf, startApiServer } from "./compose.js";
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
       graphIds: await graphIdsOf(config.LANGOPEN_CONFIG),
       refreshTtlOnRead: config.STORE_REFRESH_TTL_ON_READ,
       signals,
-      runtime: config.RUNTIME_URL ? createClient(RuntimeService, createRpcTransport(config.RUNTIME_URL)) : undefined,
+      runtime: config.RUNTIME_URL ? createClient(RuntimeService, createReplicatedTransport(urlList(config.RUNTIME_URL))) : undefined,
     },
     logger,
   );

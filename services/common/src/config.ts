@@ -70,3 +70,7 @@ export const PortSchema = (defaultPort: number) => Type.Integer({ minimum: 0, ma
 /** A URL with one of the given schemes. */
 export const UrlSchema = (schemes: string[]) =>
   Type.String({ pattern: `^(${schemes.join("|")})://`, description: `a ${schemes.join(" or ")} URL` });
+
+/** One or more http(s) URLs, comma-separated (replicas of a service). */
+export const UrlListSchema = () =>
+  Type.String({ pattern: "^https?://[^,\\s]+(\\s*,\\s*https?://[^,\\s]+)*$", description: "http URLs, comma-separated" });

@@ -44,3 +44,10 @@ export function redisKeys(prefix = "langopen") {
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** True when an error means Redis cannot be reached (as ioredis reports it). */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === "MaxRetriesPerRequestError") return true;
+  return /Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ECONNREFUSED .*:\d+/i.test(err.message);
+}

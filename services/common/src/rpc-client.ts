@@ -1,7 +1,53 @@
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import type { Transport } from "@connectrpc/connect";
 
 /** A binary gRPC transport over HTTP/2 to another service; create one per target, in compose. */
 export function createRpcTransport(baseUrl: string): Transport {
   return createGrpcTransport({ baseUrl, pingIntervalMs: 10_000, idleConnectionTimeoutMs: 60_000 });
+}
+
+/** Base URLs from a comma-separated list, e.g. API_SERVER_URL=http://a:8124,http://b:8124. */
+export function urlList(value: string): string[] {
+  return value
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+}
+
+/** Whether a call failed before reaching the server, so another replica may take it safely. */
+function neverReached(err: unknown): boolean {
+  if (!(err instanceof ConnectError) || err.code !== Code.Unavailable) return false;
+  const text = `${err.rawMessage} ${String((err.cause as Error | undefined)?.message ?? "")}`;
+  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|GOAWAY/i.test(text);
+}
+
+/**
+ * One transport over several replicas of a service: calls go round-robin, and a call that
+ * could not reach its replica (refused connection) moves on to the next, so a restarting
+ * replica costs no failed requests. Calls that reached a server are never repeated.
+ */
+export function createReplicatedTransport(baseUrls: string[]): Transport {
+  if (baseUrls.length === 0) throw new Error("at least one base URL is required");
+  const transports = baseUrls.map(createRpcTransport);
+  if (transports.length === 1) return transports[0] as Transport;
+  let next = 0;
+  const attempt = async <T>(call: (t: Transport) => Promise<T>): Promise<T> => {
+    const start = next++ % transports.length;
+    let last: unknown;
+    for (let i = 0; i < transports.length; i++) {
+      try {
+        return await call(transports[(start + i) % transports.length] as Transport);
+      } catch (err) {
+        if (!neverReached(err)) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  };
+  return {
+    unary: (method, signal, timeoutMs, header, input, contextValues) =>
+      attempt((t) => t.unary(method, signal, timeoutMs, header, input, contextValues)),
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      attempt((t) => t.stream(method, signal, timeoutMs, header, input, contextValues)),
+  };
 }

@@ -9,6 +9,7 @@ import { internal, unavailable } from "./errors.js";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { HealthState, registerHealth, ServingStatus } from "./health.js";
 import { isPgUnavailable, pgErrorToConnect } from "./postgres.js";
+import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
 
 export interface RpcServerOptions {
@@ -57,6 +58,10 @@ function toConnectError(err: unknown, logger: Logger, service: string, method: s
   if (isPgUnavailable(err)) {
     logger.error({ err, rpc_service: service, rpc_method: method }, "Lost Postgres during RPC");
     return unavailable("postgres", err);
+  }
+  if (isRedisUnavailable(err)) {
+    logger.error({ err, rpc_service: service, rpc_method: method }, "Lost Redis during RPC");
+    return unavailable("redis", err);
   }
   logger.error({ err, rpc_service: service, rpc_method: method }, "Failed RPC with unexpected error");
   return internal();

@@ -1,5 +1,5 @@
 import { createClient } from "@connectrpc/connect";
-import { createRpcTransport, type Logger, type RpcServer, startRpcServer } from "@langopen/common";
+import { createReplicatedTransport, type Logger, type RpcServer, startRpcServer, urlList } from "@langopen/common";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
@@ -30,7 +30,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     logger: logger.child({ component: "graphs" }),
     loadTimeoutMs: options.graphLoadTimeoutMs,
   });
-  const dataPlane = createRpcTransport(options.apiServerUrl);
+  const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl));
   const rpc = await startRpcServer({
     host: options.host,
     port: options.port,

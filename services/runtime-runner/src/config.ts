@@ -1,4 +1,4 @@
-import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, PortSchema, UrlListSchema } from "@langopen/common";
 import { type Static, Type } from "typebox";
 
 /**
@@ -11,7 +11,7 @@ export const RuntimeConfigSchema = Type.Object({
   RPC_HOST: Type.String({ default: "127.0.0.1" }),
   RPC_PORT: PortSchema(8125),
   /** The api-server that serves CheckpointService and StoreService. */
-  API_SERVER_URL: UrlSchema(["http", "https"]),
+  API_SERVER_URL: UrlListSchema(),
   /** A graph whose module takes longer than this to load is reported as failed (startup waits at most this long). */
   GRAPH_LOAD_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30_000 }),
 });

@@ -83,9 +83,12 @@ export function startWorker(deps: WorkerDeps): Worker {
     const heartbeat = setInterval(() => {
       runs
         .heartbeat(row.run_id, row.epoch, deps.leaseMs)
-        .then((ok) => {
-          if (!ok) {
+        .then(({ owned, cancel }) => {
+          if (!owned) {
             lostLease = true;
+            entry.abort.abort();
+          } else if (cancel && !entry.cancel) {
+            entry.cancel = { action: cancel };
             entry.abort.abort();
           }
         })
@@ -143,10 +146,19 @@ export function startWorker(deps: WorkerDeps): Worker {
     log: Logger,
   ): Promise<void> {
     const fence = { runId: row.run_id, threadId: row.thread_id, epoch: row.epoch };
-    if (lostLease || (stopping.signal.aborted && !cancel && !result)) {
-      // Not ours any more (or handed back on shutdown): the next owner finishes it.
+    if (lostLease) {
+      // A newer attempt owns the run (our lease expired): it finishes the run.
       await sink.drain().catch(() => {});
-      log.warn({ lostLease }, "Left run to its next owner");
+      log.warn("Left run to its next owner after losing its lease");
+      return;
+    }
+    if (stopping.signal.aborted && !cancel && !result && !failure) {
+      // Shutting down past the grace period: hand the run back without counting the attempt.
+      await sink.drain().catch(() => {});
+      if (await runs.handBack(row.run_id, row.epoch)) {
+        await signals.wake().catch(() => {});
+        log.info("Handed run back to the queue on shutdown");
+      }
       return;
     }
     let status: "success" | "error" | "interrupted";
@@ -238,6 +250,11 @@ export function startWorker(deps: WorkerDeps): Worker {
           continue;
         }
         const row = await runs.claim(owner, deps.leaseMs);
+        if (row && stopping.signal.aborted) {
+          // Claimed while stopping: give it straight back.
+          await runs.handBack(row.run_id, row.epoch);
+          break;
+        }
         if (row) {
           const abort = new AbortController();
           const record = { abort, done: Promise.resolve() as Promise<void> };
@@ -289,12 +306,13 @@ export function startWorker(deps: WorkerDeps): Worker {
     inflight: () => active.size,
     async stop(graceMs) {
       stopping.abort();
+      // Nothing new starts once the loops have ended.
+      await loops;
       const all = Promise.all([...active.values()].map((r) => r.done));
       const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs))]);
       if (timedOut) for (const r of active.values()) r.abort.abort();
       await all;
       offCancel();
-      await loops;
       logger.info({ owner }, "Stopped worker");
     },
   };

@@ -121,9 +121,18 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       afterSeconds: req.afterSeconds,
       requestId: req.requestId || null,
     });
-    for (const { runId, action } of created.cancelRunning) await signals.publishCancel(runId, action);
-    for (const runId of created.endedPending) await endStream(runId, threadId, "interrupted");
-    await signals.wake();
+    // The run is committed: signals only speed things up (workers poll Postgres, and the
+    // owning worker also reads cancel requests from the run row), so losing one loses nothing.
+    const signalled = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err, run_id: created.run.run_id }, `Failed to signal ${what}; workers will see it by polling`);
+      }
+    };
+    for (const { runId, action } of created.cancelRunning) await signalled("a cancel", () => signals.publishCancel(runId, action));
+    for (const runId of created.endedPending) await signalled("a run end", () => endStream(runId, threadId, "interrupted"));
+    await signalled("a wake-up", () => signals.wake());
     return toRun(created.run);
   };
 

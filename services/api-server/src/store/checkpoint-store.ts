@@ -54,16 +54,17 @@ export interface ListFilter {
 const COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata::text AS metadata_text";
 
 /**
- * Refuses a write made for a run whose lease epoch has moved on (a newer attempt owns the run)
- * or that no longer runs. Locks the run row so the check holds until the write commits.
+ * Refuses a write made for a run whose lease epoch has moved on (a newer attempt owns it), whose
+ * lease has expired (a paused owner that wakes up must not write before the reaper notices), or
+ * that no longer runs. Locks the run row so the check holds until the write commits.
  */
 export async function checkFence(db: Queryable, runId: string, epoch: bigint): Promise<boolean> {
-  const { rows } = await db.query<{ epoch: string; status: string }>(
-    "SELECT epoch, status FROM runs WHERE run_id = $1 FOR SHARE",
+  const { rows } = await db.query<{ epoch: string; status: string; live: boolean }>(
+    "SELECT epoch, status, lease_expires_at > now() AS live FROM runs WHERE run_id = $1 FOR SHARE",
     [runId],
   );
   const row = rows[0];
-  return row !== undefined && BigInt(row.epoch) === epoch && row.status === "running";
+  return row !== undefined && BigInt(row.epoch) === epoch && row.status === "running" && row.live;
 }
 
 export function createCheckpointStore(pool: Pool) {
@@ -117,11 +118,11 @@ export function createCheckpointStore(pool: Pool) {
       return inTransaction(pool, async (db) => {
         if (fence && !(await checkFence(db, fence.runId, fence.epoch))) return false;
         await db.query(
-          `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+          `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, epoch)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
            ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
              parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type,
-             checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`,
+             checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata, epoch = EXCLUDED.epoch`,
           [
             input.threadId,
             input.ns,
@@ -131,6 +132,7 @@ export function createCheckpointStore(pool: Pool) {
             input.type,
             Buffer.from(input.checkpoint),
             input.metadataJson,
+            fence ? fence.epoch.toString() : null,
           ],
         );
         return true;
