@@ -13,14 +13,19 @@ import Fastify, {
 } from "fastify";
 import { errorHandlerPlugin } from "./plugins/error-handler.js";
 import { jsonBodyPlugin } from "./plugins/json-body.js";
+import { openapiPlugin } from "./plugins/openapi.js";
 import { rpcClientsPlugin } from "./plugins/rpc-clients.js";
 import { ssePlugin } from "./plugins/sse.js";
+import { a2aRoutes } from "./routes/a2a/index.js";
 import { assistantRoutes } from "./routes/assistants/index.js";
+import { cronRoutes } from "./routes/crons/index.js";
+import { mcpRoutes } from "./routes/mcp/index.js";
 import { runRoutes } from "./routes/runs/index.js";
 import { stateRoutes } from "./routes/state/index.js";
 import { storeRoutes } from "./routes/store/index.js";
 import { type GatewayInfo, systemRoutes } from "./routes/system/index.js";
 import { threadRoutes } from "./routes/threads/index.js";
+import { webhookRoutes } from "./routes/webhooks/index.js";
 import { validatorCompiler } from "./validation.js";
 
 export type { GatewayInfo } from "./routes/system/index.js";
@@ -88,13 +93,18 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(errorHandlerPlugin, { bodyLimitBytes });
   await app.register(rpcClientsPlugin, { transport: deps.transport });
   await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
+  await app.register(openapiPlugin, { version: deps.info?.version });
 
   await app.register(systemRoutes, { info: deps.info });
   await app.register(assistantRoutes);
   await app.register(threadRoutes);
   await app.register(stateRoutes);
   await app.register(runRoutes);
+  await app.register(cronRoutes);
+  await app.register(webhookRoutes, { transport: deps.transport });
   await app.register(storeRoutes);
+  await app.register(a2aRoutes);
+  await app.register(mcpRoutes, { version: deps.info?.version });
 
   // Callers get a plain instance: the TypeBox typing matters only inside the route plugins.
   return app.withTypeProvider<FastifyTypeProviderDefault>();

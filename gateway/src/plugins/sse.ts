@@ -30,6 +30,11 @@ export interface EventStreamOptions {
    * goes away or the gateway stops; the stream ends after the `end` event.
    */
   open: (signal: AbortSignal) => AsyncIterable<SseEvent>;
+  /**
+   * Whether the stream is over after its first `end` event (default true, as for a run). A
+   * thread stream carries one `end` per run and stays open, so it passes false.
+   */
+  closesAtEnd?: boolean;
 }
 
 declare module "fastify" {
@@ -154,7 +159,7 @@ export const ssePlugin = fp<SseOptions>(
     });
 
     /** Relays the events until the stream ends, fails, the client leaves or the gateway stops. */
-    const relay = async (reply: FastifyReply, open: EventStreamOptions["open"]) => {
+    const relay = async (reply: FastifyReply, { open, closesAtEnd = true }: EventStreamOptions) => {
       const res = reply.raw;
       const log = reply.log;
       const controller = new AbortController();
@@ -195,9 +200,9 @@ export const ssePlugin = fp<SseOptions>(
           if (!(await write(res, encodeEvent(event)))) break;
           heartbeat.refresh();
           events++;
-          if (event.event === "end") sawEnd = true;
+          if (closesAtEnd && event.event === "end") sawEnd = true;
         }
-        if (!sawEnd) outcome = "closed before its end";
+        if (!sawEnd && closesAtEnd) outcome = "closed before its end";
       } catch (err) {
         if (stoppedBy !== undefined) {
           outcome = stoppedBy === "client" ? "closed by the client" : "closed for shutdown";
@@ -240,7 +245,7 @@ export const ssePlugin = fp<SseOptions>(
         });
         res.writeHead(200, headers);
         res.flushHeaders();
-        if (reply.request.method !== "HEAD" && !stopping) await relay(reply, streamOptions.open);
+        if (reply.request.method !== "HEAD" && !stopping) await relay(reply, streamOptions);
       } catch (err) {
         reply.log.error({ err }, "Failed event stream");
       } finally {

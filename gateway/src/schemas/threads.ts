@@ -101,3 +101,16 @@ export type ThreadPruneBody = Static<typeof ThreadPruneBody>;
 export const ThreadGetQuery = Type.Object({
   include: Type.Optional(QueryList()),
 });
+
+/** The modes of GET /threads/{thread_id}/stream. */
+export const THREAD_STREAM_MODES = ["run_modes", "lifecycle", "state_update"] as const;
+
+/**
+ * GET /threads/{thread_id}/stream: the SDKs send `stream_mode`, the spec says `stream_modes`;
+ * either may be repeated, comma-joined or a JSON list (checked against THREAD_STREAM_MODES).
+ */
+export const ThreadStreamQuery = Type.Object({
+  stream_mode: Type.Optional(QueryList()),
+  stream_modes: Type.Optional(QueryList()),
+});
+export type ThreadStreamQuery = Static<typeof ThreadStreamQuery>;

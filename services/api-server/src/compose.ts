@@ -15,19 +15,24 @@ import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { defaultAssistantId } from "./domain/ids.js";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
 import { createCheckpointServiceImpl } from "./rpc/checkpoint-service.js";
+import { createCronServiceImpl } from "./rpc/cron-service.js";
 import { createRunServiceImpl } from "./rpc/run-service.js";
 import { createStoreServiceImpl } from "./rpc/store-service.js";
 import { createThreadServiceImpl } from "./rpc/thread-service.js";
+import { createWebhookServiceImpl } from "./rpc/webhook-service.js";
 import { createThreadStateMethods } from "./rpc/thread-state.js";
 import { createAssistantStore } from "./store/assistant-store.js";
 import { createCheckpointStore } from "./store/checkpoint-store.js";
+import { createCronStore } from "./store/cron-store.js";
 import { createItemStore } from "./store/item-store.js";
 import { createRunStore } from "./store/run-store.js";
 import { createThreadStore } from "./store/thread-store.js";
+import { createWebhookStore } from "./store/webhook-store.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -59,6 +64,8 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
   const items = createItemStore(pool);
   const checkpoints = createCheckpointStore(pool);
   const runs = createRunStore(pool);
+  const crons = createCronStore(pool);
+  const webhooks = createWebhookStore(pool);
   const graphIds = new Set(options.graphIds);
 
   for (const graphId of graphIds) {
@@ -72,7 +79,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     });
   }
 
-  const services = [AssistantService, ThreadService, StoreService, RunService, CronService, CheckpointService];
+  const services = [AssistantService, ThreadService, StoreService, RunService, CronService, CheckpointService, WebhookService];
   const rpc = await startRpcServer({
     host: options.host,
     port: options.port,
@@ -82,15 +89,20 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
       router.service(AssistantService, createAssistantServiceImpl({ assistants, graphIds: () => graphIds, runtime: options.runtime }));
       router.service(
         ThreadService,
-        createThreadServiceImpl({ threads, state: createThreadStateMethods({ pool, threads, runs, runtime: options.runtime }) }),
+        createThreadServiceImpl({
+          threads,
+          runs,
+          signals: options.signals,
+          state: createThreadStateMethods({ pool, threads, runs, runtime: options.runtime }),
+        }),
       );
       router.service(StoreService, createStoreServiceImpl({ items, refreshTtlOnRead: options.refreshTtlOnRead ?? true }));
-      // Crons arrive with the scheduler; until then they answer UNIMPLEMENTED.
       router.service(
         RunService,
         createRunServiceImpl({ runs, assistants, graphIds: () => graphIds, signals: options.signals, logger }),
       );
-      router.service(CronService, {});
+      router.service(CronService, createCronServiceImpl({ crons, assistants, threads, graphIds: () => graphIds }));
+      router.service(WebhookService, createWebhookServiceImpl({ webhooks }));
       router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints }));
     },
   });

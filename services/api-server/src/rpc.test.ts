@@ -25,6 +25,7 @@ const EXPECTED_SERVICES = [
   "langopen.data.v1.RunService",
   "langopen.data.v1.StoreService",
   "langopen.data.v1.ThreadService",
+  "langopen.data.v1.WebhookService",
 ];
 
 let server: ApiServer;

@@ -10,11 +10,17 @@ export interface StreamEvent {
   data: string;
 }
 
+/** One event of a thread's log: a run event with the run it belongs to; `id` orders the thread's log. */
+export interface ThreadStreamEvent extends StreamEvent {
+  runId: string;
+}
+
 export type CancelAction = "interrupt" | "rollback";
 
 /**
  * What the data plane signals through Redis: wake-ups for workers, cancel requests for the
- * owning worker, run-done notices, and the per-run event log. Postgres holds the truth; losing
+ * owning worker, run-done notices, the per-run event log and the per-thread one (every event of
+ * every run on the thread, which thread streams read). Postgres holds the truth; losing
  * these loses no run. One implementation speaks Redis; the other keeps it in-process for the
  * one-machine mode with nothing else installed.
  */
@@ -33,6 +39,16 @@ export interface Signals {
   readEvents(runId: string, after: string, blockMs: number, signal: AbortSignal): Promise<StreamEvent[]>;
   /** Keeps the run's log for retentionSeconds more, then drops it. */
   expireEvents(runId: string, retentionSeconds: number): Promise<void>;
+  /**
+   * The thread's log after `after` ("-", "-1", "0": from the start), at most a page of it,
+   * waiting up to blockMs for new events. The log holds every event of every run on the
+   * thread, with ids of its own; it is kept for the thread retention after its newest event.
+   */
+  readThreadEvents(threadId: string, after: string, blockMs: number, signal: AbortSignal): Promise<ThreadStreamEvent[]>;
+  /** The id of the newest event in the thread's log ("0-0" when it holds none): where a live-only read starts. */
+  threadEventsTail(threadId: string): Promise<string>;
+  /** Drops the thread's log at once (the thread is gone), waking its readers. */
+  dropThreadEvents(threadId: string): Promise<void>;
   /** Whether the underlying transport is reachable. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
@@ -50,13 +66,24 @@ const START_IDS = new Set(["", "-", "-1", "0", "0-0"]);
 /** Whether a Last-Event-ID asks for the log from its start. */
 export const fromStart = (after: string) => START_IDS.has(after);
 
+/** Whether text is an event id of ours ("ms-seq", or "ms", each within Redis's 64-bit range), which logs can be read after. */
+export const isEventId = (id: string) => /^\d{1,16}(?:-\d{1,19})?$/.test(id);
+
+/** How long a thread's log is kept after its newest event, unless configured. */
+export const DEFAULT_THREAD_RETENTION_SECONDS = 3_600;
+
+/** Most events one readThreadEvents answers; the caller reads on from the last one. */
+const THREAD_PAGE = 1_000;
+
 interface RedisSignalsOptions {
   /** The main connection; blocking calls use duplicates of it. */
   redis: Redis;
   logger: Logger;
   prefix?: string;
-  /** Upper bound of events kept per run. */
+  /** Upper bound of events kept per run (and per thread). */
   maxEventsPerRun?: number;
+  /** Seconds a thread's log is kept after its newest event. */
+  threadRetentionSeconds?: number;
 }
 
 /** Signals over Redis: a list for wake-ups, pub/sub for cancels and notices, a stream per run. */
@@ -64,11 +91,14 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
   const { redis, logger } = options;
   const keys: RedisKeys = redisKeys(options.prefix);
   const maxLen = options.maxEventsPerRun ?? 100_000;
+  const threadRetention = Math.max(1, Math.round(options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS));
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   let subscriber: Redis | undefined;
   let blocking: Redis | undefined;
   const liveChannel = (runId: string) => `${keys.runEvents(runId)}:live`;
+  /** Announces, once per append, that the thread's log grew (the log itself is the message). */
+  const threadLiveChannel = (threadId: string) => `${keys.threadEvents(threadId)}:live`;
   const liveRefs = new Map<string, number>();
 
   const subscriberConnection = () => {
@@ -81,14 +111,12 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
     return subscriber;
   };
 
-  const acquireLive = async (runId: string) => {
-    const channel = liveChannel(runId);
+  const acquireLive = async (channel: string) => {
     const n = liveRefs.get(channel) ?? 0;
     liveRefs.set(channel, n + 1);
     if (n === 0) await subscriberConnection().subscribe(channel);
   };
-  const releaseLive = async (runId: string) => {
-    const channel = liveChannel(runId);
+  const releaseLive = async (channel: string) => {
     const n = (liveRefs.get(channel) ?? 1) - 1;
     if (n <= 0) {
       liveRefs.delete(channel);
@@ -100,6 +128,16 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
     const start = fromStart(after) ? "-" : `(${after}`;
     const entries = await redis.xrange(keys.runEvents(runId), start, "+");
     return entries.map(([id, fields]) => ({ id, event: fields[1] ?? "", data: fields[3] ?? "null" }));
+  };
+
+  const threadRange = async (threadId: string, after: string): Promise<ThreadStreamEvent[]> => {
+    const start = fromStart(after) ? "-" : `(${after}`;
+    const entries = await redis.xrange(keys.threadEvents(threadId), start, "+", "COUNT", THREAD_PAGE);
+    return entries.map(([id, fields]) => {
+      const f = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] as string, fields[i + 1] as string);
+      return { id, runId: f.get("run_id") ?? "", event: f.get("event") ?? "", data: f.get("data") ?? "null" };
+    });
   };
 
   return {
@@ -171,6 +209,10 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
         announce.publish(liveChannel(runId), JSON.stringify({ id, event: e.event, data: e.data }));
         announce.xadd(keys.threadEvents(threadId), "MAXLEN", "~", String(maxLen), "*", "run_id", runId, "id", id, "event", e.event, "data", e.data);
       }
+      if (events.length > 0) {
+        announce.expire(keys.threadEvents(threadId), threadRetention);
+        announce.publish(threadLiveChannel(threadId), "1");
+      }
       await announce.exec();
       return ids;
     },
@@ -184,7 +226,7 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
         wake();
       };
       emitter.on(channel, listener);
-      await acquireLive(runId);
+      await acquireLive(channel);
       try {
         const backlog = await range(runId, after);
         if (backlog.length > 0) return backlog;
@@ -202,12 +244,57 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
         return buffered.length > 0 ? range(runId, after) : [];
       } finally {
         emitter.off(channel, listener);
-        await releaseLive(runId);
+        await releaseLive(channel);
       }
     },
 
     async expireEvents(runId, retentionSeconds) {
       await redis.expire(keys.runEvents(runId), Math.max(1, Math.round(retentionSeconds)));
+    },
+
+    async readThreadEvents(threadId, after, blockMs, signal) {
+      // Subscribe before reading, so that nothing appended after the read goes unnoticed.
+      const channel = threadLiveChannel(threadId);
+      let grew = false;
+      let wake: () => void = () => {};
+      const listener = () => {
+        grew = true;
+        wake();
+      };
+      emitter.on(channel, listener);
+      await acquireLive(channel);
+      try {
+        const backlog = await threadRange(threadId, after);
+        if (backlog.length > 0 || blockMs <= 0 || signal.aborted) return backlog;
+        if (!grew) {
+          // A thread stream reads for hours: leave no listener behind on its signal.
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              signal.removeEventListener("abort", done);
+              resolve();
+            };
+            const timer = setTimeout(done, blockMs);
+            wake = done;
+            signal.addEventListener("abort", done, { once: true });
+          });
+        }
+        return grew ? threadRange(threadId, after) : [];
+      } finally {
+        emitter.off(channel, listener);
+        await releaseLive(channel);
+      }
+    },
+
+    async threadEventsTail(threadId) {
+      const [newest] = await redis.xrevrange(keys.threadEvents(threadId), "+", "-", "COUNT", 1);
+      return newest?.[0] ?? "0-0";
+    },
+
+    async dropThreadEvents(threadId) {
+      await redis.del(keys.threadEvents(threadId));
+      // Wakes the thread's readers, which then find their thread gone.
+      await redis.publish(threadLiveChannel(threadId), "0");
     },
 
     async healthy() {
@@ -225,12 +312,23 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
   };
 }
 
+interface LocalSignalsOptions {
+  /** Upper bound of events kept per thread. */
+  maxEventsPerThread?: number;
+  /** Seconds a thread's log is kept after its newest event. */
+  threadRetentionSeconds?: number;
+}
+
 /** Signals kept in this process, for the one-machine mode: the same contract without Redis. */
-export function createLocalSignals(): Signals {
+export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const logs = new Map<string, StreamEvent[]>();
   const timers = new Map<string, NodeJS.Timeout>();
+  const maxThreadEvents = options.maxEventsPerThread ?? 100_000;
+  const threadRetentionMs = (options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS) * 1000;
+  const threadLogs = new Map<string, ThreadStreamEvent[]>();
+  const threadTimers = new Map<string, NodeJS.Timeout>();
   let pendingWakes = 0;
   let lastMs = 0;
   let seq = 0;
@@ -245,6 +343,16 @@ export function createLocalSignals(): Signals {
   const after = (runId: string, id: string) => {
     const log = logs.get(runId) ?? [];
     return fromStart(id) ? [...log] : log.filter((e) => compareEventIds(e.id, id) > 0);
+  };
+  const threadAfter = (threadId: string, id: string) => {
+    const log = threadLogs.get(threadId) ?? [];
+    const start = fromStart(id) ? 0 : log.findIndex((e) => compareEventIds(e.id, id) > 0);
+    return start < 0 ? [] : log.slice(start, start + THREAD_PAGE);
+  };
+  const dropThread = (threadId: string) => {
+    clearTimeout(threadTimers.get(threadId));
+    threadTimers.delete(threadId);
+    threadLogs.delete(threadId);
   };
   const waitFor = (event: string, timeoutMs: number, signal: AbortSignal) =>
     new Promise<boolean>((resolve) => {
@@ -289,15 +397,27 @@ export function createLocalSignals(): Signals {
       emitter.on("done", handler);
       return () => emitter.off("done", handler);
     },
-    async appendEvents(runId, _threadId, events) {
+    async appendEvents(runId, threadId, events) {
       const log = logs.get(runId) ?? [];
       logs.set(runId, log);
+      const threadLog = threadLogs.get(threadId) ?? [];
+      threadLogs.set(threadId, threadLog);
+      // Ids grow across all logs here, so the run's id also orders the thread's log.
       const ids = events.map((e) => {
         const id = nextId();
         log.push({ id, event: e.event, data: e.data });
+        threadLog.push({ id, runId, event: e.event, data: e.data });
         return id;
       });
+      if (threadLog.length > maxThreadEvents) threadLog.splice(0, threadLog.length - maxThreadEvents);
+      if (events.length > 0) {
+        clearTimeout(threadTimers.get(threadId));
+        const timer = setTimeout(() => dropThread(threadId), threadRetentionMs);
+        timer.unref();
+        threadTimers.set(threadId, timer);
+      }
       emitter.emit(`events:${runId}`);
+      emitter.emit(`thread:${threadId}`);
       return ids;
     },
     async readEvents(runId, afterId, blockMs, signal) {
@@ -315,11 +435,25 @@ export function createLocalSignals(): Signals {
       timer.unref();
       timers.set(runId, timer);
     },
+    async readThreadEvents(threadId, afterId, blockMs, signal) {
+      const ready = threadAfter(threadId, afterId);
+      if (ready.length > 0 || blockMs <= 0) return ready;
+      await waitFor(`thread:${threadId}`, blockMs, signal);
+      return threadAfter(threadId, afterId);
+    },
+    async threadEventsTail(threadId) {
+      return threadLogs.get(threadId)?.at(-1)?.id ?? "0-0";
+    },
+    async dropThreadEvents(threadId) {
+      dropThread(threadId);
+      emitter.emit(`thread:${threadId}`);
+    },
     async healthy() {
       return true;
     },
     async close() {
       for (const timer of timers.values()) clearTimeout(timer);
+      for (const timer of threadTimers.values()) clearTimeout(timer);
       emitter.removeAllListeners();
     },
   };

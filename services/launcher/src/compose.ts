@@ -13,7 +13,7 @@ import {
 } from "@langopen/common";
 import { buildApp } from "@langopen/gateway";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { startWorkerService } from "@langopen/worker";
+import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import { startRuntimeProcess } from "./runtime-process.js";
 
@@ -34,6 +34,10 @@ export interface LangOpenOptions {
   workerConcurrency?: number;
   /** Seconds a run's event log is kept after it ends. */
   streamRetentionSeconds?: number;
+  /** Milliseconds between the worker's looks for due crons. */
+  cronPollMs?: number;
+  /** Webhook delivery: signing secret, allow-list of private targets, timeouts, retries. */
+  webhooks?: WebhookDispatcherOptions;
 }
 
 export interface LangOpen {
@@ -41,6 +45,8 @@ export interface LangOpen {
   readonly url: string;
   /** The api-server's gRPC/Connect endpoint. */
   readonly rpcUrl: string;
+  /** The runtime-runner's endpoint (more workers can share it). */
+  readonly runtimeUrl: string;
   stop(): Promise<void>;
 }
 
@@ -98,6 +104,9 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         runtimeUrls: [runtime.url],
         concurrency: options.workerConcurrency,
         retentionSeconds: options.streamRetentionSeconds,
+        apiServerUrl: api.rpc.url,
+        cronPollMs: options.cronPollMs,
+        webhooks: options.webhooks,
       },
       logger.child({ service: "worker" }),
     );
@@ -114,7 +123,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     const host = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     logger.info({ url }, "LangOpen is ready");
-    return { url, rpcUrl: api.rpc.url, stop };
+    return { url, rpcUrl: api.rpc.url, runtimeUrl: runtime.url, stop };
   } catch (err) {
     await stop();
     throw err;

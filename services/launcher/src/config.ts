@@ -17,6 +17,16 @@ export const LauncherConfigSchema = Type.Object({
   /** Seconds a run's event log is kept after it ends. */
   STREAM_RETENTION_SECONDS: Type.Integer({ minimum: 1, default: 3_600 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
+  /** Milliseconds between looks for due crons. */
+  WORKER_CRON_POLL_MS: Type.Integer({ minimum: 50, default: 1_000 }),
+  /** Signs webhook bodies (header X-Langopen-Signature); absent: unsigned. */
+  WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  /** Comma-separated host or host:port entries webhooks may reach although private or loopback. */
+  WEBHOOK_ALLOWED_HOSTS: Type.String({ default: "" }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  /** The first retry's delay; it doubles per attempt, with jitter. */
+  WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 2_000 }),
 });
 
 export type LauncherConfig = Static<typeof LauncherConfigSchema>;

@@ -55,7 +55,7 @@ describe("npm start with nothing else installed", () => {
   });
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
-  it("serves runs on an embedded Postgres and keeps them across a restart", async () => {
+  it("serves runs on an embedded Postgres and keeps them across a restart", { timeout: 120_000 }, async () => {
     const first = await start(dataDir);
     const client = new Client({ apiUrl: first.url });
     const thread = await client.threads.create({ metadata: { kept: true } });

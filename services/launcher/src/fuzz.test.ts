@@ -2,14 +2,16 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PostgresServer, startPostgres } from "@langopen/testkit";
 import { startTestStack, type TestStack } from "./test-fixtures/stack.js";
 
 /**
  * Bad input at scale: malformed and boundary bodies, ids, query strings and headers against
  * every public route. Each answer must be below 500, and a rejected request (4xx) must write
  * nothing. A write is seen through Postgres's transaction ids: every transaction that inserts,
- * updates, deletes or locks a row takes a new one, and reads take none. The stack serves no
- * graphs, so no run starts in the background and writes only come from the requests.
+ * updates, deletes or locks a row takes a new one, and reads take none. Transaction ids are
+ * shared by a whole server, so this file runs LangOpen on a Postgres server of its own; the stack
+ * serves no graphs, so no run starts in the background and writes only come from the requests.
  */
 const NO_GRAPHS = fileURLToPath(new URL("./test-fixtures/no-graphs/langgraph.json", import.meta.url));
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
@@ -138,17 +140,20 @@ const requestArb = fc.record({
   lastEventId: fc.option(fc.string({ maxLength: 20 })),
 });
 
+let postgres: PostgresServer;
 let stack: TestStack;
 let db: pg.Client;
 
 beforeAll(async () => {
-  stack = await startTestStack(NO_GRAPHS);
+  postgres = await startPostgres();
+  stack = await startTestStack(NO_GRAPHS, { postgresUrl: postgres.url });
   db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
 }, 90_000);
 afterAll(async () => {
   await db?.end();
   await stack?.stop();
+  await postgres?.stop();
 });
 
 /** The next transaction id Postgres will hand out: it moves only when something writes. */

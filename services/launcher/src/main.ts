@@ -34,6 +34,14 @@ async function main(): Promise<void> {
       logLevel: config.LOG_LEVEL,
       workerConcurrency: config.WORKER_CONCURRENCY,
       streamRetentionSeconds: config.STREAM_RETENTION_SECONDS,
+      cronPollMs: config.WORKER_CRON_POLL_MS,
+      webhooks: {
+        secret: config.WEBHOOK_SECRET,
+        allowedHosts: config.WEBHOOK_ALLOWED_HOSTS.split(","),
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+        backoffBaseMs: config.WEBHOOK_BACKOFF_MS,
+      },
     },
     logger,
   );

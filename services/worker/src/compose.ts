@@ -1,7 +1,11 @@
 import { createClient } from "@connectrpc/connect";
-import { createRunStore } from "@langopen/api-server";
+import { createCronStore, createItemStore, createRunStore, createThreadStore, createWebhookStore } from "@langopen/api-server";
 import { createPool, createRpcTransport, type Logger, type Signals } from "@langopen/common";
+import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { type Scheduler, startScheduler } from "./scheduler.js";
+import { startSweeper } from "./sweeper.js";
+import { type WebhookDispatcher, type WebhookDispatcherOptions, startWebhookDispatcher } from "./webhooks.js";
 import { startWorker, type Worker } from "./worker.js";
 
 export interface WorkerServiceOptions {
@@ -14,10 +18,21 @@ export interface WorkerServiceOptions {
   maxAttempts?: number;
   retentionSeconds?: number;
   poolSize?: number;
+  /** Milliseconds between retention sweeps (expired threads and store items). */
+  sweepIntervalMs?: number;
+  /** The api-server's RPC URL, where due crons create their runs; absent: this worker fires no crons. */
+  apiServerUrl?: string;
+  /** Milliseconds between looks for due crons. */
+  cronPollMs?: number;
+  /** Webhook delivery: signing secret, allow-list, timeouts, retries. */
+  webhooks?: WebhookDispatcherOptions;
 }
 
 export interface WorkerService {
   readonly worker: Worker;
+  /** Absent without an api-server URL. */
+  readonly scheduler?: Scheduler;
+  readonly webhooks: WebhookDispatcher;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -38,10 +53,36 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     maxAttempts: options.maxAttempts ?? 3,
     retentionSeconds: options.retentionSeconds ?? 3_600,
   });
+  const sweeper = startSweeper({
+    threads: createThreadStore(pool),
+    items: createItemStore(pool),
+    signals: options.signals,
+    logger,
+    intervalMs: options.sweepIntervalMs ?? 60_000,
+  });
+  const scheduler = options.apiServerUrl
+    ? startScheduler({
+        crons: createCronStore(pool),
+        runs: createClient(RunService, createRpcTransport(options.apiServerUrl)),
+        logger: logger.child({ component: "scheduler" }),
+        pollMs: options.cronPollMs ?? 1_000,
+      })
+    : undefined;
+  const webhooks = startWebhookDispatcher({
+    ...options.webhooks,
+    webhooks: createWebhookStore(pool),
+    signals: options.signals,
+    logger: logger.child({ component: "webhooks" }),
+  });
   return {
     worker,
+    scheduler,
+    webhooks,
     async stop(graceMs) {
+      await scheduler?.stop();
+      await sweeper.stop();
       await worker.stop(graceMs);
+      await webhooks.stop();
       await pool.end();
     },
   };

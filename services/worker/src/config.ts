@@ -15,6 +15,24 @@ export const WorkerConfigSchema = Type.Object({
   /** Seconds a run's event log is kept after it ends. */
   STREAM_RETENTION_SECONDS: Type.Integer({ minimum: 1, default: 3_600 }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  /** Milliseconds between retention sweeps: expired threads (TTL) and store items. */
+  SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1_000, default: 60_000 }),
+  /** The api-server's RPC URL: due crons create their runs there. */
+  API_SERVER_URL: Type.String({
+    pattern: "^(http|https)://",
+    default: "http://127.0.0.1:8124",
+    description: "an http or https URL",
+  }),
+  /** Milliseconds between looks for due crons. */
+  WORKER_CRON_POLL_MS: Type.Integer({ minimum: 50, default: 1_000 }),
+  /** Signs webhook bodies: X-Langopen-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">. */
+  WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  /** Comma-separated host or host:port entries that webhooks may reach although private or loopback. */
+  WEBHOOK_ALLOWED_HOSTS: Type.String({ default: "" }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  /** The first retry's delay; it doubles per attempt, with jitter. */
+  WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 2_000 }),
 });
 
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;

@@ -18,6 +18,16 @@ async function main(): Promise<void> {
       maxAttempts: config.WORKER_MAX_ATTEMPTS,
       retentionSeconds: config.STREAM_RETENTION_SECONDS,
       poolSize: config.DATABASE_POOL_SIZE,
+      sweepIntervalMs: config.SWEEP_INTERVAL_MS,
+      apiServerUrl: config.API_SERVER_URL,
+      cronPollMs: config.WORKER_CRON_POLL_MS,
+      webhooks: {
+        secret: config.WEBHOOK_SECRET,
+        allowedHosts: config.WEBHOOK_ALLOWED_HOSTS.split(","),
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+        backoffBaseMs: config.WEBHOOK_BACKOFF_MS,
+      },
     },
     logger,
   );

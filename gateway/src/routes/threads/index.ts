@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
 import { paginationHeaders, present, queryList, selectFields } from "../../mappers/common.js";
 import {
   fromApiThreadCount,
@@ -10,21 +11,45 @@ import {
   toApiThreadStorage,
 } from "../../mappers/threads.js";
 import { emptyBodyAsObject } from "../../plugins/json-body.js";
-import { readOptions, writeOptions } from "../../plugins/rpc-clients.js";
+import { readOptions, streamOptions, writeOptions } from "../../plugins/rpc-clients.js";
+import { runEvents } from "../../plugins/sse.js";
 import { ThreadIdParams } from "../../schemas/common.js";
 import {
+  THREAD_STREAM_MODES,
   ThreadCountBody,
   ThreadCreateBody,
   ThreadGetQuery,
   ThreadPatchBody,
   ThreadPruneBody,
   ThreadSearchBody,
+  ThreadStreamQuery,
 } from "../../schemas/threads.js";
+import { RequestValidationError } from "../../validation.js";
 
 /** `Prefer: return=minimal` (RFC 7240), possibly among other preferences. */
 function prefersMinimal(header: string | string[] | undefined): boolean {
   const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
   return values.some((v) => v.split(",").some((pref) => /^\s*return\s*=\s*"?minimal"?\s*(?:;.*)?$/i.test(pref)));
+}
+
+/** The modes of a thread stream from `stream_mode` (the SDKs) and `stream_modes` (the spec), checked. */
+function threadStreamModes(query: ThreadStreamQuery): string[] {
+  const modes = [...queryList(query.stream_mode), ...queryList(query.stream_modes)];
+  const unknown = modes.find((m) => !(THREAD_STREAM_MODES as readonly string[]).includes(m));
+  if (unknown !== undefined) {
+    const name = queryList(query.stream_mode).includes(unknown) ? "stream_mode" : "stream_modes";
+    throw new RequestValidationError(
+      `Invalid query parameter: '${name}' must be one of ${THREAD_STREAM_MODES.map((m) => JSON.stringify(m)).join(", ")}`,
+      "querystring",
+    );
+  }
+  return [...new Set(modes)];
+}
+
+/** The `Last-Event-ID` header: empty for live events only, `-` for everything kept, else strictly after. */
+function lastEventId(request: FastifyRequest): string {
+  const value = request.headers["last-event-id"];
+  return (Array.isArray(value) ? value[0] : value)?.trim() ?? "";
 }
 
 /** Threads without their runs and state (those come with the runtime). */
@@ -92,6 +117,50 @@ export const threadRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const res = await threads.copyThread({ threadId: request.params.thread_id }, writeOptions(request));
     return toApiThread(present(res.thread, "thread"));
   });
+
+  /*
+   * Every run on the thread, one after another, until the client leaves. The stream is opened
+   * before the answer starts: its first message (which carries no event) comes once the
+   * api-server has found the thread and checked the request, so those failures are still plain
+   * JSON errors (404, 422) rather than events. `Location` is where the SDKs reconnect.
+   */
+  fastify.get(
+    "/threads/:thread_id/stream",
+    { schema: { params: ThreadIdParams, querystring: ThreadStreamQuery } },
+    async (request, reply) => {
+      const streamModes = threadStreamModes(request.query);
+      const call = new AbortController();
+      const onGone = () => call.abort();
+      request.clientGone.addEventListener("abort", onGone, { once: true });
+      const stream = threads.streamThread(
+        { threadId: request.params.thread_id, lastEventId: lastEventId(request), streamModes },
+        streamOptions(request, call.signal),
+      );
+      const iterator = stream[Symbol.asyncIterator]();
+      try {
+        await iterator.next();
+      } catch (err) {
+        call.abort();
+        throw err;
+      } finally {
+        request.clientGone.removeEventListener("abort", onGone);
+      }
+      try {
+        await reply.sendEventStream({
+          headers: { location: request.url },
+          closesAtEnd: false,
+          open: (signal) => {
+            if (signal.aborted) call.abort();
+            else signal.addEventListener("abort", () => call.abort(), { once: true });
+            return runEvents({ [Symbol.asyncIterator]: () => iterator });
+          },
+        });
+      } finally {
+        // Ends the call however the answer ended (also for HEAD, which never reads it).
+        call.abort();
+      }
+    },
+  );
 
   fastify.get("/threads/:thread_id/storage", { schema: { params: ThreadIdParams } }, async (request) => {
     const res = await threads.getThreadStorage({ threadId: request.params.thread_id }, readOptions(request));

@@ -6,8 +6,8 @@ import {
   jsonBytes,
   notFound,
   parseJsonBytes,
+  type Signals,
   textBytes,
-  unimplemented,
 } from "@langopen/common";
 import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
 import {
@@ -23,13 +23,20 @@ import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_servic
 import { followPath, MAX_EXTRACT, parseExtractPath } from "../domain/extract.js";
 import { idOrNew, newId, requireUuid } from "../domain/ids.js";
 import { isDesc, page, sortKey } from "../domain/paging.js";
+import type { RunStore } from "../store/run-store.js";
 import type { ThreadRow, ThreadStatusName, ThreadStore, ThreadTtlInput, TtlStrategyName } from "../store/thread-store.js";
 import type { createThreadStateMethods } from "./thread-state.js";
+import { createStreamThread } from "./thread-stream.js";
 import { ts, tsOrUndefined } from "./timestamps.js";
 
 export interface ThreadServiceDeps {
   threads: ThreadStore;
+  runs: RunStore;
   state: ReturnType<typeof createThreadStateMethods>;
+  /** Thread event logs: read by thread streams, dropped with their thread. */
+  signals: Signals;
+  /** How long a thread stream waits for news before checking its thread is still there. */
+  pollMs?: number;
 }
 
 const SORT_KEYS = ["thread_id", "status", "created_at", "updated_at", "state_updated_at"] as const;
@@ -115,7 +122,11 @@ function extractor(extract: Record<string, string>): ((row: ThreadRow) => JsonOb
 }
 
 export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<typeof ThreadService> {
-  const { threads } = deps;
+  const { threads, signals } = deps;
+  /** A deleted thread's log goes too: a thread made again under its id starts with none. */
+  const dropLogs = async (ids: string[]) => {
+    for (const id of ids) await signals.dropThreadEvents(id).catch(() => {});
+  };
   const mustGet = async (id: string) => {
     const row = await threads.get(id);
     if (!row) throw notFound("Thread", id);
@@ -155,7 +166,9 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
 
     async deleteThread(req) {
       const id = requireUuid("thread_id", req.threadId);
-      if (!(await threads.delete(id))) throw notFound("Thread", id);
+      const deleted = await threads.delete(id);
+      await dropLogs([id]);
+      if (!deleted) throw notFound("Thread", id);
       return {};
     },
 
@@ -193,7 +206,9 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
     async pruneThreads(req) {
       const ids = req.threadIds.map((id) => requireUuid("thread_ids", id));
       const strategy = STRATEGY_FROM_PROTO[req.strategy] ?? "delete";
-      return { prunedCount: BigInt(await threads.prune(ids, strategy)) };
+      const pruned = await threads.prune(ids, strategy);
+      if (strategy === "delete") await dropLogs(ids);
+      return { prunedCount: BigInt(pruned) };
     },
 
     async getThreadStorage(req) {
@@ -215,9 +230,6 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
     updateThreadState: deps.state.updateThreadState,
     patchThreadState: deps.state.patchThreadState,
     getThreadHistory: deps.state.getThreadHistory,
-    // biome-ignore lint/correctness/useYield: thread streams arrive with the whole-API issue.
-    async *streamThread() {
-      throw unimplemented("thread streams are not served yet");
-    },
+    streamThread: createStreamThread({ threads, runs: deps.runs, signals, pollMs: deps.pollMs }),
   };
 }

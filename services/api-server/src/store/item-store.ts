@@ -68,6 +68,21 @@ export function createItemStore(pool: Pool) {
       return rows;
     },
 
+    /**
+     * Deletes at most `limit` expired items; answers how many. Reads never return expired items
+     * anyway; this reclaims their space. SKIP LOCKED lets several sweepers run at once.
+     */
+    async deleteExpired(limit: number): Promise<number> {
+      const { rowCount } = await pool.query(
+        `DELETE FROM store_items s USING (
+           SELECT ns_path, key FROM store_items WHERE expires_at <= now()
+           ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+         ) x WHERE s.ns_path = x.ns_path AND s.key = x.key`,
+        [limit],
+      );
+      return rowCount ?? 0;
+    },
+
     /** Distinct live namespaces, truncated to maxDepth labels when set. */
     async listNamespaces(
       prefix: string[],

@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { failedPrecondition, notFound, Reason, type Pool, type PoolClient } from "@langopen/common";
 import { inTransaction, lockThread, type Queryable } from "./sql.js";
+import { enqueueRunWebhook } from "./webhook-store.js";
 
 export type RunStatusName = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
 export type MultitaskName = "reject" | "interrupt" | "rollback" | "enqueue";
@@ -263,12 +264,30 @@ export function createRunStore(pool: Pool) {
       }
     },
 
-    /** Extends the lease; false when the run is no longer ours (fenced off or gone). */
-    async heartbeat(runId: string, epoch: string, leaseMs: number): Promise<boolean> {
-      const { rowCount } = await pool.query(
+    /**
+     * Extends the lease and reads any cancel asked for meanwhile (so a cancel whose signal was
+     * lost still arrives). `owned` is false when the run is no longer ours (fenced off or gone).
+     */
+    async heartbeat(runId: string, epoch: string, leaseMs: number): Promise<{ owned: boolean; cancel: CancelActionName | null }> {
+      const { rows } = await pool.query<{ cancel_action: CancelActionName | null }>(
         `UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
-         WHERE run_id = $1 AND epoch = $2 AND status = 'running'`,
+         WHERE run_id = $1 AND epoch = $2 AND status = 'running'
+         RETURNING cancel_action`,
         [runId, epoch, leaseMs],
+      );
+      return { owned: rows.length > 0, cancel: rows[0]?.cancel_action ?? null };
+    },
+
+    /**
+     * Returns a run this worker is giving up (shutdown) to the queue without counting the
+     * attempt; the epoch moves on, so anything the old attempt still writes is refused.
+     */
+    async handBack(runId: string, epoch: string): Promise<boolean> {
+      const { rowCount } = await pool.query(
+        `UPDATE runs SET status = 'pending', attempt = greatest(attempt - 1, 0), epoch = epoch + 1,
+           lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+         WHERE run_id = $1 AND epoch = $2 AND status = 'running'`,
+        [runId, epoch],
       );
       return (rowCount ?? 0) > 0;
     },
@@ -314,6 +333,7 @@ export function createRunStore(pool: Pool) {
             [run.runId, end.status, end.resultJson ?? null, end.error ? JSON.stringify(end.error) : null],
           );
           await settleThread(db, run.threadId, end.thread);
+          await enqueueRunWebhook(db, run.runId);
         }
         if (row.delete_thread_on_end) {
           // The run outlives its temporary thread, so it can still be fetched and joined.
@@ -359,6 +379,7 @@ export function createRunStore(pool: Pool) {
               ],
             );
             if (run.thread_id) await settleThread(db, run.thread_id, { status: "error" });
+            await enqueueRunWebhook(db, run.run_id);
             failed.push({ runId: run.run_id, threadId: run.thread_id ?? "" });
           }
         }
@@ -375,6 +396,7 @@ async function endPending(db: Queryable, runId: string, action: CancelActionName
       "UPDATE runs SET status = 'interrupted', ended_at = now(), updated_at = now(), cancel_action = $2 WHERE run_id = $1",
       [runId, action],
     );
+    await enqueueRunWebhook(db, runId);
   }
 }
 

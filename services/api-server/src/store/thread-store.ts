@@ -34,6 +34,12 @@ export interface ThreadFilter {
   status?: ThreadStatusName;
 }
 
+/**
+ * Not expired with strategy delete. Such a thread is gone for every reader at once, before the
+ * sweeper deletes it; keep_latest threads stay visible (expiry only prunes their checkpoints).
+ */
+const LIVE = "(ttl_strategy IS DISTINCT FROM 'delete' OR expires_at IS NULL OR expires_at > now())";
+
 const COLUMNS = `thread_id, created_at, updated_at, state_updated_at, metadata, config, status,
   "values"::text AS values_text, interrupts::text AS interrupts_text, ttl_strategy, ttl_minutes, expires_at`;
 
@@ -46,7 +52,7 @@ const SORT_COLUMNS: Record<string, string> = {
 };
 
 function filterConditions(filter: ThreadFilter): Conditions {
-  const c = new Conditions();
+  const c = new Conditions().raw(LIVE);
   if (filter.ids && filter.ids.length > 0) c.add("thread_id = ANY(?::uuid[])", filter.ids);
   if (filter.metadata && Object.keys(filter.metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(filter.metadata));
   if (filter.valuesJson) c.add(`"values" @> ?::jsonb`, filter.valuesJson);
@@ -85,6 +91,12 @@ async function keepLatestCheckpoints(db: Queryable, threadIds: string[]): Promis
   );
 }
 
+/** What one sweep did: threads deleted, and threads pruned to their latest checkpoints. */
+export interface ThreadSweep {
+  deleted: string[];
+  pruned: string[];
+}
+
 export interface ThreadStorageRow {
   checkpoints: number;
   checkpoint_bytes: number;
@@ -99,20 +111,26 @@ export function createThreadStore(pool: Pool) {
       metadata: JsonObject,
       ttl: ThreadTtlInput | undefined,
     ): Promise<{ row: ThreadRow; created: boolean }> {
-      const inserted = await pool.query<ThreadRow>(
-        `INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, expires_at)
-         VALUES ($1, $2, $3, $4::float8, now() + make_interval(secs => $4::float8 * 60))
-         ON CONFLICT (thread_id) DO NOTHING
-         RETURNING ${COLUMNS}`,
-        [id, metadata, ttl?.strategy ?? null, ttl?.minutes ?? null],
-      );
+      const insert = () =>
+        pool.query<ThreadRow>(
+          `INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, expires_at)
+           VALUES ($1, $2, $3, $4::float8, now() + make_interval(secs => $4::float8 * 60))
+           ON CONFLICT (thread_id) DO NOTHING
+           RETURNING ${COLUMNS}`,
+          [id, metadata, ttl?.strategy ?? null, ttl?.minutes ?? null],
+        );
+      let inserted = await insert();
+      // An expired delete-TTL thread no longer exists for anyone: its id may be taken again.
+      if (!inserted.rows[0] && ((await pool.query(`DELETE FROM threads WHERE thread_id = $1 AND NOT ${LIVE}`, [id])).rowCount ?? 0) > 0) {
+        inserted = await insert();
+      }
       const row = inserted.rows[0];
       if (row) return { row, created: true };
       return { row: (await this.get(id)) as ThreadRow, created: false };
     },
 
     async get(id: string): Promise<ThreadRow | undefined> {
-      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1`, [id]);
+      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1 AND ${LIVE}`, [id]);
       return rows[0];
     },
 
@@ -129,7 +147,7 @@ export function createThreadStore(pool: Pool) {
           `expires_at = now() + make_interval(secs => ${minutes}::float8 * 60)`,
         );
       }
-      c.add("thread_id = ?", id);
+      c.add("thread_id = ?", id).raw(LIVE);
       const { rows } = await pool.query<ThreadRow>(
         `UPDATE threads SET ${sets.join(", ")} ${c.where()} RETURNING ${COLUMNS}`,
         c.params,
@@ -137,9 +155,10 @@ export function createThreadStore(pool: Pool) {
       return rows[0];
     },
 
+    /** Deletes the thread; false when there was none (an expired delete-TTL thread counts as none). */
     async delete(id: string): Promise<boolean> {
-      const { rowCount } = await pool.query("DELETE FROM threads WHERE thread_id = $1", [id]);
-      return (rowCount ?? 0) > 0;
+      const { rows } = await pool.query<{ live: boolean }>(`DELETE FROM threads WHERE thread_id = $1 RETURNING ${LIVE} AS live`, [id]);
+      return rows[0]?.live === true;
     },
 
     async search(
@@ -172,7 +191,7 @@ export function createThreadStore(pool: Pool) {
           `INSERT INTO threads (thread_id, metadata, config, status, "values", interrupts, state_updated_at)
            SELECT $2, metadata, config, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, "values", interrupts,
              state_updated_at
-           FROM threads WHERE thread_id = $1
+           FROM threads WHERE thread_id = $1 AND ${LIVE}
            RETURNING ${COLUMNS}`,
           [from, to],
         );
@@ -199,6 +218,37 @@ export function createThreadStore(pool: Pool) {
           rows.map((r) => r.thread_id),
         );
         return rows.length;
+      });
+    },
+
+    /**
+     * Applies expired TTLs to at most `limit` threads: deletes those with strategy delete (their
+     * runs and checkpoints go with them), prunes those with keep_latest to their latest
+     * checkpoints and restarts their clock (expires_at moves ttl_minutes on, so a thread still in
+     * use is pruned again one TTL later). Threads with a pending or running run wait for the next
+     * sweep. Rows are claimed with SKIP LOCKED, so several sweepers can run at once.
+     */
+    async sweepExpired(limit: number): Promise<ThreadSweep> {
+      return inTransaction(pool, async (db) => {
+        const { rows } = await db.query<{ thread_id: string; ttl_strategy: TtlStrategyName }>(
+          `SELECT thread_id, ttl_strategy FROM threads t
+           WHERE ttl_strategy IS NOT NULL AND expires_at <= now()
+             AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running'))
+           ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [limit],
+        );
+        const deleted = rows.filter((r) => r.ttl_strategy === "delete").map((r) => r.thread_id);
+        const pruned = rows.filter((r) => r.ttl_strategy === "keep_latest").map((r) => r.thread_id);
+        if (deleted.length > 0) await db.query("DELETE FROM threads WHERE thread_id = ANY($1::uuid[])", [deleted]);
+        if (pruned.length > 0) {
+          await keepLatestCheckpoints(db, pruned);
+          await db.query(
+            `UPDATE threads SET expires_at = now() + make_interval(secs => ttl_minutes * 60)
+             WHERE thread_id = ANY($1::uuid[])`,
+            [pruned],
+          );
+        }
+        return { deleted, pruned };
       });
     },
 

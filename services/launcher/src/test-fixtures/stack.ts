@@ -16,8 +16,11 @@ export interface TestStack extends LangOpen {
 }
 
 /** LangOpen on its own fresh database of the harness's real Postgres, on free ports. */
-export async function startTestStack(configPath = FIXTURE_CONFIG, options: { redis?: boolean } = {}): Promise<TestStack> {
-  const db = await createTestDatabase(inject("databaseUrl"));
+export async function startTestStack(
+  configPath = FIXTURE_CONFIG,
+  options: { redis?: boolean; postgresUrl?: string } = {},
+): Promise<TestStack> {
+  const db = await createTestDatabase(options.postgresUrl ?? inject("databaseUrl"));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "langopen-test-"));
   const langopen = await startLangOpen(
     {

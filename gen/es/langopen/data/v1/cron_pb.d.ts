@@ -94,6 +94,14 @@ export declare type Cron = Message<"langopen.data.v1.Cron"> & {
    * @generated from field: langopen.data.v1.MultitaskStrategy multitask_strategy = 15;
    */
   multitaskStrategy: MultitaskStrategy;
+
+  /**
+   * JSON object: the payload as the public API shows it (the stored run body, with assistant_id
+   * and metadata).
+   *
+   * @generated from field: bytes payload_json = 16;
+   */
+  payloadJson: Uint8Array;
 };
 
 /**
@@ -178,6 +186,14 @@ export declare type CronJson = {
    * @generated from field: langopen.data.v1.MultitaskStrategy multitask_strategy = 15;
    */
   multitaskStrategy?: MultitaskStrategyJson;
+
+  /**
+   * JSON object: the payload as the public API shows it (the stored run body, with assistant_id
+   * and metadata).
+   *
+   * @generated from field: bytes payload_json = 16;
+   */
+  payloadJson?: string;
 };
 
 /**

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
-import type { StructJson, Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, FieldMaskJson, StructJson, Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
 import type { MultitaskStrategy, MultitaskStrategyJson, RunSpec, RunSpecJson } from "./run_pb.js";
 import type { Cron, CronJson, OnRunCompleted, OnRunCompletedJson } from "./cron_pb.js";
 import type { SortOrder, SortOrderJson } from "./common_pb.js";
@@ -256,6 +256,14 @@ export declare type UpdateCronRequest = Message<"langopen.data.v1.UpdateCronRequ
    * @generated from field: optional google.protobuf.Struct metadata = 9;
    */
   metadata?: JsonObject | undefined;
+
+  /**
+   * With payload: the RunSpec fields (proto names, e.g. input_json, stream_subgraphs) to take
+   * from it. Empty: those payload sets to a non-default value.
+   *
+   * @generated from field: google.protobuf.FieldMask payload_mask = 10;
+   */
+  payloadMask?: FieldMask | undefined;
 };
 
 /**
@@ -312,6 +320,14 @@ export declare type UpdateCronRequestJson = {
    * @generated from field: optional google.protobuf.Struct metadata = 9;
    */
   metadata?: StructJson;
+
+  /**
+   * With payload: the RunSpec fields (proto names, e.g. input_json, stream_subgraphs) to take
+   * from it. Empty: those payload sets to a non-default value.
+   *
+   * @generated from field: google.protobuf.FieldMask payload_mask = 10;
+   */
+  payloadMask?: FieldMaskJson;
 };
 
 /**

@@ -1,0 +1,167 @@
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { jsonBytes, parseJsonBytes } from "@langopen/common";
+import type { Assistant } from "@langopen/gen/langopen/data/v1/assistant_pb";
+import { SortOrder } from "@langopen/gen/langopen/data/v1/common_pb";
+import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import { CreateRunRequestSchema } from "@langopen/gen/langopen/data/v1/run_service_pb";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { FastifyRequest } from "fastify";
+import { present } from "../../mappers/common.js";
+import { type ToolResult, toolDescription, toolError, toolInputSchema, toolNames, toolResult } from "../../mappers/mcp.js";
+import { fromConnectError } from "../../plugins/error-handler.js";
+import { documentOnly, JsonRpcCode, lenientJsonBodies, rpcError, UNPARSABLE_BODY } from "../../plugins/json-rpc.js";
+import { readOptions, writeOptions } from "../../plugins/rpc-clients.js";
+import { McpMessageBody, McpPostHeaders } from "../../schemas/mcp.js";
+
+export interface McpRoutesOptions {
+  /** The server version announced at initialization. */
+  version?: string;
+}
+
+/** Assistants read per page when listing the tools. */
+const PAGE = 100;
+/** At most this many tools: the first assistants, oldest first. */
+const MAX_TOOLS = 1_000;
+/** Schema look-ups (answered by the runtime) made at once while listing. */
+const SCHEMA_CONCURRENCY = 8;
+
+/** Maps over items with at most `limit` calls under way. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * An MCP server (Streamable HTTP transport, stateless) whose tools are the assistants. Every POST
+ * gets a fresh server and transport, without a session: nothing is kept between requests, so any
+ * gateway replica can answer any request. Answers are JSON, not event streams. GET (a
+ * server-to-client stream) is not offered: 405; DELETE ends no session: 404.
+ */
+export const mcpRoutes: FastifyPluginAsyncTypebox<McpRoutesOptions> = async (fastify, options) => {
+  lenientJsonBodies(fastify);
+  const { assistants, runs } = fastify.rpc;
+
+  /** Every assistant, oldest first, so that tool names stay stable as assistants are added. */
+  const listAssistants = async (request: FastifyRequest): Promise<Assistant[]> => {
+    const all: Assistant[] = [];
+    for (let offset = 0; all.length < MAX_TOOLS; offset += PAGE) {
+      const res = await assistants.searchAssistants(
+        { limit: PAGE, offset, sortBy: "created_at", sortOrder: SortOrder.ASC },
+        readOptions(request),
+      );
+      all.push(...res.assistants);
+      if (res.assistants.length < PAGE) break;
+    }
+    return all.slice(0, MAX_TOOLS);
+  };
+
+  const inputSchema = async (request: FastifyRequest, assistant: Assistant) => {
+    try {
+      const res = await assistants.getAssistantSchemas({ assistantId: assistant.assistantId }, readOptions(request));
+      return toolInputSchema(parseJsonBytes<unknown>(res.schemasJson, undefined));
+    } catch (err) {
+      request.log.debug({ err, assistant_id: assistant.assistantId }, "No input schema for an MCP tool");
+      return toolInputSchema(undefined);
+    }
+  };
+
+  const listTools = async (request: FastifyRequest): Promise<Tool[]> => {
+    const named = [...toolNames(await listAssistants(request))];
+    return mapLimited(named, SCHEMA_CONCURRENCY, async ([name, assistant]) => ({
+      name,
+      title: assistant.name || assistant.graphId,
+      description: toolDescription(assistant),
+      inputSchema: await inputSchema(request, assistant),
+    }));
+  };
+
+  /** Runs the tool's assistant statelessly and answers its result; run failures are error results. */
+  const callTool = async (request: FastifyRequest, name: string, args: JsonObject, signal: AbortSignal): Promise<ToolResult> => {
+    const assistant = toolNames(await listAssistants(request)).get(name);
+    if (assistant === undefined) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    try {
+      const spec = create(RunSpecSchema, { assistantId: assistant.assistantId, inputJson: jsonBytes(args) });
+      const res = await runs.createRun(create(CreateRunRequestSchema, { threadId: "", spec }), writeOptions(request));
+      const run = present(res.run, "run");
+      const joined = await runs.joinRun({ threadId: "", runId: run.runId }, { headers: { "x-request-id": request.id }, signal });
+      return toolResult(parseJsonBytes<JsonValue | undefined>(joined.resultJson, undefined));
+    } catch (err) {
+      if (!(err instanceof ConnectError)) throw err;
+      return toolError(fromConnectError(err).detail);
+    }
+  };
+
+  const newServer = (request: FastifyRequest): McpServer => {
+    const server = new McpServer({ name: "LangOpen", version: options.version ?? "0.0.0" }, { capabilities: { tools: {} } });
+    // The tools come from the assistants and their JSON schemas, not from registered handlers.
+    server.server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await listTools(request) }));
+    server.server.setRequestHandler(CallToolRequestSchema, async (call, extra) =>
+      callTool(request, call.params.name, (call.params.arguments ?? {}) as JsonObject, extra.signal),
+    );
+    return server;
+  };
+
+  fastify.post(
+    "/mcp",
+    { schema: { body: McpMessageBody, headers: McpPostHeaders }, validatorCompiler: documentOnly },
+    async (request, reply) => {
+      if ((request.body as unknown) === UNPARSABLE_BODY) {
+        return reply.code(400).send(rpcError(null, { code: JsonRpcCode.ParseError, message: "Parse error: Invalid JSON" }));
+      }
+      const server = newServer(request);
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      reply.hijack();
+      const res = reply.raw;
+      // Headers set so far (request id, CORS) go out with the transport's answer.
+      for (const [header, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(header, value);
+      res.once("close", () => {
+        void transport.close();
+        void server.close();
+      });
+      try {
+        await server.connect(transport);
+        await transport.handleRequest(request.raw, res, request.body);
+      } catch (err) {
+        request.log.error({ err }, "MCP request failed");
+        if (!res.headersSent) {
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end(JSON.stringify(rpcError(null, { code: JsonRpcCode.InternalError, message: "Internal error" })));
+        } else if (!res.writableEnded) res.end();
+      }
+    },
+  );
+
+  fastify.get("/mcp", async (_request, reply) =>
+    reply
+      .code(405)
+      .header("allow", "POST, DELETE")
+      .send(
+        rpcError(null, {
+          code: JsonRpcCode.ServerError,
+          message: "Method not allowed: this server keeps no event stream; POST messages",
+        }),
+      ),
+  );
+
+  fastify.delete("/mcp", async (_request, reply) =>
+    reply
+      .code(404)
+      .send(rpcError(null, { code: JsonRpcCode.ServerError, message: "Session not found: this server keeps no sessions" })),
+  );
+};

@@ -1,0 +1,93 @@
+import { createHmac } from "node:crypto";
+import type { LookupAddress } from "node:dns";
+import { describe, expect, it } from "vitest";
+import { isNonPublicAddress, parseAllowedHosts, RefusedTargetError, signBody, vetTarget } from "./webhooks.js";
+
+describe("webhook targets", () => {
+  it.each([
+    ["127.0.0.1", true],
+    ["127.255.0.9", true],
+    ["10.1.2.3", true],
+    ["172.16.0.1", true],
+    ["172.31.255.255", true],
+    ["172.32.0.1", false],
+    ["192.168.1.1", true],
+    ["169.254.169.254", true],
+    ["100.64.0.1", true],
+    ["0.0.0.0", true],
+    ["224.0.0.1", true],
+    ["8.8.8.8", false],
+    ["93.184.216.34", false],
+    ["::1", true],
+    ["::", true],
+    ["fe80::1", true],
+    ["fc00::1", true],
+    ["fd12:3456::1", true],
+    ["ff02::1", true],
+    ["::ffff:127.0.0.1", true],
+    ["::ffff:7f00:1", true],
+    ["::ffff:8.8.8.8", false],
+    ["64:ff9b::a00:1", true],
+    ["64:ff9b::808:808", false],
+    ["2606:4700:4700::1111", false],
+    ["not an address", true],
+  ])("%s is non-public: %s", (address, expected) => {
+    expect(isNonPublicAddress(address)).toBe(expected);
+  });
+
+  it("parses host and host:port allow-list entries", () => {
+    expect(
+      parseAllowedHosts(["hooks.internal", " 127.0.0.1:8080 ", "", "[::1]:9000", "[fd00::1]", "::1", "Example.COM"]),
+    ).toEqual([
+      { host: "hooks.internal" },
+      { host: "127.0.0.1", port: 8080 },
+      { host: "::1", port: 9000 },
+      { host: "fd00::1" },
+      { host: "::1" },
+      { host: "example.com" },
+    ]);
+  });
+
+  const resolver = (table: Record<string, string[]>) => async (host: string) =>
+    (table[host] ?? []).map((address): LookupAddress => ({ address, family: address.includes(":") ? 6 : 4 }));
+
+  it("refuses relative, non-http and private targets, and names the reason", async () => {
+    const none = parseAllowedHosts([]);
+    await expect(vetTarget("/hooks/run", none)).rejects.toThrow(/not an absolute URL/);
+    await expect(vetTarget("ftp://example.com/x", none)).rejects.toThrow(/only http and https/);
+    await expect(vetTarget("http://127.0.0.1:9/x", none)).rejects.toThrow(RefusedTargetError);
+    await expect(vetTarget("http://[::1]/x", none)).rejects.toThrow(/loopback, private/);
+    await expect(vetTarget("http://169.254.169.254/latest/meta-data", none)).rejects.toThrow(RefusedTargetError);
+    // A name is refused when any of its addresses is private.
+    const resolve = resolver({ "mixed.example": ["93.184.216.34", "10.0.0.5"], "localhost.example": ["::1"] });
+    await expect(vetTarget("https://mixed.example/h", none, resolve)).rejects.toThrow(/resolves to 10\.0\.0\.5/);
+    await expect(vetTarget("https://localhost.example/h", none, resolve)).rejects.toThrow(/resolves to ::1/);
+  });
+
+  it("pins a public name to the addresses it checked, and lets allow-listed targets through", async () => {
+    const resolve = resolver({ "hooks.example": ["93.184.216.34", "2606:2800:220:1::1"] });
+    const target = await vetTarget("https://hooks.example/h", parseAllowedHosts([]), resolve);
+    expect(target.url.hostname).toBe("hooks.example");
+    const answers: unknown[] = [];
+    target.lookup?.("hooks.example", { all: true }, (_err, addresses) => answers.push(addresses));
+    target.lookup?.("hooks.example", {}, (_err, address, family) => answers.push([address, family]));
+    expect(answers).toEqual([
+      [
+        { address: "93.184.216.34", family: 4 },
+        { address: "2606:2800:220:1::1", family: 6 },
+      ],
+      ["93.184.216.34", 4],
+    ]);
+
+    const allowed = parseAllowedHosts(["127.0.0.1:8080", "hooks.internal"]);
+    expect((await vetTarget("http://127.0.0.1:8080/x", allowed)).lookup).toBeUndefined();
+    await expect(vetTarget("http://127.0.0.1:8081/x", allowed)).rejects.toThrow(RefusedTargetError);
+    expect((await vetTarget("http://hooks.internal:1234/x", allowed, resolver({}))).url.port).toBe("1234");
+  });
+
+  it("signs t.body with HMAC-SHA256", () => {
+    const body = '{"run_id":"r"}';
+    const expected = createHmac("sha256", "k").update(`1700000000.${body}`).digest("hex");
+    expect(signBody("k", body, 1_700_000_000)).toBe(`t=1700000000,v1=${expected}`);
+  });
+});
