@@ -17,6 +17,7 @@ import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { watchDependencies } from "./dependency-health.js";
 import { defaultAssistantId } from "./domain/ids.js";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
 import { createCheckpointServiceImpl } from "./rpc/checkpoint-service.js";
@@ -107,9 +108,12 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     },
   });
 
+  const stopWatching = watchDependencies({ health: rpc.health, pool, signals: options.signals, logger });
+
   return {
     rpc,
     async stop(graceMs) {
+      stopWatching();
       await rpc.close(graceMs);
       await pool.end();
     },

@@ -7,3 +7,4 @@ export { createThreadStore, type ThreadStore, type ThreadSweep } from "./store/t
 export { createItemStore, type ItemStore } from "./store/item-store.js";
 export { createCronStore, type CronRow, type CronStore, type FireStep, type FiringOutcome } from "./store/cron-store.js";
 export { createWebhookStore, type WebhookDeliveryRow, type WebhookStore } from "./store/webhook-store.js";
+export { DEPENDENCY_SERVICES } from "./dependency-health.js";

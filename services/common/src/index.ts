@@ -11,3 +11,4 @@ export * from "./rpc-server.js";
 export * from "./langgraph-config.js";
 export * from "./net.js";
 export * from "./signals.js";
+export * from "./delay.js";

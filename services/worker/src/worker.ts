@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { type ClaimedRun, type RunStore, decodeSpec } from "@langopen/api-server";
-import { type CancelAction, jsonText, type Logger, type Signals } from "@langopen/common";
+import { type CancelAction, jsonText, type Logger, type Signals, sleep } from "@langopen/common";
 import { type RunResult, RunOutcome, type RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { ExecuteRunRequestSchema } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { createEventSink } from "./event-sink.js";
@@ -33,20 +33,6 @@ export interface Worker {
 
 interface Cancel {
   action: CancelAction;
-}
-
-/** Resolves after ms, or at once when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Claims runnable runs, drives them on a runtime, and records how they end. */

@@ -45,10 +45,30 @@ export function infoBody(info: GatewayInfo = {}): JsonObject {
 
 const HEALTH_TIMEOUT_MS = 5_000;
 
-function apiServerDown(message: string): ConnectError {
+function dependencyDown(message: string, dependency: string = API_SERVER): ConnectError {
   return new ConnectError(message, Code.Unavailable, undefined, [
-    { desc: ErrorInfoSchema, value: { reason: Reason.Unavailable, domain: ERROR_DOMAIN, metadata: { dependency: API_SERVER } } },
+    { desc: ErrorInfoSchema, value: { reason: Reason.Unavailable, domain: ERROR_DOMAIN, metadata: { dependency } } },
   ]);
+}
+
+/** The data plane's dependencies, as the api-server reports them through its health service. */
+const DEPENDENCIES = {
+  postgres: "langopen.dependency.postgres",
+  redis: "langopen.dependency.redis",
+} as const;
+
+/** Each dependency's status ("ok", "down" or "unknown") as the api-server sees it. */
+async function dependencyStatuses(health: RpcClients["health"], request: FastifyRequest): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, service] of Object.entries(DEPENDENCIES)) {
+    try {
+      const { status } = await health.check({ service }, { ...readOptions(request), timeoutMs: HEALTH_TIMEOUT_MS });
+      out[name] = status === ServingStatus.SERVING ? "ok" : "down";
+    } catch {
+      out[name] = "unknown";
+    }
+  }
+  return out;
 }
 
 /** Asks the api-server's standard health service whether it serves; throws a 503-bound error if not. */
@@ -59,11 +79,11 @@ async function checkApiServer(health: RpcClients["health"], request: FastifyRequ
   } catch (err) {
     if (err instanceof ConnectError && err.code === Code.NotFound) status = ServingStatus.SERVICE_UNKNOWN;
     else if (err instanceof ConnectError && err.code === Code.DeadlineExceeded) {
-      throw apiServerDown(`${API_SERVER} did not answer its health check within ${HEALTH_TIMEOUT_MS} ms`);
+      throw dependencyDown(`${API_SERVER} did not answer its health check within ${HEALTH_TIMEOUT_MS} ms`);
     } else throw err;
   }
   if (status !== ServingStatus.SERVING) {
-    throw apiServerDown(`${API_SERVER} is not serving (health status ${ServingStatus[status] ?? status})`);
+    throw dependencyDown(`${API_SERVER} is not serving (health status ${ServingStatus[status] ?? status})`);
   }
 }
 
@@ -74,8 +94,26 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
   fastify.get("/ok", { schema: { querystring: OkQuery } }, async (request) => {
     // Without check_db this only says the gateway answers; with it, the api-server (and through
     // its health, its database) must be serving too.
-    if (queryBool(request.query.check_db)) await checkApiServer(fastify.rpc.health, request);
+    if (queryBool(request.query.check_db)) {
+      await checkApiServer(fastify.rpc.health, request);
+      const deps = await dependencyStatuses(fastify.rpc.health, request);
+      if (deps.postgres === "down") throw dependencyDown("postgres is unavailable", "postgres");
+    }
     return { ok: true };
+  });
+
+  // Every dependency's state: 200 when all are up, else 503 naming what is down.
+  fastify.get("/health", async (request, reply) => {
+    let apiServer = "ok";
+    try {
+      await checkApiServer(fastify.rpc.health, request);
+    } catch {
+      apiServer = "down";
+    }
+    const deps = apiServer === "ok" ? await dependencyStatuses(fastify.rpc.health, request) : { postgres: "unknown", redis: "unknown" };
+    const body = { gateway: "ok", "api-server": apiServer, ...deps };
+    const down = Object.entries(body).filter(([, v]) => v !== "ok").map(([k]) => k);
+    return reply.code(down.length > 0 ? 503 : 200).send({ ...body, ...(down.length > 0 && { detail: `${down.join(", ")} unavailable` }) });
   });
 
   fastify.get("/info", async () => body);

@@ -9,6 +9,7 @@ import {
   type Signals,
   textBytes,
   failedPrecondition,
+  wakeableDelay,
 } from "@langopen/common";
 import { MultitaskStrategy, type Run, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
@@ -150,14 +151,9 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       while (!signal.aborted) {
         const row = await runs.get(runId, threadId);
         if (!row || isFinal(row.status)) return row;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 1_000);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          signal.addEventListener("abort", () => wake(), { once: true });
-        });
+        const delay = wakeableDelay(1_000, signal);
+        wake = delay.wake;
+        await delay.done;
       }
       return undefined;
     } finally {

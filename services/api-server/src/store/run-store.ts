@@ -102,7 +102,7 @@ export function createRunStore(pool: Pool) {
             [input.threadId, JSON.stringify(link)],
           );
         }
-        if (!(await lockThread(db, input.threadId))) throw notFound("Thread", input.threadId);
+        if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
 
         const active = await db.query<{ run_id: string; status: RunStatusName }>(
           `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,

@@ -1,5 +1,12 @@
 import type { Pool, PoolClient } from "@langopen/common";
 
+/**
+ * Not expired with strategy delete. Such a thread is gone for every reader at once, before the
+ * sweeper deletes it; keep_latest threads stay visible (expiry only prunes their checkpoints).
+ */
+export const LIVE_THREAD = "(ttl_strategy IS DISTINCT FROM 'delete' OR expires_at IS NULL OR expires_at > now())";
+
+
 /** Something that runs queries: the pool, or a client inside a transaction. */
 export type Queryable = Pick<Pool, "query"> | PoolClient;
 
@@ -32,8 +39,9 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
  * checks of checkpoint writes pass). Transactions that touch a thread and its runs take this
  * lock first, so they always lock in the same order: thread, then run.
  */
-export async function lockThread(db: Queryable, threadId: string): Promise<boolean> {
-  const { rows } = await db.query("SELECT thread_id FROM threads WHERE thread_id = $1 FOR NO KEY UPDATE", [threadId]);
+export async function lockThread(db: Queryable, threadId: string, options: { liveOnly?: boolean } = {}): Promise<boolean> {
+  const live = options.liveOnly ? ` AND ${LIVE_THREAD}` : "";
+  const { rows } = await db.query(`SELECT thread_id FROM threads WHERE thread_id = $1${live} FOR NO KEY UPDATE`, [threadId]);
   return rows.length > 0;
 }
 

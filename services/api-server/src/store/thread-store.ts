@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Pool } from "@langopen/common";
-import { Conditions, inTransaction, orderBy, type Queryable } from "./sql.js";
+import { Conditions, inTransaction, LIVE_THREAD, orderBy, type Queryable } from "./sql.js";
 
 export type ThreadStatusName = "idle" | "busy" | "interrupted" | "error";
 export type TtlStrategyName = "delete" | "keep_latest";
@@ -34,11 +34,6 @@ export interface ThreadFilter {
   status?: ThreadStatusName;
 }
 
-/**
- * Not expired with strategy delete. Such a thread is gone for every reader at once, before the
- * sweeper deletes it; keep_latest threads stay visible (expiry only prunes their checkpoints).
- */
-const LIVE = "(ttl_strategy IS DISTINCT FROM 'delete' OR expires_at IS NULL OR expires_at > now())";
 
 const COLUMNS = `thread_id, created_at, updated_at, state_updated_at, metadata, config, status,
   "values"::text AS values_text, interrupts::text AS interrupts_text, ttl_strategy, ttl_minutes, expires_at`;
@@ -52,7 +47,7 @@ const SORT_COLUMNS: Record<string, string> = {
 };
 
 function filterConditions(filter: ThreadFilter): Conditions {
-  const c = new Conditions().raw(LIVE);
+  const c = new Conditions().raw(LIVE_THREAD);
   if (filter.ids && filter.ids.length > 0) c.add("thread_id = ANY(?::uuid[])", filter.ids);
   if (filter.metadata && Object.keys(filter.metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(filter.metadata));
   if (filter.valuesJson) c.add(`"values" @> ?::jsonb`, filter.valuesJson);
@@ -121,7 +116,7 @@ export function createThreadStore(pool: Pool) {
         );
       let inserted = await insert();
       // An expired delete-TTL thread no longer exists for anyone: its id may be taken again.
-      if (!inserted.rows[0] && ((await pool.query(`DELETE FROM threads WHERE thread_id = $1 AND NOT ${LIVE}`, [id])).rowCount ?? 0) > 0) {
+      if (!inserted.rows[0] && ((await pool.query(`DELETE FROM threads WHERE thread_id = $1 AND NOT ${LIVE_THREAD}`, [id])).rowCount ?? 0) > 0) {
         inserted = await insert();
       }
       const row = inserted.rows[0];
@@ -130,7 +125,7 @@ export function createThreadStore(pool: Pool) {
     },
 
     async get(id: string): Promise<ThreadRow | undefined> {
-      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1 AND ${LIVE}`, [id]);
+      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`, [id]);
       return rows[0];
     },
 
@@ -147,7 +142,7 @@ export function createThreadStore(pool: Pool) {
           `expires_at = now() + make_interval(secs => ${minutes}::float8 * 60)`,
         );
       }
-      c.add("thread_id = ?", id).raw(LIVE);
+      c.add("thread_id = ?", id).raw(LIVE_THREAD);
       const { rows } = await pool.query<ThreadRow>(
         `UPDATE threads SET ${sets.join(", ")} ${c.where()} RETURNING ${COLUMNS}`,
         c.params,
@@ -157,7 +152,7 @@ export function createThreadStore(pool: Pool) {
 
     /** Deletes the thread; false when there was none (an expired delete-TTL thread counts as none). */
     async delete(id: string): Promise<boolean> {
-      const { rows } = await pool.query<{ live: boolean }>(`DELETE FROM threads WHERE thread_id = $1 RETURNING ${LIVE} AS live`, [id]);
+      const { rows } = await pool.query<{ live: boolean }>(`DELETE FROM threads WHERE thread_id = $1 RETURNING ${LIVE_THREAD} AS live`, [id]);
       return rows[0]?.live === true;
     },
 
@@ -191,7 +186,7 @@ export function createThreadStore(pool: Pool) {
           `INSERT INTO threads (thread_id, metadata, config, status, "values", interrupts, state_updated_at)
            SELECT $2, metadata, config, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, "values", interrupts,
              state_updated_at
-           FROM threads WHERE thread_id = $1 AND ${LIVE}
+           FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}
            RETURNING ${COLUMNS}`,
           [from, to],
         );

@@ -18,7 +18,7 @@ export interface TestStack extends LangOpen {
 /** LangOpen on its own fresh database of the harness's real Postgres, on free ports. */
 export async function startTestStack(
   configPath = FIXTURE_CONFIG,
-  options: { redis?: boolean; postgresUrl?: string } = {},
+  options: { redis?: boolean; postgresUrl?: string; redisUrl?: string } = {},
 ): Promise<TestStack> {
   const db = await createTestDatabase(options.postgresUrl ?? inject("databaseUrl"));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "langopen-test-"));
@@ -27,7 +27,7 @@ export async function startTestStack(
       host: "127.0.0.1",
       port: 0,
       databaseUrl: db.url,
-      redisUrl: options.redis === false ? undefined : inject("redisUrl"),
+      redisUrl: options.redis === false ? undefined : (options.redisUrl ?? inject("redisUrl")),
       configPath,
       dataDir,
       shutdownGraceMs: 1_000,
