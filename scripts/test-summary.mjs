@@ -5,9 +5,10 @@
 //   node scripts/test-summary.mjs [--report FILE] [--test-exit-code CODE] [--failed-checks K]
 //
 // M counts failed tests, plus one for each test file that failed without a failed test (a file
-// that did not import, a failing hook), plus K failed checks run before the tests (scripts/check
-// passes the proto checks here). A missing or unreadable report counts as one failure, and so does
-// a non-zero CODE from the test command when the report shows no failure (an unhandled error).
+// that did not import, a failing hook), plus K failed checks run besides the tests (scripts/check
+// passes the proto and parity checks here). A missing or unreadable report counts as one failure,
+// and so does a non-zero CODE from the test command when the report shows no failure (an
+// unhandled error).
 // Explanations are printed before the summary, so that the summary is always the last line.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";

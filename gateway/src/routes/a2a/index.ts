@@ -29,9 +29,9 @@ import { present } from "../../mappers/common.js";
 import { fromConnectError } from "../../plugins/error-handler.js";
 import {
   documentOnly,
-  type JsonRpcId,
   JsonRpcCode,
   JsonRpcFailure,
+  type JsonRpcId,
   lenientJsonBodies,
   parseJsonRpcRequest,
   requestIdOf,
