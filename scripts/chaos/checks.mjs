@@ -201,7 +201,7 @@ export function zombieSteps(trace, audit) {
   return trace
     .filter((l) => (l.kind === "step" || l.kind === "complete") && l.epoch !== undefined && l.epoch !== "")
     .map((l) => ({ ...l, movedAt: movedAt(l.epoch) }))
-    .filter((l) => l.movedAt !== undefined && Date.parse(l.movedAt) < l.at);
+    .filter((l) => l.movedAt !== undefined && new Date(l.movedAt).getTime() < l.at);
 }
 
 /** Lines of the services' logs that mention the run, for evidence. */

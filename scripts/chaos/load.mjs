@@ -76,7 +76,7 @@ export async function followStream(options) {
         const body = res.body;
         const tap = new TransformStream({
           transform(chunk, controller) {
-            idle.refresh();
+            idle?.refresh();
             controller.enqueue(chunk);
           },
         });

@@ -5,7 +5,7 @@
 // checks every run, every stream and every checkpoint write, and prints a table.
 //
 //   npm run chaos                 # the full run
-//   npm run chaos -- --quick      # the short run CI makes
+//   npm run chaos -- --quick      # the short run, for CI (about 2 minutes)
 //   npm run chaos -- --faults kill-worker,stop-worker
 //
 // Loopback only. Every loop is bounded in count and time, and a watchdog ends the whole suite.
@@ -499,12 +499,18 @@ async function main() {
     if (r.findings.length === 0 && !r.harness) continue;
     process.stdout.write(`\n## ${r.name}: ${r.findings.length} finding(s)\n`);
     const shown = new Map();
+    const described = new Set();
+    const baseKeys = new Set(["db", "timeline", "executions", "completions", "checkpoints", "logs"]);
     for (const f of r.findings) {
       const n = shown.get(f.kind) ?? 0;
       shown.set(f.kind, n + 1);
       if (n >= 2) continue; // two examples per kind here; all of them are in report.json
       process.stdout.write(`- ${f.kind} run ${f.run_id} thread ${f.thread_id}: ${f.detail}\n`);
+      // What is known about the run is printed with its first finding only.
+      const first = !described.has(f.run_id);
+      described.add(f.run_id);
       for (const [key, value] of Object.entries(f.evidence)) {
+        if (!first && baseKeys.has(key)) continue;
         const lines = Array.isArray(value) ? value : [typeof value === "string" ? value : JSON.stringify(value)];
         if (lines.length === 0) continue;
         process.stdout.write(`    ${key}:\n${lines.map((l) => `      ${l}`).join("\n")}\n`);
