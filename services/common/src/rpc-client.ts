@@ -18,7 +18,7 @@ export function urlList(value: string): string[] {
 function neverReached(err: unknown): boolean {
   if (!(err instanceof ConnectError) || err.code !== Code.Unavailable) return false;
   const text = `${err.rawMessage} ${String((err.cause as Error | undefined)?.message ?? "")}`;
-  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|GOAWAY/i.test(text);
+  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|GOAWAY|REFUSED_STREAM/i.test(text);
 }
 
 /**
@@ -47,7 +47,18 @@ export function createReplicatedTransport(baseUrls: string[]): Transport {
   return {
     unary: (method, signal, timeoutMs, header, input, contextValues) =>
       attempt((t) => t.unary(method, signal, timeoutMs, header, input, contextValues)),
-    stream: (method, signal, timeoutMs, header, input, contextValues) =>
-      attempt((t) => t.stream(method, signal, timeoutMs, header, input, contextValues)),
+    stream: async (method, signal, timeoutMs, header, input, contextValues) => {
+      // A client stream can be sent once only; a server stream's one request can be replayed.
+      if (method.methodKind !== "server_streaming") {
+        return transports[next++ % transports.length]!.stream(method, signal, timeoutMs, header, input, contextValues);
+      }
+      const messages: typeof input extends AsyncIterable<infer M> ? M[] : never = [];
+      for await (const m of input) messages.push(m);
+      return attempt((t) => t.stream(method, signal, timeoutMs, header, replay(messages), contextValues));
+    },
   };
+}
+
+async function* replay<T>(messages: T[]): AsyncIterable<T> {
+  yield* messages;
 }

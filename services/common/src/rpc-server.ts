@@ -38,10 +38,25 @@ export interface RpcServer {
  */
 export function edgeInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
+    const service = req.method.parent.typeName;
+    const method = req.method.name;
     try {
-      return await next(req);
+      const res = await next(req);
+      if (!res.stream) return res;
+      // Errors of a server stream surface while its messages are produced: map those too.
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+          } catch (err) {
+            throw toConnectError(err, logger, service, method);
+          }
+        })(),
+      };
     } catch (err) {
-      throw toConnectError(err, logger, req.method.parent.typeName, req.method.name);
+      throw toConnectError(err, logger, service, method);
     }
   };
 }

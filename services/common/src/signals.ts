@@ -34,8 +34,12 @@ export interface Signals {
   onCancel(handler: (runId: string, action: CancelAction) => void): () => void;
   publishRunDone(runId: string): Promise<void>;
   onRunDone(handler: (runId: string) => void): () => void;
-  /** Appends events to the run's log (and its thread's), returning their ids in order. */
-  appendEvents(runId: string, threadId: string, events: Array<{ event: string; data: string }>): Promise<string[]>;
+  /**
+   * Appends events to the run's log (and its thread's), returning their ids in order. With an
+   * epoch (the run attempt's lease epoch), the append is refused with StaleEpochError once a
+   * newer epoch has appended: a paused worker cannot write into its successor's stream.
+   */
+  appendEvents(runId: string, threadId: string, events: Array<{ event: string; data: string }>, epoch?: bigint): Promise<string[]>;
   /** The run's events after `after` ("" or "-1" or "0": from the start), waiting up to blockMs for new ones. */
   readEvents(runId: string, after: string, blockMs: number, signal: AbortSignal): Promise<StreamEvent[]>;
   /** Keeps the run's log for retentionSeconds more, then drops it. */
@@ -54,6 +58,32 @@ export interface Signals {
   healthy(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** An append made for a run attempt that a newer attempt has superseded. */
+export class StaleEpochError extends Error {
+  constructor(runId: string, epoch: bigint) {
+    super(`run ${runId}: epoch ${epoch} has been superseded; its events are refused`);
+    this.name = "StaleEpochError";
+  }
+}
+
+/**
+ * Appends to a run's log only while the caller's epoch is the newest seen for the run, in one
+ * atomic step. KEYS: the run's stream, its epoch key. ARGV: epoch (0: unfenced), max length,
+ * then event and data of each event. Answers the ids, or false when the epoch is stale.
+ */
+const FENCED_APPEND = `
+local epoch = tonumber(ARGV[1])
+if epoch > 0 then
+  local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if epoch < current then return false end
+  if epoch > current then redis.call('SET', KEYS[2], ARGV[1], 'EX', 604800) end
+end
+local ids = {}
+for i = 3, #ARGV, 2 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[i], 'data', ARGV[i + 1])
+end
+return ids`;
 
 /** Orders "ms-seq" stream ids. */
 export function compareEventIds(a: string, b: string): number {
@@ -194,16 +224,19 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
       return () => emitter.off(keys.runDoneChannel, handler);
     },
 
-    async appendEvents(runId, threadId, events) {
-      const pipeline = redis.multi();
-      for (const e of events) {
-        pipeline.xadd(keys.runEvents(runId), "MAXLEN", "~", String(maxLen), "*", "event", e.event, "data", e.data);
-      }
-      const results = await pipeline.exec();
-      const ids = (results ?? []).map(([err, id]) => {
-        if (err) throw err;
-        return String(id);
-      });
+    async appendEvents(runId, threadId, events, epoch) {
+      const args = events.flatMap((e) => [e.event, e.data]);
+      const answer = (await redis.eval(
+        FENCED_APPEND,
+        2,
+        keys.runEvents(runId),
+        `${keys.runEvents(runId)}:epoch`,
+        String(epoch ?? 0n),
+        String(maxLen),
+        ...args,
+      )) as string[] | null;
+      if (answer === null) throw new StaleEpochError(runId, epoch ?? 0n);
+      const ids = answer.map(String);
       const announce = redis.multi();
       for (const [i, e] of events.entries()) {
         const id = ids[i] as string;
@@ -320,6 +353,7 @@ export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const logs = new Map<string, StreamEvent[]>();
+  const epochs = new Map<string, bigint>();
   const timers = new Map<string, NodeJS.Timeout>();
   const maxThreadEvents = options.maxEventsPerThread ?? 100_000;
   const threadRetentionMs = (options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS) * 1000;
@@ -393,7 +427,12 @@ export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
       emitter.on("done", handler);
       return () => emitter.off("done", handler);
     },
-    async appendEvents(runId, threadId, events) {
+    async appendEvents(runId, threadId, events, epoch) {
+      if (epoch !== undefined && epoch > 0n) {
+        const current = epochs.get(runId) ?? 0n;
+        if (epoch < current) throw new StaleEpochError(runId, epoch);
+        epochs.set(runId, epoch);
+      }
       const log = logs.get(runId) ?? [];
       logs.set(runId, log);
       const threadLog = threadLogs.get(threadId) ?? [];

@@ -1,6 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { createCronStore, createItemStore, createRunStore, createThreadStore, createWebhookStore } from "@langopen/api-server";
-import { createPool, createRpcTransport, type Logger, type Signals } from "@langopen/common";
+import { createPool, createReplicatedTransport, createRpcTransport, type Logger, type Signals, urlList } from "@langopen/common";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { type Scheduler, startScheduler } from "./scheduler.js";
@@ -63,7 +63,7 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
   const scheduler = options.apiServerUrl
     ? startScheduler({
         crons: createCronStore(pool),
-        runs: createClient(RunService, createRpcTransport(options.apiServerUrl)),
+        runs: createClient(RunService, createReplicatedTransport(urlList(options.apiServerUrl))),
         logger: logger.child({ component: "scheduler" }),
         pollMs: options.cronPollMs ?? 1_000,
       })

@@ -1,4 +1,4 @@
-import { BaseConfigSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, UrlListSchema, UrlSchema } from "@langopen/common";
 import { Type, type Static } from "typebox";
 
 export const WorkerConfigSchema = Type.Object({
@@ -17,12 +17,8 @@ export const WorkerConfigSchema = Type.Object({
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
   /** Milliseconds between retention sweeps: expired threads (TTL) and store items. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1_000, default: 60_000 }),
-  /** The api-server's RPC URL: due crons create their runs there. */
-  API_SERVER_URL: Type.String({
-    pattern: "^(http|https)://",
-    default: "http://127.0.0.1:8124",
-    description: "an http or https URL",
-  }),
+  /** The api-servers' RPC URLs, comma-separated: due crons create their runs there. */
+  API_SERVER_URL: Type.String({ ...UrlListSchema(), default: "http://127.0.0.1:8124" }),
   /** Milliseconds between looks for due crons. */
   WORKER_CRON_POLL_MS: Type.Integer({ minimum: 50, default: 1_000 }),
   /** Signs webhook bodies: X-Langopen-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">. */

@@ -63,7 +63,7 @@ export function startWorker(deps: WorkerDeps): Worker {
     const log = logger.child({ run_id: row.run_id, thread_id: row.thread_id, assistant_id: row.assistant_id });
     const entry = active.get(row.run_id);
     if (!entry) return;
-    const sink = createEventSink(signals, row.run_id, row.thread_id);
+    const sink = createEventSink(signals, row.run_id, row.thread_id, BigInt(row.epoch));
     sink.push("metadata", JSON.stringify({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
     let lostLease = false;
     const heartbeat = setInterval(() => {
@@ -132,10 +132,35 @@ export function startWorker(deps: WorkerDeps): Worker {
     log: Logger,
   ): Promise<void> {
     const fence = { runId: row.run_id, threadId: row.thread_id, epoch: row.epoch };
-    if (lostLease) {
-      // A newer attempt owns the run (our lease expired): it finishes the run.
-      await sink.drain().catch(() => {});
+    if (lostLease || sink.fenced()) {
+      // A newer attempt owns the run (our lease expired): it finishes the run, and what this
+      // attempt still holds must not land in its stream.
+      sink.discard();
       log.warn("Left run to its next owner after losing its lease");
+      return;
+    }
+    if (!result && failure) {
+      // No outcome from the graph: the runtime or the data plane failed under it (graph errors
+      // arrive as a result). Try again on the next attempt rather than blaming the graph.
+      const error = describeFailure(failure);
+      const retry = await runs.retryLater(row.run_id, row.epoch, deps.maxAttempts, error);
+      if (retry === "requeued") {
+        sink.discard();
+        await signals.wake().catch(() => {});
+        log.warn({ error }, "Returned run to the queue after an infrastructure failure");
+        return;
+      }
+      if (retry === "fenced") {
+        sink.discard();
+        return;
+      }
+      // Out of attempts: the run ended as an error; say so on its stream.
+      sink.push("error", JSON.stringify(error));
+      sink.push("end", JSON.stringify({ run_id: row.run_id, status: "error" }));
+      await sink.drain().catch(() => {});
+      await signals.expireEvents(row.run_id, deps.retentionSeconds).catch(() => {});
+      await signals.publishRunDone(row.run_id).catch(() => {});
+      log.error({ error }, "Gave up on a run after repeated infrastructure failures");
       return;
     }
     if (stopping.signal.aborted && !cancel && !result && !failure) {
@@ -194,7 +219,6 @@ export function startWorker(deps: WorkerDeps): Worker {
       const error = result?.errorJson.length
         ? (JSON.parse(jsonText(result.errorJson)) as { error: string; message: string })
         : describeFailure(failure);
-      if (!result) sink.push("error", JSON.stringify(error));
       const valuesJson = result?.valuesJson.length ? jsonText(result.valuesJson) : undefined;
       outcome = await runs.finish(fence, {
         kind: "done",
@@ -205,7 +229,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       log.warn({ error }, "Run failed");
     }
     if (outcome.fenced) {
-      await sink.drain().catch(() => {});
+      sink.discard();
       log.warn("Refused to record the end of a run owned by a newer attempt");
       return;
     }
@@ -218,7 +242,7 @@ export function startWorker(deps: WorkerDeps): Worker {
 
   function describeFailure(err: unknown): { error: string; message: string } {
     if (err instanceof ConnectError) {
-      if (err.code === Code.Unavailable) return { error: "RuntimeUnavailable", message: "the runtime is unavailable" };
+      if (err.code === Code.Unavailable) return { error: "ServiceUnavailable", message: err.rawMessage };
       return { error: err.name === "ConnectError" ? Code[err.code] : err.name, message: err.rawMessage };
     }
     if (err instanceof Error) return { error: err.name, message: err.message };

@@ -279,6 +279,44 @@ export function createRunStore(pool: Pool) {
     },
 
     /**
+     * After an infrastructure failure (no outcome from the graph): back to the queue while
+     * attempts remain, else ended as an error with the reason. Fenced by the epoch.
+     */
+    async retryLater(
+      runId: string,
+      epoch: string,
+      maxAttempts: number,
+      error: { error: string; message: string },
+    ): Promise<"requeued" | "gave-up" | "fenced"> {
+      return inTransaction(pool, async (db) => {
+        const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
+        const row = rows[0];
+        if (!row?.thread_id || row.epoch !== epoch || row.status !== "running") return "fenced";
+        await lockThread(db, row.thread_id);
+        const locked = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [runId]);
+        const current = locked.rows[0];
+        if (!current || current.epoch !== epoch || current.status !== "running") return "fenced";
+        if (current.attempt < maxAttempts) {
+          await db.query(
+            `UPDATE runs SET status = 'pending', epoch = epoch + 1, lease_owner = NULL, lease_expires_at = NULL,
+               updated_at = now() WHERE run_id = $1`,
+            [runId],
+          );
+          return "requeued";
+        }
+        const given = { error: error.error, message: `gave up after ${current.attempt} attempts: ${error.message}` };
+        await db.query(
+          `UPDATE runs SET status = 'error', error = $2::jsonb, ended_at = now(), updated_at = now(),
+             lease_owner = NULL, lease_expires_at = NULL WHERE run_id = $1`,
+          [runId, JSON.stringify(given)],
+        );
+        await settleThread(db, current.thread_id as string, { status: "error" });
+        await enqueueRunWebhook(db, runId);
+        return "gave-up";
+      });
+    },
+
+    /**
      * Returns a run this worker is giving up (shutdown) to the queue without counting the
      * attempt; the epoch moves on, so anything the old attempt still writes is refused.
      */

@@ -18,6 +18,10 @@ const ATTEMPTS = 4;
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
+    // While a client is checked out the pool does not listen for its errors: a connection
+    // that Postgres ends between two queries must fail this transaction, not the process.
+    const onError = () => {};
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await fn(client);
@@ -28,6 +32,7 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
       const code = (err as { code?: string }).code;
       if (!(code && RETRYABLE.has(code)) || attempt >= ATTEMPTS) throw err;
     } finally {
+      client.off("error", onError);
       client.release();
     }
     await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 10));

@@ -33,6 +33,12 @@ export interface RemoteCheckpointerOptions {
   /** Deadline of each call to the data plane. */
   timeoutMs?: number;
   serde?: SerializerProtocol;
+  /**
+   * Told when the data plane refuses or fails a write. LangGraph may write in the background
+   * (durability "async") and only notice at the end; the run stops at once instead, so an
+   * attempt that lost its run (a stale fence) does not go on executing beside its successor.
+   */
+  onWriteFailed?: (err: unknown) => void;
 }
 
 const decoder = new TextDecoder();
@@ -68,11 +74,13 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   private readonly client: CheckpointClient;
   private readonly fence?: FenceInit;
   private readonly timeoutMs: number;
+  private readonly onWriteFailed?: (err: unknown) => void;
 
   constructor(options: RemoteCheckpointerOptions) {
     super(options.serde);
     this.client = options.client;
     this.fence = options.fence;
+    this.onWriteFailed = options.onWriteFailed;
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -119,7 +127,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
       this.serde.dumpsTyped(checkpoint),
       this.dumpMetadata(config, metadata),
     ]);
-    await this.client.putCheckpoint(
+    await this.reporting(() => this.client.putCheckpoint(
       {
         fence: this.fence,
         checkpoint: {
@@ -132,7 +140,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
         newVersionsJson: encoder.encode(JSON.stringify(newVersions ?? {})),
       },
       { timeoutMs: this.timeoutMs },
-    );
+    ));
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
 
@@ -146,14 +154,24 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
         return { taskId, channel, type, value: bytes, idx: WRITES_IDX_MAP[channel] ?? idx, taskPath: taskPath ?? "" };
       }),
     );
-    await this.client.putWrites(
+    await this.reporting(() => this.client.putWrites(
       {
         fence: this.fence,
         ref: { threadId, checkpointNs: (config.configurable?.checkpoint_ns as string | undefined) ?? "", checkpointId },
         writes: dumped,
       },
       { timeoutMs: this.timeoutMs },
-    );
+    ));
+  }
+
+  /** Runs a write, telling onWriteFailed when it fails. */
+  private async reporting<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      this.onWriteFailed?.(err);
+      throw err;
+    }
   }
 
   async deleteThread(threadId: string): Promise<void> {

@@ -72,9 +72,14 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
   const { graphs, logger } = deps;
 
   /** A copy of the graph wired to the data plane; a run's copy carries its fence. */
-  function wire(graph: CompiledGraphLike, options: { fence?: FenceInit; stateful: boolean }): CompiledGraphLike {
+  function wire(
+    graph: CompiledGraphLike,
+    options: { fence?: FenceInit; stateful: boolean; onWriteFailed?: (err: unknown) => void },
+  ): CompiledGraphLike {
     const copy = graph.withConfig({});
-    copy.checkpointer = options.stateful ? new RemoteCheckpointer({ client: deps.checkpoints, fence: options.fence }) : undefined;
+    copy.checkpointer = options.stateful
+      ? new RemoteCheckpointer({ client: deps.checkpoints, fence: options.fence, onWriteFailed: options.onWriteFailed })
+      : undefined;
     copy.store = new RemoteStore({ client: deps.store, fence: options.fence });
     return copy;
   }
@@ -121,9 +126,20 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       return result;
     };
 
+    // The run stops when the caller goes away, and also at the first write the data plane
+    // refuses or fails (a stale fence, a lost database): that error then ends the RPC.
+    const runAbort = new AbortController();
+    const onCallerGone = () => runAbort.abort(ctx.signal.reason);
+    ctx.signal.addEventListener("abort", onCallerGone, { once: true });
+    let writeFailure: unknown;
+    const onWriteFailed = (err: unknown) => {
+      writeFailure ??= err;
+      runAbort.abort(err);
+    };
+
     let graph: CompiledGraphLike;
     try {
-      graph = wire(await graphs.build(graphId, config), { fence: req.fence, stateful });
+      graph = wire(await graphs.build(graphId, config), { fence: req.fence, stateful, onWriteFailed });
     } catch (err) {
       if (err instanceof ConnectError) throw err;
       const body = errorBody(err);
@@ -134,7 +150,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     const input = runInput(spec, graphs.langgraph);
     const plan = planStream(modes);
     const translator = new StreamTranslator({ modes, subgraphs: spec.streamSubgraphs, runId });
-    const options = { ...config, streamMode: plan.libModes, subgraphs: spec.streamSubgraphs, signal: ctx.signal };
+    const options = { ...config, streamMode: plan.libModes, subgraphs: spec.streamSubgraphs, signal: runAbort.signal };
     log.debug({ stream_modes: [...modes] }, "Started Run");
 
     try {
@@ -148,6 +164,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
         }
       }
     } catch (err) {
+      if (writeFailure) throw writeFailure;
       if (ctx.signal.aborted) {
         yield finish(RunOutcome.INTERRUPTED, translator.lastValues);
         return;
@@ -166,6 +183,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       });
       return;
     }
+    ctx.signal.removeEventListener("abort", onCallerGone);
+    if (writeFailure) throw writeFailure;
     if (ctx.signal.aborted) {
       yield finish(RunOutcome.INTERRUPTED, translator.lastValues);
       return;
