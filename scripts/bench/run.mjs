@@ -4,24 +4,24 @@
 // the rounds with the ratio LangOpen / reference, the memory of every process, and the machine's floor.
 // Loopback only; every loop is bounded in count and time. See scripts/bench/README.md.
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
-import { fastifyFloor, postgresFloor } from "./lib/floor.mjs";
+import { fastifyFloor, langgraphFloor, postgresFloor } from "./lib/floor.mjs";
 import { cpuSpent, cpuTicksOf, killAllSync, memoryOf, sleep } from "./lib/procs.mjs";
 import { runPhases } from "./lib/phases.mjs";
 import { printReport } from "./lib/report.mjs";
 import { METRICS, RUNNERS, SCENARIOS, warmUp } from "./lib/scenarios.mjs";
-import { startTarget, TARGETS } from "./lib/targets.mjs";
+import { makeDurable, startTarget, TARGETS } from "./lib/targets.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const CONFIG = path.join(ROOT, "scripts/bench/graphs/langgraph.json");
 
 const USAGE = `Usage: npm run bench -- [options]
   --rounds N           rounds per scenario and target (default 3; --quick: 1)
-  --quick              a short run (about 3 minutes): 1 round, 2 s per load, 200 background runs over 20 threads
+  --quick              a short run (about 2 minutes): 1 round, 2 s per load, 200 background runs over 20 threads
   --targets LIST       comma-separated, from ${TARGETS.join(",")} (default: all)
   --scenarios LIST     comma-separated, from ${SCENARIOS.join(",")} (default: all)
   --duration S         seconds of each HTTP load (default 4; --quick: 2)
@@ -279,6 +279,7 @@ async function main() {
       floor.fastify = await fastifyFloor({ root: ROOT, logDir, durationS: opts.durationS }).catch((err) => ({
         error: err.message,
       }));
+      floor.langgraph = await langgraphFloor({ root: ROOT, durationS: opts.floorS }).catch((err) => ({ error: err.message }));
       const split = started.find((t) => t.name === "langopen-split");
       const embedded = started.find((t) => t.name === "langopen-embedded");
       if (split) {
@@ -290,6 +291,7 @@ async function main() {
         const { startPostgres } = await import("@langopen/testkit");
         const server = await startPostgres();
         try {
+          if (opts.pgDurable) await makeDurable(server.url);
           floor.postgres.throwaway = await postgresFloor(server.url, { durationS: opts.floorS }).catch((err) => ({
             error: err.message,
           }));
@@ -322,6 +324,11 @@ async function main() {
     await writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
     if (opts.cpuProfDir) await writeFile(path.join(opts.cpuProfDir, "windows.json"), `${JSON.stringify(windows, null, 2)}\n`);
     printReport(report);
+    const clean = Object.keys(failedToStart).length === 0 && Object.values(results).every((r) => r.problems.length === 0);
+    if (clean) {
+      // Nothing to look into: the servers' logs go. After a problem they stay, at the path printed at the start.
+      await rm(logDir, { recursive: true, force: true });
+    } else log(`the servers' logs are kept in ${logDir}`);
     log(`results in ${path.relative(process.cwd(), opts.out) || opts.out}; total ${report.durationS} s`);
   } finally {
     await cleanup();

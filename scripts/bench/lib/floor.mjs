@@ -36,6 +36,15 @@ export async function fastifyFloor({ root, logDir, durationS }) {
   }
 }
 
+/** The echo graph run by LangGraph.js in one process with an in-memory checkpointer (floor-langgraph.mjs). */
+export async function langgraphFloor({ root, durationS }) {
+  const { stdout } = await run(process.execPath, [path.join(root, "scripts/bench/floor-langgraph.mjs"), String(durationS)], {
+    cwd: root,
+    timeout: (3 * durationS + 30) * 1000,
+  });
+  return JSON.parse(stdout.trim().split("\n").at(-1));
+}
+
 function pgbenchBinary() {
   const root = "/usr/lib/postgresql";
   if (existsSync(root)) {

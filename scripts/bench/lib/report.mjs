@@ -196,6 +196,13 @@ export function renderReport(report) {
     const f = report.floor;
     lines.push("Machine floor (same machine, same moment):", "", row(["what", "value"]), row(["---", "---:"]));
     lines.push(row(["fastify, empty JSON route, POST, 16 clients (req/s)", fmt(f.fastify?.rps_16)]));
+    if (f.langgraph?.withCheckpointer) {
+      const lg = f.langgraph.withCheckpointer;
+      lines.push(
+        row(["LangGraph.js alone: echo graph in one process, MemorySaver, 10 at a time (runs/s)", fmt(lg.runs_per_s)]),
+        row(["LangGraph.js alone: CPU per echo run (ms)", fmt(lg.cpu_ms_per_run)]),
+      );
+    }
     for (const [where, pgf] of Object.entries(f.postgres ?? {})) {
       if (pgf.error) {
         lines.push(row([`Postgres (${where}): failed`, pgf.error.slice(0, 100)]));

@@ -131,7 +131,7 @@ async function startEmbedded(options) {
 }
 
 /** Makes the test kit's throwaway Postgres as durable as a real one (it starts with fsync off). */
-async function makeDurable(url) {
+export async function makeDurable(url) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
