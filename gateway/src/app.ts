@@ -13,6 +13,7 @@ import Fastify, {
 } from "fastify";
 import { errorHandlerPlugin } from "./plugins/error-handler.js";
 import { jsonBodyPlugin } from "./plugins/json-body.js";
+import { metricsPlugin } from "./plugins/metrics.js";
 import { openapiPlugin } from "./plugins/openapi.js";
 import { rpcClientsPlugin } from "./plugins/rpc-clients.js";
 import { ssePlugin } from "./plugins/sse.js";
@@ -20,6 +21,8 @@ import { a2aRoutes } from "./routes/a2a/index.js";
 import { assistantRoutes } from "./routes/assistants/index.js";
 import { cronRoutes } from "./routes/crons/index.js";
 import { mcpRoutes } from "./routes/mcp/index.js";
+import { metricsRoutes } from "./routes/metrics/index.js";
+import { protocolV2Routes } from "./routes/protocol-v2/index.js";
 import { runRoutes } from "./routes/runs/index.js";
 import { stateRoutes } from "./routes/state/index.js";
 import { storeRoutes } from "./routes/store/index.js";
@@ -93,6 +96,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(errorHandlerPlugin, { bodyLimitBytes });
   await app.register(rpcClientsPlugin, { transport: deps.transport });
   await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
+  await app.register(metricsPlugin);
   await app.register(openapiPlugin, { version: deps.info?.version });
 
   await app.register(systemRoutes, { info: deps.info });
@@ -105,6 +109,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(storeRoutes);
   await app.register(a2aRoutes);
   await app.register(mcpRoutes, { version: deps.info?.version });
+  await app.register(protocolV2Routes);
+  await app.register(metricsRoutes);
 
   // Callers get a plain instance: the TypeBox typing matters only inside the route plugins.
   return app.withTypeProvider<FastifyTypeProviderDefault>();

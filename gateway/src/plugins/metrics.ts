@@ -1,0 +1,108 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { EventStreamOptions } from "./sse.js";
+
+/*
+ * The gateway's Prometheus metrics, on a registry of its own (never prom-client's global one,
+ * so that several gateways in one process, as in tests, keep theirs apart): the process's
+ * default metrics, every answered request by method, route pattern and status, their
+ * durations, and the event streams open right now. GET /metrics serves them.
+ */
+
+export interface GatewayMetrics {
+  registry: Registry;
+  requests: Counter<"method" | "route" | "status_code">;
+  duration: Histogram<"method" | "route" | "status_code">;
+  openStreams: Gauge<"route">;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    metrics: GatewayMetrics;
+  }
+}
+
+/** The route label of a request that matched no route (unknown paths, so that they stay one series). */
+export const UNMATCHED_ROUTE = "unmatched";
+
+/** The status label of a request whose client left before any answer (nginx's "client closed request"). */
+export const CLIENT_CLOSED_STATUS = "499";
+
+/** Request durations in seconds; event streams last long and land in the last buckets. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** The route pattern of a request (`/threads/:thread_id/runs`), never its raw URL. */
+function routeOf(request: FastifyRequest): string {
+  return request.routeOptions.url ?? UNMATCHED_ROUTE;
+}
+
+export function createGatewayMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ["method", "route", "status_code"] as const;
+  return {
+    registry,
+    requests: new Counter({
+      name: "langopen_gateway_http_requests_total",
+      help: "HTTP requests answered by the gateway, by method, route pattern and status code.",
+      labelNames,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "langopen_gateway_http_request_duration_seconds",
+      help: "Time from a request's arrival to the end of its answer (event streams: until they close), in seconds.",
+      labelNames,
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    }),
+    openStreams: new Gauge({
+      name: "langopen_gateway_sse_streams_open",
+      help: "Server-sent event streams open now, by route pattern.",
+      labelNames: ["route"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export const metricsPlugin = fp(
+  async (fastify) => {
+    const metrics = createGatewayMetrics();
+    fastify.decorate("metrics", metrics);
+
+    fastify.addHook("onRequest", async (request, reply) => {
+      const started = process.hrtime.bigint();
+      const res = reply.raw;
+      let recorded = false;
+      // Event streams are hijacked replies, and clients may leave: the socket's end is what counts.
+      const record = () => {
+        if (recorded) return;
+        recorded = true;
+        res.off("finish", record);
+        res.off("close", record);
+        const labels = {
+          method: request.method,
+          route: routeOf(request),
+          status_code: res.headersSent ? String(res.statusCode) : CLIENT_CLOSED_STATUS,
+        };
+        metrics.requests.inc(labels);
+        metrics.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      };
+      res.once("finish", record);
+      res.once("close", record);
+
+      const send = reply.sendEventStream;
+      if (typeof send !== "function") return;
+      reply.sendEventStream = async function (this: FastifyReply, options: EventStreamOptions) {
+        const route = routeOf(request);
+        metrics.openStreams.inc({ route });
+        try {
+          await send.call(this, options);
+        } finally {
+          metrics.openStreams.dec({ route });
+        }
+      };
+    });
+  },
+  { name: "metrics", fastify: "5.x" },
+);
