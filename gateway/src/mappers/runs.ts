@@ -189,7 +189,12 @@ export function toRunSpec(body: RunCreateBody): RunSpec {
     interruptAfter: nodeList(body.interrupt_after),
     checkpoint: checkpointWithId(body.checkpoint, body.checkpoint_id),
     webhook: body.webhook ?? "",
-    durability: body.durability === undefined ? Durability.UNSPECIFIED : DURABILITY_VALUES[body.durability],
+    durability:
+      body.durability !== undefined
+        ? DURABILITY_VALUES[body.durability]
+        : body.checkpoint_during === undefined
+          ? Durability.UNSPECIFIED
+          : DURABILITY_VALUES[body.checkpoint_during ? "async" : "exit"],
     feedbackKeys: body.feedback_keys ?? [],
   });
 }

@@ -106,8 +106,8 @@ const NodeList = () =>
  * Every run-create body: upstream RunCreateStateful, RunCreateStateless and their streaming
  * variants in one. The SDKs send stateful keys on stateless calls and the other way round
  * (`on_completion`, `on_disconnect`), so each endpoint accepts them all; the api-server ignores
- * what does not apply. `checkpoint_during`, `langsmith_tracer` and `strict_resume` are accepted
- * as unknown keys and ignored.
+ * what does not apply. `langsmith_tracer` and `strict_resume` are accepted as unknown keys and
+ * ignored.
  */
 export const RunCreateBody = Type.Object({
   assistant_id: Type.String({ minLength: 1, errorMessage: "must be an assistant id or a graph id" }),
@@ -127,6 +127,8 @@ export const RunCreateBody = Type.Object({
     Type.String({ minLength: 1, maxLength: 65536, format: "uri-reference", errorMessage: "must be a URL or a path" }),
   ),
   durability: Type.Optional(StringEnum(["sync", "async", "exit"] as const)),
+  /** Deprecated ancestor of durability: false means "exit", true "async". */
+  checkpoint_during: Type.Optional(Type.Boolean()),
   feedback_keys: Type.Optional(Type.Array(Type.String())),
   multitask_strategy: Type.Optional(MultitaskStrategy),
   if_not_exists: Type.Optional(StringEnum(["create", "reject"] as const)),

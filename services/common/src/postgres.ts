@@ -84,8 +84,8 @@ export function pgErrorToConnect(err: unknown): ConnectError | undefined {
   const detail = (err as { detail?: string }).detail ?? (err as Error).message;
   if (code === "23505") return alreadyExists("Resource", detail);
   if (code === "23503") return failedPrecondition("MISSING_PARENT", `a referenced resource does not exist: ${detail}`);
-  // invalid text representation, invalid parameter, datetime/numeric out of range, invalid JSON, string too long
-  if (["22P02", "22023", "22008", "22003", "22007", "22032", "22001", "22021"].includes(code)) {
+  // invalid text, parameter, datetime or number; invalid JSON; too long; bad encoding; a \u0000 in JSON
+  if (["22P02", "22023", "22008", "22003", "22007", "22032", "22001", "22021", "22P05"].includes(code)) {
     return invalidArgument(`invalid value: ${(err as Error).message}`);
   }
   return undefined;

@@ -80,7 +80,8 @@ describe("graph code that blocks its event loop", () => {
   it("cannot stall the API: requests are answered while it runs", async () => {
     const client = new Client({ apiUrl: stack.url });
     const thread = await client.threads.create();
-    const run = await client.runs.create(thread.thread_id, "blocking", { input: {} });
+    // Long enough that a loaded machine still answers the requests below within it.
+    const run = await client.runs.create(thread.thread_id, "blocking", { input: {}, config: { configurable: { spin_ms: 6_000 } } });
     let sawRunning = false;
     for (let i = 0; i < 200 && !sawRunning; i++) {
       sawRunning = (await client.runs.get(thread.thread_id, run.run_id)).status === "running";

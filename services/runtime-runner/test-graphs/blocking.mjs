@@ -6,8 +6,8 @@ const State = Annotation.Root({
 });
 
 export const graph = new StateGraph(State)
-  .addNode("spin", () => {
-    const until = Date.now() + 2_000;
+  .addNode("spin", (_state, config) => {
+    const until = Date.now() + Number(config?.configurable?.spin_ms ?? 2_000);
     let spins = 0;
     while (Date.now() < until) spins += 1;
     return { spins };
