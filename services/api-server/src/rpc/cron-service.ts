@@ -4,17 +4,17 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument, jsonBytes, notFound } from "@langopen/common";
 import { type Cron, CronSchema, OnRunCompleted } from "@langopen/gen/langopen/data/v1/cron_pb";
 import type { CronService, UpdateCronRequest } from "@langopen/gen/langopen/data/v1/cron_service_pb";
-import { MultitaskStrategy, type RunSpec, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import { type RunSpec, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import { isUuid, newId, requireUuid } from "../domain/ids.js";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import { decodeSpec, encodeSpec, specToKwargs } from "../domain/run-spec.js";
 import { checkSchedule, nextRunDate } from "../domain/schedule.js";
 import type { AssistantStore } from "../store/assistant-store.js";
 import type { CronChanges, CronFilter, CronRow, CronStore, OnRunCompletedName } from "../store/cron-store.js";
-import type { MultitaskName } from "../store/run-store.js";
 import type { ThreadStore } from "../store/thread-store.js";
 import { resolveAssistantId } from "./assistant-service.js";
 import { ts, tsOrUndefined } from "./timestamps.js";
+import { MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO } from "./multitask.js";
 
 export interface CronServiceDeps {
   crons: CronStore;
@@ -26,21 +26,6 @@ export interface CronServiceDeps {
 }
 
 const SORT_KEYS = ["cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at"] as const;
-
-const MULTITASK_TO_PROTO: Record<MultitaskName, MultitaskStrategy> = {
-  reject: MultitaskStrategy.REJECT,
-  interrupt: MultitaskStrategy.INTERRUPT,
-  rollback: MultitaskStrategy.ROLLBACK,
-  enqueue: MultitaskStrategy.ENQUEUE,
-};
-
-const MULTITASK_FROM_PROTO: Record<MultitaskStrategy, MultitaskName> = {
-  [MultitaskStrategy.UNSPECIFIED]: "enqueue",
-  [MultitaskStrategy.REJECT]: "reject",
-  [MultitaskStrategy.INTERRUPT]: "interrupt",
-  [MultitaskStrategy.ROLLBACK]: "rollback",
-  [MultitaskStrategy.ENQUEUE]: "enqueue",
-};
 
 const ON_RUN_COMPLETED_TO_PROTO: Record<OnRunCompletedName, OnRunCompleted> = {
   delete: OnRunCompleted.DELETE,

@@ -11,7 +11,7 @@ import {
   failedPrecondition,
   wakeableDelay,
 } from "@langopen/common";
-import { MultitaskStrategy, type Run, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
+import { type Run, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   CancelAction,
   type CreateRunRequest,
@@ -24,9 +24,10 @@ import { page } from "../domain/paging.js";
 import { decodeSpec, encodeSpec, resolveSpec, specToKwargs } from "../domain/run-spec.js";
 import { eventMatchesModes } from "../domain/stream-modes.js";
 import type { AssistantStore } from "../store/assistant-store.js";
-import type { CancelActionName, MultitaskName, RunRow, RunStatusName, RunStore } from "../store/run-store.js";
+import type { CancelActionName, RunRow, RunStatusName, RunStore } from "../store/run-store.js";
 import { resolveAssistantId } from "./assistant-service.js";
 import { ts } from "./timestamps.js";
+import { MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO } from "./multitask.js";
 
 export interface RunServiceDeps {
   runs: RunStore;
@@ -50,20 +51,6 @@ const STATUS_FROM_PROTO = Object.fromEntries(Object.entries(STATUS_TO_PROTO).map
   RunStatus,
   RunStatusName | undefined
 >;
-const MULTITASK_TO_PROTO: Record<MultitaskName, MultitaskStrategy> = {
-  reject: MultitaskStrategy.REJECT,
-  interrupt: MultitaskStrategy.INTERRUPT,
-  rollback: MultitaskStrategy.ROLLBACK,
-  enqueue: MultitaskStrategy.ENQUEUE,
-};
-const MULTITASK_FROM_PROTO: Record<MultitaskStrategy, MultitaskName> = {
-  [MultitaskStrategy.UNSPECIFIED]: "enqueue",
-  [MultitaskStrategy.REJECT]: "reject",
-  [MultitaskStrategy.INTERRUPT]: "interrupt",
-  [MultitaskStrategy.ROLLBACK]: "rollback",
-  [MultitaskStrategy.ENQUEUE]: "enqueue",
-};
-
 export const isFinal = (status: RunStatusName) => status !== "pending" && status !== "running";
 
 export function toRun(row: RunRow): Run {

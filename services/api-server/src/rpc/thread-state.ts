@@ -4,7 +4,6 @@ import {
   failedPrecondition,
   invalidArgument,
   jsonBytes,
-  jsonText,
   notFound,
   parseJsonBytes,
   type Pool,
