@@ -135,6 +135,19 @@ describe("runs on a thread", () => {
     expect(text).toBe("Hello from the model");
   });
 
+  it("holds a run with after_seconds, then runs it", async () => {
+    const thread = await client.threads.create();
+    const run = await client.runs.create(thread.thread_id, "echo", { input: hi("later"), afterSeconds: 3 });
+    expect((await client.runs.get(thread.thread_id, run.run_id)).status).toBe("pending");
+    expect(lastText(await client.runs.join(thread.thread_id, run.run_id))).toBe("You said: later");
+  });
+
+  it("takes a command with update and goto", async () => {
+    const thread = await client.threads.create();
+    const values = await client.runs.wait(thread.thread_id, "steps", { command: { update: { topic: "jumped" }, goto: "third" } });
+    expect(values).toMatchObject({ topic: "jumped", trail: ["third"] });
+  });
+
   it("reports a failing run as error on the run and the thread", async () => {
     const thread = await client.threads.create();
     const chunks = await collect(
