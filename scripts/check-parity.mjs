@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Compares the API LangOpen serves (its GET /openapi.json) with the upstream Agent Server API
-// description kept in scripts/upstream/: operation by operation (method and path, path parameter
-// names ignored, a trailing slash ignored), and, for the operations both have, the property names
-// of the JSON request body (references resolved, nested objects one level down).
+// Compares the API LangOpen serves (its GET /openapi.json) with the upstream Agent Server API:
+// operation by operation (method and path, path parameter names ignored, a trailing slash
+// ignored), and, for the operations both have, the property names of the JSON request body
+// (references resolved, nested objects one level down). The upstream side is the contract kept in
+// scripts/upstream/contract.json: only the facts compared (operations and body field names),
+// extracted from the upstream OpenAPI description with --extract.
 //
-//   node scripts/check-parity.mjs [--url URL] [--upstream FILE] [--report-only]
+//   node scripts/check-parity.mjs [--url URL] [--contract FILE] [--report-only]
+//   node scripts/check-parity.mjs --extract upstream-openapi.json   (rewrites the contract)
 //
 // Without --url it starts a LangOpen of its own (the built launcher, on a throwaway PostgreSQL
 // from @langopen/testkit) and stops it afterwards; run `npx tsc -b` first. It prints a table of
@@ -12,7 +15,7 @@
 // last `parity: N of T operations, M body fields missing`. The exit status is non-zero when an
 // operation or a body field is missing, unless --report-only is given; it is non-zero in any mode
 // when the comparison itself could not be made.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,7 +27,8 @@ const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "tr
 const { values: args } = parseArgs({
   options: {
     url: { type: "string" },
-    upstream: { type: "string", default: path.join(ROOT, "scripts/upstream/langgraph-openapi.json") },
+    contract: { type: "string", default: path.join(ROOT, "scripts/upstream/contract.json") },
+    extract: { type: "string" },
     "report-only": { type: "boolean", default: false },
   },
 });
@@ -124,8 +128,25 @@ function pad(text, width) {
   return text.length >= width ? text : text + " ".repeat(width - text.length);
 }
 
+/** The facts of an OpenAPI document that parity compares: each operation and its body fields. */
+function contractOf(doc) {
+  return [...operations(doc)].map(([, { path: p, method, op }]) => ({
+    method,
+    path: p,
+    tag: op.tags?.[0] ?? "",
+    body_fields: bodyFields(doc, op) ? [...bodyFields(doc, op)].sort() : null,
+  }));
+}
+
 async function main() {
-  const upstream = JSON.parse(await readFile(args.upstream, "utf8"));
+  if (args.extract) {
+    const doc = JSON.parse(await readFile(args.extract, "utf8"));
+    const contract = { description: "Operations and request-body field names of the upstream Agent Server API", operations: contractOf(doc) };
+    await writeFile(args.contract, `${JSON.stringify(contract, null, 1)}\n`);
+    console.log(`wrote ${contract.operations.length} operations to ${args.contract}`);
+    return 0;
+  }
+  const contract = JSON.parse(await readFile(args.contract, "utf8"));
   let own;
   let served;
   try {
@@ -138,17 +159,16 @@ async function main() {
     await own?.stop();
   }
 
-  const upstreamOps = operations(upstream);
+  const upstreamOps = new Map(contract.operations.map((o) => [`${o.method.toUpperCase()} ${normalisePath(o.path)}`, o]));
   const servedOps = operations(served);
   const rows = [];
   const missingFields = [];
   let present = 0;
-  for (const [key, { path: p, method, op }] of upstreamOps) {
+  for (const [key, { path: p, method, tag, body_fields: theirs }] of upstreamOps) {
     const ours = servedOps.get(key);
-    rows.push({ operation: `${method.toUpperCase()} ${p}`, tag: op.tags?.[0] ?? "", present: ours !== undefined });
+    rows.push({ operation: `${method.toUpperCase()} ${p}`, tag, present: ours !== undefined });
     if (!ours) continue;
     present++;
-    const theirs = bodyFields(upstream, op);
     if (!theirs) continue;
     const mine = bodyFields(served, ours.op) ?? new Set();
     for (const field of theirs) if (!mine.has(field)) missingFields.push({ operation: `${method.toUpperCase()} ${p}`, field });
