@@ -255,7 +255,7 @@ describe("run webhooks", () => {
     expect(JSON.parse(receiver.on("/cancelled")[0]?.body ?? "{}")).toMatchObject({ run_id: run.run_id, status: "interrupted" });
 
     const cron = await client.crons.create("echo", {
-      schedule: "* * * * *",
+      schedule: "0 * * * *",
       input: hi("from cron"),
       webhook: `http://127.0.0.1:${port}/cron`,
       metadata: { source: "cron-test" },
