@@ -21,14 +21,15 @@ async function start(dataDir: string): Promise<Started> {
   const port = await freePort();
   const { DATABASE_URL: _d, REDIS_URL: _r, ...env } = process.env;
   const child = spawn(process.execPath, [MAIN, "--config", TEST_GRAPHS, "--port", String(port)], {
-    env: { ...env, LANGOPEN_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+    env: { ...env, LANGOPEN_DATA_DIR: dataDir, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  // A first start initialises a Postgres cluster; on a loaded machine that takes a while.
+  const deadline = Date.now() + 150_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`LangOpen exited with ${child.exitCode}:\n${output}`);
     try {
@@ -55,7 +56,7 @@ describe("npm start with nothing else installed", () => {
   });
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
-  it("serves runs on an embedded Postgres and keeps them across a restart", { timeout: 120_000 }, async () => {
+  it("serves runs on an embedded Postgres and keeps them across a restart", { timeout: 400_000 }, async () => {
     const first = await start(dataDir);
     const client = new Client({ apiUrl: first.url });
     const thread = await client.threads.create({ metadata: { kept: true } });
