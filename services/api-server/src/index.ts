@@ -8,3 +8,4 @@ export { createItemStore, type ItemStore } from "./store/item-store.js";
 export { createCronStore, type CronRow, type CronStore, type FireStep, type FiringOutcome } from "./store/cron-store.js";
 export { createWebhookStore, type WebhookDeliveryRow, type WebhookStore } from "./store/webhook-store.js";
 export { DEPENDENCY_SERVICES } from "./dependency-health.js";
+export { MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO } from "./rpc/multitask.js";

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { type CronRow, type CronStore, decodeSpec, type FiringOutcome } from "@langopen/api-server";
+import { type CronRow, type CronStore, decodeSpec, type FiringOutcome, MULTITASK_TO_PROTO } from "@langopen/api-server";
 import type { Logger } from "@langopen/common";
 import { MultitaskStrategy } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
@@ -32,13 +32,6 @@ export interface Scheduler {
   pollOnce(): Promise<void>;
   stop(): Promise<void>;
 }
-
-const MULTITASK: Record<CronRow["multitask_strategy"], MultitaskStrategy> = {
-  reject: MultitaskStrategy.REJECT,
-  interrupt: MultitaskStrategy.INTERRUPT,
-  rollback: MultitaskStrategy.ROLLBACK,
-  enqueue: MultitaskStrategy.ENQUEUE,
-};
 
 /**
  * Refusals that another try would meet again (missing assistant or thread, busy thread with
@@ -89,7 +82,7 @@ export function startScheduler(deps: SchedulerDeps): Scheduler {
     const request = create(CreateRunRequestSchema, {
       threadId: cron.thread_id ?? "",
       spec,
-      multitaskStrategy: stateless ? MultitaskStrategy.UNSPECIFIED : MULTITASK[cron.multitask_strategy],
+      multitaskStrategy: stateless ? MultitaskStrategy.UNSPECIFIED : MULTITASK_TO_PROTO[cron.multitask_strategy],
       ifNotExists: IfNotExists.REJECT,
       onCompletion: stateless && cron.on_run_completed === "keep" ? OnCompletion.KEEP : OnCompletion.DELETE,
       requestId: firingRequestId(cron.cron_id, scheduledFor),

@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { parseJsonBytes } from "@langopen/common";
 import type { StreamThreadResponse } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { type EventFilter, matchesFilter, ProtocolEventTranslator } from "../../mappers/protocol-v2-events.js";
-import { streamOptions } from "../../plugins/rpc-clients.js";
 import type { SseEvent } from "../../plugins/sse.js";
 import { ThreadIdParams } from "../../schemas/common.js";
 import { EventStreamBody } from "../../schemas/protocol-v2.js";
+import { sendThreadStream } from "../threads/thread-stream.js";
 import { malformedBody } from "./body.js";
 
 /** A log entry's data; a malformed one (never written by the workers) counts as null. */
@@ -66,35 +66,13 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         depth: body.depth,
         since: body.since,
       };
-      const call = new AbortController();
-      const onGone = () => call.abort();
-      request.clientGone.addEventListener("abort", onGone, { once: true });
-      const stream = threads.streamThread(
+      await sendThreadStream(
+        threads,
+        request,
+        reply,
         { threadId: request.params.thread_id, lastEventId: "-", streamModes: ["run_modes"] },
-        streamOptions(request, call.signal),
+        (messages) => protocolFrames(messages, filter),
       );
-      const iterator = stream[Symbol.asyncIterator]();
-      try {
-        // The first message says the thread exists: until then failures are plain JSON answers.
-        await iterator.next();
-      } catch (err) {
-        call.abort();
-        throw err;
-      } finally {
-        request.clientGone.removeEventListener("abort", onGone);
-      }
-      try {
-        await reply.sendEventStream({
-          closesAtEnd: false,
-          open: (signal) => {
-            if (signal.aborted) call.abort();
-            else signal.addEventListener("abort", () => call.abort(), { once: true });
-            return protocolFrames({ [Symbol.asyncIterator]: () => iterator }, filter);
-          },
-        });
-      } finally {
-        call.abort();
-      }
     },
   );
 };

@@ -11,7 +11,7 @@ import {
   toApiThreadStorage,
 } from "../../mappers/threads.js";
 import { emptyBodyAsObject } from "../../plugins/json-body.js";
-import { readOptions, streamOptions, writeOptions } from "../../plugins/rpc-clients.js";
+import { readOptions, writeOptions } from "../../plugins/rpc-clients.js";
 import { runEvents } from "../../plugins/sse.js";
 import { ThreadIdParams } from "../../schemas/common.js";
 import {
@@ -25,6 +25,7 @@ import {
   ThreadStreamQuery,
 } from "../../schemas/threads.js";
 import { RequestValidationError } from "../../validation.js";
+import { sendThreadStream } from "./thread-stream.js";
 
 /** `Prefer: return=minimal` (RFC 7240), possibly among other preferences. */
 function prefersMinimal(header: string | string[] | undefined): boolean {
@@ -118,47 +119,19 @@ export const threadRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return toApiThread(present(res.thread, "thread"));
   });
 
-  /*
-   * Every run on the thread, one after another, until the client leaves. The stream is opened
-   * before the answer starts: its first message (which carries no event) comes once the
-   * api-server has found the thread and checked the request, so those failures are still plain
-   * JSON errors (404, 422) rather than events. `Location` is where the SDKs reconnect.
-   */
+  /* Every run on the thread, one after another, until the client leaves. `Location` is where the SDKs reconnect. */
   fastify.get(
     "/threads/:thread_id/stream",
     { schema: { params: ThreadIdParams, querystring: ThreadStreamQuery } },
     async (request, reply) => {
-      const streamModes = threadStreamModes(request.query);
-      const call = new AbortController();
-      const onGone = () => call.abort();
-      request.clientGone.addEventListener("abort", onGone, { once: true });
-      const stream = threads.streamThread(
-        { threadId: request.params.thread_id, lastEventId: lastEventId(request), streamModes },
-        streamOptions(request, call.signal),
+      await sendThreadStream(
+        threads,
+        request,
+        reply,
+        { threadId: request.params.thread_id, lastEventId: lastEventId(request), streamModes: threadStreamModes(request.query) },
+        runEvents,
+        { location: request.url },
       );
-      const iterator = stream[Symbol.asyncIterator]();
-      try {
-        await iterator.next();
-      } catch (err) {
-        call.abort();
-        throw err;
-      } finally {
-        request.clientGone.removeEventListener("abort", onGone);
-      }
-      try {
-        await reply.sendEventStream({
-          headers: { location: request.url },
-          closesAtEnd: false,
-          open: (signal) => {
-            if (signal.aborted) call.abort();
-            else signal.addEventListener("abort", () => call.abort(), { once: true });
-            return runEvents({ [Symbol.asyncIterator]: () => iterator });
-          },
-        });
-      } finally {
-        // Ends the call however the answer ended (also for HEAD, which never reads it).
-        call.abort();
-      }
     },
   );
 
