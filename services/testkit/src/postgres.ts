@@ -1,3 +1,4 @@
+import { allowTraversal, embeddedPostgresDir } from "@langopen/common";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { appendFile, chmod, chown, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
@@ -171,6 +172,11 @@ async function startEmbedded(timeoutMs: number): Promise<PostgresServer> {
   const dir = await makeTempDir("pg");
   // As root the server runs as the `postgres` user, which must be able to traverse the directory.
   await chmod(dir, 0o755);
+  if (isRoot) {
+    // The binaries run as a `postgres` user, who must reach them and the data.
+    await allowTraversal(dir);
+    await allowTraversal(embeddedPostgresDir(import.meta.url));
+  }
   const data = join(dir, "data");
   const logLines: string[] = [];
   const record = (line: unknown) => {
