@@ -1,12 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { Code, ConnectError, createClient, createHandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, errorInfo, Reason } from "@langopen/common";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
-import { ExecuteRunRequestSchema, RunOutcome, RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import {
+  type ExecuteRequestSchema,
+  ExecuteRunRequestSchema,
+  RunOutcome,
+  RuntimeService,
+} from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Runtime, startRuntime } from "./compose.js";
 import { RemoteStore } from "./remote/store.js";
@@ -502,5 +508,103 @@ describe("graph description", () => {
 
   it("answers NOT_FOUND for an unknown graph", async () => {
     await expect(client.describeGraph({ graphId: "nope" })).rejects.toMatchObject({ code: Code.NotFound });
+  });
+});
+
+describe("Execute (acknowledged)", () => {
+  type Request = MessageInitShape<typeof ExecuteRequestSchema>;
+  /** Starts Execute; the test writes acknowledgements and renewals through the returned channel. */
+  function open(args: { graphId: string; threadId: string; modes: string[]; configurable?: Record<string, unknown> }) {
+    const runId = randomUUID();
+    const requests = createWritableIterable<Request>();
+    void requests.write({
+      kind: {
+        case: "start",
+        value: {
+          runId,
+          threadId: args.threadId,
+          graphId: args.graphId,
+          assistantId: randomUUID(),
+          spec: {
+            inputJson: json({ topic: "acks" }),
+            streamModes: args.modes,
+            config: { configurable: (args.configurable ?? {}) as never },
+          },
+          fence: { runId, epoch: 1n },
+        },
+      },
+    });
+    const stream = client.execute(requests as AsyncIterable<Request> as never)[Symbol.asyncIterator]();
+    return { runId, requests, stream };
+  }
+  const writesOf = (threadId: string) => dataPlane.writes.filter((w) => w.threadId === threadId);
+
+  it("writes no checkpoint past events its caller has not acknowledged, and goes on once it has", async () => {
+    const threadId = randomUUID();
+    const { requests, stream } = open({ graphId: "steps", threadId, modes: ["updates", "custom"] });
+    const events: string[] = [];
+    while (events.length < 4) {
+      const next = await stream.next();
+      expect(next.done).toBe(false);
+      if (next.value.kind.case === "event") events.push(next.value.kind.value.event);
+    }
+    expect(events).toEqual(["updates", "custom", "updates", "updates"]);
+    // Every event is handed over, none acknowledged: at most the input checkpoint (made before any
+    // event) may have gone; no node's writes and no later checkpoint.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = writesOf(threadId);
+    expect(before.filter((w) => w.kind === "writes")).toEqual([]);
+    expect(before.length).toBeLessThanOrEqual(1);
+    void requests.write({ kind: { case: "ack", value: { durableEvents: 4n } } });
+    let outcome: RunOutcome | undefined;
+    for (let next = await stream.next(); !next.done; next = await stream.next()) {
+      if (next.value.kind.case === "result") outcome = next.value.kind.value.outcome;
+    }
+    requests.close();
+    expect(outcome).toBe(RunOutcome.SUCCESS);
+    expect(writesOf(threadId).filter((w) => w.kind === "checkpoint").length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("stops the run with ABORTED when its lease is not renewed in time, and writes nothing after", async () => {
+    const threadId = randomUUID();
+    const { requests, stream } = open({ graphId: "slow", threadId, modes: ["custom"], configurable: { ticks: 100 } });
+    void requests.write({ kind: { case: "lease", value: { validForMs: 500n } } });
+    const seen: string[] = [];
+    const failure = await (async () => {
+      try {
+        for (let next = await stream.next(); !next.done; next = await stream.next()) {
+          if (next.value.kind.case === "event") {
+            seen.push(next.value.kind.value.event);
+            void requests.write({ kind: { case: "ack", value: { durableEvents: BigInt(seen.length) } } });
+          }
+        }
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    requests.close();
+    expect(failure).toBeInstanceOf(ConnectError);
+    expect((failure as ConnectError).code).toBe(Code.Aborted);
+    expect((failure as ConnectError).rawMessage).toMatch(/lease lapsed/);
+    // Fewer than the graph's 100 ticks: it stopped at the lapse instead of running on.
+    expect(seen.length).toBeLessThan(100);
+    const count = writesOf(threadId).length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(writesOf(threadId).length).toBe(count);
+  });
+
+  it("refuses a call whose first message is not start", async () => {
+    const requests = createWritableIterable<Request>();
+    void requests.write({ kind: { case: "ack", value: { durableEvents: 1n } } });
+    requests.close();
+    const stream = client.execute(requests as AsyncIterable<Request> as never);
+    await expect(
+      (async () => {
+        for await (const _ of stream) {
+          /* drain */
+        }
+      })(),
+    ).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 });

@@ -1,11 +1,25 @@
 import { type Signals, StaleEpochError } from "@langopen/common";
 
+interface Pending {
+  event: string;
+  data: string;
+  /** The runtime's number of the event, told to onDurable once appended. */
+  seq?: number;
+}
+
 /**
  * Appends a run's events in order, batching those that arrive while an append is in flight, so
- * a fast graph costs one round trip per batch rather than per event.
+ * a fast graph costs one round trip per batch rather than per event. `onDurable` hears the
+ * highest runtime number appended after each batch (the acknowledgement the runtime waits for).
  */
-export function createEventSink(signals: Signals, runId: string, threadId: string, epoch?: bigint) {
-  let queue: Array<{ event: string; data: string }> = [];
+export function createEventSink(
+  signals: Signals,
+  runId: string,
+  threadId: string,
+  epoch?: bigint,
+  onDurable?: (seq: number) => void,
+) {
+  let queue: Pending[] = [];
   let flushing: Promise<void> = Promise.resolve();
   let failure: unknown;
 
@@ -14,12 +28,15 @@ export function createEventSink(signals: Signals, runId: string, threadId: strin
       const batch = queue;
       queue = [];
       await signals.appendEvents(runId, threadId, batch, epoch);
+      let durable: number | undefined;
+      for (const e of batch) if (e.seq !== undefined) durable = e.seq;
+      if (durable !== undefined) onDurable?.(durable);
     }
   };
 
   return {
-    push(event: string, data: string): void {
-      queue.push({ event, data });
+    push(event: string, data: string, seq?: number): void {
+      queue.push({ event, data, seq });
       if (queue.length === 1) {
         flushing = flushing.then(flush).catch((err: unknown) => {
           failure = err;

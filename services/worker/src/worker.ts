@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { type ClaimedRun, type RunStore, decodeSpec } from "@langopen/api-server";
 import { type CancelAction, jsonText, type Logger, type Signals, sleep } from "@langopen/common";
 import { type RunResult, RunOutcome, type RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { ExecuteRunRequestSchema } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { type ExecuteRequest, ExecuteRequestSchema, ExecuteRunRequestSchema } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { createEventSink } from "./event-sink.js";
 import { interruptList, settledFromState } from "./runtime-state.js";
 
@@ -59,21 +60,33 @@ export function startWorker(deps: WorkerDeps): Worker {
     return settledFromState(jsonText(res.stateJson, "{}"));
   }
 
-  async function execute(row: ClaimedRun): Promise<void> {
+  async function execute(row: ClaimedRun, claimedAt: number): Promise<void> {
     const log = logger.child({ run_id: row.run_id, thread_id: row.thread_id, assistant_id: row.assistant_id });
     const entry = active.get(row.run_id);
     if (!entry) return;
-    const sink = createEventSink(signals, row.run_id, row.thread_id, BigInt(row.epoch));
+    // What the worker tells the runtime while the run goes: which events are durable (the
+    // runtime holds each checkpoint until the events before it are), and that the lease holds.
+    const requests = createWritableIterable<ExecuteRequest>();
+    const tell = (kind: MessageInitShape<typeof ExecuteRequestSchema>["kind"]) => {
+      requests.write(create(ExecuteRequestSchema, { kind })).catch(() => {});
+    };
+    const sink = createEventSink(signals, row.run_id, row.thread_id, BigInt(row.epoch), (seq) =>
+      tell({ case: "ack", value: { durableEvents: BigInt(seq) } }),
+    );
     sink.push("metadata", JSON.stringify({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
     let lostLease = false;
     const heartbeat = setInterval(() => {
+      const sent = Date.now();
       runs
         .heartbeat(row.run_id, row.epoch, deps.leaseMs)
         .then(({ owned, cancel }) => {
           if (!owned) {
             lostLease = true;
             entry.abort.abort();
-          } else if (cancel && !entry.cancel) {
+            return;
+          }
+          tell({ case: "lease", value: { validForMs: BigInt(Math.max(0, deps.leaseMs - (Date.now() - sent))) } });
+          if (cancel && !entry.cancel) {
             entry.cancel = { action: cancel };
             entry.abort.abort();
           }
@@ -91,20 +104,22 @@ export function startWorker(deps: WorkerDeps): Worker {
         entry.abort.abort();
       }
       const spec = decodeSpec(row.spec);
-      const stream = runtimeFor().executeRun(
-        create(ExecuteRunRequestSchema, {
-          runId: row.run_id,
-          threadId: row.thread_id,
-          graphId: row.graph_id,
-          assistantId: row.assistant_id,
-          spec,
-          fence: { runId: row.run_id, epoch: BigInt(row.epoch) },
-        }),
-        { signal: entry.abort.signal },
-      );
+      const start = {
+        runId: row.run_id,
+        threadId: row.thread_id,
+        graphId: row.graph_id,
+        assistantId: row.assistant_id,
+        spec,
+        fence: { runId: row.run_id, epoch: BigInt(row.epoch) },
+      };
+      tell({ case: "start", value: create(ExecuteRunRequestSchema, start) });
+      // The claim set the lease a moment ago; the runtime counts it down from here.
+      tell({ case: "lease", value: { validForMs: BigInt(Math.max(0, deps.leaseMs - (Date.now() - claimedAt))) } });
+      const stream = runtimeFor().execute(requests, { signal: entry.abort.signal });
+      let seq = 0;
       for await (const message of stream) {
         if (message.kind.case === "event") {
-          sink.push(message.kind.value.event, jsonText(message.kind.value.dataJson));
+          sink.push(message.kind.value.event, jsonText(message.kind.value.dataJson), ++seq);
         } else if (message.kind.case === "result") {
           result = message.kind.value;
         }
@@ -113,6 +128,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       if (!entry.abort.signal.aborted) failure = err;
     } finally {
       clearInterval(heartbeat);
+      requests.close();
     }
 
     try {
@@ -259,6 +275,7 @@ export function startWorker(deps: WorkerDeps): Worker {
           });
           continue;
         }
+        const claimedAt = Date.now();
         const row = await runs.claim(owner, deps.leaseMs);
         if (row && stopping.signal.aborted) {
           // Claimed while stopping: give it straight back.
@@ -269,7 +286,7 @@ export function startWorker(deps: WorkerDeps): Worker {
           const abort = new AbortController();
           const record = { abort, done: Promise.resolve() as Promise<void> };
           active.set(row.run_id, record);
-          record.done = execute(row).finally(() => {
+          record.done = execute(row, claimedAt).finally(() => {
             active.delete(row.run_id);
             slotFreed();
             // The thread's next queued run, if any, is now runnable.

@@ -39,6 +39,11 @@ export interface RemoteCheckpointerOptions {
    * attempt that lost its run (a stale fence) does not go on executing beside its successor.
    */
   onWriteFailed?: (err: unknown) => void;
+  /**
+   * Awaited before every write of the run: resolves once the events the run produced before the
+   * write are durable (see CallerLink), so a checkpoint never gets ahead of its stream.
+   */
+  beforeWrite?: () => Promise<void>;
 }
 
 const decoder = new TextDecoder();
@@ -75,12 +80,14 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   private readonly fence?: FenceInit;
   private readonly timeoutMs: number;
   private readonly onWriteFailed?: (err: unknown) => void;
+  private readonly beforeWrite?: () => Promise<void>;
 
   constructor(options: RemoteCheckpointerOptions) {
     super(options.serde);
     this.client = options.client;
     this.fence = options.fence;
     this.onWriteFailed = options.onWriteFailed;
+    this.beforeWrite = options.beforeWrite;
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -164,9 +171,10 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
     ));
   }
 
-  /** Runs a write, telling onWriteFailed when it fails. */
+  /** Runs a write once the events before it are durable, telling onWriteFailed when it fails. */
   private async reporting<T>(write: () => Promise<T>): Promise<T> {
     try {
+      await this.beforeWrite?.();
       return await write();
     } catch (err) {
       this.onWriteFailed?.(err);

@@ -2,14 +2,16 @@ import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protob
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { invalidArgument, type Logger, parseJsonBytes, textBytes } from "@langopen/common";
-import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import { type RunEventSchema, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { CheckpointRefSchema } from "@langopen/gen/langopen/data/v1/thread_pb";
 import {
+  type ExecuteRequest,
   type ExecuteRunRequest,
-  type ExecuteRunResponseSchema,
+  type RunResultSchema,
   RunOutcome,
   type RuntimeService,
 } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { CallerLink } from "../domain/caller-link.js";
 import { errorBody, plainJsonBytes } from "../domain/plain-json.js";
 import { buildRunConfig, fromPublicConfig, runInput, stateConfig } from "../domain/run-config.js";
 import { graphSchemas, type SchemaModule } from "../domain/schemas.js";
@@ -25,9 +27,16 @@ export interface RuntimeServiceDeps {
   checkpoints: CheckpointClient;
   store: StoreClient;
   logger: Logger;
+  /** Longest wait of a checkpoint write for the caller's acknowledgement of the events before it. */
+  ackTimeoutMs?: number;
 }
 
-type ExecuteRunResponseInit = MessageInitShape<typeof ExecuteRunResponseSchema>;
+/** One message of a run's response stream; the same shape answers ExecuteRun and Execute. */
+type ExecuteRunResponseInit = {
+  kind:
+    | { case: "event"; value: MessageInitShape<typeof RunEventSchema> }
+    | { case: "result"; value: MessageInitShape<typeof RunResultSchema> };
+};
 type CheckpointRefInit = MessageInitShape<typeof CheckpointRefSchema>;
 
 function eventResponse(out: OutEvent): ExecuteRunResponseInit {
@@ -74,11 +83,21 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
   /** A copy of the graph wired to the data plane; a run's copy carries its fence. */
   function wire(
     graph: CompiledGraphLike,
-    options: { fence?: FenceInit; stateful: boolean; onWriteFailed?: (err: unknown) => void },
+    options: {
+      fence?: FenceInit;
+      stateful: boolean;
+      onWriteFailed?: (err: unknown) => void;
+      beforeWrite?: () => Promise<void>;
+    },
   ): CompiledGraphLike {
     const copy = graph.withConfig({});
     copy.checkpointer = options.stateful
-      ? new RemoteCheckpointer({ client: deps.checkpoints, fence: options.fence, onWriteFailed: options.onWriteFailed })
+      ? new RemoteCheckpointer({
+          client: deps.checkpoints,
+          fence: options.fence,
+          onWriteFailed: options.onWriteFailed,
+          beforeWrite: options.beforeWrite,
+        })
       : undefined;
     copy.store = new RemoteStore({ client: deps.store, fence: options.fence });
     return copy;
@@ -91,7 +110,16 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
   let schemaModule: Promise<SchemaModule | undefined> | undefined;
   const schemaExtraction = () => (schemaModule ??= graphs.importLanggraph("./zod/schema") as Promise<SchemaModule | undefined>);
 
-  async function* executeRun(req: ExecuteRunRequest, ctx: HandlerContext): AsyncGenerator<ExecuteRunResponseInit> {
+  /**
+   * Runs a graph for a caller. With an acknowledging link (Execute), every checkpoint and pending
+   * write waits until the events before it are acknowledged, and the run stops when its lease lapses.
+   */
+  async function* runGraph(
+    req: ExecuteRunRequest,
+    ctx: HandlerContext,
+    acknowledged: boolean,
+    feed?: (link: CallerLink) => Promise<void>,
+  ): AsyncGenerator<ExecuteRunResponseInit> {
     const graphId = requireField(req.graphId, "graph_id");
     const runId = requireField(req.runId, "run_id");
     const spec = req.spec ?? create(RunSpecSchema);
@@ -136,14 +164,27 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       writeFailure ??= err;
       runAbort.abort(err);
     };
+    const link = new CallerLink({ acknowledged, ackTimeoutMs: deps.ackTimeoutMs, onLost: onWriteFailed });
+    runAbort.signal.addEventListener("abort", () => link.close(runAbort.signal.reason), { once: true });
+    void feed?.(link).catch((err: unknown) => log.debug({ err }, "The caller's request stream ended with an error"));
+    const handOver = (out: OutEvent): ExecuteRunResponseInit => {
+      link.handedOne();
+      return eventResponse(out);
+    };
 
     let graph: CompiledGraphLike;
     try {
-      graph = wire(await graphs.build(graphId, config), { fence: req.fence, stateful, onWriteFailed });
+      graph = wire(await graphs.build(graphId, config), {
+        fence: req.fence,
+        stateful,
+        onWriteFailed,
+        beforeWrite: () => link.settled(),
+      });
     } catch (err) {
       if (err instanceof ConnectError) throw err;
       const body = errorBody(err);
-      yield eventResponse({ event: "error", data: body });
+      link.close(err);
+      yield handOver({ event: "error", data: body });
       yield finish(RunOutcome.ERROR, {}, { error: body });
       return;
     }
@@ -155,15 +196,16 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
 
     try {
       if (plan.useEvents) {
-        for await (const event of graph.streamEvents(input, { ...options, version: "v2" })) {
-          for (const out of translator.fromEvent(event)) yield eventResponse(out);
+        for await (const event of link.track(graph.streamEvents(input, { ...options, version: "v2" }))) {
+          for (const out of translator.fromEvent(event)) yield handOver(out);
         }
       } else {
-        for await (const chunk of await graph.stream(input, options)) {
-          for (const out of translator.fromStreamChunk(chunk)) yield eventResponse(out);
+        for await (const chunk of link.track(await graph.stream(input, options))) {
+          for (const out of translator.fromStreamChunk(chunk)) yield handOver(out);
         }
       }
     } catch (err) {
+      link.close(err);
       if (writeFailure) throw writeFailure;
       if (ctx.signal.aborted) {
         yield finish(RunOutcome.INTERRUPTED, translator.lastValues);
@@ -174,7 +216,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       if (err instanceof ConnectError) throw err;
       const body = errorBody(err);
       log.warn({ err }, "Failed Run: the graph raised an error");
-      yield eventResponse({ event: "error", data: body });
+      yield handOver({ event: "error", data: body });
       const summary = stateful ? await latestSummary(graph, req.threadId).catch(() => undefined) : undefined;
       yield finish(RunOutcome.ERROR, summary?.values ?? translator.lastValues ?? {}, {
         error: body,
@@ -184,6 +226,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       return;
     }
     ctx.signal.removeEventListener("abort", onCallerGone);
+    link.close(new Error("the run ended"));
     if (writeFailure) throw writeFailure;
     if (ctx.signal.aborted) {
       yield finish(RunOutcome.INTERRUPTED, translator.lastValues);
@@ -198,7 +241,26 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
   }
 
   return {
-    executeRun,
+    executeRun: (req, ctx) => runGraph(req, ctx, false),
+
+    async *execute(requests: AsyncIterable<ExecuteRequest>, ctx: HandlerContext): AsyncGenerator<ExecuteRunResponseInit> {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done || first.value.kind.case !== "start") {
+        throw invalidArgument("the first message of Execute must be start", [{ field: "start", description: "required first" }]);
+      }
+      // The rest of the caller's stream: acknowledgements and lease renewals, read beside the run.
+      const feed = async (link: CallerLink) => {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) return;
+          const { kind } = next.value;
+          if (kind.case === "ack") link.acknowledge(Number(kind.value.durableEvents));
+          else if (kind.case === "lease") link.renewLease(Number(kind.value.validForMs));
+        }
+      };
+      yield* runGraph(first.value.kind.value, ctx, true, feed);
+    },
 
     async getState(req) {
       const threadId = requireField(req.threadId, "thread_id");

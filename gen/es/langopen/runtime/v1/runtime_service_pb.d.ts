@@ -109,6 +109,126 @@ export declare type ExecuteRunRequestJson = {
 export declare const ExecuteRunRequestSchema: GenMessage<ExecuteRunRequest, {jsonType: ExecuteRunRequestJson}>;
 
 /**
+ * @generated from message langopen.runtime.v1.ExecuteRequest
+ */
+export declare type ExecuteRequest = Message<"langopen.runtime.v1.ExecuteRequest"> & {
+  /**
+   * @generated from oneof langopen.runtime.v1.ExecuteRequest.kind
+   */
+  kind: {
+    /**
+     * First and only once.
+     *
+     * @generated from field: langopen.runtime.v1.ExecuteRunRequest start = 1;
+     */
+    value: ExecuteRunRequest;
+    case: "start";
+  } | {
+    /**
+     * @generated from field: langopen.runtime.v1.EventAck ack = 2;
+     */
+    value: EventAck;
+    case: "ack";
+  } | {
+    /**
+     * @generated from field: langopen.runtime.v1.LeaseRenewal lease = 3;
+     */
+    value: LeaseRenewal;
+    case: "lease";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * @generated from message langopen.runtime.v1.ExecuteRequest
+ */
+export declare type ExecuteRequestJson = {
+  /**
+   * First and only once.
+   *
+   * @generated from field: langopen.runtime.v1.ExecuteRunRequest start = 1;
+   */
+  start?: ExecuteRunRequestJson;
+
+  /**
+   * @generated from field: langopen.runtime.v1.EventAck ack = 2;
+   */
+  ack?: EventAckJson;
+
+  /**
+   * @generated from field: langopen.runtime.v1.LeaseRenewal lease = 3;
+   */
+  lease?: LeaseRenewalJson;
+};
+
+/**
+ * Describes the message langopen.runtime.v1.ExecuteRequest.
+ * Use `create(ExecuteRequestSchema)` to create a new message.
+ */
+export declare const ExecuteRequestSchema: GenMessage<ExecuteRequest, {jsonType: ExecuteRequestJson}>;
+
+/**
+ * The caller has made the first `durable_events` events of this execution durable.
+ *
+ * @generated from message langopen.runtime.v1.EventAck
+ */
+export declare type EventAck = Message<"langopen.runtime.v1.EventAck"> & {
+  /**
+   * @generated from field: int64 durable_events = 1;
+   */
+  durableEvents: bigint;
+};
+
+/**
+ * The caller has made the first `durable_events` events of this execution durable.
+ *
+ * @generated from message langopen.runtime.v1.EventAck
+ */
+export declare type EventAckJson = {
+  /**
+   * @generated from field: int64 durable_events = 1;
+   */
+  durableEvents?: string;
+};
+
+/**
+ * Describes the message langopen.runtime.v1.EventAck.
+ * Use `create(EventAckSchema)` to create a new message.
+ */
+export declare const EventAckSchema: GenMessage<EventAck, {jsonType: EventAckJson}>;
+
+/**
+ * The run's lease is valid for `valid_for_ms` from when the caller sent this. Until the first
+ * renewal the run has no deadline.
+ *
+ * @generated from message langopen.runtime.v1.LeaseRenewal
+ */
+export declare type LeaseRenewal = Message<"langopen.runtime.v1.LeaseRenewal"> & {
+  /**
+   * @generated from field: int64 valid_for_ms = 1;
+   */
+  validForMs: bigint;
+};
+
+/**
+ * The run's lease is valid for `valid_for_ms` from when the caller sent this. Until the first
+ * renewal the run has no deadline.
+ *
+ * @generated from message langopen.runtime.v1.LeaseRenewal
+ */
+export declare type LeaseRenewalJson = {
+  /**
+   * @generated from field: int64 valid_for_ms = 1;
+   */
+  validForMs?: string;
+};
+
+/**
+ * Describes the message langopen.runtime.v1.LeaseRenewal.
+ * Use `create(LeaseRenewalSchema)` to create a new message.
+ */
+export declare const LeaseRenewalSchema: GenMessage<LeaseRenewal, {jsonType: LeaseRenewalJson}>;
+
+/**
  * @generated from message langopen.runtime.v1.RunResult
  */
 export declare type RunResult = Message<"langopen.runtime.v1.RunResult"> & {
@@ -232,6 +352,49 @@ export declare type ExecuteRunResponseJson = {
  * Use `create(ExecuteRunResponseSchema)` to create a new message.
  */
 export declare const ExecuteRunResponseSchema: GenMessage<ExecuteRunResponse, {jsonType: ExecuteRunResponseJson}>;
+
+/**
+ * @generated from message langopen.runtime.v1.ExecuteResponse
+ */
+export declare type ExecuteResponse = Message<"langopen.runtime.v1.ExecuteResponse"> & {
+  /**
+   * @generated from oneof langopen.runtime.v1.ExecuteResponse.kind
+   */
+  kind: {
+    /**
+     * @generated from field: langopen.data.v1.RunEvent event = 1;
+     */
+    value: RunEvent;
+    case: "event";
+  } | {
+    /**
+     * @generated from field: langopen.runtime.v1.RunResult result = 2;
+     */
+    value: RunResult;
+    case: "result";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * @generated from message langopen.runtime.v1.ExecuteResponse
+ */
+export declare type ExecuteResponseJson = {
+  /**
+   * @generated from field: langopen.data.v1.RunEvent event = 1;
+   */
+  event?: RunEventJson;
+
+  /**
+   * @generated from field: langopen.runtime.v1.RunResult result = 2;
+   */
+  result?: RunResultJson;
+};
+
+/**
+ * Describes the message langopen.runtime.v1.ExecuteResponse.
+ * Use `create(ExecuteResponseSchema)` to create a new message.
+ */
+export declare const ExecuteResponseSchema: GenMessage<ExecuteResponse, {jsonType: ExecuteResponseJson}>;
 
 /**
  * @generated from message langopen.runtime.v1.GetStateRequest
@@ -877,14 +1040,32 @@ export declare const RunOutcomeSchema: GenEnum<RunOutcome, RunOutcomeJson>;
  */
 export declare const RuntimeService: GenService<{
   /**
-   * Runs a graph and streams its events; the final message carries the outcome.
+   * Runs a graph and streams its events; the final message carries the outcome. Superseded by
+   * Execute: without acknowledgements a checkpoint can be written before the events that precede
+   * it are durable, so an attempt resumed from it may miss them.
    *
    * @generated from rpc langopen.runtime.v1.RuntimeService.ExecuteRun
+   * @deprecated
    */
   executeRun: {
     methodKind: "server_streaming";
     input: typeof ExecuteRunRequestSchema;
     output: typeof ExecuteRunResponseSchema;
+  },
+  /**
+   * Runs a graph like ExecuteRun, with the caller in the loop. The first request starts the run;
+   * later ones acknowledge the events the caller has made durable and renew the run's lease.
+   * Every checkpoint and pending write the run makes waits until the events the graph produced
+   * before it are acknowledged, so an attempt resumed from a checkpoint never lacks an event that
+   * came before it. A run whose lease is not renewed in time stops, so an attempt whose caller
+   * stalled does not go on executing beside its successor.
+   *
+   * @generated from rpc langopen.runtime.v1.RuntimeService.Execute
+   */
+  execute: {
+    methodKind: "bidi_streaming";
+    input: typeof ExecuteRequestSchema;
+    output: typeof ExecuteResponseSchema;
   },
   /**
    * @generated from rpc langopen.runtime.v1.RuntimeService.GetState

@@ -12,7 +12,7 @@ import { file_langopen_data_v1_thread } from "../../data/v1/thread_pb.js";
  * Describes the file langopen/runtime/v1/runtime_service.proto.
  */
 export const file_langopen_runtime_v1_runtime_service = /*@__PURE__*/
-  fileDesc("CilsYW5nb3Blbi9ydW50aW1lL3YxL3J1bnRpbWVfc2VydmljZS5wcm90bxITbGFuZ29wZW4ucnVudGltZS52MSLIAQoRRXhlY3V0ZVJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIQCghncmFwaF9pZBgDIAEoCRIUCgxhc3Npc3RhbnRfaWQYBCABKAkSJwoEc3BlYxgFIAEoCzIZLmxhbmdvcGVuLmRhdGEudjEuUnVuU3BlYxImCgVmZW5jZRgGIAEoCzIXLmxhbmdvcGVuLmRhdGEudjEuRmVuY2USFwoPZmlyc3RfZXZlbnRfc2VxGAcgASgDIpEBCglSdW5SZXN1bHQSMAoHb3V0Y29tZRgBIAEoDjIfLmxhbmdvcGVuLnJ1bnRpbWUudjEuUnVuT3V0Y29tZRITCgt2YWx1ZXNfanNvbhgCIAEoDBISCgplcnJvcl9qc29uGAMgASgMEhcKD2ludGVycnVwdHNfanNvbhgEIAEoDBIQCghoYXNfbmV4dBgFIAEoCCJ7ChJFeGVjdXRlUnVuUmVzcG9uc2USKwoFZXZlbnQYASABKAsyGi5sYW5nb3Blbi5kYXRhLnYxLlJ1bkV2ZW50SAASMAoGcmVzdWx0GAIgASgLMh4ubGFuZ29wZW4ucnVudGltZS52MS5SdW5SZXN1bHRIAEIGCgRraW5kIrsBCg9HZXRTdGF0ZVJlcXVlc3QSEAoIZ3JhcGhfaWQYASABKAkSJwoGY29uZmlnGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl0aHJlYWRfaWQYAyABKAkSOAoKY2hlY2twb2ludBgEIAEoCzIfLmxhbmdvcGVuLmRhdGEudjEuQ2hlY2twb2ludFJlZkgAiAEBEhEKCXN1YmdyYXBocxgFIAEoCEINCgtfY2hlY2twb2ludCImChBHZXRTdGF0ZVJlc3BvbnNlEhIKCnN0YXRlX2pzb24YASABKAwi0QEKElVwZGF0ZVN0YXRlUmVxdWVzdBIQCghncmFwaF9pZBgBIAEoCRInCgZjb25maWcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhEKCXRocmVhZF9pZBgDIAEoCRI4CgpjaGVja3BvaW50GAQgASgLMh8ubGFuZ29wZW4uZGF0YS52MS5DaGVja3BvaW50UmVmSACIAQESEwoLdmFsdWVzX2pzb24YBSABKAwSDwoHYXNfbm9kZRgGIAEoCUINCgtfY2hlY2twb2ludCKKAQoTVXBkYXRlU3RhdGVSZXNwb25zZRIzCgpjaGVja3BvaW50GAEgASgLMh8ubGFuZ29wZW4uZGF0YS52MS5DaGVja3BvaW50UmVmEhMKC3ZhbHVlc19qc29uGAIgASgMEhcKD2ludGVycnVwdHNfanNvbhgDIAEoDBIQCghoYXNfbmV4dBgEIAEoCCKlAgoRR2V0SGlzdG9yeVJlcXVlc3QSEAoIZ3JhcGhfaWQYASABKAkSJwoGY29uZmlnGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl0aHJlYWRfaWQYAyABKAkSDQoFbGltaXQYBCABKAUSNAoGYmVmb3JlGAUgASgLMh8ubGFuZ29wZW4uZGF0YS52MS5DaGVja3BvaW50UmVmSACIAQESKQoIbWV0YWRhdGEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjgKCmNoZWNrcG9pbnQYByABKAsyHy5sYW5nb3Blbi5kYXRhLnYxLkNoZWNrcG9pbnRSZWZIAYgBAUIJCgdfYmVmb3JlQg0KC19jaGVja3BvaW50IikKEkdldEhpc3RvcnlSZXNwb25zZRITCgtzdGF0ZXNfanNvbhgBIAMoDCJfChREZXNjcmliZUdyYXBoUmVxdWVzdBIQCghncmFwaF9pZBgBIAEoCRInCgZjb25maWcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHhyYXkYAyABKAUiKwoVRGVzY3JpYmVHcmFwaFJlc3BvbnNlEhIKCmdyYXBoX2pzb24YASABKAwilwEKEUdldFNjaGVtYXNSZXF1ZXN0EhAKCGdyYXBoX2lkGAEgASgJEicKBmNvbmZpZxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSHwoSc3ViZ3JhcGhfbmFtZXNwYWNlGAMgASgJSACIAQESDwoHcmVjdXJzZRgEIAEoCEIVChNfc3ViZ3JhcGhfbmFtZXNwYWNlIioKEkdldFNjaGVtYXNSZXNwb25zZRIUCgxzY2hlbWFzX2pzb24YASABKAwiEwoRTGlzdEdyYXBoc1JlcXVlc3QiPAoJR3JhcGhJbmZvEhAKCGdyYXBoX2lkGAEgASgJEg4KBmxvYWRlZBgCIAEoCBINCgVlcnJvchgDIAEoCSJEChJMaXN0R3JhcGhzUmVzcG9uc2USLgoGZ3JhcGhzGAEgAygLMh4ubGFuZ29wZW4ucnVudGltZS52MS5HcmFwaEluZm8qdgoKUnVuT3V0Y29tZRIbChdSVU5fT1VUQ09NRV9VTlNQRUNJRklFRBAAEhcKE1JVTl9PVVRDT01FX1NVQ0NFU1MQARIVChFSVU5fT1VUQ09NRV9FUlJPUhACEhsKF1JVTl9PVVRDT01FX0lOVEVSUlVQVEVEEAMysQUKDlJ1bnRpbWVTZXJ2aWNlEl8KCkV4ZWN1dGVSdW4SJi5sYW5nb3Blbi5ydW50aW1lLnYxLkV4ZWN1dGVSdW5SZXF1ZXN0GicubGFuZ29wZW4ucnVudGltZS52MS5FeGVjdXRlUnVuUmVzcG9uc2UwARJXCghHZXRTdGF0ZRIkLmxhbmdvcGVuLnJ1bnRpbWUudjEuR2V0U3RhdGVSZXF1ZXN0GiUubGFuZ29wZW4ucnVudGltZS52MS5HZXRTdGF0ZVJlc3BvbnNlEmAKC1VwZGF0ZVN0YXRlEicubGFuZ29wZW4ucnVudGltZS52MS5VcGRhdGVTdGF0ZVJlcXVlc3QaKC5sYW5nb3Blbi5ydW50aW1lLnYxLlVwZGF0ZVN0YXRlUmVzcG9uc2USXQoKR2V0SGlzdG9yeRImLmxhbmdvcGVuLnJ1bnRpbWUudjEuR2V0SGlzdG9yeVJlcXVlc3QaJy5sYW5nb3Blbi5ydW50aW1lLnYxLkdldEhpc3RvcnlSZXNwb25zZRJmCg1EZXNjcmliZUdyYXBoEikubGFuZ29wZW4ucnVudGltZS52MS5EZXNjcmliZUdyYXBoUmVxdWVzdBoqLmxhbmdvcGVuLnJ1bnRpbWUudjEuRGVzY3JpYmVHcmFwaFJlc3BvbnNlEl0KCkdldFNjaGVtYXMSJi5sYW5nb3Blbi5ydW50aW1lLnYxLkdldFNjaGVtYXNSZXF1ZXN0GicubGFuZ29wZW4ucnVudGltZS52MS5HZXRTY2hlbWFzUmVzcG9uc2USXQoKTGlzdEdyYXBocxImLmxhbmdvcGVuLnJ1bnRpbWUudjEuTGlzdEdyYXBoc1JlcXVlc3QaJy5sYW5nb3Blbi5ydW50aW1lLnYxLkxpc3RHcmFwaHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_langopen_data_v1_common, file_langopen_data_v1_run, file_langopen_data_v1_thread]);
+  fileDesc("CilsYW5nb3Blbi9ydW50aW1lL3YxL3J1bnRpbWVfc2VydmljZS5wcm90bxITbGFuZ29wZW4ucnVudGltZS52MSLIAQoRRXhlY3V0ZVJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIQCghncmFwaF9pZBgDIAEoCRIUCgxhc3Npc3RhbnRfaWQYBCABKAkSJwoEc3BlYxgFIAEoCzIZLmxhbmdvcGVuLmRhdGEudjEuUnVuU3BlYxImCgVmZW5jZRgGIAEoCzIXLmxhbmdvcGVuLmRhdGEudjEuRmVuY2USFwoPZmlyc3RfZXZlbnRfc2VxGAcgASgDIrMBCg5FeGVjdXRlUmVxdWVzdBI3CgVzdGFydBgBIAEoCzImLmxhbmdvcGVuLnJ1bnRpbWUudjEuRXhlY3V0ZVJ1blJlcXVlc3RIABIsCgNhY2sYAiABKAsyHS5sYW5nb3Blbi5ydW50aW1lLnYxLkV2ZW50QWNrSAASMgoFbGVhc2UYAyABKAsyIS5sYW5nb3Blbi5ydW50aW1lLnYxLkxlYXNlUmVuZXdhbEgAQgYKBGtpbmQiIgoIRXZlbnRBY2sSFgoOZHVyYWJsZV9ldmVudHMYASABKAMiJAoMTGVhc2VSZW5ld2FsEhQKDHZhbGlkX2Zvcl9tcxgBIAEoAyKRAQoJUnVuUmVzdWx0EjAKB291dGNvbWUYASABKA4yHy5sYW5nb3Blbi5ydW50aW1lLnYxLlJ1bk91dGNvbWUSEwoLdmFsdWVzX2pzb24YAiABKAwSEgoKZXJyb3JfanNvbhgDIAEoDBIXCg9pbnRlcnJ1cHRzX2pzb24YBCABKAwSEAoIaGFzX25leHQYBSABKAgiewoSRXhlY3V0ZVJ1blJlc3BvbnNlEisKBWV2ZW50GAEgASgLMhoubGFuZ29wZW4uZGF0YS52MS5SdW5FdmVudEgAEjAKBnJlc3VsdBgCIAEoCzIeLmxhbmdvcGVuLnJ1bnRpbWUudjEuUnVuUmVzdWx0SABCBgoEa2luZCJ4Cg9FeGVjdXRlUmVzcG9uc2USKwoFZXZlbnQYASABKAsyGi5sYW5nb3Blbi5kYXRhLnYxLlJ1bkV2ZW50SAASMAoGcmVzdWx0GAIgASgLMh4ubGFuZ29wZW4ucnVudGltZS52MS5SdW5SZXN1bHRIAEIGCgRraW5kIrsBCg9HZXRTdGF0ZVJlcXVlc3QSEAoIZ3JhcGhfaWQYASABKAkSJwoGY29uZmlnGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl0aHJlYWRfaWQYAyABKAkSOAoKY2hlY2twb2ludBgEIAEoCzIfLmxhbmdvcGVuLmRhdGEudjEuQ2hlY2twb2ludFJlZkgAiAEBEhEKCXN1YmdyYXBocxgFIAEoCEINCgtfY2hlY2twb2ludCImChBHZXRTdGF0ZVJlc3BvbnNlEhIKCnN0YXRlX2pzb24YASABKAwi0QEKElVwZGF0ZVN0YXRlUmVxdWVzdBIQCghncmFwaF9pZBgBIAEoCRInCgZjb25maWcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhEKCXRocmVhZF9pZBgDIAEoCRI4CgpjaGVja3BvaW50GAQgASgLMh8ubGFuZ29wZW4uZGF0YS52MS5DaGVja3BvaW50UmVmSACIAQESEwoLdmFsdWVzX2pzb24YBSABKAwSDwoHYXNfbm9kZRgGIAEoCUINCgtfY2hlY2twb2ludCKKAQoTVXBkYXRlU3RhdGVSZXNwb25zZRIzCgpjaGVja3BvaW50GAEgASgLMh8ubGFuZ29wZW4uZGF0YS52MS5DaGVja3BvaW50UmVmEhMKC3ZhbHVlc19qc29uGAIgASgMEhcKD2ludGVycnVwdHNfanNvbhgDIAEoDBIQCghoYXNfbmV4dBgEIAEoCCKlAgoRR2V0SGlzdG9yeVJlcXVlc3QSEAoIZ3JhcGhfaWQYASABKAkSJwoGY29uZmlnGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCgl0aHJlYWRfaWQYAyABKAkSDQoFbGltaXQYBCABKAUSNAoGYmVmb3JlGAUgASgLMh8ubGFuZ29wZW4uZGF0YS52MS5DaGVja3BvaW50UmVmSACIAQESKQoIbWV0YWRhdGEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjgKCmNoZWNrcG9pbnQYByABKAsyHy5sYW5nb3Blbi5kYXRhLnYxLkNoZWNrcG9pbnRSZWZIAYgBAUIJCgdfYmVmb3JlQg0KC19jaGVja3BvaW50IikKEkdldEhpc3RvcnlSZXNwb25zZRITCgtzdGF0ZXNfanNvbhgBIAMoDCJfChREZXNjcmliZUdyYXBoUmVxdWVzdBIQCghncmFwaF9pZBgBIAEoCRInCgZjb25maWcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHhyYXkYAyABKAUiKwoVRGVzY3JpYmVHcmFwaFJlc3BvbnNlEhIKCmdyYXBoX2pzb24YASABKAwilwEKEUdldFNjaGVtYXNSZXF1ZXN0EhAKCGdyYXBoX2lkGAEgASgJEicKBmNvbmZpZxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSHwoSc3ViZ3JhcGhfbmFtZXNwYWNlGAMgASgJSACIAQESDwoHcmVjdXJzZRgEIAEoCEIVChNfc3ViZ3JhcGhfbmFtZXNwYWNlIioKEkdldFNjaGVtYXNSZXNwb25zZRIUCgxzY2hlbWFzX2pzb24YASABKAwiEwoRTGlzdEdyYXBoc1JlcXVlc3QiPAoJR3JhcGhJbmZvEhAKCGdyYXBoX2lkGAEgASgJEg4KBmxvYWRlZBgCIAEoCBINCgVlcnJvchgDIAEoCSJEChJMaXN0R3JhcGhzUmVzcG9uc2USLgoGZ3JhcGhzGAEgAygLMh4ubGFuZ29wZW4ucnVudGltZS52MS5HcmFwaEluZm8qdgoKUnVuT3V0Y29tZRIbChdSVU5fT1VUQ09NRV9VTlNQRUNJRklFRBAAEhcKE1JVTl9PVVRDT01FX1NVQ0NFU1MQARIVChFSVU5fT1VUQ09NRV9FUlJPUhACEhsKF1JVTl9PVVRDT01FX0lOVEVSUlVQVEVEEAMykAYKDlJ1bnRpbWVTZXJ2aWNlEmQKCkV4ZWN1dGVSdW4SJi5sYW5nb3Blbi5ydW50aW1lLnYxLkV4ZWN1dGVSdW5SZXF1ZXN0GicubGFuZ29wZW4ucnVudGltZS52MS5FeGVjdXRlUnVuUmVzcG9uc2UiA4gCATABElgKB0V4ZWN1dGUSIy5sYW5nb3Blbi5ydW50aW1lLnYxLkV4ZWN1dGVSZXF1ZXN0GiQubGFuZ29wZW4ucnVudGltZS52MS5FeGVjdXRlUmVzcG9uc2UoATABElcKCEdldFN0YXRlEiQubGFuZ29wZW4ucnVudGltZS52MS5HZXRTdGF0ZVJlcXVlc3QaJS5sYW5nb3Blbi5ydW50aW1lLnYxLkdldFN0YXRlUmVzcG9uc2USYAoLVXBkYXRlU3RhdGUSJy5sYW5nb3Blbi5ydW50aW1lLnYxLlVwZGF0ZVN0YXRlUmVxdWVzdBooLmxhbmdvcGVuLnJ1bnRpbWUudjEuVXBkYXRlU3RhdGVSZXNwb25zZRJdCgpHZXRIaXN0b3J5EiYubGFuZ29wZW4ucnVudGltZS52MS5HZXRIaXN0b3J5UmVxdWVzdBonLmxhbmdvcGVuLnJ1bnRpbWUudjEuR2V0SGlzdG9yeVJlc3BvbnNlEmYKDURlc2NyaWJlR3JhcGgSKS5sYW5nb3Blbi5ydW50aW1lLnYxLkRlc2NyaWJlR3JhcGhSZXF1ZXN0GioubGFuZ29wZW4ucnVudGltZS52MS5EZXNjcmliZUdyYXBoUmVzcG9uc2USXQoKR2V0U2NoZW1hcxImLmxhbmdvcGVuLnJ1bnRpbWUudjEuR2V0U2NoZW1hc1JlcXVlc3QaJy5sYW5nb3Blbi5ydW50aW1lLnYxLkdldFNjaGVtYXNSZXNwb25zZRJdCgpMaXN0R3JhcGhzEiYubGFuZ29wZW4ucnVudGltZS52MS5MaXN0R3JhcGhzUmVxdWVzdBonLmxhbmdvcGVuLnJ1bnRpbWUudjEuTGlzdEdyYXBoc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_langopen_data_v1_common, file_langopen_data_v1_run, file_langopen_data_v1_thread]);
 
 /**
  * Describes the message langopen.runtime.v1.ExecuteRunRequest.
@@ -22,109 +22,137 @@ export const ExecuteRunRequestSchema = /*@__PURE__*/
   messageDesc(file_langopen_runtime_v1_runtime_service, 0);
 
 /**
+ * Describes the message langopen.runtime.v1.ExecuteRequest.
+ * Use `create(ExecuteRequestSchema)` to create a new message.
+ */
+export const ExecuteRequestSchema = /*@__PURE__*/
+  messageDesc(file_langopen_runtime_v1_runtime_service, 1);
+
+/**
+ * Describes the message langopen.runtime.v1.EventAck.
+ * Use `create(EventAckSchema)` to create a new message.
+ */
+export const EventAckSchema = /*@__PURE__*/
+  messageDesc(file_langopen_runtime_v1_runtime_service, 2);
+
+/**
+ * Describes the message langopen.runtime.v1.LeaseRenewal.
+ * Use `create(LeaseRenewalSchema)` to create a new message.
+ */
+export const LeaseRenewalSchema = /*@__PURE__*/
+  messageDesc(file_langopen_runtime_v1_runtime_service, 3);
+
+/**
  * Describes the message langopen.runtime.v1.RunResult.
  * Use `create(RunResultSchema)` to create a new message.
  */
 export const RunResultSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 1);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 4);
 
 /**
  * Describes the message langopen.runtime.v1.ExecuteRunResponse.
  * Use `create(ExecuteRunResponseSchema)` to create a new message.
  */
 export const ExecuteRunResponseSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 2);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 5);
+
+/**
+ * Describes the message langopen.runtime.v1.ExecuteResponse.
+ * Use `create(ExecuteResponseSchema)` to create a new message.
+ */
+export const ExecuteResponseSchema = /*@__PURE__*/
+  messageDesc(file_langopen_runtime_v1_runtime_service, 6);
 
 /**
  * Describes the message langopen.runtime.v1.GetStateRequest.
  * Use `create(GetStateRequestSchema)` to create a new message.
  */
 export const GetStateRequestSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 3);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 7);
 
 /**
  * Describes the message langopen.runtime.v1.GetStateResponse.
  * Use `create(GetStateResponseSchema)` to create a new message.
  */
 export const GetStateResponseSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 4);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 8);
 
 /**
  * Describes the message langopen.runtime.v1.UpdateStateRequest.
  * Use `create(UpdateStateRequestSchema)` to create a new message.
  */
 export const UpdateStateRequestSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 5);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 9);
 
 /**
  * Describes the message langopen.runtime.v1.UpdateStateResponse.
  * Use `create(UpdateStateResponseSchema)` to create a new message.
  */
 export const UpdateStateResponseSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 6);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 10);
 
 /**
  * Describes the message langopen.runtime.v1.GetHistoryRequest.
  * Use `create(GetHistoryRequestSchema)` to create a new message.
  */
 export const GetHistoryRequestSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 7);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 11);
 
 /**
  * Describes the message langopen.runtime.v1.GetHistoryResponse.
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 8);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 12);
 
 /**
  * Describes the message langopen.runtime.v1.DescribeGraphRequest.
  * Use `create(DescribeGraphRequestSchema)` to create a new message.
  */
 export const DescribeGraphRequestSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 9);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 13);
 
 /**
  * Describes the message langopen.runtime.v1.DescribeGraphResponse.
  * Use `create(DescribeGraphResponseSchema)` to create a new message.
  */
 export const DescribeGraphResponseSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 10);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 14);
 
 /**
  * Describes the message langopen.runtime.v1.GetSchemasRequest.
  * Use `create(GetSchemasRequestSchema)` to create a new message.
  */
 export const GetSchemasRequestSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 11);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 15);
 
 /**
  * Describes the message langopen.runtime.v1.GetSchemasResponse.
  * Use `create(GetSchemasResponseSchema)` to create a new message.
  */
 export const GetSchemasResponseSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 12);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 16);
 
 /**
  * Describes the message langopen.runtime.v1.ListGraphsRequest.
  * Use `create(ListGraphsRequestSchema)` to create a new message.
  */
 export const ListGraphsRequestSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 13);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 17);
 
 /**
  * Describes the message langopen.runtime.v1.GraphInfo.
  * Use `create(GraphInfoSchema)` to create a new message.
  */
 export const GraphInfoSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 14);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 18);
 
 /**
  * Describes the message langopen.runtime.v1.ListGraphsResponse.
  * Use `create(ListGraphsResponseSchema)` to create a new message.
  */
 export const ListGraphsResponseSchema = /*@__PURE__*/
-  messageDesc(file_langopen_runtime_v1_runtime_service, 15);
+  messageDesc(file_langopen_runtime_v1_runtime_service, 19);
 
 /**
  * Describes the enum langopen.runtime.v1.RunOutcome.
