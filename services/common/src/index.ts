@@ -8,6 +8,7 @@ export * from "./redis.js";
 export * from "./reflection.js";
 export * from "./rpc-client.js";
 export * from "./rpc-server.js";
+export * from "./in-process-transport.js";
 export * from "./langgraph-config.js";
 export * from "./net.js";
 export * from "./signals.js";

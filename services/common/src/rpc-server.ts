@@ -11,6 +11,8 @@ import { HealthState, registerHealth, ServingStatus } from "./health.js";
 import { isPgUnavailable, pgErrorToConnect } from "./postgres.js";
 import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
+import { createInProcessTransport, recordRoutes, replayRoutes } from "./in-process-transport.js";
+import type { Transport } from "@connectrpc/connect";
 
 export interface RpcServerOptions {
   host: string;
@@ -27,6 +29,12 @@ export interface RpcServer {
   readonly port: number;
   readonly url: string;
   readonly health: HealthState;
+  /**
+   * The same services (business, health, reflection) called in this process: no HTTP/2 and no
+   * serialization, the same interceptors, headers, deadlines, signals and shutdown. For a gateway
+   * composed into the same process as this server.
+   */
+  readonly inProcessTransport: Transport;
   /** Stops accepting, ends open streams with UNAVAILABLE so clients reconnect, waits for the rest. */
   close(graceMs?: number): Promise<void>;
 }
@@ -90,15 +98,19 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   // Every open request listens to the one shutdown signal.
   setMaxListeners(0, shutdown.signal);
   const files: DescFile[] = [...new Set([...options.services, Health].map((s) => s.file))];
+  // The implementations are built once and served both on the port and in process.
+  const recorded = recordRoutes((router) => {
+    options.routes(router);
+    registerHealth(router, health);
+    registerReflection(router, files);
+  });
+  const interceptors = [edgeInterceptor(logger)];
   const handler = connectNodeAdapter({
-    routes: (router) => {
-      options.routes(router);
-      registerHealth(router, health);
-      registerReflection(router, files);
-    },
-    interceptors: [edgeInterceptor(logger)],
+    routes: (router) => replayRoutes(router, recorded),
+    interceptors,
     shutdownSignal: shutdown.signal,
   });
+  const inProcessTransport = createInProcessTransport({ routes: recorded, interceptors, shutdownSignal: shutdown.signal });
   const server = http2.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
@@ -122,6 +134,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     port,
     url: `http://${hostForUrl === "0.0.0.0" ? "127.0.0.1" : hostForUrl}:${port}`,
     health,
+    inProcessTransport,
     async close(graceMs = 5_000) {
       health.setAll(ServingStatus.NOT_SERVING);
       shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));

@@ -113,7 +113,8 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     stops.push(() => worker.stop(options.shutdownGraceMs ?? 10_000));
     const app = await buildApp({
       logger: logger.child({ service: "gateway" }),
-      transport: createRpcTransport(api.rpc.url),
+      // Same process as the api-server: call it directly, not over HTTP/2 loopback (no framing, no serialization).
+      transport: api.rpc.inProcessTransport,
       bodyLimitBytes: options.bodyLimitBytes,
     });
     stops.push(() => app.close());
