@@ -86,6 +86,22 @@ describe("ExecuteRun", () => {
     expect((await store.get(["steps"], "tea"))?.value).toEqual({ count: 3 });
   });
 
+  it("keeps an ephemeral run's checkpoints in memory: nothing reaches the data plane, the end state is still known", async () => {
+    const threadId = randomUUID();
+    const run = await executeRun(client, {
+      graphId: "interrupt",
+      threadId,
+      ephemeral: true,
+      spec: { inputJson: json({ question: "Who are you?" }), streamModes: ["values"] },
+    });
+    expect(run.outcome).toBe("SUCCESS");
+    expect(run.result.hasNext).toBe(true);
+    expect(run.values).toEqual({ question: "Who are you?" });
+    expect(Object.values(run.interrupts)[0]).toEqual([{ id: expect.any(String), value: { question: "Who are you?" } }]);
+    expect(dataPlane.writes.filter((w) => w.threadId === threadId)).toEqual([]);
+    expect(dataPlane.checkpointsOf(threadId)).toEqual([]);
+  });
+
   it("pauses on interrupt() and resumes with a command", async () => {
     const threadId = randomUUID();
     const first = await executeRun(client, {

@@ -111,6 +111,7 @@ export function startWorker(deps: WorkerDeps): Worker {
         assistantId: row.assistant_id,
         spec,
         fence: { runId: row.run_id, epoch: BigInt(row.epoch) },
+        ephemeral: row.delete_thread_on_end,
       };
       tell({ case: "start", value: create(ExecuteRunRequestSchema, start) });
       // The claim set the lease a moment ago; the runtime counts it down from here.

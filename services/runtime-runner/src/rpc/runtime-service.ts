@@ -1,6 +1,7 @@
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { RunnableConfig } from "@langchain/core/runnables";
+import { MemorySaver } from "@langchain/langgraph-checkpoint";
 import { invalidArgument, type Logger, parseJsonBytes, textBytes } from "@langopen/common";
 import { type RunEventSchema, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { CheckpointRefSchema } from "@langopen/gen/langopen/data/v1/thread_pb";
@@ -88,17 +89,21 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       stateful: boolean;
       onWriteFailed?: (err: unknown) => void;
       beforeWrite?: () => Promise<void>;
+      /** The thread goes when the run ends: checkpoints stay in this process's memory. */
+      ephemeral?: boolean;
     },
   ): CompiledGraphLike {
     const copy = graph.withConfig({});
-    copy.checkpointer = options.stateful
-      ? new RemoteCheckpointer({
-          client: deps.checkpoints,
-          fence: options.fence,
-          onWriteFailed: options.onWriteFailed,
-          beforeWrite: options.beforeWrite,
-        })
-      : undefined;
+    copy.checkpointer = !options.stateful
+      ? undefined
+      : options.ephemeral
+        ? new MemorySaver()
+        : new RemoteCheckpointer({
+            client: deps.checkpoints,
+            fence: options.fence,
+            onWriteFailed: options.onWriteFailed,
+            beforeWrite: options.beforeWrite,
+          });
     copy.store = new RemoteStore({ client: deps.store, fence: options.fence });
     return copy;
   }
@@ -179,6 +184,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
         stateful,
         onWriteFailed,
         beforeWrite: () => link.settled(),
+        ephemeral: req.ephemeral,
       });
     } catch (err) {
       if (err instanceof ConnectError) throw err;

@@ -32,6 +32,8 @@ export interface RunArgs {
   spec?: MessageInitShape<typeof RunSpecSchema>;
   epoch?: bigint;
   signal?: AbortSignal;
+  /** Checkpoints in the runtime's memory only (a stateless run's temporary thread). */
+  ephemeral?: boolean;
 }
 
 /** Calls ExecuteRun and collects its events and final result. */
@@ -47,6 +49,7 @@ export async function executeRun(client: Client<typeof RuntimeService>, args: Ru
       assistantId: randomUUID(),
       spec: args.spec ?? {},
       fence: { runId, epoch: args.epoch ?? 1n },
+      ephemeral: args.ephemeral ?? false,
     },
     { signal: args.signal },
   )) {

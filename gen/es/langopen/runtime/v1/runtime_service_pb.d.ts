@@ -56,6 +56,14 @@ export declare type ExecuteRunRequest = Message<"langopen.runtime.v1.ExecuteRunR
    * @generated from field: int64 first_event_seq = 7;
    */
   firstEventSeq: bigint;
+
+  /**
+   * The thread is deleted when the run ends (a stateless run): the runtime keeps the run's
+   * checkpoints in its own memory and writes none, so an attempt that is retried starts over.
+   *
+   * @generated from field: bool ephemeral = 8;
+   */
+  ephemeral: boolean;
 };
 
 /**
@@ -100,6 +108,14 @@ export declare type ExecuteRunRequestJson = {
    * @generated from field: int64 first_event_seq = 7;
    */
   firstEventSeq?: string;
+
+  /**
+   * The thread is deleted when the run ends (a stateless run): the runtime keeps the run's
+   * checkpoints in its own memory and writes none, so an attempt that is retried starts over.
+   *
+   * @generated from field: bool ephemeral = 8;
+   */
+  ephemeral?: boolean;
 };
 
 /**
