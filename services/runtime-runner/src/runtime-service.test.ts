@@ -102,6 +102,15 @@ describe("ExecuteRun", () => {
     expect(dataPlane.checkpointsOf(threadId)).toEqual([]);
   });
 
+  it("repeats writes the data plane could not make for a moment, and the run goes on", async () => {
+    const threadId = randomUUID();
+    dataPlane.failWrites(threadId, 3);
+    const run = await executeRun(client, { graphId: "steps", threadId, spec: { inputJson: json({ topic: "outage" }) } });
+    expect(run.outcome).toBe("SUCCESS");
+    expect(run.values).toMatchObject({ trail: ["first", "second", "third"], count: 3 });
+    expect(dataPlane.checkpointsOf(threadId).length).toBeGreaterThanOrEqual(4);
+  });
+
   it("pauses on interrupt() and resumes with a command", async () => {
     const threadId = randomUUID();
     const first = await executeRun(client, {

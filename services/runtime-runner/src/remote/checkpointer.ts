@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import { Code, type Client, ConnectError } from "@connectrpc/connect";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import {
   BaseCheckpointSaver,
@@ -21,6 +21,7 @@ import type {
   PendingWrite as PendingWriteMessage,
 } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import { sleep } from "@langopen/common";
 import type { FenceSchema } from "@langopen/gen/langopen/data/v1/common_pb";
 
 export type CheckpointClient = Client<typeof CheckpointService>;
@@ -44,6 +45,8 @@ export interface RemoteCheckpointerOptions {
    * write are durable (see CallerLink), so a checkpoint never gets ahead of its stream.
    */
   beforeWrite?: () => Promise<void>;
+  /** The run's: a write stops being retried once it aborts. */
+  signal?: AbortSignal;
 }
 
 const decoder = new TextDecoder();
@@ -81,6 +84,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   private readonly timeoutMs: number;
   private readonly onWriteFailed?: (err: unknown) => void;
   private readonly beforeWrite?: () => Promise<void>;
+  private readonly signal?: AbortSignal;
 
   constructor(options: RemoteCheckpointerOptions) {
     super(options.serde);
@@ -88,6 +92,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
     this.fence = options.fence;
     this.onWriteFailed = options.onWriteFailed;
     this.beforeWrite = options.beforeWrite;
+    this.signal = options.signal;
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -175,10 +180,30 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   private async reporting<T>(write: () => Promise<T>): Promise<T> {
     try {
       await this.beforeWrite?.();
-      return await write();
+      return await this.retrying(write);
     } catch (err) {
       this.onWriteFailed?.(err);
       throw err;
+    }
+  }
+
+  /**
+   * Repeats a write the data plane could not make for a moment (UNAVAILABLE: its database
+   * restarting, a replica going away) until the call's deadline, so a short outage costs the run
+   * a pause rather than an attempt. Writes are idempotent (a checkpoint by its id, a pending write
+   * by its task and index), so one that landed before its answer was lost lands again unchanged.
+   */
+  private async retrying<T>(write: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        return await write();
+      } catch (err) {
+        const transient = err instanceof ConnectError && err.code === Code.Unavailable;
+        if (!transient || this.signal?.aborted || Date.now() + delay > deadline) throw err;
+        await sleep(delay, this.signal);
+        if (this.signal?.aborted) throw err;
+      }
     }
   }
 

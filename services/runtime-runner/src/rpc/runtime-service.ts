@@ -89,6 +89,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       stateful: boolean;
       onWriteFailed?: (err: unknown) => void;
       beforeWrite?: () => Promise<void>;
+      signal?: AbortSignal;
       /** The thread goes when the run ends: checkpoints stay in this process's memory. */
       ephemeral?: boolean;
     },
@@ -103,6 +104,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
             fence: options.fence,
             onWriteFailed: options.onWriteFailed,
             beforeWrite: options.beforeWrite,
+            signal: options.signal,
           });
     copy.store = new RemoteStore({ client: deps.store, fence: options.fence });
     return copy;
@@ -184,6 +186,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
         stateful,
         onWriteFailed,
         beforeWrite: () => link.settled(),
+        signal: runAbort.signal,
         ephemeral: req.ephemeral,
       });
     } catch (err) {

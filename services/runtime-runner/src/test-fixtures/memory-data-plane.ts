@@ -6,7 +6,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { failedPrecondition, type Logger, Reason, type RpcServer, startRpcServer } from "@langopen/common";
+import { failedPrecondition, type Logger, Reason, type RpcServer, startRpcServer, unavailable } from "@langopen/common";
 import { type Checkpoint, CheckpointSchema, type PendingWrite } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import type { Fence } from "@langopen/gen/langopen/data/v1/common_pb";
@@ -27,6 +27,8 @@ export interface MemoryDataPlane {
   readonly writes: RecordedWrite[];
   /** Writes carrying this run's fence with an epoch below `epoch` are refused as stale. */
   setCurrentEpoch(runId: string, epoch: bigint): void;
+  /** The next `count` writes for this thread fail with UNAVAILABLE, as while a database restarts. */
+  failWrites(threadId: string, count: number): void;
   checkpointsOf(threadId: string): Checkpoint[];
   stop(): Promise<void>;
 }
@@ -45,7 +47,13 @@ export async function startMemoryDataPlane(logger: Logger): Promise<MemoryDataPl
   const writes: RecordedWrite[] = [];
   const epochs = new Map<string, bigint>();
 
+  const failing = new Map<string, number>();
   const check = (kind: RecordedWrite["kind"], threadId: string, fence: Fence | undefined) => {
+    const fail = failing.get(threadId) ?? 0;
+    if (fail > 0) {
+      failing.set(threadId, fail - 1);
+      throw unavailable("postgres");
+    }
     writes.push({ kind, threadId, fence: fence ? { runId: fence.runId, epoch: fence.epoch } : undefined });
     const current = fence ? epochs.get(fence.runId) : undefined;
     if (fence && current !== undefined && fence.epoch < current) {
@@ -172,6 +180,7 @@ export async function startMemoryDataPlane(logger: Logger): Promise<MemoryDataPl
     url: rpc.url,
     writes,
     setCurrentEpoch: (runId, epoch) => epochs.set(runId, epoch),
+    failWrites: (threadId, count) => failing.set(threadId, count),
     checkpointsOf: (threadId) => checkpoints.filter((c) => c.ref?.threadId === threadId),
     stop: () => rpc.close(200),
   };
