@@ -16,9 +16,12 @@ import {
   WRITES_IDX_MAP,
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
-import type {
-  Checkpoint as CheckpointMessage,
-  PendingWrite as PendingWriteMessage,
+import { create } from "@bufbuild/protobuf";
+import {
+  type Checkpoint as CheckpointMessage,
+  CheckpointSchema,
+  type PendingWrite as PendingWriteMessage,
+  PendingWriteSchema,
 } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { sleep } from "@langopen/common";
@@ -63,6 +66,10 @@ export function stripNulEscapes(json: string): string {
   return json.replace(/(\\+)u0000/g, (match, slashes: string) => (slashes.length % 2 === 1 ? `${slashes.slice(1)}` : match));
 }
 
+function writtenKey(threadId: string, checkpointNs: string, checkpointId?: string): string {
+  return `${threadId}\u0000${checkpointNs}\u0000${checkpointId ?? ""}`;
+}
+
 function requireThreadId(config: RunnableConfig, what: string): string {
   const threadId = config.configurable?.thread_id;
   if (typeof threadId !== "string" || threadId === "") {
@@ -85,6 +92,19 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   private readonly onWriteFailed?: (err: unknown) => void;
   private readonly beforeWrite?: () => Promise<void>;
   private readonly signal?: AbortSignal;
+  /**
+   * The latest checkpoint this checkpointer wrote per namespace, as sent, with the pending writes
+   * written against it. A run's checkpointer is the only writer of its thread while the run goes,
+   * so reading the latest checkpoint back (LangGraph does at the end of a run, and for every
+   * state question) needs no call to the data plane.
+   */
+  private readonly written = new Map<string, CheckpointMessage>();
+  /**
+   * Pending writes this checkpointer wrote, by checkpoint. LangGraph writes a task's writes as
+   * soon as it ends, while its checkpoint's put may still wait behind the previous one; so writes
+   * are kept apart and joined to their checkpoint when it is read.
+   */
+  private readonly writtenWrites = new Map<string, PendingWriteMessage[]>();
 
   constructor(options: RemoteCheckpointerOptions) {
     super(options.serde);
@@ -99,6 +119,12 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
     const threadId = requireThreadId(config, "get a checkpoint");
     const checkpointNs = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
+    const wanted = getCheckpointId(config);
+    const known = this.written.get(writtenKey(threadId, checkpointNs));
+    if (known && (!wanted || wanted === known.ref?.checkpointId)) {
+      const writes = this.writtenWrites.get(writtenKey(threadId, checkpointNs, known.ref?.checkpointId)) ?? [];
+      return this.toTuple(create(CheckpointSchema, { ...known, pendingWrites: writes }));
+    }
     const res = await this.client.getCheckpoint(
       { ref: { threadId, checkpointNs, checkpointId: getCheckpointId(config) ?? "" } },
       { timeoutMs: this.timeoutMs },
@@ -139,20 +165,20 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
       this.serde.dumpsTyped(checkpoint),
       this.dumpMetadata(config, metadata),
     ]);
-    await this.reporting(() => this.client.putCheckpoint(
-      {
-        fence: this.fence,
-        checkpoint: {
-          ref: { threadId, checkpointNs, checkpointId: checkpoint.id },
-          parent: parentId ? { threadId, checkpointNs, checkpointId: parentId } : undefined,
-          type,
-          checkpoint: bytes,
-          metadataJson,
-        },
-        newVersionsJson: encoder.encode(JSON.stringify(newVersions ?? {})),
-      },
-      { timeoutMs: this.timeoutMs },
-    ));
+    const message = create(CheckpointSchema, {
+      ref: { threadId, checkpointNs, checkpointId: checkpoint.id },
+      parent: parentId ? { threadId, checkpointNs, checkpointId: parentId } : undefined,
+      type,
+      checkpoint: typeof bytes === "string" ? encoder.encode(bytes) : bytes,
+      metadataJson,
+    });
+    await this.reporting(() =>
+      this.client.putCheckpoint(
+        { fence: this.fence, checkpoint: message, newVersionsJson: encoder.encode(JSON.stringify(newVersions ?? {})) },
+        { timeoutMs: this.timeoutMs },
+      ),
+    );
+    this.written.set(writtenKey(threadId, checkpointNs), message);
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
 
@@ -166,14 +192,18 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
         return { taskId, channel, type, value: bytes, idx: WRITES_IDX_MAP[channel] ?? idx, taskPath: taskPath ?? "" };
       }),
     );
-    await this.reporting(() => this.client.putWrites(
-      {
-        fence: this.fence,
-        ref: { threadId, checkpointNs: (config.configurable?.checkpoint_ns as string | undefined) ?? "", checkpointId },
-        writes: dumped,
-      },
-      { timeoutMs: this.timeoutMs },
-    ));
+    const checkpointNs = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
+    await this.reporting(() =>
+      this.client.putWrites(
+        { fence: this.fence, ref: { threadId, checkpointNs, checkpointId }, writes: dumped },
+        { timeoutMs: this.timeoutMs },
+      ),
+    );
+    // As the data plane stores them: one write per (task, index), the later one replacing.
+    const key = writtenKey(threadId, checkpointNs, checkpointId);
+    const added = dumped.map((w) => create(PendingWriteSchema, w));
+    const replaced = (w: PendingWriteMessage) => added.some((a) => a.taskId === w.taskId && a.idx === w.idx);
+    this.writtenWrites.set(key, [...(this.writtenWrites.get(key) ?? []).filter((w) => !replaced(w)), ...added]);
   }
 
   /** Runs a write once the events before it are durable, telling onWriteFailed when it fails. */
@@ -209,6 +239,10 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
 
   async deleteThread(threadId: string): Promise<void> {
     await this.client.deleteCheckpoints({ threadId }, { timeoutMs: this.timeoutMs });
+    const prefix = `${threadId}\u0000`;
+    for (const map of [this.written, this.writtenWrites]) {
+      for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
+    }
   }
 
   /**
