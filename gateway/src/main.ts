@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { ConfigError, createLogger, createReplicatedTransport, loadConfig, urlList } from "@langopen/common";
+import { ConfigError, createLogger, createReplicatedTransport, loadConfig, stopOnSignals, urlList } from "@langopen/common";
 import { buildApp } from "./app.js";
 import { type GatewayConfig, GatewayConfigSchema } from "./config.js";
 
@@ -31,25 +31,4 @@ await app.listen({
   listenTextResolver: (address) => `Started gateway at ${address} for the api-server at ${config.API_SERVER_URL}`,
 });
 
-let stopping = false;
-async function stop(signal: NodeJS.Signals): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, "Stopping gateway");
-  const forced = setTimeout(() => {
-    logger.error({ grace_ms: config.SHUTDOWN_GRACE_MS }, "Forced gateway exit after the grace period");
-    process.exit(1);
-  }, config.SHUTDOWN_GRACE_MS);
-  forced.unref();
-  try {
-    await app.close();
-    logger.info("Stopped gateway");
-    process.exit(0);
-  } catch (err) {
-    logger.error({ err }, "Failed to stop gateway cleanly");
-    process.exit(1);
-  }
-}
-
-process.once("SIGTERM", (signal) => void stop(signal));
-process.once("SIGINT", (signal) => void stop(signal));
+stopOnSignals(logger, "gateway", () => app.close(), { forceAfterMs: config.SHUTDOWN_GRACE_MS });

@@ -1,12 +1,13 @@
 import { createClient } from "@connectrpc/connect";
 import {
-  ConfigError,
   createLocalSignals,
   createLogger,
   createRedis,
   createRedisSignals,
   createReplicatedTransport,
   loadConfig,
+  runMain,
+  stopOnSignals,
   urlList,
 } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
@@ -31,18 +32,11 @@ async function main(): Promise<void> {
     },
     logger,
   );
-  const stop = async (signal: string) => {
-    logger.info({ signal }, "Stopping api-server");
+  stopOnSignals(logger, "api-server", async () => {
     await server.stop(config.SHUTDOWN_GRACE_MS);
     await signals.close();
     redis?.disconnect();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

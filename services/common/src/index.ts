@@ -14,3 +14,4 @@ export * from "./net.js";
 export * from "./signals.js";
 export * from "./delay.js";
 export * from "./fs-access.js";
+export * from "./service-process.js";

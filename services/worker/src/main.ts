@@ -1,4 +1,12 @@
-import { ConfigError, createLocalSignals, createLogger, createRedis, createRedisSignals, loadConfig } from "@langopen/common";
+import {
+  createLocalSignals,
+  createLogger,
+  createRedis,
+  createRedisSignals,
+  loadConfig,
+  runMain,
+  stopOnSignals,
+} from "@langopen/common";
 import { startWorkerService } from "./compose.js";
 import { WorkerConfigSchema } from "./config.js";
 
@@ -31,18 +39,11 @@ async function main(): Promise<void> {
     },
     logger,
   );
-  const stop = async (signal: string) => {
-    logger.info({ signal }, "Stopping worker");
+  stopOnSignals(logger, "worker", async () => {
     await service.stop(config.SHUTDOWN_GRACE_MS);
     await signals.close();
     redis?.disconnect();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);
