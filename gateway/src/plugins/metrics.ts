@@ -70,7 +70,7 @@ export const metricsPlugin = fp(
     const metrics = createGatewayMetrics();
     fastify.decorate("metrics", metrics);
 
-    fastify.addHook("onRequest", async (request, reply) => {
+    fastify.addHook("onRequest", (request, reply, done) => {
       const started = process.hrtime.bigint();
       const res = reply.raw;
       let recorded = false;
@@ -92,7 +92,7 @@ export const metricsPlugin = fp(
       res.once("close", record);
 
       const send = reply.sendEventStream;
-      if (typeof send !== "function") return;
+      if (typeof send !== "function") return done();
       reply.sendEventStream = async function (this: FastifyReply, options: EventStreamOptions) {
         const route = routeOf(request);
         metrics.openStreams.inc({ route });
@@ -102,6 +102,7 @@ export const metricsPlugin = fp(
           metrics.openStreams.dec({ route });
         }
       };
+      done();
     });
   },
   { name: "metrics", fastify: "5.x" },

@@ -5,6 +5,7 @@ import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import type { ServerResponse } from "node:http";
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 
@@ -44,16 +45,48 @@ export interface RpcClientsOptions {
   transport: Transport;
 }
 
+/** Where a request keeps its reply's raw response and, once asked for, its clientGone controller. */
+const kResponse = Symbol("rpc-clients.response");
+const kGone = Symbol("rpc-clients.gone");
+type RequestSlots = FastifyRequest & { [kResponse]: ServerResponse | null; [kGone]: AbortController | null };
+
+/**
+ * The request's clientGone signal, made on first use (reads and streams ask for it; writes
+ * never do, so they pay for no controller and no listener).
+ */
+function clientGoneOf(request: RequestSlots): AbortSignal {
+  let controller = request[kGone];
+  if (!controller) {
+    const made = new AbortController();
+    controller = made;
+    request[kGone] = made;
+    const res = request[kResponse];
+    if (res) {
+      if (res.closed) {
+        if (!res.writableFinished) made.abort();
+      } else {
+        res.once("close", () => {
+          if (!res.writableFinished) made.abort();
+        });
+      }
+    }
+  }
+  return controller.signal;
+}
+
 export const rpcClientsPlugin = fp<RpcClientsOptions>(
   async (fastify, { transport }) => {
     fastify.decorate("rpc", createRpcClients(transport));
-    fastify.decorateRequest("clientGone", null as unknown as AbortSignal);
-    fastify.addHook("onRequest", async (request, reply) => {
-      const controller = new AbortController();
-      reply.raw.once("close", () => {
-        if (!reply.raw.writableFinished) controller.abort();
-      });
-      request.clientGone = controller.signal;
+    fastify.decorateRequest(kResponse as unknown as string, null);
+    fastify.decorateRequest(kGone as unknown as string, null);
+    fastify.decorateRequest("clientGone", {
+      getter(this: FastifyRequest) {
+        return clientGoneOf(this as RequestSlots);
+      },
+    });
+    fastify.addHook("onRequest", (request, reply, done) => {
+      (request as RequestSlots)[kResponse] = reply.raw;
+      done();
     });
   },
   { name: "rpc-clients", fastify: "5.x" },

@@ -1,4 +1,4 @@
-import { create, type DescMethod, type DescService, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMethod, type DescService, isMessage, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -7,6 +7,7 @@ import {
   createHandlerContext,
   createMethodImplSpec,
   createServiceImplSpec,
+  type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
   type Transport,
@@ -18,7 +19,6 @@ import {
   getAbortSignalReason,
   invokeUnaryImplementation,
   runStreamingCall,
-  runUnaryCall,
   transformInvokeImplementation,
 } from "@connectrpc/connect/protocol";
 
@@ -112,44 +112,57 @@ export function createInProcessTransport(options: InProcessTransportOptions): Tr
 
   return {
     async unary(method, signal, timeoutMs, header, message, contextValues) {
+      // The hot path of a composed process, kept lean: one AbortController for the call (the
+      // caller's signal, the deadline and shutdown all abort it), aborted at the end with a
+      // ready-made reason (an abort without one builds a DOMException with a stack trace).
+      const spec = lookup(method) as Extract<MethodImplSpec, { kind: "unary" }>;
       const timeout = normalizeTimeout(timeoutMs);
-      return runUnaryCall({
-        interceptors: [],
-        signal,
-        timeoutMs: timeout,
-        req: {
+      const call = new AbortController();
+      const onAbort = function (this: AbortSignal) {
+        call.abort(ConnectError.from(getAbortSignalReason(this), Code.Canceled));
+      };
+      const linked = [signal, options.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
+      for (const s of linked) {
+        if (s.aborted) onAbort.call(s);
+        else s.addEventListener("abort", onAbort);
+      }
+      const deadline = timeout === undefined ? undefined : Date.now() + timeout;
+      const timer =
+        timeout === undefined
+          ? undefined
+          : setTimeout(() => call.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout);
+      const context: HandlerContext = {
+        service: method.parent,
+        method,
+        protocolName: "in-process",
+        requestMethod: "POST",
+        url: `in-process:/${method.parent.typeName}/${method.name}`,
+        signal: call.signal,
+        timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
+        requestHeader: new Headers(header),
+        responseHeader: new Headers(),
+        responseTrailer: new Headers(),
+        values: contextValues ?? createContextValues(),
+      };
+      try {
+        if (call.signal.aborted) throw getAbortSignalReason(call.signal);
+        const input = isMessage(message, method.input) ? message : create(method.input, message as never);
+        const output = await untilAborted(invokeUnaryImplementation(spec, context, input, interceptors), call.signal);
+        return {
           stream: false,
           service: method.parent,
           method,
-          requestMethod: "POST",
-          url: `in-process:/${method.parent.typeName}/${method.name}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message,
-        },
-        next: async (req) => {
-          const spec = lookup(req.method);
-          const context = contextFor(req.method, req.signal, timeout, req.header, req.contextValues);
-          try {
-            const output = await untilAborted(
-              invokeUnaryImplementation(spec as Extract<MethodImplSpec, { kind: "unary" }>, context, req.message, interceptors),
-              req.signal,
-            );
-            return {
-              stream: false,
-              service: req.method.parent,
-              method: req.method,
-              header: context.responseHeader,
-              message: output,
-              trailer: context.responseTrailer,
-            } as UnaryResponse<never, never>;
-          } catch (err) {
-            throw toCallerError(err);
-          } finally {
-            context.abort();
-          }
-        },
-      }) as never;
+          header: context.responseHeader,
+          message: output,
+          trailer: context.responseTrailer,
+        } as UnaryResponse<never, never>;
+      } catch (err) {
+        throw toCallerError(err);
+      } finally {
+        clearTimeout(timer);
+        for (const s of linked) s.removeEventListener("abort", onAbort);
+        if (!call.signal.aborted) call.abort(COMPLETED);
+      }
     },
 
     async stream(method, signal, timeoutMs, header, input, contextValues) {
@@ -186,6 +199,9 @@ export function createInProcessTransport(options: InProcessTransportOptions): Tr
     },
   };
 }
+
+/** The reason a finished call's signal is aborted with (handlers may still listen to it). */
+const COMPLETED = new ConnectError("the call has completed", Code.Canceled);
 
 /** Settles with the promise, or rejects with the signal's reason as soon as it aborts. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

