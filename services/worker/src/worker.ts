@@ -220,9 +220,10 @@ export function startWorker(deps: WorkerDeps): Worker {
       const valuesJson = jsonText(result.valuesJson, "{}");
       const interruptsJson = jsonText(result.interruptsJson, "{}");
       const pending = interruptList(interruptsJson);
-      const values = JSON.parse(valuesJson) as unknown;
+      // The run's result shows the interrupts it stopped at beside its values, as upstream does.
+      const values = pending.length > 0 ? (JSON.parse(valuesJson) as unknown) : undefined;
       const withInterrupts =
-        pending.length > 0 && values && typeof values === "object" && !Array.isArray(values)
+        values && typeof values === "object" && !Array.isArray(values)
           ? JSON.stringify({ ...values, __interrupt__: pending })
           : valuesJson;
       outcome = await runs.finish(fence, {
