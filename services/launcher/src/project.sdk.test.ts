@@ -83,8 +83,11 @@ describe("graph code that blocks its event loop", () => {
     // Long enough that a loaded machine still answers the requests below within it.
     const run = await client.runs.create(thread.thread_id, "blocking", { input: {}, config: { configurable: { spin_ms: 6_000 } } });
     let sawRunning = false;
-    for (let i = 0; i < 200 && !sawRunning; i++) {
+    // Bounded by count, not by time; the pause keeps a fast API from using up the polls before
+    // a loaded machine's worker has claimed the run.
+    for (let i = 0; i < 400 && !sawRunning; i++) {
       sawRunning = (await client.runs.get(thread.thread_id, run.run_id)).status === "running";
+      if (!sawRunning) await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(sawRunning).toBe(true);
     // While the runtime's event loop is blocked, the API still creates and reads threads.

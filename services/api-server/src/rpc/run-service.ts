@@ -130,13 +130,22 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     await signals.publishRunDone(runId);
   };
 
-  /** Waits until the run has ended (or is gone); answers its last row. */
-  const waitForEnd = async (runId: string, threadId: string | undefined, signal: AbortSignal): Promise<RunRow | undefined> => {
+  /**
+   * Waits until the run has ended (or is gone); answers its last row. With mustExist, a run
+   * missing at the first read is NOT_FOUND (the first read doubles as the existence check).
+   */
+  const waitForEnd = async (
+    runId: string,
+    threadId: string | undefined,
+    signal: AbortSignal,
+    options: { mustExist?: boolean } = {},
+  ): Promise<RunRow | undefined> => {
     let wake: () => void = () => {};
     const off = signals.onRunDone((id) => id === runId && wake());
     try {
-      while (!signal.aborted) {
+      for (let first = true; !signal.aborted; first = false) {
         const row = await runs.get(runId, threadId);
+        if (!row && first && options.mustExist) throw notFound("Run", runId);
         if (!row || isFinal(row.status)) return row;
         const delay = wakeableDelay(1_000, signal);
         wake = delay.wake;
@@ -216,8 +225,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     async joinRun(req, ctx) {
       const runId = requireUuid("run_id", req.runId);
       const threadId = optionalThread(req.threadId);
-      await mustGet(runId, threadId);
-      const row = await waitForEnd(runId, threadId, ctx.signal);
+      const row = await waitForEnd(runId, threadId, ctx.signal, { mustExist: true });
       if (ctx.signal.aborted && req.cancelOnDisconnect) await cancelOne(runId, threadId, "interrupt").catch(() => {});
       return { run: row ? toRun(row) : undefined, resultJson: joinResult(row) };
     },

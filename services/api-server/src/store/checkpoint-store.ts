@@ -1,5 +1,5 @@
 import type { Pool } from "@langopen/common";
-import { Conditions, inTransaction, type Queryable } from "./sql.js";
+import { Conditions, type Queryable } from "./sql.js";
 
 export interface CheckpointRow {
   thread_id: string;
@@ -51,6 +51,16 @@ export interface ListFilter {
   metadataJson?: string;
 }
 
+/** A checkpoint's pending writes as parallel arrays (null when it has none). */
+interface AggregatedWrites {
+  w_task_ids: string[] | null;
+  w_idxs: number[] | null;
+  w_channels: string[] | null;
+  w_types: string[] | null;
+  w_values: Buffer[] | null;
+  w_task_paths: string[] | null;
+}
+
 const COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata::text AS metadata_text";
 
 /**
@@ -67,24 +77,46 @@ export async function checkFence(db: Queryable, runId: string, epoch: bigint): P
   return row !== undefined && BigInt(row.epoch) === epoch && row.status === "running" && row.live;
 }
 
+/**
+ * checkFence as part of a single write statement: $9 is the epoch and $10 the run of the fence
+ * (both null for an unfenced write). The CTE share-locks the run row while the statement runs.
+ */
+const FENCE_CTE = `fence AS (
+  SELECT 1 FROM runs WHERE run_id = $10::uuid AND epoch = $9::bigint AND status = 'running' AND lease_expires_at > now()
+  FOR SHARE)`;
+const FENCE_HOLDS = "($10::uuid IS NULL OR EXISTS (SELECT 1 FROM fence))";
+
 export function createCheckpointStore(pool: Pool) {
   return {
     /** The checkpoint (latest when id is empty) with its pending writes. */
     async get(threadId: string, ns: string, checkpointId: string): Promise<{ row: CheckpointRow; writes: WriteRow[] } | undefined> {
       const c = new Conditions().add("thread_id = ?", threadId).add("checkpoint_ns = ?", ns);
       if (checkpointId) c.add("checkpoint_id = ?", checkpointId);
-      const { rows } = await pool.query<CheckpointRow>(
-        `SELECT ${COLUMNS} FROM checkpoints ${c.where()} ORDER BY checkpoint_id DESC LIMIT 1`,
+      // The checkpoint and its pending writes (as parallel arrays) in one statement.
+      const { rows } = await pool.query<CheckpointRow & AggregatedWrites>(
+        `SELECT c.*, w.* FROM (SELECT ${COLUMNS} FROM checkpoints ${c.where()} ORDER BY checkpoint_id DESC LIMIT 1) c
+         LEFT JOIN LATERAL (
+           SELECT array_agg(task_id ORDER BY task_id, idx) AS w_task_ids, array_agg(idx ORDER BY task_id, idx) AS w_idxs,
+             array_agg(channel ORDER BY task_id, idx) AS w_channels, array_agg(type ORDER BY task_id, idx) AS w_types,
+             array_agg(value ORDER BY task_id, idx) AS w_values, array_agg(task_path ORDER BY task_id, idx) AS w_task_paths
+           FROM checkpoint_writes
+           WHERE thread_id = c.thread_id AND checkpoint_ns = c.checkpoint_ns AND checkpoint_id = c.checkpoint_id) w ON true`,
         c.params,
       );
-      const row = rows[0];
-      if (!row) return undefined;
-      const writes = await pool.query<WriteRow>(
-        `SELECT checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path FROM checkpoint_writes
-         WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3 ORDER BY task_id, idx`,
-        [threadId, row.checkpoint_ns, row.checkpoint_id],
-      );
-      return { row, writes: writes.rows };
+      const found = rows[0];
+      if (!found) return undefined;
+      const { w_task_ids, w_idxs, w_channels, w_types, w_values, w_task_paths, ...row } = found;
+      const writes: WriteRow[] = (w_task_ids ?? []).map((taskId, i) => ({
+        checkpoint_ns: row.checkpoint_ns,
+        checkpoint_id: row.checkpoint_id,
+        task_id: taskId,
+        idx: w_idxs?.[i] as number,
+        channel: w_channels?.[i] as string,
+        type: w_types?.[i] as string,
+        value: w_values?.[i] as Buffer,
+        task_path: w_task_paths?.[i] as string,
+      }));
+      return { row, writes };
     },
 
     async list(filter: ListFilter): Promise<Array<{ row: CheckpointRow; writes: WriteRow[] }>> {
@@ -115,28 +147,28 @@ export function createCheckpointStore(pool: Pool) {
 
     /** Writes a checkpoint; with a fence, only while the run's epoch is current. False when fenced off. */
     async put(input: CheckpointInput, fence?: { runId: string; epoch: bigint }): Promise<boolean> {
-      return inTransaction(pool, async (db) => {
-        if (fence && !(await checkFence(db, fence.runId, fence.epoch))) return false;
-        await db.query(
-          `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, epoch)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
-           ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
-             parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type,
-             checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata, epoch = EXCLUDED.epoch`,
-          [
-            input.threadId,
-            input.ns,
-            input.checkpointId,
-            input.parentId,
-            input.runId,
-            input.type,
-            Buffer.from(input.checkpoint),
-            input.metadataJson,
-            fence ? fence.epoch.toString() : null,
-          ],
-        );
-        return true;
-      });
+      // One statement, no transaction: the fence's share lock on the run is held until it commits.
+      const { rowCount } = await pool.query(
+        `WITH ${FENCE_CTE}
+         INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, epoch)
+         SELECT $1::uuid, $2::text, $3::text, $4::text, $5::uuid, $6::text, $7::bytea, $8::jsonb, $9::bigint WHERE ${FENCE_HOLDS}
+         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+           parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type,
+           checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata, epoch = EXCLUDED.epoch`,
+        [
+          input.threadId,
+          input.ns,
+          input.checkpointId,
+          input.parentId,
+          input.runId,
+          input.type,
+          Buffer.from(input.checkpoint),
+          input.metadataJson,
+          fence ? fence.epoch.toString() : null,
+          fence?.runId ?? null,
+        ],
+      );
+      return (rowCount ?? 0) > 0;
     },
 
     async putWrites(
@@ -147,27 +179,28 @@ export function createCheckpointStore(pool: Pool) {
       fence?: { runId: string; epoch: bigint },
     ): Promise<boolean> {
       if (writes.length === 0) return true;
-      return inTransaction(pool, async (db) => {
-        if (fence && !(await checkFence(db, fence.runId, fence.epoch))) return false;
-        await db.query(
-          `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
-           SELECT $1, $2, $3, * FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[], $9::text[])
-           ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
-             channel = EXCLUDED.channel, type = EXCLUDED.type, value = EXCLUDED.value, task_path = EXCLUDED.task_path`,
-          [
-            threadId,
-            ns,
-            checkpointId,
-            writes.map((w) => w.taskId),
-            writes.map((w) => w.idx),
-            writes.map((w) => w.channel),
-            writes.map((w) => w.type),
-            writes.map((w) => Buffer.from(w.value)),
-            writes.map((w) => w.taskPath),
-          ],
-        );
-        return true;
-      });
+      const { rowCount } = await pool.query(
+        `WITH ${FENCE_CTE}
+         INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
+         SELECT $1::uuid, $2::text, $3::text, w.* FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[], $11::text[]) AS w
+         WHERE ${FENCE_HOLDS}
+         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
+           channel = EXCLUDED.channel, type = EXCLUDED.type, value = EXCLUDED.value, task_path = EXCLUDED.task_path`,
+        [
+          threadId,
+          ns,
+          checkpointId,
+          writes.map((w) => w.taskId),
+          writes.map((w) => w.idx),
+          writes.map((w) => w.channel),
+          writes.map((w) => w.type),
+          writes.map((w) => Buffer.from(w.value)),
+          fence ? fence.epoch.toString() : null,
+          fence?.runId ?? null,
+          writes.map((w) => w.taskPath),
+        ],
+      );
+      return (rowCount ?? 0) > 0;
     },
 
     async deleteThread(threadId: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { failedPrecondition, notFound, Reason, type Pool, type PoolClient } from "@langopen/common";
 import { inTransaction, lockThread, type Queryable } from "./sql.js";
-import { enqueueRunWebhook } from "./webhook-store.js";
+import { ENDED_RUN_COLUMNS, type EndedRun, enqueueEndedRunWebhook, enqueueRunWebhook } from "./webhook-store.js";
 
 export type RunStatusName = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
 export type MultitaskName = "reject" | "interrupt" | "rollback" | "enqueue";
@@ -62,6 +62,15 @@ export interface CreatedRun {
 const ACTIVE = "('pending', 'running')";
 
 /**
+ * Inserts a run from the parameters $1..$10 of NewRun (see create); the caller appends the
+ * FROM clause or wraps it. $11 (the thread's link metadata) is for the caller's other clauses.
+ */
+const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, metadata, spec, multitask_strategy,
+    delete_thread_on_end, run_after, request_id)
+  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, $6::bytea, $7::text, $8::boolean,
+    now() + make_interval(secs => $9::float8), $10::text`;
+
+/**
  * The thread's status once nothing is running on it, from the outcome of its latest state.
  * Queued runs keep it busy.
  */
@@ -90,16 +99,43 @@ export function createRunStore(pool: Pool) {
      * inserts the run as pending and marks the thread busy.
      */
     async create(input: NewRun): Promise<CreatedRun> {
+      const link = JSON.stringify({ graph_id: input.graphId, assistant_id: input.assistantId });
+      const runValues = [
+        input.runId,
+        input.threadId,
+        input.assistantId,
+        input.graphId,
+        input.metadata,
+        Buffer.from(input.spec),
+        input.multitask,
+        input.deleteThreadOnEnd,
+        input.afterSeconds,
+        input.requestId,
+        link,
+      ];
+      if (input.createThread && !input.requestId) {
+        // A thread that does not exist yet (always so for a stateless run) has no runs and no other
+        // writer: it and its run are inserted in one statement, already busy, with no transaction.
+        // When the thread exists, nothing is inserted and the general path below decides.
+        const { rows } = await pool.query<RunRow>(
+          `WITH t AS (
+             INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $11::jsonb, 'busy')
+             ON CONFLICT (thread_id) DO NOTHING
+             RETURNING thread_id)
+           ${INSERT_RUN} FROM t RETURNING *`,
+          runValues,
+        );
+        if (rows[0]) return { run: rows[0], cancelRunning: [], endedPending: [] };
+      }
       return inTransaction(pool, async (db) => {
         if (input.requestId) {
           const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
           if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
         }
-        const link = { graph_id: input.graphId, assistant_id: input.assistantId };
         if (input.createThread) {
           await db.query(
             `INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`,
-            [input.threadId, JSON.stringify(link)],
+            [input.threadId, link],
           );
         }
         if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
@@ -128,27 +164,12 @@ export function createRunStore(pool: Pool) {
             }
           }
         }
+        // The run, and the thread marked busy (its lock is held already), in one statement.
         const { rows } = await db.query<RunRow>(
-          `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, metadata, spec, multitask_strategy,
-             delete_thread_on_end, run_after, request_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9::float8), $10)
-           RETURNING *`,
-          [
-            input.runId,
-            input.threadId,
-            input.assistantId,
-            input.graphId,
-            input.metadata,
-            Buffer.from(input.spec),
-            input.multitask,
-            input.deleteThreadOnEnd,
-            input.afterSeconds,
-            input.requestId,
-          ],
-        );
-        await db.query(
-          `UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $2::jsonb WHERE thread_id = $1`,
-          [input.threadId, JSON.stringify(link)],
+          `WITH r AS (${INSERT_RUN} RETURNING *),
+             t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb WHERE thread_id = $2)
+           SELECT * FROM r`,
+          runValues,
         );
         return { run: rows[0] as RunRow, cancelRunning, endedPending };
       });
@@ -356,29 +377,40 @@ export function createRunStore(pool: Pool) {
     ): Promise<{ fenced: boolean; deleteThread: boolean }> {
       return inTransaction(pool, async (db) => {
         await lockThread(db, run.threadId);
-        const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [run.runId]);
-        const row = rows[0];
-        if (!row || row.epoch !== run.epoch || row.status !== "running") return { fenced: true, deleteThread: false };
         if (end.kind === "rollback") {
+          const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [run.runId]);
+          const row = rows[0];
+          if (!row || row.epoch !== run.epoch || row.status !== "running") return { fenced: true, deleteThread: false };
           await deleteRunWrites(db, run.threadId, run.runId);
           await db.query("DELETE FROM runs WHERE run_id = $1", [run.runId]);
+          if (row.delete_thread_on_end) {
+            await db.query("DELETE FROM threads WHERE thread_id = $1", [run.threadId]);
+            return { fenced: false, deleteThread: true };
+          }
           await settleThread(db, run.threadId, undefined);
-        } else {
-          await db.query(
-            `UPDATE runs SET status = $2, result = $3::jsonb, error = $4::jsonb, ended_at = now(), updated_at = now(),
-               lease_owner = NULL, lease_expires_at = NULL
-             WHERE run_id = $1`,
-            [run.runId, end.status, end.resultJson ?? null, end.error ? JSON.stringify(end.error) : null],
-          );
-          await settleThread(db, run.threadId, end.thread);
-          await enqueueRunWebhook(db, run.runId);
+          return { fenced: false, deleteThread: false };
         }
+        // Fenced in the update itself (the thread's lock first, then the run's, as everywhere);
+        // a run that outlives its temporary thread lets go of it here, and what the end's
+        // webhook needs comes back with the update instead of being read again.
+        const { rows } = await db.query<EndedRun>(
+          `UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
+             lease_owner = NULL, lease_expires_at = NULL,
+             thread_id = CASE WHEN delete_thread_on_end THEN NULL ELSE thread_id END
+           WHERE run_id = $1 AND epoch = $2 AND status = 'running'
+           RETURNING ${ENDED_RUN_COLUMNS}`,
+          [run.runId, run.epoch, end.status, end.resultJson ?? null, end.error ? JSON.stringify(end.error) : null],
+        );
+        const row = rows[0];
+        if (!row) return { fenced: true, deleteThread: false };
         if (row.delete_thread_on_end) {
           // The run outlives its temporary thread, so it can still be fetched and joined.
-          await db.query("UPDATE runs SET thread_id = NULL WHERE run_id = $1", [run.runId]);
+          await enqueueEndedRunWebhook(db, row);
           await db.query("DELETE FROM threads WHERE thread_id = $1", [run.threadId]);
           return { fenced: false, deleteThread: true };
         }
+        await settleThread(db, run.threadId, end.thread);
+        await enqueueEndedRunWebhook(db, row);
         return { fenced: false, deleteThread: false };
       });
     },

@@ -24,7 +24,11 @@ export interface WebhookDeliveryRow {
 /** A timestamp as the public API writes it (microseconds, explicit UTC offset). */
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
 
-type EndedRun = RunRow & { created_iso: string; updated_iso: string; started_iso: string | null; ended_iso: string | null };
+export type EndedRun = RunRow & { created_iso: string; updated_iso: string; started_iso: string | null; ended_iso: string | null };
+
+/** The columns of an EndedRun, for a SELECT or a RETURNING of the runs table. */
+export const ENDED_RUN_COLUMNS = `*, ${iso("created_at")} AS created_iso, ${iso("updated_at")} AS updated_iso,
+  ${iso("started_at")} AS started_iso, ${iso("ended_at")} AS ended_iso`;
 
 /**
  * Queues the webhook of a run that has just ended, when it has one. Called inside the
@@ -33,14 +37,13 @@ type EndedRun = RunRow & { created_iso: string; updated_iso: string; started_iso
  * that keep their thread. The dispatcher adds `webhook_sent_at` when it sends.
  */
 export async function enqueueRunWebhook(db: Queryable, runId: string): Promise<void> {
-  const { rows } = await db.query<EndedRun>(
-    `SELECT *, ${iso("created_at")} AS created_iso, ${iso("updated_at")} AS updated_iso,
-       ${iso("started_at")} AS started_iso, ${iso("ended_at")} AS ended_iso
-     FROM runs WHERE run_id = $1`,
-    [runId],
-  );
+  const { rows } = await db.query<EndedRun>(`SELECT ${ENDED_RUN_COLUMNS} FROM runs WHERE run_id = $1`, [runId]);
   const run = rows[0];
-  if (!run) return;
+  if (run) await enqueueEndedRunWebhook(db, run);
+}
+
+/** As enqueueRunWebhook, for a run row the caller already has (e.g. from the RETURNING of its end). */
+export async function enqueueEndedRunWebhook(db: Queryable, run: EndedRun): Promise<void> {
   const spec = decodeSpec(run.spec);
   if (spec.webhook === "") return;
   const keepsThread = run.thread_id !== null && !run.delete_thread_on_end;
