@@ -68,11 +68,15 @@ export class StaleEpochError extends Error {
 }
 
 /**
- * Appends to a run's log only while the caller's epoch is the newest seen for the run, in one
- * atomic step. KEYS: the run's stream, its epoch key. ARGV: epoch (0: unfenced), max length,
- * then event and data of each event. Answers the ids, or false when the epoch is stale.
+ * One round trip per batch of events: refuses the batch when its epoch is stale, else appends
+ * each event once to the run's log and once to its thread's log (with the run's id of the
+ * event), renews the thread log's expiry and announces both logs once per batch (the logs
+ * are the messages; the announcements carry no event, so nothing is encoded again).
+ * KEYS: the run's stream, its epoch key, the thread's stream. ARGV: epoch (0: unfenced), max
+ * length, thread retention seconds, run live channel, thread live channel, run id, then event
+ * and data of each event. Answers the run log's ids, or false when the epoch is stale.
  */
-const FENCED_APPEND = `
+const APPEND_EVENTS = `
 local epoch = tonumber(ARGV[1])
 if epoch > 0 then
   local current = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -80,10 +84,22 @@ if epoch > 0 then
   if epoch > current then redis.call('SET', KEYS[2], ARGV[1], 'EX', 604800) end
 end
 local ids = {}
-for i = 3, #ARGV, 2 do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[i], 'data', ARGV[i + 1])
+for i = 7, #ARGV, 2 do
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[i], 'data', ARGV[i + 1])
+  ids[#ids + 1] = id
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'run_id', ARGV[6], 'id', id, 'event', ARGV[i], 'data', ARGV[i + 1])
+end
+if #ids > 0 then
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ids[#ids])
+  redis.call('PUBLISH', ARGV[5], '1')
 end
 return ids`;
+
+/** The Redis client with the append script defined (sent once, then called by its SHA). */
+type RedisWithAppend = Redis & {
+  langopenAppendEvents(...args: Array<string | number>): Promise<string[] | null>;
+};
 
 /** Orders "ms-seq" stream ids. */
 export function compareEventIds(a: string, b: string): number {
@@ -131,6 +147,8 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
   /** Announces, once per append, that the thread's log grew (the log itself is the message). */
   const threadLiveChannel = (threadId: string) => `${keys.threadEvents(threadId)}:live`;
   const liveRefs = new Map<string, number>();
+  if (!("langopenAppendEvents" in redis)) redis.defineCommand("langopenAppendEvents", { numberOfKeys: 3, lua: APPEND_EVENTS });
+  const scripted = redis as RedisWithAppend;
 
   const subscriberConnection = () => {
     if (!subscriber) {
@@ -225,38 +243,32 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
     },
 
     async appendEvents(runId, threadId, events, epoch) {
-      const args = events.flatMap((e) => [e.event, e.data]);
-      const answer = (await redis.eval(
-        FENCED_APPEND,
-        2,
+      if (events.length === 0 && !(epoch !== undefined && epoch > 0n)) return [];
+      const args: string[] = [];
+      for (const e of events) args.push(e.event, e.data);
+      const answer = await scripted.langopenAppendEvents(
         keys.runEvents(runId),
         `${keys.runEvents(runId)}:epoch`,
+        keys.threadEvents(threadId),
         String(epoch ?? 0n),
         String(maxLen),
+        String(threadRetention),
+        liveChannel(runId),
+        threadLiveChannel(threadId),
+        runId,
         ...args,
-      )) as string[] | null;
+      );
       if (answer === null) throw new StaleEpochError(runId, epoch ?? 0n);
-      const ids = answer.map(String);
-      const announce = redis.multi();
-      for (const [i, e] of events.entries()) {
-        const id = ids[i] as string;
-        announce.publish(liveChannel(runId), JSON.stringify({ id, event: e.event, data: e.data }));
-        announce.xadd(keys.threadEvents(threadId), "MAXLEN", "~", String(maxLen), "*", "run_id", runId, "id", id, "event", e.event, "data", e.data);
-      }
-      if (events.length > 0) {
-        announce.expire(keys.threadEvents(threadId), threadRetention);
-        announce.publish(threadLiveChannel(threadId), "1");
-      }
-      await announce.exec();
-      return ids;
+      return answer.map(String);
     },
 
     async readEvents(runId, after, blockMs, signal) {
       const channel = liveChannel(runId);
-      const buffered: StreamEvent[] = [];
+      // Announcements only say that the log grew; the log is the authority on what and in which order.
+      let grew = false;
       let wake: () => void = () => {};
-      const listener = (message: string) => {
-        buffered.push(JSON.parse(message) as StreamEvent);
+      const listener = () => {
+        grew = true;
         wake();
       };
       emitter.on(channel, listener);
@@ -264,13 +276,12 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
       try {
         const backlog = await range(runId, after);
         if (backlog.length > 0) return backlog;
-        if (buffered.length === 0 && blockMs > 0 && !signal.aborted) {
+        if (!grew && blockMs > 0 && !signal.aborted) {
           const delay = wakeableDelay(blockMs, signal);
           wake = delay.wake;
           await delay.done;
         }
-        // The live copy may have raced the range read; the log is the authority on order.
-        return buffered.length > 0 ? range(runId, after) : [];
+        return grew ? range(runId, after) : [];
       } finally {
         emitter.off(channel, listener);
         await releaseLive(channel);
