@@ -199,7 +199,7 @@ async function main() {
 
     for (const t of started) {
       log(`warming up ${t.name}`);
-      await warmUp(t).catch((err) => results[t.name].problems.push(`warm-up: ${err.message}`));
+      await warmUp(t, opts.scenarios).catch((err) => results[t.name].problems.push(`warm-up: ${err.message}`));
     }
 
     const windows = [];
