@@ -99,27 +99,89 @@ export interface ThreadStorageRow {
   write_bytes: number;
 }
 
+/** One thread create waiting for the next batch. */
+interface PendingCreate {
+  id: string;
+  metadata: JsonObject;
+  ttl: ThreadTtlInput | undefined;
+  resolve: (row: ThreadRow | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Most creates one INSERT takes. */
+const MAX_BATCH = 256;
+
 export function createThreadStore(pool: Pool) {
+  /**
+   * Group commit of thread creates: a create that arrives while an INSERT of creates is in
+   * flight waits for it and goes with the others that arrived meanwhile, in one multi-row
+   * INSERT (one statement, one commit). A lone create goes at once, alone. Each row gets its
+   * own timestamp (clock_timestamp, as a single INSERT's now() would differ per request).
+   * Answers the inserted row, or undefined when the id existed (the caller then decides).
+   */
+  const queue: PendingCreate[] = [];
+  let flushing = false;
+  const insertBatch = (batch: PendingCreate[]) =>
+    pool.query<ThreadRow>(
+      `INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, expires_at, created_at, updated_at, state_updated_at)
+       SELECT s.id, s.metadata, s.strategy, s.minutes, s.at + make_interval(secs => s.minutes * 60), s.at, s.at, s.at
+       FROM (SELECT t.*, clock_timestamp() AS at
+             FROM unnest($1::uuid[], $2::jsonb[], $3::text[], $4::float8[]) WITH ORDINALITY AS t(id, metadata, strategy, minutes, n)
+             ORDER BY t.n) s
+       ON CONFLICT (thread_id) DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [
+        batch.map((p) => p.id),
+        batch.map((p) => JSON.stringify(p.metadata)),
+        batch.map((p) => p.ttl?.strategy ?? null),
+        batch.map((p) => p.ttl?.minutes ?? null),
+      ],
+    );
+  const flush = async () => {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, MAX_BATCH);
+        try {
+          const { rows } = await insertBatch(batch);
+          const byId = new Map(rows.map((r) => [r.thread_id, r]));
+          for (const p of batch) {
+            const row = byId.get(p.id);
+            // The same id twice in one batch: the first takes the row, the second finds it taken.
+            byId.delete(p.id);
+            p.resolve(row);
+          }
+        } catch (err) {
+          if (batch.length === 1) batch[0]?.reject(err);
+          else {
+            // One bad row fails the statement: each goes again alone, so only it fails.
+            for (const p of batch) {
+              insertBatch([p]).then(({ rows }) => p.resolve(rows[0]), p.reject);
+            }
+          }
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+  const insertThread = (id: string, metadata: JsonObject, ttl: ThreadTtlInput | undefined) =>
+    new Promise<ThreadRow | undefined>((resolve, reject) => {
+      queue.push({ id, metadata, ttl, resolve, reject });
+      if (!flushing) void flush();
+    });
+
   return {
     async create(
       id: string,
       metadata: JsonObject,
       ttl: ThreadTtlInput | undefined,
     ): Promise<{ row: ThreadRow; created: boolean }> {
-      const insert = () =>
-        pool.query<ThreadRow>(
-          `INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, expires_at)
-           VALUES ($1, $2, $3, $4::float8, now() + make_interval(secs => $4::float8 * 60))
-           ON CONFLICT (thread_id) DO NOTHING
-           RETURNING ${COLUMNS}`,
-          [id, metadata, ttl?.strategy ?? null, ttl?.minutes ?? null],
-        );
-      let inserted = await insert();
+      let row = await insertThread(id, metadata, ttl);
       // An expired delete-TTL thread no longer exists for anyone: its id may be taken again.
-      if (!inserted.rows[0] && ((await pool.query(`DELETE FROM threads WHERE thread_id = $1 AND NOT ${LIVE_THREAD}`, [id])).rowCount ?? 0) > 0) {
-        inserted = await insert();
+      if (!row && ((await pool.query(`DELETE FROM threads WHERE thread_id = $1 AND NOT ${LIVE_THREAD}`, [id])).rowCount ?? 0) > 0) {
+        row = await insertThread(id, metadata, ttl);
       }
-      const row = inserted.rows[0];
       if (row) return { row, created: true };
       return { row: (await this.get(id)) as ThreadRow, created: false };
     },
