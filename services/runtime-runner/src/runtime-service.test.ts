@@ -6,6 +6,7 @@ import { Code, ConnectError, createClient, createHandlerContext } from "@connect
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, errorInfo, Reason } from "@langopen/common";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import { Durability } from "@langopen/gen/langopen/data/v1/run_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import {
   type ExecuteRequestSchema,
@@ -539,7 +540,13 @@ describe("graph description", () => {
 describe("Execute (acknowledged)", () => {
   type Request = MessageInitShape<typeof ExecuteRequestSchema>;
   /** Starts Execute; the test writes acknowledgements and renewals through the returned channel. */
-  function open(args: { graphId: string; threadId: string; modes: string[]; configurable?: Record<string, unknown> }) {
+  function open(args: {
+    graphId: string;
+    threadId: string;
+    modes: string[];
+    configurable?: Record<string, unknown>;
+    durability?: Durability;
+  }) {
     const runId = randomUUID();
     const requests = createWritableIterable<Request>();
     void requests.write({
@@ -554,6 +561,7 @@ describe("Execute (acknowledged)", () => {
             inputJson: json({ topic: "acks" }),
             streamModes: args.modes,
             config: { configurable: (args.configurable ?? {}) as never },
+            durability: args.durability,
           },
           fence: { runId, epoch: 1n },
         },
@@ -564,29 +572,57 @@ describe("Execute (acknowledged)", () => {
   }
   const writesOf = (threadId: string) => dataPlane.writes.filter((w) => w.threadId === threadId);
 
-  it("writes no checkpoint past events its caller has not acknowledged, and goes on once it has", async () => {
+  /** Reads to the result, telling `ack` how many events the caller has received in all. */
+  const drainToOutcome = async (stream: ReturnType<typeof open>["stream"], ack: (seen: number) => void, seenBefore = 0) => {
+    let seen = seenBefore;
+    for (let next = await stream.next(); !next.done; next = await stream.next()) {
+      if (next.value.kind.case === "result") return next.value.kind.value.outcome;
+      ack(++seen);
+    }
+    return undefined;
+  };
+
+  it("holds the next step until the events before its checkpoint are acknowledged (durability sync, the default)", async () => {
     const threadId = randomUUID();
     const { requests, stream } = open({ graphId: "steps", threadId, modes: ["updates", "custom"] });
+    const first = await stream.next();
+    expect(first.value?.kind.case === "event" && first.value.kind.value.event).toBe("updates");
+    // Unacknowledged, the first step's checkpoint is not written, so the second step does not start.
+    const pending = stream.next();
+    const held = await Promise.race([pending.then(() => false), new Promise((resolve) => setTimeout(() => resolve(true), 300))]);
+    expect(held).toBe(true);
+    // Only what came before any event: the input checkpoint, the input's writes, the first loop checkpoint.
+    expect(writesOf(threadId).map((w) => w.kind)).toEqual(["checkpoint", "writes", "checkpoint"]);
+    void requests.write({ kind: { case: "ack", value: { durableEvents: 1n } } });
+    const second = await pending;
+    expect(second.value?.kind.case === "event" && second.value.kind.value.event).toBe("custom");
+    const ack = (seen: number) => void requests.write({ kind: { case: "ack", value: { durableEvents: BigInt(seen) } } });
+    ack(2);
+    expect(await drainToOutcome(stream, ack, 2)).toBe(RunOutcome.SUCCESS);
+    requests.close();
+    expect(writesOf(threadId).filter((w) => w.kind === "checkpoint").length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("with durability async, runs ahead but writes no checkpoint past unacknowledged events", async () => {
+    const threadId = randomUUID();
+    const { requests, stream } = open({ graphId: "steps", threadId, modes: ["updates", "custom"], durability: Durability.ASYNC });
     const events: string[] = [];
     while (events.length < 4) {
       const next = await stream.next();
       expect(next.done).toBe(false);
-      if (next.value.kind.case === "event") events.push(next.value.kind.value.event);
+      if (next.value?.kind.case === "event") events.push(next.value.kind.value.event);
     }
     expect(events).toEqual(["updates", "custom", "updates", "updates"]);
-    // Every event is handed over, none acknowledged: at most the input checkpoint (made before any
-    // event) may have gone; no node's writes and no later checkpoint.
+    // Every event is handed over, none acknowledged: at most what came before any event (the input
+    // checkpoint, the input's writes, the first loop checkpoint) may have gone, and nothing more goes.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const before = writesOf(threadId);
-    expect(before.filter((w) => w.kind === "writes")).toEqual([]);
-    expect(before.length).toBeLessThanOrEqual(1);
+    const before = writesOf(threadId).length;
+    expect(before).toBeLessThanOrEqual(3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(writesOf(threadId).length).toBe(before);
     void requests.write({ kind: { case: "ack", value: { durableEvents: 4n } } });
-    let outcome: RunOutcome | undefined;
-    for (let next = await stream.next(); !next.done; next = await stream.next()) {
-      if (next.value.kind.case === "result") outcome = next.value.kind.value.outcome;
-    }
+    expect(await drainToOutcome(stream, () => {})).toBe(RunOutcome.SUCCESS);
     requests.close();
-    expect(outcome).toBe(RunOutcome.SUCCESS);
     expect(writesOf(threadId).filter((w) => w.kind === "checkpoint").length).toBeGreaterThanOrEqual(4);
   });
 

@@ -108,8 +108,11 @@ export function buildRunConfig(
   if (before) config.interruptBefore = before;
   const after = interruptNodes(spec.interruptAfter);
   if (after) config.interruptAfter = after;
-  const durability = DURABILITY[spec.durability];
-  if (durability) config.durability = durability;
+  // Unless the run asks otherwise, a superstep starts only once the checkpoint before it is
+  // written (and, through the caller link, the events before that): an attempt that loses its
+  // worker then cannot run ahead of what its successor resumes from, so no node that finished
+  // runs again. LangGraph's own default, "async", is one request option away.
+  config.durability = DURABILITY[spec.durability] ?? "sync";
   return config;
 }
 

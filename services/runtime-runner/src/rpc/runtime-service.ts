@@ -209,7 +209,12 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
           for (const out of translator.fromEvent(event)) yield handOver(out);
         }
       } else {
-        for await (const chunk of link.track(await graph.stream(input, options))) {
+        // Opening the stream already runs the graph up to its first chunk (and, with durability
+        // "sync", through the input checkpoint's write): the reader counts as waiting from here.
+        const chunks = (async function* () {
+          yield* await graph.stream(input, options);
+        })();
+        for await (const chunk of link.track(chunks)) {
           for (const out of translator.fromStreamChunk(chunk)) yield handOver(out);
         }
       }
