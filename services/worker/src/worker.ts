@@ -60,10 +60,11 @@ export function startWorker(deps: WorkerDeps): Worker {
     return settledFromState(jsonText(res.stateJson, "{}"));
   }
 
-  async function execute(row: ClaimedRun, claimedAt: number): Promise<void> {
+  /** Drives a claimed run to its end; resolves to whether another run may now be runnable. */
+  async function execute(row: ClaimedRun, claimedAt: number): Promise<boolean> {
     const log = logger.child({ run_id: row.run_id, thread_id: row.thread_id, assistant_id: row.assistant_id });
     const entry = active.get(row.run_id);
-    if (!entry) return;
+    if (!entry) return true;
     // What the worker tells the runtime while the run goes: which events are durable (the
     // runtime holds each checkpoint until the events before it are), and that the lease holds.
     const requests = createWritableIterable<ExecuteRequest>();
@@ -97,10 +98,10 @@ export function startWorker(deps: WorkerDeps): Worker {
     let result: RunResult | undefined;
     let failure: unknown;
     try {
-      // A cancel may have been asked for between the claim and our subscription.
-      const asked = await runs.cancelAction(row.run_id);
-      if (asked) {
-        entry.cancel = { action: asked };
+      // A cancel asked for before the claim comes with the claimed row; one that raced the claim
+      // and missed our subscription shows up at the first heartbeat.
+      if (row.cancel_action) {
+        entry.cancel = { action: row.cancel_action };
         entry.abort.abort();
       }
       const spec = decodeSpec(row.spec);
@@ -133,9 +134,10 @@ export function startWorker(deps: WorkerDeps): Worker {
     }
 
     try {
-      await finish(row, entry.cancel, lostLease, result, failure, sink, log);
+      return await finish(row, entry.cancel, lostLease, result, failure, sink, log);
     } catch (err) {
       log.error({ err }, "Failed to record the end of a run");
+      return true;
     }
   }
 
@@ -147,14 +149,14 @@ export function startWorker(deps: WorkerDeps): Worker {
     failure: unknown,
     sink: ReturnType<typeof createEventSink>,
     log: Logger,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const fence = { runId: row.run_id, threadId: row.thread_id, epoch: row.epoch };
     if (lostLease || sink.fenced()) {
       // A newer attempt owns the run (our lease expired): it finishes the run, and what this
       // attempt still holds must not land in its stream.
       sink.discard();
       log.warn("Left run to its next owner after losing its lease");
-      return;
+      return true;
     }
     if (!result && failure) {
       // No outcome from the graph: the runtime or the data plane failed under it (graph errors
@@ -165,11 +167,11 @@ export function startWorker(deps: WorkerDeps): Worker {
         sink.discard();
         await signals.wake().catch(() => {});
         log.warn({ error }, "Returned run to the queue after an infrastructure failure");
-        return;
+        return true;
       }
       if (retry === "fenced") {
         sink.discard();
-        return;
+        return true;
       }
       // Out of attempts: the run ended as an error; say so on its stream.
       sink.push("error", JSON.stringify(error));
@@ -178,7 +180,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       await signals.expireEvents(row.run_id, deps.retentionSeconds).catch(() => {});
       await signals.publishRunDone(row.run_id).catch(() => {});
       log.error({ error }, "Gave up on a run after repeated infrastructure failures");
-      return;
+      return true;
     }
     if (stopping.signal.aborted && !cancel && !result && !failure) {
       // Shutting down past the grace period: hand the run back without counting the attempt.
@@ -187,7 +189,7 @@ export function startWorker(deps: WorkerDeps): Worker {
         await signals.wake().catch(() => {});
         log.info("Handed run back to the queue on shutdown");
       }
-      return;
+      return true;
     }
     let status: "success" | "error" | "interrupted";
     let outcome: Awaited<ReturnType<RunStore["finish"]>>;
@@ -249,13 +251,14 @@ export function startWorker(deps: WorkerDeps): Worker {
     if (outcome.fenced) {
       sink.discard();
       log.warn("Refused to record the end of a run owned by a newer attempt");
-      return;
+      return true;
     }
     sink.push("end", JSON.stringify({ run_id: row.run_id, status }));
     await sink.drain();
     await signals.expireEvents(row.run_id, deps.retentionSeconds);
     await signals.publishRunDone(row.run_id);
     log.debug({ status }, "Finished run");
+    return outcome.threadBusy ?? true;
   }
 
   function describeFailure(err: unknown): { error: string; message: string } {
@@ -288,12 +291,14 @@ export function startWorker(deps: WorkerDeps): Worker {
           const abort = new AbortController();
           const record = { abort, done: Promise.resolve() as Promise<void> };
           active.set(row.run_id, record);
-          record.done = execute(row, claimedAt).finally(() => {
-            active.delete(row.run_id);
-            slotFreed();
-            // The thread's next queued run, if any, is now runnable.
-            void signals.wake().catch(() => {});
-          });
+          record.done = execute(row, claimedAt)
+            .catch(() => true)
+            .then((runnable) => {
+              active.delete(row.run_id);
+              slotFreed();
+              // The thread's next queued run is now runnable: any worker may take it.
+              if (runnable) void signals.wake().catch(() => {});
+            });
           continue;
         }
         await signals.waitForWake(deps.pollMs, stopping.signal);

@@ -78,7 +78,7 @@ async function settleThread(
   db: Queryable,
   threadId: string,
   state: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string } | undefined,
-): Promise<void> {
+): Promise<{ busy: boolean }> {
   const sets = [
     `status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE}) THEN 'busy'
        ELSE coalesce($2, CASE WHEN status = 'busy' THEN 'idle' ELSE status END) END`,
@@ -89,7 +89,11 @@ async function settleThread(
     params.push(state.valuesJson, state.interruptsJson ?? "{}");
     sets.push(`"values" = $3::jsonb`, "interrupts = $4::jsonb", "state_updated_at = now()");
   }
-  await db.query(`UPDATE threads SET ${sets.join(", ")} WHERE thread_id = $1`, params);
+  const { rows } = await db.query<{ busy: boolean }>(
+    `UPDATE threads SET ${sets.join(", ")} WHERE thread_id = $1 RETURNING status = 'busy' AS busy`,
+    params,
+  );
+  return { busy: rows[0]?.busy ?? false };
 }
 
 export function createRunStore(pool: Pool) {
@@ -374,7 +378,7 @@ export function createRunStore(pool: Pool) {
             error?: { error: string; message: string };
             thread: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string };
           },
-    ): Promise<{ fenced: boolean; deleteThread: boolean }> {
+    ): Promise<{ fenced: boolean; deleteThread: boolean; threadBusy?: boolean }> {
       return inTransaction(pool, async (db) => {
         await lockThread(db, run.threadId);
         if (end.kind === "rollback") {
@@ -409,9 +413,10 @@ export function createRunStore(pool: Pool) {
           await db.query("DELETE FROM threads WHERE thread_id = $1", [run.threadId]);
           return { fenced: false, deleteThread: true };
         }
-        await settleThread(db, run.threadId, end.thread);
+        // Still busy: another run of the thread waits in the queue, and a worker must be woken for it.
+        const { busy } = await settleThread(db, run.threadId, end.thread);
         await enqueueEndedRunWebhook(db, row);
-        return { fenced: false, deleteThread: false };
+        return { fenced: false, deleteThread: false, threadBusy: busy };
       });
     },
 
