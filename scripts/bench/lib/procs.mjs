@@ -218,10 +218,12 @@ export function roleOf(pid) {
     [/^postgres: /, "postgres"],
     [/\/postgres(\s|$)/, "postgres"],
     [/redis-server/, "redis"],
+    [/@esbuild\/[^/]+\/bin\/esbuild/, "esbuild (the reference's TypeScript loader)"],
     [/^\S*node\s/, "node (other)"],
   ];
   for (const [pattern, role] of rules) if (pattern.test(cmd)) return role;
-  return cmd.split(" ")[0] || "?";
+  // Anything else by its program's file name only: results must not carry paths of the machine.
+  return (cmd.split(" ")[0] ?? "").split("/").at(-1) || "?";
 }
 
 /** Memory of a process tree, one entry per process: VmRSS, RssAnon and PSS in kB. */
