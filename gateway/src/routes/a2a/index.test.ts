@@ -1,41 +1,14 @@
-import { type ConnectRouter, createRouterTransport, type Transport } from "@connectrpc/connect";
-import { createLogger, notFound } from "@langopen/common";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { notFound } from "@langopen/common";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../app.js";
+import { describe, expect, it } from "vitest";
+import { standInGateway } from "../../test-fixtures/stand-in.js";
 
 const ASSISTANT = "0190b3c2-8c4f-7000-8000-0000000000a1";
 
 /** The RPC methods the gateway called. */
-function recording(inner: Transport): { transport: Transport; calls: string[] } {
-  const calls: string[] = [];
-  return {
-    calls,
-    transport: {
-      unary(method, ...rest) {
-        calls.push(method.name);
-        return inner.unary(method, ...rest);
-      },
-      stream(method, ...rest) {
-        calls.push(method.name);
-        return inner.stream(method, ...rest);
-      },
-    },
-  };
-}
-
-let app: FastifyInstance | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
-async function start(routes: (router: ConnectRouter) => void = () => {}) {
-  const { transport, calls } = recording(createRouterTransport(routes));
-  app = await buildApp({ logger: createLogger({ service: "a2a-test", level: "silent" }), transport });
-  return { app, calls };
-}
+const start = standInGateway("a2a-route-test");
 
 const knownAssistant = (router: ConnectRouter) =>
   router.service(AssistantService, {
@@ -63,7 +36,7 @@ describe("POST /a2a/{assistant_id}", () => {
     ],
     ['{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"id":"not-a-run"}}', 200, -32001],
   ])("answers %s with a JSON-RPC error and calls nothing", async (payload, status, code) => {
-    const { app, calls } = await start(knownAssistant);
+    const { app, methods: calls } = await start(knownAssistant);
     const res = await post(app, `/a2a/${ASSISTANT}`, payload);
     expect(res.statusCode).toBe(status);
     expect(res.json()).toMatchObject({ jsonrpc: "2.0", error: { code } });
@@ -71,7 +44,7 @@ describe("POST /a2a/{assistant_id}", () => {
   });
 
   it("reads the assistant, and nothing else, before refusing an unknown one", async () => {
-    const { app, calls } = await start(knownAssistant);
+    const { app, methods: calls } = await start(knownAssistant);
     const body = {
       jsonrpc: "2.0",
       id: "x",

@@ -1,44 +1,17 @@
-import { type ConnectRouter, createRouterTransport, type Transport } from "@connectrpc/connect";
-import { createLogger, invalidArgument, jsonBytes } from "@langopen/common";
+
+import { invalidArgument, jsonBytes } from "@langopen/common";
 import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import { WebhookDeliveryStatus } from "@langopen/gen/langopen/data/v1/webhook_pb";
-import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../app.js";
+import { describe, expect, it } from "vitest";
+import { standInGateway } from "../../test-fixtures/stand-in.js";
 
-const logger = createLogger({ service: "gateway-test", level: "silent" });
 const THREAD = "0190b3c2-8c4f-7000-8000-000000000001";
 const CRON = "0190b3c2-8c4f-7000-8000-000000000004";
 const RUN = "0190b3c2-8c4f-7000-8000-000000000002";
 const ts = { seconds: 1719335433n, nanos: 0 };
 
-function recording(inner: Transport): { transport: Transport; calls: string[] } {
-  const calls: string[] = [];
-  const transport: Transport = {
-    unary(method, signal, timeoutMs, header, input, contextValues) {
-      calls.push(method.name);
-      return inner.unary(method, signal, timeoutMs, header, input, contextValues);
-    },
-    stream(method, signal, timeoutMs, header, input, contextValues) {
-      calls.push(method.name);
-      return inner.stream(method, signal, timeoutMs, header, input, contextValues);
-    },
-  };
-  return { transport, calls };
-}
-
-let app: FastifyInstance | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
-async function start(routes: (router: ConnectRouter) => void = () => {}) {
-  const { transport, calls } = recording(createRouterTransport(routes));
-  app = await buildApp({ logger, transport });
-  return { app, calls };
-}
+const start = standInGateway("crons-route-test");
 
 const cron = {
   cronId: CRON,
@@ -67,7 +40,7 @@ describe("cron routes", () => {
     ["GET", "/runs/x/webhooks", undefined],
     ["GET", `/runs/${RUN}/webhooks?status=lost`, undefined],
   ])("%s %s %j answers 422 without calling the api-server", async (method, url, body) => {
-    const { app, calls } = await start();
+    const { app, methods: calls } = await start();
     const res = await app.inject({ method: method as "GET", url, payload: body as object | undefined });
     expect(res.statusCode).toBe(422);
     expect(res.json()).toMatchObject({ detail: expect.any(String) });
@@ -75,7 +48,7 @@ describe("cron routes", () => {
   });
 
   it("answers 422 for a schedule the api-server refuses", async () => {
-    const { app, calls } = await start((router) =>
+    const { app, methods: calls } = await start((router) =>
       router.service(CronService, {
         createCron() {
           throw invalidArgument('schedule "61 * * * *" is not a valid cron expression', [

@@ -1,26 +1,22 @@
 import http from "node:http";
 import { type ConnectRouter, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
-import { createLogger, notFound } from "@langopen/common";
+import { notFound } from "@langopen/common";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../app.js";
+import { describe, expect, it } from "vitest";
+import { standInGateway } from "../../test-fixtures/stand-in.js";
 
 // GET /metrics: the gateway's own registry, with request counters by route pattern, durations,
 // open event streams and the process's default metrics.
 
-const logger = createLogger({ service: "gateway-test", level: "silent" });
 const THREAD = "0190b3c2-8c4f-7000-8000-000000000001";
 
-let app: FastifyInstance | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const startGateway = standInGateway("metrics-route-test");
+const startSecond = standInGateway("metrics-route-test-second");
 
 /** A gateway whose ThreadService knows no thread, except that its stream stays open until the caller leaves. */
 async function start(): Promise<FastifyInstance> {
-  const routes = (router: ConnectRouter) =>
+  const { app } = await startGateway((router: ConnectRouter) =>
     router.service(ThreadService, {
       async getThread(req) {
         throw notFound("Thread", req.threadId);
@@ -29,8 +25,8 @@ async function start(): Promise<FastifyInstance> {
         yield {};
         await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
       },
-    });
-  app = await buildApp({ logger, transport: createRouterTransport(routes) });
+    }),
+  );
   return app;
 }
 
@@ -151,13 +147,9 @@ describe("GET /metrics", () => {
   it("keeps registries apart: a second gateway in the process starts from zero", async () => {
     const first = await start();
     await first.inject({ method: "GET", url: "/ok" });
-    const second = await buildApp({ logger, transport: createRouterTransport(() => {}) });
-    try {
-      const { samples } = await scrape(second);
-      expect(sampleValue(samples, "langopen_gateway_http_requests_total", { route: "/ok" })).toBeUndefined();
-    } finally {
-      await second.close();
-    }
+    const { app: second } = await startSecond();
+    const { samples } = await scrape(second);
+    expect(sampleValue(samples, "langopen_gateway_http_requests_total", { route: "/ok" })).toBeUndefined();
   });
 
   it("gauges the event streams open now", async () => {

@@ -1,48 +1,16 @@
-import { type ConnectRouter, createRouterTransport, type Transport } from "@connectrpc/connect";
-import { createLogger, failedPrecondition, jsonBytes, notFound } from "@langopen/common";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { failedPrecondition, jsonBytes, notFound } from "@langopen/common";
 import { MultitaskStrategy, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import { CancelAction, RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
-import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../app.js";
+import { describe, expect, it } from "vitest";
+import { standInGateway } from "../../test-fixtures/stand-in.js";
 
-const logger = createLogger({ service: "gateway-test", level: "silent" });
 const THREAD = "0190b3c2-8c4f-7000-8000-000000000001";
 const RUN = "0190b3c2-8c4f-7000-8000-000000000002";
 const TEMP_THREAD = "0190b3c2-8c4f-7000-8000-000000000003";
 const ts = { seconds: 1719335433n, nanos: 0 };
 
-interface Recorded {
-  method: string;
-  input: unknown;
-}
-
-function recording(inner: Transport): { transport: Transport; calls: Recorded[] } {
-  const calls: Recorded[] = [];
-  const transport: Transport = {
-    unary(method, signal, timeoutMs, header, input, contextValues) {
-      calls.push({ method: method.name, input });
-      return inner.unary(method, signal, timeoutMs, header, input, contextValues);
-    },
-    stream(method, signal, timeoutMs, header, input, contextValues) {
-      calls.push({ method: method.name, input: undefined });
-      return inner.stream(method, signal, timeoutMs, header, input, contextValues);
-    },
-  };
-  return { transport, calls };
-}
-
-let app: FastifyInstance | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
-async function start(routes: (router: ConnectRouter) => void = () => {}) {
-  const { transport, calls } = recording(createRouterTransport(routes));
-  app = await buildApp({ logger, transport });
-  return { app, calls };
-}
+const start = standInGateway("runs-route-test");
 
 const run = (threadId = THREAD, status = RunStatus.PENDING) => ({
   runId: RUN,

@@ -1,41 +1,12 @@
-import { type ConnectRouter, createRouterTransport, type Transport } from "@connectrpc/connect";
-import { createLogger, failedPrecondition, jsonBytes } from "@langopen/common";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { failedPrecondition, jsonBytes } from "@langopen/common";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
-import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../app.js";
+import { describe, expect, it } from "vitest";
+import { standInGateway } from "../../test-fixtures/stand-in.js";
 
-const logger = createLogger({ service: "gateway-test", level: "silent" });
 const THREAD = "0190b3c2-8c4f-7000-8000-000000000001";
 
-interface Recorded {
-  method: string;
-  input: unknown;
-}
-
-function recording(inner: Transport): { transport: Transport; calls: Recorded[] } {
-  const calls: Recorded[] = [];
-  const transport: Transport = {
-    unary(method, signal, timeoutMs, header, input, contextValues) {
-      calls.push({ method: method.name, input });
-      return inner.unary(method, signal, timeoutMs, header, input, contextValues);
-    },
-    stream: (...args) => inner.stream(...args),
-  };
-  return { transport, calls };
-}
-
-let app: FastifyInstance | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
-async function start(routes: (router: ConnectRouter) => void = () => {}) {
-  const { transport, calls } = recording(createRouterTransport(routes));
-  app = await buildApp({ logger, transport });
-  return { app, calls };
-}
+const start = standInGateway("state-route-test");
 
 /** State JSON as the runtime writes it, spacing included: it must arrive unchanged. */
 const STATE = '{"values": {"topic": "x"}, "next": [], "tasks": [], "checkpoint": {"checkpoint_id": "cp1"}}';
