@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { type CronRow, type CronStore, decodeSpec, type FiringOutcome, MULTITASK_TO_PROTO } from "@langopen/api-server";
-import type { Logger } from "@langopen/common";
+import { type Logger, startPolling } from "@langopen/common";
 import { MultitaskStrategy } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   CreateRunRequestSchema,
@@ -49,20 +49,6 @@ const FINAL_CODES = new Set([
 
 /** The idempotency key of a firing: one per cron and due time, whoever fires it. */
 export const firingRequestId = (cronId: string, scheduledFor: Date) => `cron:${cronId}:${scheduledFor.toISOString()}`;
-
-/** Resolves after ms, or at once when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /**
  * Fires due crons. Any number of workers may run one: a due cron is locked with SKIP LOCKED
@@ -123,24 +109,17 @@ export function startScheduler(deps: SchedulerDeps): Scheduler {
     }
   }
 
-  async function loop(): Promise<void> {
-    while (!stopping.signal.aborted) {
-      try {
-        await pollOnce();
-      } catch (err) {
-        if (!stopping.signal.aborted) logger.warn({ err }, "Failed to fire due crons; trying again next poll");
-      }
-      await sleep(deps.pollMs, stopping.signal);
-    }
-  }
-
-  const running = loop();
+  const polling = startPolling(pollOnce, {
+    intervalMs: deps.pollMs,
+    logger,
+    failure: "Failed to fire due crons; trying again next poll",
+  });
   logger.info({ poll_ms: deps.pollMs }, "Started cron scheduler");
   return {
     pollOnce,
     async stop() {
       stopping.abort();
-      await running;
+      await polling.stop();
       logger.info("Stopped cron scheduler");
     },
   };

@@ -1,5 +1,5 @@
 import type { ItemStore, ThreadStore } from "@langopen/api-server";
-import type { Logger, Signals } from "@langopen/common";
+import { type Logger, type Signals, startPolling } from "@langopen/common";
 
 /*
  * The retention sweeper: applies expired TTLs. Threads with strategy `delete` are deleted with
@@ -55,34 +55,13 @@ export interface Sweeper {
 
 /** Sweeps at once, then every intervalMs, until stopped. */
 export function startSweeper(deps: SweeperDeps & { intervalMs: number }): Sweeper {
-  const stopping = new AbortController();
   const { logger } = deps;
-
-  const loop = async () => {
-    while (!stopping.signal.aborted) {
-      try {
-        const result = await sweepOnce(deps, stopping.signal);
-        if (result.deletedThreads + result.prunedThreads + result.deletedItems > 0) logger.info(result, "Swept expired data");
-      } catch (err) {
-        if (!stopping.signal.aborted) logger.warn({ err }, "Retention sweep failed; trying again next interval");
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, deps.intervalMs);
-        function done() {
-          clearTimeout(timer);
-          stopping.signal.removeEventListener("abort", done);
-          resolve();
-        }
-        stopping.signal.addEventListener("abort", done, { once: true });
-      });
-    }
-  };
-  const running = loop();
-
-  return {
-    async stop() {
-      stopping.abort();
-      await running;
+  const polling = startPolling(
+    async (signal) => {
+      const result = await sweepOnce(deps, signal);
+      if (result.deletedThreads + result.prunedThreads + result.deletedItems > 0) logger.info(result, "Swept expired data");
     },
-  };
+    { intervalMs: deps.intervalMs, logger, failure: "Retention sweep failed; trying again next interval" },
+  );
+  return { stop: () => polling.stop() };
 }

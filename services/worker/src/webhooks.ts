@@ -4,7 +4,7 @@ import http from "node:http";
 import https from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 import type { WebhookDeliveryRow, WebhookStore } from "@langopen/api-server";
-import type { Logger, Signals } from "@langopen/common";
+import { type Logger, type Signals, startPolling } from "@langopen/common";
 
 export interface WebhookDispatcherOptions {
   /** Signs every body when set (header X-Langopen-Signature). */
@@ -238,21 +238,6 @@ function describe(err: unknown): string {
   return typeof code === "string" && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
 }
 
-/** Resolves after ms, or when woken or stopped. */
-function pause(ms: number, signal: AbortSignal, onWake: (wake: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    onWake(done);
-  });
-}
-
 /**
  * Sends run webhooks from the outbox: claims due deliveries (SKIP LOCKED, with a lease), POSTs
  * the JSON body with a signature when a secret is set, and records delivered (2xx), a retry
@@ -268,14 +253,6 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
   const batch = deps.batch ?? 10;
   const allowed = parseAllowedHosts(deps.allowedHosts ?? []);
   const stopping = new AbortController();
-  let wake: () => void = () => {};
-  // A run that ended while a poll was under way: look again at once.
-  let woken = false;
-  const offRunDone =
-    deps.signals?.onRunDone(() => {
-      woken = true;
-      wake();
-    }) ?? (() => {});
 
   /** The delay before attempt n+1: base·2^(n−1), capped, with the upper half jittered. */
   const backoff = (attempt: number) => {
@@ -352,32 +329,19 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
     }
   }
 
-  async function loop(): Promise<void> {
-    while (!stopping.signal.aborted) {
-      try {
-        await pollOnce();
-      } catch (err) {
-        if (!stopping.signal.aborted) logger.warn({ err }, "Failed to send due webhooks; trying again next poll");
-      }
-      if (woken) {
-        woken = false;
-        continue;
-      }
-      await pause(pollMs, stopping.signal, (fn) => {
-        wake = fn;
-      });
-      wake = () => {};
-      woken = false;
-    }
-  }
-
-  const running = loop();
+  const polling = startPolling(pollOnce, {
+    intervalMs: pollMs,
+    logger,
+    failure: "Failed to send due webhooks; trying again next poll",
+  });
+  // A run that ended may have queued a delivery: look at once (again, if a poll is under way).
+  const offRunDone = deps.signals?.onRunDone(() => polling.wake()) ?? (() => {});
   return {
     pollOnce,
     async stop() {
       stopping.abort();
       offRunDone();
-      await running;
+      await polling.stop();
     },
   };
 }
