@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
@@ -16,6 +17,9 @@ import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_servic
 import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import { startRuntimeProcess } from "./runtime-process.js";
+
+/** LangOpen's version, as /info reports it. */
+const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 /** The example project served when the current folder has no langgraph.json. */
 export const EXAMPLE_CONFIG = fileURLToPath(new URL("../example/langgraph.json", import.meta.url));
@@ -116,6 +120,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       // Same process as the api-server: call it directly, not over HTTP/2 loopback (no framing, no serialization).
       transport: api.rpc.inProcessTransport,
       bodyLimitBytes: options.bodyLimitBytes,
+      info: { version: VERSION },
     });
     stops.push(() => app.close());
     await app.listen({ host: options.host, port: options.port });

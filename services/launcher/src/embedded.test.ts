@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,8 @@ describe("npm start with nothing else installed", () => {
 
   it("serves runs on an embedded Postgres and keeps them across a restart", { timeout: 400_000 }, async () => {
     const first = await start(dataDir);
+    const info = (await (await fetch(`${first.url}/info`)).json()) as { version?: string };
+    expect(info.version).toBe(JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")).version);
     const client = new Client({ apiUrl: first.url });
     const thread = await client.threads.create({ metadata: { kept: true } });
     const values = await client.runs.wait(thread.thread_id, "echo", { input: { messages: [{ role: "human", content: "still there?" }] } });
