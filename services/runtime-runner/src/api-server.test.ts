@@ -11,6 +11,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type ApiServer, createRunStore, type RunRow, startApiServer } from "@langopen/api-server";
 import { createLocalSignals, createLogger, createPool, errorInfo, freePort, Reason } from "@langopen/common";
 import type { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
@@ -201,6 +202,52 @@ describe("runtime with the api-server's CheckpointService", () => {
     expect(errorInfo(err)?.reason).toBe(Reason.StaleEpoch);
     const state = parseState((await client().getState({ graphId: "echo", threadId })).stateJson);
     expect(state.checkpoint).toBeNull();
+  });
+});
+
+describe("PutBatch of the api-server's CheckpointService", () => {
+  const checkpoint = (threadId: string, id: string) => ({
+    case: "checkpoint" as const,
+    value: {
+      checkpoint: {
+        ref: { threadId, checkpointNs: "", checkpointId: id },
+        type: "json",
+        checkpoint: json({ v: 1 }),
+        metadataJson: json({}),
+      },
+    },
+  });
+  const writes = (threadId: string, id: string) => ({
+    case: "pendingWrites" as const,
+    value: {
+      ref: { threadId, checkpointNs: "", checkpointId: id },
+      writes: [{ taskId: "t", channel: "c", type: "json", value: json(1), idx: 0 }],
+    },
+  });
+
+  it("writes a checkpoint and the writes against it in one call, and nothing when one write is bad or the fence is stale", async () => {
+    const checkpoints = createClient(CheckpointService, createGrpcTransport({ baseUrl: api.rpc.url }));
+    const threadId = await newThread("echo");
+    const row = await createAndClaim(threadId, { assistantId: "echo", inputJson: json({ messages: [] }) });
+    const fence = { runId: row.run_id, epoch: BigInt(row.epoch) };
+
+    const bad = await checkpoints
+      .putBatch({ fence, writes: [{ kind: checkpoint(threadId, "1ef0000000000001") }, { kind: { case: undefined } }] })
+      .catch((e: unknown) => e as ConnectError);
+    expect(bad).toMatchObject({ code: Code.InvalidArgument });
+    const stale = await checkpoints
+      .putBatch({ fence: { ...fence, epoch: fence.epoch - 1n }, writes: [{ kind: checkpoint(threadId, "1ef0000000000001") }] })
+      .catch((e: unknown) => e as ConnectError);
+    expect(stale).toMatchObject({ code: Code.FailedPrecondition });
+    expect((await checkpoints.getCheckpoint({ ref: { threadId } })).checkpoint).toBeUndefined();
+
+    await checkpoints.putBatch({
+      fence,
+      writes: [{ kind: checkpoint(threadId, "1ef0000000000001") }, { kind: writes(threadId, "1ef0000000000001") }],
+    });
+    const got = (await checkpoints.getCheckpoint({ ref: { threadId } })).checkpoint;
+    expect(got?.ref?.checkpointId).toBe("1ef0000000000001");
+    expect(got?.pendingWrites.map((w) => [w.taskId, w.channel])).toEqual([["t", "c"]]);
   });
 });
 

@@ -601,6 +601,10 @@ describe("Execute (acknowledged)", () => {
     expect(await drainToOutcome(stream, ack, 2)).toBe(RunOutcome.SUCCESS);
     requests.close();
     expect(writesOf(threadId).filter((w) => w.kind === "checkpoint").length).toBeGreaterThanOrEqual(4);
+    // What a superstep writes goes together: fewer calls than writes.
+    const batches = dataPlane.batches.filter((b) => b.threadId === threadId);
+    expect(batches.reduce((n, b) => n + b.size, 0)).toBe(writesOf(threadId).length);
+    expect(batches.length).toBeLessThan(writesOf(threadId).length);
   });
 
   it("with durability async, runs ahead but writes no checkpoint past unacknowledged events", async () => {

@@ -1,11 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { failedPrecondition, invalidArgument, jsonText, Reason, textBytes } from "@langopen/common";
-import { CheckpointSchema, type Checkpoint } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
+import { CheckpointSchema, type Checkpoint, type PendingWrite } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import type { Fence } from "@langopen/gen/langopen/data/v1/common_pb";
+import type { CheckpointRef } from "@langopen/gen/langopen/data/v1/thread_pb";
 import { requireUuid } from "../domain/ids.js";
-import type { CheckpointRow, CheckpointStore, WriteRow } from "../store/checkpoint-store.js";
+import type { BatchWrite, CheckpointInput, CheckpointRow, CheckpointStore, WriteRow } from "../store/checkpoint-store.js";
 
 
 export interface CheckpointServiceDeps {
@@ -53,6 +54,31 @@ function metadataJson(bytes: Uint8Array): string {
   return text;
 }
 
+function checkpointInput(cp: Checkpoint | undefined, fence: Fence | undefined): CheckpointInput {
+  const ref = cp?.ref;
+  if (!cp || !ref?.checkpointId) throw invalidArgument("checkpoint.ref.checkpoint_id is required");
+  return {
+    threadId: requireUuid("thread_id", ref.threadId),
+    ns: ref.checkpointNs,
+    checkpointId: ref.checkpointId,
+    parentId: cp.parent?.checkpointId || null,
+    runId: fenceOf(fence)?.runId ?? null,
+    type: cp.type,
+    checkpoint: cp.checkpoint,
+    metadataJson: metadataJson(cp.metadataJson),
+  };
+}
+
+function pendingWritesInput(ref: CheckpointRef | undefined, writes: PendingWrite[]) {
+  if (!ref?.checkpointId) throw invalidArgument("ref.checkpoint_id is required");
+  return {
+    threadId: requireUuid("thread_id", ref.threadId),
+    ns: ref.checkpointNs,
+    checkpointId: ref.checkpointId,
+    writes: writes.map((w) => ({ taskId: w.taskId, idx: w.idx, channel: w.channel, type: w.type, value: w.value, taskPath: w.taskPath })),
+  };
+}
+
 export function createCheckpointServiceImpl(deps: CheckpointServiceDeps): ServiceImpl<typeof CheckpointService> {
   const { checkpoints } = deps;
   return {
@@ -75,38 +101,28 @@ export function createCheckpointServiceImpl(deps: CheckpointServiceDeps): Servic
     },
 
     async putCheckpoint(req) {
-      const cp = req.checkpoint;
-      const ref = cp?.ref;
-      if (!cp || !ref?.checkpointId) throw invalidArgument("checkpoint.ref.checkpoint_id is required");
-      const fence = fenceOf(req.fence);
-      const ok = await checkpoints.put(
-        {
-          threadId: requireUuid("thread_id", ref.threadId),
-          ns: ref.checkpointNs,
-          checkpointId: ref.checkpointId,
-          parentId: cp.parent?.checkpointId || null,
-          runId: fence?.runId ?? null,
-          type: cp.type,
-          checkpoint: cp.checkpoint,
-          metadataJson: metadataJson(cp.metadataJson),
-        },
-        fence,
-      );
+      const ok = await checkpoints.put(checkpointInput(req.checkpoint, req.fence), fenceOf(req.fence));
       if (!ok) throw stale(req.fence);
-      return { ref };
+      return { ref: req.checkpoint?.ref };
     },
 
     async putWrites(req) {
-      const ref = req.ref;
-      if (!ref?.checkpointId) throw invalidArgument("ref.checkpoint_id is required");
-      const ok = await checkpoints.putWrites(
-        requireUuid("thread_id", ref.threadId),
-        ref.checkpointNs,
-        ref.checkpointId,
-        req.writes.map((w) => ({ taskId: w.taskId, idx: w.idx, channel: w.channel, type: w.type, value: w.value, taskPath: w.taskPath })),
-        fenceOf(req.fence),
-      );
+      const w = pendingWritesInput(req.ref, req.writes);
+      const ok = await checkpoints.putWrites(w.threadId, w.ns, w.checkpointId, w.writes, fenceOf(req.fence));
       if (!ok) throw stale(req.fence);
+      return {};
+    },
+
+    async putBatch(req) {
+      // Every write is checked before any is made, so bad input writes nothing.
+      const writes: BatchWrite[] = req.writes.map((w) => {
+        if (w.kind.case === "checkpoint") return { kind: "checkpoint", input: checkpointInput(w.kind.value.checkpoint, req.fence) };
+        if (w.kind.case === "pendingWrites") return { kind: "writes", ...pendingWritesInput(w.kind.value.ref, w.kind.value.writes) };
+        throw invalidArgument("every write of a batch is a checkpoint or pending writes", [
+          { field: "writes", description: "empty write" },
+        ]);
+      });
+      if (!(await checkpoints.putBatch(writes, fenceOf(req.fence)))) throw stale(req.fence);
       return {};
     },
 

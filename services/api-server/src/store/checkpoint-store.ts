@@ -1,5 +1,5 @@
 import type { Pool } from "@langopen/common";
-import { Conditions, type Queryable } from "./sql.js";
+import { Conditions, inTransaction, type Queryable } from "./sql.js";
 
 export interface CheckpointRow {
   thread_id: string;
@@ -61,7 +61,8 @@ interface AggregatedWrites {
   w_task_paths: string[] | null;
 }
 
-const COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata::text AS metadata_text";
+const COLUMNS =
+  "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata::text AS metadata_text";
 
 /**
  * Refuses a write made for a run whose lease epoch has moved on (a newer attempt owns it), whose
@@ -86,10 +87,82 @@ const FENCE_CTE = `fence AS (
   FOR SHARE)`;
 const FENCE_HOLDS = "($10::uuid IS NULL OR EXISTS (SELECT 1 FROM fence))";
 
+type Fence = { runId: string; epoch: bigint };
+
+/** Rolls a batch back when one of its writes finds the fence stale. */
+class FencedOff extends Error {}
+
+/** One write of a batch. */
+export type BatchWrite =
+  | { kind: "checkpoint"; input: CheckpointInput }
+  | { kind: "writes"; threadId: string; ns: string; checkpointId: string; writes: WriteInput[] };
+
+async function putRow(db: Queryable, input: CheckpointInput, fence?: { runId: string; epoch: bigint }): Promise<boolean> {
+  // One statement: the fence's share lock on the run is held until its transaction commits.
+  const { rowCount } = await db.query(
+    `WITH ${FENCE_CTE}
+       INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, epoch)
+       SELECT $1::uuid, $2::text, $3::text, $4::text, $5::uuid, $6::text, $7::bytea, $8::jsonb, $9::bigint WHERE ${FENCE_HOLDS}
+       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+         parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type,
+         checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata, epoch = EXCLUDED.epoch`,
+    [
+      input.threadId,
+      input.ns,
+      input.checkpointId,
+      input.parentId,
+      input.runId,
+      input.type,
+      Buffer.from(input.checkpoint),
+      input.metadataJson,
+      fence ? fence.epoch.toString() : null,
+      fence?.runId ?? null,
+    ],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+async function putWritesRow(
+  db: Queryable,
+  threadId: string,
+  ns: string,
+  checkpointId: string,
+  writes: WriteInput[],
+  fence?: { runId: string; epoch: bigint },
+): Promise<boolean> {
+  if (writes.length === 0) return true;
+  const { rowCount } = await db.query(
+    `WITH ${FENCE_CTE}
+       INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
+       SELECT $1::uuid, $2::text, $3::text, w.* FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[], $11::text[]) AS w
+       WHERE ${FENCE_HOLDS}
+       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
+         channel = EXCLUDED.channel, type = EXCLUDED.type, value = EXCLUDED.value, task_path = EXCLUDED.task_path`,
+    [
+      threadId,
+      ns,
+      checkpointId,
+      writes.map((w) => w.taskId),
+      writes.map((w) => w.idx),
+      writes.map((w) => w.channel),
+      writes.map((w) => w.type),
+      writes.map((w) => Buffer.from(w.value)),
+      fence ? fence.epoch.toString() : null,
+      fence?.runId ?? null,
+      writes.map((w) => w.taskPath),
+    ],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 export function createCheckpointStore(pool: Pool) {
   return {
     /** The checkpoint (latest when id is empty) with its pending writes. */
-    async get(threadId: string, ns: string, checkpointId: string): Promise<{ row: CheckpointRow; writes: WriteRow[] } | undefined> {
+    async get(
+      threadId: string,
+      ns: string,
+      checkpointId: string,
+    ): Promise<{ row: CheckpointRow; writes: WriteRow[] } | undefined> {
       const c = new Conditions().add("thread_id = ?", threadId).add("checkpoint_ns = ?", ns);
       if (checkpointId) c.add("checkpoint_id = ?", checkpointId);
       // The checkpoint and its pending writes (as parallel arrays) in one statement.
@@ -146,68 +219,35 @@ export function createCheckpointStore(pool: Pool) {
     },
 
     /** Writes a checkpoint; with a fence, only while the run's epoch is current. False when fenced off. */
-    async put(input: CheckpointInput, fence?: { runId: string; epoch: bigint }): Promise<boolean> {
-      // One statement, no transaction: the fence's share lock on the run is held until it commits.
-      const { rowCount } = await pool.query(
-        `WITH ${FENCE_CTE}
-         INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, epoch)
-         SELECT $1::uuid, $2::text, $3::text, $4::text, $5::uuid, $6::text, $7::bytea, $8::jsonb, $9::bigint WHERE ${FENCE_HOLDS}
-         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
-           parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type,
-           checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata, epoch = EXCLUDED.epoch`,
-        [
-          input.threadId,
-          input.ns,
-          input.checkpointId,
-          input.parentId,
-          input.runId,
-          input.type,
-          Buffer.from(input.checkpoint),
-          input.metadataJson,
-          fence ? fence.epoch.toString() : null,
-          fence?.runId ?? null,
-        ],
-      );
-      return (rowCount ?? 0) > 0;
-    },
+    put: (input: CheckpointInput, fence?: Fence) => putRow(pool, input, fence),
 
-    async putWrites(
-      threadId: string,
-      ns: string,
-      checkpointId: string,
-      writes: WriteInput[],
-      fence?: { runId: string; epoch: bigint },
-    ): Promise<boolean> {
-      if (writes.length === 0) return true;
-      const { rowCount } = await pool.query(
-        `WITH ${FENCE_CTE}
-         INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
-         SELECT $1::uuid, $2::text, $3::text, w.* FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[], $11::text[]) AS w
-         WHERE ${FENCE_HOLDS}
-         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
-           channel = EXCLUDED.channel, type = EXCLUDED.type, value = EXCLUDED.value, task_path = EXCLUDED.task_path`,
-        [
-          threadId,
-          ns,
-          checkpointId,
-          writes.map((w) => w.taskId),
-          writes.map((w) => w.idx),
-          writes.map((w) => w.channel),
-          writes.map((w) => w.type),
-          writes.map((w) => Buffer.from(w.value)),
-          fence ? fence.epoch.toString() : null,
-          fence?.runId ?? null,
-          writes.map((w) => w.taskPath),
-        ],
-      );
-      return (rowCount ?? 0) > 0;
+    putWrites: (threadId: string, ns: string, checkpointId: string, writes: WriteInput[], fence?: Fence) =>
+      putWritesRow(pool, threadId, ns, checkpointId, writes, fence),
+
+    /**
+     * Checkpoints and pending writes of one run in order, in one transaction (one commit). False,
+     * with nothing written, when the fence is stale.
+     */
+    async putBatch(writes: BatchWrite[], fence?: Fence): Promise<boolean> {
+      const one = (db: Queryable, w: BatchWrite) =>
+        w.kind === "checkpoint" ? putRow(db, w.input, fence) : putWritesRow(db, w.threadId, w.ns, w.checkpointId, w.writes, fence);
+      // A single write is one statement: no transaction around it.
+      if (writes.length === 1) return one(pool, writes[0] as BatchWrite);
+      try {
+        await inTransaction(pool, async (db) => {
+          for (const w of writes) if (!(await one(db, w))) throw new FencedOff();
+        });
+        return true;
+      } catch (err) {
+        if (err instanceof FencedOff) return false;
+        throw err;
+      }
     },
 
     async deleteThread(threadId: string): Promise<void> {
       await pool.query("DELETE FROM checkpoints WHERE thread_id = $1", [threadId]);
       await pool.query("DELETE FROM checkpoint_writes WHERE thread_id = $1", [threadId]);
     },
-
   };
 }
 

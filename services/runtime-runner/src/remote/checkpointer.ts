@@ -23,11 +23,12 @@ import {
   type PendingWrite as PendingWriteMessage,
   PendingWriteSchema,
 } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
-import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import type { CheckpointService, CheckpointWriteSchema } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { sleep } from "@langopen/common";
 import type { FenceSchema } from "@langopen/gen/langopen/data/v1/common_pb";
 
 export type CheckpointClient = Client<typeof CheckpointService>;
+type WriteKind = MessageInitShape<typeof CheckpointWriteSchema>["kind"];
 export type FenceInit = MessageInitShape<typeof FenceSchema>;
 
 export interface RemoteCheckpointerOptions {
@@ -105,6 +106,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
    * are kept apart and joined to their checkpoint when it is read.
    */
   private readonly writtenWrites = new Map<string, PendingWriteMessage[]>();
+  private batch: Array<{ kind: WriteKind; resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(options: RemoteCheckpointerOptions) {
     super(options.serde);
@@ -173,10 +175,10 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
       metadataJson,
     });
     await this.reporting(() =>
-      this.client.putCheckpoint(
-        { fence: this.fence, checkpoint: message, newVersionsJson: encoder.encode(JSON.stringify(newVersions ?? {})) },
-        { timeoutMs: this.timeoutMs },
-      ),
+      this.send({
+        case: "checkpoint",
+        value: { checkpoint: message, newVersionsJson: encoder.encode(JSON.stringify(newVersions ?? {})) },
+      }),
     );
     this.written.set(writtenKey(threadId, checkpointNs), message);
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
@@ -193,12 +195,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
       }),
     );
     const checkpointNs = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
-    await this.reporting(() =>
-      this.client.putWrites(
-        { fence: this.fence, ref: { threadId, checkpointNs, checkpointId }, writes: dumped },
-        { timeoutMs: this.timeoutMs },
-      ),
-    );
+    await this.reporting(() => this.send({ case: "pendingWrites", value: { ref: { threadId, checkpointNs, checkpointId }, writes: dumped } }));
     // As the data plane stores them: one write per (task, index), the later one replacing.
     const key = writtenKey(threadId, checkpointNs, checkpointId);
     const added = dumped.map((w) => create(PendingWriteSchema, w));
@@ -210,10 +207,35 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   private async reporting<T>(write: () => Promise<T>): Promise<T> {
     try {
       await this.beforeWrite?.();
-      return await this.retrying(write);
+      return await write();
     } catch (err) {
       this.onWriteFailed?.(err);
       throw err;
+    }
+  }
+
+  /**
+   * Queues a write for the next batch. Writes that become due in the same turn of the event loop
+   * (a task's pending writes and the checkpoint after them; the input checkpoint and the input's
+   * writes) go to the data plane in one PutBatch call, in order, in one transaction.
+   */
+  private send(kind: WriteKind): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ kind, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    try {
+      await this.retrying(() =>
+        this.client.putBatch({ fence: this.fence, writes: batch.map((w) => ({ kind: w.kind })) }, { timeoutMs: this.timeoutMs }),
+      );
+      for (const w of batch) w.resolve();
+    } catch (err) {
+      for (const w of batch) w.reject(err);
     }
   }
 

@@ -8,7 +8,11 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { failedPrecondition, type Logger, Reason, type RpcServer, startRpcServer, unavailable } from "@langopen/common";
 import { type Checkpoint, CheckpointSchema, type PendingWrite } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
-import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import {
+  CheckpointService,
+  PutCheckpointRequestSchema,
+  PutWritesRequestSchema,
+} from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import type { Fence } from "@langopen/gen/langopen/data/v1/common_pb";
 import { type Item, ItemSchema } from "@langopen/gen/langopen/data/v1/store_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
@@ -25,6 +29,8 @@ export interface MemoryDataPlane {
   readonly rpc: RpcServer;
   readonly url: string;
   readonly writes: RecordedWrite[];
+  /** Per PutBatch call, by thread: how many writes it carried. */
+  readonly batches: Array<{ threadId: string; size: number }>;
   /** Writes carrying this run's fence with an epoch below `epoch` are refused as stale. */
   setCurrentEpoch(runId: string, epoch: bigint): void;
   /** The next `count` writes for this thread fail with UNAVAILABLE, as while a database restarts. */
@@ -45,6 +51,7 @@ export async function startMemoryDataPlane(logger: Logger): Promise<MemoryDataPl
   const pending = new Map<string, PendingWrite>();
   const items = new Map<string, Item>();
   const writes: RecordedWrite[] = [];
+  const batches: Array<{ threadId: string; size: number }> = [];
   const epochs = new Map<string, bigint>();
 
   const failing = new Map<string, number>();
@@ -114,6 +121,19 @@ export async function startMemoryDataPlane(logger: Logger): Promise<MemoryDataPl
       }
       return {};
     },
+    async putBatch(req, ctx) {
+      const first = req.writes[0]?.kind;
+      const threadId = first?.case === "checkpoint" ? first.value.checkpoint?.ref?.threadId : first?.value?.ref?.threadId;
+      batches.push({ threadId: threadId ?? "", size: req.writes.length });
+      for (const w of req.writes) {
+        if (w.kind.case === "checkpoint") {
+          await checkpointImpl.putCheckpoint?.(create(PutCheckpointRequestSchema, { fence: req.fence, ...w.kind.value }), ctx);
+        } else if (w.kind.case === "pendingWrites") {
+          await checkpointImpl.putWrites?.(create(PutWritesRequestSchema, { fence: req.fence, ...w.kind.value }), ctx);
+        }
+      }
+      return {};
+    },
     deleteCheckpoints(req) {
       for (let i = checkpoints.length - 1; i >= 0; i--)
         if (checkpoints[i]?.ref?.threadId === req.threadId) checkpoints.splice(i, 1);
@@ -179,6 +199,7 @@ export async function startMemoryDataPlane(logger: Logger): Promise<MemoryDataPl
     rpc,
     url: rpc.url,
     writes,
+    batches,
     setCurrentEpoch: (runId, epoch) => epochs.set(runId, epoch),
     failWrites: (threadId, count) => failing.set(threadId, count),
     checkpointsOf: (threadId) => checkpoints.filter((c) => c.ref?.threadId === threadId),

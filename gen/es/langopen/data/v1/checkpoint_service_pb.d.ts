@@ -336,6 +336,183 @@ export declare type PutWritesResponseJson = {
 export declare const PutWritesResponseSchema: GenMessage<PutWritesResponse, {jsonType: PutWritesResponseJson}>;
 
 /**
+ * @generated from message langopen.data.v1.PutBatchRequest
+ */
+export declare type PutBatchRequest = Message<"langopen.data.v1.PutBatchRequest"> & {
+  /**
+   * @generated from field: langopen.data.v1.Fence fence = 1;
+   */
+  fence?: Fence | undefined;
+
+  /**
+   * @generated from field: repeated langopen.data.v1.CheckpointWrite writes = 2;
+   */
+  writes: CheckpointWrite[];
+};
+
+/**
+ * @generated from message langopen.data.v1.PutBatchRequest
+ */
+export declare type PutBatchRequestJson = {
+  /**
+   * @generated from field: langopen.data.v1.Fence fence = 1;
+   */
+  fence?: FenceJson;
+
+  /**
+   * @generated from field: repeated langopen.data.v1.CheckpointWrite writes = 2;
+   */
+  writes?: CheckpointWriteJson[];
+};
+
+/**
+ * Describes the message langopen.data.v1.PutBatchRequest.
+ * Use `create(PutBatchRequestSchema)` to create a new message.
+ */
+export declare const PutBatchRequestSchema: GenMessage<PutBatchRequest, {jsonType: PutBatchRequestJson}>;
+
+/**
+ * One write of a batch: a checkpoint, or pending writes against one.
+ *
+ * @generated from message langopen.data.v1.CheckpointWrite
+ */
+export declare type CheckpointWrite = Message<"langopen.data.v1.CheckpointWrite"> & {
+  /**
+   * @generated from oneof langopen.data.v1.CheckpointWrite.kind
+   */
+  kind: {
+    /**
+     * @generated from field: langopen.data.v1.CheckpointPut checkpoint = 1;
+     */
+    value: CheckpointPut;
+    case: "checkpoint";
+  } | {
+    /**
+     * @generated from field: langopen.data.v1.PendingWritesPut pending_writes = 2;
+     */
+    value: PendingWritesPut;
+    case: "pendingWrites";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * One write of a batch: a checkpoint, or pending writes against one.
+ *
+ * @generated from message langopen.data.v1.CheckpointWrite
+ */
+export declare type CheckpointWriteJson = {
+  /**
+   * @generated from field: langopen.data.v1.CheckpointPut checkpoint = 1;
+   */
+  checkpoint?: CheckpointPutJson;
+
+  /**
+   * @generated from field: langopen.data.v1.PendingWritesPut pending_writes = 2;
+   */
+  pendingWrites?: PendingWritesPutJson;
+};
+
+/**
+ * Describes the message langopen.data.v1.CheckpointWrite.
+ * Use `create(CheckpointWriteSchema)` to create a new message.
+ */
+export declare const CheckpointWriteSchema: GenMessage<CheckpointWrite, {jsonType: CheckpointWriteJson}>;
+
+/**
+ * @generated from message langopen.data.v1.CheckpointPut
+ */
+export declare type CheckpointPut = Message<"langopen.data.v1.CheckpointPut"> & {
+  /**
+   * @generated from field: langopen.data.v1.Checkpoint checkpoint = 1;
+   */
+  checkpoint?: Checkpoint | undefined;
+
+  /**
+   * JSON object: channel to new version.
+   *
+   * @generated from field: bytes new_versions_json = 2;
+   */
+  newVersionsJson: Uint8Array;
+};
+
+/**
+ * @generated from message langopen.data.v1.CheckpointPut
+ */
+export declare type CheckpointPutJson = {
+  /**
+   * @generated from field: langopen.data.v1.Checkpoint checkpoint = 1;
+   */
+  checkpoint?: CheckpointJson;
+
+  /**
+   * JSON object: channel to new version.
+   *
+   * @generated from field: bytes new_versions_json = 2;
+   */
+  newVersionsJson?: string;
+};
+
+/**
+ * Describes the message langopen.data.v1.CheckpointPut.
+ * Use `create(CheckpointPutSchema)` to create a new message.
+ */
+export declare const CheckpointPutSchema: GenMessage<CheckpointPut, {jsonType: CheckpointPutJson}>;
+
+/**
+ * @generated from message langopen.data.v1.PendingWritesPut
+ */
+export declare type PendingWritesPut = Message<"langopen.data.v1.PendingWritesPut"> & {
+  /**
+   * @generated from field: langopen.data.v1.CheckpointRef ref = 1;
+   */
+  ref?: CheckpointRef | undefined;
+
+  /**
+   * @generated from field: repeated langopen.data.v1.PendingWrite writes = 2;
+   */
+  writes: PendingWrite[];
+};
+
+/**
+ * @generated from message langopen.data.v1.PendingWritesPut
+ */
+export declare type PendingWritesPutJson = {
+  /**
+   * @generated from field: langopen.data.v1.CheckpointRef ref = 1;
+   */
+  ref?: CheckpointRefJson;
+
+  /**
+   * @generated from field: repeated langopen.data.v1.PendingWrite writes = 2;
+   */
+  writes?: PendingWriteJson[];
+};
+
+/**
+ * Describes the message langopen.data.v1.PendingWritesPut.
+ * Use `create(PendingWritesPutSchema)` to create a new message.
+ */
+export declare const PendingWritesPutSchema: GenMessage<PendingWritesPut, {jsonType: PendingWritesPutJson}>;
+
+/**
+ * @generated from message langopen.data.v1.PutBatchResponse
+ */
+export declare type PutBatchResponse = Message<"langopen.data.v1.PutBatchResponse"> & {
+};
+
+/**
+ * @generated from message langopen.data.v1.PutBatchResponse
+ */
+export declare type PutBatchResponseJson = {
+};
+
+/**
+ * Describes the message langopen.data.v1.PutBatchResponse.
+ * Use `create(PutBatchResponseSchema)` to create a new message.
+ */
+export declare const PutBatchResponseSchema: GenMessage<PutBatchResponse, {jsonType: PutBatchResponseJson}>;
+
+/**
  * @generated from message langopen.data.v1.DeleteCheckpointsRequest
  */
 export declare type DeleteCheckpointsRequest = Message<"langopen.data.v1.DeleteCheckpointsRequest"> & {
@@ -431,6 +608,18 @@ export declare const CheckpointService: GenService<{
     methodKind: "unary";
     input: typeof PutWritesRequestSchema;
     output: typeof PutWritesResponseSchema;
+  },
+  /**
+   * Several writes of one run in one call and one transaction, in order: what a superstep
+   * writes (a task's pending writes, the next checkpoint) without a call each. Refused as a
+   * whole when the fence is stale.
+   *
+   * @generated from rpc langopen.data.v1.CheckpointService.PutBatch
+   */
+  putBatch: {
+    methodKind: "unary";
+    input: typeof PutBatchRequestSchema;
+    output: typeof PutBatchResponseSchema;
   },
   /**
    * @generated from rpc langopen.data.v1.CheckpointService.DeleteCheckpoints
