@@ -8,7 +8,7 @@ import type { Logger } from "./logger.js";
  */
 export function runMain(main: () => Promise<void>, usage?: string): void {
   main().catch((err: unknown) => {
-    const text = err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err));
+    const text = err instanceof ConfigError ? err.message : ((err as Error | undefined)?.stack ?? String(err));
     process.stderr.write(`${text}\n${usage ? `${usage}\n` : ""}`);
     process.exit(1);
   });
@@ -20,12 +20,17 @@ export interface StopOnSignalsOptions {
 }
 
 /**
- * Stops the service once, on the first SIGTERM or SIGINT, then exits: 0 after a clean stop,
- * 1 when stopping failed or outlasted `forceAfterMs`.
+ * Stops the service once, on the first SIGTERM or SIGINT (or when the returned function is
+ * called), then exits: 0 after a clean stop, 1 when stopping failed or outlasted `forceAfterMs`.
  */
-export function stopOnSignals(logger: Logger, service: string, stop: () => Promise<void>, options: StopOnSignalsOptions = {}): void {
+export function stopOnSignals(
+  logger: Logger,
+  service: string,
+  stop: () => Promise<void>,
+  options: StopOnSignalsOptions = {},
+): (reason: string) => void {
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, `Stopping ${service}`);
@@ -48,4 +53,5 @@ export function stopOnSignals(logger: Logger, service: string, stop: () => Promi
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
+  return onSignal;
 }

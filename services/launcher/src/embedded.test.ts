@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,4 +77,55 @@ describe("npm start with nothing else installed", () => {
       expect(await stop(second)).toBe(0);
     }
   });
+
+  it("starts again after its launcher was killed: the runtime went with it, the Postgres it left is stopped", { timeout: 400_000 }, async () => {
+    const first = await start(dataDir);
+    const thread = await new Client({ apiUrl: first.url }).threads.create({ metadata: { before: "the kill" } });
+    const children = await childrenOf(first.child.pid as number);
+    const runtime = children.find((c) => c.args.includes("runtime-runner"));
+    const postgres = children.find((c) => c.args.includes("postgres"));
+    expect(runtime && postgres).toBeTruthy();
+    const exited = new Promise((resolve) => first.child.once("exit", resolve));
+    first.child.kill("SIGKILL");
+    await exited;
+    // The runtime child notices its launcher is gone (IPC channel closed) and stops; Postgres does not.
+    await until(async () => !(await alive(runtime?.pid as number)), "the runtime child to exit");
+    expect(await alive(postgres?.pid as number)).toBe(true);
+
+    const second = await start(dataDir);
+    try {
+      expect(await alive(postgres?.pid as number)).toBe(false);
+      expect(second.output()).toContain("Stopping the Postgres a killed launcher left running");
+      const kept = await new Client({ apiUrl: second.url }).threads.get(thread.thread_id);
+      expect(kept.metadata).toMatchObject({ before: "the kill" });
+    } finally {
+      expect(await stop(second)).toBe(0);
+    }
+  });
 });
+
+/** The processes whose parent is pid, from /proc. */
+async function childrenOf(pid: number): Promise<Array<{ pid: number; args: string }>> {
+  const out: Array<{ pid: number; args: string }> = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== pid) continue;
+    const args = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")).split("\0").join(" ");
+    out.push({ pid: Number(entry), args });
+  }
+  return out;
+}
+
+/** Whether the process is alive (a zombie counts as gone). */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+}
+
+async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await probe()); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

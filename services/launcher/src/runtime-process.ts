@@ -42,7 +42,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         API_SERVER_URL: options.apiServerUrl,
         LOG_LEVEL: options.logLevel,
       },
-      stdio: ["ignore", "inherit", "inherit"],
+      // The IPC channel tells the child when this process is gone, even by SIGKILL: it then stops too.
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     child.once("exit", (code, signal) => {
       if (stopping) return;

@@ -17,7 +17,9 @@ async function main(): Promise<void> {
     },
     logger,
   );
-  stopOnSignals(logger, "runtime-runner", () => runtime.stop(config.SHUTDOWN_GRACE_MS));
+  const shutdown = stopOnSignals(logger, "runtime-runner", () => runtime.stop(config.SHUTDOWN_GRACE_MS));
+  // Started by a launcher with an IPC channel: when the launcher is gone (even killed), stop too.
+  if (process.channel) process.once("disconnect", () => shutdown("parent process gone"));
 }
 
 runMain(main);
