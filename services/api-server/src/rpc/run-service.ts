@@ -141,12 +141,20 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     options: { mustExist?: boolean } = {},
   ): Promise<RunRow | undefined> => {
     let wake: () => void = () => {};
-    const off = signals.onRunDone((id) => id === runId && wake());
+    // The end may be announced while a read is under way: then read again at once, not after the poll.
+    let ended = false;
+    const off = signals.onRunDone((id) => {
+      if (id !== runId) return;
+      ended = true;
+      wake();
+    });
     try {
       for (let first = true; !signal.aborted; first = false) {
+        ended = false;
         const row = await runs.get(runId, threadId);
         if (!row && first && options.mustExist) throw notFound("Run", runId);
         if (!row || isFinal(row.status)) return row;
+        if (ended) continue;
         const delay = wakeableDelay(1_000, signal);
         wake = delay.wake;
         await delay.done;
