@@ -189,6 +189,36 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
     });
   };
 
+  /**
+   * Reads a log, waiting up to blockMs for it to grow when nothing is there yet. Subscribes to
+   * the log's announcements before the first read, so nothing appended after it goes unnoticed;
+   * announcements only say that the log grew, the log is the authority on what and in which order.
+   */
+  const readLive = async <T>(channel: string, read: () => Promise<T[]>, blockMs: number, signal: AbortSignal): Promise<T[]> => {
+    let grew = false;
+    let wake: () => void = () => {};
+    const listener = () => {
+      grew = true;
+      wake();
+    };
+    emitter.on(channel, listener);
+    await acquireLive(channel);
+    try {
+      const backlog = await read();
+      if (backlog.length > 0 || blockMs <= 0 || signal.aborted) return backlog;
+      if (!grew) {
+        // The delay leaves no listener behind on the signal (a thread stream reads for hours).
+        const delay = wakeableDelay(blockMs, signal);
+        wake = delay.wake;
+        await delay.done;
+      }
+      return grew ? read() : [];
+    } finally {
+      emitter.off(channel, listener);
+      await releaseLive(channel);
+    }
+  };
+
   return {
     async wake() {
       await redis.lpush(keys.wakeQueue, "1");
@@ -262,69 +292,15 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
       return answer.map(String);
     },
 
-    async readEvents(runId, after, blockMs, signal) {
-      const channel = liveChannel(runId);
-      // Announcements only say that the log grew; the log is the authority on what and in which order.
-      let grew = false;
-      let wake: () => void = () => {};
-      const listener = () => {
-        grew = true;
-        wake();
-      };
-      emitter.on(channel, listener);
-      await acquireLive(channel);
-      try {
-        const backlog = await range(runId, after);
-        if (backlog.length > 0) return backlog;
-        if (!grew && blockMs > 0 && !signal.aborted) {
-          const delay = wakeableDelay(blockMs, signal);
-          wake = delay.wake;
-          await delay.done;
-        }
-        return grew ? range(runId, after) : [];
-      } finally {
-        emitter.off(channel, listener);
-        await releaseLive(channel);
-      }
-    },
+    readEvents: (runId, after, blockMs, signal) => readLive(liveChannel(runId), () => range(runId, after), blockMs, signal),
 
     async expireEvents(runId, retentionSeconds) {
       await redis.expire(keys.runEvents(runId), Math.max(1, Math.round(retentionSeconds)));
     },
 
-    async readThreadEvents(threadId, after, blockMs, signal) {
-      // Subscribe before reading, so that nothing appended after the read goes unnoticed.
-      const channel = threadLiveChannel(threadId);
-      let grew = false;
-      let wake: () => void = () => {};
-      const listener = () => {
-        grew = true;
-        wake();
-      };
-      emitter.on(channel, listener);
-      await acquireLive(channel);
-      try {
-        const backlog = await threadRange(threadId, after);
-        if (backlog.length > 0 || blockMs <= 0 || signal.aborted) return backlog;
-        if (!grew) {
-          // A thread stream reads for hours: leave no listener behind on its signal.
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer);
-              signal.removeEventListener("abort", done);
-              resolve();
-            };
-            const timer = setTimeout(done, blockMs);
-            wake = done;
-            signal.addEventListener("abort", done, { once: true });
-          });
-        }
-        return grew ? threadRange(threadId, after) : [];
-      } finally {
-        emitter.off(channel, listener);
-        await releaseLive(channel);
-      }
-    },
+    // Subscribed before reading, so that nothing appended after the read goes unnoticed.
+    readThreadEvents: (threadId, after, blockMs, signal) =>
+      readLive(threadLiveChannel(threadId), () => threadRange(threadId, after), blockMs, signal),
 
     async threadEventsTail(threadId) {
       const [newest] = await redis.xrevrange(keys.threadEvents(threadId), "+", "-", "COUNT", 1);
