@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 import { statusOf } from "./test-fixtures/status.js";
 import { startTunedStack } from "./test-fixtures/tuned-stack.js";
+import { until } from "@langopen/testkit";
 
 let stack: TestStack;
 let client: Client;
@@ -43,16 +44,6 @@ afterAll(async () => {
 });
 
 const hi = (text: string) => ({ messages: [{ role: "human", content: text }] });
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

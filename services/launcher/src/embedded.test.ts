@@ -7,6 +7,7 @@ import { Client } from "@langchain/langgraph-sdk";
 import { freePort } from "@langopen/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_GRAPHS } from "./test-fixtures/stack.js";
+import { until } from "@langopen/testkit";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -89,7 +90,7 @@ describe("npm start with nothing else installed", () => {
     first.child.kill("SIGKILL");
     await exited;
     // The runtime child notices its launcher is gone (IPC channel closed) and stops; Postgres does not.
-    await until(async () => !(await alive(runtime?.pid as number)), "the runtime child to exit");
+    await until(async () => !(await alive(runtime?.pid as number)), "the runtime child to exit", { timeoutMs: 30_000, intervalMs: 100 });
     expect(await alive(postgres?.pid as number)).toBe(true);
 
     const second = await start(dataDir);
@@ -123,9 +124,3 @@ async function alive(pid: number): Promise<boolean> {
   return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
-async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await probe()); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -1,5 +1,5 @@
 import { Client } from "@langchain/langgraph-sdk";
-import { type PostgresServer, type RedisServer, startPostgres, startRedis } from "@langopen/testkit";
+import { type PostgresServer, type RedisServer, startPostgres, startRedis, until as untilFor } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 
@@ -22,15 +22,8 @@ afterAll(async () => {
   await Promise.all([postgres?.stop(), redis?.stop()]);
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(probe: () => Promise<T | undefined>, what: string) =>
+  untilFor(probe, what, { timeoutMs: 30_000, intervalMs: 100, retryErrors: true });
 
 const health = async () => {
   const res = await fetch(`${stack.url}/health`);

@@ -2,6 +2,7 @@ import { Client } from "@langchain/langgraph-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 import { statusOf } from "./test-fixtures/status.js";
+import { until } from "@langopen/testkit";
 
 let stack: TestStack;
 let client: Client;
@@ -20,16 +21,6 @@ async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
   const out: Chunk[] = [];
   for await (const chunk of stream) out.push(chunk);
   return out;
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const lastText = (values: unknown) => {

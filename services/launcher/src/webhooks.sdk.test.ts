@@ -6,6 +6,7 @@ import { createLogger, createPool, type Pool } from "@langopen/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 import { startTunedStack } from "./test-fixtures/tuned-stack.js";
+import { until } from "@langopen/testkit";
 
 const SECRET = "test-webhook-secret";
 
@@ -75,16 +76,6 @@ afterAll(async () => {
 
 const hi = (text: string) => ({ messages: [{ role: "human", content: text }] });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Delivery {
   delivery_id: string;

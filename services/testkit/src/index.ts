@@ -3,3 +3,4 @@ export * from "./postgres.js";
 export * from "./provided.js";
 export * from "./redis.js";
 export { freePort } from "./process.js";
+export * from "./until.js";

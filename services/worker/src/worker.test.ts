@@ -14,7 +14,7 @@ import {
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { type Runtime, startRuntime } from "@langopen/runtime-runner";
-import { createTestDatabase } from "@langopen/testkit";
+import { createTestDatabase, until } from "@langopen/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startWorkerService, type WorkerService } from "./compose.js";
@@ -85,16 +85,6 @@ async function runRow(runId: string) {
     [runId],
   );
   return rows[0];
-}
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("leases and fencing", () => {
