@@ -9,3 +9,5 @@ export { createCronStore, type CronRow, type CronStore, type FireStep, type Firi
 export { createWebhookStore, type WebhookDeliveryRow, type WebhookStore } from "./store/webhook-store.js";
 export { DEPENDENCY_SERVICES } from "./dependency-health.js";
 export { MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO } from "./rpc/multitask.js";
+export { createCheckpointStore, type CheckpointStore } from "./store/checkpoint-store.js";
+export { createCheckpointServiceImpl } from "./rpc/checkpoint-service.js";

@@ -546,6 +546,7 @@ describe("Execute (acknowledged)", () => {
     modes: string[];
     configurable?: Record<string, unknown>;
     durability?: Durability;
+    servesCheckpoints?: boolean;
   }) {
     const runId = randomUUID();
     const requests = createWritableIterable<Request>();
@@ -564,6 +565,7 @@ describe("Execute (acknowledged)", () => {
             durability: args.durability,
           },
           fence: { runId, epoch: 1n },
+          servesCheckpoints: args.servesCheckpoints,
         },
       },
     });
@@ -657,6 +659,85 @@ describe("Execute (acknowledged)", () => {
     const count = writesOf(threadId).length;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(writesOf(threadId).length).toBe(count);
+  });
+
+  describe("with a caller that serves the run's checkpoint calls", () => {
+    let served: MemoryDataPlane;
+    let servedClient: ReturnType<typeof createClient<typeof CheckpointService>>;
+    beforeAll(async () => {
+      served = await startMemoryDataPlane(logger);
+      servedClient = createClient(CheckpointService, createGrpcTransport({ baseUrl: served.url }));
+    });
+    afterAll(async () => {
+      await served?.stop();
+    });
+
+    it("sends every checkpoint read and write on the run's stream, after the events before it, without waiting for acknowledgements", async () => {
+      const threadId = randomUUID();
+      const { requests, stream } = open({ graphId: "steps", threadId, modes: ["updates", "custom"], servesCheckpoints: true });
+      // The order the caller sees: events, and calls with what they asked.
+      const seen: string[] = [];
+      let outcome: RunOutcome | undefined;
+      for (let next = await stream.next(); !next.done; next = await stream.next()) {
+        const { kind } = next.value;
+        if (kind.case === "event") seen.push(kind.value.event);
+        else if (kind.case === "result") outcome = kind.value.outcome;
+        else if (kind.case === "checkpointCall") {
+          const call = kind.value;
+          if (call.kind.case === "getCheckpoint") {
+            seen.push("get");
+            const value = await servedClient.getCheckpoint(call.kind.value);
+            void requests.write({ kind: { case: "checkpointReply", value: { id: call.id, kind: { case: "getCheckpoint", value } } } });
+          } else if (call.kind.case === "putBatch") {
+            seen.push("put");
+            const value = await servedClient.putBatch(call.kind.value);
+            void requests.write({ kind: { case: "checkpointReply", value: { id: call.id, kind: { case: "putBatch", value } } } });
+          }
+        }
+      }
+      requests.close();
+      expect(outcome).toBe(RunOutcome.SUCCESS);
+      // The runtime read the thread first, and never reached the data plane itself.
+      expect(seen[0]).toBe("get");
+      expect(writesOf(threadId)).toEqual([]);
+      expect(served.checkpointsOf(threadId).length).toBeGreaterThanOrEqual(4);
+      // Durability sync: each step's checkpoint goes after that step's update, and the next
+      // step's events only after it is written.
+      const updates = seen.map((s, i) => (s === "updates" ? i : -1)).filter((i) => i >= 0);
+      expect(updates.length).toBe(3);
+      for (const [n, at] of updates.entries()) {
+        const putAfter = seen.indexOf("put", at);
+        expect(putAfter).toBeGreaterThan(at);
+        if (n + 1 < updates.length) expect(putAfter).toBeLessThan(updates[n + 1] as number);
+      }
+    });
+
+    it("stops the run with the caller's error when the caller refuses a write", async () => {
+      const threadId = randomUUID();
+      const { requests, stream } = open({ graphId: "steps", threadId, modes: ["updates"], servesCheckpoints: true });
+      const failure = await (async () => {
+        try {
+          for (let next = await stream.next(); !next.done; next = await stream.next()) {
+            const { kind } = next.value;
+            if (kind.case !== "checkpointCall") continue;
+            const call = kind.value;
+            const reply =
+              call.kind.case === "getCheckpoint"
+                ? { case: "getCheckpoint" as const, value: {} }
+                : { case: "error" as const, value: { code: Code.FailedPrecondition, message: "the run moved on to epoch 2" } };
+            void requests.write({ kind: { case: "checkpointReply", value: { id: call.id, kind: reply } } });
+          }
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      requests.close();
+      expect(failure).toBeInstanceOf(ConnectError);
+      expect((failure as ConnectError).code).toBe(Code.FailedPrecondition);
+      expect((failure as ConnectError).rawMessage).toMatch(/epoch 2/);
+      expect(writesOf(threadId)).toEqual([]);
+    });
   });
 
   it("refuses a call whose first message is not start", async () => {

@@ -1,6 +1,25 @@
 import { createClient } from "@connectrpc/connect";
-import { createCronStore, createItemStore, createRunStore, createThreadStore, createWebhookStore } from "@langopen/api-server";
-import { createPool, createReplicatedTransport, createRpcTransport, type Logger, type Signals, urlList } from "@langopen/common";
+import {
+  createCheckpointServiceImpl,
+  createCheckpointStore,
+  createCronStore,
+  createItemStore,
+  createRunStore,
+  createThreadStore,
+  createWebhookStore,
+} from "@langopen/api-server";
+import {
+  createInProcessTransport,
+  createPool,
+  createReplicatedTransport,
+  createRpcTransport,
+  edgeInterceptor,
+  type Logger,
+  recordRoutes,
+  type Signals,
+  urlList,
+} from "@langopen/common";
+import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { type Scheduler, startScheduler } from "./scheduler.js";
@@ -42,8 +61,20 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     { connectionString: options.databaseUrl, max: options.poolSize ?? 10, applicationName: "langopen-worker" },
     logger,
   );
+  // The checkpoint calls of the runs this worker drives, answered here on the runs' own Execute
+  // calls: the data plane's CheckpointService, served in this process on this worker's pool.
+  const checkpoints = createClient(
+    CheckpointService,
+    createInProcessTransport({
+      routes: recordRoutes((router) => {
+        router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints: createCheckpointStore(pool) }));
+      }),
+      interceptors: [edgeInterceptor(logger)],
+    }),
+  );
   const worker = startWorker({
     runs: createRunStore(pool),
+    checkpoints,
     signals: options.signals,
     runtimes: options.runtimeUrls.map((url) => createClient(RuntimeService, createRpcTransport(url))),
     logger,

@@ -3,8 +3,17 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { type ClaimedRun, type RunStore, decodeSpec } from "@langopen/api-server";
 import { type CancelAction, jsonText, type Logger, type Signals, sleep } from "@langopen/common";
-import { type RunResult, RunOutcome, type RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { type ExecuteRequest, ExecuteRequestSchema, ExecuteRunRequestSchema } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import {
+  type CheckpointCall,
+  type CheckpointReplySchema,
+  type ExecuteRequest,
+  ExecuteRequestSchema,
+  ExecuteRunRequestSchema,
+  type RunResult,
+  RunOutcome,
+  type RuntimeService,
+} from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { createEventSink } from "./event-sink.js";
 import { interruptList, settledFromState } from "./runtime-state.js";
@@ -12,6 +21,8 @@ import { interruptList, settledFromState } from "./runtime-state.js";
 export interface WorkerDeps {
   runs: RunStore;
   signals: Signals;
+  /** Answers the checkpoint calls of the runs this worker drives (CheckpointService, on its own pool). */
+  checkpoints: Client<typeof CheckpointService>;
   /** Runtime clients; runs are spread over them in turn. */
   runtimes: Array<Client<typeof RuntimeService>>;
   logger: Logger;
@@ -113,6 +124,7 @@ export function startWorker(deps: WorkerDeps): Worker {
         spec,
         fence: { runId: row.run_id, epoch: BigInt(row.epoch) },
         ephemeral: row.delete_thread_on_end,
+        servesCheckpoints: true,
       };
       tell({ case: "start", value: create(ExecuteRunRequestSchema, start) });
       // The claim set the lease a moment ago; the runtime counts it down from here.
@@ -124,6 +136,9 @@ export function startWorker(deps: WorkerDeps): Worker {
           sink.push(message.kind.value.event, jsonText(message.kind.value.dataJson), ++seq);
         } else if (message.kind.case === "result") {
           result = message.kind.value;
+        } else if (message.kind.case === "checkpointCall") {
+          // Answered before the next message is read: the run's calls and events stay in order.
+          tell({ case: "checkpointReply", value: await answerCheckpointCall(row, message.kind.value, sink, entry.abort.signal) });
         }
       }
     } catch (err) {
@@ -138,6 +153,38 @@ export function startWorker(deps: WorkerDeps): Worker {
     } catch (err) {
       log.error({ err }, "Failed to record the end of a run");
       return true;
+    }
+  }
+
+  /**
+   * A checkpoint read or write of a running run. A write waits until every event the run sent
+   * before it is durable, so an attempt resumed from that checkpoint lacks none of them, and it is
+   * made with the fence of this worker's claim, whatever the runtime sent.
+   */
+  async function answerCheckpointCall(
+    row: ClaimedRun,
+    call: CheckpointCall,
+    sink: ReturnType<typeof createEventSink>,
+    signal: AbortSignal,
+  ): Promise<MessageInitShape<typeof CheckpointReplySchema>> {
+    const { id, kind } = call;
+    try {
+      if (kind.case === "getCheckpoint") {
+        return { id, kind: { case: "getCheckpoint", value: await deps.checkpoints.getCheckpoint(kind.value, { signal }) } };
+      }
+      if (kind.case === "putBatch") {
+        try {
+          await sink.drain();
+        } catch (err) {
+          throw new ConnectError(`the run's events before this write could not be appended: ${String(err)}`, Code.Aborted);
+        }
+        const fence = { runId: row.run_id, epoch: BigInt(row.epoch) };
+        return { id, kind: { case: "putBatch", value: await deps.checkpoints.putBatch({ writes: kind.value.writes, fence }, { signal }) } };
+      }
+      throw new ConnectError("a checkpoint call without a request", Code.InvalidArgument);
+    } catch (err) {
+      const failure = ConnectError.from(err);
+      return { id, kind: { case: "error", value: { code: failure.code, message: failure.rawMessage } } };
     }
   }
 

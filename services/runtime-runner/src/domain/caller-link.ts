@@ -1,4 +1,22 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { CheckpointCallSchema, CheckpointReply } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+
+/** A checkpoint call to send to the caller on the run's own stream. */
+export type CallerCall = MessageInitShape<typeof CheckpointCallSchema>;
+/** What `track` yields besides the graph's chunks: a call to hand to the caller. */
+export class OutgoingCall {
+  constructor(readonly call: CallerCall) {}
+}
+
+/** The call could not go on the run's stream (the run's reader is done): make it another way. */
+export class NotSentError extends Error {}
+
+interface PendingCall {
+  resolve: (reply: CheckpointReply) => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout;
+}
 
 export interface CallerLinkOptions {
   /** False for callers that do not acknowledge events (the deprecated ExecuteRun): writes never wait. */
@@ -34,6 +52,10 @@ export class CallerLink {
   private readonly ackWaiters = new Set<{ target: number; resolve: () => void; reject: (err: unknown) => void }>();
   private pullWaiters: Array<() => void> = [];
   private leaseTimer?: NodeJS.Timeout;
+  private outbox: OutgoingCall[] = [];
+  private outboxWaiter?: () => void;
+  private readonly calls = new Map<bigint, PendingCall>();
+  private nextCallId = 0n;
 
   constructor(private readonly options: CallerLinkOptions) {}
 
@@ -63,19 +85,32 @@ export class CallerLink {
     );
   }
 
-  /** Reads the graph's stream, noting when the reader is waiting on the graph. */
-  async *track<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  /**
+   * Reads the graph's stream, noting when the reader is waiting on the graph, and yields the
+   * calls queued for the caller while it waits.
+   */
+  async *track<T>(source: AsyncIterable<T>): AsyncGenerator<T | OutgoingCall> {
     const iterator = source[Symbol.asyncIterator]();
     let done = false;
+    let pending: Promise<IteratorResult<T>> | undefined;
     try {
       for (;;) {
+        const queued = this.outbox.shift();
+        if (queued) {
+          yield queued;
+          continue;
+        }
         this.setPulling(true);
-        let next: IteratorResult<T>;
+        let next: IteratorResult<T> | undefined;
         try {
-          next = await iterator.next();
+          pending ??= iterator.next();
+          next = await Promise.race([pending, new Promise<undefined>((resolve) => (this.outboxWaiter = () => resolve(undefined)))]);
         } finally {
+          this.outboxWaiter = undefined;
           this.setPulling(false);
         }
+        if (next === undefined) continue;
+        pending = undefined;
         if (next.done) {
           done = true;
           return;
@@ -85,21 +120,69 @@ export class CallerLink {
     } finally {
       this.ended = true;
       this.wakePullWaiters();
+      // Calls that can no longer go on the stream are made another way.
+      for (const queued of this.outbox.splice(0)) this.settleCall(queued.call.id, undefined, new NotSentError("the run's stream has ended"));
       if (!done) await iterator.return?.();
+    }
+  }
+
+  /**
+   * Sends a checkpoint call to the caller on the run's stream once everything the graph produced
+   * before it has been handed over, and resolves with the caller's reply. Rejects with
+   * NotSentError when the call cannot go on the stream any more.
+   */
+  async call(kind: CallerCall["kind"], timeoutMs: number): Promise<CheckpointReply> {
+    const gone = () => new NotSentError("the run's stream has ended");
+    if (this.ended) throw gone();
+    await this.handedOver().catch(() => {
+      throw gone();
+    });
+    if (this.ended) throw gone();
+    const id = ++this.nextCallId;
+    return new Promise<CheckpointReply>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.settleCall(id, undefined, new ConnectError(`the worker did not answer a checkpoint call within ${timeoutMs} ms`, Code.DeadlineExceeded)),
+        timeoutMs,
+      );
+      this.calls.set(id, { resolve, reject, timer });
+      this.outbox.push(new OutgoingCall({ id, kind }));
+      this.outboxWaiter?.();
+    });
+  }
+
+  /** The caller's reply to a call. */
+  reply(reply: CheckpointReply): void {
+    this.settleCall(reply.id, reply);
+  }
+
+  private settleCall(id: bigint | undefined, reply?: CheckpointReply, err?: unknown): void {
+    const pending = id === undefined ? undefined : this.calls.get(id);
+    if (!pending || id === undefined) return;
+    this.calls.delete(id);
+    clearTimeout(pending.timer);
+    if (reply) pending.resolve(reply);
+    else pending.reject(err);
+  }
+
+  /**
+   * Resolves once the reader waits on the graph after a full turn of the event loop: everything
+   * the graph produced before this call has been handed to the caller by then.
+   */
+  async handedOver(): Promise<void> {
+    for (;;) {
+      // A full turn: whatever the graph queued before this call has reached the reader by then,
+      // unless the reader is busy handing events over.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closedWith !== undefined) throw this.closedWith;
+      if (this.pulling || this.ended) return;
+      await new Promise<void>((resolve) => this.pullWaiters.push(resolve));
     }
   }
 
   /** Resolves once every event the graph produced before this call is acknowledged. */
   async settled(): Promise<void> {
     if (!this.options.acknowledged) return;
-    for (;;) {
-      // A full turn: whatever the graph queued before this call has reached the reader by then,
-      // unless the reader is busy handing events over.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.closedWith !== undefined) throw this.closedWith;
-      if (this.pulling || this.ended) break;
-      await new Promise<void>((resolve) => this.pullWaiters.push(resolve));
-    }
+    await this.handedOver();
     const target = this.handed;
     if (this.acked >= target) return;
     if (this.closedWith !== undefined) throw this.closedWith;
@@ -125,6 +208,8 @@ export class CallerLink {
     this.wakePullWaiters();
     for (const waiter of this.ackWaiters) waiter.reject(reason);
     this.ackWaiters.clear();
+    this.outbox = [];
+    for (const [id] of this.calls) this.settleCall(id, undefined, reason);
   }
 
   private lose(err: ConnectError): void {

@@ -12,7 +12,7 @@ import {
   RunOutcome,
   type RuntimeService,
 } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { CallerLink } from "../domain/caller-link.js";
+import { type CallerCall, CallerLink, OutgoingCall } from "../domain/caller-link.js";
 import { errorBody, plainJsonBytes } from "../domain/plain-json.js";
 import { buildRunConfig, fromPublicConfig, runInput, stateConfig } from "../domain/run-config.js";
 import { graphSchemas, type SchemaModule } from "../domain/schemas.js";
@@ -22,6 +22,7 @@ import type { GraphRegistry } from "../graphs/registry.js";
 import type { CompiledGraphLike } from "../graphs/types.js";
 import { type CheckpointClient, type FenceInit, RemoteCheckpointer } from "../remote/checkpointer.js";
 import { RemoteStore, type StoreClient } from "../remote/store.js";
+import { callerCheckpoints } from "../remote/caller-checkpoints.js";
 
 export interface RuntimeServiceDeps {
   graphs: GraphRegistry;
@@ -32,18 +33,23 @@ export interface RuntimeServiceDeps {
   ackTimeoutMs?: number;
 }
 
-/** One message of a run's response stream; the same shape answers ExecuteRun and Execute. */
+/** One message of a run's response stream: ExecuteRun's shape, and Execute's without its checkpoint calls. */
 type ExecuteRunResponseInit = {
   kind:
     | { case: "event"; value: MessageInitShape<typeof RunEventSchema> }
     | { case: "result"; value: MessageInitShape<typeof RunResultSchema> };
 };
+type ExecuteResponseInit = ExecuteRunResponseInit | { kind: { case: "checkpointCall"; value: CallerCall } };
 type CheckpointRefInit = MessageInitShape<typeof CheckpointRefSchema>;
 
 function eventResponse(out: OutEvent): ExecuteRunResponseInit {
   // The translator's data is plain JSON already. The worker numbers the events; ids stay empty.
   const dataJson = textBytes(JSON.stringify(out.data) ?? "null");
   return { kind: { case: "event", value: { id: "", event: out.event, dataJson } } };
+}
+
+function callMessage(outgoing: OutgoingCall): ExecuteResponseInit {
+  return { kind: { case: "checkpointCall", value: outgoing.call } };
 }
 
 function requireField(value: string, field: string): string {
@@ -92,6 +98,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       signal?: AbortSignal;
       /** The thread goes when the run ends: checkpoints stay in this process's memory. */
       ephemeral?: boolean;
+      /** Where the checkpointer reads and writes; the data plane when absent. */
+      checkpoints?: CheckpointClient;
     },
   ): CompiledGraphLike {
     const copy = graph.withConfig({});
@@ -100,7 +108,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       : options.ephemeral
         ? new MemorySaver()
         : new RemoteCheckpointer({
-            client: deps.checkpoints,
+            client: options.checkpoints ?? deps.checkpoints,
             fence: options.fence,
             onWriteFailed: options.onWriteFailed,
             beforeWrite: options.beforeWrite,
@@ -126,7 +134,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     ctx: HandlerContext,
     acknowledged: boolean,
     feed?: (link: CallerLink) => Promise<void>,
-  ): AsyncGenerator<ExecuteRunResponseInit> {
+  ): AsyncGenerator<ExecuteResponseInit> {
     const graphId = requireField(req.graphId, "graph_id");
     const runId = requireField(req.runId, "run_id");
     const spec = req.spec ?? create(RunSpecSchema);
@@ -179,15 +187,19 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       return eventResponse(out);
     };
 
+    // A caller that serves the run's checkpoint calls gets them on the stream, in order after the
+    // events before them: no write waits for an acknowledgement then.
+    const callerServes = acknowledged && req.servesCheckpoints;
     let graph: CompiledGraphLike;
     try {
       graph = wire(await graphs.build(graphId, config), {
         fence: req.fence,
         stateful,
         onWriteFailed,
-        beforeWrite: () => link.settled(),
+        beforeWrite: callerServes ? undefined : () => link.settled(),
         signal: runAbort.signal,
         ephemeral: req.ephemeral,
+        checkpoints: callerServes ? callerCheckpoints(link, deps.checkpoints) : undefined,
       });
     } catch (err) {
       if (err instanceof ConnectError) throw err;
@@ -206,7 +218,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     try {
       if (plan.useEvents) {
         for await (const event of link.track(graph.streamEvents(input, { ...options, version: "v2" }))) {
-          for (const out of translator.fromEvent(event)) yield handOver(out);
+          if (event instanceof OutgoingCall) yield callMessage(event);
+          else for (const out of translator.fromEvent(event)) yield handOver(out);
         }
       } else {
         // Opening the stream already runs the graph up to its first chunk (and, with durability
@@ -215,7 +228,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
           yield* await graph.stream(input, options);
         })();
         for await (const chunk of link.track(chunks)) {
-          for (const out of translator.fromStreamChunk(chunk)) yield handOver(out);
+          if (chunk instanceof OutgoingCall) yield callMessage(chunk);
+          else for (const out of translator.fromStreamChunk(chunk)) yield handOver(out);
         }
       }
     } catch (err) {
@@ -255,9 +269,12 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
   }
 
   return {
-    executeRun: (req, ctx) => runGraph(req, ctx, false),
+    async *executeRun(req, ctx) {
+      // Without an acknowledging caller, no checkpoint call goes on the stream.
+      for await (const message of runGraph(req, ctx, false)) if (message.kind.case !== "checkpointCall") yield message as ExecuteRunResponseInit;
+    },
 
-    async *execute(requests: AsyncIterable<ExecuteRequest>, ctx: HandlerContext): AsyncGenerator<ExecuteRunResponseInit> {
+    async *execute(requests: AsyncIterable<ExecuteRequest>, ctx: HandlerContext): AsyncGenerator<ExecuteResponseInit> {
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done || first.value.kind.case !== "start") {
@@ -271,6 +288,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
           const { kind } = next.value;
           if (kind.case === "ack") link.acknowledge(Number(kind.value.durableEvents));
           else if (kind.case === "lease") link.renewLease(Number(kind.value.validForMs));
+          else if (kind.case === "checkpointReply") link.reply(kind.value);
         }
       };
       yield* runGraph(first.value.kind.value, ctx, true, feed);

@@ -6,6 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { RunEvent, RunEventJson, RunSpec, RunSpecJson } from "../../data/v1/run_pb.js";
 import type { Fence, FenceJson } from "../../data/v1/common_pb.js";
+import type { GetCheckpointRequest, GetCheckpointRequestJson, GetCheckpointResponse, GetCheckpointResponseJson, PutBatchRequest, PutBatchRequestJson, PutBatchResponse, PutBatchResponseJson } from "../../data/v1/checkpoint_service_pb.js";
 import type { CheckpointRef, CheckpointRefJson } from "../../data/v1/thread_pb.js";
 import type { StructJson } from "@bufbuild/protobuf/wkt";
 
@@ -64,6 +65,14 @@ export declare type ExecuteRunRequest = Message<"langopen.runtime.v1.ExecuteRunR
    * @generated from field: bool ephemeral = 8;
    */
   ephemeral: boolean;
+
+  /**
+   * Execute only: the caller answers the run's checkpoint calls on the Execute call (see Execute).
+   * A runtime that does not know this field calls CheckpointService as before.
+   *
+   * @generated from field: bool serves_checkpoints = 9;
+   */
+  servesCheckpoints: boolean;
 };
 
 /**
@@ -116,6 +125,14 @@ export declare type ExecuteRunRequestJson = {
    * @generated from field: bool ephemeral = 8;
    */
   ephemeral?: boolean;
+
+  /**
+   * Execute only: the caller answers the run's checkpoint calls on the Execute call (see Execute).
+   * A runtime that does not know this field calls CheckpointService as before.
+   *
+   * @generated from field: bool serves_checkpoints = 9;
+   */
+  servesCheckpoints?: boolean;
 };
 
 /**
@@ -151,6 +168,12 @@ export declare type ExecuteRequest = Message<"langopen.runtime.v1.ExecuteRequest
      */
     value: LeaseRenewal;
     case: "lease";
+  } | {
+    /**
+     * @generated from field: langopen.runtime.v1.CheckpointReply checkpoint_reply = 4;
+     */
+    value: CheckpointReply;
+    case: "checkpointReply";
   } | { case: undefined; value?: undefined };
 };
 
@@ -174,6 +197,11 @@ export declare type ExecuteRequestJson = {
    * @generated from field: langopen.runtime.v1.LeaseRenewal lease = 3;
    */
   lease?: LeaseRenewalJson;
+
+  /**
+   * @generated from field: langopen.runtime.v1.CheckpointReply checkpoint_reply = 4;
+   */
+  checkpointReply?: CheckpointReplyJson;
 };
 
 /**
@@ -388,6 +416,12 @@ export declare type ExecuteResponse = Message<"langopen.runtime.v1.ExecuteRespon
      */
     value: RunResult;
     case: "result";
+  } | {
+    /**
+     * @generated from field: langopen.runtime.v1.CheckpointCall checkpoint_call = 3;
+     */
+    value: CheckpointCall;
+    case: "checkpointCall";
   } | { case: undefined; value?: undefined };
 };
 
@@ -404,6 +438,11 @@ export declare type ExecuteResponseJson = {
    * @generated from field: langopen.runtime.v1.RunResult result = 2;
    */
   result?: RunResultJson;
+
+  /**
+   * @generated from field: langopen.runtime.v1.CheckpointCall checkpoint_call = 3;
+   */
+  checkpointCall?: CheckpointCallJson;
 };
 
 /**
@@ -411,6 +450,175 @@ export declare type ExecuteResponseJson = {
  * Use `create(ExecuteResponseSchema)` to create a new message.
  */
 export declare const ExecuteResponseSchema: GenMessage<ExecuteResponse, {jsonType: ExecuteResponseJson}>;
+
+/**
+ * A checkpoint read or write of the run, asked of the caller on the run's Execute call. The
+ * caller answers writes only once every event sent before the call is durable, and writes with
+ * the fence of the run it holds (the fence in the request is ignored).
+ *
+ * @generated from message langopen.runtime.v1.CheckpointCall
+ */
+export declare type CheckpointCall = Message<"langopen.runtime.v1.CheckpointCall"> & {
+  /**
+   * Numbers the run's calls; the reply carries the same id.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from oneof langopen.runtime.v1.CheckpointCall.kind
+   */
+  kind: {
+    /**
+     * @generated from field: langopen.data.v1.GetCheckpointRequest get_checkpoint = 2;
+     */
+    value: GetCheckpointRequest;
+    case: "getCheckpoint";
+  } | {
+    /**
+     * @generated from field: langopen.data.v1.PutBatchRequest put_batch = 3;
+     */
+    value: PutBatchRequest;
+    case: "putBatch";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * A checkpoint read or write of the run, asked of the caller on the run's Execute call. The
+ * caller answers writes only once every event sent before the call is durable, and writes with
+ * the fence of the run it holds (the fence in the request is ignored).
+ *
+ * @generated from message langopen.runtime.v1.CheckpointCall
+ */
+export declare type CheckpointCallJson = {
+  /**
+   * Numbers the run's calls; the reply carries the same id.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id?: string;
+
+  /**
+   * @generated from field: langopen.data.v1.GetCheckpointRequest get_checkpoint = 2;
+   */
+  getCheckpoint?: GetCheckpointRequestJson;
+
+  /**
+   * @generated from field: langopen.data.v1.PutBatchRequest put_batch = 3;
+   */
+  putBatch?: PutBatchRequestJson;
+};
+
+/**
+ * Describes the message langopen.runtime.v1.CheckpointCall.
+ * Use `create(CheckpointCallSchema)` to create a new message.
+ */
+export declare const CheckpointCallSchema: GenMessage<CheckpointCall, {jsonType: CheckpointCallJson}>;
+
+/**
+ * @generated from message langopen.runtime.v1.CheckpointReply
+ */
+export declare type CheckpointReply = Message<"langopen.runtime.v1.CheckpointReply"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from oneof langopen.runtime.v1.CheckpointReply.kind
+   */
+  kind: {
+    /**
+     * @generated from field: langopen.data.v1.GetCheckpointResponse get_checkpoint = 2;
+     */
+    value: GetCheckpointResponse;
+    case: "getCheckpoint";
+  } | {
+    /**
+     * @generated from field: langopen.data.v1.PutBatchResponse put_batch = 3;
+     */
+    value: PutBatchResponse;
+    case: "putBatch";
+  } | {
+    /**
+     * @generated from field: langopen.runtime.v1.CallError error = 4;
+     */
+    value: CallError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * @generated from message langopen.runtime.v1.CheckpointReply
+ */
+export declare type CheckpointReplyJson = {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id?: string;
+
+  /**
+   * @generated from field: langopen.data.v1.GetCheckpointResponse get_checkpoint = 2;
+   */
+  getCheckpoint?: GetCheckpointResponseJson;
+
+  /**
+   * @generated from field: langopen.data.v1.PutBatchResponse put_batch = 3;
+   */
+  putBatch?: PutBatchResponseJson;
+
+  /**
+   * @generated from field: langopen.runtime.v1.CallError error = 4;
+   */
+  error?: CallErrorJson;
+};
+
+/**
+ * Describes the message langopen.runtime.v1.CheckpointReply.
+ * Use `create(CheckpointReplySchema)` to create a new message.
+ */
+export declare const CheckpointReplySchema: GenMessage<CheckpointReply, {jsonType: CheckpointReplyJson}>;
+
+/**
+ * A call that failed, as the RPC would have: its code (google.rpc.Code numbering) and message.
+ *
+ * @generated from message langopen.runtime.v1.CallError
+ */
+export declare type CallError = Message<"langopen.runtime.v1.CallError"> & {
+  /**
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * A call that failed, as the RPC would have: its code (google.rpc.Code numbering) and message.
+ *
+ * @generated from message langopen.runtime.v1.CallError
+ */
+export declare type CallErrorJson = {
+  /**
+   * @generated from field: int32 code = 1;
+   */
+  code?: number;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message?: string;
+};
+
+/**
+ * Describes the message langopen.runtime.v1.CallError.
+ * Use `create(CallErrorSchema)` to create a new message.
+ */
+export declare const CallErrorSchema: GenMessage<CallError, {jsonType: CallErrorJson}>;
 
 /**
  * @generated from message langopen.runtime.v1.GetStateRequest
@@ -1075,6 +1283,11 @@ export declare const RuntimeService: GenService<{
    * before it are acknowledged, so an attempt resumed from a checkpoint never lacks an event that
    * came before it. A run whose lease is not renewed in time stops, so an attempt whose caller
    * stalled does not go on executing beside its successor.
+   * A caller that says so in `start.serves_checkpoints` answers the run's checkpoint reads and
+   * writes on this call itself (CheckpointCall / CheckpointReply) instead of the runtime calling
+   * CheckpointService: one round trip on an open stream rather than a call of its own, and since
+   * the caller handles what the run sends in order, a write never gets ahead of the events before
+   * it without waiting for their acknowledgement.
    *
    * @generated from rpc langopen.runtime.v1.RuntimeService.Execute
    */
