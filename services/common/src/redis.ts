@@ -41,6 +41,8 @@ export function redisKeys(prefix = "langopen") {
     threadEvents: (threadId: string) => `${prefix}:thread:${threadId}:events`,
     /** Pub/sub channel announcing that a run ended. */
     runDoneChannel: `${prefix}:channel:run-done`,
+    /** Pub/sub channel announcing that a webhook delivery was queued. */
+    webhooksDueChannel: `${prefix}:channel:webhooks-due`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -34,6 +34,9 @@ export interface Signals {
   onCancel(handler: (runId: string, action: CancelAction) => void): () => void;
   publishRunDone(runId: string): Promise<void>;
   onRunDone(handler: (runId: string) => void): () => void;
+  /** Tells the webhook dispatchers that a delivery was queued (they poll too: a lost notice only delays it). */
+  publishWebhooksDue(): Promise<void>;
+  onWebhooksDue(handler: () => void): () => void;
   /**
    * Appends events to the run's log (and its thread's), returning their ids in order. With an
    * epoch (the run attempt's lease epoch), the append is refused with StaleEpochError once a
@@ -272,6 +275,20 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
       return () => emitter.off(keys.runDoneChannel, handler);
     },
 
+    async publishWebhooksDue() {
+      await redis.publish(keys.webhooksDueChannel, "");
+    },
+
+    onWebhooksDue(handler) {
+      // Subscribed by the processes that send webhooks only.
+      subscriberConnection()
+        .subscribe(keys.webhooksDueChannel)
+        .catch((err: unknown) => logger.debug({ err }, "Failed to subscribe to webhook notices"));
+      const listener = () => handler();
+      emitter.on(keys.webhooksDueChannel, listener);
+      return () => emitter.off(keys.webhooksDueChannel, listener);
+    },
+
     async appendEvents(runId, threadId, events, epoch) {
       if (events.length === 0 && !(epoch !== undefined && epoch > 0n)) return [];
       const args: string[] = [];
@@ -413,6 +430,13 @@ export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
     onRunDone(handler) {
       emitter.on("done", handler);
       return () => emitter.off("done", handler);
+    },
+    async publishWebhooksDue() {
+      emitter.emit("webhooks-due");
+    },
+    onWebhooksDue(handler) {
+      emitter.on("webhooks-due", handler);
+      return () => emitter.off("webhooks-due", handler);
     },
     async appendEvents(runId, threadId, events, epoch) {
       if (epoch !== undefined && epoch > 0n) {

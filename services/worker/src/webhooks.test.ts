@@ -1,7 +1,17 @@
 import { createHmac } from "node:crypto";
 import type { LookupAddress } from "node:dns";
+import type { WebhookStore } from "@langopen/api-server";
+import { createLocalSignals, createLogger } from "@langopen/common";
+import { until } from "@langopen/testkit";
 import { describe, expect, it } from "vitest";
-import { isNonPublicAddress, parseAllowedHosts, RefusedTargetError, signBody, vetTarget } from "./webhooks.js";
+import {
+  isNonPublicAddress,
+  parseAllowedHosts,
+  RefusedTargetError,
+  signBody,
+  startWebhookDispatcher,
+  vetTarget,
+} from "./webhooks.js";
 
 describe("webhook targets", () => {
   it.each([
@@ -89,5 +99,38 @@ describe("webhook targets", () => {
     const body = '{"run_id":"r"}';
     const expected = createHmac("sha256", "k").update(`1700000000.${body}`).digest("hex");
     expect(signBody("k", body, 1_700_000_000)).toBe(`t=1700000000,v1=${expected}`);
+  });
+});
+
+describe("webhook dispatcher", () => {
+  it("looks for due deliveries when one was queued, not whenever a run ends", async () => {
+    const signals = createLocalSignals();
+    let looks = 0;
+    const webhooks = {
+      claimDue: async () => {
+        looks++;
+        return [];
+      },
+    } as unknown as WebhookStore;
+    // Its poll never comes within the test; the in-process signals wake it synchronously.
+    const dispatcher = startWebhookDispatcher({
+      webhooks,
+      signals,
+      logger: createLogger({ service: "test", level: "silent" }),
+      pollMs: 3_600_000,
+    });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      await until(async () => looks === 1, "the look at start");
+      await settle();
+      await signals.publishRunDone("a run without a webhook");
+      await settle();
+      expect(looks).toBe(1);
+      await signals.publishWebhooksDue();
+      await until(async () => looks === 2, "a look once a delivery was queued");
+    } finally {
+      await dispatcher.stop();
+      await signals.close();
+    }
   });
 });

@@ -18,14 +18,14 @@ export interface WebhookDispatcherOptions {
   /** The first retry's delay; it doubles per attempt (with jitter) up to backoffMaxMs. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  /** Milliseconds between looks for due deliveries (a run ending also wakes the dispatcher). */
+  /** Milliseconds between looks for due deliveries (a queued delivery also wakes the dispatcher). */
   pollMs?: number;
 }
 
 export interface WebhookDispatcherDeps extends WebhookDispatcherOptions {
   webhooks: WebhookStore;
   logger: Logger;
-  /** Run-done notices wake the dispatcher at once. */
+  /** Notices of queued deliveries (a run's end that has a webhook) wake the dispatcher at once. */
   signals?: Signals;
   /** Deliveries sent at once. */
   batch?: number;
@@ -334,13 +334,15 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
     logger,
     failure: "Failed to send due webhooks; trying again next poll",
   });
-  // A run that ended may have queued a delivery: look at once (again, if a poll is under way).
-  const offRunDone = deps.signals?.onRunDone(() => polling.wake()) ?? (() => {});
+  // A delivery was queued (a run with a webhook ended): look at once (again, if a poll is under
+  // way). Ends without a webhook send no notice, so they cost no look; retries, and deliveries
+  // whose notice was lost, go out with the poll.
+  const offWebhooksDue = deps.signals?.onWebhooksDue(() => polling.wake()) ?? (() => {});
   return {
     pollOnce,
     async stop() {
       stopping.abort();
-      offRunDone();
+      offWebhooksDue();
       await polling.stop();
     },
   };

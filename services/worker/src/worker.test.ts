@@ -1,3 +1,5 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { type ApiServer, startApiServer } from "@langopen/api-server";
@@ -160,4 +162,46 @@ describe("leases and fencing", () => {
       await a.stop(500);
     }
   });
+});
+
+describe("run webhooks", () => {
+  it("sends a run end's webhook at once, not at the dispatcher's next poll", async () => {
+    const received: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      received.push(req.url ?? "");
+      req.resume();
+      req.on("end", () => res.writeHead(200).end("ok"));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const port = (receiver.address() as AddressInfo).port;
+    // Its poll never comes within the test: only the notice of the queued delivery sends it.
+    const w = startWorkerService(
+      {
+        databaseUrl: dbUrl,
+        signals,
+        runtimeUrls: [runtime.rpc.url],
+        pollMs: 100,
+        webhooks: { pollMs: 3_600_000, allowedHosts: [`127.0.0.1:${port}`] },
+      },
+      logger,
+    );
+    try {
+      const threads = createClient(ThreadService, createRpcTransport(api.rpc.url));
+      const runs = createClient(RunService, createRpcTransport(api.rpc.url));
+      const { thread } = await threads.createThread({});
+      const spec = (path: string) => ({
+        assistantId: "echo",
+        inputJson: jsonBytes({ messages: [{ role: "human", content: "hi" }] }),
+        webhook: `http://127.0.0.1:${port}${path}`,
+      });
+      // A run that keeps its thread, then a stateless one (its temporary thread deleted at its end).
+      await runs.createRun({ threadId: thread?.threadId, spec: spec("/kept") });
+      await until(async () => received.includes("/kept"), "the webhook of a run on a thread", { timeoutMs: 15_000 });
+      await runs.createRun({ threadId: "", spec: spec("/stateless") });
+      await until(async () => received.includes("/stateless"), "the webhook of a stateless run", { timeoutMs: 15_000 });
+    } finally {
+      await w.stop(500);
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  }, 40_000);
 });

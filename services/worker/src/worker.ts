@@ -197,7 +197,12 @@ export function startWorker(deps: WorkerDeps): Worker {
     sink: ReturnType<typeof createEventSink>,
     log: Logger,
   ): Promise<boolean> {
-    const fence = { runId: row.run_id, threadId: row.thread_id, epoch: row.epoch };
+    const fence = {
+      runId: row.run_id,
+      threadId: row.thread_id,
+      epoch: row.epoch,
+      claimed: { spec: row.spec, deleteThreadOnEnd: row.delete_thread_on_end },
+    };
     if (lostLease || sink.fenced()) {
       // A newer attempt owns the run (our lease expired): it finishes the run, and what this
       // attempt still holds must not land in its stream.
@@ -226,6 +231,8 @@ export function startWorker(deps: WorkerDeps): Worker {
       await sink.drain().catch(() => {});
       await signals.expireEvents(row.run_id, deps.retentionSeconds).catch(() => {});
       await signals.publishRunDone(row.run_id).catch(() => {});
+      // The end may have queued a webhook (rare path: no need to know for sure).
+      await signals.publishWebhooksDue().catch(() => {});
       log.error({ error }, "Gave up on a run after repeated infrastructure failures");
       return true;
     }
@@ -304,8 +311,11 @@ export function startWorker(deps: WorkerDeps): Worker {
     await sink.drain();
     await signals.expireEvents(row.run_id, deps.retentionSeconds);
     await signals.publishRunDone(row.run_id);
+    // Only an end that queued a delivery wakes the dispatchers (their poll sends it otherwise).
+    if (outcome.webhookQueued) await signals.publishWebhooksDue().catch(() => {});
     log.debug({ status }, "Finished run");
-    return outcome.threadBusy ?? true;
+    // A deleted temporary thread took any run queued on it along (cascade): nothing new is runnable.
+    return outcome.deleteThread ? false : (outcome.threadBusy ?? true);
   }
 
   function describeFailure(err: unknown): { error: string; message: string } {
@@ -373,6 +383,7 @@ export function startWorker(deps: WorkerDeps): Worker {
           ]);
           await signals.publishRunDone(runId);
         }
+        if (failed.length > 0) await signals.publishWebhooksDue().catch(() => {});
       } catch (err) {
         logger.debug({ err }, "Reaper pass failed");
       }

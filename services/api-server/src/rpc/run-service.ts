@@ -128,6 +128,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   const endStream = async (runId: string, threadId: string, status: RunStatusName) => {
     await signals.appendEvents(runId, threadId, [{ event: "end", data: JSON.stringify({ run_id: runId, status }) }]);
     await signals.publishRunDone(runId);
+    // The end may have queued a webhook (rare path: no need to know for sure); lost, the poll sends it.
+    await signals.publishWebhooksDue().catch(() => {});
   };
 
   /**

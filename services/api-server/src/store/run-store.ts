@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { failedPrecondition, notFound, Reason, type Pool, type PoolClient } from "@langopen/common";
+import { decodeSpec } from "../domain/run-spec.js";
 import { inTransaction, lockThread, type Queryable } from "./sql.js";
 import { ENDED_RUN_COLUMNS, type EndedRun, enqueueEndedRunWebhook, enqueueRunWebhook } from "./webhook-store.js";
 
@@ -365,10 +366,20 @@ export function createRunStore(pool: Pool) {
 
     /**
      * Records the end of a run, fenced by its epoch, and settles its thread. Rollback deletes the
-     * run and what it wrote. False when a newer attempt owns the run.
+     * run and what it wrote. `fenced` when a newer attempt owns the run; `webhookQueued` when the
+     * end queued a webhook delivery (the dispatchers are worth waking).
      */
     async finish(
-      run: { runId: string; threadId: string; epoch: string },
+      run: {
+        runId: string;
+        threadId: string;
+        epoch: string;
+        /**
+         * The claimed row's spec and delete_thread_on_end (both fixed when the run is created):
+         * a run without a webhook that deletes its thread then ends in one statement.
+         */
+        claimed?: { spec: Uint8Array; deleteThreadOnEnd: boolean };
+      },
       end:
         | { kind: "rollback" }
         | {
@@ -378,10 +389,39 @@ export function createRunStore(pool: Pool) {
             error?: { error: string; message: string };
             thread: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string };
           },
-    ): Promise<{ fenced: boolean; deleteThread: boolean; threadBusy?: boolean }> {
+    ): Promise<{ fenced: boolean; deleteThread: boolean; threadBusy?: boolean; webhookQueued?: boolean }> {
+      const endParams = (done: Extract<typeof end, { kind: "done" }>) => [
+        run.runId,
+        run.epoch,
+        done.status,
+        done.resultJson ?? null,
+        done.error ? JSON.stringify(done.error) : null,
+        run.threadId,
+      ];
+      if (end.kind === "done" && run.claimed?.deleteThreadOnEnd && decodeSpec(run.claimed.spec).webhook === "") {
+        // No webhook to queue: the end and its temporary thread's deletion in one statement, no
+        // transaction. Lock order as everywhere, thread then run: the UPDATE reaches the run's row
+        // only once the EXISTS over `t` holds, i.e. once the thread's row is locked. The fence
+        // (epoch, status) is rechecked on the newest row version; the DELETE needs the UPDATE's
+        // output, so only an ended run's thread goes. The run outlives it: its thread_id is NULL
+        // before the deletion's cascade runs (at the end of the statement).
+        const { rows } = await pool.query(
+          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE),
+             r AS (
+               UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
+                 lease_owner = NULL, lease_expires_at = NULL, thread_id = NULL
+               WHERE run_id = $1 AND epoch = $2 AND status = 'running' AND delete_thread_on_end AND EXISTS (SELECT 1 FROM t)
+               RETURNING run_id),
+             d AS (DELETE FROM threads WHERE thread_id = $6 AND EXISTS (SELECT 1 FROM r))
+           SELECT run_id FROM r`,
+          endParams(end),
+        );
+        if (rows.length > 0) return { fenced: false, deleteThread: true, webhookQueued: false };
+        // Nothing changed: fenced, most likely; the general path below says so for certain.
+      }
       return inTransaction(pool, async (db) => {
-        await lockThread(db, run.threadId);
         if (end.kind === "rollback") {
+          await lockThread(db, run.threadId);
           const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [run.runId]);
           const row = rows[0];
           if (!row || row.epoch !== run.epoch || row.status !== "running") return { fenced: true, deleteThread: false };
@@ -394,29 +434,32 @@ export function createRunStore(pool: Pool) {
           await settleThread(db, run.threadId, undefined);
           return { fenced: false, deleteThread: false };
         }
-        // Fenced in the update itself (the thread's lock first, then the run's, as everywhere);
-        // a run that outlives its temporary thread lets go of it here, and what the end's
-        // webhook needs comes back with the update instead of being read again.
+        // The thread's lock and the fenced update in one statement: the thread's lock first, then
+        // the run's, as everywhere (the UPDATE locks the run's row only once the EXISTS over `t`
+        // holds, that is, once the thread's row is locked; a running run's thread always exists).
+        // A run that outlives its temporary thread lets go of it here, and what the end's webhook
+        // needs comes back with the update instead of being read again.
         const { rows } = await db.query<EndedRun>(
-          `UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
+          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE)
+           UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
              lease_owner = NULL, lease_expires_at = NULL,
              thread_id = CASE WHEN delete_thread_on_end THEN NULL ELSE thread_id END
-           WHERE run_id = $1 AND epoch = $2 AND status = 'running'
+           WHERE run_id = $1 AND epoch = $2 AND status = 'running' AND EXISTS (SELECT 1 FROM t)
            RETURNING ${ENDED_RUN_COLUMNS}`,
-          [run.runId, run.epoch, end.status, end.resultJson ?? null, end.error ? JSON.stringify(end.error) : null],
+          endParams(end),
         );
         const row = rows[0];
         if (!row) return { fenced: true, deleteThread: false };
         if (row.delete_thread_on_end) {
           // The run outlives its temporary thread, so it can still be fetched and joined.
-          await enqueueEndedRunWebhook(db, row);
+          const webhookQueued = await enqueueEndedRunWebhook(db, row);
           await db.query("DELETE FROM threads WHERE thread_id = $1", [run.threadId]);
-          return { fenced: false, deleteThread: true };
+          return { fenced: false, deleteThread: true, webhookQueued };
         }
         // Still busy: another run of the thread waits in the queue, and a worker must be woken for it.
         const { busy } = await settleThread(db, run.threadId, end.thread);
-        await enqueueEndedRunWebhook(db, row);
-        return { fenced: false, deleteThread: false, threadBusy: busy };
+        const webhookQueued = await enqueueEndedRunWebhook(db, row);
+        return { fenced: false, deleteThread: false, threadBusy: busy, webhookQueued };
       });
     },
 

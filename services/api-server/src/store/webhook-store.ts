@@ -36,16 +36,19 @@ export const ENDED_RUN_COLUMNS = `*, ${iso("created_at")} AS created_iso, ${iso(
  * The body is the public Run plus how it ended; `values` (the thread's state) only for runs
  * that keep their thread. The dispatcher adds `webhook_sent_at` when it sends.
  */
-export async function enqueueRunWebhook(db: Queryable, runId: string): Promise<void> {
+export async function enqueueRunWebhook(db: Queryable, runId: string): Promise<boolean> {
   const { rows } = await db.query<EndedRun>(`SELECT ${ENDED_RUN_COLUMNS} FROM runs WHERE run_id = $1`, [runId]);
   const run = rows[0];
-  if (run) await enqueueEndedRunWebhook(db, run);
+  return run ? enqueueEndedRunWebhook(db, run) : false;
 }
 
-/** As enqueueRunWebhook, for a run row the caller already has (e.g. from the RETURNING of its end). */
-export async function enqueueEndedRunWebhook(db: Queryable, run: EndedRun): Promise<void> {
+/**
+ * As enqueueRunWebhook, for a run row the caller already has (e.g. from the RETURNING of its end).
+ * True when a delivery was queued (the run has a webhook): then the dispatchers are worth waking.
+ */
+export async function enqueueEndedRunWebhook(db: Queryable, run: EndedRun): Promise<boolean> {
   const spec = decodeSpec(run.spec);
-  if (spec.webhook === "") return;
+  if (spec.webhook === "") return false;
   const keepsThread = run.thread_id !== null && !run.delete_thread_on_end;
   const payload: JsonObject = {
     run_id: run.run_id,
@@ -67,6 +70,7 @@ export async function enqueueEndedRunWebhook(db: Queryable, run: EndedRun): Prom
                                                 FROM threads WHERE thread_id = $5), '{}'::jsonb))`,
     [newId(), run.run_id, spec.webhook, JSON.stringify(payload), keepsThread ? run.thread_id : null],
   );
+  return true;
 }
 
 export function createWebhookStore(pool: Pool) {

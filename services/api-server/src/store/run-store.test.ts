@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { createLogger, createPool, migrate, type Pool } from "@langopen/common";
+import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import { createTestDatabase, until } from "@langopen/testkit";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { MIGRATIONS_DIR } from "../compose.js";
+import { encodeSpec } from "../domain/run-spec.js";
+import { type ClaimedRun, createRunStore } from "./run-store.js";
+
+const logger = createLogger({ service: "test", level: "silent" });
+const ASSISTANT = randomUUID();
+
+let pool: Pool;
+let drop: () => Promise<void>;
+let dbUrl: string;
+/** Transactions the store opened (each takes a client of its own from the pool). */
+let transactions = 0;
+let store: ReturnType<typeof createRunStore>;
+
+beforeAll(async () => {
+  const database = await createTestDatabase(inject("databaseUrl"));
+  dbUrl = database.url;
+  drop = database.drop;
+  await migrate(dbUrl, MIGRATIONS_DIR, logger);
+  pool = createPool({ connectionString: dbUrl, applicationName: "run-store-test" }, logger);
+  await pool.query("INSERT INTO assistants (assistant_id, graph_id, version, name) VALUES ($1, 'echo', 1, 'echo')", [ASSISTANT]);
+  const counting = {
+    query: pool.query.bind(pool),
+    connect: () => {
+      transactions++;
+      return pool.connect();
+    },
+  } as unknown as Pool;
+  store = createRunStore(counting);
+}, 60_000);
+
+afterAll(async () => {
+  await pool?.end();
+  await drop?.();
+});
+
+/** Creates a run (stateless: on a temporary thread deleted at its end) and claims it as a worker would. */
+async function startRun(options: { stateless: boolean; webhook?: string }): Promise<ClaimedRun> {
+  const threadId = randomUUID();
+  await store.create({
+    runId: randomUUID(),
+    threadId,
+    createThread: true,
+    deleteThreadOnEnd: options.stateless,
+    assistantId: ASSISTANT,
+    graphId: "echo",
+    metadata: {},
+    spec: encodeSpec(create(RunSpecSchema, { assistantId: ASSISTANT, webhook: options.webhook ?? "" })),
+    multitask: "enqueue",
+    afterSeconds: 0,
+    requestId: null,
+  });
+  const row = await store.claim("test", 60_000);
+  if (row?.thread_id !== threadId) throw new Error("claimed another run");
+  return row;
+}
+
+const fenceOf = (row: ClaimedRun, epoch = row.epoch) => ({
+  runId: row.run_id,
+  threadId: row.thread_id,
+  epoch,
+  claimed: { spec: row.spec, deleteThreadOnEnd: row.delete_thread_on_end },
+});
+const success = { kind: "done", status: "success", resultJson: '{"n":1}', thread: { status: "idle" } } as const;
+
+async function runRow(runId: string) {
+  const { rows } = await pool.query<{ status: string; thread_id: string | null; result: unknown }>(
+    "SELECT status, thread_id, result FROM runs WHERE run_id = $1",
+    [runId],
+  );
+  return rows[0];
+}
+const threadExists = async (threadId: string) =>
+  (await pool.query("SELECT 1 FROM threads WHERE thread_id = $1", [threadId])).rows.length > 0;
+const deliveriesOf = async (runId: string) =>
+  (
+    await pool.query<{ payload: { thread_id: string | null } }>("SELECT payload FROM webhook_deliveries WHERE run_id = $1", [
+      runId,
+    ])
+  ).rows;
+
+describe("RunStore.finish", () => {
+  it("ends a stateless run without a webhook in one statement: the run stays, its thread goes", async () => {
+    const row = await startRun({ stateless: true });
+    transactions = 0;
+    expect(await store.finish(fenceOf(row), success)).toEqual({ fenced: false, deleteThread: true, webhookQueued: false });
+    expect(transactions).toBe(0);
+    expect(await runRow(row.run_id)).toEqual({ status: "success", thread_id: null, result: { n: 1 } });
+    expect(await threadExists(row.thread_id)).toBe(false);
+    expect(await deliveriesOf(row.run_id)).toEqual([]);
+  });
+
+  it("queues a stateless run's webhook with its end, and says so", async () => {
+    const row = await startRun({ stateless: true, webhook: "http://hooks.example/done" });
+    expect(await store.finish(fenceOf(row), success)).toEqual({ fenced: false, deleteThread: true, webhookQueued: true });
+    expect(await runRow(row.run_id)).toMatchObject({ status: "success", thread_id: null });
+    expect(await threadExists(row.thread_id)).toBe(false);
+    expect(await deliveriesOf(row.run_id)).toEqual([{ payload: expect.objectContaining({ thread_id: null }) }]);
+  });
+
+  it("says whether a run that keeps its thread queued a webhook", async () => {
+    const quiet = await startRun({ stateless: false });
+    expect(await store.finish(fenceOf(quiet), success)).toMatchObject({
+      fenced: false,
+      deleteThread: false,
+      webhookQueued: false,
+    });
+    const loud = await startRun({ stateless: false, webhook: "http://hooks.example/done" });
+    expect(await store.finish(fenceOf(loud), success)).toMatchObject({ fenced: false, deleteThread: false, webhookQueued: true });
+    expect(await runRow(loud.run_id)).toMatchObject({ status: "success", thread_id: loud.thread_id });
+    expect(await deliveriesOf(loud.run_id)).toHaveLength(1);
+  });
+
+  it.each([true, false])("refuses an end from a stale epoch and changes nothing (stateless: %s)", async (stateless) => {
+    const row = await startRun({ stateless });
+    const stale = (BigInt(row.epoch) - 1n).toString();
+    expect(await store.finish(fenceOf(row, stale), success)).toMatchObject({ fenced: true });
+    expect(await runRow(row.run_id)).toMatchObject({ status: "running", thread_id: row.thread_id });
+    expect(await threadExists(row.thread_id)).toBe(true);
+    expect(await store.finish(fenceOf(row), success)).toMatchObject({ fenced: false, deleteThread: stateless });
+  });
+
+  it.each([true, false])("locks the thread before the run (stateless: %s)", async (stateless) => {
+    const row = await startRun({ stateless });
+    const holder = new pg.Client({ connectionString: dbUrl });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM threads WHERE thread_id = $1 FOR NO KEY UPDATE", [row.thread_id]);
+      const finishing = store.finish(fenceOf(row), success);
+      // The end waits for the thread's lock...
+      await until(async () => {
+        const { rows } = await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+             AND query LIKE '%FOR NO KEY UPDATE%' AND pid <> $1`,
+          [(holder as unknown as { processID: number }).processID],
+        );
+        return rows.length > 0;
+      }, "the end to wait for the thread's lock");
+      // ...without holding the run's meanwhile (else a transaction that locks thread, then run deadlocks with it).
+      await pool.query("SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE NOWAIT", [row.run_id]);
+      await holder.query("COMMIT");
+      expect(await finishing).toMatchObject({ fenced: false, deleteThread: stateless });
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+    }
+  });
+});
