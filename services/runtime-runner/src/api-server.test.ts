@@ -239,6 +239,13 @@ describe("PutBatch of the api-server's CheckpointService", () => {
       .putBatch({ fence: { ...fence, epoch: fence.epoch - 1n }, writes: [{ kind: checkpoint(threadId, "1ef0000000000001") }] })
       .catch((e: unknown) => e as ConnectError);
     expect(stale).toMatchObject({ code: Code.FailedPrecondition });
+    const staleBatch = await checkpoints
+      .putBatch({
+        fence: { ...fence, epoch: fence.epoch - 1n },
+        writes: [{ kind: checkpoint(threadId, "1ef0000000000001") }, { kind: writes(threadId, "1ef0000000000001") }],
+      })
+      .catch((e: unknown) => e as ConnectError);
+    expect(staleBatch).toMatchObject({ code: Code.FailedPrecondition });
     expect((await checkpoints.getCheckpoint({ ref: { threadId } })).checkpoint).toBeUndefined();
 
     await checkpoints.putBatch({
@@ -248,6 +255,17 @@ describe("PutBatch of the api-server's CheckpointService", () => {
     const got = (await checkpoints.getCheckpoint({ ref: { threadId } })).checkpoint;
     expect(got?.ref?.checkpointId).toBe("1ef0000000000001");
     expect(got?.pendingWrites.map((w) => [w.taskId, w.channel])).toEqual([["t", "c"]]);
+
+    // A row written twice in one batch ends with its later value, as two writes in order would.
+    const again = writes(threadId, "1ef0000000000002");
+    const later = { ...again, value: { ...again.value, writes: [{ taskId: "t", channel: "d", type: "json", value: json(2), idx: 0 }] } };
+    await checkpoints.putBatch({
+      fence,
+      writes: [{ kind: checkpoint(threadId, "1ef0000000000002") }, { kind: again }, { kind: later }, { kind: checkpoint(threadId, "1ef0000000000002") }],
+    });
+    const second = (await checkpoints.getCheckpoint({ ref: { threadId } })).checkpoint;
+    expect(second?.ref?.checkpointId).toBe("1ef0000000000002");
+    expect(second?.pendingWrites.map((w) => [w.taskId, w.channel, new TextDecoder().decode(w.value)])).toEqual([["t", "d", "2"]]);
   });
 });
 

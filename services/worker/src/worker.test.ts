@@ -128,7 +128,7 @@ describe("leases and fencing", () => {
       const done = await until(async () => {
         const row = await runRow(runId);
         return row?.status === "success" ? row : undefined;
-      }, "the run to be finished by the next owner", 30_000);
+      }, "the run to be finished by the next owner", { timeoutMs: 30_000 });
       expect(BigInt(done.epoch)).toBeGreaterThan(BigInt(first.epoch));
       expect(done.attempt).toBe(2);
       // The old owner kept running until its heartbeat found the lease gone; none of its writes

@@ -309,8 +309,8 @@ export function startWorker(deps: WorkerDeps): Worker {
     }
     sink.push("end", JSON.stringify({ run_id: row.run_id, status }));
     await sink.drain();
-    await signals.expireEvents(row.run_id, deps.retentionSeconds);
-    await signals.publishRunDone(row.run_id);
+    // Both once the end is in the log; they need no order between them.
+    await Promise.all([signals.expireEvents(row.run_id, deps.retentionSeconds), signals.publishRunDone(row.run_id)]);
     // Only an end that queued a delivery wakes the dispatchers (their poll sends it otherwise).
     if (outcome.webhookQueued) await signals.publishWebhooksDue().catch(() => {});
     log.debug({ status }, "Finished run");

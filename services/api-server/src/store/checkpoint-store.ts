@@ -1,5 +1,5 @@
 import type { Pool } from "@langopen/common";
-import { Conditions, inTransaction, type Queryable } from "./sql.js";
+import { Conditions, type Queryable } from "./sql.js";
 
 export interface CheckpointRow {
   thread_id: string;
@@ -89,9 +89,6 @@ const FENCE_HOLDS = "($10::uuid IS NULL OR EXISTS (SELECT 1 FROM fence))";
 
 type Fence = { runId: string; epoch: bigint };
 
-/** Rolls a batch back when one of its writes finds the fence stale. */
-class FencedOff extends Error {}
-
 /** One write of a batch. */
 export type BatchWrite =
   | { kind: "checkpoint"; input: CheckpointInput }
@@ -153,6 +150,76 @@ async function putWritesRow(
     ],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Every write of a batch in one statement: the checkpoints and the pending writes each in one
+ * multi-row INSERT, behind one fence check (false when it fails: then nothing is written). A row
+ * written twice in a batch keeps its later value, as separate writes in order would leave it
+ * (one statement may not touch a row twice, so the earlier ones are dropped here).
+ */
+async function putBatchRows(db: Queryable, writes: BatchWrite[], fence?: Fence): Promise<boolean> {
+  const checkpoints = new Map<string, CheckpointInput>();
+  const pending = new Map<string, { threadId: string; ns: string; checkpointId: string; w: WriteInput }>();
+  for (const b of writes) {
+    if (b.kind === "checkpoint") {
+      const key = [b.input.threadId, b.input.ns, b.input.checkpointId].join("\u0000");
+      checkpoints.delete(key);
+      checkpoints.set(key, b.input);
+      continue;
+    }
+    for (const w of b.writes) {
+      const key = [b.threadId, b.ns, b.checkpointId, w.taskId, w.idx].join("\u0000");
+      pending.delete(key);
+      pending.set(key, { threadId: b.threadId, ns: b.ns, checkpointId: b.checkpointId, w });
+    }
+  }
+  const cps = [...checkpoints.values()];
+  const pws = [...pending.values()];
+  const { rows } = await db.query<{ ok: boolean }>(
+    `WITH fence AS (
+       SELECT 1 FROM runs WHERE run_id = $1::uuid AND epoch = $2::bigint AND status = 'running' AND lease_expires_at > now()
+       FOR SHARE),
+     held AS (SELECT ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM fence)) AS ok),
+     c AS (
+       INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, checkpoint, metadata, epoch)
+       SELECT x.thread_id, x.ns, x.id, x.parent, x.run_id, x.type, x.blob, x.meta::jsonb, $2::bigint
+       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::bytea[], $10::text[])
+         AS x(thread_id, ns, id, parent, run_id, type, blob, meta)
+       WHERE (SELECT ok FROM held)
+       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+         parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type,
+         checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata, epoch = EXCLUDED.epoch),
+     w AS (
+       INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
+       SELECT * FROM unnest($11::uuid[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::bytea[], $19::text[])
+       WHERE (SELECT ok FROM held)
+       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
+         channel = EXCLUDED.channel, type = EXCLUDED.type, value = EXCLUDED.value, task_path = EXCLUDED.task_path)
+     SELECT ok FROM held`,
+    [
+      fence?.runId ?? null,
+      fence ? fence.epoch.toString() : null,
+      cps.map((c) => c.threadId),
+      cps.map((c) => c.ns),
+      cps.map((c) => c.checkpointId),
+      cps.map((c) => c.parentId),
+      cps.map((c) => c.runId),
+      cps.map((c) => c.type),
+      cps.map((c) => Buffer.from(c.checkpoint)),
+      cps.map((c) => c.metadataJson),
+      pws.map((p) => p.threadId),
+      pws.map((p) => p.ns),
+      pws.map((p) => p.checkpointId),
+      pws.map((p) => p.w.taskId),
+      pws.map((p) => p.w.idx),
+      pws.map((p) => p.w.channel),
+      pws.map((p) => p.w.type),
+      pws.map((p) => Buffer.from(p.w.value)),
+      pws.map((p) => p.w.taskPath),
+    ],
+  );
+  return rows[0]?.ok === true;
 }
 
 export function createCheckpointStore(pool: Pool) {
@@ -229,19 +296,13 @@ export function createCheckpointStore(pool: Pool) {
      * with nothing written, when the fence is stale.
      */
     async putBatch(writes: BatchWrite[], fence?: Fence): Promise<boolean> {
-      const one = (db: Queryable, w: BatchWrite) =>
-        w.kind === "checkpoint" ? putRow(db, w.input, fence) : putWritesRow(db, w.threadId, w.ns, w.checkpointId, w.writes, fence);
-      // A single write is one statement: no transaction around it.
-      if (writes.length === 1) return one(pool, writes[0] as BatchWrite);
-      try {
-        await inTransaction(pool, async (db) => {
-          for (const w of writes) if (!(await one(db, w))) throw new FencedOff();
-        });
-        return true;
-      } catch (err) {
-        if (err instanceof FencedOff) return false;
-        throw err;
+      // A single write keeps its own statement; a batch goes in one statement too (below), so
+      // it needs no transaction around it either.
+      if (writes.length === 1) {
+        const w = writes[0] as BatchWrite;
+        return w.kind === "checkpoint" ? putRow(pool, w.input, fence) : putWritesRow(pool, w.threadId, w.ns, w.checkpointId, w.writes, fence);
       }
+      return putBatchRows(pool, writes, fence);
     },
 
     async deleteThread(threadId: string): Promise<void> {
