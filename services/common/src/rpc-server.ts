@@ -59,6 +59,12 @@ export function edgeInterceptor(logger: Logger): Interceptor {
           try {
             yield* messages;
           } catch (err) {
+            // The caller went away (a cancelled run, a closed stream) and the next write to it
+            // failed: nothing went wrong on this side.
+            if (req.signal.aborted && !(err instanceof ConnectError)) {
+              logger.debug({ err, rpc_service: service, rpc_method: method }, "Stopped RPC: the caller went away");
+              throw new ConnectError("the caller went away", Code.Canceled, undefined, undefined, err);
+            }
             throw toConnectError(err, logger, service, method);
           }
         })(),
