@@ -72,6 +72,29 @@ describe("runs on a thread", () => {
     expect(await statusOf(client.runs.get(thread.thread_id, run.run_id))).toBe(404);
   });
 
+  it("a wait that the client leaves cancels its run with on_disconnect=cancel, and lets it finish by default", async () => {
+    const leave = async (onDisconnect: "cancel" | "continue") => {
+      const thread = await client.threads.create();
+      const gone = new AbortController();
+      const waiting = client.runs
+        .wait(thread.thread_id, "slow", { input: {}, config: { configurable: { ticks: 20 } }, onDisconnect, signal: gone.signal })
+        .catch(() => undefined);
+      const run = await until(async () => (await client.runs.list(thread.thread_id)).find((r) => r.status === "running"), "the run to start");
+      gone.abort();
+      await waiting;
+      return until(
+        async () => {
+          const now = await client.runs.get(thread.thread_id, run.run_id);
+          return now.status === "running" || now.status === "pending" ? undefined : now.status;
+        },
+        "the run to end",
+        { timeoutMs: 30_000 },
+      );
+    };
+    expect(await leave("cancel")).toBe("interrupted");
+    expect(await leave("continue")).toBe("success");
+  }, 60_000);
+
   it("creates the thread on demand with if_not_exists=create and answers 404 otherwise", async () => {
     const threadId = crypto.randomUUID();
     expect(await statusOf(client.runs.wait(threadId, "echo", { input: hi("x") }))).toBe(404);

@@ -238,10 +238,9 @@ describe("runs on a thread", () => {
     let joined: unknown;
     const { app } = await start((router) =>
       router.service(RunService, {
-        createRun: () => ({ run: run() }),
-        joinRun: (req) => {
-          joined = { threadId: req.threadId, runId: req.runId, cancel: req.cancelOnDisconnect };
-          return { resultJson: jsonBytes({ __error__: { error: "ValueError", message: "bad" } }) };
+        createAndJoinRun: (req) => {
+          joined = { threadId: req.run?.threadId, assistant: req.run?.spec?.assistantId, cancel: req.cancelOnDisconnect };
+          return { run: run(), resultJson: jsonBytes({ __error__: { error: "ValueError", message: "bad" } }) };
         },
       }),
     );
@@ -250,7 +249,7 @@ describe("runs on a thread", () => {
     expect(res.headers["content-location"]).toBe(`/threads/${THREAD}/runs/${RUN}`);
     expect(res.headers.location).toBe(`/threads/${THREAD}/runs/${RUN}/join`);
     expect(res.body).toBe('{"__error__":{"error":"ValueError","message":"bad"}}');
-    expect(joined).toEqual({ threadId: THREAD, runId: RUN, cancel: false });
+    expect(joined).toEqual({ threadId: THREAD, assistant: "agent", cancel: false });
   });
 
   it("lists runs with paging, a status filter and select", async () => {
@@ -405,9 +404,9 @@ describe("stateless runs", () => {
           seen.push(`stream:${req.threadId}`);
           yield { event: { id: "0", event: "end", dataJson: jsonBytes(null) } };
         },
-        joinRun: (req) => {
-          seen.push(`join:${req.threadId}`);
-          return { resultJson: jsonBytes({ ok: true }) };
+        createAndJoinRun: (req) => {
+          seen.push(`join:${req.run?.threadId}`);
+          return { run: run(TEMP_THREAD), resultJson: jsonBytes({ ok: true }) };
         },
       }),
     );

@@ -98,12 +98,12 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** POST .../runs/wait: create, then answer the run's final values (or its `__error__`). */
   const createAndWait = async (request: FastifyRequest, reply: FastifyReply, threadId: string, body: RunCreateBody) => {
-    const run = await createRun(request, threadId, body);
-    const res = await runs.joinRun(
-      { threadId, runId: run.runId, cancelOnDisconnect: body.on_disconnect === "cancel" },
+    // One call: the api-server creates the run and answers at its end.
+    const res = await runs.createAndJoinRun(
+      { run: fromApiRunCreate(threadId, body), cancelOnDisconnect: body.on_disconnect === "cancel" },
       readOptions(request),
     );
-    reply.headers(runLocationHeaders(run, "join"));
+    reply.headers(runLocationHeaders(present(res.run, "run"), "join"));
     return reply.type("application/json").send(joinResultBody(res.resultJson));
   };
 

@@ -81,7 +81,9 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   const { runs, signals, logger } = deps;
   const pollMs = deps.pollMs ?? 5_000;
 
-  const createOne = async (req: CreateRunRequest): Promise<Run> => {
+  const createOne = async (req: CreateRunRequest): Promise<Run> => toRun(await createRow(req));
+
+  const createRow = async (req: CreateRunRequest): Promise<RunRow> => {
     const spec = req.spec;
     if (!spec) throw invalidArgument("spec is required", [{ field: "spec", description: "required" }]);
     if (spec.inputJson.length > 0 && spec.commandJson.length > 0) {
@@ -121,7 +123,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     for (const { runId, action } of created.cancelRunning) await signalled("a cancel", () => signals.publishCancel(runId, action));
     for (const runId of created.endedPending) await signalled("a run end", () => endStream(runId, threadId, "interrupted"));
     await signalled("a wake-up", () => signals.wake());
-    return toRun(created.run);
+    return created.run;
   };
 
   /** Closes the log of a run that ended without a worker (cancelled while pending). */
@@ -133,15 +135,17 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   };
 
   /**
-   * Waits until the run has ended (or is gone); answers its last row. With mustExist, a run
+   * Waits until a run has ended (or is gone); answers its last row. `begin` names the run and
+   * runs once its end is listened for, so that an end announced meanwhile is not missed; the row
+   * it may answer (of a run it has just created) stands for the first read. With mustExist, a run
    * missing at the first read is NOT_FOUND (the first read doubles as the existence check).
    */
-  const waitForEnd = async (
-    runId: string,
-    threadId: string | undefined,
+  const awaitEnd = async (
+    begin: () => Promise<{ runId: string; threadId?: string; row?: RunRow }>,
     signal: AbortSignal,
     options: { mustExist?: boolean } = {},
   ): Promise<RunRow | undefined> => {
+    let runId: string | undefined;
     let wake: () => void = () => {};
     // The end may be announced while a read is under way: then read again at once, not after the poll.
     let ended = false;
@@ -151,9 +155,13 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       wake();
     });
     try {
+      const target = await begin();
+      runId = target.runId;
+      let known = target.row;
       for (let first = true; !signal.aborted; first = false) {
         ended = false;
-        const row = await runs.get(runId, threadId);
+        const row = known ?? (await runs.get(runId, target.threadId));
+        known = undefined;
         if (!row && first && options.mustExist) throw notFound("Run", runId);
         if (!row || isFinal(row.status)) return row;
         if (ended) continue;
@@ -166,6 +174,9 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       off();
     }
   };
+
+  const waitForEnd = (runId: string, threadId: string | undefined, signal: AbortSignal, options: { mustExist?: boolean } = {}) =>
+    awaitEnd(async () => ({ runId, threadId }), signal, options);
 
   const cancelOne = async (runId: string, threadId: string | undefined, action: CancelActionName) => {
     const result = await runs.cancel(runId, threadId, action);
@@ -230,6 +241,23 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       });
       for (const row of selected) await cancelOne(row.run_id, row.thread_id ?? undefined, cancelAction(req.action)).catch(() => {});
       return { cancelledCount: BigInt(selected.length) };
+    },
+
+    async createAndJoinRun(req, ctx) {
+      if (!req.run) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);
+      const request = req.run;
+      let created: RunRow | undefined;
+      const row = await awaitEnd(
+        async () => {
+          created = await createRow(request);
+          return { runId: created.run_id, threadId: optionalThread(request.threadId), row: created };
+        },
+        ctx.signal,
+      );
+      if (ctx.signal.aborted && req.cancelOnDisconnect && created) {
+        await cancelOne(created.run_id, optionalThread(request.threadId), "interrupt").catch(() => {});
+      }
+      return { run: created ? toRun(created) : undefined, resultJson: joinResult(row) };
     },
 
     async joinRun(req, ctx) {

@@ -618,6 +618,90 @@ export declare type JoinRunRequestJson = {
 export declare const JoinRunRequestSchema: GenMessage<JoinRunRequest, {jsonType: JoinRunRequestJson}>;
 
 /**
+ * @generated from message langopen.data.v1.CreateAndJoinRunRequest
+ */
+export declare type CreateAndJoinRunRequest = Message<"langopen.data.v1.CreateAndJoinRunRequest"> & {
+  /**
+   * @generated from field: langopen.data.v1.CreateRunRequest run = 1;
+   */
+  run?: CreateRunRequest | undefined;
+
+  /**
+   * Cancel the run when the caller goes away before it ends.
+   *
+   * @generated from field: bool cancel_on_disconnect = 2;
+   */
+  cancelOnDisconnect: boolean;
+};
+
+/**
+ * @generated from message langopen.data.v1.CreateAndJoinRunRequest
+ */
+export declare type CreateAndJoinRunRequestJson = {
+  /**
+   * @generated from field: langopen.data.v1.CreateRunRequest run = 1;
+   */
+  run?: CreateRunRequestJson;
+
+  /**
+   * Cancel the run when the caller goes away before it ends.
+   *
+   * @generated from field: bool cancel_on_disconnect = 2;
+   */
+  cancelOnDisconnect?: boolean;
+};
+
+/**
+ * Describes the message langopen.data.v1.CreateAndJoinRunRequest.
+ * Use `create(CreateAndJoinRunRequestSchema)` to create a new message.
+ */
+export declare const CreateAndJoinRunRequestSchema: GenMessage<CreateAndJoinRunRequest, {jsonType: CreateAndJoinRunRequestJson}>;
+
+/**
+ * @generated from message langopen.data.v1.CreateAndJoinRunResponse
+ */
+export declare type CreateAndJoinRunResponse = Message<"langopen.data.v1.CreateAndJoinRunResponse"> & {
+  /**
+   * The run as created (a stateless run with its temporary thread, which its end deletes).
+   *
+   * @generated from field: langopen.data.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+
+  /**
+   * JSON: the final values, or {"__error__": {error, message}}.
+   *
+   * @generated from field: bytes result_json = 2;
+   */
+  resultJson: Uint8Array;
+};
+
+/**
+ * @generated from message langopen.data.v1.CreateAndJoinRunResponse
+ */
+export declare type CreateAndJoinRunResponseJson = {
+  /**
+   * The run as created (a stateless run with its temporary thread, which its end deletes).
+   *
+   * @generated from field: langopen.data.v1.Run run = 1;
+   */
+  run?: RunJson;
+
+  /**
+   * JSON: the final values, or {"__error__": {error, message}}.
+   *
+   * @generated from field: bytes result_json = 2;
+   */
+  resultJson?: string;
+};
+
+/**
+ * Describes the message langopen.data.v1.CreateAndJoinRunResponse.
+ * Use `create(CreateAndJoinRunResponseSchema)` to create a new message.
+ */
+export declare const CreateAndJoinRunResponseSchema: GenMessage<CreateAndJoinRunResponse, {jsonType: CreateAndJoinRunResponseJson}>;
+
+/**
  * @generated from message langopen.data.v1.JoinRunResponse
  */
 export declare type JoinRunResponse = Message<"langopen.data.v1.JoinRunResponse"> & {
@@ -932,6 +1016,17 @@ export declare const RunService: GenService<{
     methodKind: "unary";
     input: typeof JoinRunRequestSchema;
     output: typeof JoinRunResponseSchema;
+  },
+  /**
+   * CreateRun, then JoinRun, in one call: the end is awaited from the moment the run exists, and
+   * the run is read once, when it has ended (runs/wait).
+   *
+   * @generated from rpc langopen.data.v1.RunService.CreateAndJoinRun
+   */
+  createAndJoinRun: {
+    methodKind: "unary";
+    input: typeof CreateAndJoinRunRequestSchema;
+    output: typeof CreateAndJoinRunResponseSchema;
   },
   /**
    * The run's events, from last_event_id on, until its end.
