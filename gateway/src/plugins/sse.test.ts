@@ -144,12 +144,12 @@ describe("event streams", () => {
     const release = deferred();
     const base = await serve((router) =>
       router.service(RunService, {
-        createRun: (req) => ({ run: { runId: RUN, threadId: req.threadId } }),
-        async *streamRun() {
+        async *createAndStreamRun(req) {
+          yield { kind: { case: "run", value: { runId: RUN, threadId: req.run?.threadId } } };
           await release.promise;
-          yield event("1", "metadata", { run_id: RUN });
-          yield event("2", "values", { n: 1 });
-          yield event("3", "end", null);
+          for (const e of [event("1", "metadata", { run_id: RUN }), event("2", "values", { n: 1 }), event("3", "end", null)]) {
+            yield { kind: { case: "event", value: e.event } };
+          }
         },
       }),
     );

@@ -72,13 +72,15 @@ describe("runs on a thread", () => {
     expect(await statusOf(client.runs.get(thread.thread_id, run.run_id))).toBe(404);
   });
 
-  it("a wait that the client leaves cancels its run with on_disconnect=cancel, and lets it finish by default", async () => {
-    const leave = async (onDisconnect: "cancel" | "continue") => {
+  it("a wait or stream that the client leaves cancels its run with on_disconnect=cancel, and lets it finish by default", async () => {
+    const leave = async (how: "wait" | "stream", onDisconnect: "cancel" | "continue") => {
       const thread = await client.threads.create();
       const gone = new AbortController();
-      const waiting = client.runs
-        .wait(thread.thread_id, "slow", { input: {}, config: { configurable: { ticks: 20 } }, onDisconnect, signal: gone.signal })
-        .catch(() => undefined);
+      const options = { input: {}, config: { configurable: { ticks: 20 } }, onDisconnect, signal: gone.signal };
+      const waiting =
+        how === "wait"
+          ? client.runs.wait(thread.thread_id, "slow", options).catch(() => undefined)
+          : collect(client.runs.stream(thread.thread_id, "slow", options) as AsyncIterable<Chunk>).catch(() => undefined);
       const run = await until(async () => (await client.runs.list(thread.thread_id)).find((r) => r.status === "running"), "the run to start");
       gone.abort();
       await waiting;
@@ -91,9 +93,11 @@ describe("runs on a thread", () => {
         { timeoutMs: 30_000 },
       );
     };
-    expect(await leave("cancel")).toBe("interrupted");
-    expect(await leave("continue")).toBe("success");
-  }, 60_000);
+    expect(await leave("wait", "cancel")).toBe("interrupted");
+    expect(await leave("wait", "continue")).toBe("success");
+    expect(await leave("stream", "cancel")).toBe("interrupted");
+    expect(await leave("stream", "continue")).toBe("success");
+  }, 90_000);
 
   it("creates the thread on demand with if_not_exists=create and answers 404 otherwise", async () => {
     const threadId = crypto.randomUUID();

@@ -198,7 +198,8 @@ describe("runs on a thread", () => {
   it("answers a busy thread with 409 before any stream byte", async () => {
     const { app, calls } = await start((router) =>
       router.service(RunService, {
-        createRun: () => {
+        // biome-ignore lint/correctness/useYield: refuses before its first message.
+        async *createAndStreamRun() {
           throw failedPrecondition("THREAD_BUSY", `Thread ${THREAD} is busy`);
         },
       }),
@@ -207,17 +208,17 @@ describe("runs on a thread", () => {
     expect(res.statusCode).toBe(409);
     expect(res.headers["content-type"]).toMatch(/^application\/json/);
     expect(res.json()).toEqual({ detail: `Thread ${THREAD} is busy` });
-    expect(calls.map((c) => c.method)).toEqual(["CreateRun"]);
+    expect(calls.map((c) => c.method)).toEqual(["CreateAndStreamRun"]);
   });
 
   it("streams a created run from its first event", async () => {
     let streamed: unknown;
     const { app } = await start((router) =>
       router.service(RunService, {
-        createRun: () => ({ run: run() }),
-        async *streamRun(req) {
-          streamed = { threadId: req.threadId, runId: req.runId, lastEventId: req.lastEventId, cancel: req.cancelOnDisconnect };
-          yield { event: { id: "1", event: "end", dataJson: jsonBytes(null) } };
+        async *createAndStreamRun(req) {
+          streamed = { threadId: req.run?.threadId, assistant: req.run?.spec?.assistantId, cancel: req.cancelOnDisconnect };
+          yield { kind: { case: "run", value: run() } };
+          yield { kind: { case: "event", value: { id: "1", event: "end", dataJson: jsonBytes(null) } } };
         },
       }),
     );
@@ -231,7 +232,7 @@ describe("runs on a thread", () => {
     expect(res.headers["content-location"]).toBe(`/threads/${THREAD}/runs/${RUN}`);
     expect(res.headers.location).toBe(`/threads/${THREAD}/runs/${RUN}/stream`);
     expect(res.body).toBe("event: end\ndata: null\nid: 1\n\n");
-    expect(streamed).toEqual({ threadId: THREAD, runId: RUN, lastEventId: "-1", cancel: true });
+    expect(streamed).toEqual({ threadId: THREAD, assistant: "agent", cancel: true });
   });
 
   it("waits for a created run and answers its result as is", async () => {
@@ -399,7 +400,11 @@ describe("stateless runs", () => {
     const seen: string[] = [];
     const { app } = await start((router) =>
       router.service(RunService, {
-        createRun: () => ({ run: run(TEMP_THREAD) }),
+        async *createAndStreamRun(req) {
+          seen.push(`create-stream:${req.run?.threadId}`);
+          yield { kind: { case: "run", value: run(TEMP_THREAD) } };
+          yield { kind: { case: "event", value: { id: "0", event: "end", dataJson: jsonBytes(null) } } };
+        },
         async *streamRun(req) {
           seen.push(`stream:${req.threadId}`);
           yield { event: { id: "0", event: "end", dataJson: jsonBytes(null) } };
@@ -418,7 +423,7 @@ describe("stateless runs", () => {
     expect(waited.json()).toEqual({ ok: true });
     const joined = await app.inject({ method: "GET", url: `/runs/${RUN}/stream` });
     expect(joined.headers.location).toBe(`/runs/${RUN}/stream`);
-    expect(seen).toEqual(["stream:", "join:", "stream:"]);
+    expect(seen).toEqual(["create-stream:", "join:", "stream:"]);
   });
 
   it("creates a batch from the JS SDK's camelCase items", async () => {

@@ -79,21 +79,40 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       open: (signal) => runEvents(runs.streamRun(target, streamOptions(request, signal))),
     });
 
-  /** POST .../runs/stream: create, then stream from the first event (errors so far are plain JSON answers). */
+  /**
+   * POST .../runs/stream: one call creates the run and streams it from its first event. The
+   * call's first message is the created run (errors so far are plain JSON answers); the event
+   * stream opens with its Location headers.
+   */
   const createAndStream = async (request: FastifyRequest, reply: FastifyReply, threadId: string, body: RunCreateBody) => {
-    const run = await createRun(request, threadId, body);
-    return streamRun(
-      request,
-      reply,
-      {
-        threadId,
-        runId: run.runId,
-        lastEventId: "-1",
-        streamModes: [],
-        cancelOnDisconnect: body.on_disconnect === "cancel",
-      },
-      runLocationHeaders(run, "stream"),
-    );
+    const call = new AbortController();
+    const messages = runs
+      .createAndStreamRun(
+        { run: fromApiRunCreate(threadId, body), cancelOnDisconnect: body.on_disconnect === "cancel" },
+        streamOptions(request, call.signal),
+      )
+      [Symbol.asyncIterator]();
+    try {
+      const first = await messages.next();
+      const run = present(!first.done && first.value.kind.case === "run" ? first.value.kind.value : undefined, "run");
+      const events = async function* () {
+        for (let next = await messages.next(); !next.done; next = await messages.next()) {
+          if (next.value.kind.case === "event") yield { event: next.value.kind.value };
+        }
+      };
+      await reply.sendEventStream({
+        headers: runLocationHeaders(run, "stream"),
+        open: (signal) => {
+          if (signal.aborted) call.abort(signal.reason);
+          else signal.addEventListener("abort", () => call.abort(signal.reason), { once: true });
+          return runEvents(events());
+        },
+      });
+      return reply;
+    } finally {
+      // Whatever ended the answer (its end, the client, a failure before the stream), the call goes too.
+      call.abort();
+    }
   };
 
   /** POST .../runs/wait: create, then answer the run's final values (or its `__error__`). */

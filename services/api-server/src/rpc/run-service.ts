@@ -1,4 +1,4 @@
-import { create, type JsonObject } from "@bufbuild/protobuf";
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   fromStart,
@@ -11,13 +11,15 @@ import {
   failedPrecondition,
   wakeableDelay,
 } from "@langopen/common";
-import { type Run, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
+import { type Run, type RunEventSchema, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   CancelAction,
   type CreateRunRequest,
   IfNotExists,
   OnCompletion,
   type RunService,
+  type StreamRunRequest,
+  StreamRunRequestSchema,
 } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { newId, requireUuid } from "../domain/ids.js";
 import { page } from "../domain/paging.js";
@@ -194,6 +196,66 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
 
   const optionalThread = (threadId: string) => (threadId === "" ? undefined : requireUuid("thread_id", threadId));
 
+  /** A run's events from `req.lastEventId` on, until its end (StreamRun); `known`: its row, just read or created. */
+  async function* runEvents(
+    req: StreamRunRequest,
+    ctx: HandlerContext,
+    known?: RunRow,
+  ): AsyncGenerator<{ event: MessageInitShape<typeof RunEventSchema> }> {
+    const runId = requireUuid("run_id", req.runId);
+    const threadId = optionalThread(req.threadId);
+    const row = known ?? (await runs.get(runId, threadId));
+    let last = req.lastEventId === "" ? "" : req.lastEventId;
+    // With no Last-Event-ID, a join sees events from now on (what the log already holds is skipped).
+    const liveOnly = last === "";
+    let ended = false;
+    try {
+      if (liveOnly) {
+        const backlog = await signals.readEvents(runId, "-1", 0, ctx.signal);
+        const endSeen = backlog.find((e) => e.event === "end");
+        if (endSeen) {
+          yield { event: { id: endSeen.id, event: "end", dataJson: textBytes(endSeen.data) } };
+          return;
+        }
+        last = backlog.at(-1)?.id ?? "-1";
+      }
+      if (!row) {
+        const any = await signals.readEvents(runId, fromStart(last) ? "-1" : last, 0, ctx.signal);
+        if (any.length === 0) throw notFound("Run", runId);
+      }
+      while (!ctx.signal.aborted) {
+        const batch = await signals.readEvents(runId, last, pollMs, ctx.signal);
+        for (const e of batch) {
+          last = e.id;
+          if (eventMatchesModes(e.event, req.streamModes)) {
+            yield { event: { id: e.id, event: e.event, dataJson: textBytes(e.data) } };
+          }
+          if (e.event === "end") {
+            ended = true;
+            return;
+          }
+        }
+        if (batch.length === 0) {
+          const current = await runs.get(runId, threadId);
+          if (!current || isFinal(current.status)) {
+            // Ended with its log gone (expired, or Redis lost): close the stream honestly.
+            const tail = await signals.readEvents(runId, last, 0, ctx.signal);
+            if (tail.length > 0) continue;
+            ended = true;
+            yield {
+              event: { id: "", event: "end", dataJson: jsonBytes({ run_id: runId, status: current?.status ?? "success" }) },
+            };
+            return;
+          }
+        }
+      }
+    } finally {
+      if (!ended && req.cancelOnDisconnect) {
+        await cancelOne(runId, threadId, "interrupt").catch((err: unknown) => logger.debug({ err }, "Failed to cancel on disconnect"));
+      }
+    }
+  }
+
   return {
     async createRun(req) {
       return { run: await createOne(req) };
@@ -268,59 +330,23 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       return { run: row ? toRun(row) : undefined, resultJson: joinResult(row) };
     },
 
-    async *streamRun(req, ctx: HandlerContext) {
-      const runId = requireUuid("run_id", req.runId);
-      const threadId = optionalThread(req.threadId);
-      const row = await runs.get(runId, threadId);
-      let last = req.lastEventId === "" ? "" : req.lastEventId;
-      // With no Last-Event-ID, a join sees events from now on (what the log already holds is skipped).
-      const liveOnly = last === "";
-      let ended = false;
-      try {
-        if (liveOnly) {
-          const backlog = await signals.readEvents(runId, "-1", 0, ctx.signal);
-          const endSeen = backlog.find((e) => e.event === "end");
-          if (endSeen) {
-            yield { event: { id: endSeen.id, event: "end", dataJson: textBytes(endSeen.data) } };
-            return;
-          }
-          last = backlog.at(-1)?.id ?? "-1";
-        }
-        if (!row) {
-          const any = await signals.readEvents(runId, fromStart(last) ? "-1" : last, 0, ctx.signal);
-          if (any.length === 0) throw notFound("Run", runId);
-        }
-        while (!ctx.signal.aborted) {
-          const batch = await signals.readEvents(runId, last, pollMs, ctx.signal);
-          for (const e of batch) {
-            last = e.id;
-            if (eventMatchesModes(e.event, req.streamModes)) {
-              yield { event: { id: e.id, event: e.event, dataJson: textBytes(e.data) } };
-            }
-            if (e.event === "end") {
-              ended = true;
-              return;
-            }
-          }
-          if (batch.length === 0) {
-            const current = await runs.get(runId, threadId);
-            if (!current || isFinal(current.status)) {
-              // Ended with its log gone (expired, or Redis lost): close the stream honestly.
-              const tail = await signals.readEvents(runId, last, 0, ctx.signal);
-              if (tail.length > 0) continue;
-              ended = true;
-              yield {
-                event: { id: "", event: "end", dataJson: jsonBytes({ run_id: runId, status: current?.status ?? "success" }) },
-              };
-              return;
-            }
-          }
-        }
-      } finally {
-        if (!ended && req.cancelOnDisconnect) {
-          await cancelOne(runId, threadId, "interrupt").catch((err: unknown) => logger.debug({ err }, "Failed to cancel on disconnect"));
-        }
-      }
+    streamRun: (req, ctx) => runEvents(req, ctx),
+
+    async *createAndStreamRun(req, ctx) {
+      if (!req.run) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);
+      const created = await createRow(req.run);
+      yield { kind: { case: "run", value: toRun(created) } };
+      const events = runEvents(
+        create(StreamRunRequestSchema, {
+          threadId: req.run.threadId,
+          runId: created.run_id,
+          lastEventId: "-1",
+          cancelOnDisconnect: req.cancelOnDisconnect,
+        }),
+        ctx,
+        created,
+      );
+      for await (const { event } of events) yield { kind: { case: "event", value: event } };
     },
   };
 }

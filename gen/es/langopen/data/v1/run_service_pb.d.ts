@@ -842,6 +842,93 @@ export declare type StreamRunResponseJson = {
 export declare const StreamRunResponseSchema: GenMessage<StreamRunResponse, {jsonType: StreamRunResponseJson}>;
 
 /**
+ * @generated from message langopen.data.v1.CreateAndStreamRunRequest
+ */
+export declare type CreateAndStreamRunRequest = Message<"langopen.data.v1.CreateAndStreamRunRequest"> & {
+  /**
+   * @generated from field: langopen.data.v1.CreateRunRequest run = 1;
+   */
+  run?: CreateRunRequest | undefined;
+
+  /**
+   * Cancel the run when the caller goes away before it ends.
+   *
+   * @generated from field: bool cancel_on_disconnect = 2;
+   */
+  cancelOnDisconnect: boolean;
+};
+
+/**
+ * @generated from message langopen.data.v1.CreateAndStreamRunRequest
+ */
+export declare type CreateAndStreamRunRequestJson = {
+  /**
+   * @generated from field: langopen.data.v1.CreateRunRequest run = 1;
+   */
+  run?: CreateRunRequestJson;
+
+  /**
+   * Cancel the run when the caller goes away before it ends.
+   *
+   * @generated from field: bool cancel_on_disconnect = 2;
+   */
+  cancelOnDisconnect?: boolean;
+};
+
+/**
+ * Describes the message langopen.data.v1.CreateAndStreamRunRequest.
+ * Use `create(CreateAndStreamRunRequestSchema)` to create a new message.
+ */
+export declare const CreateAndStreamRunRequestSchema: GenMessage<CreateAndStreamRunRequest, {jsonType: CreateAndStreamRunRequestJson}>;
+
+/**
+ * @generated from message langopen.data.v1.CreateAndStreamRunResponse
+ */
+export declare type CreateAndStreamRunResponse = Message<"langopen.data.v1.CreateAndStreamRunResponse"> & {
+  /**
+   * @generated from oneof langopen.data.v1.CreateAndStreamRunResponse.kind
+   */
+  kind: {
+    /**
+     * First and only once.
+     *
+     * @generated from field: langopen.data.v1.Run run = 1;
+     */
+    value: Run;
+    case: "run";
+  } | {
+    /**
+     * @generated from field: langopen.data.v1.RunEvent event = 2;
+     */
+    value: RunEvent;
+    case: "event";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * @generated from message langopen.data.v1.CreateAndStreamRunResponse
+ */
+export declare type CreateAndStreamRunResponseJson = {
+  /**
+   * First and only once.
+   *
+   * @generated from field: langopen.data.v1.Run run = 1;
+   */
+  run?: RunJson;
+
+  /**
+   * @generated from field: langopen.data.v1.RunEvent event = 2;
+   */
+  event?: RunEventJson;
+};
+
+/**
+ * Describes the message langopen.data.v1.CreateAndStreamRunResponse.
+ * Use `create(CreateAndStreamRunResponseSchema)` to create a new message.
+ */
+export declare const CreateAndStreamRunResponseSchema: GenMessage<CreateAndStreamRunResponse, {jsonType: CreateAndStreamRunResponseJson}>;
+
+/**
  * @generated from enum langopen.data.v1.IfNotExists
  */
 export enum IfNotExists {
@@ -1037,6 +1124,17 @@ export declare const RunService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamRunRequestSchema;
     output: typeof StreamRunResponseSchema;
+  },
+  /**
+   * CreateRun, then StreamRun from the run's first event, in one call (runs/stream): the first
+   * message is the run as created, every later one an event.
+   *
+   * @generated from rpc langopen.data.v1.RunService.CreateAndStreamRun
+   */
+  createAndStreamRun: {
+    methodKind: "server_streaming";
+    input: typeof CreateAndStreamRunRequestSchema;
+    output: typeof CreateAndStreamRunResponseSchema;
   },
 }>;
 
