@@ -154,3 +154,34 @@ describe("RunStore.finish", () => {
     }
   });
 });
+
+describe("RunStore.reap", () => {
+  it("locks the thread of a run it gives up before the run", async () => {
+    const row = await startRun({ stateless: false });
+    // Out of attempts, its lease run out: the reaper gives it up and settles its thread.
+    await pool.query("UPDATE runs SET attempt = 3, lease_expires_at = now() - interval '1 second' WHERE run_id = $1", [row.run_id]);
+    const holder = new pg.Client({ connectionString: dbUrl });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM threads WHERE thread_id = $1 FOR NO KEY UPDATE", [row.thread_id]);
+      const reaping = store.reap(3);
+      await until(async () => {
+        const { rows } = await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+             AND query LIKE '%FOR NO KEY UPDATE%' AND pid <> $1`,
+          [(holder as unknown as { processID: number }).processID],
+        );
+        return rows.length > 0;
+      }, "the reaper to wait for the thread's lock");
+      // The run's row is free meanwhile (else a transaction that locks thread, then run deadlocks with it).
+      await pool.query("SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE NOWAIT", [row.run_id]);
+      await holder.query("COMMIT");
+      expect((await reaping).failed).toEqual([{ runId: row.run_id, threadId: row.thread_id }]);
+      expect(await runRow(row.run_id)).toMatchObject({ status: "error" });
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+    }
+  });
+});

@@ -474,12 +474,23 @@ export function createRunStore(pool: Pool) {
     /** Returns runs whose lease expired to the queue (bounded attempts) or ends them as errors. */
     async reap(maxAttempts: number): Promise<{ requeued: string[]; failed: Array<{ runId: string; threadId: string }> }> {
       return inTransaction(pool, async (db: PoolClient) => {
+        // A run given up settles its thread: those threads are locked first, as everywhere (thread,
+        // then run), so that the reaper cannot deadlock with a transaction that locks them the other way.
+        const { rows: locked } = await db.query<{ thread_id: string }>(
+          `SELECT thread_id FROM threads WHERE thread_id IN (
+             SELECT thread_id FROM runs WHERE status = 'running' AND lease_expires_at < now() AND attempt >= $1)
+           ORDER BY thread_id FOR NO KEY UPDATE`,
+          [maxAttempts],
+        );
+        const lockedThreads = new Set(locked.map((r) => r.thread_id));
         const expired = await db.query<RunRow>(
           `SELECT * FROM runs WHERE status = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED`,
         );
         const requeued: string[] = [];
         const failed: Array<{ runId: string; threadId: string }> = [];
         for (const run of expired.rows) {
+          // Its lease ran out after the threads were locked: the next pass gives it up.
+          if (run.attempt >= maxAttempts && run.thread_id && !lockedThreads.has(run.thread_id)) continue;
           if (run.attempt < maxAttempts) {
             await db.query(
               `UPDATE runs SET status = 'pending', epoch = epoch + 1, lease_owner = NULL, lease_expires_at = NULL,
