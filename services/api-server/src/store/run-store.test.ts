@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { createLogger, createPool, migrate, type Pool } from "@langopen/common";
 import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import { createTestDatabase, until } from "@langopen/testkit";
@@ -183,5 +184,44 @@ describe("RunStore.reap", () => {
       await holder.query("ROLLBACK").catch(() => {});
       await holder.end();
     }
+  });
+});
+
+describe("RunStore.create", () => {
+  const enqueue = (threadId: string) =>
+    store.create({
+      runId: randomUUID(),
+      threadId,
+      createThread: false,
+      deleteThreadOnEnd: false,
+      assistantId: ASSISTANT,
+      graphId: "echo",
+      metadata: {},
+      spec: encodeSpec(create(RunSpecSchema, { assistantId: ASSISTANT })),
+      multitask: "enqueue",
+      afterSeconds: 0,
+      requestId: null,
+    });
+
+  it("enqueues on an existing thread in one statement, behind its running run, and marks the thread busy", async () => {
+    const running = await startRun({ stateless: false });
+    await pool.query("UPDATE threads SET status = 'idle' WHERE thread_id = $1", [running.thread_id]);
+    const before = transactions;
+    const { run } = await enqueue(running.thread_id);
+    expect(transactions).toBe(before);
+    expect(run).toMatchObject({ thread_id: running.thread_id, status: "pending", multitask_strategy: "enqueue" });
+    expect(await runRow(running.run_id)).toMatchObject({ status: "running" });
+    const { rows } = await pool.query("SELECT status FROM threads WHERE thread_id = $1", [running.thread_id]);
+    expect(rows[0]).toEqual({ status: "busy" });
+  });
+
+  it("answers NOT_FOUND for a missing or expired thread, and writes nothing", async () => {
+    const missing = randomUUID();
+    await expect(enqueue(missing)).rejects.toMatchObject({ code: Code.NotFound });
+    const expired = (await startRun({ stateless: false })).thread_id;
+    await pool.query("UPDATE threads SET ttl_strategy = 'delete', expires_at = now() - interval '1 minute' WHERE thread_id = $1", [expired]);
+    await expect(enqueue(expired)).rejects.toMatchObject({ code: Code.NotFound });
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM runs WHERE thread_id = ANY($1::uuid[])", [[missing, expired]]);
+    expect(rows[0]).toEqual({ n: 1 });
   });
 });

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { failedPrecondition, notFound, Reason, type Pool, type PoolClient } from "@langopen/common";
 import { decodeSpec } from "../domain/run-spec.js";
-import { inTransaction, lockThread, type Queryable } from "./sql.js";
+import { inTransaction, LIVE_THREAD, lockThread, type Queryable } from "./sql.js";
 import { ENDED_RUN_COLUMNS, type EndedRun, enqueueEndedRunWebhook, enqueueRunWebhook } from "./webhook-store.js";
 
 export type RunStatusName = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
@@ -131,6 +131,21 @@ export function createRunStore(pool: Pool) {
           runValues,
         );
         if (rows[0]) return { run: rows[0], cancelRunning: [], endedPending: [] };
+      }
+      if (input.multitask === "enqueue" && !input.createThread && !input.requestId) {
+        // Enqueued on an existing thread (the default): the active runs stay as they are, so the
+        // thread's lock, the run and the busy mark go in one statement, with no transaction. No row
+        // back: the thread is missing or expired.
+        const { rows } = await pool.query<RunRow>(
+          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD} FOR NO KEY UPDATE),
+             r AS (${INSERT_RUN} FROM t RETURNING *),
+             u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
+                   WHERE thread_id = (SELECT thread_id FROM r))
+           SELECT * FROM r`,
+          runValues,
+        );
+        if (!rows[0]) throw notFound("Thread", input.threadId);
+        return { run: rows[0], cancelRunning: [], endedPending: [] };
       }
       return inTransaction(pool, async (db) => {
         if (input.requestId) {
