@@ -51,5 +51,7 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err.name === "MaxRetriesPerRequestError") return true;
-  return /Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ECONNREFUSED .*:\d+/i.test(err.message);
+  return /Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ECONNREFUSED .*:\d+/i.test(
+    err.message,
+  );
 }

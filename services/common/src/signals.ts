@@ -42,7 +42,12 @@ export interface Signals {
    * epoch (the run attempt's lease epoch), the append is refused with StaleEpochError once a
    * newer epoch has appended: a paused worker cannot write into its successor's stream.
    */
-  appendEvents(runId: string, threadId: string, events: Array<{ event: string; data: string }>, epoch?: bigint): Promise<string[]>;
+  appendEvents(
+    runId: string,
+    threadId: string,
+    events: Array<{ event: string; data: string }>,
+    epoch?: bigint,
+  ): Promise<string[]>;
   /** The run's events after `after` ("" or "-1" or "0": from the start), waiting up to blockMs for new ones. */
   readEvents(runId: string, after: string, blockMs: number, signal: AbortSignal): Promise<StreamEvent[]>;
   /** Keeps the run's log for retentionSeconds more, then drops it. */

@@ -32,7 +32,10 @@ describe("runs on a thread", () => {
   it("streams a run: metadata first, values and updates, the reply in the state", async () => {
     const thread = await client.threads.create();
     const chunks = await collect(
-      client.runs.stream(thread.thread_id, "echo", { input: hi("hello"), streamMode: ["values", "updates"] }) as AsyncIterable<Chunk>,
+      client.runs.stream(thread.thread_id, "echo", {
+        input: hi("hello"),
+        streamMode: ["values", "updates"],
+      }) as AsyncIterable<Chunk>,
     );
     expect(chunks[0]?.event).toBe("metadata");
     expect((chunks[0]?.data as { run_id: string }).run_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -63,7 +66,12 @@ describe("runs on a thread", () => {
     const joined = await client.runs.join(thread.thread_id, run.run_id);
     expect(lastText(joined)).toBe("You said: two");
     const fetched = await client.runs.get(thread.thread_id, run.run_id);
-    expect(fetched).toMatchObject({ run_id: run.run_id, status: "success", metadata: { tag: "bg" }, thread_id: thread.thread_id });
+    expect(fetched).toMatchObject({
+      run_id: run.run_id,
+      status: "success",
+      metadata: { tag: "bg" },
+      thread_id: thread.thread_id,
+    });
     const listed = await client.runs.list(thread.thread_id);
     expect(listed.map((r) => r.run_id)).toContain(run.run_id);
     expect(listed).toHaveLength(2);
@@ -81,7 +89,10 @@ describe("runs on a thread", () => {
         how === "wait"
           ? client.runs.wait(thread.thread_id, "slow", options).catch(() => undefined)
           : collect(client.runs.stream(thread.thread_id, "slow", options) as AsyncIterable<Chunk>).catch(() => undefined);
-      const run = await until(async () => (await client.runs.list(thread.thread_id)).find((r) => r.status === "running"), "the run to start");
+      const run = await until(
+        async () => (await client.runs.list(thread.thread_id)).find((r) => r.status === "running"),
+        "the run to start",
+      );
       gone.abort();
       await waiting;
       return until(
@@ -130,7 +141,11 @@ describe("runs on a thread", () => {
   it("names subgraph events mode|namespace", async () => {
     const thread = await client.threads.create();
     const chunks = await collect(
-      client.runs.stream(thread.thread_id, "parent", { input: {}, streamMode: ["updates"], streamSubgraphs: true }) as AsyncIterable<Chunk>,
+      client.runs.stream(thread.thread_id, "parent", {
+        input: {},
+        streamMode: ["updates"],
+        streamSubgraphs: true,
+      }) as AsyncIterable<Chunk>,
     );
     const sub = chunks.filter((c) => c.event.startsWith("updates|"));
     expect(sub.length).toBeGreaterThanOrEqual(2);
@@ -169,7 +184,10 @@ describe("runs on a thread", () => {
   it("reports a failing run as error on the run and the thread", async () => {
     const thread = await client.threads.create();
     const chunks = await collect(
-      client.runs.stream(thread.thread_id, "steps", { input: { topic: "x" }, config: { recursion_limit: 1 } }) as AsyncIterable<Chunk>,
+      client.runs.stream(thread.thread_id, "steps", {
+        input: { topic: "x" },
+        config: { recursion_limit: 1 },
+      }) as AsyncIterable<Chunk>,
     );
     const error = chunks.find((c) => c.event === "error");
     expect(error?.data).toMatchObject({ error: expect.any(String), message: expect.any(String) });
@@ -182,7 +200,10 @@ describe("runs on a thread", () => {
 describe("cancel and double-texting", () => {
   const startSlow = async (threadId: string, ticks = 100) => {
     const run = await client.runs.create(threadId, "slow", { input: {}, config: { configurable: { ticks } } });
-    await until(async () => ((await client.runs.get(threadId, run.run_id)).status === "running" ? true : undefined), "the run to start");
+    await until(
+      async () => ((await client.runs.get(threadId, run.run_id)).status === "running" ? true : undefined),
+      "the run to start",
+    );
     return run;
   };
 
@@ -198,9 +219,7 @@ describe("cancel and double-texting", () => {
   it("rejects a second run with 409 while the thread is busy", async () => {
     const thread = await client.threads.create();
     const run = await startSlow(thread.thread_id);
-    expect(
-      await statusOf(client.runs.create(thread.thread_id, "slow", { input: {}, multitaskStrategy: "reject" })),
-    ).toBe(409);
+    expect(await statusOf(client.runs.create(thread.thread_id, "slow", { input: {}, multitaskStrategy: "reject" }))).toBe(409);
     await client.runs.cancel(thread.thread_id, run.run_id, true);
   });
 
@@ -258,7 +277,10 @@ describe("human in the loop and time travel", () => {
   it("pauses on interrupt(), shows it on the thread, and resumes with a command", async () => {
     const thread = await client.threads.create();
     const chunks = await collect(
-      client.runs.stream(thread.thread_id, "interrupt", { input: { question: "Who are you?" }, streamMode: ["values", "updates"] }) as AsyncIterable<Chunk>,
+      client.runs.stream(thread.thread_id, "interrupt", {
+        input: { question: "Who are you?" },
+        streamMode: ["values", "updates"],
+      }) as AsyncIterable<Chunk>,
     );
     const interruptUpdate = chunks.find((c) => c.event === "updates" && "__interrupt__" in (c.data as object));
     expect(interruptUpdate).toBeDefined();
@@ -374,7 +396,9 @@ describe("resumable streams", () => {
     );
     const ticks = [...seen, ...rest].filter((c) => c.event === "custom").map((c) => (c.data as { tick: number }).tick);
     expect(ticks).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    const replay = await collect(client.runs.joinStream(thread.thread_id, run.run_id, { lastEventId: "-1" }) as AsyncIterable<Chunk>);
+    const replay = await collect(
+      client.runs.joinStream(thread.thread_id, run.run_id, { lastEventId: "-1" }) as AsyncIterable<Chunk>,
+    );
     expect(replay[0]?.event).toBe("metadata");
     expect(replay.filter((c) => c.event === "custom")).toHaveLength(10);
   });

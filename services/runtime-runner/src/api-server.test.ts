@@ -258,10 +258,18 @@ describe("PutBatch of the api-server's CheckpointService", () => {
 
     // A row written twice in one batch ends with its later value, as two writes in order would.
     const again = writes(threadId, "1ef0000000000002");
-    const later = { ...again, value: { ...again.value, writes: [{ taskId: "t", channel: "d", type: "json", value: json(2), idx: 0 }] } };
+    const later = {
+      ...again,
+      value: { ...again.value, writes: [{ taskId: "t", channel: "d", type: "json", value: json(2), idx: 0 }] },
+    };
     await checkpoints.putBatch({
       fence,
-      writes: [{ kind: checkpoint(threadId, "1ef0000000000002") }, { kind: again }, { kind: later }, { kind: checkpoint(threadId, "1ef0000000000002") }],
+      writes: [
+        { kind: checkpoint(threadId, "1ef0000000000002") },
+        { kind: again },
+        { kind: later },
+        { kind: checkpoint(threadId, "1ef0000000000002") },
+      ],
     });
     const second = (await checkpoints.getCheckpoint({ ref: { threadId } })).checkpoint;
     expect(second?.ref?.checkpointId).toBe("1ef0000000000002");

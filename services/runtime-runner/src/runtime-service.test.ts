@@ -687,7 +687,9 @@ describe("Execute (acknowledged)", () => {
           if (call.kind.case === "getCheckpoint") {
             seen.push("get");
             const value = await servedClient.getCheckpoint(call.kind.value);
-            void requests.write({ kind: { case: "checkpointReply", value: { id: call.id, kind: { case: "getCheckpoint", value } } } });
+            void requests.write({
+              kind: { case: "checkpointReply", value: { id: call.id, kind: { case: "getCheckpoint", value } } },
+            });
           } else if (call.kind.case === "putBatch") {
             seen.push("put");
             const value = await servedClient.putBatch(call.kind.value);

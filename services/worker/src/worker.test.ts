@@ -46,7 +46,10 @@ beforeAll(async () => {
       port: 0,
       graphIds: ["slow", "echo"],
       signals,
-      runtime: createClient((await import("@langopen/gen/langopen/runtime/v1/runtime_service_pb")).RuntimeService, createRpcTransport(`http://127.0.0.1:${runtimePort}`)),
+      runtime: createClient(
+        (await import("@langopen/gen/langopen/runtime/v1/runtime_service_pb")).RuntimeService,
+        createRpcTransport(`http://127.0.0.1:${runtimePort}`),
+      ),
     },
     logger,
   );
@@ -125,10 +128,14 @@ describe("leases and fencing", () => {
     const expiredAt = rows[0]?.at;
     const b = worker(2_000);
     try {
-      const done = await until(async () => {
-        const row = await runRow(runId);
-        return row?.status === "success" ? row : undefined;
-      }, "the run to be finished by the next owner", { timeoutMs: 30_000 });
+      const done = await until(
+        async () => {
+          const row = await runRow(runId);
+          return row?.status === "success" ? row : undefined;
+        },
+        "the run to be finished by the next owner",
+        { timeoutMs: 30_000 },
+      );
       expect(BigInt(done.epoch)).toBeGreaterThan(BigInt(first.epoch));
       expect(done.attempt).toBe(2);
       // The old owner kept running until its heartbeat found the lease gone; none of its writes

@@ -87,24 +87,27 @@ export function startWorker(deps: WorkerDeps): Worker {
     );
     sink.push("metadata", JSON.stringify({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
     let lostLease = false;
-    const heartbeat = setInterval(() => {
-      const sent = Date.now();
-      runs
-        .heartbeat(row.run_id, row.epoch, deps.leaseMs)
-        .then(({ owned, cancel }) => {
-          if (!owned) {
-            lostLease = true;
-            entry.abort.abort();
-            return;
-          }
-          tell({ case: "lease", value: { validForMs: BigInt(Math.max(0, deps.leaseMs - (Date.now() - sent))) } });
-          if (cancel && !entry.cancel) {
-            entry.cancel = { action: cancel };
-            entry.abort.abort();
-          }
-        })
-        .catch((err: unknown) => log.warn({ err }, "Failed to extend run lease"));
-    }, Math.max(100, Math.floor(deps.leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        const sent = Date.now();
+        runs
+          .heartbeat(row.run_id, row.epoch, deps.leaseMs)
+          .then(({ owned, cancel }) => {
+            if (!owned) {
+              lostLease = true;
+              entry.abort.abort();
+              return;
+            }
+            tell({ case: "lease", value: { validForMs: BigInt(Math.max(0, deps.leaseMs - (Date.now() - sent))) } });
+            if (cancel && !entry.cancel) {
+              entry.cancel = { action: cancel };
+              entry.abort.abort();
+            }
+          })
+          .catch((err: unknown) => log.warn({ err }, "Failed to extend run lease"));
+      },
+      Math.max(100, Math.floor(deps.leaseMs / 3)),
+    );
 
     let result: RunResult | undefined;
     let failure: unknown;
@@ -179,7 +182,10 @@ export function startWorker(deps: WorkerDeps): Worker {
           throw new ConnectError(`the run's events before this write could not be appended: ${String(err)}`, Code.Aborted);
         }
         const fence = { runId: row.run_id, epoch: BigInt(row.epoch) };
-        return { id, kind: { case: "putBatch", value: await deps.checkpoints.putBatch({ writes: kind.value.writes, fence }, { signal }) } };
+        return {
+          id,
+          kind: { case: "putBatch", value: await deps.checkpoints.putBatch({ writes: kind.value.writes, fence }, { signal }) },
+        };
       }
       throw new ConnectError("a checkpoint call without a request", Code.InvalidArgument);
     } catch (err) {
@@ -298,7 +304,11 @@ export function startWorker(deps: WorkerDeps): Worker {
         kind: "done",
         status,
         error,
-        thread: { status: "error", valuesJson, interruptsJson: valuesJson ? jsonText(result?.interruptsJson ?? new Uint8Array(), "{}") : undefined },
+        thread: {
+          status: "error",
+          valuesJson,
+          interruptsJson: valuesJson ? jsonText(result?.interruptsJson ?? new Uint8Array(), "{}") : undefined,
+        },
       });
       log.warn({ error }, "Run failed");
     }
@@ -378,7 +388,10 @@ export function startWorker(deps: WorkerDeps): Worker {
         }
         for (const { runId, threadId } of failed) {
           await signals.appendEvents(runId, threadId, [
-            { event: "error", data: JSON.stringify({ error: "RunLeaseExpired", message: "the run lost its worker too many times" }) },
+            {
+              event: "error",
+              data: JSON.stringify({ error: "RunLeaseExpired", message: "the run lost its worker too many times" }),
+            },
             { event: "end", data: JSON.stringify({ run_id: runId, status: "error" }) },
           ]);
           await signals.publishRunDone(runId);
@@ -401,7 +414,10 @@ export function startWorker(deps: WorkerDeps): Worker {
       // Nothing new starts once the loops have ended.
       await loops;
       const all = Promise.all([...active.values()].map((r) => r.done));
-      const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs))]);
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs)),
+      ]);
       if (timedOut) for (const r of active.values()) r.abort.abort();
       await all;
       offCancel();

@@ -122,7 +122,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
         logger.warn({ err, run_id: created.run.run_id }, `Failed to signal ${what}; workers will see it by polling`);
       }
     };
-    for (const { runId, action } of created.cancelRunning) await signalled("a cancel", () => signals.publishCancel(runId, action));
+    for (const { runId, action } of created.cancelRunning)
+      await signalled("a cancel", () => signals.publishCancel(runId, action));
     for (const runId of created.endedPending) await signalled("a run end", () => endStream(runId, threadId, "interrupted"));
     await signalled("a wake-up", () => signals.wake());
     return created.run;
@@ -251,7 +252,9 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       }
     } finally {
       if (!ended && req.cancelOnDisconnect) {
-        await cancelOne(runId, threadId, "interrupt").catch((err: unknown) => logger.debug({ err }, "Failed to cancel on disconnect"));
+        await cancelOne(runId, threadId, "interrupt").catch((err: unknown) =>
+          logger.debug({ err }, "Failed to cancel on disconnect"),
+        );
       }
     }
   }
@@ -301,7 +304,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
         runIds: req.runIds.map((id) => requireUuid("run_ids", id)),
         statuses,
       });
-      for (const row of selected) await cancelOne(row.run_id, row.thread_id ?? undefined, cancelAction(req.action)).catch(() => {});
+      for (const row of selected)
+        await cancelOne(row.run_id, row.thread_id ?? undefined, cancelAction(req.action)).catch(() => {});
       return { cancelledCount: BigInt(selected.length) };
     },
 
@@ -309,13 +313,10 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       if (!req.run) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);
       const request = req.run;
       let created: RunRow | undefined;
-      const row = await awaitEnd(
-        async () => {
-          created = await createRow(request);
-          return { runId: created.run_id, threadId: optionalThread(request.threadId), row: created };
-        },
-        ctx.signal,
-      );
+      const row = await awaitEnd(async () => {
+        created = await createRow(request);
+        return { runId: created.run_id, threadId: optionalThread(request.threadId), row: created };
+      }, ctx.signal);
       if (ctx.signal.aborted && req.cancelOnDisconnect && created) {
         await cancelOne(created.run_id, optionalThread(request.threadId), "interrupt").catch(() => {});
       }

@@ -300,7 +300,9 @@ export function createCheckpointStore(pool: Pool) {
       // it needs no transaction around it either.
       if (writes.length === 1) {
         const w = writes[0] as BatchWrite;
-        return w.kind === "checkpoint" ? putRow(pool, w.input, fence) : putWritesRow(pool, w.threadId, w.ns, w.checkpointId, w.writes, fence);
+        return w.kind === "checkpoint"
+          ? putRow(pool, w.input, fence)
+          : putWritesRow(pool, w.threadId, w.ns, w.checkpointId, w.writes, fence);
       }
       return putBatchRows(pool, writes, fence);
     },

@@ -160,7 +160,9 @@ describe("RunStore.reap", () => {
   it("locks the thread of a run it gives up before the run", async () => {
     const row = await startRun({ stateless: false });
     // Out of attempts, its lease run out: the reaper gives it up and settles its thread.
-    await pool.query("UPDATE runs SET attempt = 3, lease_expires_at = now() - interval '1 second' WHERE run_id = $1", [row.run_id]);
+    await pool.query("UPDATE runs SET attempt = 3, lease_expires_at = now() - interval '1 second' WHERE run_id = $1", [
+      row.run_id,
+    ]);
     const holder = new pg.Client({ connectionString: dbUrl });
     await holder.connect();
     try {
@@ -219,9 +221,14 @@ describe("RunStore.create", () => {
     const missing = randomUUID();
     await expect(enqueue(missing)).rejects.toMatchObject({ code: Code.NotFound });
     const expired = (await startRun({ stateless: false })).thread_id;
-    await pool.query("UPDATE threads SET ttl_strategy = 'delete', expires_at = now() - interval '1 minute' WHERE thread_id = $1", [expired]);
+    await pool.query(
+      "UPDATE threads SET ttl_strategy = 'delete', expires_at = now() - interval '1 minute' WHERE thread_id = $1",
+      [expired],
+    );
     await expect(enqueue(expired)).rejects.toMatchObject({ code: Code.NotFound });
-    const { rows } = await pool.query("SELECT count(*)::int AS n FROM runs WHERE thread_id = ANY($1::uuid[])", [[missing, expired]]);
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM runs WHERE thread_id = ANY($1::uuid[])", [
+      [missing, expired],
+    ]);
     expect(rows[0]).toEqual({ n: 1 });
   });
 });

@@ -153,10 +153,10 @@ export function createRunStore(pool: Pool) {
           if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
         }
         if (input.createThread) {
-          await db.query(
-            `INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`,
-            [input.threadId, link],
-          );
+          await db.query(`INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`, [
+            input.threadId,
+            link,
+          ]);
         }
         if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
 
@@ -175,7 +175,10 @@ export function createRunStore(pool: Pool) {
           if (input.multitask === "interrupt" || input.multitask === "rollback") {
             for (const run of active.rows) {
               if (run.status === "running") {
-                await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [run.run_id, input.multitask]);
+                await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [
+                  run.run_id,
+                  input.multitask,
+                ]);
                 cancelRunning.push({ runId: run.run_id, action: input.multitask });
               } else {
                 await endPending(db, run.run_id, input.multitask);
@@ -198,7 +201,10 @@ export function createRunStore(pool: Pool) {
     async get(runId: string, threadId?: string): Promise<RunRow | undefined> {
       // A stateless run whose temporary thread is gone has no thread any more.
       const { rows } = threadId
-        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND (thread_id = $2 OR thread_id IS NULL)", [runId, threadId])
+        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND (thread_id = $2 OR thread_id IS NULL)", [
+            runId,
+            threadId,
+          ])
         : await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
       return rows[0];
     },
@@ -519,7 +525,10 @@ export function createRunStore(pool: Pool) {
                  lease_owner = NULL, lease_expires_at = NULL, error = $2::jsonb WHERE run_id = $1`,
               [
                 run.run_id,
-                JSON.stringify({ error: "RunLeaseExpired", message: `run lost its worker ${run.attempt} times and was given up` }),
+                JSON.stringify({
+                  error: "RunLeaseExpired",
+                  message: `run lost its worker ${run.attempt} times and was given up`,
+                }),
               ],
             );
             if (run.thread_id) await settleThread(db, run.thread_id, { status: "error" });

@@ -24,7 +24,12 @@ export interface WebhookDeliveryRow {
 /** A timestamp as the public API writes it (microseconds, explicit UTC offset). */
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')`;
 
-export type EndedRun = RunRow & { created_iso: string; updated_iso: string; started_iso: string | null; ended_iso: string | null };
+export type EndedRun = RunRow & {
+  created_iso: string;
+  updated_iso: string;
+  started_iso: string | null;
+  ended_iso: string | null;
+};
 
 /** The columns of an EndedRun, for a SELECT or a RETURNING of the runs table. */
 export const ENDED_RUN_COLUMNS = `*, ${iso("created_at")} AS created_iso, ${iso("updated_at")} AS updated_iso,

@@ -104,7 +104,10 @@ export class CallerLink {
         let next: IteratorResult<T> | undefined;
         try {
           pending ??= iterator.next();
-          next = await Promise.race([pending, new Promise<undefined>((resolve) => (this.outboxWaiter = () => resolve(undefined)))]);
+          next = await Promise.race([
+            pending,
+            new Promise<undefined>((resolve) => (this.outboxWaiter = () => resolve(undefined))),
+          ]);
         } finally {
           this.outboxWaiter = undefined;
           this.setPulling(false);
@@ -121,7 +124,8 @@ export class CallerLink {
       this.ended = true;
       this.wakePullWaiters();
       // Calls that can no longer go on the stream are made another way.
-      for (const queued of this.outbox.splice(0)) this.settleCall(queued.call.id, undefined, new NotSentError("the run's stream has ended"));
+      for (const queued of this.outbox.splice(0))
+        this.settleCall(queued.call.id, undefined, new NotSentError("the run's stream has ended"));
       if (!done) await iterator.return?.();
     }
   }
@@ -141,7 +145,12 @@ export class CallerLink {
     const id = ++this.nextCallId;
     return new Promise<CheckpointReply>((resolve, reject) => {
       const timer = setTimeout(
-        () => this.settleCall(id, undefined, new ConnectError(`the worker did not answer a checkpoint call within ${timeoutMs} ms`, Code.DeadlineExceeded)),
+        () =>
+          this.settleCall(
+            id,
+            undefined,
+            new ConnectError(`the worker did not answer a checkpoint call within ${timeoutMs} ms`, Code.DeadlineExceeded),
+          ),
         timeoutMs,
       );
       this.calls.set(id, { resolve, reject, timer });
@@ -189,7 +198,8 @@ export class CallerLink {
     await new Promise<void>((resolve, reject) => {
       const timeoutMs = this.options.ackTimeoutMs ?? 30_000;
       const timer = setTimeout(
-        () => this.lose(new ConnectError(`the worker did not acknowledge the run's events within ${timeoutMs} ms`, Code.Unavailable)),
+        () =>
+          this.lose(new ConnectError(`the worker did not acknowledge the run's events within ${timeoutMs} ms`, Code.Unavailable)),
         timeoutMs,
       );
       const done = (fn: () => void) => () => {

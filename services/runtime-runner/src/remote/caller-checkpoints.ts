@@ -8,7 +8,8 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 function answer<C extends "getCheckpoint" | "putBatch">(reply: CheckpointReply, expected: C) {
   const { kind } = reply;
   if (kind.case === "error") throw new ConnectError(kind.value.message, kind.value.code as Code);
-  if (kind.case !== expected) throw new ConnectError(`the worker answered a ${expected} call with ${kind.case ?? "nothing"}`, Code.Internal);
+  if (kind.case !== expected)
+    throw new ConnectError(`the worker answered a ${expected} call with ${kind.case ?? "nothing"}`, Code.Internal);
   return kind.value as Extract<CheckpointReply["kind"], { case: C }>["value"];
 }
 
@@ -37,7 +38,8 @@ export function callerCheckpoints(link: CallerLink, dataPlane: CheckpointClient)
       try {
         reply = await link.call({ case: "putBatch", value: request }, options?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       } catch (err) {
-        if (err instanceof NotSentError) throw new ConnectError(`a checkpoint write came after the run's stream ended`, Code.Aborted);
+        if (err instanceof NotSentError)
+          throw new ConnectError(`a checkpoint write came after the run's stream ended`, Code.Aborted);
         throw err;
       }
       return answer(reply, "putBatch");

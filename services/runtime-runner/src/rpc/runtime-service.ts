@@ -271,7 +271,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
   return {
     async *executeRun(req, ctx) {
       // Without an acknowledging caller, no checkpoint call goes on the stream.
-      for await (const message of runGraph(req, ctx, false)) if (message.kind.case !== "checkpointCall") yield message as ExecuteRunResponseInit;
+      for await (const message of runGraph(req, ctx, false))
+        if (message.kind.case !== "checkpointCall") yield message as ExecuteRunResponseInit;
     },
 
     async *execute(requests: AsyncIterable<ExecuteRequest>, ctx: HandlerContext): AsyncGenerator<ExecuteResponseInit> {
