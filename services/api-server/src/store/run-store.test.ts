@@ -232,3 +232,41 @@ describe("RunStore.create", () => {
     expect(rows[0]).toEqual({ n: 1 });
   });
 });
+
+describe("RunStore.finish of a run that keeps its thread", () => {
+  it("ends it in one statement: the thread takes the run's state, or stays busy while another run waits", async () => {
+    const first = await startRun({ stateless: false });
+    const before = transactions;
+    const alone = await store.finish(fenceOf(first), {
+      kind: "done",
+      status: "success",
+      resultJson: '{"n":1}',
+      thread: { status: "interrupted", valuesJson: '{"n":1}', interruptsJson: '{"t":[]}' },
+    });
+    expect(transactions).toBe(before);
+    expect(alone).toEqual({ fenced: false, deleteThread: false, threadBusy: false, webhookQueued: false });
+    const thread = async (id: string) =>
+      (await pool.query('SELECT status, "values", interrupts FROM threads WHERE thread_id = $1', [id])).rows[0];
+    expect(await thread(first.thread_id)).toEqual({ status: "interrupted", values: { n: 1 }, interrupts: { t: [] } });
+
+    // A second run on a thread with a third one queued behind it: the thread stays busy.
+    const second = await startRun({ stateless: false });
+    await store.create({
+      runId: randomUUID(),
+      threadId: second.thread_id,
+      createThread: false,
+      deleteThreadOnEnd: false,
+      assistantId: ASSISTANT,
+      graphId: "echo",
+      metadata: {},
+      spec: encodeSpec(create(RunSpecSchema, { assistantId: ASSISTANT })),
+      multitask: "enqueue",
+      afterSeconds: 0,
+      requestId: null,
+    });
+    expect(await store.finish(fenceOf(second), success)).toMatchObject({ fenced: false, threadBusy: true });
+    expect(await thread(second.thread_id)).toMatchObject({ status: "busy" });
+    // A stale epoch changes nothing.
+    expect(await store.finish(fenceOf(second, "0"), success)).toMatchObject({ fenced: true });
+  });
+});

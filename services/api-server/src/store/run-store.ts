@@ -72,6 +72,15 @@ const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id,
     now() + make_interval(secs => $9::float8), $10::text`;
 
 /**
+ * The thread's status once nothing is running on it (`thread` the thread's parameter, `state` the
+ * outcome's, `ending` a run still counted active in the statement's snapshot): busy while other
+ * runs wait, else the outcome of its latest state.
+ */
+const SETTLED_STATUS = (thread: string, state: string, ending?: string) =>
+  `CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = ${thread} AND status IN ${ACTIVE}${ending ? ` AND run_id <> ${ending}` : ""})
+     THEN 'busy' ELSE coalesce(${state}, CASE WHEN status = 'busy' THEN 'idle' ELSE status END) END`;
+
+/**
  * The thread's status once nothing is running on it, from the outcome of its latest state.
  * Queued runs keep it busy.
  */
@@ -80,11 +89,7 @@ async function settleThread(
   threadId: string,
   state: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string } | undefined,
 ): Promise<{ busy: boolean }> {
-  const sets = [
-    `status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE}) THEN 'busy'
-       ELSE coalesce($2, CASE WHEN status = 'busy' THEN 'idle' ELSE status END) END`,
-    "updated_at = now()",
-  ];
+  const sets = [`status = ${SETTLED_STATUS("$1", "$2")}`, "updated_at = now()"];
   const params: unknown[] = [threadId, state?.status ?? null];
   if (state?.valuesJson !== undefined) {
     params.push(state.valuesJson, state.interruptsJson ?? "{}");
@@ -438,6 +443,29 @@ export function createRunStore(pool: Pool) {
           endParams(end),
         );
         if (rows.length > 0) return { fenced: false, deleteThread: true, webhookQueued: false };
+        // Nothing changed: fenced, most likely; the general path below says so for certain.
+      }
+      if (end.kind === "done" && run.claimed && !run.claimed.deleteThreadOnEnd && decodeSpec(run.claimed.spec).webhook === "") {
+        // A run that keeps its thread, without a webhook: the end and the thread's new state in one
+        // statement, no transaction; thread, then run, as above. The statement's snapshot still
+        // shows this run active, so the thread's status leaves it out by id; the other runs of the
+        // thread cannot change meanwhile (whoever changes them holds the thread's lock first).
+        const { rows } = await pool.query<{ busy: boolean }>(
+          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE),
+             r AS (
+               UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
+                 lease_owner = NULL, lease_expires_at = NULL
+               WHERE run_id = $1 AND epoch = $2 AND status = 'running' AND NOT delete_thread_on_end AND EXISTS (SELECT 1 FROM t)
+               RETURNING run_id)
+           UPDATE threads SET status = ${SETTLED_STATUS("$6", "$7", "$1")}, updated_at = now(),
+             "values" = CASE WHEN $8::jsonb IS NULL THEN "values" ELSE $8::jsonb END,
+             interrupts = CASE WHEN $8::jsonb IS NULL THEN interrupts ELSE coalesce($9::jsonb, '{}'::jsonb) END,
+             state_updated_at = CASE WHEN $8::jsonb IS NULL THEN state_updated_at ELSE now() END
+           WHERE thread_id = $6 AND EXISTS (SELECT 1 FROM r)
+           RETURNING status = 'busy' AS busy`,
+          [...endParams(end), end.thread.status, end.thread.valuesJson ?? null, end.thread.interruptsJson ?? null],
+        );
+        if (rows[0]) return { fenced: false, deleteThread: false, threadBusy: rows[0].busy, webhookQueued: false };
         // Nothing changed: fenced, most likely; the general path below says so for certain.
       }
       return inTransaction(pool, async (db) => {
