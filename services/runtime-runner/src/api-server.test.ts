@@ -70,7 +70,7 @@ type Spec = MessageInitShape<typeof RunSpecSchema>;
 /** Creates a run on the thread and claims it as a worker would: running, with a fresh epoch. */
 async function createAndClaim(threadId: string, spec: Spec): Promise<RunRow> {
   await runs.createRun({ threadId, spec });
-  const row = await createRunStore(pool).claim("runtime-test", 60_000);
+  const [row] = await createRunStore(pool).claim("runtime-test", 60_000);
   if (!row) throw new Error("no run to claim");
   return row;
 }

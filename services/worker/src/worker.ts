@@ -348,13 +348,15 @@ export function startWorker(deps: WorkerDeps): Worker {
           continue;
         }
         const claimedAt = Date.now();
-        const row = await runs.claim(owner, deps.leaseMs);
-        if (row && stopping.signal.aborted) {
-          // Claimed while stopping: give it straight back.
-          await runs.handBack(row.run_id, row.epoch);
+        // As many as there are free slots, in one statement.
+        const free = deps.concurrency - active.size;
+        const claimed = await runs.claim(owner, deps.leaseMs, free);
+        if (claimed.length > 0 && stopping.signal.aborted) {
+          // Claimed while stopping: give them straight back.
+          for (const row of claimed) await runs.handBack(row.run_id, row.epoch);
           break;
         }
-        if (row) {
+        for (const row of claimed) {
           const abort = new AbortController();
           const record = { abort, done: Promise.resolve() as Promise<void> };
           active.set(row.run_id, record);
@@ -366,8 +368,9 @@ export function startWorker(deps: WorkerDeps): Worker {
               // The thread's next queued run is now runnable: any worker may take it.
               if (runnable) void signals.wake().catch(() => {});
             });
-          continue;
         }
+        // Every slot filled: wait for one to free. Fewer runs than slots: none was left to claim.
+        if (claimed.length === free) continue;
         await signals.waitForWake(deps.pollMs, stopping.signal);
       } catch (err) {
         logger.warn({ err }, "Worker loop failed; retrying");

@@ -58,7 +58,7 @@ async function startRun(options: { stateless: boolean; webhook?: string }): Prom
     afterSeconds: 0,
     requestId: null,
   });
-  const row = await store.claim("test", 60_000);
+  const [row] = await store.claim("test", 60_000);
   if (row?.thread_id !== threadId) throw new Error("claimed another run");
   return row;
 }

@@ -288,8 +288,11 @@ export function createRunStore(pool: Pool) {
 
     // ---- worker side ----
 
-    /** Claims the oldest runnable run (one per thread at a time) with a fresh lease and epoch. */
-    async claim(owner: string, leaseMs: number): Promise<ClaimedRun | undefined> {
+    /**
+     * Claims up to `limit` of the oldest runnable runs (the oldest pending run of each thread
+     * with none running) with a fresh lease and epoch, in one statement.
+     */
+    async claim(owner: string, leaseMs: number, limit = 1): Promise<ClaimedRun[]> {
       try {
         const { rows } = await pool.query<ClaimedRun>(
           `WITH candidate AS (
@@ -300,18 +303,18 @@ export function createRunStore(pool: Pool) {
                                  AND (y.created_at, y.run_id) < (r.created_at, r.run_id))
              ORDER BY r.run_after, r.created_at
              FOR UPDATE SKIP LOCKED
-             LIMIT 1)
+             LIMIT $3)
            UPDATE runs SET status = 'running', epoch = epoch + 1, attempt = attempt + 1, lease_owner = $1,
              lease_expires_at = now() + make_interval(secs => $2::float8 / 1000), started_at = coalesce(started_at, now()),
              updated_at = now()
            FROM candidate WHERE runs.run_id = candidate.run_id
            RETURNING runs.*`,
-          [owner, leaseMs],
+          [owner, leaseMs, Math.max(1, Math.floor(limit))],
         );
-        return rows[0];
+        return rows;
       } catch (err) {
         // Another worker claimed a run of the same thread first: the unique index said no.
-        if ((err as { code?: string }).code === "23505") return undefined;
+        if ((err as { code?: string }).code === "23505") return [];
         throw err;
       }
     },
