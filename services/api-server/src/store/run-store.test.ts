@@ -87,6 +87,51 @@ const deliveriesOf = async (runId: string) =>
     ])
   ).rows;
 
+/**
+ * Holds the thread's lock in a transaction of its own while `act` starts, waits until `act`
+ * waits for that lock, checks that the run's row is free meanwhile (a transaction that locks the
+ * thread, then the run, would deadlock otherwise), then lets go and answers what `act` answered.
+ */
+async function lockedThreadFirst<T>(row: ClaimedRun, act: () => Promise<T>, what: string): Promise<T> {
+  const holder = new pg.Client({ connectionString: dbUrl });
+  await holder.connect();
+  try {
+    await holder.query("BEGIN");
+    await holder.query("SELECT 1 FROM threads WHERE thread_id = $1 FOR NO KEY UPDATE", [row.thread_id]);
+    const acting = act();
+    await until(async () => {
+      const { rows } = await pool.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+           AND query LIKE '%FOR NO KEY UPDATE%' AND pid <> $1`,
+        [(holder as unknown as { processID: number }).processID],
+      );
+      return rows.length > 0;
+    }, what);
+    await pool.query("SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE NOWAIT", [row.run_id]);
+    await holder.query("COMMIT");
+    return await acting;
+  } finally {
+    await holder.query("ROLLBACK").catch(() => {});
+    await holder.end();
+  }
+}
+
+/** Enqueues a run on an existing thread. */
+const enqueue = (threadId: string) =>
+  store.create({
+    runId: randomUUID(),
+    threadId,
+    createThread: false,
+    deleteThreadOnEnd: false,
+    assistantId: ASSISTANT,
+    graphId: "echo",
+    metadata: {},
+    spec: encodeSpec(create(RunSpecSchema, { assistantId: ASSISTANT })),
+    multitask: "enqueue",
+    afterSeconds: 0,
+    requestId: null,
+  });
+
 describe("RunStore.finish", () => {
   it("ends a stateless run without a webhook in one statement: the run stays, its thread goes", async () => {
     const row = await startRun({ stateless: true });
@@ -130,29 +175,12 @@ describe("RunStore.finish", () => {
 
   it.each([true, false])("locks the thread before the run (stateless: %s)", async (stateless) => {
     const row = await startRun({ stateless });
-    const holder = new pg.Client({ connectionString: dbUrl });
-    await holder.connect();
-    try {
-      await holder.query("BEGIN");
-      await holder.query("SELECT 1 FROM threads WHERE thread_id = $1 FOR NO KEY UPDATE", [row.thread_id]);
-      const finishing = store.finish(fenceOf(row), success);
-      // The end waits for the thread's lock...
-      await until(async () => {
-        const { rows } = await pool.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-             AND query LIKE '%FOR NO KEY UPDATE%' AND pid <> $1`,
-          [(holder as unknown as { processID: number }).processID],
-        );
-        return rows.length > 0;
-      }, "the end to wait for the thread's lock");
-      // ...without holding the run's meanwhile (else a transaction that locks thread, then run deadlocks with it).
-      await pool.query("SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE NOWAIT", [row.run_id]);
-      await holder.query("COMMIT");
-      expect(await finishing).toMatchObject({ fenced: false, deleteThread: stateless });
-    } finally {
-      await holder.query("ROLLBACK").catch(() => {});
-      await holder.end();
-    }
+    const ended = await lockedThreadFirst(
+      row,
+      () => store.finish(fenceOf(row), success),
+      "the end to wait for the thread's lock",
+    );
+    expect(ended).toMatchObject({ fenced: false, deleteThread: stateless });
   });
 });
 
@@ -163,48 +191,13 @@ describe("RunStore.reap", () => {
     await pool.query("UPDATE runs SET attempt = 3, lease_expires_at = now() - interval '1 second' WHERE run_id = $1", [
       row.run_id,
     ]);
-    const holder = new pg.Client({ connectionString: dbUrl });
-    await holder.connect();
-    try {
-      await holder.query("BEGIN");
-      await holder.query("SELECT 1 FROM threads WHERE thread_id = $1 FOR NO KEY UPDATE", [row.thread_id]);
-      const reaping = store.reap(3);
-      await until(async () => {
-        const { rows } = await pool.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-             AND query LIKE '%FOR NO KEY UPDATE%' AND pid <> $1`,
-          [(holder as unknown as { processID: number }).processID],
-        );
-        return rows.length > 0;
-      }, "the reaper to wait for the thread's lock");
-      // The run's row is free meanwhile (else a transaction that locks thread, then run deadlocks with it).
-      await pool.query("SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE NOWAIT", [row.run_id]);
-      await holder.query("COMMIT");
-      expect((await reaping).failed).toEqual([{ runId: row.run_id, threadId: row.thread_id }]);
-      expect(await runRow(row.run_id)).toMatchObject({ status: "error" });
-    } finally {
-      await holder.query("ROLLBACK").catch(() => {});
-      await holder.end();
-    }
+    const reaped = await lockedThreadFirst(row, () => store.reap(3), "the reaper to wait for the thread's lock");
+    expect(reaped.failed).toEqual([{ runId: row.run_id, threadId: row.thread_id }]);
+    expect(await runRow(row.run_id)).toMatchObject({ status: "error" });
   });
 });
 
 describe("RunStore.create", () => {
-  const enqueue = (threadId: string) =>
-    store.create({
-      runId: randomUUID(),
-      threadId,
-      createThread: false,
-      deleteThreadOnEnd: false,
-      assistantId: ASSISTANT,
-      graphId: "echo",
-      metadata: {},
-      spec: encodeSpec(create(RunSpecSchema, { assistantId: ASSISTANT })),
-      multitask: "enqueue",
-      afterSeconds: 0,
-      requestId: null,
-    });
-
   it("enqueues on an existing thread in one statement, behind its running run, and marks the thread busy", async () => {
     const running = await startRun({ stateless: false });
     await pool.query("UPDATE threads SET status = 'idle' WHERE thread_id = $1", [running.thread_id]);
@@ -251,19 +244,7 @@ describe("RunStore.finish of a run that keeps its thread", () => {
 
     // A second run on a thread with a third one queued behind it: the thread stays busy.
     const second = await startRun({ stateless: false });
-    await store.create({
-      runId: randomUUID(),
-      threadId: second.thread_id,
-      createThread: false,
-      deleteThreadOnEnd: false,
-      assistantId: ASSISTANT,
-      graphId: "echo",
-      metadata: {},
-      spec: encodeSpec(create(RunSpecSchema, { assistantId: ASSISTANT })),
-      multitask: "enqueue",
-      afterSeconds: 0,
-      requestId: null,
-    });
+    await enqueue(second.thread_id);
     expect(await store.finish(fenceOf(second), success)).toMatchObject({ fenced: false, threadBusy: true });
     expect(await thread(second.thread_id)).toMatchObject({ status: "busy" });
     // A stale epoch changes nothing.
