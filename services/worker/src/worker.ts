@@ -141,7 +141,10 @@ export function startWorker(deps: WorkerDeps): Worker {
           result = message.kind.value;
         } else if (message.kind.case === "checkpointCall") {
           // Answered before the next message is read: the run's calls and events stay in order.
-          tell({ case: "checkpointReply", value: await answerCheckpointCall(row, message.kind.value, sink, entry.abort.signal) });
+          tell({
+            case: "checkpointReply",
+            value: await answerCheckpointCall(start.fence, message.kind.value, sink, entry.abort.signal),
+          });
         }
       }
     } catch (err) {
@@ -165,7 +168,7 @@ export function startWorker(deps: WorkerDeps): Worker {
    * made with the fence of this worker's claim, whatever the runtime sent.
    */
   async function answerCheckpointCall(
-    row: ClaimedRun,
+    fence: { runId: string; epoch: bigint },
     call: CheckpointCall,
     sink: ReturnType<typeof createEventSink>,
     signal: AbortSignal,
@@ -181,7 +184,6 @@ export function startWorker(deps: WorkerDeps): Worker {
         } catch (err) {
           throw new ConnectError(`the run's events before this write could not be appended: ${String(err)}`, Code.Aborted);
         }
-        const fence = { runId: row.run_id, epoch: BigInt(row.epoch) };
         return {
           id,
           kind: { case: "putBatch", value: await deps.checkpoints.putBatch({ writes: kind.value.writes, fence }, { signal }) },

@@ -71,6 +71,16 @@ const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id,
   SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, $6::bytea, $7::text, $8::boolean,
     now() + make_interval(secs => $9::float8), $10::text`;
 
+/*
+ * The end of a run, for the statements of RunStore.finish ($1 run, $2 epoch, $3 status, $4 result,
+ * $5 error, $6 thread): the thread's lock (`t`), the end's columns, and the fence, which reaches
+ * the run's row only once the thread's lock is held (thread, then run, as everywhere).
+ */
+const LOCK_THREAD = "t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE)";
+const END_RUN = `status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
+  lease_owner = NULL, lease_expires_at = NULL`;
+const FENCED_RUN = "run_id = $1 AND epoch = $2 AND status = 'running' AND EXISTS (SELECT 1 FROM t)";
+
 /**
  * The thread's status once nothing is running on it (`thread` the thread's parameter, `state` the
  * outcome's, `ending` a run still counted active in the statement's snapshot): busy while other
@@ -427,7 +437,9 @@ export function createRunStore(pool: Pool) {
         done.error ? JSON.stringify(done.error) : null,
         run.threadId,
       ];
-      if (end.kind === "done" && run.claimed?.deleteThreadOnEnd && decodeSpec(run.claimed.spec).webhook === "") {
+      // A claimed run's spec (so its webhook) is fixed at its creation: no webhook, nothing to queue at its end.
+      const noWebhook = run.claimed !== undefined && decodeSpec(run.claimed.spec).webhook === "";
+      if (end.kind === "done" && noWebhook && run.claimed?.deleteThreadOnEnd) {
         // No webhook to queue: the end and its temporary thread's deletion in one statement, no
         // transaction. Lock order as everywhere, thread then run: the UPDATE reaches the run's row
         // only once the EXISTS over `t` holds, i.e. once the thread's row is locked. The fence
@@ -435,12 +447,8 @@ export function createRunStore(pool: Pool) {
         // output, so only an ended run's thread goes. The run outlives it: its thread_id is NULL
         // before the deletion's cascade runs (at the end of the statement).
         const { rows } = await pool.query(
-          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE),
-             r AS (
-               UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
-                 lease_owner = NULL, lease_expires_at = NULL, thread_id = NULL
-               WHERE run_id = $1 AND epoch = $2 AND status = 'running' AND delete_thread_on_end AND EXISTS (SELECT 1 FROM t)
-               RETURNING run_id),
+          `WITH ${LOCK_THREAD},
+             r AS (UPDATE runs SET ${END_RUN}, thread_id = NULL WHERE ${FENCED_RUN} AND delete_thread_on_end RETURNING run_id),
              d AS (DELETE FROM threads WHERE thread_id = $6 AND EXISTS (SELECT 1 FROM r))
            SELECT run_id FROM r`,
           endParams(end),
@@ -448,18 +456,14 @@ export function createRunStore(pool: Pool) {
         if (rows.length > 0) return { fenced: false, deleteThread: true, webhookQueued: false };
         // Nothing changed: fenced, most likely; the general path below says so for certain.
       }
-      if (end.kind === "done" && run.claimed && !run.claimed.deleteThreadOnEnd && decodeSpec(run.claimed.spec).webhook === "") {
+      if (end.kind === "done" && noWebhook && !run.claimed?.deleteThreadOnEnd) {
         // A run that keeps its thread, without a webhook: the end and the thread's new state in one
         // statement, no transaction; thread, then run, as above. The statement's snapshot still
         // shows this run active, so the thread's status leaves it out by id; the other runs of the
         // thread cannot change meanwhile (whoever changes them holds the thread's lock first).
         const { rows } = await pool.query<{ busy: boolean }>(
-          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE),
-             r AS (
-               UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
-                 lease_owner = NULL, lease_expires_at = NULL
-               WHERE run_id = $1 AND epoch = $2 AND status = 'running' AND NOT delete_thread_on_end AND EXISTS (SELECT 1 FROM t)
-               RETURNING run_id)
+          `WITH ${LOCK_THREAD},
+             r AS (UPDATE runs SET ${END_RUN} WHERE ${FENCED_RUN} AND NOT delete_thread_on_end RETURNING run_id)
            UPDATE threads SET status = ${SETTLED_STATUS("$6", "$7", "$1")}, updated_at = now(),
              "values" = CASE WHEN $8::jsonb IS NULL THEN "values" ELSE $8::jsonb END,
              interrupts = CASE WHEN $8::jsonb IS NULL THEN interrupts ELSE coalesce($9::jsonb, '{}'::jsonb) END,
@@ -492,11 +496,9 @@ export function createRunStore(pool: Pool) {
         // A run that outlives its temporary thread lets go of it here, and what the end's webhook
         // needs comes back with the update instead of being read again.
         const { rows } = await db.query<EndedRun>(
-          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE)
-           UPDATE runs SET status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
-             lease_owner = NULL, lease_expires_at = NULL,
-             thread_id = CASE WHEN delete_thread_on_end THEN NULL ELSE thread_id END
-           WHERE run_id = $1 AND epoch = $2 AND status = 'running' AND EXISTS (SELECT 1 FROM t)
+          `WITH ${LOCK_THREAD}
+           UPDATE runs SET ${END_RUN}, thread_id = CASE WHEN delete_thread_on_end THEN NULL ELSE thread_id END
+           WHERE ${FENCED_RUN}
            RETURNING ${ENDED_RUN_COLUMNS}`,
           endParams(end),
         );
