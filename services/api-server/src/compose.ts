@@ -1,14 +1,5 @@
-import { fileURLToPath } from "node:url";
 import type { Client } from "@connectrpc/connect";
-import {
-  createPool,
-  type Logger,
-  type Signals,
-  migrate,
-  readLanggraphConfig,
-  type RpcServer,
-  startRpcServer,
-} from "@langopen/common";
+import { createPool, type Logger, readLanggraphConfig, type RpcServer, startRpcServer } from "@langopen/common";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
@@ -18,24 +9,14 @@ import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb"
 import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { watchDependencies } from "./dependency-health.js";
-import { defaultAssistantId } from "./domain/ids.js";
+import { createAssistantStore, createCheckpointServiceImpl, createCheckpointStore, createCronStore, createItemStore, createRunStore, createThreadStore, createWebhookStore, defaultAssistantId, type Signals, migrateDataPlane } from "@langopen/data-plane";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
-import { createCheckpointServiceImpl } from "./rpc/checkpoint-service.js";
 import { createCronServiceImpl } from "./rpc/cron-service.js";
 import { createRunServiceImpl } from "./rpc/run-service.js";
 import { createStoreServiceImpl } from "./rpc/store-service.js";
 import { createThreadServiceImpl } from "./rpc/thread-service.js";
 import { createWebhookServiceImpl } from "./rpc/webhook-service.js";
 import { createThreadStateMethods } from "./rpc/thread-state.js";
-import { createAssistantStore } from "./store/assistant-store.js";
-import { createCheckpointStore } from "./store/checkpoint-store.js";
-import { createCronStore } from "./store/cron-store.js";
-import { createItemStore } from "./store/item-store.js";
-import { createRunStore } from "./store/run-store.js";
-import { createThreadStore } from "./store/thread-store.js";
-import { createWebhookStore } from "./store/webhook-store.js";
-
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
 
 export interface ApiServerOptions {
   databaseUrl: string;
@@ -58,7 +39,7 @@ export interface ApiServer {
 
 /** The composition root of the api-server: migrations, pool, stores, RPC services, server. */
 export async function startApiServer(options: ApiServerOptions, logger: Logger): Promise<ApiServer> {
-  await migrate(options.databaseUrl, MIGRATIONS_DIR, logger);
+  await migrateDataPlane(options.databaseUrl, logger);
   const pool = createPool({ connectionString: options.databaseUrl, max: options.poolSize, applicationName: "langopen-api-server" }, logger);
   const assistants = createAssistantStore(pool);
   const threads = createThreadStore(pool);

@@ -1,4 +1,5 @@
-import { type HealthState, type Logger, type Pool, ServingStatus, type Signals } from "@langopen/common";
+import { type HealthState, type Logger, type Pool, ServingStatus } from "@langopen/common";
+import { type Signals } from "@langopen/data-plane";
 
 /** Health service names under which each dependency's reachability is reported. */
 export const DEPENDENCY_SERVICES = {

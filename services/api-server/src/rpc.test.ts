@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { createLocalSignals, createLogger, errorInfo, Reason } from "@langopen/common";
+import { createLogger, errorInfo, Reason } from "@langopen/common";
 import { Health, HealthCheckResponse_ServingStatus } from "@langopen/gen/health/v1/health_pb";
 import { ServerReflection, ServerReflectionRequestSchema } from "@langopen/gen/grpc/reflection/v1/reflection_pb";
 import * as v1alpha from "@langopen/gen/grpc/reflection/v1alpha/reflection_pb";
@@ -13,6 +13,7 @@ import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb"
 import { createTestDatabase } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type ApiServer, startApiServer } from "./compose.js";
+import { createLocalSignals } from "@langopen/data-plane";
 
 const PROTO_ROOT = fileURLToPath(new URL("../../../proto", import.meta.url));
 const EXPECTED_SERVICES = [

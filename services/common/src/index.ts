@@ -11,7 +11,6 @@ export * from "./rpc-server.js";
 export * from "./in-process-transport.js";
 export * from "./langgraph-config.js";
 export * from "./net.js";
-export * from "./signals.js";
 export * from "./delay.js";
 export * from "./fs-access.js";
 export * from "./service-process.js";

@@ -4,19 +4,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { graphIdsOf, startApiServer } from "@langopen/api-server";
-import {
-  createLocalSignals,
-  createRedis,
-  createRedisSignals,
-  createRpcTransport,
-  freePort,
-  type Logger,
-} from "@langopen/common";
+import { createRedis, createRpcTransport, freePort, type Logger } from "@langopen/common";
 import { buildApp } from "@langopen/gateway";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import { startRuntimeProcess } from "./runtime-process.js";
+import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 
 /** LangOpen's version, as /info reports it. */
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;

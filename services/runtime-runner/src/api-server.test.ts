@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type ApiServer, createRunStore, type RunRow, startApiServer } from "@langopen/api-server";
-import { createLocalSignals, createLogger, createPool, errorInfo, freePort, Reason } from "@langopen/common";
+import { type ApiServer, startApiServer } from "@langopen/api-server";
+import { createLogger, createPool, errorInfo, freePort, Reason } from "@langopen/common";
 import type { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Runtime, startRuntime } from "./compose.js";
 import { RemoteStore } from "./remote/store.js";
 import { executeRun, json, named, parse, parseState } from "./test-fixtures/run-helpers.js";
+import { createLocalSignals, createRunLeaseStore, type RunRow } from "@langopen/data-plane";
 
 const CONFIG = fileURLToPath(new URL("../test-graphs/langgraph.json", import.meta.url));
 const logger = createLogger({ service: "test", level: "silent" });
@@ -70,13 +71,13 @@ type Spec = MessageInitShape<typeof RunSpecSchema>;
 /** Creates a run on the thread and claims it as a worker would: running, with a fresh epoch. */
 async function createAndClaim(threadId: string, spec: Spec): Promise<RunRow> {
   await runs.createRun({ threadId, spec });
-  const [row] = await createRunStore(pool).claim("runtime-test", 60_000);
+  const [row] = await createRunLeaseStore(pool).claim("runtime-test", 60_000);
   if (!row) throw new Error("no run to claim");
   return row;
 }
 
 async function finish(row: RunRow, values: unknown, hasNext: boolean): Promise<void> {
-  await createRunStore(pool).finish(
+  await createRunLeaseStore(pool).finish(
     { runId: row.run_id, threadId: row.thread_id, epoch: row.epoch },
     { kind: "done", status: "success", thread: { status: hasNext ? "interrupted" : "idle", valuesJson: JSON.stringify(values) } },
   );

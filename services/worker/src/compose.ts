@@ -1,24 +1,6 @@
 import { createClient } from "@connectrpc/connect";
-import {
-  createCheckpointServiceImpl,
-  createCheckpointStore,
-  createCronStore,
-  createItemStore,
-  createRunStore,
-  createThreadStore,
-  createWebhookStore,
-} from "@langopen/api-server";
-import {
-  createInProcessTransport,
-  createPool,
-  createReplicatedTransport,
-  createRpcTransport,
-  edgeInterceptor,
-  type Logger,
-  recordRoutes,
-  type Signals,
-  urlList,
-} from "@langopen/common";
+import { createCheckpointServiceImpl, createCheckpointStore, createCronStore, createItemStore, createRunLeaseStore, createThreadStore, createWebhookStore, type Signals } from "@langopen/data-plane";
+import { createInProcessTransport, createPool, createReplicatedTransport, createRpcTransport, edgeInterceptor, type Logger, recordRoutes, urlList } from "@langopen/common";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
@@ -73,7 +55,7 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     }),
   );
   const worker = startWorker({
-    runs: createRunStore(pool),
+    runs: createRunLeaseStore(pool),
     checkpoints,
     signals: options.signals,
     runtimes: options.runtimeUrls.map((url) => createClient(RuntimeService, createRpcTransport(url))),

@@ -1,4 +1,4 @@
-import { type Signals, StaleEpochError } from "@langopen/common";
+import { type Signals, StaleEpochError } from "@langopen/data-plane";
 
 interface Pending {
   event: string;

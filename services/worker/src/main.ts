@@ -1,14 +1,7 @@
-import {
-  createLocalSignals,
-  createLogger,
-  createRedis,
-  createRedisSignals,
-  loadConfig,
-  runMain,
-  stopOnSignals,
-} from "@langopen/common";
+import { createLogger, createRedis, loadConfig, runMain, stopOnSignals } from "@langopen/common";
 import { startWorkerService } from "./compose.js";
 import { WorkerConfigSchema } from "./config.js";
+import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 
 async function main(): Promise<void> {
   const config = loadConfig(WorkerConfigSchema, process.env);

@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { type CronStore, createCronStore, decodeSpec, MIGRATIONS_DIR } from "@langopen/api-server";
+import { createCronStore, type CronStore, decodeSpec, MIGRATIONS_DIR } from "@langopen/data-plane";
 import { createLogger, createPool, migrate, type Pool } from "@langopen/common";
 import { RunSchema, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { CreateRunRequest, RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";

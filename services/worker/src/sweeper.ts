@@ -1,5 +1,5 @@
-import type { ItemStore, ThreadStore } from "@langopen/api-server";
-import { type Logger, type Signals, startPolling } from "@langopen/common";
+import { type ItemStore, type Signals, type ThreadStore } from "@langopen/data-plane";
+import { type Logger, startPolling } from "@langopen/common";
 
 /*
  * The retention sweeper: applies expired TTLs. Threads with strategy `delete` are deleted with

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { type ClaimedRun, type RunStore, decodeSpec } from "@langopen/api-server";
-import { type CancelAction, jsonText, type Logger, type Signals, sleep } from "@langopen/common";
+import { type CancelAction, type ClaimedRun, decodeSpec, type RunLeaseStore, type Signals } from "@langopen/data-plane";
+import { jsonText, type Logger, sleep } from "@langopen/common";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import {
   type CheckpointCall,
@@ -19,7 +19,7 @@ import { createEventSink } from "./event-sink.js";
 import { interruptList, settledFromState } from "./runtime-state.js";
 
 export interface WorkerDeps {
-  runs: RunStore;
+  runs: RunLeaseStore;
   signals: Signals;
   /** Answers the checkpoint calls of the runs this worker drives (CheckpointService, on its own pool). */
   checkpoints: Client<typeof CheckpointService>;
@@ -254,7 +254,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       return true;
     }
     let status: "success" | "error" | "interrupted";
-    let outcome: Awaited<ReturnType<RunStore["finish"]>>;
+    let outcome: Awaited<ReturnType<RunLeaseStore["finish"]>>;
     if (cancel?.action === "rollback") {
       status = "interrupted";
       outcome = await runs.finish(fence, { kind: "rollback" });

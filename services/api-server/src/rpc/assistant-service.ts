@@ -5,9 +5,8 @@ import { alreadyExists, invalidArgument, notFound, unavailable } from "@langopen
 import { type Assistant, AssistantSchema, AssistantVersionSchema } from "@langopen/gen/langopen/data/v1/assistant_pb";
 import type { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
-import { defaultAssistantId, idOrNew, isUuid } from "../domain/ids.js";
+import { type AssistantRow, type AssistantStore, type AssistantVersionRow, defaultAssistantId, idOrNew, isUuid } from "@langopen/data-plane";
 import { isDesc, page, sortKey } from "../domain/paging.js";
-import type { AssistantRow, AssistantStore, AssistantVersionRow } from "../store/assistant-store.js";
 import { ts } from "./timestamps.js";
 
 export interface AssistantServiceDeps {

@@ -5,16 +5,10 @@ import { invalidArgument, jsonBytes, notFound } from "@langopen/common";
 import { type Cron, CronSchema, OnRunCompleted } from "@langopen/gen/langopen/data/v1/cron_pb";
 import type { CronService, UpdateCronRequest } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { type RunSpec, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
-import { isUuid, newId, requireUuid } from "../domain/ids.js";
+import { type AssistantStore, checkSchedule, type CronChanges, type CronFilter, type CronRow, type CronStore, decodeSpec, encodeSpec, isUuid, MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO, newId, nextRunDate, type OnRunCompletedName, requireUuid, specToKwargs, type ThreadStore } from "@langopen/data-plane";
 import { isDesc, page, sortKey } from "../domain/paging.js";
-import { decodeSpec, encodeSpec, specToKwargs } from "../domain/run-spec.js";
-import { checkSchedule, nextRunDate } from "../domain/schedule.js";
-import type { AssistantStore } from "../store/assistant-store.js";
-import type { CronChanges, CronFilter, CronRow, CronStore, OnRunCompletedName } from "../store/cron-store.js";
-import type { ThreadStore } from "../store/thread-store.js";
 import { resolveAssistantId } from "./assistant-service.js";
 import { ts, tsOrUndefined } from "./timestamps.js";
-import { MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO } from "./multitask.js";
 
 export interface CronServiceDeps {
   crons: CronStore;

@@ -1,16 +1,6 @@
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import {
-  fromStart,
-  invalidArgument,
-  jsonBytes,
-  type Logger,
-  notFound,
-  type Signals,
-  textBytes,
-  failedPrecondition,
-  wakeableDelay,
-} from "@langopen/common";
+import { invalidArgument, jsonBytes, type Logger, notFound, textBytes, failedPrecondition, wakeableDelay } from "@langopen/common";
 import { type Run, type RunEventSchema, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   CancelAction,
@@ -21,15 +11,11 @@ import {
   type StreamRunRequest,
   StreamRunRequestSchema,
 } from "@langopen/gen/langopen/data/v1/run_service_pb";
-import { newId, requireUuid } from "../domain/ids.js";
+import { type AssistantStore, type CancelActionName, decodeSpec, encodeSpec, fromStart, MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO, newId, requireUuid, resolveSpec, type RunRow, type RunStatusName, type RunStore, type Signals, specToKwargs } from "@langopen/data-plane";
 import { page } from "../domain/paging.js";
-import { decodeSpec, encodeSpec, resolveSpec, specToKwargs } from "../domain/run-spec.js";
 import { eventMatchesModes } from "../domain/stream-modes.js";
-import type { AssistantStore } from "../store/assistant-store.js";
-import type { CancelActionName, RunRow, RunStatusName, RunStore } from "../store/run-store.js";
 import { resolveAssistantId } from "./assistant-service.js";
 import { ts } from "./timestamps.js";
-import { MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO } from "./multitask.js";
 
 export interface RunServiceDeps {
   runs: RunStore;

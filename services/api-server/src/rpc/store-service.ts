@@ -5,7 +5,7 @@ import { ItemSchema } from "@langopen/gen/langopen/data/v1/store_pb";
 import type { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { checkLabels, requireNamespace } from "../domain/namespace.js";
 import { page } from "../domain/paging.js";
-import type { ItemRow, ItemStore } from "../store/item-store.js";
+import { type ItemRow, type ItemStore } from "@langopen/data-plane";
 import { ts } from "./timestamps.js";
 
 export interface StoreServiceDeps {

@@ -1,14 +1,6 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  alreadyExists,
-  invalidArgument,
-  jsonBytes,
-  notFound,
-  parseJsonBytes,
-  type Signals,
-  textBytes,
-} from "@langopen/common";
+import { alreadyExists, invalidArgument, jsonBytes, notFound, parseJsonBytes, textBytes } from "@langopen/common";
 import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
 import {
   type Thread,
@@ -21,10 +13,8 @@ import {
 } from "@langopen/gen/langopen/data/v1/thread_pb";
 import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { followPath, MAX_EXTRACT, parseExtractPath } from "../domain/extract.js";
-import { idOrNew, newId, requireUuid } from "../domain/ids.js";
+import { idOrNew, newId, requireUuid, type RunStore, type Signals, type ThreadRow, type ThreadStatusName, type ThreadStore, type ThreadTtlInput, type TtlStrategyName } from "@langopen/data-plane";
 import { isDesc, page, sortKey } from "../domain/paging.js";
-import type { RunStore } from "../store/run-store.js";
-import type { ThreadRow, ThreadStatusName, ThreadStore, ThreadTtlInput, TtlStrategyName } from "../store/thread-store.js";
 import type { createThreadStateMethods } from "./thread-state.js";
 import { createStreamThread } from "./thread-stream.js";
 import { ts, tsOrUndefined } from "./timestamps.js";

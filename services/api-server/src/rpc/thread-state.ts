@@ -11,10 +11,7 @@ import {
 } from "@langopen/common";
 import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { requireUuid } from "../domain/ids.js";
-import { patchCheckpointMetadata } from "../store/checkpoint-store.js";
-import type { RunStore } from "../store/run-store.js";
-import type { ThreadRow, ThreadStore } from "../store/thread-store.js";
+import { patchCheckpointMetadata, requireUuid, type RunStore, type ThreadRow, type ThreadStore } from "@langopen/data-plane";
 
 export interface ThreadStateDeps {
   pool: Pool;

@@ -1,20 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import {
-  fromStart,
-  invalidArgument,
-  isEventId,
-  jsonBytes,
-  notFound,
-  type Signals,
-  textBytes,
-  type ThreadStreamEvent,
-} from "@langopen/common";
+import { invalidArgument, jsonBytes, notFound, textBytes } from "@langopen/common";
 import type { RunEventSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { StreamThreadRequest, StreamThreadResponseSchema } from "@langopen/gen/langopen/data/v1/thread_service_pb";
-import { requireUuid } from "../domain/ids.js";
-import type { RunStore } from "../store/run-store.js";
-import type { ThreadStore } from "../store/thread-store.js";
+import { fromStart, isEventId, requireUuid, type RunStore, type Signals, type ThreadStore, type ThreadStreamEvent } from "@langopen/data-plane";
 
 /*
  * ThreadService.StreamThread: one long-lived stream of every run on a thread, read from the

@@ -17,7 +17,24 @@ const LIVE = "(expires_at IS NULL OR expires_at > now())";
 const COLUMNS = "namespace, key, value::text AS value_text, created_at, updated_at";
 const REFRESH = "expires_at = CASE WHEN ttl_minutes IS NULL THEN NULL ELSE now() + make_interval(secs => ttl_minutes * 60) END";
 
-export function createItemStore(pool: Pool) {
+/** The item rows of the data plane, as its callers use them. */
+export interface ItemStore {
+  put(namespace: string[], key: string, valueJson: string, ttlMinutes: number | undefined): Promise<void>;
+  /** A live item, its TTL restarted when asked. */
+  get(namespace: string[], key: string, refreshTtl: boolean): Promise<ItemRow | undefined>;
+  delete(namespace: string[], key: string): Promise<void>;
+  /** Live items under a namespace prefix whose value contains the filter, newest-updated first. */
+  search(prefix: string[], filterJson: string | undefined, limit: number, offset: number, refreshTtl: boolean): Promise<ItemRow[]>;
+  /**
+   * Deletes at most `limit` expired items; answers how many. Reads never return expired items
+   * anyway; this reclaims their space. SKIP LOCKED lets several sweepers run at once.
+   */
+  deleteExpired(limit: number): Promise<number>;
+  /** Distinct live namespaces, truncated to maxDepth labels when set. */
+  listNamespaces(prefix: string[], suffix: string[], maxDepth: number, limit: number, offset: number): Promise<string[][]>;
+}
+
+export function createItemStore(pool: Pool): ItemStore {
   return {
     async put(namespace: string[], key: string, valueJson: string, ttlMinutes: number | undefined): Promise<void> {
       await pool.query(
@@ -112,4 +129,3 @@ export function createItemStore(pool: Pool) {
   };
 }
 
-export type ItemStore = ReturnType<typeof createItemStore>;

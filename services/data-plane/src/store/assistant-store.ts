@@ -61,7 +61,34 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (m) => `\\${m}`);
 }
 
-export function createAssistantStore(pool: Pool) {
+/** The assistant rows of the data plane, as its callers use them. */
+export interface AssistantStore {
+  /** Inserts version 1 unless the id exists; returns the row and whether it was created. */
+  create(id: string, fields: AssistantFields): Promise<{
+    row: AssistantRow;
+    created: boolean;
+  }>;
+  get(id: string): Promise<AssistantRow | undefined>;
+  /** Writes a new version from the current one with the patch applied and selects it. */
+  update(id: string, patch: AssistantPatch): Promise<AssistantRow | undefined>;
+  /** Deletes the assistant and its versions, and optionally the threads that name it. */
+  delete(id: string, deleteThreads: boolean): Promise<boolean>;
+  search(filter: AssistantFilter, page: {
+    limit: number;
+    offset: number;
+    sortBy: string;
+    desc: boolean;
+  }): Promise<{
+    rows: AssistantRow[];
+    total: number;
+  }>;
+  count(filter: AssistantFilter): Promise<number>;
+  listVersions(id: string, metadata: JsonObject | undefined, limit: number, offset: number): Promise<AssistantVersionRow[]>;
+  /** Selects a stored version; undefined when the assistant or the version does not exist. */
+  setLatest(id: string, version: number): Promise<AssistantRow | undefined>;
+}
+
+export function createAssistantStore(pool: Pool): AssistantStore {
   const insertVersion = (db: Queryable, id: string, version: number, f: AssistantFields) =>
     db.query(
       `INSERT INTO assistant_versions (assistant_id, version, graph_id, config, context, metadata, name, description)
@@ -189,4 +216,3 @@ export function createAssistantStore(pool: Pool) {
   };
 }
 
-export type AssistantStore = ReturnType<typeof createAssistantStore>;

@@ -1,8 +1,7 @@
 import { EventEmitter } from "node:events";
-import type { Redis } from "ioredis";
-import type { Logger } from "pino";
-import { wakeableDelay } from "./delay.js";
-import { type RedisKeys, redisKeys } from "./redis.js";
+import { type Logger, type Redis, type RedisKeys, wakeableDelay } from "@langopen/common";
+import type { RedisChannels } from "./redis-channels.js";
+import { waitForEvent } from "./wake-ups.js";
 
 /** One event of a run's stream; data is JSON text, passed through unchanged. */
 export interface StreamEvent {
@@ -16,27 +15,12 @@ export interface ThreadStreamEvent extends StreamEvent {
   runId: string;
 }
 
-export type CancelAction = "interrupt" | "rollback";
-
 /**
- * What the data plane signals through Redis: wake-ups for workers, cancel requests for the
- * owning worker, run-done notices, the per-run event log and the per-thread one (every event of
- * every run on the thread, which thread streams read). Postgres holds the truth; losing
- * these loses no run. One implementation speaks Redis; the other keeps it in-process for the
- * one-machine mode with nothing else installed.
+ * The event logs: every run's events in order (what its streams, joins and resumes replay), and
+ * every thread's (every event of every run on the thread, which thread streams read). Appends are
+ * fenced by the run attempt's epoch.
  */
-export interface Signals {
-  /** Tells one waiting worker that a run may be runnable. */
-  wake(): Promise<void>;
-  /** Waits up to timeoutMs for a wake-up; true when one came. */
-  waitForWake(timeoutMs: number, signal: AbortSignal): Promise<boolean>;
-  publishCancel(runId: string, action: CancelAction): Promise<void>;
-  onCancel(handler: (runId: string, action: CancelAction) => void): () => void;
-  publishRunDone(runId: string): Promise<void>;
-  onRunDone(handler: (runId: string) => void): () => void;
-  /** Tells the webhook dispatchers that a delivery was queued (they poll too: a lost notice only delays it). */
-  publishWebhooksDue(): Promise<void>;
-  onWebhooksDue(handler: () => void): () => void;
+export interface EventLogs {
   /**
    * Appends events to the run's log (and its thread's), returning their ids in order. With an
    * epoch (the run attempt's lease epoch), the append is refused with StaleEpochError once a
@@ -62,9 +46,13 @@ export interface Signals {
   threadEventsTail(threadId: string): Promise<string>;
   /** Drops the thread's log at once (the thread is gone), waking its readers. */
   dropThreadEvents(threadId: string): Promise<void>;
-  /** Whether the underlying transport is reachable. */
-  healthy(): Promise<boolean>;
-  close(): Promise<void>;
+}
+
+export interface EventLogOptions {
+  /** Upper bound of events kept per run and per thread. */
+  maxEvents?: number;
+  /** Seconds a thread's log is kept after its newest event. */
+  threadRetentionSeconds?: number;
 }
 
 /** An append made for a run attempt that a newer attempt has superseded. */
@@ -130,56 +118,21 @@ export const DEFAULT_THREAD_RETENTION_SECONDS = 3_600;
 /** Most events one readThreadEvents answers; the caller reads on from the last one. */
 const THREAD_PAGE = 1_000;
 
-interface RedisSignalsOptions {
-  /** The main connection; blocking calls use duplicates of it. */
-  redis: Redis;
-  logger: Logger;
-  prefix?: string;
-  /** Upper bound of events kept per run (and per thread). */
-  maxEventsPerRun?: number;
-  /** Seconds a thread's log is kept after its newest event. */
-  threadRetentionSeconds?: number;
-}
 
-/** Signals over Redis: a list for wake-ups, pub/sub for cancels and notices, a stream per run. */
-export function createRedisSignals(options: RedisSignalsOptions): Signals {
-  const { redis, logger } = options;
-  const keys: RedisKeys = redisKeys(options.prefix);
-  const maxLen = options.maxEventsPerRun ?? 100_000;
+/** Event logs as Redis Streams: one per run, one per thread; appends are announced on a channel per log. */
+export function createRedisEventLogs(
+  redis: Redis,
+  keys: RedisKeys,
+  channels: RedisChannels,
+  options: EventLogOptions = {},
+): EventLogs {
+  const maxLen = options.maxEvents ?? 100_000;
   const threadRetention = Math.max(1, Math.round(options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS));
-  const emitter = new EventEmitter();
-  emitter.setMaxListeners(0);
-  let subscriber: Redis | undefined;
-  let blocking: Redis | undefined;
   const liveChannel = (runId: string) => `${keys.runEvents(runId)}:live`;
   /** Announces, once per append, that the thread's log grew (the log itself is the message). */
   const threadLiveChannel = (threadId: string) => `${keys.threadEvents(threadId)}:live`;
-  const liveRefs = new Map<string, number>();
   if (!("langopenAppendEvents" in redis)) redis.defineCommand("langopenAppendEvents", { numberOfKeys: 3, lua: APPEND_EVENTS });
   const scripted = redis as RedisWithAppend;
-
-  const subscriberConnection = () => {
-    if (!subscriber) {
-      subscriber = redis.duplicate();
-      subscriber.on("error", (err) => logger.debug({ err }, "Redis subscriber error"));
-      void subscriber.subscribe(keys.cancelChannel, keys.runDoneChannel);
-      subscriber.on("message", (channel: string, message: string) => emitter.emit(channel, message));
-    }
-    return subscriber;
-  };
-
-  const acquireLive = async (channel: string) => {
-    const n = liveRefs.get(channel) ?? 0;
-    liveRefs.set(channel, n + 1);
-    if (n === 0) await subscriberConnection().subscribe(channel);
-  };
-  const releaseLive = async (channel: string) => {
-    const n = (liveRefs.get(channel) ?? 1) - 1;
-    if (n <= 0) {
-      liveRefs.delete(channel);
-      await subscriber?.unsubscribe(channel).catch(() => {});
-    } else liveRefs.set(channel, n);
-  };
 
   const range = async (runId: string, after: string): Promise<StreamEvent[]> => {
     const start = fromStart(after) ? "-" : `(${after}`;
@@ -209,8 +162,8 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
       grew = true;
       wake();
     };
-    emitter.on(channel, listener);
-    await acquireLive(channel);
+    channels.emitter.on(channel, listener);
+    await channels.acquire(channel);
     try {
       const backlog = await read();
       if (backlog.length > 0 || blockMs <= 0 || signal.aborted) return backlog;
@@ -222,78 +175,12 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
       }
       return grew ? read() : [];
     } finally {
-      emitter.off(channel, listener);
-      await releaseLive(channel);
+      channels.emitter.off(channel, listener);
+      await channels.release(channel);
     }
   };
 
   return {
-    async wake() {
-      await redis.lpush(keys.wakeQueue, "1");
-    },
-
-    async waitForWake(timeoutMs, signal) {
-      if (signal.aborted) return false;
-      if (!blocking) {
-        blocking = redis.duplicate();
-        blocking.on("error", (err) => logger.debug({ err }, "Redis blocking connection error"));
-      }
-      const conn = blocking;
-      const onAbort = () => conn.disconnect(true);
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        const got = await conn.blpop(keys.wakeQueue, Math.max(timeoutMs / 1000, 0.01));
-        return got !== null;
-      } catch (err) {
-        if (!signal.aborted) {
-          logger.debug({ err }, "Failed waiting for a wake-up");
-          await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 1_000)));
-        }
-        return false;
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    },
-
-    async publishCancel(runId, action) {
-      await redis.set(keys.cancel(runId), action, "EX", 3600);
-      await redis.publish(keys.cancelChannel, JSON.stringify({ runId, action }));
-    },
-
-    onCancel(handler) {
-      subscriberConnection();
-      const listener = (message: string) => {
-        const { runId, action } = JSON.parse(message) as { runId: string; action: CancelAction };
-        handler(runId, action);
-      };
-      emitter.on(keys.cancelChannel, listener);
-      return () => emitter.off(keys.cancelChannel, listener);
-    },
-
-    async publishRunDone(runId) {
-      await redis.publish(keys.runDoneChannel, runId);
-    },
-
-    onRunDone(handler) {
-      subscriberConnection();
-      emitter.on(keys.runDoneChannel, handler);
-      return () => emitter.off(keys.runDoneChannel, handler);
-    },
-
-    async publishWebhooksDue() {
-      await redis.publish(keys.webhooksDueChannel, "");
-    },
-
-    onWebhooksDue(handler) {
-      // Subscribed by the processes that send webhooks only.
-      subscriberConnection()
-        .subscribe(keys.webhooksDueChannel)
-        .catch((err: unknown) => logger.debug({ err }, "Failed to subscribe to webhook notices"));
-      const listener = () => handler();
-      emitter.on(keys.webhooksDueChannel, listener);
-      return () => emitter.off(keys.webhooksDueChannel, listener);
-    },
-
     async appendEvents(runId, threadId, events, epoch) {
       if (events.length === 0 && !(epoch !== undefined && epoch > 0n)) return [];
       const args: string[] = [];
@@ -334,41 +221,20 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
       // Wakes the thread's readers, which then find their thread gone.
       await redis.publish(threadLiveChannel(threadId), "0");
     },
-
-    async healthy() {
-      try {
-        return (await redis.ping()) === "PONG";
-      } catch {
-        return false;
-      }
-    },
-
-    async close() {
-      subscriber?.disconnect();
-      blocking?.disconnect();
-    },
   };
 }
 
-interface LocalSignalsOptions {
-  /** Upper bound of events kept per thread. */
-  maxEventsPerThread?: number;
-  /** Seconds a thread's log is kept after its newest event. */
-  threadRetentionSeconds?: number;
-}
-
-/** Signals kept in this process, for the one-machine mode: the same contract without Redis. */
-export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
+/** Event logs in this process, for the one-machine mode: the same contract without Redis. */
+export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs & { close(): void } {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const logs = new Map<string, StreamEvent[]>();
   const epochs = new Map<string, bigint>();
   const timers = new Map<string, NodeJS.Timeout>();
-  const maxThreadEvents = options.maxEventsPerThread ?? 100_000;
+  const maxThreadEvents = options.maxEvents ?? 100_000;
   const threadRetentionMs = (options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS) * 1000;
   const threadLogs = new Map<string, ThreadStreamEvent[]>();
   const threadTimers = new Map<string, NodeJS.Timeout>();
-  let pendingWakes = 0;
   let lastMs = 0;
   let seq = 0;
   const nextId = () => {
@@ -393,56 +259,8 @@ export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
     threadTimers.delete(threadId);
     threadLogs.delete(threadId);
   };
-  const waitFor = (event: string, timeoutMs: number, signal: AbortSignal) =>
-    new Promise<boolean>((resolve) => {
-      const done = (value: boolean) => {
-        clearTimeout(timer);
-        emitter.off(event, onEvent);
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      };
-      const onEvent = () => done(true);
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      emitter.once(event, onEvent);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
 
   return {
-    async wake() {
-      pendingWakes += 1;
-      emitter.emit("wake");
-    },
-    async waitForWake(timeoutMs, signal) {
-      if (pendingWakes > 0) {
-        pendingWakes -= 1;
-        return true;
-      }
-      const woke = await waitFor("wake", timeoutMs, signal);
-      if (woke && pendingWakes > 0) pendingWakes -= 1;
-      return woke;
-    },
-    async publishCancel(runId, action) {
-      emitter.emit("cancel", runId, action);
-    },
-    onCancel(handler) {
-      emitter.on("cancel", handler);
-      return () => emitter.off("cancel", handler);
-    },
-    async publishRunDone(runId) {
-      emitter.emit("done", runId);
-    },
-    onRunDone(handler) {
-      emitter.on("done", handler);
-      return () => emitter.off("done", handler);
-    },
-    async publishWebhooksDue() {
-      emitter.emit("webhooks-due");
-    },
-    onWebhooksDue(handler) {
-      emitter.on("webhooks-due", handler);
-      return () => emitter.off("webhooks-due", handler);
-    },
     async appendEvents(runId, threadId, events, epoch) {
       if (epoch !== undefined && epoch > 0n) {
         const current = epochs.get(runId) ?? 0n;
@@ -474,7 +292,7 @@ export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
     async readEvents(runId, afterId, blockMs, signal) {
       const ready = after(runId, afterId);
       if (ready.length > 0 || blockMs <= 0) return ready;
-      await waitFor(`events:${runId}`, blockMs, signal);
+      await waitForEvent(emitter, `events:${runId}`, blockMs, signal);
       return after(runId, afterId);
     },
     async expireEvents(runId, retentionSeconds) {
@@ -489,7 +307,7 @@ export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
     async readThreadEvents(threadId, afterId, blockMs, signal) {
       const ready = threadAfter(threadId, afterId);
       if (ready.length > 0 || blockMs <= 0) return ready;
-      await waitFor(`thread:${threadId}`, blockMs, signal);
+      await waitForEvent(emitter, `thread:${threadId}`, blockMs, signal);
       return threadAfter(threadId, afterId);
     },
     async threadEventsTail(threadId) {
@@ -499,10 +317,7 @@ export function createLocalSignals(options: LocalSignalsOptions = {}): Signals {
       dropThread(threadId);
       emitter.emit(`thread:${threadId}`);
     },
-    async healthy() {
-      return true;
-    },
-    async close() {
+    close() {
       for (const timer of timers.values()) clearTimeout(timer);
       for (const timer of threadTimers.values()) clearTimeout(timer);
       emitter.removeAllListeners();

@@ -6,9 +6,11 @@ import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import { createTestDatabase, until } from "@langopen/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { MIGRATIONS_DIR } from "../compose.js";
+import { MIGRATIONS_DIR } from "../migrations.js";
 import { encodeSpec } from "../domain/run-spec.js";
-import { type ClaimedRun, createRunStore } from "./run-store.js";
+import { createRunLeaseStore, type RunLeaseStore } from "./run-lease-store.js";
+import type { ClaimedRun } from "./run-rows.js";
+import { createRunStore, type RunStore } from "./run-store.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
 const ASSISTANT = randomUUID();
@@ -18,7 +20,8 @@ let drop: () => Promise<void>;
 let dbUrl: string;
 /** Transactions the store opened (each takes a client of its own from the pool). */
 let transactions = 0;
-let store: ReturnType<typeof createRunStore>;
+/** Both sides of the run queue: the api-server's (create, cancel) and the worker's (claim, finish, reap). */
+let store: RunStore & RunLeaseStore;
 
 beforeAll(async () => {
   const database = await createTestDatabase(inject("databaseUrl"));
@@ -34,7 +37,7 @@ beforeAll(async () => {
       return pool.connect();
     },
   } as unknown as Pool;
-  store = createRunStore(counting);
+  store = { ...createRunStore(counting), ...createRunLeaseStore(counting) };
 }, 60_000);
 
 afterAll(async () => {

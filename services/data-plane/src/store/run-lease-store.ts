@@ -1,75 +1,82 @@
-import type { JsonObject } from "@bufbuild/protobuf";
-import { failedPrecondition, notFound, Reason, type Pool, type PoolClient } from "@langopen/common";
+import { type Pool, type PoolClient } from "@langopen/common";
 import { decodeSpec } from "../domain/run-spec.js";
-import { inTransaction, LIVE_THREAD, lockThread, type Queryable } from "./sql.js";
+import { type CancelActionName, type ClaimedRun, type RunRow, type RunStatusName, SETTLED_STATUS, settleThread } from "./run-rows.js";
+import { inTransaction, lockThread, type Queryable } from "./sql.js";
 import { ENDED_RUN_COLUMNS, type EndedRun, enqueueEndedRunWebhook, enqueueRunWebhook } from "./webhook-store.js";
 
-export type RunStatusName = "pending" | "running" | "success" | "error" | "timeout" | "interrupted";
-export type MultitaskName = "reject" | "interrupt" | "rollback" | "enqueue";
-export type CancelActionName = "interrupt" | "rollback";
+/** How a run attempt ended, for RunLeaseStore.finish. */
+export type RunEnd =
+  | { kind: "rollback" }
+  | {
+      kind: "done";
+      status: Exclude<RunStatusName, "pending" | "running">;
+      resultJson?: string;
+      error?: { error: string; message: string };
+      thread: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string };
+    };
 
-export interface RunRow {
-  run_id: string;
-  /** Null once a stateless run's temporary thread is deleted. */
-  thread_id: string | null;
-  assistant_id: string;
-  graph_id: string;
-  status: RunStatusName;
-  metadata: JsonObject;
-  spec: Buffer;
-  multitask_strategy: MultitaskName;
-  delete_thread_on_end: boolean;
-  run_after: Date;
-  created_at: Date;
-  updated_at: Date;
-  started_at: Date | null;
-  ended_at: Date | null;
-  attempt: number;
-  epoch: string;
-  lease_owner: string | null;
-  lease_expires_at: Date | null;
-  cancel_action: CancelActionName | null;
-  result: unknown;
-  error: { error: string; message: string } | null;
-}
-
-/** A claimed run: pending and running runs always have their thread. */
-export type ClaimedRun = RunRow & { thread_id: string };
-
-export interface NewRun {
+/** The run attempt a worker ends, for RunLeaseStore.finish. */
+export interface LeasedRun {
   runId: string;
-  /** Empty: a stateless run on a new temporary thread. */
   threadId: string;
-  /** Create the thread when it is missing (if_not_exists=create) or stateless. */
-  createThread: boolean;
-  deleteThreadOnEnd: boolean;
-  assistantId: string;
-  graphId: string;
-  metadata: JsonObject;
-  spec: Uint8Array;
-  multitask: MultitaskName;
-  afterSeconds: number;
-  requestId: string | null;
+  epoch: string;
+  /**
+   * The claimed row's spec and delete_thread_on_end (both fixed when the run is created):
+   * a run without a webhook that deletes its thread then ends in one statement.
+   */
+  claimed?: { spec: Uint8Array; deleteThreadOnEnd: boolean };
 }
-
-/** Runs that a create pre-empted and that are still running: the caller signals their cancel. */
-export interface CreatedRun {
-  run: RunRow;
-  cancelRunning: Array<{ runId: string; action: CancelActionName }>;
-  /** Runs that were pending and were ended at once (interrupted or rolled back). */
-  endedPending: string[];
-}
-
-const ACTIVE = "('pending', 'running')";
 
 /**
- * Inserts a run from the parameters $1..$10 of NewRun (see create); the caller appends the
- * FROM clause or wraps it. $11 (the thread's link metadata) is for the caller's other clauses.
+ * The run queue as the workers see it: claims with a lease (owner, expiry, epoch), heartbeats,
+ * hand-backs and retries, the fenced end of an attempt, and the reaper of expired leases. Every
+ * write is fenced by the attempt's epoch.
  */
-const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, metadata, spec, multitask_strategy,
-    delete_thread_on_end, run_after, request_id)
-  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, $6::bytea, $7::text, $8::boolean,
-    now() + make_interval(secs => $9::float8), $10::text`;
+export interface RunLeaseStore {
+  /**
+   * Claims up to `limit` of the oldest runnable runs (the oldest pending run of each thread
+   * with none running) with a fresh lease and epoch, in one statement.
+   */
+  claim(owner: string, leaseMs: number, limit?: number): Promise<ClaimedRun[]>;
+  /**
+   * Extends the lease and reads any cancel asked for meanwhile (so a cancel whose signal was
+   * lost still arrives). `owned` is false when the run is no longer ours (fenced off or gone).
+   */
+  heartbeat(runId: string, epoch: string, leaseMs: number): Promise<{ owned: boolean; cancel: CancelActionName | null }>;
+  /**
+   * After an infrastructure failure (no outcome from the graph): back to the queue while
+   * attempts remain, else ended as an error with the reason. Fenced by the epoch.
+   */
+  retryLater(
+    runId: string,
+    epoch: string,
+    maxAttempts: number,
+    error: { error: string; message: string },
+  ): Promise<"requeued" | "gave-up" | "fenced">;
+  /**
+   * Returns a run this worker is giving up (shutdown) to the queue without counting the
+   * attempt; the epoch moves on, so anything the old attempt still writes is refused.
+   */
+  handBack(runId: string, epoch: string): Promise<boolean>;
+  /** The cancel asked for a run, if any. */
+  cancelAction(runId: string): Promise<CancelActionName | null>;
+  /**
+   * Records the end of a run, fenced by its epoch, and settles its thread. Rollback deletes the
+   * run and what it wrote. `fenced` when a newer attempt owns the run; `webhookQueued` when the
+   * end queued a webhook delivery (the dispatchers are worth waking).
+   */
+  finish(
+    run: LeasedRun,
+    end: RunEnd,
+  ): Promise<{ fenced: boolean; deleteThread: boolean; threadBusy?: boolean; webhookQueued?: boolean }>;
+  /** Sets a thread's values after a rolled-back run (the state its runtime reports). */
+  setThreadState(
+    threadId: string,
+    state: { status: "idle" | "interrupted" | "error"; valuesJson: string; interruptsJson: string },
+  ): Promise<void>;
+  /** Returns runs whose lease expired to the queue (bounded attempts) or ends them as errors. */
+  reap(maxAttempts: number): Promise<{ requeued: string[]; failed: Array<{ runId: string; threadId: string }> }>;
+}
 
 /*
  * The end of a run, for the statements of RunStore.finish ($1 run, $2 epoch, $3 status, $4 result,
@@ -81,223 +88,8 @@ const END_RUN = `status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = 
   lease_owner = NULL, lease_expires_at = NULL`;
 const FENCED_RUN = "run_id = $1 AND epoch = $2 AND status = 'running' AND EXISTS (SELECT 1 FROM t)";
 
-/**
- * The thread's status once nothing is running on it (`thread` the thread's parameter, `state` the
- * outcome's, `ending` a run still counted active in the statement's snapshot): busy while other
- * runs wait, else the outcome of its latest state.
- */
-const SETTLED_STATUS = (thread: string, state: string, ending?: string) =>
-  `CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = ${thread} AND status IN ${ACTIVE}${ending ? ` AND run_id <> ${ending}` : ""})
-     THEN 'busy' ELSE coalesce(${state}, CASE WHEN status = 'busy' THEN 'idle' ELSE status END) END`;
-
-/**
- * The thread's status once nothing is running on it, from the outcome of its latest state.
- * Queued runs keep it busy.
- */
-async function settleThread(
-  db: Queryable,
-  threadId: string,
-  state: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string } | undefined,
-): Promise<{ busy: boolean }> {
-  const sets = [`status = ${SETTLED_STATUS("$1", "$2")}`, "updated_at = now()"];
-  const params: unknown[] = [threadId, state?.status ?? null];
-  if (state?.valuesJson !== undefined) {
-    params.push(state.valuesJson, state.interruptsJson ?? "{}");
-    sets.push(`"values" = $3::jsonb`, "interrupts = $4::jsonb", "state_updated_at = now()");
-  }
-  const { rows } = await db.query<{ busy: boolean }>(
-    `UPDATE threads SET ${sets.join(", ")} WHERE thread_id = $1 RETURNING status = 'busy' AS busy`,
-    params,
-  );
-  return { busy: rows[0]?.busy ?? false };
-}
-
-export function createRunStore(pool: Pool) {
+export function createRunLeaseStore(pool: Pool): RunLeaseStore {
   return {
-    /**
-     * Creates a run in one transaction: locks the thread, applies the multitask strategy,
-     * inserts the run as pending and marks the thread busy.
-     */
-    async create(input: NewRun): Promise<CreatedRun> {
-      const link = JSON.stringify({ graph_id: input.graphId, assistant_id: input.assistantId });
-      const runValues = [
-        input.runId,
-        input.threadId,
-        input.assistantId,
-        input.graphId,
-        input.metadata,
-        Buffer.from(input.spec),
-        input.multitask,
-        input.deleteThreadOnEnd,
-        input.afterSeconds,
-        input.requestId,
-        link,
-      ];
-      if (input.createThread && !input.requestId) {
-        // A thread that does not exist yet (always so for a stateless run) has no runs and no other
-        // writer: it and its run are inserted in one statement, already busy, with no transaction.
-        // When the thread exists, nothing is inserted and the general path below decides.
-        const { rows } = await pool.query<RunRow>(
-          `WITH t AS (
-             INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $11::jsonb, 'busy')
-             ON CONFLICT (thread_id) DO NOTHING
-             RETURNING thread_id)
-           ${INSERT_RUN} FROM t RETURNING *`,
-          runValues,
-        );
-        if (rows[0]) return { run: rows[0], cancelRunning: [], endedPending: [] };
-      }
-      if (input.multitask === "enqueue" && !input.createThread && !input.requestId) {
-        // Enqueued on an existing thread (the default): the active runs stay as they are, so the
-        // thread's lock, the run and the busy mark go in one statement, with no transaction. No row
-        // back: the thread is missing or expired.
-        const { rows } = await pool.query<RunRow>(
-          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD} FOR NO KEY UPDATE),
-             r AS (${INSERT_RUN} FROM t RETURNING *),
-             u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
-                   WHERE thread_id = (SELECT thread_id FROM r))
-           SELECT * FROM r`,
-          runValues,
-        );
-        if (!rows[0]) throw notFound("Thread", input.threadId);
-        return { run: rows[0], cancelRunning: [], endedPending: [] };
-      }
-      return inTransaction(pool, async (db) => {
-        if (input.requestId) {
-          const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
-          if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
-        }
-        if (input.createThread) {
-          await db.query(`INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`, [
-            input.threadId,
-            link,
-          ]);
-        }
-        if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
-
-        const active = await db.query<{ run_id: string; status: RunStatusName }>(
-          `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,
-          [input.threadId],
-        );
-        const cancelRunning: CreatedRun["cancelRunning"] = [];
-        const endedPending: string[] = [];
-        if (active.rows.length > 0) {
-          if (input.multitask === "reject") {
-            throw failedPrecondition(Reason.ThreadBusy, `Thread ${input.threadId} is busy with run ${active.rows[0]?.run_id}`, {
-              thread_id: input.threadId,
-            });
-          }
-          if (input.multitask === "interrupt" || input.multitask === "rollback") {
-            for (const run of active.rows) {
-              if (run.status === "running") {
-                await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [
-                  run.run_id,
-                  input.multitask,
-                ]);
-                cancelRunning.push({ runId: run.run_id, action: input.multitask });
-              } else {
-                await endPending(db, run.run_id, input.multitask);
-                endedPending.push(run.run_id);
-              }
-            }
-          }
-        }
-        // The run, and the thread marked busy (its lock is held already), in one statement.
-        const { rows } = await db.query<RunRow>(
-          `WITH r AS (${INSERT_RUN} RETURNING *),
-             t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb WHERE thread_id = $2)
-           SELECT * FROM r`,
-          runValues,
-        );
-        return { run: rows[0] as RunRow, cancelRunning, endedPending };
-      });
-    },
-
-    async get(runId: string, threadId?: string): Promise<RunRow | undefined> {
-      // A stateless run whose temporary thread is gone has no thread any more.
-      const { rows } = threadId
-        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND (thread_id = $2 OR thread_id IS NULL)", [
-            runId,
-            threadId,
-          ])
-        : await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
-      return rows[0];
-    },
-
-    async list(threadId: string, limit: number, offset: number, status?: RunStatusName): Promise<RunRow[]> {
-      const params: unknown[] = [threadId, limit, offset];
-      if (status) params.push(status);
-      const { rows } = await pool.query<RunRow>(
-        `SELECT * FROM runs WHERE thread_id = $1 ${status ? "AND status = $4" : ""}
-         ORDER BY created_at DESC LIMIT $2 OFFSET $3`,
-        params,
-      );
-      return rows;
-    },
-
-    /** Deletes a run that is not active; false when there is no such run. */
-    async delete(threadId: string, runId: string): Promise<"deleted" | "missing" | "active"> {
-      const { rows } = await pool.query<{ status: RunStatusName }>(
-        `DELETE FROM runs WHERE run_id = $1 AND thread_id = $2 AND status NOT IN ${ACTIVE}
-         RETURNING status`,
-        [runId, threadId],
-      );
-      if (rows[0]) return "deleted";
-      return (await this.get(runId, threadId)) ? "active" : "missing";
-    },
-
-    /**
-     * Requests a cancel. A pending run ends at once; a running one is marked and its worker is
-     * signalled by the caller. Answers what happened, or undefined when the run does not exist.
-     */
-    async cancel(
-      runId: string,
-      threadId: string | undefined,
-      action: CancelActionName,
-    ): Promise<{ outcome: "ended" | "signal" | "already-done"; threadId: string } | undefined> {
-      const found = await this.get(runId, threadId);
-      if (!found) return undefined;
-      return inTransaction(pool, async (db) => {
-        if (found.thread_id) await lockThread(db, found.thread_id);
-        const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [runId]);
-        const run = rows[0];
-        if (!run) return undefined;
-        const thread = run.thread_id ?? "";
-        if (run.status === "pending") {
-          await endPending(db, runId, action);
-          await settleThread(db, thread, undefined);
-          return { outcome: "ended", threadId: thread };
-        }
-        if (run.status === "running") {
-          await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [runId, action]);
-          return { outcome: "signal", threadId: thread };
-        }
-        return { outcome: "already-done", threadId: thread };
-      });
-    },
-
-    /** Ids of active runs matching a bulk cancel. */
-    async activeRuns(filter: { threadId?: string; runIds?: string[]; statuses?: RunStatusName[] }): Promise<RunRow[]> {
-      const params: unknown[] = [];
-      const clauses = [`status IN ${ACTIVE}`];
-      if (filter.threadId) {
-        params.push(filter.threadId);
-        clauses.push(`thread_id = $${params.length}`);
-      }
-      if (filter.runIds && filter.runIds.length > 0) {
-        params.push(filter.runIds);
-        clauses.push(`run_id = ANY($${params.length}::uuid[])`);
-      }
-      if (filter.statuses && filter.statuses.length > 0) {
-        params.push(filter.statuses);
-        clauses.push(`status = ANY($${params.length}::text[])`);
-      }
-      const { rows } = await pool.query<RunRow>(`SELECT * FROM runs WHERE ${clauses.join(" AND ")}`, params);
-      return rows;
-    },
-
-    // ---- worker side ----
-
     /**
      * Claims up to `limit` of the oldest runnable runs (the oldest pending run of each thread
      * with none running) with a fresh lease and epoch, in one statement.
@@ -408,28 +200,8 @@ export function createRunStore(pool: Pool) {
      * run and what it wrote. `fenced` when a newer attempt owns the run; `webhookQueued` when the
      * end queued a webhook delivery (the dispatchers are worth waking).
      */
-    async finish(
-      run: {
-        runId: string;
-        threadId: string;
-        epoch: string;
-        /**
-         * The claimed row's spec and delete_thread_on_end (both fixed when the run is created):
-         * a run without a webhook that deletes its thread then ends in one statement.
-         */
-        claimed?: { spec: Uint8Array; deleteThreadOnEnd: boolean };
-      },
-      end:
-        | { kind: "rollback" }
-        | {
-            kind: "done";
-            status: Exclude<RunStatusName, "pending" | "running">;
-            resultJson?: string;
-            error?: { error: string; message: string };
-            thread: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string };
-          },
-    ): Promise<{ fenced: boolean; deleteThread: boolean; threadBusy?: boolean; webhookQueued?: boolean }> {
-      const endParams = (done: Extract<typeof end, { kind: "done" }>) => [
+    async finish(run, end) {
+      const endParams = (done: Extract<RunEnd, { kind: "done" }>) => [
         run.runId,
         run.epoch,
         done.status,
@@ -517,11 +289,7 @@ export function createRunStore(pool: Pool) {
       });
     },
 
-    /** Sets a thread's values after its state changed outside a run (rollback, update_state). */
-    async setThreadState(
-      threadId: string,
-      state: { status: "idle" | "interrupted" | "error"; valuesJson: string; interruptsJson: string },
-    ): Promise<void> {
+    async setThreadState(threadId, state) {
       await settleThread(pool, threadId, state);
     },
 
@@ -575,17 +343,6 @@ export function createRunStore(pool: Pool) {
   };
 }
 
-async function endPending(db: Queryable, runId: string, action: CancelActionName): Promise<void> {
-  if (action === "rollback") await db.query("DELETE FROM runs WHERE run_id = $1", [runId]);
-  else {
-    await db.query(
-      "UPDATE runs SET status = 'interrupted', ended_at = now(), updated_at = now(), cancel_action = $2 WHERE run_id = $1",
-      [runId, action],
-    );
-    await enqueueRunWebhook(db, runId);
-  }
-}
-
 async function deleteRunWrites(db: Queryable, threadId: string, runId: string): Promise<void> {
   await db.query(
     `DELETE FROM checkpoint_writes w USING checkpoints c
@@ -596,4 +353,3 @@ async function deleteRunWrites(db: Queryable, threadId: string, runId: string): 
   await db.query("DELETE FROM checkpoints WHERE thread_id = $1 AND run_id = $2", [threadId, runId]);
 }
 
-export type RunStore = ReturnType<typeof createRunStore>;

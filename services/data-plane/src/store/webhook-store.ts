@@ -2,7 +2,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type { Pool } from "@langopen/common";
 import { newId } from "../domain/ids.js";
 import { decodeSpec, specToKwargs } from "../domain/run-spec.js";
-import type { RunRow } from "./run-store.js";
+import type { RunRow } from "./run-rows.js";
 import { Conditions, type Queryable } from "./sql.js";
 
 export type WebhookStatusName = "pending" | "delivered" | "failed";
@@ -78,7 +78,41 @@ export async function enqueueEndedRunWebhook(db: Queryable, run: EndedRun): Prom
   return true;
 }
 
-export function createWebhookStore(pool: Pool) {
+/** The webhook rows of the data plane, as its callers use them. */
+export interface WebhookStore {
+  list(filter: {
+    runId?: string;
+    status?: WebhookStatusName;
+  }, limit: number, offset: number): Promise<WebhookDeliveryRow[]>;
+  /**
+   * Claims up to `limit` due deliveries: counts the attempt and pushes next_attempt_at out by
+   * the lease, so no other dispatcher takes them while this one sends; a dispatcher that dies
+   * mid-send leaves them due again once the lease runs out.
+   */
+  claimDue(limit: number, leaseMs: number): Promise<WebhookDeliveryRow[]>;
+  /**
+   * Records the outcome of an attempt, fenced by its number (a stale sender whose lease was
+   * taken over changes nothing). `retryInMs` undefined with an error: given up.
+   */
+  settle(delivery: {
+    deliveryId: string;
+    attempt: number;
+  }, outcome: {
+    kind: "delivered";
+    status: number;
+  } | {
+    kind: "retry";
+    retryInMs: number;
+    error: string;
+    status: number | null;
+  } | {
+    kind: "failed";
+    error: string;
+    status: number | null;
+  }): Promise<boolean>;
+}
+
+export function createWebhookStore(pool: Pool): WebhookStore {
   return {
     async list(
       filter: { runId?: string; status?: WebhookStatusName },
@@ -152,4 +186,3 @@ export function createWebhookStore(pool: Pool) {
   };
 }
 
-export type WebhookStore = ReturnType<typeof createWebhookStore>;

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Pool } from "@langopen/common";
 import { nextRunDate } from "../domain/schedule.js";
-import type { MultitaskName } from "./run-store.js";
+import type { MultitaskName } from "./run-rows.js";
 import { Conditions, inTransaction, orderBy } from "./sql.js";
 
 export type OnRunCompletedName = "delete" | "keep";
@@ -99,7 +99,44 @@ export const scheduleOf = (row: Pick<CronRow, "schedule" | "timezone">) => ({
   timezone: row.timezone ?? "UTC",
 });
 
-export function createCronStore(pool: Pool) {
+/** The cron rows of the data plane, as its callers use them. */
+export interface CronStore {
+  create(input: NewCron): Promise<CronRow>;
+  get(cronId: string): Promise<CronRow | undefined>;
+  /**
+   * Updates a cron under its row lock: `decide` sees the current row and answers the changes
+   * (it may throw to refuse them). Undefined when there is no such cron.
+   */
+  update(cronId: string, decide: (current: CronRow) => CronChanges): Promise<CronRow | undefined>;
+  delete(cronId: string): Promise<boolean>;
+  search(filter: CronFilter, page: {
+    limit: number;
+    offset: number;
+    sortBy: string;
+    desc: boolean;
+  }): Promise<CronRow[]>;
+  count(filter: CronFilter): Promise<number>;
+  /**
+   * Fires the most overdue cron, if any, in one transaction: locks it (SKIP LOCKED, so
+   * schedulers never wait on each other), claims its due time in cron_firings (a unique key, so
+   * a due time fires once), lets `fire` create the run, records the outcome and moves
+   * next_run_date to the first due time after now (a cron that missed several times fires
+   * once). When `fire` throws, everything rolls back and the due time stays due.
+   */
+  fireNextDue(fire: (cron: CronRow, scheduledFor: Date) => Promise<FiringOutcome>): Promise<FireStep>;
+  /** Stops the enabled crons whose end time has passed; answers their ids. */
+  stopExpired(): Promise<string[]>;
+  /** The firings of a cron, newest first (for tests and operators). */
+  firings(cronId: string): Promise<Array<{
+    scheduled_for: Date;
+    run_id: string | null;
+    thread_id: string | null;
+    error: unknown;
+    fired_at: Date;
+  }>>;
+}
+
+export function createCronStore(pool: Pool): CronStore {
   return {
     async create(input: NewCron): Promise<CronRow> {
       const { rows } = await pool.query<CronRow>(
@@ -264,4 +301,3 @@ export function createCronStore(pool: Pool) {
   };
 }
 
-export type CronStore = ReturnType<typeof createCronStore>;

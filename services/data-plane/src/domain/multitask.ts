@@ -1,5 +1,5 @@
 import { MultitaskStrategy } from "@langopen/gen/langopen/data/v1/run_pb";
-import type { MultitaskName } from "../store/run-store.js";
+import type { MultitaskName } from "../store/run-rows.js";
 
 /** Stored multitask strategy names to the proto enum, and back (unset means enqueue, the default). */
 export const MULTITASK_TO_PROTO: Record<MultitaskName, MultitaskStrategy> = {

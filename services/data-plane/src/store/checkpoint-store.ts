@@ -222,7 +222,29 @@ async function putBatchRows(db: Queryable, writes: BatchWrite[], fence?: Fence):
   return rows[0]?.ok === true;
 }
 
-export function createCheckpointStore(pool: Pool) {
+/** The checkpoint rows of the data plane, as its callers use them. */
+export interface CheckpointStore {
+  /** The checkpoint (latest when id is empty) with its pending writes. */
+  get(threadId: string, ns: string, checkpointId: string): Promise<{
+    row: CheckpointRow;
+    writes: WriteRow[];
+  } | undefined>;
+  list(filter: ListFilter): Promise<Array<{
+    row: CheckpointRow;
+    writes: WriteRow[];
+  }>>;
+  /** Writes a checkpoint; with a fence, only while the run's epoch is current. False when fenced off. */
+  put: (input: CheckpointInput, fence?: Fence) => Promise<boolean>;
+  putWrites: (threadId: string, ns: string, checkpointId: string, writes: WriteInput[], fence?: Fence) => Promise<boolean>;
+  /**
+   * Checkpoints and pending writes of one run in order, in one transaction (one commit). False,
+   * with nothing written, when the fence is stale.
+   */
+  putBatch(writes: BatchWrite[], fence?: Fence): Promise<boolean>;
+  deleteThread(threadId: string): Promise<void>;
+}
+
+export function createCheckpointStore(pool: Pool): CheckpointStore {
   return {
     /** The checkpoint (latest when id is empty) with its pending writes. */
     async get(
@@ -314,7 +336,6 @@ export function createCheckpointStore(pool: Pool) {
   };
 }
 
-export type CheckpointStore = ReturnType<typeof createCheckpointStore>;
 
 /** Merges metadata into a checkpoint (the latest of the root namespace when no id is given). */
 export async function patchCheckpointMetadata(

@@ -111,7 +111,43 @@ interface PendingCreate {
 /** Most creates one INSERT takes. */
 const MAX_BATCH = 256;
 
-export function createThreadStore(pool: Pool) {
+/** The thread rows of the data plane, as its callers use them. */
+export interface ThreadStore {
+  create(id: string, metadata: JsonObject, ttl: ThreadTtlInput | undefined): Promise<{
+    row: ThreadRow;
+    created: boolean;
+  }>;
+  get(id: string): Promise<ThreadRow | undefined>;
+  /** Merges metadata and replaces the TTL (restarting its clock). */
+  update(id: string, metadata: JsonObject | undefined, ttl: ThreadTtlInput | undefined): Promise<ThreadRow | undefined>;
+  /** Deletes the thread; false when there was none (an expired delete-TTL thread counts as none). */
+  delete(id: string): Promise<boolean>;
+  search(filter: ThreadFilter, page: {
+    limit: number;
+    offset: number;
+    sortBy: string;
+    desc: boolean;
+  }): Promise<{
+    rows: ThreadRow[];
+    total: number;
+  }>;
+  count(filter: ThreadFilter): Promise<number>;
+  /** Copies the thread (metadata, values, checkpoints) under a new id; undefined when the source is missing. */
+  copy(from: string, to: string): Promise<ThreadRow | undefined>;
+  /** Deletes the threads, or keeps only their latest state; answers how many threads were pruned. */
+  prune(ids: string[], strategy: TtlStrategyName): Promise<number>;
+  /**
+   * Applies expired TTLs to at most `limit` threads: deletes those with strategy delete (their
+   * runs and checkpoints go with them), prunes those with keep_latest to their latest
+   * checkpoints and restarts their clock (expires_at moves ttl_minutes on, so a thread still in
+   * use is pruned again one TTL later). Threads with a pending or running run wait for the next
+   * sweep. Rows are claimed with SKIP LOCKED, so several sweepers can run at once.
+   */
+  sweepExpired(limit: number): Promise<ThreadSweep>;
+  storage(id: string): Promise<ThreadStorageRow>;
+}
+
+export function createThreadStore(pool: Pool): ThreadStore {
   /**
    * Group commit of thread creates: a create that arrives while an INSERT of creates is in
    * flight waits for it and goes with the others that arrived meanwhile, in one multi-row
@@ -329,4 +365,3 @@ export function createThreadStore(pool: Pool) {
   };
 }
 
-export type ThreadStore = ReturnType<typeof createThreadStore>;

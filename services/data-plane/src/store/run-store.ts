@@ -1,0 +1,279 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { failedPrecondition, notFound, type Pool, Reason } from "@langopen/common";
+import { ACTIVE, type CancelActionName, type MultitaskName, type RunRow, type RunStatusName, settleThread } from "./run-rows.js";
+import { inTransaction, LIVE_THREAD, lockThread, type Queryable } from "./sql.js";
+import { enqueueRunWebhook } from "./webhook-store.js";
+
+export interface NewRun {
+  runId: string;
+  /** Empty: a stateless run on a new temporary thread. */
+  threadId: string;
+  /** Create the thread when it is missing (if_not_exists=create) or stateless. */
+  createThread: boolean;
+  deleteThreadOnEnd: boolean;
+  assistantId: string;
+  graphId: string;
+  metadata: JsonObject;
+  spec: Uint8Array;
+  multitask: MultitaskName;
+  afterSeconds: number;
+  requestId: string | null;
+}
+
+/** Runs that a create pre-empted and that are still running: the caller signals their cancel. */
+export interface CreatedRun {
+  run: RunRow;
+  cancelRunning: Array<{ runId: string; action: CancelActionName }>;
+  /** Runs that were pending and were ended at once (interrupted or rolled back). */
+  endedPending: string[];
+}
+
+/**
+ * The runs as the api-server's callers see them: created (with the thread's multitask strategy),
+ * read, listed, deleted and cancelled. The worker's side (claims, leases, ends) is RunLeaseStore.
+ */
+export interface RunStore {
+  /**
+   * Creates a run: locks the thread, applies the multitask strategy, inserts the run as pending
+   * and marks the thread busy, in one transaction (or one statement where nothing else can change).
+   */
+  create(input: NewRun): Promise<CreatedRun>;
+  /** A run, on the given thread when one is given (a stateless run's, whose thread is gone, too). */
+  get(runId: string, threadId?: string): Promise<RunRow | undefined>;
+  /** A thread's runs, newest first. */
+  list(threadId: string, limit: number, offset: number, status?: RunStatusName): Promise<RunRow[]>;
+  /** Deletes a run that is not active. */
+  delete(threadId: string, runId: string): Promise<"deleted" | "missing" | "active">;
+  /**
+   * Requests a cancel. A pending run ends at once; a running one is marked and its worker is
+   * signalled by the caller. Answers what happened, or undefined when the run does not exist.
+   */
+  cancel(
+    runId: string,
+    threadId: string | undefined,
+    action: CancelActionName,
+  ): Promise<{ outcome: "ended" | "signal" | "already-done"; threadId: string } | undefined>;
+  /** Active runs matching a bulk cancel. */
+  activeRuns(filter: { threadId?: string; runIds?: string[]; statuses?: RunStatusName[] }): Promise<RunRow[]>;
+  /** Sets a thread's values after its state changed outside a run (rollback, update_state). */
+  setThreadState(
+    threadId: string,
+    state: { status: "idle" | "interrupted" | "error"; valuesJson: string; interruptsJson: string },
+  ): Promise<void>;
+}
+
+/**
+ * Inserts a run from the parameters $1..$10 of NewRun (see create); the caller appends the
+ * FROM clause or wraps it. $11 (the thread's link metadata) is for the caller's other clauses.
+ */
+const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, metadata, spec, multitask_strategy,
+    delete_thread_on_end, run_after, request_id)
+  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, $6::bytea, $7::text, $8::boolean,
+    now() + make_interval(secs => $9::float8), $10::text`;
+
+export function createRunStore(pool: Pool): RunStore {
+  return {
+    /**
+     * Creates a run in one transaction: locks the thread, applies the multitask strategy,
+     * inserts the run as pending and marks the thread busy.
+     */
+    async create(input: NewRun): Promise<CreatedRun> {
+      const link = JSON.stringify({ graph_id: input.graphId, assistant_id: input.assistantId });
+      const runValues = [
+        input.runId,
+        input.threadId,
+        input.assistantId,
+        input.graphId,
+        input.metadata,
+        Buffer.from(input.spec),
+        input.multitask,
+        input.deleteThreadOnEnd,
+        input.afterSeconds,
+        input.requestId,
+        link,
+      ];
+      if (input.createThread && !input.requestId) {
+        // A thread that does not exist yet (always so for a stateless run) has no runs and no other
+        // writer: it and its run are inserted in one statement, already busy, with no transaction.
+        // When the thread exists, nothing is inserted and the general path below decides.
+        const { rows } = await pool.query<RunRow>(
+          `WITH t AS (
+             INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $11::jsonb, 'busy')
+             ON CONFLICT (thread_id) DO NOTHING
+             RETURNING thread_id)
+           ${INSERT_RUN} FROM t RETURNING *`,
+          runValues,
+        );
+        if (rows[0]) return { run: rows[0], cancelRunning: [], endedPending: [] };
+      }
+      if (input.multitask === "enqueue" && !input.createThread && !input.requestId) {
+        // Enqueued on an existing thread (the default): the active runs stay as they are, so the
+        // thread's lock, the run and the busy mark go in one statement, with no transaction. No row
+        // back: the thread is missing or expired.
+        const { rows } = await pool.query<RunRow>(
+          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD} FOR NO KEY UPDATE),
+             r AS (${INSERT_RUN} FROM t RETURNING *),
+             u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
+                   WHERE thread_id = (SELECT thread_id FROM r))
+           SELECT * FROM r`,
+          runValues,
+        );
+        if (!rows[0]) throw notFound("Thread", input.threadId);
+        return { run: rows[0], cancelRunning: [], endedPending: [] };
+      }
+      return inTransaction(pool, async (db) => {
+        if (input.requestId) {
+          const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
+          if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
+        }
+        if (input.createThread) {
+          await db.query(`INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`, [
+            input.threadId,
+            link,
+          ]);
+        }
+        if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
+
+        const active = await db.query<{ run_id: string; status: RunStatusName }>(
+          `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,
+          [input.threadId],
+        );
+        const cancelRunning: CreatedRun["cancelRunning"] = [];
+        const endedPending: string[] = [];
+        if (active.rows.length > 0) {
+          if (input.multitask === "reject") {
+            throw failedPrecondition(Reason.ThreadBusy, `Thread ${input.threadId} is busy with run ${active.rows[0]?.run_id}`, {
+              thread_id: input.threadId,
+            });
+          }
+          if (input.multitask === "interrupt" || input.multitask === "rollback") {
+            for (const run of active.rows) {
+              if (run.status === "running") {
+                await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [
+                  run.run_id,
+                  input.multitask,
+                ]);
+                cancelRunning.push({ runId: run.run_id, action: input.multitask });
+              } else {
+                await endPending(db, run.run_id, input.multitask);
+                endedPending.push(run.run_id);
+              }
+            }
+          }
+        }
+        // The run, and the thread marked busy (its lock is held already), in one statement.
+        const { rows } = await db.query<RunRow>(
+          `WITH r AS (${INSERT_RUN} RETURNING *),
+             t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb WHERE thread_id = $2)
+           SELECT * FROM r`,
+          runValues,
+        );
+        return { run: rows[0] as RunRow, cancelRunning, endedPending };
+      });
+    },
+
+    async get(runId: string, threadId?: string): Promise<RunRow | undefined> {
+      // A stateless run whose temporary thread is gone has no thread any more.
+      const { rows } = threadId
+        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND (thread_id = $2 OR thread_id IS NULL)", [
+            runId,
+            threadId,
+          ])
+        : await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
+      return rows[0];
+    },
+
+    async list(threadId: string, limit: number, offset: number, status?: RunStatusName): Promise<RunRow[]> {
+      const params: unknown[] = [threadId, limit, offset];
+      if (status) params.push(status);
+      const { rows } = await pool.query<RunRow>(
+        `SELECT * FROM runs WHERE thread_id = $1 ${status ? "AND status = $4" : ""}
+         ORDER BY created_at DESC LIMIT $2 OFFSET $3`,
+        params,
+      );
+      return rows;
+    },
+
+    /** Deletes a run that is not active; false when there is no such run. */
+    async delete(threadId: string, runId: string): Promise<"deleted" | "missing" | "active"> {
+      const { rows } = await pool.query<{ status: RunStatusName }>(
+        `DELETE FROM runs WHERE run_id = $1 AND thread_id = $2 AND status NOT IN ${ACTIVE}
+         RETURNING status`,
+        [runId, threadId],
+      );
+      if (rows[0]) return "deleted";
+      return (await this.get(runId, threadId)) ? "active" : "missing";
+    },
+
+    /**
+     * Requests a cancel. A pending run ends at once; a running one is marked and its worker is
+     * signalled by the caller. Answers what happened, or undefined when the run does not exist.
+     */
+    async cancel(
+      runId: string,
+      threadId: string | undefined,
+      action: CancelActionName,
+    ): Promise<{ outcome: "ended" | "signal" | "already-done"; threadId: string } | undefined> {
+      const found = await this.get(runId, threadId);
+      if (!found) return undefined;
+      return inTransaction(pool, async (db) => {
+        if (found.thread_id) await lockThread(db, found.thread_id);
+        const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [runId]);
+        const run = rows[0];
+        if (!run) return undefined;
+        const thread = run.thread_id ?? "";
+        if (run.status === "pending") {
+          await endPending(db, runId, action);
+          await settleThread(db, thread, undefined);
+          return { outcome: "ended", threadId: thread };
+        }
+        if (run.status === "running") {
+          await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [runId, action]);
+          return { outcome: "signal", threadId: thread };
+        }
+        return { outcome: "already-done", threadId: thread };
+      });
+    },
+
+    /** Ids of active runs matching a bulk cancel. */
+    async activeRuns(filter: { threadId?: string; runIds?: string[]; statuses?: RunStatusName[] }): Promise<RunRow[]> {
+      const params: unknown[] = [];
+      const clauses = [`status IN ${ACTIVE}`];
+      if (filter.threadId) {
+        params.push(filter.threadId);
+        clauses.push(`thread_id = $${params.length}`);
+      }
+      if (filter.runIds && filter.runIds.length > 0) {
+        params.push(filter.runIds);
+        clauses.push(`run_id = ANY($${params.length}::uuid[])`);
+      }
+      if (filter.statuses && filter.statuses.length > 0) {
+        params.push(filter.statuses);
+        clauses.push(`status = ANY($${params.length}::text[])`);
+      }
+      const { rows } = await pool.query<RunRow>(`SELECT * FROM runs WHERE ${clauses.join(" AND ")}`, params);
+      return rows;
+    },
+
+    /** Sets a thread's values after its state changed outside a run (rollback, update_state). */
+    async setThreadState(
+      threadId: string,
+      state: { status: "idle" | "interrupted" | "error"; valuesJson: string; interruptsJson: string },
+    ): Promise<void> {
+      await settleThread(pool, threadId, state);
+    },
+
+  };
+}
+
+async function endPending(db: Queryable, runId: string, action: CancelActionName): Promise<void> {
+  if (action === "rollback") await db.query("DELETE FROM runs WHERE run_id = $1", [runId]);
+  else {
+    await db.query(
+      "UPDATE runs SET status = 'interrupted', ended_at = now(), updated_at = now(), cancel_action = $2 WHERE run_id = $1",
+      [runId, action],
+    );
+    await enqueueRunWebhook(db, runId);
+  }
+}
+
