@@ -105,7 +105,10 @@ async function rpc(path: string, body: unknown, headers: Record<string, string> 
 describe("agent cards", () => {
   it("describes the assistant at both addresses, by assistant id or graph id", async () => {
     const id = idOf("echo");
-    const byQuery = await (await fetch(`${stack.url}/.well-known/agent-card.json?assistant_id=${id}`)).json();
+    const byQuery = (await (await fetch(`${stack.url}/.well-known/agent-card.json?assistant_id=${id}`)).json()) as {
+      description: unknown;
+      skills: unknown[];
+    };
     const byPath = await (await fetch(`${stack.url}/a2a/${id}/.well-known/agent-card.json`)).json();
     const byGraph = await (await fetch(`${stack.url}/a2a/echo/.well-known/agent-card.json`)).json();
     expect(byPath).toEqual(byQuery);
@@ -129,7 +132,7 @@ describe("agent cards", () => {
     expect((await fetch(`${stack.url}/a2a/nope/.well-known/agent-card.json`)).status).toBe(404);
     const missing = await fetch(`${stack.url}/.well-known/agent-card.json`);
     expect(missing.status).toBe(422);
-    expect((await missing.json()).detail).toContain("assistant_id");
+    expect(((await missing.json()) as { detail: string }).detail).toContain("assistant_id");
   });
 });
 

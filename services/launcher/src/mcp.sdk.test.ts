@@ -100,7 +100,7 @@ describe("the transport's HTTP rules", () => {
     expect(await invalid.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32700 } });
     const notRpc = await post(JSON.stringify({ hello: "world" }));
     expect(notRpc.status).toBe(400);
-    expect((await notRpc.json()).error.code).toBe(-32700);
+    expect(((await notRpc.json()) as { error: { code: number } }).error.code).toBe(-32700);
     const wrongType = await fetch(`${stack.url}/mcp`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" });
     expect(wrongType.status).toBe(415);
 

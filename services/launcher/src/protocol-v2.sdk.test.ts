@@ -146,7 +146,7 @@ describe("the SDK's v2 client", () => {
     await thread.close();
 
     // The thread was created by run.start, and the run went through the ordinary run machinery.
-    expect((await rest.runs.get(thread.threadId, run.run_id)).status).toBe("success");
+    expect((await rest.runs.get(thread.threadId ?? "", run.run_id ?? "")).status).toBe("success");
     expect((await rest.threads.get(thread.threadId)).metadata).toMatchObject({ graph_id: "chat" });
     const commands = requests.filter((r) => r.path.endsWith("/commands"));
     expect(commands[0]).toMatchObject({
@@ -177,7 +177,8 @@ describe("the SDK's v2 client", () => {
     await thread.input.respond({ namespace: [], interrupt_id: interruptId, response: "Ada" });
     expect(thread.interrupts).toEqual([]);
     const [resumed] = await rest.runs.list(thread.threadId, { limit: 1 });
-    expect(resumed?.kwargs).toMatchObject({ command: { resume: { [interruptId]: "Ada" } } });
+    // The SDK's Run type does not declare kwargs; the server answers them (as upstream does).
+    expect((resumed as { kwargs?: unknown } | undefined)?.kwargs).toMatchObject({ command: { resume: { [interruptId]: "Ada" } } });
     await rest.runs.join(thread.threadId, resumed?.run_id ?? "");
     expect((await rest.threads.getState(thread.threadId)).values).toEqual({ question: "Your name?", answer: "Hello, Ada" });
     expect((await rest.threads.get(thread.threadId)).status).toBe("idle");

@@ -16,7 +16,7 @@ beforeAll(async () => {
   stack = await startTestStack(TEST_GRAPHS);
   client = new Client({ apiUrl: stack.url });
   const logger = createLogger({ service: "test", level: "silent" });
-  pool = createPool({ connectionString: stack.databaseUrl, max: 4 }, logger);
+  pool = createPool({ connectionString: stack.databaseUrl, max: 4, applicationName: "test" }, logger);
   // The sweeper as the worker runs it, called directly rather than waiting for its interval.
   sweeper = { threads: createThreadStore(pool), items: createItemStore(pool), logger };
 }, 90_000);
@@ -43,7 +43,7 @@ describe("thread TTL", () => {
     const doomed = await client.threads.create({ metadata: tag, ttl: { ttl: 60, strategy: "delete" } });
     const kept = await client.threads.create({ metadata: tag });
     await client.runs.wait(doomed.thread_id, "echo", { input: hi("bye") });
-    expect((await client.threads.get(doomed.thread_id, { include: ["ttl"] })).ttl).toMatchObject({
+    expect(((await client.threads.get(doomed.thread_id, { include: ["ttl"] })) as { ttl?: unknown }).ttl).toMatchObject({
       strategy: "delete",
       ttl_minutes: 60,
     });
@@ -100,7 +100,7 @@ describe("thread TTL", () => {
     expect(lastText(after.values)).toBe("You said: two");
     expect(lastText((await client.threads.get(thread.thread_id)).values)).toBe("You said: two");
     // The clock restarted: expires one TTL from the sweep.
-    const ttl = (await client.threads.get(thread.thread_id, { include: ["ttl"] })).ttl as {
+    const ttl = ((await client.threads.get(thread.thread_id, { include: ["ttl"] })) as { ttl?: unknown }).ttl as {
       expires_at: string;
       strategy: string;
     };

@@ -165,11 +165,13 @@ describe.each([
     const thread = await client.threads.create();
     const live = follow(thread.thread_id, {}, ends(1));
     await live.ready;
+    // @ts-expect-error The SDK's types omit streamMode on wait; the API accepts it and the SDK sends it.
     await client.runs.wait(thread.thread_id, "echo", { input: hi("one"), streamMode: ["values", "updates"] });
     const seen = await live.chunks;
     expect(seen.at(-1)?.event).toBe("end");
 
     // Gone: a second run happens meanwhile.
+    // @ts-expect-error As above.
     await client.runs.wait(thread.thread_id, "echo", { input: hi("two"), streamMode: ["values", "updates"] });
 
     const resumed = await follow(thread.thread_id, { lastEventId: seen.at(-1)?.id }, ends(1)).chunks;

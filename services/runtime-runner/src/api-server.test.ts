@@ -78,7 +78,7 @@ async function createAndClaim(threadId: string, spec: Spec): Promise<RunRow> {
 
 async function finish(row: RunRow, values: unknown, hasNext: boolean): Promise<void> {
   await createRunLeaseStore(pool).finish(
-    { runId: row.run_id, threadId: row.thread_id, epoch: row.epoch },
+    { runId: row.run_id, threadId: row.thread_id ?? "", epoch: row.epoch },
     { kind: "done", status: "success", thread: { status: hasNext ? "interrupted" : "idle", valuesJson: JSON.stringify(values) } },
   );
 }

@@ -5,10 +5,11 @@ import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { Code, ConnectError, createClient, createHandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, errorInfo, Reason } from "@langopen/common";
-import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import { CheckpointService, GetCheckpointResponseSchema } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { Durability } from "@langopen/gen/langopen/data/v1/run_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import {
+  CallErrorSchema,
   type ExecuteRequestSchema,
   ExecuteRunRequestSchema,
   RunOutcome,
@@ -725,8 +726,11 @@ describe("Execute (acknowledged)", () => {
             const call = kind.value;
             const reply =
               call.kind.case === "getCheckpoint"
-                ? { case: "getCheckpoint" as const, value: {} }
-                : { case: "error" as const, value: { code: Code.FailedPrecondition, message: "the run moved on to epoch 2" } };
+                ? { case: "getCheckpoint" as const, value: create(GetCheckpointResponseSchema) }
+                : {
+                    case: "error" as const,
+                    value: create(CallErrorSchema, { code: Code.FailedPrecondition, message: "the run moved on to epoch 2" }),
+                  };
             void requests.write({ kind: { case: "checkpointReply", value: { id: call.id, kind: reply } } });
           }
         } catch (err) {
