@@ -30,6 +30,7 @@ import { type GatewayInfo, systemRoutes } from "./routes/system/index.js";
 import { threadRoutes } from "./routes/threads/index.js";
 import { webhookRoutes } from "./routes/webhooks/index.js";
 import { validatorCompiler } from "./validation.js";
+import { GATEWAY_DEFAULTS } from "./config.js";
 
 export type { GatewayInfo } from "./routes/system/index.js";
 
@@ -46,7 +47,7 @@ export interface GatewayDeps {
   sseHeartbeatMs?: number;
 }
 
-export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_BODY_LIMIT_BYTES = GATEWAY_DEFAULTS.BODY_LIMIT_BYTES;
 
 /** Headers browsers may read from cross-origin answers: pagination, and the run URLs of later routes. */
 export const EXPOSED_HEADERS = ["X-Pagination-Total", "X-Pagination-Next", "Content-Location", "Location", "X-Request-Id"];

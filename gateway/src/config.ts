@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { BaseConfigSchema, PortSchema, UrlListSchema } from "@langopen/common";
+import { BaseConfigSchema, configDefaults, PortSchema, UrlListSchema } from "@langopen/common";
 
 /** Environment of the gateway process, read once by main.ts (or by a launcher that embeds the gateway). */
 export const GatewayConfigSchema = Type.Object({
@@ -9,9 +9,12 @@ export const GatewayConfigSchema = Type.Object({
   /** The api-servers' gRPC endpoints, comma-separated; calls spread over them. */
   API_SERVER_URL: UrlListSchema(),
   /** Largest accepted request body; larger bodies get 413. */
-  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   /** Idle milliseconds after which an open event stream gets a heartbeat comment. */
   SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 5_000 }),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;
+
+/** The defaults declared above, for callers that pass options in code (the launcher, tests). */
+export const GATEWAY_DEFAULTS = configDefaults(GatewayConfigSchema);

@@ -1,4 +1,4 @@
 export { buildApp, DEFAULT_BODY_LIMIT_BYTES, EXPOSED_HEADERS, type GatewayDeps, type GatewayInfo } from "./app.js";
-export { type GatewayConfig, GatewayConfigSchema } from "./config.js";
+export { GATEWAY_DEFAULTS, type GatewayConfig, GatewayConfigSchema } from "./config.js";
 export { createRpcClients, type RpcClients } from "./plugins/rpc-clients.js";
 export { DEFAULT_HEARTBEAT_MS } from "./plugins/sse.js";

@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import { fromConnectError } from "./error-handler.js";
+import { GATEWAY_DEFAULTS } from "../config.js";
 
 /*
  * THE server-sent events writer of the gateway: every SSE byte goes out through this module.
@@ -44,7 +45,7 @@ declare module "fastify" {
   }
 }
 
-export const DEFAULT_HEARTBEAT_MS = 5_000;
+export const DEFAULT_HEARTBEAT_MS = GATEWAY_DEFAULTS.SSE_HEARTBEAT_MS;
 
 /** How long a stopping gateway waits for its open streams to close. */
 const SHUTDOWN_WAIT_MS = 5_000;

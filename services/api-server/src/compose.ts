@@ -17,6 +17,7 @@ import { createStoreServiceImpl } from "./rpc/store-service.js";
 import { createThreadServiceImpl } from "./rpc/thread-service.js";
 import { createWebhookServiceImpl } from "./rpc/webhook-service.js";
 import { createThreadStateMethods } from "./rpc/thread-state.js";
+import { API_SERVER_DEFAULTS } from "./config.js";
 
 export interface ApiServerOptions {
   databaseUrl: string;
@@ -40,7 +41,7 @@ export interface ApiServer {
 /** The composition root of the api-server: migrations, pool, stores, RPC services, server. */
 export async function startApiServer(options: ApiServerOptions, logger: Logger): Promise<ApiServer> {
   await migrateDataPlane(options.databaseUrl, logger);
-  const pool = createPool({ connectionString: options.databaseUrl, max: options.poolSize, applicationName: "langopen-api-server" }, logger);
+  const pool = createPool({ connectionString: options.databaseUrl, max: options.poolSize ?? API_SERVER_DEFAULTS.DATABASE_POOL_SIZE, applicationName: "langopen-api-server" }, logger);
   const assistants = createAssistantStore(pool);
   const threads = createThreadStore(pool);
   const items = createItemStore(pool);
@@ -78,7 +79,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
           state: createThreadStateMethods({ pool, threads, runs, runtime: options.runtime }),
         }),
       );
-      router.service(StoreService, createStoreServiceImpl({ items, refreshTtlOnRead: options.refreshTtlOnRead ?? true }));
+      router.service(StoreService, createStoreServiceImpl({ items, refreshTtlOnRead: options.refreshTtlOnRead ?? API_SERVER_DEFAULTS.STORE_REFRESH_TTL_ON_READ }));
       router.service(
         RunService,
         createRunServiceImpl({ runs, assistants, graphIds: () => graphIds, signals: options.signals, logger }),

@@ -1,4 +1,4 @@
-import { BaseConfigSchema, PortSchema, UrlListSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, configDefaults, PortSchema, UrlListSchema, UrlSchema } from "@langopen/common";
 import { Type, type Static } from "typebox";
 
 export const ApiServerConfigSchema = Type.Object({
@@ -17,3 +17,6 @@ export const ApiServerConfigSchema = Type.Object({
 });
 
 export type ApiServerConfig = Static<typeof ApiServerConfigSchema>;
+
+/** The defaults declared above, for callers that pass options in code (the launcher, tests). */
+export const API_SERVER_DEFAULTS = configDefaults(ApiServerConfigSchema);

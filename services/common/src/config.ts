@@ -64,6 +64,14 @@ function missingName(params: unknown): string {
   return "";
 }
 
+/**
+ * The defaults a config schema declares, by variable. Code that takes an option a service's
+ * environment also sets falls back to these, so each default is declared once: in the schema.
+ */
+export function configDefaults<P extends TProperties>(schema: TObject<P>): Readonly<Static<TObject<P>>> {
+  return Object.freeze(Value.Default(schema, {}) as Static<TObject<P>>);
+}
+
 /** A TCP port, 0 meaning any free port. */
 export const PortSchema = (defaultPort: number) => Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort });
 

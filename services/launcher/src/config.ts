@@ -1,32 +1,35 @@
-import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema } from "@langopen/common";
+import { GatewayConfigSchema } from "@langopen/gateway";
+import { WorkerConfigSchema } from "@langopen/worker";
 import { Type, type Static } from "typebox";
 
-/** `npm start`: the whole data plane on one machine. */
+const gateway = GatewayConfigSchema.properties;
+const worker = WorkerConfigSchema.properties;
+
+/**
+ * `npm start`: the whole data plane on one machine. Composed of the services' own variables
+ * (same names, bounds and defaults as when each runs on its own), so each is declared once.
+ */
 export const LauncherConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
-  PORT: PortSchema(8123),
-  HOST: Type.String({ default: "127.0.0.1" }),
+  PORT: gateway.PORT,
+  HOST: gateway.HOST,
+  BODY_LIMIT_BYTES: gateway.BODY_LIMIT_BYTES,
   /** Absent: an embedded Postgres under LANGOPEN_DATA_DIR. */
-  DATABASE_URL: Type.Optional(UrlSchema(["postgres", "postgresql"])),
+  DATABASE_URL: Type.Optional(worker.DATABASE_URL),
   /** Absent: signalling stays in-process. */
-  REDIS_URL: Type.Optional(UrlSchema(["redis", "rediss"])),
+  REDIS_URL: worker.REDIS_URL,
   /** Absent: ./langgraph.json when present, else the example project. */
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
   LANGOPEN_DATA_DIR: Type.String({ default: ".langopen" }),
-  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-  /** Seconds a run's event log is kept after it ends. */
-  STREAM_RETENTION_SECONDS: Type.Integer({ minimum: 1, default: 3_600 }),
-  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
-  /** Milliseconds between looks for due crons. */
-  WORKER_CRON_POLL_MS: Type.Integer({ minimum: 50, default: 1_000 }),
-  /** Signs webhook bodies (header X-Langopen-Signature); absent: unsigned. */
-  WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 1 })),
-  /** Comma-separated host or host:port entries webhooks may reach although private or loopback. */
-  WEBHOOK_ALLOWED_HOSTS: Type.String({ default: "" }),
-  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
-  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
-  /** The first retry's delay; it doubles per attempt, with jitter. */
-  WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 2_000 }),
+  WORKER_CONCURRENCY: worker.WORKER_CONCURRENCY,
+  STREAM_RETENTION_SECONDS: worker.STREAM_RETENTION_SECONDS,
+  WORKER_CRON_POLL_MS: worker.WORKER_CRON_POLL_MS,
+  WEBHOOK_SECRET: worker.WEBHOOK_SECRET,
+  WEBHOOK_ALLOWED_HOSTS: worker.WEBHOOK_ALLOWED_HOSTS,
+  WEBHOOK_TIMEOUT_MS: worker.WEBHOOK_TIMEOUT_MS,
+  WEBHOOK_MAX_ATTEMPTS: worker.WEBHOOK_MAX_ATTEMPTS,
+  WEBHOOK_BACKOFF_MS: worker.WEBHOOK_BACKOFF_MS,
 });
 
 export type LauncherConfig = Static<typeof LauncherConfigSchema>;

@@ -8,6 +8,7 @@ import { type Scheduler, startScheduler } from "./scheduler.js";
 import { startSweeper } from "./sweeper.js";
 import { type WebhookDispatcher, type WebhookDispatcherOptions, startWebhookDispatcher } from "./webhooks.js";
 import { startWorker, type Worker } from "./worker.js";
+import { WORKER_DEFAULTS } from "./config.js";
 
 export interface WorkerServiceOptions {
   databaseUrl: string;
@@ -40,7 +41,7 @@ export interface WorkerService {
 /** The composition root of a worker: its pool, the run store, runtime clients, the loops. */
 export function startWorkerService(options: WorkerServiceOptions, logger: Logger): WorkerService {
   const pool = createPool(
-    { connectionString: options.databaseUrl, max: options.poolSize ?? 10, applicationName: "langopen-worker" },
+    { connectionString: options.databaseUrl, max: options.poolSize ?? WORKER_DEFAULTS.DATABASE_POOL_SIZE, applicationName: "langopen-worker" },
     logger,
   );
   // The checkpoint calls of the runs this worker drives, answered here on the runs' own Execute
@@ -60,25 +61,25 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     signals: options.signals,
     runtimes: options.runtimeUrls.map((url) => createClient(RuntimeService, createRpcTransport(url))),
     logger,
-    concurrency: options.concurrency ?? 10,
-    leaseMs: options.leaseMs ?? 15_000,
-    pollMs: options.pollMs ?? 1_000,
-    maxAttempts: options.maxAttempts ?? 3,
-    retentionSeconds: options.retentionSeconds ?? 3_600,
+    concurrency: options.concurrency ?? WORKER_DEFAULTS.WORKER_CONCURRENCY,
+    leaseMs: options.leaseMs ?? WORKER_DEFAULTS.WORKER_LEASE_MS,
+    pollMs: options.pollMs ?? WORKER_DEFAULTS.WORKER_POLL_MS,
+    maxAttempts: options.maxAttempts ?? WORKER_DEFAULTS.WORKER_MAX_ATTEMPTS,
+    retentionSeconds: options.retentionSeconds ?? WORKER_DEFAULTS.STREAM_RETENTION_SECONDS,
   });
   const sweeper = startSweeper({
     threads: createThreadStore(pool),
     items: createItemStore(pool),
     signals: options.signals,
     logger,
-    intervalMs: options.sweepIntervalMs ?? 60_000,
+    intervalMs: options.sweepIntervalMs ?? WORKER_DEFAULTS.SWEEP_INTERVAL_MS,
   });
   const scheduler = options.apiServerUrl
     ? startScheduler({
         crons: createCronStore(pool),
         runs: createClient(RunService, createReplicatedTransport(urlList(options.apiServerUrl))),
         logger: logger.child({ component: "scheduler" }),
-        pollMs: options.cronPollMs ?? 1_000,
+        pollMs: options.cronPollMs ?? WORKER_DEFAULTS.WORKER_CRON_POLL_MS,
       })
     : undefined;
   const webhooks = startWebhookDispatcher({

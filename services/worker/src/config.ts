@@ -1,4 +1,4 @@
-import { BaseConfigSchema, UrlListSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, configDefaults, UrlListSchema, UrlSchema } from "@langopen/common";
 import { Type, type Static } from "typebox";
 
 export const WorkerConfigSchema = Type.Object({
@@ -32,3 +32,6 @@ export const WorkerConfigSchema = Type.Object({
 });
 
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;
+
+/** The defaults declared above, for callers that pass options in code (the launcher, tests). */
+export const WORKER_DEFAULTS = configDefaults(WorkerConfigSchema);

@@ -1,4 +1,4 @@
-export { WorkerConfigSchema, type WorkerConfig } from "./config.js";
+export { WORKER_DEFAULTS, WorkerConfigSchema, type WorkerConfig } from "./config.js";
 export { startWorkerService, type WorkerService, type WorkerServiceOptions } from "./compose.js";
 export { startWorker, type Worker, type WorkerDeps } from "./worker.js";
 export { startSweeper, sweepOnce, type Sweeper, type SweeperDeps, type SweepResult } from "./sweeper.js";

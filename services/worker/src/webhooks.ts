@@ -5,6 +5,7 @@ import https from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 import { type Signals, type WebhookDeliveryRow, type WebhookStore } from "@langopen/data-plane";
 import { type Logger, startPolling } from "@langopen/common";
+import { WORKER_DEFAULTS } from "./config.js";
 
 export interface WebhookDispatcherOptions {
   /** Signs every body when set (header X-Langopen-Signature). */
@@ -245,9 +246,9 @@ function describe(err: unknown): string {
  */
 export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDispatcher {
   const { webhooks, logger } = deps;
-  const timeoutMs = deps.timeoutMs ?? 10_000;
-  const maxAttempts = deps.maxAttempts ?? 5;
-  const backoffBaseMs = deps.backoffBaseMs ?? 2_000;
+  const timeoutMs = deps.timeoutMs ?? WORKER_DEFAULTS.WEBHOOK_TIMEOUT_MS;
+  const maxAttempts = deps.maxAttempts ?? WORKER_DEFAULTS.WEBHOOK_MAX_ATTEMPTS;
+  const backoffBaseMs = deps.backoffBaseMs ?? WORKER_DEFAULTS.WEBHOOK_BACKOFF_MS;
   const backoffMaxMs = deps.backoffMaxMs ?? 300_000;
   const pollMs = deps.pollMs ?? 1_000;
   const batch = deps.batch ?? 10;
