@@ -11,10 +11,11 @@ import Fastify, {
   type FastifyTypeProviderDefault,
   LogController,
 } from "fastify";
-import { errorHandlerPlugin } from "./plugins/error-handler.js";
+import { answerFrameworkError, errorHandlerPlugin } from "./plugins/error-handler.js";
 import { jsonBodyPlugin } from "./plugins/json-body.js";
 import { metricsPlugin } from "./plugins/metrics.js";
 import { openapiPlugin } from "./plugins/openapi.js";
+import type { OversizedBodyDrain } from "./plugins/oversized-body.js";
 import { rpcClientsPlugin } from "./plugins/rpc-clients.js";
 import { ssePlugin } from "./plugins/sse.js";
 import { a2aRoutes } from "./routes/a2a/index.js";
@@ -43,6 +44,11 @@ export interface GatewayDeps {
   info?: GatewayInfo;
   /** Largest accepted request body (default 10 MiB); larger ones get 413. */
   bodyLimitBytes?: number;
+  /**
+   * How much of a body over the limit is read and discarded before the 413, so that a client
+   * still sending it gets the answer (default: up to 64 MiB, within 10 s).
+   */
+  oversizedBodyDrain?: Partial<OversizedBodyDrain>;
   /** Idle time after which an open event stream gets a heartbeat comment (default 5 s). */
   sseHeartbeatMs?: number;
 }
@@ -85,6 +91,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     bodyLimit: bodyLimitBytes,
     // Graph ids stand in for assistant ids in paths, so let them be long; `/threads/` is `/threads`.
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
+    // Errors met before routing (bad or too long paths) are answered by the error handler's rules too.
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -95,7 +103,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   await app.register(cors, { exposedHeaders: EXPOSED_HEADERS });
   await app.register(jsonBodyPlugin);
-  await app.register(errorHandlerPlugin, { bodyLimitBytes });
+  await app.register(errorHandlerPlugin, { bodyLimitBytes, oversizedBodyDrain: deps.oversizedBodyDrain });
   await app.register(rpcClientsPlugin, { transport: deps.transport });
   await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
   await app.register(metricsPlugin);

@@ -1,8 +1,10 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { isUuid } from "@langopen/common";
 import type { Assistant } from "@langopen/gen/langopen/data/v1/assistant_pb";
-import { type Run, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
+import type { Run, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import { JsonRpcCode, JsonRpcFailure } from "../plugins/json-rpc.js";
 import { isoTimestamp } from "./common.js";
+import { runStatusName } from "./run-status.js";
 
 /*
  * The A2A protocol (v0.3 JSON-RPC binding) over LangGraph threads and runs: a context is a
@@ -74,10 +76,6 @@ export interface A2aArtifactUpdate {
 
 /** The most messages of history tasks/get returns. */
 export const MAX_HISTORY_LENGTH = 10;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const isUuid = (value: string) => UUID.test(value);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -235,6 +233,14 @@ export function resumeValue(parts: A2aPart[]): JsonValue {
   return textOf(parts) ?? data ?? null;
 }
 
+/** The refusal of text parts for an assistant whose input has no `messages` field (where they would go). */
+export const textNeedsMessagesInput = (assistantId: string) =>
+  new JsonRpcFailure(
+    JsonRpcCode.InvalidParams,
+    `Invalid params: text parts need a 'messages' field in the input of assistant ${assistantId}; send data parts`,
+    400,
+  );
+
 /** Whether an assistant's input schema has a `messages` field; undefined when it cannot be told. */
 export function inputTakesMessages(schemas: unknown): boolean | undefined {
   if (!isObject(schemas)) return undefined;
@@ -336,23 +342,23 @@ export function runOutcome(result: JsonValue | undefined): RunOutcome {
   return { values, interrupts: Array.isArray(interrupts) ? interrupts : [] };
 }
 
-/** The state of the task of a run, given how it ended (for a run that has). */
+/**
+ * The state of the task of a run, given how it ended (for a run that has). Read from the run's
+ * public status name, so a status the gateway cannot name is "submitted" (run-status.ts).
+ */
 export function taskState(status: RunStatus, outcome?: RunOutcome): TaskState {
-  switch (status) {
-    case RunStatus.PENDING:
-    case RunStatus.UNSPECIFIED:
+  switch (runStatusName(status)) {
+    case "pending":
       return "submitted";
-    case RunStatus.RUNNING:
+    case "running":
       return "working";
-    case RunStatus.SUCCESS:
+    case "success":
       return outcome !== undefined && outcome.interrupts.length > 0 ? "input-required" : "completed";
-    case RunStatus.ERROR:
-    case RunStatus.TIMEOUT:
+    case "error":
+    case "timeout":
       return "failed";
-    case RunStatus.INTERRUPTED:
+    case "interrupted":
       return "canceled";
-    default:
-      return "unknown";
   }
 }
 

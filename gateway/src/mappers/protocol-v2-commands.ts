@@ -1,16 +1,28 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { errorInfo, jsonBytes, Reason } from "@langopen/common";
+import {
+  type CreateOrResumeRunRequest,
+  CreateOrResumeRunRequestSchema,
+  InterruptedWhen,
+} from "@langopen/gen/langopen/data/v1/run_service_pb";
 import type { Thread } from "@langopen/gen/langopen/data/v1/thread_pb";
 import { ThreadStatus } from "@langopen/gen/langopen/data/v1/thread_pb";
+import { Type } from "typebox";
 import { Compile } from "typebox/compile";
 import { fromConnectError } from "../plugins/error-handler.js";
 import { RunCreateBody, type STREAM_MODES } from "../schemas/runs.js";
 import { describeErrors, type SchemaError } from "../validation.js";
 import { jsonFromBytes } from "./common.js";
-import type { AgentStatus } from "./protocol-v2-events.js";
+import { type AgentStatus, type ApiRunStatus, lifecycleOfRunStatus } from "./run-status.js";
+import { fromApiRunCreate } from "./runs.js";
 
 /*
  * Protocol v2 commands (POST /threads/{thread_id}/commands): the answers' shapes, and the run
- * creates that run.start and input.respond make.
+ * creates that run.start and input.respond make. Both are one CreateOrResumeRun each: whether
+ * the run resumes the thread's interrupt (and, for input.respond, whose assistant it runs and
+ * whether the answered interrupts are pending) is decided by the api-server under the thread's
+ * lock, not read here first.
  */
 
 /** The error codes of the protocol. */
@@ -106,12 +118,17 @@ export const PROTOCOL_RUN_STREAM_MODES = [
 ] as const satisfies readonly (typeof STREAM_MODES)[number][];
 
 const runCreateCheck = Compile(RunCreateBody);
+/** The check of an input.respond's body that names no assistant (the api-server takes the thread's). */
+const RunCreateBodyOfThreadAssistant = Type.Omit(RunCreateBody, ["assistant_id"]);
+const threadAssistantCheck = Compile(RunCreateBodyOfThreadAssistant);
 
-/** A run-create body checked against the public schema; refusals name the command's params. */
+/** A run-create body checked against the public schema (`assistant_id` aside when empty); refusals name the command's params. */
 function checkedRunBody(body: Record<string, unknown>): RunCreateBody {
-  if (runCreateCheck.Check(body)) return body;
-  const errors = [...runCreateCheck.Errors(body)] as SchemaError[];
-  const message = describeErrors(RunCreateBody, "body", errors, body).replace(/^Invalid body/, "Invalid params");
+  const [schema, check] =
+    body.assistant_id === "" ? [RunCreateBodyOfThreadAssistant, threadAssistantCheck] : [RunCreateBody, runCreateCheck];
+  if (check.Check(body)) return body as RunCreateBody;
+  const errors = [...check.Errors(body)] as SchemaError[];
+  const message = describeErrors(schema, "body", errors, body).replace(/^Invalid body/, "Invalid params");
   throw new CommandError("invalid_argument", message);
 }
 
@@ -163,20 +180,21 @@ export function runStartBody(params: Record<string, unknown>, resume: boolean): 
   return checkedRunBody(body);
 }
 
-/** The interrupts a thread waits on, by interrupt id (ids made up by position when absent). */
-export function pendingInterruptIds(thread: Thread): Set<string> {
-  const ids = new Set<string>();
-  const byTask = jsonFromBytes(thread.interruptsJson, {});
-  if (!isObject(byTask)) return ids;
-  for (const interrupts of Object.values(byTask)) {
-    for (const interrupt of Array.isArray(interrupts) ? interrupts : []) {
-      if (isObject(interrupt) && typeof interrupt.id === "string") ids.add(interrupt.id);
-    }
-  }
-  return ids;
+/**
+ * The CreateOrResumeRun of a run.start: the run as runStartBody makes it, which resumes with the
+ * input instead when the thread waits on an interrupt (its status, or the interrupts it records).
+ */
+export function runStartRequest(threadId: string, params: Record<string, unknown>): CreateOrResumeRunRequest {
+  const fresh = runStartBody(params, false);
+  const { command } = runStartBody(params, true);
+  return create(CreateOrResumeRunRequestSchema, {
+    run: fromApiRunCreate(threadId, fresh),
+    resumeCommandJson: command === undefined || command === null ? new Uint8Array() : jsonBytes(command),
+    interruptedWhen: InterruptedWhen.PENDING,
+  });
 }
 
-/** Whether a thread waits on an interrupt. */
+/** Whether a thread waits on an interrupt (what agent.getTree shows; commands leave it to the api-server). */
 export function isInterrupted(thread: Thread): boolean {
   if (thread.status === ThreadStatus.INTERRUPTED) return true;
   const byTask = jsonFromBytes(thread.interruptsJson, {});
@@ -189,12 +207,12 @@ const INTERRUPT_ID = /^[0-9a-f]{32}$/;
 /**
  * The run create of an input.respond: a Command resuming the answered interrupts (by id when
  * LangGraph can address them, else the one answer as the resume value), with the optional
- * update and goto, config and metadata.
+ * update and goto, config and metadata. An empty `assistantId` leaves the assistant to the
+ * api-server (the thread's).
  */
 export function inputRespondBody(
   params: Record<string, unknown>,
   assistantId: string,
-  pending: ReadonlySet<string>,
 ): { body: RunCreateBody; interruptIds: string[] } {
   const answers: Array<[string, unknown]> = [];
   if (params.responses !== undefined) {
@@ -211,11 +229,6 @@ export function inputRespondBody(
     answers.push([params.interrupt_id, params.response]);
   } else {
     throw new CommandError("invalid_argument", "input.respond requires an interrupt_id");
-  }
-  if (pending.size > 0) {
-    const unknown = answers.find(([id]) => !pending.has(id));
-    if (unknown !== undefined)
-      throw new CommandError("no_such_interrupt", `No pending interrupt has the id ${JSON.stringify(unknown[0])}`);
   }
   const addressable = answers.every(([id]) => INTERRUPT_ID.test(id));
   const resume = addressable || answers.length > 1 ? Object.fromEntries(answers) : answers[0]?.[1];
@@ -234,19 +247,45 @@ export function inputRespondBody(
   return { body: checkedRunBody(body), interruptIds: answers.map(([id]) => id) };
 }
 
-/** A run status (public name) as the status of its agent-tree node. */
-export function agentStatusOfRun(status: string | undefined): AgentStatus {
-  switch (status) {
-    case undefined:
-      return "started";
-    case "pending":
-    case "running":
-      return "running";
-    case "success":
-      return "completed";
-    case "interrupted":
-      return "interrupted";
+/**
+ * The CreateOrResumeRun of an input.respond: resume or refuse (resume_only), with the answered
+ * interrupt ids for the api-server to check against those the thread waits on, and the given
+ * assistant or (none given) the thread's.
+ */
+export function inputRespondRequest(threadId: string, params: Record<string, unknown>): CreateOrResumeRunRequest {
+  const given = typeof params.assistant_id === "string" ? params.assistant_id : "";
+  const { body, interruptIds } = inputRespondBody(params, given);
+  return create(CreateOrResumeRunRequestSchema, {
+    run: fromApiRunCreate(threadId, body),
+    resumeCommandJson: jsonBytes(body.command),
+    interruptedWhen: InterruptedWhen.PENDING,
+    resumeOnly: true,
+    interruptIds,
+  });
+}
+
+/** input.respond's refusals, which the api-server decides under the thread's lock, as protocol errors. */
+export function inputRespondError(err: unknown, threadId: string): CommandError | undefined {
+  if (!(err instanceof ConnectError)) return undefined;
+  const info = errorInfo(err);
+  const noRun = () => new CommandError("no_such_run", `Thread ${threadId} has no run to respond to`);
+  if (err.code === Code.NotFound) return info?.metadata.kind === "Thread" ? noRun() : undefined;
+  switch (info?.reason) {
+    case Reason.ThreadNotInterrupted:
+      return new CommandError("invalid_argument", "input.respond can only be used while the thread waits on an interrupt");
+    case Reason.ThreadAssistantUnknown:
+      return noRun();
+    case Reason.InterruptNotPending:
+      return new CommandError(
+        "no_such_interrupt",
+        `No pending interrupt has the id ${JSON.stringify(info.metadata.interrupt_id ?? "")}`,
+      );
     default:
-      return "failed";
+      return undefined;
   }
+}
+
+/** A run status (public name) as the status of its agent-tree node: `started` when there is no run yet. */
+export function agentStatusOfRun(status: ApiRunStatus | undefined): AgentStatus {
+  return status === undefined ? "started" : lifecycleOfRunStatus(status);
 }

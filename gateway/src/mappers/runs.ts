@@ -21,8 +21,10 @@ import { type CheckpointRef, CheckpointRefSchema } from "@langopen/gen/langopen/
 import type { CheckpointConfig, CheckpointSelector, RunCreateBody, RunsCancelBody } from "../schemas/runs.js";
 import { RequestValidationError } from "../validation.js";
 import { isoTimestamp, jsonFromBytes, objectOrEmpty } from "./common.js";
+import { type ApiRunStatus, fromApiRunStatus, toApiRunStatus } from "./run-status.js";
 
-export type ApiRunStatus = "pending" | "running" | "error" | "success" | "timeout" | "interrupted";
+// Run statuses have one mapping, in run-status.ts; these are its names for the run mappers' users.
+export { type ApiRunStatus, fromApiRunStatus, toApiRunStatus } from "./run-status.js";
 export type ApiMultitaskStrategy = "reject" | "interrupt" | "rollback" | "enqueue";
 
 /** The public Run object. */
@@ -39,25 +41,6 @@ export interface ApiRun {
   kwargs: JsonValue;
   multitask_strategy: ApiMultitaskStrategy;
 }
-
-const STATUS_NAMES: Record<RunStatus, ApiRunStatus> = {
-  [RunStatus.UNSPECIFIED]: "pending",
-  [RunStatus.PENDING]: "pending",
-  [RunStatus.RUNNING]: "running",
-  [RunStatus.SUCCESS]: "success",
-  [RunStatus.ERROR]: "error",
-  [RunStatus.TIMEOUT]: "timeout",
-  [RunStatus.INTERRUPTED]: "interrupted",
-};
-
-const STATUS_VALUES: Record<ApiRunStatus, RunStatus> = {
-  pending: RunStatus.PENDING,
-  running: RunStatus.RUNNING,
-  success: RunStatus.SUCCESS,
-  error: RunStatus.ERROR,
-  timeout: RunStatus.TIMEOUT,
-  interrupted: RunStatus.INTERRUPTED,
-};
 
 const STRATEGY_NAMES: Record<MultitaskStrategy, ApiMultitaskStrategy> = {
   // The public default.
@@ -80,14 +63,6 @@ const DURABILITY_VALUES: Record<"sync" | "async" | "exit", Durability> = {
   async: Durability.ASYNC,
   exit: Durability.EXIT,
 };
-
-export function toApiRunStatus(status: RunStatus): ApiRunStatus {
-  return STATUS_NAMES[status] ?? "pending";
-}
-
-export function fromApiRunStatus(status: ApiRunStatus | undefined): RunStatus {
-  return status === undefined ? RunStatus.UNSPECIFIED : STATUS_VALUES[status];
-}
 
 export function toApiRun(r: Run): ApiRun {
   return {

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ERROR_DOMAIN, errorInfo, Reason } from "@langopen/common";
 import { BadRequestSchema } from "@langopen/gen/google/rpc/error_details_pb";
@@ -5,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { RequestValidationError } from "../validation.js";
 import { InvalidJsonError } from "./json-body.js";
+import { DEFAULT_OVERSIZED_BODY_DRAIN, drainRequestBody, type OversizedBodyDrain } from "./oversized-body.js";
 
 /** What the client gets: a status and the upstream error body `{"detail": "..."}`. */
 export interface PublicError {
@@ -83,6 +85,7 @@ interface FastifyLikeError {
   statusCode?: unknown;
   message?: unknown;
   validation?: unknown;
+  validationContext?: unknown;
 }
 
 /** Every error that reaches the error handler, as the client sees it. */
@@ -93,8 +96,14 @@ export function toPublicError(error: unknown, bodyLimitBytes?: number): PublicEr
   }
   if (error !== null && typeof error === "object") {
     const e = error as FastifyLikeError;
-    const message = typeof e.message === "string" ? e.message : "";
-    if (e.validation !== undefined) return { statusCode: 422, detail: message || "Invalid request" };
+    // Fastify's own messages (Ajv's "body must have required property", "FST_ERR_...") are not
+    // for users: every answer here is written in this file.
+    if (e.validation !== undefined) {
+      return {
+        statusCode: 422,
+        detail: typeof e.validationContext === "string" ? `Invalid ${e.validationContext}` : "Invalid request",
+      };
+    }
     switch (e.code) {
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return {
@@ -109,13 +118,29 @@ export function toPublicError(error: unknown, bodyLimitBytes?: number): PublicEr
       case "FST_ERR_CTP_EMPTY_JSON_BODY":
       case "FST_ERR_CTP_INVALID_JSON_BODY":
         return { statusCode: 422, detail: "Request body is not valid JSON" };
+      case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+        return { statusCode: 400, detail: "Request body size did not match Content-Length" };
+      case "FST_ERR_BAD_URL":
+        return { statusCode: 400, detail: "Request URL is not valid: a part of its path is not correctly percent-encoded" };
+      case "FST_ERR_MAX_PARAM_LENGTH":
+        return { statusCode: 414, detail: "Request URL is too long: a part of its path is over the limit" };
     }
-    // Other client errors Fastify raises (bad Content-Length, aborted uploads...) keep their status.
+    // Other client errors Fastify raises (aborted uploads...) keep their status, with its name.
     if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
-      return { statusCode: e.statusCode, detail: message || "Bad Request" };
+      return { statusCode: e.statusCode, detail: STATUS_CODES[e.statusCode] ?? "Bad Request" };
     }
   }
   return { statusCode: 500, detail: GENERIC_DETAIL[500] as string };
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the errors it meets before any route (a path that is not
+ * correctly percent-encoded, or with a part over the length limit), answered as every other.
+ */
+export function answerFrameworkError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { statusCode, detail } = toPublicError(error);
+  request.log.debug({ err: error, status_code: statusCode }, "Rejected request");
+  void reply.code(statusCode).send({ detail });
 }
 
 /** Answers worth an error log line: internal failures and lost dependencies. */
@@ -138,6 +163,32 @@ export function routeMatcher(url: string): RegExp {
 
 export interface ErrorHandlerOptions {
   bodyLimitBytes?: number;
+  /** How much of a body over the limit is read before the 413 (see OversizedBodyDrain). */
+  oversizedBodyDrain?: Partial<OversizedBodyDrain>;
+}
+
+/** Fastify's error for a body over the limit, raised before or while it reads the body. */
+export function isBodyTooLarge(error: unknown): boolean {
+  return error !== null && typeof error === "object" && (error as FastifyLikeError).code === "FST_ERR_CTP_BODY_TOO_LARGE";
+}
+
+/**
+ * Before a 413: reads and discards the rest of the body, so that the client, still sending,
+ * gets the answer instead of a connection closed under its upload. Fastify marks the answer
+ * `Connection: close`; once the whole body is read the connection is clean and may stay open.
+ * Past the bounds the answer goes out at once and the connection closes.
+ */
+async function drainOversizedBody(request: FastifyRequest, reply: FastifyReply, drain: OversizedBodyDrain): Promise<void> {
+  const outcome = await drainRequestBody(request.raw, drain);
+  if (outcome.complete) {
+    reply.removeHeader("connection");
+    return;
+  }
+  reply.header("connection", "close");
+  request.log.warn(
+    { reason: outcome.reason, drained_bytes: outcome.bytes, content_length: request.headers["content-length"] },
+    "Closed connection of an oversized request",
+  );
 }
 
 /**
@@ -146,7 +197,8 @@ export interface ErrorHandlerOptions {
  * (405, with `Allow`).
  */
 export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
-  async (fastify, { bodyLimitBytes }) => {
+  async (fastify, { bodyLimitBytes, oversizedBodyDrain }) => {
+    const drain: OversizedBodyDrain = { ...DEFAULT_OVERSIZED_BODY_DRAIN, ...oversizedBodyDrain };
     const routes: { method: string; matcher: RegExp }[] = [];
     fastify.addHook("onRoute", (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -166,8 +218,9 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
       return reply.code(404).send({ detail: "Not Found" });
     });
 
-    fastify.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    fastify.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
       const { statusCode, detail } = toPublicError(error, bodyLimitBytes);
+      if (isBodyTooLarge(error)) await drainOversizedBody(request, reply, drain);
       if (isServerFault(statusCode)) request.log.error({ err: error, status_code: statusCode }, "Failed request");
       else request.log.debug({ err: error, status_code: statusCode }, "Rejected request");
       return reply.code(statusCode).send({ detail });

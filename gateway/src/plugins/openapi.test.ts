@@ -4,8 +4,65 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../app.js";
 import { operationIdOf, TAGS, tagOf } from "./openapi.js";
+import { COMPONENTS, RESPONSES } from "./openapi-components.js";
 
 const METHODS = ["get", "put", "post", "delete", "patch"] as const;
+
+/** Component names of the upstream API description that ours uses for the same things. */
+const UPSTREAM_NAMES = [
+  "Assistant",
+  "AssistantCreate",
+  "AssistantPatch",
+  "AssistantVersionChange",
+  "AssistantSearchRequest",
+  "AssistantCountRequest",
+  "AssistantVersionsSearchRequest",
+  "Config",
+  "Cron",
+  "CronCreate",
+  "CronPatch",
+  "CronSearch",
+  "CronCountRequest",
+  "GraphSchema",
+  "GraphSchemaNoId",
+  "Subgraphs",
+  "Run",
+  "Send",
+  "Command",
+  "RunBatchCreate",
+  "ThreadSearchRequest",
+  "ThreadCountRequest",
+  "Thread",
+  "ThreadCreate",
+  "ThreadPatch",
+  "ThreadPruneRequest",
+  "ThreadPruneResponse",
+  "ThreadStateCheckpointRequest",
+  "ThreadStorage",
+  "ThreadState",
+  "ThreadStateSearch",
+  "ThreadStateUpdate",
+  "ThreadSuperstepUpdate",
+  "ThreadStateUpdateResponse",
+  "CheckpointConfig",
+  "StorePutRequest",
+  "StoreDeleteRequest",
+  "StoreSearchRequest",
+  "StoreListNamespacesRequest",
+  "Item",
+  "RunsCancel",
+  "SearchItemsResponse",
+  "ListNamespaceResponse",
+  "ErrorResponse",
+  "Interrupt",
+  "ProtocolChannel",
+  "ProtocolNamespace",
+  "ProtocolEventStreamRequest",
+  "ProtocolCommand",
+];
+
+/** Ours: upstream's four run-create bodies in one, and objects upstream does not describe. */
+const OUR_NAMES = ["RunCreate", "AssistantVersion", "WebhookDelivery"];
 
 interface Operation {
   operationId?: string;
@@ -66,6 +123,22 @@ function operations(): Array<[string, string, Operation]> {
   );
 }
 
+/** The node a local reference points to (undefined when it points nowhere). */
+function resolve(ref: string): unknown {
+  return ref
+    .slice(2)
+    .split("/")
+    .map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], doc);
+}
+
+/** A schema with its local references followed. */
+function deref(schema: unknown): Record<string, unknown> | undefined {
+  let node = schema as Record<string, unknown> | undefined;
+  for (let hops = 0; typeof node?.$ref === "string" && hops < 10; hops++) node = resolve(node.$ref) as Record<string, unknown>;
+  return node;
+}
+
 /** Follows local references; fails the test on a dangling one. */
 function collectRefs(value: unknown, refs: string[] = []): string[] {
   if (Array.isArray(value)) for (const item of value) collectRefs(item, refs);
@@ -123,7 +196,9 @@ describe("GET /openapi.json", () => {
   it("documents the request bodies, query strings and protocol envelopes the routes take", () => {
     const body = (method: string, path: string) => {
       const op = doc.paths[path]?.[method as (typeof METHODS)[number]];
-      return op?.requestBody?.content?.["application/json"]?.schema as { properties?: Record<string, unknown> } | undefined;
+      return deref(op?.requestBody?.content?.["application/json"]?.schema) as
+        | { properties?: Record<string, unknown> }
+        | undefined;
     };
     expect(Object.keys(body("post", "/threads/{thread_id}/runs")?.properties ?? {})).toEqual(
       expect.arrayContaining(["assistant_id", "input", "command", "stream_mode", "multitask_strategy", "if_not_exists"]),
@@ -143,13 +218,92 @@ describe("GET /openapi.json", () => {
   it("resolves every reference and leaves out the validator's own keywords", () => {
     const text = JSON.stringify(doc);
     expect(text).not.toContain('"errorMessage"');
-    for (const ref of collectRefs(doc)) {
-      expect(ref.startsWith("#/"), ref).toBe(true);
-      const target = ref
-        .slice(2)
-        .split("/")
-        .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], doc);
-      expect(target, ref).toBeDefined();
+    const refs = collectRefs(doc);
+    expect(refs.length).toBeGreaterThan(100);
+    for (const ref of refs) {
+      expect(ref, ref).toMatch(/^#\/components\/schemas\/[A-Za-z]+$/);
+      expect(resolve(ref), ref).toBeDefined();
+    }
+  });
+
+  it("lists the named schemas of the contract as components, under upstream's names", () => {
+    const schemas = doc.components?.schemas ?? {};
+    expect(Object.keys(schemas).sort()).toEqual(Object.keys(COMPONENTS).sort());
+    for (const name of [...UPSTREAM_NAMES, ...OUR_NAMES]) {
+      expect(schemas[name], name).toMatchObject({ title: name });
+    }
+    // Every component is upstream's or one of the few of ours; every one is referenced.
+    expect(
+      Object.keys(schemas)
+        .filter((name) => !UPSTREAM_NAMES.includes(name))
+        .sort(),
+    ).toEqual([...OUR_NAMES].sort());
+    const referenced = new Set(collectRefs(doc));
+    for (const name of Object.keys(schemas)) expect(referenced.has(`#/components/schemas/${name}`), name).toBe(true);
+    expect(deref(schemas.Thread)?.properties).toEqual(
+      expect.objectContaining({ thread_id: expect.anything(), status: expect.anything(), values: expect.anything() }),
+    );
+    expect(schemas.RunBatchCreate).toMatchObject({ type: "array", items: { $ref: "#/components/schemas/RunCreate" } });
+    expect((schemas.RunCreate as { properties: Record<string, unknown> }).properties).toMatchObject({
+      config: { $ref: "#/components/schemas/Config" },
+      command: { anyOf: [{ $ref: "#/components/schemas/Command" }, { type: "null" }] },
+      checkpoint: { anyOf: [{ $ref: "#/components/schemas/CheckpointConfig" }, { type: "null" }] },
+    });
+  });
+
+  it.each([
+    ["post", "/assistants", "AssistantCreate", "Assistant"],
+    ["patch", "/assistants/{assistant_id}", "AssistantPatch", "Assistant"],
+    ["get", "/assistants/{assistant_id}", undefined, "Assistant"],
+    ["post", "/threads", "ThreadCreate", "Thread"],
+    ["get", "/threads/{thread_id}", undefined, "Thread"],
+    ["get", "/threads/{thread_id}/state", undefined, "ThreadState"],
+    ["post", "/threads/{thread_id}/state", "ThreadStateUpdate", "ThreadStateUpdateResponse"],
+    ["post", "/threads/{thread_id}/runs", "RunCreate", "Run"],
+    ["post", "/runs", "RunCreate", "Run"],
+    ["get", "/threads/{thread_id}/runs/{run_id}", undefined, "Run"],
+    ["post", "/runs/crons", "CronCreate", "Cron"],
+    ["post", "/threads/{thread_id}/runs/crons", "CronCreate", "Cron"],
+    ["patch", "/runs/crons/{cron_id}", "CronPatch", "Cron"],
+    ["post", "/store/items/search", "StoreSearchRequest", "SearchItemsResponse"],
+  ])("references the components from %s %s", (method, path, body, answer) => {
+    const op = doc.paths[path]?.[method as (typeof METHODS)[number]];
+    const content = (status: string) =>
+      (op?.responses?.[status] as { content?: Record<string, { schema?: unknown }> } | undefined)?.content;
+    if (body) expect(op?.requestBody?.content?.["application/json"]?.schema).toEqual({ $ref: `#/components/schemas/${body}` });
+    expect(content("200")?.["application/json"]?.schema).toEqual({ $ref: `#/components/schemas/${answer}` });
+    expect(content("4XX")?.["application/json"]?.schema).toEqual({ $ref: "#/components/schemas/ErrorResponse" });
+  });
+
+  it("describes lists, counts, empty answers and event streams", () => {
+    const answer = (method: (typeof METHODS)[number], path: string, status = "200") =>
+      doc.paths[path]?.[method]?.responses?.[status] as { description: string; content?: Record<string, { schema?: unknown }> };
+    expect(answer("post", "/assistants/search").content?.["application/json"]?.schema).toEqual({
+      type: "array",
+      items: { $ref: "#/components/schemas/Assistant" },
+    });
+    expect(answer("get", "/threads/{thread_id}/history").content?.["application/json"]?.schema).toEqual({
+      type: "array",
+      items: { $ref: "#/components/schemas/ThreadState" },
+    });
+    expect(answer("post", "/threads/count").content?.["application/json"]?.schema).toEqual({ type: "integer", minimum: 0 });
+    expect(answer("delete", "/threads/{thread_id}", "204")).toEqual({ description: "Deleted." });
+    expect(answer("get", "/store/items").content?.["application/json"]?.schema).toEqual({
+      anyOf: [{ $ref: "#/components/schemas/Item" }, { type: "null" }],
+    });
+    expect(Object.keys(answer("post", "/threads/{thread_id}/runs/stream").content ?? {})).toEqual(["text/event-stream"]);
+    // The table of answers names served routes only.
+    const served = new Set(servedRoutes(app));
+    for (const key of Object.keys(RESPONSES)) expect(served.has(key.replace(/:([A-Za-z0-9_]+)/g, "{$1}")), key).toBe(true);
+    // Every upstream operation says what it answers.
+    for (const [method, path, op] of operations()) {
+      if (
+        /^\/(a2a|mcp|docs|openapi|metrics|ok|info|health|\.well-known)/.test(path) ||
+        path.includes("/commands") ||
+        path.endsWith("/stream/events")
+      )
+        continue;
+      expect(Object.keys(op.responses ?? {}), `${method.toUpperCase()} ${path}`).toContain("4XX");
     }
   });
 

@@ -2,12 +2,16 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { FastifySchema } from "fastify";
 import fp from "fastify-plugin";
+import { componentSchemas, RESPONSES, withReferences } from "./openapi-components.js";
 
 /*
  * The API description of what this gateway serves, built from the route schemas at run time
  * (@fastify/swagger in dynamic mode): GET /openapi.json, and the Swagger UI at GET /docs. Route
  * plugins declare only their TypeBox schemas; the operation's tag, summary and id are added here,
- * from the table below or, for a route it does not list, from its path.
+ * from the table below or, for a route it does not list, from its path, and its answers from
+ * RESPONSES (the routes have no response schemas: their answers are not serialized by schema).
+ * The named schemas of openapi-components.ts are shared schemas (`addSchema`), which the document
+ * lists as `components.schemas` and references with `$ref` wherever a route schema uses them.
  */
 
 export interface OpenApiOptions {
@@ -148,7 +152,14 @@ const DOCS_PAGE = "/docs";
 
 export const openapiPlugin = fp<OpenApiOptions>(
   async (fastify, options) => {
+    // Shared schemas are for the description only: routes validate with their own TypeBox
+    // schemas (validation.ts), which reference nothing.
+    for (const schema of componentSchemas()) fastify.addSchema(schema);
     await fastify.register(swagger, {
+      // A shared schema is the component of its `$id` (the default would name it `def-<n>`).
+      refResolver: {
+        buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
+      },
       openapi: {
         openapi: "3.1.0",
         info: {
@@ -170,6 +181,8 @@ export const openapiPlugin = fp<OpenApiOptions>(
         described.tags ??= [tagOf(url)];
         described.summary ??= SUMMARIES[`${method} ${url}`] ?? `${method} ${url}`;
         described.operationId ??= operationIdOf(method, url);
+        if (own.body !== undefined) described.body = withReferences(own.body);
+        described.response ??= RESPONSES[`${method} ${url}`];
         return { schema: described as FastifySchema, url };
       },
       transformObject: (documentObject) => {

@@ -1,5 +1,7 @@
 import type { JsonObject as ProtoJsonObject } from "@bufbuild/protobuf";
+import { isUuid } from "@langopen/common";
 import { Type, type TSchema } from "typebox";
+import { Format } from "typebox/format";
 
 /*
  * Building blocks of the public request schemas. None of the upstream request schemas forbids
@@ -7,7 +9,12 @@ import { Type, type TSchema } from "typebox";
  * `errorMessage` is ours: the validator uses it as the sentence after the field name.
  */
 
-/** A UUID in its canonical hyphenated form, any version, any case. */
+// `format: "uuid"` is the platform's one definition of a UUID (common's isUuid: any 8-4-4-4-12 hex
+// string, in any case, no version or variant check), not whatever TypeBox's own check is. Every
+// schema module imports this one, so the format is set before any schema is compiled.
+Format.Set("uuid", isUuid);
+
+/** A UUID: any 8-4-4-4-12 hex string, in any case (the api-server stores it in lower case). */
 export const Uuid = (options: { description?: string } = {}) =>
   Type.String({ format: "uuid", errorMessage: "must be a UUID", ...options });
 
@@ -16,13 +23,17 @@ export const JsonObject = (options: { description?: string } = {}) =>
   Type.Unsafe<ProtoJsonObject>(Type.Record(Type.String(), Type.Unknown(), { errorMessage: "must be a JSON object", ...options }));
 
 /** A closed set of strings. */
-export const StringEnum = <const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) =>
+export const StringEnum = <const T extends readonly string[]>(
+  values: T,
+  options: { description?: string; default?: T[number] } = {},
+) =>
   Type.Enum([...values] as T[number][], {
     errorMessage: `must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}`,
     ...options,
   });
 
-export const Nullable = <T extends TSchema>(schema: T, errorMessage: string) => Type.Union([schema, Type.Null()], { errorMessage });
+export const Nullable = <T extends TSchema>(schema: T, errorMessage: string) =>
+  Type.Union([schema, Type.Null()], { errorMessage });
 
 /** Page size of search and list endpoints (public default 10). */
 export const Limit = (defaultValue = 10) =>

@@ -71,7 +71,8 @@ export const CheckpointSelector = Type.Union(
 );
 export type CheckpointSelector = Static<typeof CheckpointSelector>;
 
-const Send = Type.Object({ node: Type.String(), input: Type.Optional(Type.Unknown()) });
+/** Upstream Send: a node to run with its input. */
+export const Send = Type.Object({ node: Type.String(), input: Type.Optional(Type.Unknown()) });
 
 /** Upstream Command: resume pending interrupts, update the state, go to nodes. */
 export const Command = Type.Object({
@@ -99,6 +100,9 @@ export const RunConfig = () =>
     ),
   );
 
+/** The RunnableConfig of a run (upstream Config). */
+export const Config = RunConfig();
+
 const NodeList = () =>
   Type.Union([Type.Literal("*"), Type.Array(Type.String())], { errorMessage: `must be "*" or a list of node names` });
 
@@ -113,7 +117,7 @@ export const RunCreateBody = Type.Object({
   assistant_id: Type.String({ minLength: 1, errorMessage: "must be an assistant id or a graph id" }),
   input: Type.Optional(Type.Unknown()),
   command: Type.Optional(Nullable(Command, "must be a command object or null")),
-  config: Type.Optional(RunConfig()),
+  config: Type.Optional(Config),
   context: Type.Optional(JsonObject()),
   metadata: Type.Optional(JsonObject()),
   stream_mode: Type.Optional(StreamMode),

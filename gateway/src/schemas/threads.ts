@@ -27,7 +27,8 @@ export const ThreadTtlBody = Type.Object({
 });
 export type ThreadTtlBody = Static<typeof ThreadTtlBody>;
 
-const SuperstepUpdate = Type.Object({
+/** One update of a superstep (upstream ThreadSuperstepUpdate). */
+export const SuperstepUpdate = Type.Object({
   values: Type.Optional(
     Type.Union([Type.Array(JsonObject()), JsonObject(), Type.Null()], {
       errorMessage: "must be an object, an array of objects or null",

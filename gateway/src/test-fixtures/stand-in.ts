@@ -1,5 +1,7 @@
+import { create } from "@bufbuild/protobuf";
 import { type ConnectRouter, createRouterTransport, type Transport } from "@connectrpc/connect";
-import { createLogger } from "@langopen/common";
+import { createLogger, jsonBytes } from "@langopen/common";
+import { type Run, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { FastifyInstance } from "fastify";
 import { afterEach } from "vitest";
 import { buildApp } from "../app.js";
@@ -41,4 +43,21 @@ export function standInGateway(service: string) {
     app = await buildApp({ logger, transport });
     return { app, calls, methods };
   };
+}
+
+/**
+ * A run as the stand-in api-server answers it from RunService (CreateRun, CreateOrResumeRun,
+ * CancelRun, ...): pending on `threadId`, its stored create body empty unless given.
+ */
+export function standInRun(threadId: string, fields: Partial<Pick<Run, "runId" | "assistantId" | "status">> = {}): Run {
+  return create(RunSchema, {
+    runId: "0190b3c2-8c4f-7000-8000-0000000000f1",
+    threadId,
+    assistantId: "0190b3c2-8c4f-7000-8000-0000000000a1",
+    createTime: { seconds: 1719335433n, nanos: 0 },
+    updateTime: { seconds: 1719335433n, nanos: 0 },
+    status: RunStatus.PENDING,
+    kwargsJson: jsonBytes({ input: null }),
+    ...fields,
+  });
 }

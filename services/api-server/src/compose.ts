@@ -1,5 +1,6 @@
 import type { Client } from "@connectrpc/connect";
-import { createPool, type Logger, readLanggraphConfig, type RpcServer, startRpcServer } from "@langopen/common";
+import { type Logger, readLanggraphConfig, type RpcServer, startRpcServer } from "@langopen/common";
+import type { Health } from "@langopen/gen/health/v1/health_pb";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
@@ -9,7 +10,7 @@ import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb"
 import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { watchDependencies } from "./dependency-health.js";
-import { createAssistantStore, createCheckpointServiceImpl, createCheckpointStore, createCronStore, createItemStore, createRunStore, createThreadStore, createWebhookStore, defaultAssistantId, type Signals, migrateDataPlane } from "@langopen/data-plane";
+import { createAssistantStore, createCheckpointServiceImpl, createCheckpointStore, createCronStore, createItemStore, createPool, createRunStore, createThreadStore, createWebhookStore, defaultAssistantId, type Signals, migrateDataPlane } from "@langopen/data-plane";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
 import { createCronServiceImpl } from "./rpc/cron-service.js";
 import { createRunServiceImpl } from "./rpc/run-service.js";
@@ -31,10 +32,19 @@ export interface ApiServerOptions {
   signals: Signals;
   /** The runtime that answers graph-aware questions (state, graphs, schemas). */
   runtime?: Client<typeof RuntimeService>;
+  /** The runtime's health service, reported as a dependency (down when its graphs failed to load). */
+  runtimeHealth?: Client<typeof Health>;
 }
 
 export interface ApiServer {
   readonly rpc: RpcServer;
+  /**
+   * The graphs served changed (a runtime reloaded its project): new ones get their default
+   * assistants, then runs are accepted on exactly these.
+   */
+  setGraphIds(graphIds: string[]): Promise<void>;
+  /** Stops probing the dependencies (before they are stopped on purpose, so none is reported down). */
+  stopDependencyChecks(): void;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -49,18 +59,22 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
   const runs = createRunStore(pool);
   const crons = createCronStore(pool);
   const webhooks = createWebhookStore(pool);
-  const graphIds = new Set(options.graphIds);
-
-  for (const graphId of graphIds) {
-    await assistants.create(defaultAssistantId(graphId), {
-      graph_id: graphId,
-      config: {},
-      context: {},
-      metadata: { created_by: "system" },
-      name: graphId,
-      description: null,
-    });
-  }
+  const graphIds = new Set<string>();
+  const setGraphIds = async (ids: string[]) => {
+    for (const graphId of ids) {
+      await assistants.create(defaultAssistantId(graphId), {
+        graph_id: graphId,
+        config: {},
+        context: {},
+        metadata: { created_by: "system" },
+        name: graphId,
+        description: null,
+      });
+    }
+    graphIds.clear();
+    for (const graphId of ids) graphIds.add(graphId);
+  };
+  await setGraphIds(options.graphIds);
 
   const services = [AssistantService, ThreadService, StoreService, RunService, CronService, CheckpointService, WebhookService];
   const rpc = await startRpcServer({
@@ -90,10 +104,18 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     },
   });
 
-  const stopWatching = watchDependencies({ health: rpc.health, pool, signals: options.signals, logger });
+  const stopWatching = watchDependencies({
+    health: rpc.health,
+    pool,
+    signals: options.signals,
+    runtime: options.runtimeHealth,
+    logger,
+  });
 
   return {
     rpc,
+    setGraphIds,
+    stopDependencyChecks: stopWatching,
     async stop(graceMs) {
       stopWatching();
       await rpc.close(graceMs);

@@ -1,29 +1,41 @@
+import type { Client } from "@connectrpc/connect";
 import { type HealthState, type Logger, type Pool, ServingStatus } from "@langopen/common";
+import type { Health } from "@langopen/gen/health/v1/health_pb";
 import { type Signals } from "@langopen/data-plane";
 
 /** Health service names under which each dependency's reachability is reported. */
 export const DEPENDENCY_SERVICES = {
   postgres: "langopen.dependency.postgres",
   redis: "langopen.dependency.redis",
+  runtime: "langopen.dependency.runtime",
 } as const;
+
+/** How long the runtime may take to answer its health check before it counts as down. */
+const RUNTIME_CHECK_MS = 1_000;
 
 export interface DependencyHealthDeps {
   health: HealthState;
   pool: Pool;
   signals: Signals;
+  /** The runtime's health service; absent: no runtime to report (nothing is said about it). */
+  runtime?: Client<typeof Health>;
   logger: Logger;
   intervalMs?: number;
 }
 
 /**
- * Probes Postgres and Redis on an interval and reports each through the standard health
- * service (service names above), so `grpc.health.v1.Health/Check` and the gateway's `/ok` can
- * say which dependency is down. Returns a function that stops the probing.
+ * Probes Postgres, Redis and the runtime on an interval and reports each through the standard
+ * health service (service names above), so `grpc.health.v1.Health/Check` and the gateway's `/ok`
+ * and `/health` can say which dependency is down. A runtime whose graphs failed to load reports
+ * NOT_SERVING, and so is down here. Returns a function that stops the probing.
  */
 export function watchDependencies(deps: DependencyHealthDeps): () => void {
-  const { health, pool, signals, logger } = deps;
+  const { health, pool, signals, runtime, logger } = deps;
   const last = new Map<string, boolean>();
+  let stopped = false;
   const report = (name: keyof typeof DEPENDENCY_SERVICES, up: boolean) => {
+    // A probe still in flight when the checks stopped says nothing: what it saw may be a stop.
+    if (stopped) return;
     health.set(DEPENDENCY_SERVICES[name], up ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     if (last.get(name) !== up) {
       if (last.has(name)) (up ? logger.info : logger.error).call(logger, { dependency: name }, up ? "Dependency is back" : "Dependency is down");
@@ -36,11 +48,19 @@ export function watchDependencies(deps: DependencyHealthDeps): () => void {
       .then(() => true)
       .catch(() => false);
     const redis = signals.healthy().catch(() => false);
+    const graphs = runtime
+      ?.check({ service: "" }, { timeoutMs: RUNTIME_CHECK_MS })
+      .then((res) => res.status === ServingStatus.SERVING)
+      .catch(() => false);
     report("postgres", await pg);
     report("redis", await redis);
+    if (graphs) report("runtime", await graphs);
   };
   void probe();
   const timer = setInterval(() => void probe(), deps.intervalMs ?? 2_000);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

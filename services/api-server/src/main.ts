@@ -1,5 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { createLogger, createRedis, createReplicatedTransport, loadConfig, runMain, stopOnSignals, urlList } from "@langopen/common";
+import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { graphIdsOf, startApiServer } from "./compose.js";
 import { ApiServerConfigSchema } from "./config.js";
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: "api-server", level: config.LOG_LEVEL });
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "api-server") : undefined;
   const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
+  const runtimeTransport = config.RUNTIME_URL ? createReplicatedTransport(urlList(config.RUNTIME_URL)) : undefined;
   const server = await startApiServer(
     {
       databaseUrl: config.DATABASE_URL,
@@ -19,7 +21,8 @@ async function main(): Promise<void> {
       graphIds: await graphIdsOf(config.LANGOPEN_CONFIG),
       refreshTtlOnRead: config.STORE_REFRESH_TTL_ON_READ,
       signals,
-      runtime: config.RUNTIME_URL ? createClient(RuntimeService, createReplicatedTransport(urlList(config.RUNTIME_URL))) : undefined,
+      runtime: runtimeTransport && createClient(RuntimeService, runtimeTransport),
+      runtimeHealth: runtimeTransport && createClient(Health, runtimeTransport),
     },
     logger,
   );

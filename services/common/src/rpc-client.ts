@@ -1,5 +1,30 @@
-import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { type CallOptions, Code, ConnectError, type HandlerContext, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
+import { REQUEST_ID_HEADER, requestScopeKey } from "./rpc-server.js";
+
+/**
+ * Forwards the id of the request a call is made for as `x-request-id`, read from the call's
+ * context values (a handler passes its own: `inCallOf(ctx)`; a process acting on
+ * its own behalf, `requestContext(...)`). A header the caller set itself wins.
+ */
+export function forwardRequestId(): Interceptor {
+  return (next) => (req) => {
+    if (!req.header.has(REQUEST_ID_HEADER)) {
+      const requestId = req.contextValues.get(requestScopeKey)?.requestId;
+      if (requestId !== undefined) req.header.set(REQUEST_ID_HEADER, requestId);
+    }
+    return next(req);
+  };
+}
+
+/**
+ * Call options for a call made while handling another: its context values go along, so the
+ * caller's request id reaches the next service (forwardRequestId reads it there).
+ */
+export function inCallOf(ctx: HandlerContext): CallOptions {
+  return { contextValues: ctx.values };
+}
 
 /**
  * A binary gRPC transport over HTTP/2 to another service; create one per target, in compose.
@@ -8,7 +33,14 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
  * at which servers start compressing).
  */
 export function createRpcTransport(baseUrl: string): Transport {
-  return createGrpcTransport({ baseUrl, pingIntervalMs: 10_000, idleConnectionTimeoutMs: 60_000, acceptCompression: [] });
+  encodeNestedMessagesWithoutCopies();
+  return createGrpcTransport({
+    baseUrl,
+    pingIntervalMs: 10_000,
+    idleConnectionTimeoutMs: 60_000,
+    acceptCompression: [],
+    interceptors: [forwardRequestId()],
+  });
 }
 
 /** Base URLs from a comma-separated list, e.g. API_SERVER_URL=http://a:8124,http://b:8124. */
@@ -55,7 +87,14 @@ export function createReplicatedTransport(baseUrls: string[]): Transport {
     stream: async (method, signal, timeoutMs, header, input, contextValues) => {
       // A client stream can be sent once only; a server stream's one request can be replayed.
       if (method.methodKind !== "server_streaming") {
-        return transports[next++ % transports.length]!.stream(method, signal, timeoutMs, header, input, contextValues);
+        return (transports[next++ % transports.length] as Transport).stream(
+          method,
+          signal,
+          timeoutMs,
+          header,
+          input,
+          contextValues,
+        );
       }
       const messages: typeof input extends AsyncIterable<infer M> ? M[] : never = [];
       for await (const m of input) messages.push(m);

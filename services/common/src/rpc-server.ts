@@ -1,18 +1,27 @@
+import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { Transport } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ContextValues,
+  createContextKey,
+  createContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Logger } from "pino";
-import { internal, unavailable } from "./errors.js";
 import { Health } from "@langopen/gen/health/v1/health_pb";
+import type { Logger } from "pino";
+import { errorInfo, internal, unavailable } from "./errors.js";
 import { HealthState, registerHealth, ServingStatus } from "./health.js";
-import { isPgUnavailable, pgErrorToConnect } from "./postgres.js";
+import { createInProcessTransport, recordRoutes, replayRoutes } from "./in-process-transport.js";
+import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
-import { createInProcessTransport, recordRoutes, replayRoutes } from "./in-process-transport.js";
-import type { Transport } from "@connectrpc/connect";
 
 export interface RpcServerOptions {
   host: string;
@@ -39,18 +48,99 @@ export interface RpcServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The header carrying a request's id from the gateway through every service it reaches. */
+export const REQUEST_ID_HEADER = "x-request-id";
+
+/** The request an RPC serves: its id, and a logger whose every line carries it. */
+export interface RequestScope {
+  readonly requestId: string;
+  /** A child of the server's logger with request_id, rpc_service and rpc_method (made on first use). */
+  readonly log: Logger;
+}
+
 /**
- * Turns whatever escapes a handler into a ConnectError: ConnectErrors pass unchanged, a lost
- * Postgres becomes UNAVAILABLE naming it, anything else becomes INTERNAL with a generic message
- * and the cause logged.
+ * Where handlers find the request they serve: `requestScopeKey` in their context's values (see
+ * requestLogger), and where the client interceptor of rpc-client.ts finds the id to forward.
+ */
+export const requestScopeKey = createContextKey<RequestScope | undefined>(undefined, { description: "langopen request" });
+
+class Scope implements RequestScope {
+  #log: Logger | undefined;
+  constructor(
+    readonly requestId: string,
+    private readonly parent: Logger,
+    private readonly fields: Record<string, string>,
+  ) {}
+
+  get log(): Logger {
+    // Made on first use: most RPCs log nothing at the info level, and a child costs microseconds.
+    this.#log ??= this.parent.child({ request_id: this.requestId, ...this.fields });
+    return this.#log;
+  }
+}
+
+/** The logger of the request a handler serves, e.g. `requestLogger(ctx.values, logger).warn(...)`. */
+export function requestLogger(values: ContextValues, fallback: Logger): Logger {
+  return values.get(requestScopeKey)?.log ?? fallback;
+}
+
+/**
+ * Context values for calls a process makes on its own behalf (no inbound request): the calls
+ * carry the id (through the client interceptor, or directly in process) and log through `log`.
+ */
+export function requestContext(requestId: string, log: Logger): ContextValues {
+  return createContextValues().set(requestScopeKey, { requestId, log });
+}
+
+/** An id a caller sent that is safe to log and forward: printable ASCII, not too long. */
+function acceptedRequestId(value: string | null): string | undefined {
+  return value !== null && /^[\x21-\x7e]{1,200}$/.test(value) ? value : undefined;
+}
+
+/**
+ * Gives every RPC its request scope: the caller's `x-request-id` (else the id of a caller in the
+ * same process, else a new one) and a logger carrying it with the RPC's service and method. The
+ * caller's context values are left as they were: the scope goes on a layer above them.
+ */
+export function requestInterceptor(logger: Logger): Interceptor {
+  return (next) => (req) => {
+    const requestId =
+      acceptedRequestId(req.header.get(REQUEST_ID_HEADER)) ?? req.contextValues.get(requestScopeKey)?.requestId ?? randomUUID();
+    const values = Object.create(req.contextValues) as ContextValues;
+    values.set(
+      requestScopeKey,
+      new Scope(requestId, logger, { rpc_service: req.method.parent.typeName, rpc_method: req.method.name }),
+    );
+    return next({ ...req, contextValues: values });
+  };
+}
+
+/** The interceptors of every server: request scopes, then the edge. */
+export function serverInterceptors(logger: Logger): Interceptor[] {
+  return [requestInterceptor(logger), edgeInterceptor(logger)];
+}
+
+/**
+ * Turns whatever escapes a handler into a ConnectError: ConnectErrors pass unchanged (stores
+ * translate their database's errors themselves), a lost Redis becomes UNAVAILABLE naming it,
+ * anything else becomes INTERNAL with a generic message and the cause logged. Logs through the
+ * request's logger (requestInterceptor) when there is one; `debug` per answered RPC.
  */
 export function edgeInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const service = req.method.parent.typeName;
     const method = req.method.name;
+    const log = () => req.contextValues.get(requestScopeKey)?.log ?? logger.child({ rpc_service: service, rpc_method: method });
+    const started = performance.now();
+    const answered = () => {
+      if (logger.isLevelEnabled("debug")) log().debug({ duration_ms: Math.round(performance.now() - started) }, "Answered RPC");
+    };
     try {
       const res = await next(req);
-      if (!res.stream) return res;
+      if (!res.stream) {
+        answered();
+        return res;
+      }
       // Errors of a server stream surface while its messages are produced: map those too.
       const messages = res.message;
       return {
@@ -58,47 +148,47 @@ export function edgeInterceptor(logger: Logger): Interceptor {
         message: (async function* () {
           try {
             yield* messages;
+            answered();
           } catch (err) {
             // The caller went away (a cancelled run, a closed stream) and the next write to it
             // failed: nothing went wrong on this side.
             if (req.signal.aborted && !(err instanceof ConnectError)) {
-              logger.debug({ err, rpc_service: service, rpc_method: method }, "Stopped RPC: the caller went away");
+              log().debug({ err }, "Stopped RPC: the caller went away");
               throw new ConnectError("the caller went away", Code.Canceled, undefined, undefined, err);
             }
-            throw toConnectError(err, logger, service, method);
+            throw toConnectError(err, log);
           }
         })(),
       };
     } catch (err) {
-      throw toConnectError(err, logger, service, method);
+      throw toConnectError(err, log);
     }
   };
 }
 
-function toConnectError(err: unknown, logger: Logger, service: string, method: string): ConnectError {
+function toConnectError(err: unknown, log: () => Logger): ConnectError {
   if (err instanceof ConnectError) {
     if (err.code === Code.Internal || err.code === Code.Unknown || err.code === Code.DataLoss) {
-      logger.error({ err, rpc_service: service, rpc_method: method }, "Failed RPC");
+      log().error({ err }, "Failed RPC");
+    } else if (err.code === Code.Unavailable && err.cause !== undefined) {
+      // Lost here, by this process (a store's lost Postgres): a dependency's outage is worth an
+      // error line. An UNAVAILABLE from a called service or from shutdown carries no cause.
+      log().error({ err, dependency: errorInfo(err)?.metadata.dependency }, "Lost dependency during RPC");
     }
     return err;
   }
-  const mapped = pgErrorToConnect(err);
-  if (mapped) return mapped;
-  if (isPgUnavailable(err)) {
-    logger.error({ err, rpc_service: service, rpc_method: method }, "Lost Postgres during RPC");
-    return unavailable("postgres", err);
-  }
   if (isRedisUnavailable(err)) {
-    logger.error({ err, rpc_service: service, rpc_method: method }, "Lost Redis during RPC");
+    log().error({ err }, "Lost Redis during RPC");
     return unavailable("redis", err);
   }
-  logger.error({ err, rpc_service: service, rpc_method: method }, "Failed RPC with unexpected error");
+  log().error({ err }, "Failed RPC with unexpected error");
   return internal();
 }
 
 /** Serves gRPC, gRPC-Web and Connect on one cleartext HTTP/2 port, with health and reflection. */
 export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
   const { logger } = options;
+  encodeNestedMessagesWithoutCopies();
   const health = new HealthState();
   const shutdown = new AbortController();
   // Every open request listens to the one shutdown signal.
@@ -110,7 +200,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     registerHealth(router, health);
     registerReflection(router, files);
   });
-  const interceptors = [edgeInterceptor(logger)];
+  const interceptors = serverInterceptors(logger);
   const handler = connectNodeAdapter({
     routes: (router) => replayRoutes(router, recorded),
     interceptors,

@@ -5,6 +5,8 @@ export * from "./domain/ids.js";
 export * from "./domain/multitask.js";
 export * from "./domain/run-spec.js";
 export * from "./domain/schedule.js";
+export { createPool, type PoolOptions } from "./store/sql.js";
+export { isPgUnavailable, sqlState, translatePgError } from "./store/pg-errors.js";
 export * from "./store/assistant-store.js";
 export * from "./store/checkpoint-store.js";
 export * from "./store/cron-store.js";

@@ -6,6 +6,7 @@ import { createClient } from "@connectrpc/connect";
 import { graphIdsOf, startApiServer } from "@langopen/api-server";
 import { createRedis, createRpcTransport, freePort, type Logger } from "@langopen/common";
 import { buildApp } from "@langopen/gateway";
+import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
@@ -36,6 +37,8 @@ export interface LangOpenOptions {
   cronPollMs?: number;
   /** Webhook delivery: signing secret, allow-list of private targets, timeouts, retries. */
   webhooks?: WebhookDispatcherOptions;
+  /** Reload the runtime when a file of the project changes (`npm start -- --watch`). */
+  watch?: boolean;
 }
 
 export interface LangOpen {
@@ -77,7 +80,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
 
     // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).
     const [apiPort, runtimePort] = [await freePort(), await freePort()];
-    const runtimeUrl = `http://127.0.0.1:${runtimePort}`;
+    const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`);
     const api = await startApiServer(
       {
         databaseUrl,
@@ -85,16 +88,29 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         port: apiPort,
         graphIds,
         signals,
-        runtime: createClient(RuntimeService, createRpcTransport(runtimeUrl)),
+        runtime: createClient(RuntimeService, runtimeTransport),
+        runtimeHealth: createClient(Health, runtimeTransport),
       },
       logger.child({ service: "api-server" }),
     );
     stops.push(() => api.stop(options.shutdownGraceMs));
     const runtime = await startRuntimeProcess(
-      { configPath: options.configPath, apiServerUrl: api.rpc.url, port: runtimePort, logLevel: options.logLevel ?? "info" },
+      {
+        configPath: options.configPath,
+        apiServerUrl: api.rpc.url,
+        port: runtimePort,
+        logLevel: options.logLevel ?? "info",
+        watch: options.watch ? { ignore: [path.resolve(options.dataDir)] } : undefined,
+        // A reload may add or drop graphs: the api-server offers exactly those the runtime serves.
+        onReload: (graphs) => api.setGraphIds(graphs.map((g) => g.graphId)),
+      },
       logger,
     );
-    stops.push(() => runtime.stop());
+    stops.push(async () => {
+      // The runtime goes first: the api-server must not report it down while it stops on purpose.
+      api.stopDependencyChecks();
+      await runtime.stop();
+    });
     const worker = startWorkerService(
       {
         databaseUrl,

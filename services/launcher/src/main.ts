@@ -3,12 +3,19 @@ import { createLogger, loadConfig, runMain, stopOnSignals } from "@langopen/comm
 import { chooseConfig, startLangOpen } from "./compose.js";
 import { LauncherConfigSchema } from "./config.js";
 
-const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 8123] [--host 127.0.0.1]
+const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 8123] [--host 127.0.0.1] [--watch]
+  --watch  reload the graphs when a file of the project changes (runs already started finish on the old code)
 Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL`;
 
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
-    options: { config: { type: "string" }, port: { type: "string" }, host: { type: "string" }, help: { type: "boolean" } },
+    options: {
+      config: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      watch: { type: "boolean" },
+      help: { type: "boolean" },
+    },
   });
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -28,6 +35,7 @@ async function main(): Promise<void> {
       databaseUrl: config.DATABASE_URL,
       redisUrl: config.REDIS_URL,
       configPath: chooseConfig(config.LANGOPEN_CONFIG, process.cwd()),
+      watch: args.watch === true,
       dataDir: config.LANGOPEN_DATA_DIR,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,

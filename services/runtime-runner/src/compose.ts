@@ -1,9 +1,9 @@
 import { createClient } from "@connectrpc/connect";
-import { createReplicatedTransport, type Logger, type RpcServer, startRpcServer, urlList } from "@langopen/common";
+import { createReplicatedTransport, type Logger, type RpcServer, ServingStatus, startRpcServer, urlList } from "@langopen/common";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { createGraphRegistry, type GraphRegistry } from "./graphs/registry.js";
+import { createGraphRegistry, type GraphRegistry, type GraphStatus } from "./graphs/registry.js";
 import { createRuntimeServiceImpl } from "./rpc/runtime-service.js";
 
 export interface RuntimeOptions {
@@ -20,7 +20,19 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly rpc: RpcServer;
   readonly graphs: GraphRegistry;
+  /** The graphs that failed to load. None: the runtime serves; some: its health says NOT_SERVING. */
+  readonly failed: GraphStatus[];
   stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * What a runtime process started by a launcher (with an IPC channel) sends it once it listens:
+ * its URL and each graph's status (one that failed to load has `loaded: false` and an `error`).
+ */
+export interface RuntimeStartedMessage {
+  type: "started";
+  url: string;
+  graphs: GraphStatus[];
 }
 
 /** The composition root of the runtime: graphs, data-plane clients, RuntimeService, server. */
@@ -48,18 +60,27 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
       );
     },
   });
-  const loaded = graphs.list();
-  logger.info(
-    {
-      url: rpc.url,
-      graphs: loaded.filter((g) => g.loaded).map((g) => g.graphId),
-      failed: loaded.filter((g) => !g.loaded).map((g) => g.graphId),
-    },
-    "Runtime is ready",
-  );
+  const listed = graphs.list();
+  const failed = listed.filter((g) => !g.loaded);
+  if (failed.length === 0) {
+    logger.info({ url: rpc.url, graphs: listed.map((g) => g.graphId) }, "Runtime is ready");
+  } else {
+    // A graph that does not load is a broken deployment, not a detail: health checks say so,
+    // while the graphs that loaded stay usable.
+    rpc.health.setAll(ServingStatus.NOT_SERVING);
+    logger.error(
+      {
+        url: rpc.url,
+        graphs: listed.filter((g) => g.loaded).map((g) => g.graphId),
+        failed: failed.map((g) => ({ graph_id: g.graphId, file: g.file, cause: g.error })),
+      },
+      "Marked Runtime not serving: graphs failed to load",
+    );
+  }
   return {
     rpc,
     graphs,
+    failed,
     stop: (graceMs) => rpc.close(graceMs),
   };
 }

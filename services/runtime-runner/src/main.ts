@@ -1,5 +1,5 @@
 import { createLogger, loadConfig, runMain, stopOnSignals } from "@langopen/common";
-import { startRuntime } from "./compose.js";
+import { type RuntimeStartedMessage, startRuntime } from "./compose.js";
 import { RuntimeConfigSchema } from "./config.js";
 
 async function main(): Promise<void> {
@@ -17,9 +17,24 @@ async function main(): Promise<void> {
     },
     logger,
   );
-  const shutdown = stopOnSignals(logger, "runtime-runner", () => runtime.stop(config.SHUTDOWN_GRACE_MS));
-  // Started by a launcher with an IPC channel: when the launcher is gone (even killed), stop too.
-  if (process.channel) process.once("disconnect", () => shutdown("parent process gone"));
+  // Started by a launcher with an IPC channel: the launcher stops this process (SIGTERM, or by
+  // going away), after the runs on it ended. A terminal's Ctrl-C reaches the whole process group,
+  // this process too: it leaves that to the launcher.
+  const launched = process.channel !== undefined;
+  const shutdown = stopOnSignals(logger, "runtime-runner", () => runtime.stop(config.SHUTDOWN_GRACE_MS), {
+    signals: launched ? ["SIGTERM"] : ["SIGTERM", "SIGINT"],
+  });
+  if (launched && process.send) {
+    process.on("SIGINT", () => logger.debug("Left SIGINT to the launcher"));
+    // When the launcher is gone (even killed), stop too.
+    process.once("disconnect", () => shutdown("parent process gone"));
+    const message: RuntimeStartedMessage = {
+      type: "started",
+      url: runtime.rpc.url,
+      graphs: runtime.graphs.list(),
+    };
+    process.send(message);
+  }
 }
 
 runMain(main);

@@ -1,14 +1,32 @@
 import { createClient } from "@connectrpc/connect";
-import { createCheckpointServiceImpl, createCheckpointStore, createCronStore, createItemStore, createRunLeaseStore, createThreadStore, createWebhookStore, type Signals } from "@langopen/data-plane";
-import { createInProcessTransport, createPool, createReplicatedTransport, createRpcTransport, edgeInterceptor, type Logger, recordRoutes, urlList } from "@langopen/common";
+import {
+  createInProcessTransport,
+  createReplicatedTransport,
+  createRpcTransport,
+  type Logger,
+  recordRoutes,
+  serverInterceptors,
+  urlList,
+} from "@langopen/common";
+import {
+  createCheckpointServiceImpl,
+  createCheckpointStore,
+  createCronStore,
+  createItemStore,
+  createPool,
+  createRunLeaseStore,
+  createThreadStore,
+  createWebhookStore,
+  type Signals,
+} from "@langopen/data-plane";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { WORKER_DEFAULTS } from "./config.js";
 import { type Scheduler, startScheduler } from "./scheduler.js";
 import { startSweeper } from "./sweeper.js";
-import { type WebhookDispatcher, type WebhookDispatcherOptions, startWebhookDispatcher } from "./webhooks.js";
+import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from "./webhooks.js";
 import { startWorker, type Worker } from "./worker.js";
-import { WORKER_DEFAULTS } from "./config.js";
 
 export interface WorkerServiceOptions {
   databaseUrl: string;
@@ -41,7 +59,11 @@ export interface WorkerService {
 /** The composition root of a worker: its pool, the run store, runtime clients, the loops. */
 export function startWorkerService(options: WorkerServiceOptions, logger: Logger): WorkerService {
   const pool = createPool(
-    { connectionString: options.databaseUrl, max: options.poolSize ?? WORKER_DEFAULTS.DATABASE_POOL_SIZE, applicationName: "langopen-worker" },
+    {
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? WORKER_DEFAULTS.DATABASE_POOL_SIZE,
+      applicationName: "langopen-worker",
+    },
     logger,
   );
   // The checkpoint calls of the runs this worker drives, answered here on the runs' own Execute
@@ -52,7 +74,7 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
       routes: recordRoutes((router) => {
         router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints: createCheckpointStore(pool) }));
       }),
-      interceptors: [edgeInterceptor(logger)],
+      interceptors: serverInterceptors(logger),
     }),
   );
   const worker = startWorker({

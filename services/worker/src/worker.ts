@@ -1,8 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { type CancelAction, type ClaimedRun, decodeSpec, type RunLeaseStore, type Signals } from "@langopen/data-plane";
-import { jsonText, type Logger, sleep } from "@langopen/common";
+import {
+  type CancelAction,
+  type ClaimedRun,
+  decodeSpec,
+  type RunEnding,
+  type RunLeaseStore,
+  type Signals,
+} from "@langopen/data-plane";
+import { errorInfo, jsonText, type Logger, Reason, sleep, textBytes } from "@langopen/common";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import {
   type CheckpointCall,
@@ -45,6 +52,29 @@ export interface Worker {
 
 interface Cancel {
   action: CancelAction;
+}
+
+/** Codes that blame the request itself, not a dependency (house style 4.7): retrying cannot help. */
+const RUN_FAULTS = new Set([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.FailedPrecondition,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.Unimplemented,
+]);
+
+/**
+ * Whether a failed Execute blames the run itself, so that the run ends at once with the error
+ * instead of being retried, e.g. the runtime's NOT_FOUND for a graph it does not serve. Only an
+ * answer that names its reason counts: a data-plane failure relayed from one of the run's
+ * checkpoint calls comes with a code alone, and a refused stale epoch (a lapsed lease) is for the
+ * next attempt to settle.
+ */
+function isRunFault(err: unknown): boolean {
+  if (!(err instanceof ConnectError) || !RUN_FAULTS.has(err.code)) return false;
+  const reason = errorInfo(err)?.reason;
+  return reason !== undefined && reason !== Reason.StaleEpoch;
 }
 
 /** Claims runnable runs, drives them on a runtime, and records how they end. */
@@ -128,17 +158,22 @@ export function startWorker(deps: WorkerDeps): Worker {
         fence: { runId: row.run_id, epoch: BigInt(row.epoch) },
         ephemeral: row.delete_thread_on_end,
         servesCheckpoints: true,
+        takesValuesFromEvents: true,
       };
       tell({ case: "start", value: create(ExecuteRunRequestSchema, start) });
       // The claim set the lease a moment ago; the runtime counts it down from here.
       tell({ case: "lease", value: { validForMs: BigInt(Math.max(0, deps.leaseMs - (Date.now() - claimedAt))) } });
       const stream = runtimeFor().execute(requests, { signal: entry.abort.signal });
       let seq = 0;
+      // The data of the last root `values` event: the result's values when it says so (they come once).
+      let lastValues: Uint8Array = new Uint8Array();
       for await (const message of stream) {
         if (message.kind.case === "event") {
+          if (message.kind.value.event === "values") lastValues = message.kind.value.dataJson;
           sink.push(message.kind.value.event, jsonText(message.kind.value.dataJson), ++seq);
         } else if (message.kind.case === "result") {
           result = message.kind.value;
+          if (result.valuesAreLastEvent) result.valuesJson = lastValues;
         } else if (message.kind.case === "checkpointCall") {
           // Answered before the next message is read: the run's calls and events stay in order.
           tell({
@@ -218,7 +253,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       log.warn("Left run to its next owner after losing its lease");
       return true;
     }
-    if (!result && failure) {
+    if (!result && failure && !isRunFault(failure)) {
       // No outcome from the graph: the runtime or the data plane failed under it (graph errors
       // arrive as a result). Try again on the next attempt rather than blaming the graph.
       const error = describeFailure(failure);
@@ -255,6 +290,10 @@ export function startWorker(deps: WorkerDeps): Worker {
     }
     let status: "success" | "error" | "interrupted";
     let outcome: Awaited<ReturnType<RunLeaseStore["finish"]>>;
+    /** The error of a run that ended without a result from the runtime, for its stream. */
+    let unreported: { error: string; message: string } | undefined;
+    /** How it ended, for whoever waits on it in this process (see RunEnding); none for a rollback. */
+    let ending: RunEnding | undefined;
     if (cancel?.action === "rollback") {
       status = "interrupted";
       outcome = await runs.finish(fence, { kind: "rollback" });
@@ -271,6 +310,7 @@ export function startWorker(deps: WorkerDeps): Worker {
     } else if (cancel || result?.outcome === RunOutcome.INTERRUPTED) {
       status = "interrupted";
       const state = await settleFromRuntime(row).catch(() => undefined);
+      ending = { status, error: null, resultJson: state ? textBytes(state.valuesJson) : null };
       outcome = await runs.finish(fence, {
         kind: "done",
         status,
@@ -281,15 +321,22 @@ export function startWorker(deps: WorkerDeps): Worker {
       });
     } else if (result && result.outcome === RunOutcome.SUCCESS) {
       status = "success";
-      const valuesJson = jsonText(result.valuesJson, "{}");
+      // The values as the runtime sent them (they may be megabytes): stored and answered as they
+      // are, decoded only to add the interrupts to them.
+      const valuesJson = result.valuesJson.length > 0 ? result.valuesJson : textBytes("{}");
       const interruptsJson = jsonText(result.interruptsJson, "{}");
       const pending = interruptList(interruptsJson);
       // The run's result shows the interrupts it stopped at beside its values, as upstream does.
-      const values = pending.length > 0 ? (JSON.parse(valuesJson) as unknown) : undefined;
+      const values = pending.length > 0 ? (JSON.parse(jsonText(valuesJson)) as unknown) : undefined;
       const withInterrupts =
         values && typeof values === "object" && !Array.isArray(values)
           ? JSON.stringify({ ...values, __interrupt__: pending })
           : valuesJson;
+      ending = {
+        status,
+        error: null,
+        resultJson: typeof withInterrupts === "string" ? textBytes(withInterrupts) : withInterrupts,
+      };
       outcome = await runs.finish(fence, {
         kind: "done",
         status,
@@ -301,6 +348,9 @@ export function startWorker(deps: WorkerDeps): Worker {
       const error = result?.errorJson.length
         ? (JSON.parse(jsonText(result.errorJson)) as { error: string; message: string })
         : describeFailure(failure);
+      // A result's error went on the stream with the run's events; one without a result did not.
+      if (!result) unreported = error;
+      ending = { status, error, resultJson: null };
       const valuesJson = result?.valuesJson.length ? jsonText(result.valuesJson) : undefined;
       outcome = await runs.finish(fence, {
         kind: "done",
@@ -319,10 +369,11 @@ export function startWorker(deps: WorkerDeps): Worker {
       log.warn("Refused to record the end of a run owned by a newer attempt");
       return true;
     }
+    if (unreported) sink.push("error", JSON.stringify(unreported));
     sink.push("end", JSON.stringify({ run_id: row.run_id, status }));
     await sink.drain();
     // Both once the end is in the log; they need no order between them.
-    await Promise.all([signals.expireEvents(row.run_id, deps.retentionSeconds), signals.publishRunDone(row.run_id)]);
+    await Promise.all([signals.expireEvents(row.run_id, deps.retentionSeconds), signals.publishRunDone(row.run_id, ending)]);
     // Only an end that queued a delivery wakes the dispatchers (their poll sends it otherwise).
     if (outcome.webhookQueued) await signals.publishWebhooksDue().catch(() => {});
     log.debug({ status }, "Finished run");
@@ -333,6 +384,11 @@ export function startWorker(deps: WorkerDeps): Worker {
   function describeFailure(err: unknown): { error: string; message: string } {
     if (err instanceof ConnectError) {
       if (err.code === Code.Unavailable) return { error: "ServiceUnavailable", message: err.rawMessage };
+      const info = errorInfo(err);
+      // The runtime's NOT_FOUND for a graph id it does not have.
+      if (err.code === Code.NotFound && info?.metadata.kind === "Graph") {
+        return { error: "GraphNotFound", message: `graph '${info.metadata.id}' is not served by this deployment's runtime` };
+      }
       return { error: err.name === "ConnectError" ? Code[err.code] : err.name, message: err.rawMessage };
     }
     if (err instanceof Error) return { error: err.name, message: err.message };
@@ -352,7 +408,8 @@ export function startWorker(deps: WorkerDeps): Worker {
         const claimedAt = Date.now();
         // As many as there are free slots, in one statement.
         const free = deps.concurrency - active.size;
-        const claimed = await runs.claim(owner, deps.leaseMs, free);
+        // A run created in this process comes with its spec: the claim need not read it back.
+        const claimed = await runs.claim(owner, deps.leaseMs, free, (runId) => signals.takeSpec(runId));
         if (claimed.length > 0 && stopping.signal.aborted) {
           // Claimed while stopping: give them straight back.
           for (const row of claimed) await runs.handBack(row.run_id, row.epoch);

@@ -2,11 +2,16 @@ import { randomUUID } from "node:crypto";
 import { create, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { jsonBytes, parseJsonBytes } from "@langopen/common";
+import { errorInfo, jsonBytes, parseJsonBytes, Reason } from "@langopen/common";
 import type { Assistant } from "@langopen/gen/langopen/data/v1/assistant_pb";
 import { type Run, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
-import { CancelAction, CreateRunRequestSchema, IfNotExists } from "@langopen/gen/langopen/data/v1/run_service_pb";
-import { ThreadStatus } from "@langopen/gen/langopen/data/v1/thread_pb";
+import {
+  CancelAction,
+  type CancelRunResponse,
+  CreateRunRequestSchema,
+  IfNotExists,
+  InterruptedWhen,
+} from "@langopen/gen/langopen/data/v1/run_service_pb";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import {
   type A2aMessage,
@@ -22,6 +27,7 @@ import {
   taskNotFound,
   taskParams,
   taskState,
+  textNeedsMessagesInput,
   textOf,
   toTask,
 } from "../../mappers/a2a.js";
@@ -56,6 +62,14 @@ export function failureFromRpc(err: unknown, taskId?: string): JsonRpcFailure {
   return new JsonRpcFailure(JsonRpcCode.ServerError, detail);
 }
 
+/** A resume_only refusal: the thread is missing, or waits on no interrupt. */
+function isNotWaitingRefusal(err: unknown): boolean {
+  if (!(err instanceof ConnectError)) return false;
+  const info = errorInfo(err);
+  if (err.code === Code.NotFound) return info?.metadata.kind === "Thread";
+  return info?.reason === Reason.ThreadNotInterrupted;
+}
+
 /** Whether the client accepts server-sent events. */
 function acceptsEventStream(request: FastifyRequest): boolean {
   const accept = request.headers.accept;
@@ -76,7 +90,7 @@ function baseUrl(request: FastifyRequest): string {
  */
 export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   lenientJsonBodies(fastify);
-  const { assistants, runs, threads } = fastify.rpc;
+  const { assistants, runs } = fastify.rpc;
 
   const getAssistant = async (request: FastifyRequest, assistantId: string): Promise<Assistant> => {
     try {
@@ -102,32 +116,13 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     card(request, request.params.assistant_id),
   );
 
-  /** Whether the thread waits on an interrupt (a missing thread does not). */
-  const threadInterrupted = async (request: FastifyRequest, threadId: string): Promise<boolean> => {
-    try {
-      const res = await threads.getThread({ threadId }, readOptions(request));
-      return res.thread?.status === ThreadStatus.INTERRUPTED;
-    } catch (err) {
-      if (err instanceof ConnectError && err.code === Code.NotFound) return false;
-      throw err;
-    }
-  };
-
-  /** Text parts need a `messages` field in the assistant's input (when the runtime can tell). */
-  const requireMessagesInput = async (request: FastifyRequest, assistant: Assistant) => {
-    let takesMessages: boolean | undefined;
+  /** Whether the assistant's input takes the text of text parts (`messages`); undefined when the runtime cannot tell. */
+  const takesMessages = async (request: FastifyRequest, assistant: Assistant): Promise<boolean | undefined> => {
     try {
       const res = await assistants.getAssistantSchemas({ assistantId: assistant.assistantId }, readOptions(request));
-      takesMessages = inputTakesMessages(parseJsonBytes<unknown>(res.schemasJson, undefined));
+      return inputTakesMessages(parseJsonBytes<unknown>(res.schemasJson, undefined));
     } catch {
-      takesMessages = undefined; // no schema to check against: let the run decide
-    }
-    if (takesMessages === false) {
-      throw new JsonRpcFailure(
-        JsonRpcCode.InvalidParams,
-        `Invalid params: text parts need a 'messages' field in the input of assistant ${assistant.assistantId}; send data parts`,
-        400,
-      );
+      return undefined; // no schema to check against: let the run decide
     }
   };
 
@@ -138,27 +133,50 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     sent: A2aMessage;
   }
 
-  /** Starts the run a message asks for: on its thread (created if new), resuming it when it waits for input. */
+  /**
+   * Starts the run a message asks for, on its thread (created if new). A message naming its task
+   * and context resumes the thread when it waits on an interrupt: the api-server decides that
+   * under the thread's lock, in the call that creates the run (CreateOrResumeRun). Text parts
+   * need a `messages` input only when the run starts afresh, so an assistant without one may
+   * still be answered with text: the call then resumes or refuses (resume_only).
+   */
   const startRun = async (request: FastifyRequest, assistant: Assistant, params: SendParams): Promise<Started> => {
     const { message } = params;
     const threadId = message.contextId ?? randomUUID();
-    const resume =
-      message.taskId !== undefined && message.contextId !== undefined && (await threadInterrupted(request, threadId));
-    if (!resume && textOf(message.parts) !== undefined) await requireMessagesInput(request, assistant);
-    const spec = create(RunSpecSchema, {
-      assistantId: assistant.assistantId,
-      ...(resume
-        ? { commandJson: jsonBytes({ resume: resumeValue(message.parts) }) }
-        : { inputJson: jsonBytes(runInput(message.parts)) }),
-      metadata: { a2a_message_id: message.messageId },
+    const mayResume = message.taskId !== undefined && message.contextId !== undefined;
+    const textRefused = textOf(message.parts) !== undefined && (await takesMessages(request, assistant)) === false;
+    if (textRefused && !mayResume) throw textNeedsMessagesInput(assistant.assistantId);
+    const run = create(CreateRunRequestSchema, {
+      threadId,
+      spec: create(RunSpecSchema, {
+        assistantId: assistant.assistantId,
+        inputJson: jsonBytes(runInput(message.parts)),
+        metadata: { a2a_message_id: message.messageId },
+      }),
+      ifNotExists: IfNotExists.CREATE,
     });
-    const res = await runs.createRun(
-      create(CreateRunRequestSchema, { threadId, spec, ifNotExists: IfNotExists.CREATE }),
-      writeOptions(request),
-    );
-    const run = present(res.run, "run");
-    const sent: A2aMessage = { kind: "message", ...message, contextId: threadId, taskId: run.runId };
-    return { run, threadId, sent };
+    let created: Run | undefined;
+    if (!mayResume) created = (await runs.createRun(run, writeOptions(request))).run;
+    else {
+      try {
+        const res = await runs.createOrResumeRun(
+          {
+            run,
+            resumeCommandJson: jsonBytes({ resume: resumeValue(message.parts) }),
+            interruptedWhen: InterruptedWhen.STATUS,
+            resumeOnly: textRefused,
+          },
+          writeOptions(request),
+        );
+        created = res.run;
+      } catch (err) {
+        if (textRefused && isNotWaitingRefusal(err)) throw textNeedsMessagesInput(assistant.assistantId);
+        throw err;
+      }
+    }
+    const started = present(created, "run");
+    const sent: A2aMessage = { kind: "message", ...message, contextId: threadId, taskId: started.runId };
+    return { run: started, threadId, sent };
   };
 
   /** The task of a run once it has ended, read from its join; `sent` is its history without values. */
@@ -271,18 +289,33 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return endedTask(request, run, contextId, { signal: request.clientGone, historyLength: params.historyLength });
   };
 
+  /**
+   * Cancels the task's run, in one call that cancels only a run of this assistant, and only one
+   * that has not ended: the api-server decides under the run's lock and says when it had ended.
+   */
   const cancelTask = async (request: FastifyRequest, assistantId: string, rawParams: unknown) => {
     const params = taskParams(rawParams);
     const assistant = await getAssistant(request, assistantId);
     const taskId = (rawParams as { id: string }).id;
-    const run = await taskRun(request, assistant, taskId, params.runId, params.threadId);
-    const state = taskState(run.status);
-    if (isFinalState(state)) throw taskNotCancelable(taskId, state);
-    const res = await runs.cancelRun(
-      { threadId: run.threadId, runId: run.runId, wait: true, action: CancelAction.INTERRUPT, reason: "a2a" },
-      writeOptions(request),
-    );
-    return toTask(res.run ?? run, { contextId: run.threadId });
+    let res: CancelRunResponse;
+    try {
+      res = await runs.cancelRun(
+        {
+          threadId: params.threadId,
+          runId: params.runId,
+          wait: true,
+          action: CancelAction.INTERRUPT,
+          reason: "a2a",
+          assistantId: assistant.assistantId,
+        },
+        writeOptions(request),
+      );
+    } catch (err) {
+      throw failureFromRpc(err, taskId);
+    }
+    if (res.run === undefined) throw taskNotFound(taskId);
+    if (res.alreadyEnded) throw taskNotCancelable(taskId, taskState(res.run.status));
+    return toTask(res.run, { contextId: res.run.threadId || params.threadId });
   };
 
   fastify.post(

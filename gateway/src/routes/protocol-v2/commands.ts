@@ -9,15 +9,15 @@ import {
   CommandError,
   commandErrorOf,
   failure,
-  inputRespondBody,
+  inputRespondError,
+  inputRespondRequest,
   isInterrupted,
   type ProtocolErrorCode,
   type ProtocolSuccess,
-  pendingInterruptIds,
-  runStartBody,
+  runStartRequest,
   success,
 } from "../../mappers/protocol-v2-commands.js";
-import { fromApiRunCreate, toApiRunStatus } from "../../mappers/runs.js";
+import { toApiRunStatus } from "../../mappers/run-status.js";
 import { readOptions, writeOptions } from "../../plugins/rpc-clients.js";
 import { ThreadIdParams } from "../../schemas/common.js";
 import { CommandBody } from "../../schemas/protocol-v2.js";
@@ -78,25 +78,22 @@ export const commandRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return undefined;
   };
 
+  /** run.start: one call, which resumes the thread when it waits on an interrupt (decided under its lock). */
   const runStart = async (request: FastifyRequest, threadId: string, id: number, params: Record<string, unknown>) => {
-    const thread = await findThread(request, threadId);
-    const body = runStartBody(params, thread !== undefined && isInterrupted(thread));
-    const res = await runs.createRun(fromApiRunCreate(threadId, body), writeOptions(request));
+    const res = await runs.createOrResumeRun(runStartRequest(threadId, params), writeOptions(request));
     const run = present(res.run, "run");
     return success(id, { run_id: run.runId, thread_id: run.threadId || threadId });
   };
 
+  /** input.respond: one call that resumes the thread's interrupt or refuses (no thread, no interrupt, unknown ids). */
   const inputRespond = async (request: FastifyRequest, threadId: string, id: number, params: Record<string, unknown>) => {
-    const thread = await findThread(request, threadId);
-    if (thread === undefined) throw new CommandError("no_such_run", `Thread ${threadId} has no run to respond to`);
-    if (!isInterrupted(thread)) {
-      throw new CommandError("invalid_argument", "input.respond can only be used while the thread waits on an interrupt");
+    const req = inputRespondRequest(threadId, params);
+    try {
+      const res = await runs.createOrResumeRun(req, writeOptions(request));
+      return success(id, { run_id: present(res.run, "run").runId });
+    } catch (err) {
+      throw inputRespondError(err, threadId) ?? err;
     }
-    const assistantId = threadAssistant(params, thread, await latestRun(request, threadId));
-    if (assistantId === undefined) throw new CommandError("no_such_run", `Thread ${threadId} has no run to respond to`);
-    const { body } = inputRespondBody(params, assistantId, pendingInterruptIds(thread));
-    const res = await runs.createRun(fromApiRunCreate(threadId, body), writeOptions(request));
-    return success(id, { run_id: present(res.run, "run").runId });
   };
 
   const agentTree = async (request: FastifyRequest, threadId: string, id: number, params: Record<string, unknown>) => {

@@ -55,16 +55,21 @@ function dependencyDown(message: string, dependency: string = API_SERVER): Conne
 const DEPENDENCIES = {
   postgres: "langopen.dependency.postgres",
   redis: "langopen.dependency.redis",
+  runtime: "langopen.dependency.runtime",
 } as const;
 
-/** Each dependency's status ("ok", "down" or "unknown") as the api-server sees it. */
+/**
+ * Each dependency's status ("ok", "down" or "unknown") as the api-server sees it. A dependency the
+ * api-server does not report on (a runtime when it has none) is left out.
+ */
 async function dependencyStatuses(health: RpcClients["health"], request: FastifyRequest): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, service] of Object.entries(DEPENDENCIES)) {
     try {
       const { status } = await health.check({ service }, { ...readOptions(request), timeoutMs: HEALTH_TIMEOUT_MS });
       out[name] = status === ServingStatus.SERVING ? "ok" : "down";
-    } catch {
+    } catch (err) {
+      if (name === "runtime" && err instanceof ConnectError && err.code === Code.NotFound) continue;
       out[name] = "unknown";
     }
   }

@@ -1,11 +1,18 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import type { Client, ServiceImpl } from "@connectrpc/connect";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { alreadyExists, invalidArgument, notFound, unavailable } from "@langopen/common";
+import { alreadyExists, failedPrecondition, inCallOf, invalidArgument, notFound, Reason, unavailable } from "@langopen/common";
 import { type Assistant, AssistantSchema, AssistantVersionSchema } from "@langopen/gen/langopen/data/v1/assistant_pb";
 import type { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
-import { type AssistantRow, type AssistantStore, type AssistantVersionRow, defaultAssistantId, idOrNew, isUuid } from "@langopen/data-plane";
+import {
+  type AssistantRow,
+  type AssistantStore,
+  type AssistantVersionRow,
+  defaultAssistantId,
+  idOrNew,
+  isUuid,
+} from "@langopen/data-plane";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import { ts } from "./timestamps.js";
 
@@ -54,6 +61,27 @@ export function resolveAssistantId(idOrGraph: string, graphIds: ReadonlySet<stri
   if (isUuid(idOrGraph)) return idOrGraph.toLowerCase();
   if (graphIds.has(idOrGraph)) return defaultAssistantId(idOrGraph);
   throw notFound("Assistant", idOrGraph);
+}
+
+/**
+ * The graphs that listings of assistants are limited to: the served ones. None when the api-server
+ * was given no langgraph.json, as it then cannot tell which graphs are served.
+ */
+function servedGraphs(graphIds: ReadonlySet<string>): string[] | undefined {
+  return graphIds.size > 0 ? [...graphIds] : undefined;
+}
+
+/**
+ * Refuses at once to run an assistant whose graph this deployment does not serve (an assistant
+ * of a graph of an earlier langgraph.json): FAILED_PRECONDITION (public 409) naming the graph.
+ */
+export function requireServedGraph(assistant: AssistantRow, graphIds: ReadonlySet<string>): void {
+  if (graphIds.size === 0 || graphIds.has(assistant.graph_id)) return;
+  throw failedPrecondition(
+    Reason.GraphNotServed,
+    `graph '${assistant.graph_id}' of assistant ${assistant.assistant_id} is not served by this deployment (it serves: ${[...graphIds].join(", ")})`,
+    { graph_id: assistant.graph_id, assistant_id: assistant.assistant_id },
+  );
 }
 
 export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceImpl<typeof AssistantService> {
@@ -117,14 +145,19 @@ export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceI
     async searchAssistants(req) {
       const { limit, offset } = page(req.limit, req.offset);
       const { rows, total } = await assistants.search(
-        { metadata: req.metadata, graphId: req.graphId, name: req.name },
+        { metadata: req.metadata, graphId: req.graphId, name: req.name, servedGraphIds: servedGraphs(deps.graphIds()) },
         { limit, offset, sortBy: sortKey(req.sortBy, SORT_KEYS, "created_at"), desc: isDesc(req.sortOrder) },
       );
       return { assistants: rows.map(toAssistant), totalSize: BigInt(total) };
     },
 
     async countAssistants(req) {
-      const count = await assistants.count({ metadata: req.metadata, graphId: req.graphId, name: req.name });
+      const count = await assistants.count({
+        metadata: req.metadata,
+        graphId: req.graphId,
+        name: req.name,
+        servedGraphIds: servedGraphs(deps.graphIds()),
+      });
       return { count: BigInt(count) };
     },
 
@@ -138,7 +171,8 @@ export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceI
 
     async setLatestAssistantVersion(req) {
       const id = resolve(req.assistantId);
-      if (req.version < 1) throw invalidArgument("version must be a positive integer", [{ field: "version", description: "out of range" }]);
+      if (req.version < 1)
+        throw invalidArgument("version must be a positive integer", [{ field: "version", description: "out of range" }]);
       const row = await assistants.setLatest(id, req.version);
       if (!row) {
         await mustGet(id);
@@ -147,26 +181,24 @@ export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceI
       return { assistant: toAssistant(row) };
     },
 
-    async getAssistantGraph(req) {
+    async getAssistantGraph(req, ctx) {
       const a = await mustGet(resolve(req.assistantId));
-      const res = await runtime().describeGraph({ graphId: a.graph_id, config: a.config, xray: req.xray });
+      const res = await runtime().describeGraph({ graphId: a.graph_id, config: a.config, xray: req.xray }, inCallOf(ctx));
       return { graphJson: res.graphJson };
     },
 
-    async getAssistantSchemas(req) {
+    async getAssistantSchemas(req, ctx) {
       const a = await mustGet(resolve(req.assistantId));
-      const res = await runtime().getSchemas({ graphId: a.graph_id, config: a.config });
+      const res = await runtime().getSchemas({ graphId: a.graph_id, config: a.config }, inCallOf(ctx));
       return { schemasJson: res.schemasJson };
     },
 
-    async getAssistantSubgraphs(req) {
+    async getAssistantSubgraphs(req, ctx) {
       const a = await mustGet(resolve(req.assistantId));
-      const res = await runtime().getSchemas({
-        graphId: a.graph_id,
-        config: a.config,
-        subgraphNamespace: req.namespace,
-        recurse: req.recurse,
-      });
+      const res = await runtime().getSchemas(
+        { graphId: a.graph_id, config: a.config, subgraphNamespace: req.namespace, recurse: req.recurse },
+        inCallOf(ctx),
+      );
       return { subgraphsJson: res.schemasJson };
     },
   };

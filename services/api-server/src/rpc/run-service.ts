@@ -1,20 +1,63 @@
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, jsonBytes, type Logger, notFound, textBytes, failedPrecondition, wakeableDelay } from "@langopen/common";
-import { type Run, type RunEventSchema, RunSchema, RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  failedPrecondition,
+  invalidArgument,
+  jsonBytes,
+  type Logger,
+  notFound,
+  Reason,
+  reasoned,
+  textBytes,
+  wakeableDelay,
+} from "@langopen/common";
+import {
+  type Run,
+  type RunEventSchema,
+  RunSchema,
+  type RunSpec,
+  RunSpecSchema,
+  RunStatus,
+} from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   CancelAction,
+  type CreateOrResumeRunRequest,
+  type CreateOrResumeRunResponse,
+  CreateOrResumeRunResponseSchema,
   type CreateRunRequest,
   IfNotExists,
+  InterruptedWhen,
   OnCompletion,
   type RunService,
   type StreamRunRequest,
   StreamRunRequestSchema,
 } from "@langopen/gen/langopen/data/v1/run_service_pb";
-import { type AssistantStore, type CancelActionName, decodeSpec, encodeSpec, fromStart, MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO, newId, requireUuid, resolveSpec, type RunRow, type RunStatusName, type RunStore, type Signals, specToKwargs } from "@langopen/data-plane";
+import {
+  type AssistantRow,
+  type AssistantStore,
+  type CancelActionName,
+  type CreatedRun,
+  type NewRun,
+  decodeSpec,
+  encodeSpec,
+  fromStart,
+  MULTITASK_FROM_PROTO,
+  MULTITASK_TO_PROTO,
+  newId,
+  requireUuid,
+  resolveSpec,
+  type RunEnding,
+  type RunOutcomeRow,
+  type RunRow,
+  type RunStatusName,
+  type RunStore,
+  type Signals,
+  specToKwargsJson,
+} from "@langopen/data-plane";
 import { page } from "../domain/paging.js";
+import { decideResume, type ResumeAsk, threadAssistant } from "../domain/resume.js";
 import { eventMatchesModes } from "../domain/stream-modes.js";
-import { resolveAssistantId } from "./assistant-service.js";
+import { requireServedGraph, resolveAssistantId } from "./assistant-service.js";
 import { ts } from "./timestamps.js";
 
 export interface RunServiceDeps {
@@ -50,7 +93,7 @@ export function toRun(row: RunRow): Run {
     updateTime: ts(row.updated_at),
     status: STATUS_TO_PROTO[row.status],
     metadata: row.metadata,
-    kwargsJson: jsonBytes(specToKwargs(decodeSpec(row.spec))),
+    kwargsJson: specToKwargsJson(decodeSpec(row.spec)),
     multitaskStrategy: MULTITASK_TO_PROTO[row.multitask_strategy],
   });
 }
@@ -59,11 +102,31 @@ function cancelAction(action: CancelAction): CancelActionName {
   return action === CancelAction.ROLLBACK ? "rollback" : "interrupt";
 }
 
-/** What a join answers: the final values, or the error. */
-function joinResult(row: RunRow | undefined): Uint8Array {
+/** The thread's assistant changed between its guess and the decision, again and again: the caller may try again. */
+const staleGuess = (threadId: string) =>
+  reasoned(Code.Aborted, Reason.Conflict, `Thread ${threadId} changed while its run was being decided; try again`, {
+    metadata: { thread_id: threadId },
+  });
+
+/** What a join answers: the final values (as stored when read as text: not parsed and printed again), or the error. */
+function joinResult(row: (Pick<RunRow, "error"> & ({ result: unknown } | JoinOutcome)) | undefined): Uint8Array {
   if (row?.error) return jsonBytes({ __error__: row.error });
+  if (row && "resultJson" in row) return row.resultJson ?? jsonBytes(null);
   return jsonBytes(row?.result ?? null);
 }
+
+/** What a join answers from: the run's status, its error, and its result as stored (JSON bytes). */
+interface JoinOutcome {
+  status: RunStatusName;
+  error: RunRow["error"];
+  resultJson: Uint8Array | null;
+}
+
+const joinOutcome = (row: RunOutcomeRow): JoinOutcome => ({
+  status: row.status,
+  error: row.error,
+  resultJson: row.result_text === null ? null : textBytes(row.result_text),
+});
 
 export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof RunService> {
   const { runs, signals, logger } = deps;
@@ -71,7 +134,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
 
   const createOne = async (req: CreateRunRequest): Promise<Run> => toRun(await createRow(req));
 
-  const createRow = async (req: CreateRunRequest): Promise<RunRow> => {
+  /** The spec of a create, refused when no create takes it. */
+  const checkedSpec = (req: CreateRunRequest): RunSpec => {
     const spec = req.spec;
     if (!spec) throw invalidArgument("spec is required", [{ field: "spec", description: "required" }]);
     if (spec.inputJson.length > 0 && spec.commandJson.length > 0) {
@@ -80,27 +144,42 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     if (!(req.afterSeconds >= 0) || !Number.isFinite(req.afterSeconds)) {
       throw invalidArgument("after_seconds must not be negative", [{ field: "after_seconds", description: "out of range" }]);
     }
-    const assistantId = resolveAssistantId(spec.assistantId, deps.graphIds());
-    const assistant = await deps.assistants.get(assistantId);
-    if (!assistant) throw notFound("Assistant", spec.assistantId);
+    return spec;
+  };
+
+  /** The assistant a run names (an id, or a graph id for its default assistant), if this deployment serves its graph. */
+  const runnableAssistant = async (idOrGraph: string): Promise<AssistantRow> => {
+    const assistant = await deps.assistants.get(resolveAssistantId(idOrGraph, deps.graphIds()));
+    if (!assistant) throw notFound("Assistant", idOrGraph);
+    requireServedGraph(assistant, deps.graphIds());
+    return assistant;
+  };
+
+  /** The run a create inserts, on its thread (a new temporary one for a stateless run). */
+  const newRun = (req: CreateRunRequest, threadId: string, spec: RunSpec, assistant: AssistantRow): NewRun => {
     const stateless = req.threadId === "";
-    const threadId = stateless ? newId() : requireUuid("thread_id", req.threadId);
-    const resolved = resolveSpec(spec, assistantId, assistant);
-    const created = await runs.create({
+    return {
       runId: newId(),
       threadId,
       createThread: stateless || req.ifNotExists === IfNotExists.CREATE,
       deleteThreadOnEnd: stateless && req.onCompletion !== OnCompletion.KEEP,
-      assistantId,
+      assistantId: assistant.assistant_id,
       graphId: assistant.graph_id,
       metadata: (spec.metadata ?? {}) as JsonObject,
-      spec: encodeSpec(resolved),
+      spec: encodeSpec(resolveSpec(spec, assistant.assistant_id, assistant)),
       multitask: stateless ? "enqueue" : MULTITASK_FROM_PROTO[req.multitaskStrategy],
       afterSeconds: req.afterSeconds,
       requestId: req.requestId || null,
-    });
-    // The run is committed: signals only speed things up (workers poll Postgres, and the
-    // owning worker also reads cancel requests from the run row), so losing one loses nothing.
+    };
+  };
+
+  /**
+   * Signals what a committed create did: cancels of the runs it pre-empted, ends of the pending
+   * ones it ended, and a wake-up for the workers. Signals only speed things up (workers poll
+   * Postgres, and the owning worker also reads cancel requests from the run row), so losing one
+   * loses nothing.
+   */
+  const announceCreated = async (created: CreatedRun, threadId: string): Promise<void> => {
     const signalled = async (what: string, fn: () => Promise<unknown>) => {
       try {
         await fn();
@@ -111,8 +190,82 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     for (const { runId, action } of created.cancelRunning)
       await signalled("a cancel", () => signals.publishCancel(runId, action));
     for (const runId of created.endedPending) await signalled("a run end", () => endStream(runId, threadId, "interrupted"));
-    await signalled("a wake-up", () => signals.wake());
+    // With the run's spec: a worker of this process claiming it then does not read it back.
+    await signalled("a wake-up", () => signals.wake({ runId: created.run.run_id, spec: created.run.spec }));
+  };
+
+  const createRow = async (req: CreateRunRequest): Promise<RunRow> => {
+    const spec = checkedSpec(req);
+    const assistant = await runnableAssistant(spec.assistantId);
+    const threadId = req.threadId === "" ? newId() : requireUuid("thread_id", req.threadId);
+    const created = await runs.create(newRun(req, threadId, spec, assistant));
+    await announceCreated(created, threadId);
     return created.run;
+  };
+
+  /**
+   * CreateOrResumeRun: the run, and whether it resumes, decided from the thread under its lock.
+   * The assistant is read before the transaction (nothing inside it may wait on another query):
+   * the given one, or a guess of the thread's from a read without the lock, which the decision
+   * confirms under the lock (and reads again when the thread's latest run changed meanwhile).
+   */
+  const createOrResume = async (req: CreateOrResumeRunRequest): Promise<CreateOrResumeRunResponse> => {
+    const request = req.run;
+    if (!request) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);
+    const spec = checkedSpec(request);
+    const threadId = requireUuid("thread_id", request.threadId);
+    const resumeCommand = req.resumeCommandJson.length > 0 ? req.resumeCommandJson : undefined;
+    if (req.resumeOnly && resumeCommand === undefined) {
+      throw invalidArgument("resume_only needs a resume_command_json", [
+        { field: "resume_command_json", description: "required" },
+      ]);
+    }
+    const ask: ResumeAsk = {
+      threadId,
+      canResume: resumeCommand !== undefined,
+      resumeOnly: req.resumeOnly,
+      when: req.interruptedWhen === InterruptedWhen.PENDING ? "pending" : "status",
+      interruptIds: req.interruptIds,
+      assistant: spec.assistantId,
+    };
+    for (let attempt = 1; ; attempt++) {
+      const named = spec.assistantId !== "" ? spec.assistantId : threadAssistant(await runs.threadForRun(threadId));
+      // A failure to load it is answered only if the decision gets that far (a refusal of the thread comes first).
+      const loaded =
+        named === undefined
+          ? undefined
+          : await runnableAssistant(named).then(
+              (row) => ({ row }),
+              (err: unknown) => ({ err }),
+            );
+      let resumed = false;
+      let stale = false;
+      try {
+        const created = await runs.createFromThread(
+          threadId,
+          { createThread: request.ifNotExists === IfNotExists.CREATE && !req.resumeOnly },
+          (thread) => {
+            const decision = decideResume(thread, ask);
+            resumed = decision.resumed;
+            if (decision.assistant !== named || loaded === undefined) {
+              stale = true;
+              throw staleGuess(threadId);
+            }
+            if ("err" in loaded) throw loaded.err;
+            const runSpec =
+              decision.resumed && resumeCommand !== undefined
+                ? create(RunSpecSchema, { ...spec, inputJson: new Uint8Array(), commandJson: resumeCommand })
+                : spec;
+            return { ...newRun(request, threadId, runSpec, loaded.row), createThread: false };
+          },
+        );
+        await announceCreated(created, threadId);
+        return create(CreateOrResumeRunResponseSchema, { run: toRun(created.run), resumed });
+      } catch (err) {
+        if (stale && attempt < 3) continue;
+        throw err;
+      }
+    }
   };
 
   /** Closes the log of a run that ended without a worker (cancelled while pending). */
@@ -129,18 +282,22 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
    * it may answer (of a run it has just created) stands for the first read. With mustExist, a run
    * missing at the first read is NOT_FOUND (the first read doubles as the existence check).
    */
-  const awaitEnd = async (
-    begin: () => Promise<{ runId: string; threadId?: string; row?: RunRow }>,
+  const awaitEnd = async <R extends { status: RunStatusName }>(
+    begin: () => Promise<{ runId: string; threadId?: string; row?: R }>,
+    read: (runId: string, threadId?: string) => Promise<R | undefined>,
     signal: AbortSignal,
-    options: { mustExist?: boolean } = {},
-  ): Promise<RunRow | undefined> => {
+    options: { mustExist?: boolean; fromEnding?: (ending: RunEnding) => R } = {},
+  ): Promise<R | undefined> => {
     let runId: string | undefined;
     let wake: () => void = () => {};
     // The end may be announced while a read is under way: then read again at once, not after the poll.
     let ended = false;
-    const off = signals.onRunDone((id) => {
+    // The end as its worker recorded it, when that worker runs in this process: no read needed.
+    let announced: R | undefined;
+    const off = signals.onRunDone((id, ending) => {
       if (id !== runId) return;
       ended = true;
+      if (ending && options.fromEnding) announced = options.fromEnding(ending);
       wake();
     });
     try {
@@ -149,7 +306,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       let known = target.row;
       for (let first = true; !signal.aborted; first = false) {
         ended = false;
-        const row = known ?? (await runs.get(runId, target.threadId));
+        const row = known ?? announced ?? (await read(runId, target.threadId));
         known = undefined;
         if (!row && first && options.mustExist) throw notFound("Run", runId);
         if (!row || isFinal(row.status)) return row;
@@ -165,7 +322,12 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   };
 
   const waitForEnd = (runId: string, threadId: string | undefined, signal: AbortSignal, options: { mustExist?: boolean } = {}) =>
-    awaitEnd(async () => ({ runId, threadId }), signal, options);
+    awaitEnd(
+      async () => ({ runId, threadId }),
+      (id, thread) => runs.get(id, thread),
+      signal,
+      options,
+    );
 
   const cancelOne = async (runId: string, threadId: string | undefined, action: CancelActionName) => {
     const result = await runs.cancel(runId, threadId, action);
@@ -223,7 +385,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
           }
         }
         if (batch.length === 0) {
-          const current = await runs.get(runId, threadId);
+          const current = await runs.outcome(runId, threadId);
           if (!current || isFinal(current.status)) {
             // Ended with its log gone (expired, or Redis lost): close the stream honestly.
             const tail = await signals.readEvents(runId, last, 0, ctx.signal);
@@ -271,16 +433,21 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     async deleteRun(req) {
       const outcome = await runs.delete(requireUuid("thread_id", req.threadId), requireUuid("run_id", req.runId));
       if (outcome === "missing") throw notFound("Run", req.runId);
-      if (outcome === "active") throw failedPrecondition("RUN_ACTIVE", `Run ${req.runId} is still active; cancel it first`);
+      if (outcome === "active") throw failedPrecondition(Reason.RunActive, `Run ${req.runId} is still active; cancel it first`);
       return {};
     },
 
     async cancelRun(req, ctx) {
       const runId = requireUuid("run_id", req.runId);
       const threadId = optionalThread(req.threadId);
-      await cancelOne(runId, threadId, cancelAction(req.action));
+      // A run's assistant never changes: checked before the cancel, whose decision is taken under the locks.
+      if (req.assistantId !== "") {
+        const run = await mustGet(runId, threadId);
+        if (run.assistant_id !== resolveAssistantId(req.assistantId, deps.graphIds())) throw notFound("Run", runId);
+      }
+      const { outcome } = await cancelOne(runId, threadId, cancelAction(req.action));
       const row = req.wait ? await waitForEnd(runId, threadId, ctx.signal) : await runs.get(runId, threadId);
-      return { run: row ? toRun(row) : undefined };
+      return { run: row ? toRun(row) : undefined, alreadyEnded: outcome === "already-done" };
     },
 
     async cancelRuns(req) {
@@ -299,10 +466,21 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       if (!req.run) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);
       const request = req.run;
       let created: RunRow | undefined;
-      const row = await awaitEnd(async () => {
-        created = await createRow(request);
-        return { runId: created.run_id, threadId: optionalThread(request.threadId), row: created };
-      }, ctx.signal);
+      // Its outcome is all the answer needs: reads of the whole row would bring back its spec (its
+      // input) each time, and its result parsed, only to be printed again.
+      const row = await awaitEnd<JoinOutcome>(
+        async () => {
+          created = await createRow(request);
+          const first = { status: created.status, error: created.error, resultJson: null };
+          return { runId: created.run_id, threadId: optionalThread(request.threadId), row: first };
+        },
+        async (id, thread) => {
+          const outcome = await runs.outcome(id, thread);
+          return outcome && joinOutcome(outcome);
+        },
+        ctx.signal,
+        { fromEnding: (ending) => ({ status: ending.status, error: ending.error, resultJson: ending.resultJson }) },
+      );
       if (ctx.signal.aborted && req.cancelOnDisconnect && created) {
         await cancelOne(created.run_id, optionalThread(request.threadId), "interrupt").catch(() => {});
       }
@@ -318,6 +496,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     },
 
     streamRun: (req, ctx) => runEvents(req, ctx),
+
+    createOrResumeRun: (req) => createOrResume(req),
 
     async *createAndStreamRun(req, ctx) {
       if (!req.run) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);

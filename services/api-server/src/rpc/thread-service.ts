@@ -124,7 +124,7 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
   };
 
   return {
-    async createThread(req) {
+    async createThread(req, ctx) {
       const id = idOrNew("thread_id", req.threadId);
       const supersteps = parseJsonBytes<unknown[]>(req.superstepsJson, []);
       if (!Array.isArray(supersteps)) throw invalidArgument("supersteps must be a list", [{ field: "supersteps", description: "not a list" }]);
@@ -132,7 +132,7 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
       if (!created && req.ifExists !== IfExists.DO_NOTHING) throw alreadyExists("Thread", id);
       if (created && supersteps.length > 0) {
         try {
-          await deps.state.applySupersteps(row, supersteps);
+          await deps.state.applySupersteps(row, supersteps, ctx);
         } catch (err) {
           // Nothing half-made stays behind.
           await threads.delete(id);

@@ -1,12 +1,14 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Client, ServiceImpl } from "@connectrpc/connect";
+import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   failedPrecondition,
+  inCallOf,
   invalidArgument,
   jsonBytes,
   notFound,
   parseJsonBytes,
   type Pool,
+  Reason,
   unavailable,
 } from "@langopen/common";
 import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
@@ -37,7 +39,7 @@ type StateMethods = Pick<
   "getThreadState" | "updateThreadState" | "patchThreadState" | "getThreadHistory"
 > & {
   /** Seeds a new thread's state from supersteps, as if those nodes had run. */
-  applySupersteps(thread: ThreadRow, supersteps: unknown[]): Promise<void>;
+  applySupersteps(thread: ThreadRow, supersteps: unknown[], ctx: HandlerContext): Promise<void>;
 };
 
 interface SuperstepUpdate {
@@ -60,9 +62,9 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
     const graphId = typeof thread.metadata.graph_id === "string" ? thread.metadata.graph_id : undefined;
     return { id, thread, graphId };
   };
-  const refresh = async (threadId: string, graphId: string, config: JsonObject | undefined) => {
+  const refresh = async (threadId: string, graphId: string, config: JsonObject | undefined, ctx: HandlerContext) => {
     const state = parseJsonBytes<{ values?: unknown; next?: unknown[]; tasks?: Array<{ id: string; interrupts?: unknown[] }> }>(
-      (await runtime().getState({ graphId, threadId, config })).stateJson,
+      (await runtime().getState({ graphId, threadId, config }, inCallOf(ctx))).stateJson,
       {},
     );
     const interrupts: Record<string, unknown[]> = {};
@@ -74,26 +76,26 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
       interruptsJson: JSON.stringify(interrupts),
     });
   };
-  const updateState = async (threadId: string, graphId: string, config: JsonObject, valuesJson: Uint8Array, asNode: string, checkpoint?: Parameters<Client<typeof RuntimeService>["updateState"]>[0]["checkpoint"]) => {
-    const res = await runtime().updateState({ graphId, threadId, config, valuesJson, asNode, checkpoint });
-    await refresh(threadId, graphId, config);
+  const updateState = async (threadId: string, graphId: string, config: JsonObject, valuesJson: Uint8Array, asNode: string, ctx: HandlerContext, checkpoint?: Parameters<Client<typeof RuntimeService>["updateState"]>[0]["checkpoint"]) => {
+    const res = await runtime().updateState({ graphId, threadId, config, valuesJson, asNode, checkpoint }, inCallOf(ctx));
+    await refresh(threadId, graphId, config, ctx);
     return res;
   };
 
   return {
-    async getThreadState(req) {
+    async getThreadState(req, ctx) {
       const { id, thread, graphId } = await load(req.threadId);
       if (!graphId) return { stateJson: jsonBytes(EMPTY_STATE) };
-      const res = await runtime().getState({ graphId, threadId: id, config: thread.config, checkpoint: req.checkpoint, subgraphs: req.subgraphs });
+      const res = await runtime().getState({ graphId, threadId: id, config: thread.config, checkpoint: req.checkpoint, subgraphs: req.subgraphs }, inCallOf(ctx));
       return { stateJson: res.stateJson };
     },
 
-    async updateThreadState(req) {
+    async updateThreadState(req, ctx) {
       const { id, thread, graphId } = await load(req.threadId);
-      if (!graphId) throw failedPrecondition("THREAD_HAS_NO_GRAPH", `Thread ${id} has no graph yet: run it, or create it with a graph_id`);
+      if (!graphId) throw failedPrecondition(Reason.ThreadHasNoGraph, `Thread ${id} has no graph yet: run it, or create it with a graph_id`);
       const active = await runs.activeRuns({ threadId: id });
-      if (active.length > 0) throw failedPrecondition("THREAD_BUSY", `Thread ${id} is busy; its state can change only between runs`);
-      const res = await updateState(id, graphId, thread.config, req.valuesJson, req.asNode, req.checkpoint);
+      if (active.length > 0) throw failedPrecondition(Reason.ThreadBusy, `Thread ${id} is busy; its state can change only between runs`);
+      const res = await updateState(id, graphId, thread.config, req.valuesJson, req.asNode, ctx, req.checkpoint);
       return { checkpoint: res.checkpoint };
     },
 
@@ -110,7 +112,7 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
       return {};
     },
 
-    async getThreadHistory(req) {
+    async getThreadHistory(req, ctx) {
       const { id, thread, graphId } = await load(req.threadId);
       if (!graphId) return { statesJson: [] };
       if (req.limit < 0 || req.limit > 1000) throw invalidArgument("limit must be between 1 and 1000", [{ field: "limit", description: "out of range" }]);
@@ -122,18 +124,18 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
         before: req.before,
         metadata: req.metadata,
         checkpoint: req.checkpoint,
-      });
+      }, inCallOf(ctx));
       return { statesJson: res.statesJson };
     },
 
-    async applySupersteps(thread, supersteps) {
+    async applySupersteps(thread, supersteps, ctx) {
       const graphId = typeof thread.metadata.graph_id === "string" ? thread.metadata.graph_id : undefined;
       if (!graphId) throw invalidArgument("supersteps need a graph_id in the thread's metadata", [{ field: "supersteps", description: "no graph" }]);
       for (const step of supersteps) {
         const updates = (step as { updates?: SuperstepUpdate[] } | null)?.updates;
         if (!Array.isArray(updates)) throw invalidArgument("each superstep needs an updates list", [{ field: "supersteps", description: "no updates" }]);
         for (const update of updates) {
-          await updateState(thread.thread_id, graphId, thread.config, jsonBytes(update.values ?? null), update.as_node ?? "");
+          await updateState(thread.thread_id, graphId, thread.config, jsonBytes(update.values ?? null), update.as_node ?? "", ctx);
         }
       }
     },

@@ -46,9 +46,41 @@ const DURABILITY: Record<Durability, string | undefined> = {
 
 /** The public `kwargs` of a run: the stored create body. */
 export function specToKwargs(spec: RunSpec): JsonObject {
+  return kwargsOf(spec, parseJsonBytes<JsonValue>(spec.inputJson, null), parseJsonBytes<JsonValue>(spec.commandJson, null));
+}
+
+const encoder = new TextEncoder();
+/** How the JSON of kwargsOf(spec, null, null) starts: its first two keys. */
+const KWARGS_HEAD = '{"input":null,"command":null';
+const NULL_JSON = encoder.encode("null");
+
+/**
+ * The JSON of specToKwargs(spec), with the input and the command as stored (JSON bytes) instead of
+ * parsed and printed again: they may be megabytes (a run's whole input), the rest is small.
+ */
+export function specToKwargsJson(spec: RunSpec): Uint8Array {
+  const text = JSON.stringify(kwargsOf(spec, null, null));
+  if (!text.startsWith(KWARGS_HEAD)) throw new Error("kwargs must start with input and command");
+  const parts = [
+    encoder.encode('{"input":'),
+    spec.inputJson.length > 0 ? spec.inputJson : NULL_JSON,
+    encoder.encode(',"command":'),
+    spec.commandJson.length > 0 ? spec.commandJson : NULL_JSON,
+    encoder.encode(text.slice(KWARGS_HEAD.length)),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function kwargsOf(spec: RunSpec, input: JsonValue, command: JsonValue): JsonObject {
   const kwargs: JsonObject = {
-    input: parseJsonBytes<JsonValue>(spec.inputJson, null),
-    command: parseJsonBytes<JsonValue>(spec.commandJson, null),
+    input,
+    command,
     config: spec.config ?? {},
     context: spec.context ?? {},
     stream_mode: spec.streamModes,

@@ -5,6 +5,18 @@ import type { RedisChannels } from "./redis-channels.js";
 export type CancelAction = "interrupt" | "rollback";
 
 /**
+ * How a run ended, as its worker has just recorded it in Postgres: its status, its error, and its
+ * result as JSON bytes (null when it has none). Handed with the run's end to listeners in the same
+ * process only, so that one waiting on the run need not read back megabytes its process has in
+ * hand; over Redis only the run's id travels, and listeners read the run.
+ */
+export interface RunEnding {
+  status: "success" | "error" | "timeout" | "interrupted";
+  error: { error: string; message: string } | null;
+  resultJson: Uint8Array | null;
+}
+
+/**
  * Notices between processes: cancel requests for the worker that owns a run, run-done notices for
  * whoever waits on a run's end, webhook notices for the dispatchers. Each is also recorded in
  * Postgres or polled for, so a lost notice only delays.
@@ -12,8 +24,9 @@ export type CancelAction = "interrupt" | "rollback";
 export interface Notices {
   publishCancel(runId: string, action: CancelAction): Promise<void>;
   onCancel(handler: (runId: string, action: CancelAction) => void): () => void;
-  publishRunDone(runId: string): Promise<void>;
-  onRunDone(handler: (runId: string) => void): () => void;
+  /** `ending` reaches listeners in this process only (see RunEnding). */
+  publishRunDone(runId: string, ending?: RunEnding): Promise<void>;
+  onRunDone(handler: (runId: string, ending?: RunEnding) => void): () => void;
   /** Tells the webhook dispatchers that a delivery was queued (they poll too: a lost notice only delays it). */
   publishWebhooksDue(): Promise<void>;
   onWebhooksDue(handler: () => void): () => void;
@@ -45,8 +58,9 @@ export function createRedisNotices(redis: Redis, keys: RedisKeys, channels: Redi
     },
     onRunDone(handler) {
       listen();
-      channels.emitter.on(keys.runDoneChannel, handler);
-      return () => channels.emitter.off(keys.runDoneChannel, handler);
+      const listener = (runId: string) => handler(runId);
+      channels.emitter.on(keys.runDoneChannel, listener);
+      return () => channels.emitter.off(keys.runDoneChannel, listener);
     },
     async publishWebhooksDue() {
       await redis.publish(keys.webhooksDueChannel, "");
@@ -77,8 +91,8 @@ export function createLocalNotices(): Notices & { close(): void } {
       emitter.emit("cancel", runId, action);
     },
     onCancel: (handler) => on("cancel", handler),
-    async publishRunDone(runId) {
-      emitter.emit("done", runId);
+    async publishRunDone(runId, ending) {
+      emitter.emit("done", runId, ending);
     },
     onRunDone: (handler) => on("done", handler),
     async publishWebhooksDue() {

@@ -30,6 +30,8 @@ export interface AssistantFilter {
   metadata?: JsonObject;
   graphId?: string;
   name?: string;
+  /** Only assistants of these graphs (those the deployment serves); every graph when absent. */
+  servedGraphIds?: readonly string[];
 }
 
 export interface AssistantPatch {
@@ -54,6 +56,7 @@ function filterConditions(filter: AssistantFilter): Conditions {
   if (filter.metadata && Object.keys(filter.metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(filter.metadata));
   if (filter.graphId) c.add("graph_id = ?", filter.graphId);
   if (filter.name) c.add("name ILIKE '%' || ? || '%'", escapeLike(filter.name));
+  if (filter.servedGraphIds) c.add("graph_id = ANY(?::text[])", [...filter.servedGraphIds]);
   return c;
 }
 
@@ -64,7 +67,10 @@ function escapeLike(text: string): string {
 /** The assistant rows of the data plane, as its callers use them. */
 export interface AssistantStore {
   /** Inserts version 1 unless the id exists; returns the row and whether it was created. */
-  create(id: string, fields: AssistantFields): Promise<{
+  create(
+    id: string,
+    fields: AssistantFields,
+  ): Promise<{
     row: AssistantRow;
     created: boolean;
   }>;
@@ -73,12 +79,15 @@ export interface AssistantStore {
   update(id: string, patch: AssistantPatch): Promise<AssistantRow | undefined>;
   /** Deletes the assistant and its versions, and optionally the threads that name it. */
   delete(id: string, deleteThreads: boolean): Promise<boolean>;
-  search(filter: AssistantFilter, page: {
-    limit: number;
-    offset: number;
-    sortBy: string;
-    desc: boolean;
-  }): Promise<{
+  search(
+    filter: AssistantFilter,
+    page: {
+      limit: number;
+      offset: number;
+      sortBy: string;
+      desc: boolean;
+    },
+  ): Promise<{
     rows: AssistantRow[];
     total: number;
   }>;
@@ -215,4 +224,3 @@ export function createAssistantStore(pool: Pool): AssistantStore {
     },
   };
 }
-

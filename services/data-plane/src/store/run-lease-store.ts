@@ -1,6 +1,15 @@
-import { type Pool, type PoolClient } from "@langopen/common";
+import type { Pool, PoolClient } from "@langopen/common";
 import { decodeSpec } from "../domain/run-spec.js";
-import { type CancelActionName, type ClaimedRun, type RunRow, type RunStatusName, SETTLED_STATUS, settleThread } from "./run-rows.js";
+import {
+  type CancelActionName,
+  type ClaimedRun,
+  RUN_COLUMNS_BUT_SPEC,
+  type RunRow,
+  type RunStatusName,
+  SETTLED_STATUS,
+  settleThread,
+} from "./run-rows.js";
+import { sqlState } from "./pg-errors.js";
 import { inTransaction, lockThread, type Queryable } from "./sql.js";
 import { ENDED_RUN_COLUMNS, type EndedRun, enqueueEndedRunWebhook, enqueueRunWebhook } from "./webhook-store.js";
 
@@ -10,10 +19,18 @@ export type RunEnd =
   | {
       kind: "done";
       status: Exclude<RunStatusName, "pending" | "running">;
-      resultJson?: string;
+      /** JSON, as text or as the bytes the runtime sent (stored as they are: no decoding). */
+      resultJson?: string | Uint8Array;
       error?: { error: string; message: string };
-      thread: { status: "idle" | "interrupted" | "error"; valuesJson?: string; interruptsJson?: string };
+      thread: { status: "idle" | "interrupted" | "error"; valuesJson?: string | Uint8Array; interruptsJson?: string };
     };
+
+const decoder = new TextDecoder();
+/** A JSON parameter: bytes go as a binary parameter (a json column reads them as its text), not decoded. */
+const jsonParam = (json: string | Uint8Array) =>
+  typeof json === "string" ? json : Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+/** JSON text, for a jsonb parameter (whose binary form is not the bare text). */
+const jsonTextOf = (json: string | Uint8Array) => (typeof json === "string" ? json : decoder.decode(json));
 
 /** The run attempt a worker ends, for RunLeaseStore.finish. */
 export interface LeasedRun {
@@ -35,9 +52,16 @@ export interface LeasedRun {
 export interface RunLeaseStore {
   /**
    * Claims up to `limit` of the oldest runnable runs (the oldest pending run of each thread
-   * with none running) with a fresh lease and epoch, in one statement.
+   * with none running) with a fresh lease and epoch, in one statement. A spec larger than
+   * INLINE_SPEC_BYTES comes from `knownSpec` when it has it (the run was created in this process),
+   * else from a second statement.
    */
-  claim(owner: string, leaseMs: number, limit?: number): Promise<ClaimedRun[]>;
+  claim(
+    owner: string,
+    leaseMs: number,
+    limit?: number,
+    knownSpec?: (runId: string) => Uint8Array | undefined,
+  ): Promise<ClaimedRun[]>;
   /**
    * Extends the lease and reads any cancel asked for meanwhile (so a cancel whose signal was
    * lost still arrives). `owned` is false when the run is no longer ours (fenced off or gone).
@@ -78,13 +102,28 @@ export interface RunLeaseStore {
   reap(maxAttempts: number): Promise<{ requeued: string[]; failed: Array<{ runId: string; threadId: string }> }>;
 }
 
+/** The largest spec a claim reads with the run; a larger one the claimer has already, or reads apart. */
+export const INLINE_SPEC_BYTES = 65_536;
+
+/**
+ * The columns of a claimed run, its spec as base64 when it is at most INLINE_SPEC_BYTES (Buffer.from
+ * decodes it; Postgres's line breaks are skipped). A spec holds the run's input, which may be
+ * megabytes: bytea would come as hex, twice its size, and decoding that in `pg` (as a string, then
+ * from hex) took a second for a 9 MB input, base64 a fifth of that, and none when the claiming
+ * process created the run (claim's knownSpec).
+ */
+const CLAIMED_COLUMNS = `${RUN_COLUMNS_BUT_SPEC.split(",")
+  .map((column) => `runs.${column.trim()}`)
+  .join(", ")},
+  CASE WHEN octet_length(runs.spec) <= ${INLINE_SPEC_BYTES} THEN encode(runs.spec, 'base64') END AS spec_base64`;
+
 /*
  * The end of a run, for the statements of RunStore.finish ($1 run, $2 epoch, $3 status, $4 result,
  * $5 error, $6 thread): the thread's lock (`t`), the end's columns, and the fence, which reaches
  * the run's row only once the thread's lock is held (thread, then run, as everywhere).
  */
 const LOCK_THREAD = "t AS (SELECT thread_id FROM threads WHERE thread_id = $6 FOR NO KEY UPDATE)";
-const END_RUN = `status = $3, result = $4::jsonb, error = $5::jsonb, ended_at = now(), updated_at = now(),
+const END_RUN = `status = $3, result = $4::json, error = $5::jsonb, ended_at = now(), updated_at = now(),
   lease_owner = NULL, lease_expires_at = NULL`;
 const FENCED_RUN = "run_id = $1 AND epoch = $2 AND status = 'running' AND EXISTS (SELECT 1 FROM t)";
 
@@ -94,9 +133,15 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
      * Claims up to `limit` of the oldest runnable runs (the oldest pending run of each thread
      * with none running) with a fresh lease and epoch, in one statement.
      */
-    async claim(owner: string, leaseMs: number, limit = 1): Promise<ClaimedRun[]> {
+    async claim(
+      owner: string,
+      leaseMs: number,
+      limit = 1,
+      knownSpec?: (runId: string) => Uint8Array | undefined,
+    ): Promise<ClaimedRun[]> {
+      let claimed: Array<Omit<ClaimedRun, "spec"> & { spec_base64: string | null }>;
       try {
-        const { rows } = await pool.query<ClaimedRun>(
+        ({ rows: claimed } = await pool.query<Omit<ClaimedRun, "spec"> & { spec_base64: string | null }>(
           `WITH candidate AS (
              SELECT r.run_id FROM runs r
              WHERE r.status = 'pending' AND r.run_after <= now()
@@ -110,15 +155,35 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
              lease_expires_at = now() + make_interval(secs => $2::float8 / 1000), started_at = coalesce(started_at, now()),
              updated_at = now()
            FROM candidate WHERE runs.run_id = candidate.run_id
-           RETURNING runs.*`,
+           RETURNING ${CLAIMED_COLUMNS}`,
           [owner, leaseMs, Math.max(1, Math.floor(limit))],
-        );
-        return rows;
+        ));
       } catch (err) {
         // Another worker claimed a run of the same thread first: the unique index said no.
-        if ((err as { code?: string }).code === "23505") return [];
+        if (sqlState(err) === "23505") return [];
         throw err;
       }
+      const specs = new Map<string, Uint8Array>();
+      const missing: string[] = [];
+      for (const row of claimed) {
+        // Asked for every run, so that what this process kept for one goes once it is claimed.
+        const known = knownSpec?.(row.run_id);
+        if (row.spec_base64 !== null) specs.set(row.run_id, Buffer.from(row.spec_base64, "base64"));
+        else if (known !== undefined) specs.set(row.run_id, known);
+        else missing.push(row.run_id);
+      }
+      if (missing.length > 0) {
+        const { rows } = await pool.query<{ run_id: string; spec_base64: string }>(
+          "SELECT run_id, encode(spec, 'base64') AS spec_base64 FROM runs WHERE run_id = ANY($1::uuid[])",
+          [missing],
+        );
+        for (const row of rows) specs.set(row.run_id, Buffer.from(row.spec_base64, "base64"));
+      }
+      // A run whose spec is not there any more was deleted with its thread meanwhile: nothing to run.
+      return claimed.flatMap(({ spec_base64: _inline, ...row }) => {
+        const spec = specs.get(row.run_id);
+        return spec ? [{ ...row, spec: Buffer.from(spec.buffer, spec.byteOffset, spec.byteLength) }] : [];
+      });
     },
 
     /**
@@ -205,7 +270,7 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
         run.runId,
         run.epoch,
         done.status,
-        done.resultJson ?? null,
+        done.resultJson === undefined ? null : jsonParam(done.resultJson),
         done.error ? JSON.stringify(done.error) : null,
         run.threadId,
       ];
@@ -233,16 +298,24 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
         // statement, no transaction; thread, then run, as above. The statement's snapshot still
         // shows this run active, so the thread's status leaves it out by id; the other runs of the
         // thread cannot change meanwhile (whoever changes them holds the thread's lock first).
+        // The thread's values are most often the run's result itself ($10): then they are sent once.
+        const valuesAreResult = end.thread.valuesJson !== undefined && end.thread.valuesJson === end.resultJson;
         const { rows } = await pool.query<{ busy: boolean }>(
           `WITH ${LOCK_THREAD},
              r AS (UPDATE runs SET ${END_RUN} WHERE ${FENCED_RUN} AND NOT delete_thread_on_end RETURNING run_id)
            UPDATE threads SET status = ${SETTLED_STATUS("$6", "$7", "$1")}, updated_at = now(),
-             "values" = CASE WHEN $8::jsonb IS NULL THEN "values" ELSE $8::jsonb END,
-             interrupts = CASE WHEN $8::jsonb IS NULL THEN interrupts ELSE coalesce($9::jsonb, '{}'::jsonb) END,
-             state_updated_at = CASE WHEN $8::jsonb IS NULL THEN state_updated_at ELSE now() END
+             "values" = CASE WHEN $10::boolean THEN $4::json::jsonb WHEN $8::jsonb IS NULL THEN "values" ELSE $8::jsonb END,
+             interrupts = CASE WHEN $10::boolean OR $8::jsonb IS NOT NULL THEN coalesce($9::jsonb, '{}'::jsonb) ELSE interrupts END,
+             state_updated_at = CASE WHEN $10::boolean OR $8::jsonb IS NOT NULL THEN now() ELSE state_updated_at END
            WHERE thread_id = $6 AND EXISTS (SELECT 1 FROM r)
            RETURNING status = 'busy' AS busy`,
-          [...endParams(end), end.thread.status, end.thread.valuesJson ?? null, end.thread.interruptsJson ?? null],
+          [
+            ...endParams(end),
+            end.thread.status,
+            valuesAreResult || end.thread.valuesJson === undefined ? null : jsonTextOf(end.thread.valuesJson),
+            end.thread.interruptsJson ?? null,
+            valuesAreResult,
+          ],
         );
         if (rows[0]) return { fenced: false, deleteThread: false, threadBusy: rows[0].busy, webhookQueued: false };
         // Nothing changed: fenced, most likely; the general path below says so for certain.
@@ -283,7 +356,11 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
           return { fenced: false, deleteThread: true, webhookQueued };
         }
         // Still busy: another run of the thread waits in the queue, and a worker must be woken for it.
-        const { busy } = await settleThread(db, run.threadId, end.thread);
+        const { valuesJson } = end.thread;
+        const { busy } = await settleThread(db, run.threadId, {
+          ...end.thread,
+          valuesJson: valuesJson === undefined ? undefined : jsonTextOf(valuesJson),
+        });
         const webhookQueued = await enqueueEndedRunWebhook(db, row);
         return { fenced: false, deleteThread: false, threadBusy: busy, webhookQueued };
       });

@@ -30,6 +30,29 @@ export interface RunRow {
   error: { error: string; message: string } | null;
 }
 
+/**
+ * Every column of `runs` but `spec`, for the statements whose caller has the spec already (a create
+ * answers the spec it inserted). A spec holds the run's input, which may be megabytes, and bytea
+ * comes back as hex text of twice its size, which Postgres encodes and `pg` decodes again: a 9 MB
+ * input took seconds to read back.
+ */
+export const RUN_COLUMNS_BUT_SPEC = `run_id, thread_id, assistant_id, graph_id, status, metadata, multitask_strategy,
+  delete_thread_on_end, run_after, created_at, updated_at, started_at, ended_at, attempt, epoch, lease_owner,
+  lease_expires_at, cancel_action, result, error, request_id`;
+
+/** A row read without its spec (RUN_COLUMNS_BUT_SPEC), completed with the spec the caller has (not copied). */
+export function withSpec<T extends Omit<RunRow, "spec">>(row: T, spec: Uint8Array): T & { spec: Buffer } {
+  return Object.assign(row, { spec: Buffer.from(spec.buffer, spec.byteOffset, spec.byteLength) });
+}
+
+/** How a run stands (RunStore.outcome): its result as the JSON text stored, not parsed. */
+export interface RunOutcomeRow {
+  status: RunStatusName;
+  error: RunRow["error"];
+  /** Null while the run has no result (it has not ended, or ended without one). */
+  result_text: string | null;
+}
+
 /** A claimed run: pending and running runs always have their thread. */
 export type ClaimedRun = RunRow & { thread_id: string };
 

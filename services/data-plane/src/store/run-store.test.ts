@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { createLogger, createPool, migrate, type Pool } from "@langopen/common";
+import { createLogger, migrate, type Pool } from "@langopen/common";
 import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import { createTestDatabase, until } from "@langopen/testkit";
 import pg from "pg";
@@ -11,6 +11,7 @@ import { encodeSpec } from "../domain/run-spec.js";
 import { createRunLeaseStore, type RunLeaseStore } from "./run-lease-store.js";
 import type { ClaimedRun } from "./run-rows.js";
 import { createRunStore, type RunStore } from "./run-store.js";
+import { createPool } from "./sql.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
 const ASSISTANT = randomUUID();

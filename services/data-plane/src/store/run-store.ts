@@ -1,7 +1,18 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { failedPrecondition, notFound, type Pool, Reason } from "@langopen/common";
-import { ACTIVE, type CancelActionName, type MultitaskName, type RunRow, type RunStatusName, settleThread } from "./run-rows.js";
+import {
+  ACTIVE,
+  type CancelActionName,
+  type MultitaskName,
+  RUN_COLUMNS_BUT_SPEC,
+  type RunOutcomeRow,
+  type RunRow,
+  type RunStatusName,
+  settleThread,
+  withSpec,
+} from "./run-rows.js";
 import { inTransaction, LIVE_THREAD, lockThread, type Queryable } from "./sql.js";
+import type { ThreadStatusName } from "./thread-store.js";
 import { enqueueRunWebhook } from "./webhook-store.js";
 
 export interface NewRun {
@@ -28,6 +39,16 @@ export interface CreatedRun {
   endedPending: string[];
 }
 
+/** What a run created from a thread's state is decided from: the thread as it is (under its lock, in createFromThread). */
+export interface ThreadForRun {
+  status: ThreadStatusName;
+  metadata: JsonObject;
+  /** The interrupts its last run stopped at, by task id: JSON text as stored ("{}" for none). */
+  interrupts_text: string;
+  /** The assistant of its latest run; null when it has had none. */
+  latest_assistant_id: string | null;
+}
+
 /**
  * The runs as the api-server's callers see them: created (with the thread's multitask strategy),
  * read, listed, deleted and cancelled. The worker's side (claims, leases, ends) is RunLeaseStore.
@@ -38,8 +59,27 @@ export interface RunStore {
    * and marks the thread busy, in one transaction (or one statement where nothing else can change).
    */
   create(input: NewRun): Promise<CreatedRun>;
+  /**
+   * Creates the run that `decide` makes from the thread as it is, in one transaction: creates the
+   * thread when asked (and missing), locks it, reads it (undefined when it is missing or expired),
+   * and creates the run `decide` answers as create does (multitask strategy, busy mark) before the
+   * lock is released. `decide` refuses by throwing: then nothing is written. It runs inside the
+   * transaction, so it must not wait on anything else (no other query).
+   */
+  createFromThread(
+    threadId: string,
+    options: { createThread: boolean },
+    decide: (thread: ThreadForRun | undefined) => NewRun,
+  ): Promise<CreatedRun>;
+  /** The thread as createFromThread's decide sees it, read without a lock (a guess to confirm there). */
+  threadForRun(threadId: string): Promise<ThreadForRun | undefined>;
   /** A run, on the given thread when one is given (a stateless run's, whose thread is gone, too). */
   get(runId: string, threadId?: string): Promise<RunRow | undefined>;
+  /**
+   * As get, but only how the run stands: its status, and once it has ended its error and its
+   * result as the JSON text stored (null when it has none), without its spec. What a join waits on.
+   */
+  outcome(runId: string, threadId?: string): Promise<RunOutcomeRow | undefined>;
   /** A thread's runs, newest first. */
   list(threadId: string, limit: number, offset: number, status?: RunStatusName): Promise<RunRow[]>;
   /** Deletes a run that is not active. */
@@ -71,6 +111,30 @@ const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id,
   SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, $6::bytea, $7::text, $8::boolean,
     now() + make_interval(secs => $9::float8), $10::text`;
 
+/** The parameters of INSERT_RUN for a run, and $11: the thread's link metadata. */
+function insertRunParams(input: NewRun): unknown[] {
+  return [
+    input.runId,
+    input.threadId,
+    input.assistantId,
+    input.graphId,
+    input.metadata,
+    // A view, not a copy: the spec may be megabytes.
+    Buffer.from(input.spec.buffer, input.spec.byteOffset, input.spec.byteLength),
+    input.multitask,
+    input.deleteThreadOnEnd,
+    input.afterSeconds,
+    input.requestId,
+    JSON.stringify({ graph_id: input.graphId, assistant_id: input.assistantId }),
+  ];
+}
+
+/** The columns of ThreadForRun, from `threads` (live threads only). */
+const THREAD_FOR_RUN = `SELECT status, metadata, interrupts::text AS interrupts_text,
+    (SELECT assistant_id FROM runs WHERE runs.thread_id = threads.thread_id ORDER BY created_at DESC LIMIT 1)
+      AS latest_assistant_id
+  FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`;
+
 export function createRunStore(pool: Pool): RunStore {
   return {
     /**
@@ -78,20 +142,7 @@ export function createRunStore(pool: Pool): RunStore {
      * inserts the run as pending and marks the thread busy.
      */
     async create(input: NewRun): Promise<CreatedRun> {
-      const link = JSON.stringify({ graph_id: input.graphId, assistant_id: input.assistantId });
-      const runValues = [
-        input.runId,
-        input.threadId,
-        input.assistantId,
-        input.graphId,
-        input.metadata,
-        Buffer.from(input.spec),
-        input.multitask,
-        input.deleteThreadOnEnd,
-        input.afterSeconds,
-        input.requestId,
-        link,
-      ];
+      const runValues = insertRunParams(input);
       if (input.createThread && !input.requestId) {
         // A thread that does not exist yet (always so for a stateless run) has no runs and no other
         // writer: it and its run are inserted in one statement, already busy, with no transaction.
@@ -101,10 +152,10 @@ export function createRunStore(pool: Pool): RunStore {
              INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $11::jsonb, 'busy')
              ON CONFLICT (thread_id) DO NOTHING
              RETURNING thread_id)
-           ${INSERT_RUN} FROM t RETURNING *`,
+           ${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}`,
           runValues,
         );
-        if (rows[0]) return { run: rows[0], cancelRunning: [], endedPending: [] };
+        if (rows[0]) return { run: withSpec(rows[0], input.spec), cancelRunning: [], endedPending: [] };
       }
       if (input.multitask === "enqueue" && !input.createThread && !input.requestId) {
         // Enqueued on an existing thread (the default): the active runs stay as they are, so the
@@ -112,64 +163,49 @@ export function createRunStore(pool: Pool): RunStore {
         // back: the thread is missing or expired.
         const { rows } = await pool.query<RunRow>(
           `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD} FOR NO KEY UPDATE),
-             r AS (${INSERT_RUN} FROM t RETURNING *),
+             r AS (${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}),
              u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
                    WHERE thread_id = (SELECT thread_id FROM r))
            SELECT * FROM r`,
           runValues,
         );
         if (!rows[0]) throw notFound("Thread", input.threadId);
-        return { run: rows[0], cancelRunning: [], endedPending: [] };
+        return { run: withSpec(rows[0], input.spec), cancelRunning: [], endedPending: [] };
       }
-      return inTransaction(pool, async (db) => {
-        if (input.requestId) {
-          const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
-          if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
-        }
-        if (input.createThread) {
-          await db.query(`INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`, [
-            input.threadId,
-            link,
-          ]);
-        }
-        if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
+      return inTransaction(pool, (db) => createInTransaction(db, input));
+    },
 
-        const active = await db.query<{ run_id: string; status: RunStatusName }>(
-          `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,
-          [input.threadId],
-        );
-        const cancelRunning: CreatedRun["cancelRunning"] = [];
-        const endedPending: string[] = [];
-        if (active.rows.length > 0) {
-          if (input.multitask === "reject") {
-            throw failedPrecondition(Reason.ThreadBusy, `Thread ${input.threadId} is busy with run ${active.rows[0]?.run_id}`, {
-              thread_id: input.threadId,
-            });
-          }
-          if (input.multitask === "interrupt" || input.multitask === "rollback") {
-            for (const run of active.rows) {
-              if (run.status === "running") {
-                await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [
-                  run.run_id,
-                  input.multitask,
-                ]);
-                cancelRunning.push({ runId: run.run_id, action: input.multitask });
-              } else {
-                await endPending(db, run.run_id, input.multitask);
-                endedPending.push(run.run_id);
-              }
-            }
-          }
+    async createFromThread(
+      threadId: string,
+      options: { createThread: boolean },
+      decide: (thread: ThreadForRun | undefined) => NewRun,
+    ): Promise<CreatedRun> {
+      return inTransaction(pool, async (db) => {
+        if (options.createThread) {
+          // Inserted bare; the run's insert adds its link metadata, as create does.
+          await db.query("INSERT INTO threads (thread_id) VALUES ($1) ON CONFLICT (thread_id) DO NOTHING", [threadId]);
         }
-        // The run, and the thread marked busy (its lock is held already), in one statement.
-        const { rows } = await db.query<RunRow>(
-          `WITH r AS (${INSERT_RUN} RETURNING *),
-             t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb WHERE thread_id = $2)
-           SELECT * FROM r`,
-          runValues,
-        );
-        return { run: rows[0] as RunRow, cancelRunning, endedPending };
+        const locked = await lockThread(db, threadId, { liveOnly: true });
+        const thread = locked ? (await db.query<ThreadForRun>(THREAD_FOR_RUN, [threadId])).rows[0] : undefined;
+        const input = decide(thread);
+        if (input.threadId !== threadId) throw new Error("createFromThread: the run must be on the locked thread");
+        return createInTransaction(db, input);
       });
+    },
+
+    async threadForRun(threadId: string): Promise<ThreadForRun | undefined> {
+      const { rows } = await pool.query<ThreadForRun>(THREAD_FOR_RUN, [threadId]);
+      return rows[0];
+    },
+
+    async outcome(runId: string, threadId?: string): Promise<RunOutcomeRow | undefined> {
+      // As get: a stateless run whose temporary thread is gone has no thread any more.
+      const { rows } = await pool.query<RunOutcomeRow>(
+        `SELECT status, error, result::text AS result_text FROM runs
+         WHERE run_id = $1 ${threadId ? "AND (thread_id = $2 OR thread_id IS NULL)" : ""}`,
+        threadId ? [runId, threadId] : [runId],
+      );
+      return rows[0];
     },
 
     async get(runId: string, threadId?: string): Promise<RunRow | undefined> {
@@ -262,8 +298,63 @@ export function createRunStore(pool: Pool): RunStore {
     ): Promise<void> {
       await settleThread(pool, threadId, state);
     },
-
   };
+}
+
+/**
+ * The general path of a create, inside a transaction: creates the thread when asked, locks it
+ * (lock order: thread, then its runs), applies the multitask strategy, inserts the run as pending
+ * and marks the thread busy.
+ */
+async function createInTransaction(db: Queryable, input: NewRun): Promise<CreatedRun> {
+  const runValues = insertRunParams(input);
+  if (input.requestId) {
+    const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
+    if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
+  }
+  if (input.createThread) {
+    await db.query(`INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`, [
+      input.threadId,
+      runValues[10],
+    ]);
+  }
+  if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
+
+  const active = await db.query<{ run_id: string; status: RunStatusName }>(
+    `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,
+    [input.threadId],
+  );
+  const cancelRunning: CreatedRun["cancelRunning"] = [];
+  const endedPending: string[] = [];
+  if (active.rows.length > 0) {
+    if (input.multitask === "reject") {
+      throw failedPrecondition(Reason.ThreadBusy, `Thread ${input.threadId} is busy with run ${active.rows[0]?.run_id}`, {
+        thread_id: input.threadId,
+      });
+    }
+    if (input.multitask === "interrupt" || input.multitask === "rollback") {
+      for (const run of active.rows) {
+        if (run.status === "running") {
+          await db.query("UPDATE runs SET cancel_action = $2, updated_at = now() WHERE run_id = $1", [
+            run.run_id,
+            input.multitask,
+          ]);
+          cancelRunning.push({ runId: run.run_id, action: input.multitask });
+        } else {
+          await endPending(db, run.run_id, input.multitask);
+          endedPending.push(run.run_id);
+        }
+      }
+    }
+  }
+  // The run, and the thread marked busy (its lock is held already), in one statement.
+  const { rows } = await db.query<RunRow>(
+    `WITH r AS (${INSERT_RUN} RETURNING ${RUN_COLUMNS_BUT_SPEC}),
+         t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb WHERE thread_id = $2)
+       SELECT * FROM r`,
+    runValues,
+  );
+  return { run: withSpec(rows[0] as RunRow, input.spec), cancelRunning, endedPending };
 }
 
 async function endPending(db: Queryable, runId: string, action: CancelActionName): Promise<void> {
@@ -276,4 +367,3 @@ async function endPending(db: Queryable, runId: string, action: CancelActionName
     await enqueueRunWebhook(db, runId);
   }
 }
-

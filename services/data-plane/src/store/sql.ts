@@ -1,11 +1,81 @@
-import type { Pool, PoolClient } from "@langopen/common";
+import { type Logger, type Pool, type PoolClient, unavailable } from "@langopen/common";
+import pg from "pg";
+import { sqlState, translatePgError } from "./pg-errors.js";
+
+export interface PoolOptions {
+  connectionString: string;
+  max?: number;
+  applicationName: string;
+}
+
+type QueryCallback = (err: Error | null | undefined, res?: unknown) => void;
+type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, done: (release?: unknown) => void) => void;
+
+const clientQuery = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
+const poolConnect = pg.Pool.prototype.connect as (this: pg.Pool, callback?: ConnectCallback) => unknown;
+
+const translating =
+  (callback: QueryCallback): QueryCallback =>
+  (err, res) =>
+    callback(err ? (translatePgError(err) as Error) : err, res);
+
+const rethrowTranslated = (err: unknown): never => {
+  throw translatePgError(err);
+};
+
+/**
+ * The connections of the stores' pool: every query of every store (on the pool, or on a client
+ * of a transaction) fails with its error translated (pg-errors.ts) the moment Postgres answers,
+ * so no store, and nothing above the stores, sees Postgres's own wording. Code that branches on
+ * a SQLSTATE reads it with sqlState.
+ */
+class StoreClient extends pg.Client {}
+StoreClient.prototype.query = function query(this: pg.Client, ...args: unknown[]): unknown {
+  const [config, values, callback] = args;
+  // A Submittable (a cursor, a query stream) reports its own errors.
+  if (config !== null && typeof config === "object" && typeof (config as { submit?: unknown }).submit === "function") {
+    return clientQuery.apply(this, args);
+  }
+  // pool.query calls the client with a callback.
+  if (typeof values === "function") return clientQuery.call(this, config, translating(values as QueryCallback));
+  if (typeof callback === "function") return clientQuery.call(this, config, values, translating(callback as QueryCallback));
+  return (clientQuery.apply(this, args) as Promise<unknown>).catch(rethrowTranslated);
+} as unknown as pg.Client["query"];
+
+/** The stores' pool: a connection it cannot hand out (Postgres down, the pool ended, timeout) means UNAVAILABLE. */
+class StorePool extends pg.Pool {}
+StorePool.prototype.connect = function connect(this: pg.Pool, callback?: ConnectCallback): unknown {
+  // pool.query takes its client with a callback.
+  if (callback)
+    return poolConnect.call(this, (err, client, done) => callback(err ? unavailable("postgres", err) : err, client, done));
+  return (poolConnect.call(this) as Promise<PoolClient>).catch((err: unknown) => {
+    throw unavailable("postgres", err);
+  });
+} as unknown as pg.Pool["connect"];
+
+/**
+ * The data plane's pool, one per process, created in the composition root: its errors come out
+ * translated for callers (see StoreClient).
+ */
+export function createPool(options: PoolOptions, logger: Logger): Pool {
+  const pool = new StorePool({
+    Client: StoreClient,
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection (Postgres restarted) must not crash the process.
+  pool.on("error", (err) => logger.warn({ err }, "Lost idle Postgres connection"));
+  return pool;
+}
 
 /**
  * Not expired with strategy delete. Such a thread is gone for every reader at once, before the
  * sweeper deletes it; keep_latest threads stay visible (expiry only prunes their checkpoints).
  */
 export const LIVE_THREAD = "(ttl_strategy IS DISTINCT FROM 'delete' OR expires_at IS NULL OR expires_at > now())";
-
 
 /** Something that runs queries: the pool, or a client inside a transaction. */
 export type Queryable = Pick<Pool, "query"> | PoolClient;
@@ -29,7 +99,7 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
       return result;
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
-      const code = (err as { code?: string }).code;
+      const code = sqlState(err);
       if (!(code && RETRYABLE.has(code)) || attempt >= ATTEMPTS) throw err;
     } finally {
       client.off("error", onError);

@@ -138,6 +138,31 @@ export function errorBody(err: unknown): { error: string; message: string } {
   return { error: "Error", message: typeof err === "string" ? err : (JSON.stringify(toPlain(err)) ?? String(err)) };
 }
 
+/**
+ * Whether two plain forms (toPlain's output) print as the same JSON: the same values, with the
+ * keys of every object in the same order. Cheaper than printing them: strings that are one are
+ * compared by reference, and values of the same run share theirs.
+ */
+export function samePlainJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!samePlainJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i] as string;
+    if (key !== keysB[i]) return false;
+    if (!samePlainJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
 /** JSON text of the plain form; `null` for undefined. */
 export function plainJsonText(value: unknown): string {
   return JSON.stringify(toPlain(value)) ?? "null";

@@ -1,24 +1,21 @@
+import { execFile } from "node:child_process";
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { Command, Send } from "@langchain/langgraph";
-import { failedPrecondition, type Logger, notFound, readLanggraphConfig } from "@langopen/common";
+import { failedPrecondition, type Logger, notFound, Reason, readLanggraphConfig } from "@langopen/common";
 import { callFactory, type GraphTarget, toGraphTarget } from "./resolve.js";
 import type { CompiledGraphLike, LanggraphClasses } from "./types.js";
 import { enableTypeScript, isTypeScriptFile } from "./typescript.js";
 import { findUserPackage, importUserPackage } from "./user-packages.js";
 
-/** Stable reasons for the errors of RPCs on graphs that cannot be used. */
-export const GraphReason = {
-  NotLoaded: "GRAPH_NOT_LOADED",
-  FactoryFailed: "GRAPH_FACTORY_FAILED",
-} as const;
-
 export interface GraphStatus {
   graphId: string;
   /** The spec as written in langgraph.json, e.g. "./agent.ts:graph". */
   spec: string;
+  /** The absolute path of the graph's module. */
+  file: string;
   loaded: boolean;
   /** Why it failed to load, when it did. */
   error?: string;
@@ -68,6 +65,33 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * Where `node --check` finds a syntax error in a JavaScript file ("/app/agent.mjs:3:7"), if it
+ * finds one: Node's import error does not say (an error in a module it imports is not found).
+ */
+function syntaxErrorLocation(file: string): Promise<string | undefined> {
+  if (!/\.[cm]?js$/.test(file)) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--check", file], { timeout: 10_000 }, (err, _stdout, stderr) => {
+      if (!err) return resolve(undefined);
+      // "<file>:<line>\n<source line>\n<carets under the error>\n..."
+      const [where, , carets] = stderr.split("\n");
+      const line = where?.startsWith(`${file}:`) ? where.slice(file.length + 1) : undefined;
+      const column = carets ? carets.indexOf("^") + 1 : 0;
+      resolve(line && /^\d+$/.test(line) ? `${file}:${line}${column > 0 ? `:${column}` : ""}` : undefined);
+    });
+  });
+}
+
+/** Why a graph's module failed to load: the error's message, its kind when not a plain Error, and where a syntax error is. */
+async function loadError(err: unknown, file: string): Promise<string> {
+  if (!(err instanceof Error)) return String(err);
+  const text = err.name === "Error" || err.message.startsWith(err.name) ? err.message : `${err.name}: ${err.message}`;
+  if (err.name !== "SyntaxError") return text;
+  const location = await syntaxErrorLocation(file);
+  return location ? `${text} (${location})` : text;
+}
+
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -109,15 +133,16 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
 
   await Promise.all(
     Object.entries(config.graphs).map(async ([graphId, spec]) => {
-      const entry: Entry = { status: { graphId, spec, loaded: false } };
+      const { file } = parseGraphSpec(spec, config.dir);
+      const entry: Entry = { status: { graphId, spec, file, loaded: false } };
       entries.set(graphId, entry);
       try {
         entry.target = await withTimeout(loadTarget(graphId, spec, config.dir), timeoutMs, `graph "${graphId}" (${spec})`);
         entry.status.loaded = true;
         logger.info({ graph_id: graphId, spec, kind: entry.target.kind }, "Loaded Graph");
       } catch (err) {
-        entry.status.error = message(err);
-        logger.error({ graph_id: graphId, spec, err }, "Failed to load Graph");
+        entry.status.error = await loadError(err, file);
+        logger.error({ graph_id: graphId, spec, file, cause: entry.status.error, err }, "Failed to load Graph");
       }
     }),
   );
@@ -132,7 +157,7 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
     const entry = entries.get(graphId);
     if (!entry) throw notFound("Graph", graphId);
     if (!entry.target) {
-      throw failedPrecondition(GraphReason.NotLoaded, `Graph "${graphId}" failed to load: ${entry.status.error}`, {
+      throw failedPrecondition(Reason.GraphNotLoaded, `Graph "${graphId}" failed to load: ${entry.status.error}`, {
         graph_id: graphId,
       });
     }
@@ -162,7 +187,7 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
       try {
         return await build(graphId, runConfig);
       } catch (err) {
-        throw failedPrecondition(GraphReason.FactoryFailed, `The factory of graph "${graphId}" failed: ${message(err)}`, {
+        throw failedPrecondition(Reason.GraphFactoryFailed, `The factory of graph "${graphId}" failed: ${message(err)}`, {
           graph_id: graphId,
         });
       }

@@ -25,6 +25,7 @@ import {
 } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
 import type { CheckpointService, CheckpointWriteSchema } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { sleep } from "@langopen/common";
+import { type Snapshot, snapshotOf } from "../domain/snapshot-serde.js";
 import type { FenceSchema } from "@langopen/gen/langopen/data/v1/common_pb";
 
 export type CheckpointClient = Client<typeof CheckpointService>;
@@ -106,10 +107,19 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
    * are kept apart and joined to their checkpoint when it is read.
    */
   private readonly writtenWrites = new Map<string, PendingWriteMessage[]>();
+  /**
+   * A snapshot (see snapshotOf) of each checkpoint in `written`, by its key and id, when it has one:
+   * reading the latest checkpoint back (LangGraph does at the end of every run) then copies its
+   * structure instead of parsing its JSON again (megabytes when the state is). Only with the default
+   * serializer, whose round trip a snapshot reproduces.
+   */
+  private readonly snapshots = new Map<string, { checkpointId: string; snapshot: Snapshot }>();
+  private readonly snapshotting: boolean;
   private batch: Array<{ kind: WriteKind; resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(options: RemoteCheckpointerOptions) {
     super(options.serde);
+    this.snapshotting = options.serde === undefined;
     this.client = options.client;
     this.fence = options.fence;
     this.onWriteFailed = options.onWriteFailed;
@@ -125,7 +135,9 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
     const known = this.written.get(writtenKey(threadId, checkpointNs));
     if (known && (!wanted || wanted === known.ref?.checkpointId)) {
       const writes = this.writtenWrites.get(writtenKey(threadId, checkpointNs, known.ref?.checkpointId)) ?? [];
-      return this.toTuple(create(CheckpointSchema, { ...known, pendingWrites: writes }));
+      const saved = this.snapshots.get(writtenKey(threadId, checkpointNs));
+      const snapshot = saved?.checkpointId === known.ref?.checkpointId ? saved?.snapshot : undefined;
+      return this.toTuple(create(CheckpointSchema, { ...known, pendingWrites: writes }), snapshot);
     }
     const res = await this.client.getCheckpoint(
       { ref: { threadId, checkpointNs, checkpointId: getCheckpointId(config) ?? "" } },
@@ -163,6 +175,8 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
     const threadId = requireThreadId(config, "put a checkpoint");
     const checkpointNs = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
     const parentId = config.configurable?.checkpoint_id as string | undefined;
+    // Taken with the serialization (both before any wait), so both are of the same moment.
+    const snapshot = this.snapshotting ? snapshotOf(checkpoint) : undefined;
     const [[type, bytes], metadataJson] = await Promise.all([
       this.serde.dumpsTyped(checkpoint),
       this.dumpMetadata(config, metadata),
@@ -181,6 +195,8 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
       }),
     );
     this.written.set(writtenKey(threadId, checkpointNs), message);
+    if (snapshot) this.snapshots.set(writtenKey(threadId, checkpointNs), { checkpointId: checkpoint.id, snapshot });
+    else this.snapshots.delete(writtenKey(threadId, checkpointNs));
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
 
@@ -262,7 +278,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
   async deleteThread(threadId: string): Promise<void> {
     await this.client.deleteCheckpoints({ threadId }, { timeoutMs: this.timeoutMs });
     const prefix = `${threadId}\u0000`;
-    for (const map of [this.written, this.writtenWrites]) {
+    for (const map of [this.written, this.writtenWrites, this.snapshots]) {
       for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
     }
   }
@@ -285,13 +301,13 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
     return encoder.encode(text);
   }
 
-  private async toTuple(message: CheckpointMessage): Promise<CheckpointTuple> {
+  private async toTuple(message: CheckpointMessage, snapshot?: Snapshot): Promise<CheckpointTuple> {
     const ref = message.ref;
     const threadId = ref?.threadId ?? "";
     const checkpointNs = ref?.checkpointNs ?? "";
     const tuple: CheckpointTuple = {
       config: { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: ref?.checkpointId ?? "" } },
-      checkpoint: (await this.serde.loadsTyped(message.type, message.checkpoint)) as Checkpoint,
+      checkpoint: (snapshot ? snapshot.read() : await this.serde.loadsTyped(message.type, message.checkpoint)) as Checkpoint,
       metadata: (message.metadataJson.length > 0 ? await this.serde.loadsTyped("json", message.metadataJson) : undefined) as
         | CheckpointMetadata
         | undefined,

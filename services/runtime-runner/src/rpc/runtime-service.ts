@@ -13,7 +13,8 @@ import {
   type RuntimeService,
 } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { type CallerCall, CallerLink, OutgoingCall } from "../domain/caller-link.js";
-import { errorBody, plainJsonBytes } from "../domain/plain-json.js";
+import { errorBody, plainJsonBytes, samePlainJson, toPlain } from "../domain/plain-json.js";
+import { SnapshotSerde } from "../domain/snapshot-serde.js";
 import { buildRunConfig, fromPublicConfig, runInput, stateConfig } from "../domain/run-config.js";
 import { graphSchemas, type SchemaModule } from "../domain/schemas.js";
 import { KNOWN_MODES, type OutEvent, planStream, StreamTranslator } from "../domain/stream-translator.js";
@@ -106,7 +107,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     copy.checkpointer = !options.stateful
       ? undefined
       : options.ephemeral
-        ? new MemorySaver()
+        ? new MemorySaver(new SnapshotSerde())
         : new RemoteCheckpointer({
             client: options.checkpoints ?? deps.checkpoints,
             fence: options.fence,
@@ -147,6 +148,10 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     const config = buildRunConfig(spec, ids, { langgraphVersion: graphs.langgraphVersion });
     const stateful = req.threadId !== "";
     const started = Date.now();
+    // The data of the last root `values` event handed over: the final values most often are the
+    // same, and a caller that keeps it (takes_values_from_events) is then told so instead of being
+    // sent them again.
+    let lastRootValues: { data: unknown } | undefined;
 
     const finish = (
       outcome: RunOutcome,
@@ -154,15 +159,19 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       extra: { error?: unknown; interrupts?: unknown; hasNext?: boolean } = {},
     ) => {
       log.info({ outcome: RunOutcome[outcome], duration_ms: Date.now() - started }, "Finished Run");
+      const plainValues = toPlain(values ?? null) ?? null;
+      const asLastEvent =
+        req.takesValuesFromEvents && lastRootValues !== undefined && samePlainJson(plainValues, lastRootValues.data);
       const result: ExecuteRunResponseInit = {
         kind: {
           case: "result",
           value: {
             outcome,
-            valuesJson: plainJsonBytes(values ?? null),
+            valuesJson: asLastEvent ? new Uint8Array() : textBytes(JSON.stringify(plainValues)),
             errorJson: extra.error === undefined ? new Uint8Array() : plainJsonBytes(extra.error),
             interruptsJson: plainJsonBytes(extra.interrupts ?? {}),
             hasNext: extra.hasNext ?? false,
+            valuesAreLastEvent: asLastEvent,
           },
         },
       };
@@ -184,6 +193,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     void feed?.(link).catch((err: unknown) => log.debug({ err }, "The caller's request stream ended with an error"));
     const handOver = (out: OutEvent): ExecuteRunResponseInit => {
       link.handedOne();
+      if (out.event === "values") lastRootValues = { data: out.data };
       return eventResponse(out);
     };
 

@@ -415,6 +415,14 @@ export declare type CancelRunRequest = Message<"langopen.data.v1.CancelRunReques
    * @generated from field: string reason = 5;
    */
   reason: string;
+
+  /**
+   * When set, only a run of this assistant (an id, or a graph id for its default assistant) is
+   * cancelled; another's is NOT_FOUND, as if it did not exist.
+   *
+   * @generated from field: string assistant_id = 6;
+   */
+  assistantId: string;
 };
 
 /**
@@ -447,6 +455,14 @@ export declare type CancelRunRequestJson = {
    * @generated from field: string reason = 5;
    */
   reason?: string;
+
+  /**
+   * When set, only a run of this assistant (an id, or a graph id for its default assistant) is
+   * cancelled; another's is NOT_FOUND, as if it did not exist.
+   *
+   * @generated from field: string assistant_id = 6;
+   */
+  assistantId?: string;
 };
 
 /**
@@ -463,6 +479,13 @@ export declare type CancelRunResponse = Message<"langopen.data.v1.CancelRunRespo
    * @generated from field: langopen.data.v1.Run run = 1;
    */
   run?: Run | undefined;
+
+  /**
+   * The run had already ended: nothing was cancelled, and `run` is as it ended.
+   *
+   * @generated from field: bool already_ended = 2;
+   */
+  alreadyEnded: boolean;
 };
 
 /**
@@ -473,6 +496,13 @@ export declare type CancelRunResponseJson = {
    * @generated from field: langopen.data.v1.Run run = 1;
    */
   run?: RunJson;
+
+  /**
+   * The run had already ended: nothing was cancelled, and `run` is as it ended.
+   *
+   * @generated from field: bool already_ended = 2;
+   */
+  alreadyEnded?: boolean;
 };
 
 /**
@@ -929,6 +959,181 @@ export declare type CreateAndStreamRunResponseJson = {
 export declare const CreateAndStreamRunResponseSchema: GenMessage<CreateAndStreamRunResponse, {jsonType: CreateAndStreamRunResponseJson}>;
 
 /**
+ * @generated from message langopen.data.v1.CreateOrResumeRunRequest
+ */
+export declare type CreateOrResumeRunRequest = Message<"langopen.data.v1.CreateOrResumeRunRequest"> & {
+  /**
+   * The run as it starts afresh: thread_id is required, the spec carries the input. An empty
+   * spec.assistant_id means the thread's assistant: that of its latest run, else the
+   * assistant_id or graph_id of its metadata (FAILED_PRECONDITION THREAD_ASSISTANT_UNKNOWN when
+   * it has none).
+   *
+   * @generated from field: langopen.data.v1.CreateRunRequest run = 1;
+   */
+  run?: CreateRunRequest | undefined;
+
+  /**
+   * JSON Command {resume, update?, goto?} the run carries, instead of the spec's input and
+   * command, when the thread waits on an interrupt. Empty: the run never resumes.
+   *
+   * @generated from field: bytes resume_command_json = 2;
+   */
+  resumeCommandJson: Uint8Array;
+
+  /**
+   * @generated from field: langopen.data.v1.InterruptedWhen interrupted_when = 3;
+   */
+  interruptedWhen: InterruptedWhen;
+
+  /**
+   * Resume or refuse: a missing thread is NOT_FOUND (it is not created), one that waits on no
+   * interrupt FAILED_PRECONDITION THREAD_NOT_INTERRUPTED.
+   *
+   * @generated from field: bool resume_only = 4;
+   */
+  resumeOnly: boolean;
+
+  /**
+   * The interrupts the resume answers. When the thread records interrupt ids, each must be among
+   * them (FAILED_PRECONDITION INTERRUPT_NOT_PENDING, with the id in the metadata as interrupt_id).
+   *
+   * @generated from field: repeated string interrupt_ids = 5;
+   */
+  interruptIds: string[];
+};
+
+/**
+ * @generated from message langopen.data.v1.CreateOrResumeRunRequest
+ */
+export declare type CreateOrResumeRunRequestJson = {
+  /**
+   * The run as it starts afresh: thread_id is required, the spec carries the input. An empty
+   * spec.assistant_id means the thread's assistant: that of its latest run, else the
+   * assistant_id or graph_id of its metadata (FAILED_PRECONDITION THREAD_ASSISTANT_UNKNOWN when
+   * it has none).
+   *
+   * @generated from field: langopen.data.v1.CreateRunRequest run = 1;
+   */
+  run?: CreateRunRequestJson;
+
+  /**
+   * JSON Command {resume, update?, goto?} the run carries, instead of the spec's input and
+   * command, when the thread waits on an interrupt. Empty: the run never resumes.
+   *
+   * @generated from field: bytes resume_command_json = 2;
+   */
+  resumeCommandJson?: string;
+
+  /**
+   * @generated from field: langopen.data.v1.InterruptedWhen interrupted_when = 3;
+   */
+  interruptedWhen?: InterruptedWhenJson;
+
+  /**
+   * Resume or refuse: a missing thread is NOT_FOUND (it is not created), one that waits on no
+   * interrupt FAILED_PRECONDITION THREAD_NOT_INTERRUPTED.
+   *
+   * @generated from field: bool resume_only = 4;
+   */
+  resumeOnly?: boolean;
+
+  /**
+   * The interrupts the resume answers. When the thread records interrupt ids, each must be among
+   * them (FAILED_PRECONDITION INTERRUPT_NOT_PENDING, with the id in the metadata as interrupt_id).
+   *
+   * @generated from field: repeated string interrupt_ids = 5;
+   */
+  interruptIds?: string[];
+};
+
+/**
+ * Describes the message langopen.data.v1.CreateOrResumeRunRequest.
+ * Use `create(CreateOrResumeRunRequestSchema)` to create a new message.
+ */
+export declare const CreateOrResumeRunRequestSchema: GenMessage<CreateOrResumeRunRequest, {jsonType: CreateOrResumeRunRequestJson}>;
+
+/**
+ * @generated from message langopen.data.v1.CreateOrResumeRunResponse
+ */
+export declare type CreateOrResumeRunResponse = Message<"langopen.data.v1.CreateOrResumeRunResponse"> & {
+  /**
+   * @generated from field: langopen.data.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+
+  /**
+   * Whether the run resumes the thread's interrupt (it carries resume_command_json).
+   *
+   * @generated from field: bool resumed = 2;
+   */
+  resumed: boolean;
+};
+
+/**
+ * @generated from message langopen.data.v1.CreateOrResumeRunResponse
+ */
+export declare type CreateOrResumeRunResponseJson = {
+  /**
+   * @generated from field: langopen.data.v1.Run run = 1;
+   */
+  run?: RunJson;
+
+  /**
+   * Whether the run resumes the thread's interrupt (it carries resume_command_json).
+   *
+   * @generated from field: bool resumed = 2;
+   */
+  resumed?: boolean;
+};
+
+/**
+ * Describes the message langopen.data.v1.CreateOrResumeRunResponse.
+ * Use `create(CreateOrResumeRunResponseSchema)` to create a new message.
+ */
+export declare const CreateOrResumeRunResponseSchema: GenMessage<CreateOrResumeRunResponse, {jsonType: CreateOrResumeRunResponseJson}>;
+
+/**
+ * When a thread counts as waiting on an interrupt (CreateOrResumeRun).
+ *
+ * @generated from enum langopen.data.v1.InterruptedWhen
+ */
+export enum InterruptedWhen {
+  /**
+   * As INTERRUPTED_WHEN_STATUS.
+   *
+   * @generated from enum value: INTERRUPTED_WHEN_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Its status is interrupted: its latest run stopped at an interrupt and no run came since.
+   *
+   * @generated from enum value: INTERRUPTED_WHEN_STATUS = 1;
+   */
+  STATUS = 1,
+
+  /**
+   * Its status is interrupted, or it still records the interrupts its last run stopped at (also
+   * while a later run waits or runs).
+   *
+   * @generated from enum value: INTERRUPTED_WHEN_PENDING = 2;
+   */
+  PENDING = 2,
+}
+
+/**
+ * When a thread counts as waiting on an interrupt (CreateOrResumeRun).
+ *
+ * @generated from enum langopen.data.v1.InterruptedWhen
+ */
+export declare type InterruptedWhenJson = "INTERRUPTED_WHEN_UNSPECIFIED" | "INTERRUPTED_WHEN_STATUS" | "INTERRUPTED_WHEN_PENDING";
+
+/**
+ * Describes the enum langopen.data.v1.InterruptedWhen.
+ */
+export declare const InterruptedWhenSchema: GenEnum<InterruptedWhen, InterruptedWhenJson>;
+
+/**
  * @generated from enum langopen.data.v1.IfNotExists
  */
 export enum IfNotExists {
@@ -1135,6 +1340,20 @@ export declare const RunService: GenService<{
     methodKind: "server_streaming";
     input: typeof CreateAndStreamRunRequestSchema;
     output: typeof CreateAndStreamRunResponseSchema;
+  },
+  /**
+   * Creates a run on a thread that resumes the interrupt the thread waits on, when it waits on
+   * one, and starts afresh with its input otherwise. What the run is (resume or input, and its
+   * assistant when none is given) is decided from the thread as it is under its lock, in the
+   * transaction that creates the run: the thread cannot change between the decision and the
+   * create. A refusal writes nothing.
+   *
+   * @generated from rpc langopen.data.v1.RunService.CreateOrResumeRun
+   */
+  createOrResumeRun: {
+    methodKind: "unary";
+    input: typeof CreateOrResumeRunRequestSchema;
+    output: typeof CreateOrResumeRunResponseSchema;
   },
 }>;
 

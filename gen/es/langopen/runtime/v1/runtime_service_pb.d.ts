@@ -73,6 +73,16 @@ export declare type ExecuteRunRequest = Message<"langopen.runtime.v1.ExecuteRunR
    * @generated from field: bool serves_checkpoints = 9;
    */
   servesCheckpoints: boolean;
+
+  /**
+   * The caller keeps the data of the run's last root `values` event, and takes the final values
+   * from it when the result says they are the same (RunResult.values_are_last_event): they then
+   * travel once, not twice (they may be megabytes). A runtime that does not know this field sends
+   * them in values_json as before.
+   *
+   * @generated from field: bool takes_values_from_events = 10;
+   */
+  takesValuesFromEvents: boolean;
 };
 
 /**
@@ -133,6 +143,16 @@ export declare type ExecuteRunRequestJson = {
    * @generated from field: bool serves_checkpoints = 9;
    */
   servesCheckpoints?: boolean;
+
+  /**
+   * The caller keeps the data of the run's last root `values` event, and takes the final values
+   * from it when the result says they are the same (RunResult.values_are_last_event): they then
+   * travel once, not twice (they may be megabytes). A runtime that does not know this field sends
+   * them in values_json as before.
+   *
+   * @generated from field: bool takes_values_from_events = 10;
+   */
+  takesValuesFromEvents?: boolean;
 };
 
 /**
@@ -308,6 +328,14 @@ export declare type RunResult = Message<"langopen.runtime.v1.RunResult"> & {
    * @generated from field: bool has_next = 5;
    */
   hasNext: boolean;
+
+  /**
+   * The final values are the data of the last root `values` event this call sent, and values_json
+   * is empty. Only when the request set takes_values_from_events.
+   *
+   * @generated from field: bool values_are_last_event = 6;
+   */
+  valuesAreLastEvent: boolean;
 };
 
 /**
@@ -346,6 +374,14 @@ export declare type RunResultJson = {
    * @generated from field: bool has_next = 5;
    */
   hasNext?: boolean;
+
+  /**
+   * The final values are the data of the last root `values` event this call sent, and values_json
+   * is empty. Only when the request set takes_values_from_events.
+   *
+   * @generated from field: bool values_are_last_event = 6;
+   */
+  valuesAreLastEvent?: boolean;
 };
 
 /**
