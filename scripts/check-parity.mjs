@@ -141,7 +141,10 @@ function contractOf(doc) {
 async function main() {
   if (args.extract) {
     const doc = JSON.parse(await readFile(args.extract, "utf8"));
-    const contract = { description: "Operations and request-body field names of the upstream Agent Server API", operations: contractOf(doc) };
+    const contract = {
+      description: "Operations and request-body field names of the upstream Agent Server API",
+      operations: contractOf(doc),
+    };
     await writeFile(args.contract, `${JSON.stringify(contract, null, 1)}\n`);
     console.log(`wrote ${contract.operations.length} operations to ${args.contract}`);
     return 0;

@@ -56,13 +56,37 @@ describe("bad input", () => {
     ["POST", "/assistants/a/latest", {}, 422, "Invalid body: 'version' is required"],
     ["GET", "/threads/123", undefined, 422, "Invalid path parameter: 'thread_id' must be a UUID"],
     ["POST", "/threads/prune", { thread_ids: ["x"] }, 422, "Invalid body: 'thread_ids[0]' must be a UUID"],
-    ["POST", "/threads", { status: "idle", if_exists: "sometimes" }, 422, `Invalid body: 'if_exists' must be one of "raise", "do_nothing"`],
+    [
+      "POST",
+      "/threads",
+      { status: "idle", if_exists: "sometimes" },
+      422,
+      `Invalid body: 'if_exists' must be one of "raise", "do_nothing"`,
+    ],
     ["PUT", "/store/items", { namespace: [], key: "k", value: {} }, 400, "Namespace is required: give at least one label"],
-    ["PUT", "/store/items", { namespace: ["a.b"], key: "k", value: {} }, 422, "Invalid body: 'namespace[0]' must be a non-empty label without '.'"],
+    [
+      "PUT",
+      "/store/items",
+      { namespace: ["a.b"], key: "k", value: {} },
+      422,
+      "Invalid body: 'namespace[0]' must be a non-empty label without '.'",
+    ],
     ["GET", "/store/items?key=k", undefined, 400, "Namespace is required: give at least one label"],
-    ["GET", "/store/items?key=k&namespace=a..b", undefined, 422, "Invalid query parameter: 'namespace' labels must be non-empty and contain no '.'"],
+    [
+      "GET",
+      "/store/items?key=k&namespace=a..b",
+      undefined,
+      422,
+      "Invalid query parameter: 'namespace' labels must be non-empty and contain no '.'",
+    ],
     ["DELETE", "/store/items", { key: "k" }, 400, "Namespace is required: give at least one label"],
-    ["GET", "/assistants/a/graph?xray=sometimes", undefined, 422, "Invalid query parameter: 'xray' must be a boolean or a non-negative integer"],
+    [
+      "GET",
+      "/assistants/a/graph?xray=sometimes",
+      undefined,
+      422,
+      "Invalid query parameter: 'xray' must be a boolean or a non-negative integer",
+    ],
   ])("%s %s -> %i without calling the api-server", async (method, url, payload, status, detail) => {
     const { app, calls } = await start();
     const res = await app.inject({
@@ -144,7 +168,14 @@ describe("errors from the api-server", () => {
 });
 
 describe("translation", () => {
-  const assistant = (assistantId: string) => ({ assistantId, graphId: "agent", version: 1, name: assistantId, createTime: ts, updateTime: ts });
+  const assistant = (assistantId: string) => ({
+    assistantId,
+    graphId: "agent",
+    version: 1,
+    name: assistantId,
+    createTime: ts,
+    updateTime: ts,
+  });
 
   it("searches assistants with pagination headers, select, and the request id forwarded", async () => {
     const { app, calls } = await start((router) =>
@@ -196,7 +227,12 @@ describe("translation", () => {
   it("answers PATCH /threads/{id} with 204 when the client prefers return=minimal", async () => {
     const thread = { threadId: THREAD, status: ThreadStatus.IDLE, createTime: ts, updateTime: ts, stateUpdateTime: ts };
     const { app } = await start((router) => router.service(ThreadService, { updateThread: () => ({ thread }) }));
-    const minimal = await app.inject({ method: "PATCH", url: `/threads/${THREAD}`, payload: { metadata: { a: 1 } }, headers: { prefer: "return=minimal" } });
+    const minimal = await app.inject({
+      method: "PATCH",
+      url: `/threads/${THREAD}`,
+      payload: { metadata: { a: 1 } },
+      headers: { prefer: "return=minimal" },
+    });
     expect(minimal.statusCode).toBe(204);
     expect(minimal.body).toBe("");
     const full = await app.inject({ method: "PATCH", url: `/threads/${THREAD}`, payload: { metadata: { a: 1 } } });
@@ -226,7 +262,9 @@ describe("translation", () => {
   it("returns a stored item", async () => {
     const { app } = await start((router) =>
       router.service(StoreService, {
-        getItem: (req) => ({ item: { namespace: req.namespace, key: req.key, valueJson: jsonBytes({ v: 1 }), createTime: ts, updateTime: ts } }),
+        getItem: (req) => ({
+          item: { namespace: req.namespace, key: req.key, valueJson: jsonBytes({ v: 1 }), createTime: ts, updateTime: ts },
+        }),
       }),
     );
     const res = await app.inject({ method: "GET", url: "/store/items?key=k&namespace=a&namespace=b" });

@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyTypeProviderDefault,
   LogController,
 } from "fastify";
+import { GATEWAY_DEFAULTS } from "./config.js";
 import { answerFrameworkError, errorHandlerPlugin } from "./plugins/error-handler.js";
 import { jsonBodyPlugin } from "./plugins/json-body.js";
 import { metricsPlugin } from "./plugins/metrics.js";
@@ -31,7 +32,6 @@ import { type GatewayInfo, systemRoutes } from "./routes/system/index.js";
 import { threadRoutes } from "./routes/threads/index.js";
 import { webhookRoutes } from "./routes/webhooks/index.js";
 import { validatorCompiler } from "./validation.js";
-import { GATEWAY_DEFAULTS } from "./config.js";
 
 export type { GatewayInfo } from "./routes/system/index.js";
 

@@ -1,5 +1,5 @@
-import { Type, type Static } from "typebox";
 import { BaseConfigSchema, configDefaults, PortSchema, UrlListSchema } from "@langopen/common";
+import { type Static, Type } from "typebox";
 
 /** Environment of the gateway process, read once by main.ts (or by a launcher that embeds the gateway). */
 export const GatewayConfigSchema = Type.Object({

@@ -67,7 +67,9 @@ describe("validatorCompiler", () => {
   });
 
   it("rejects values the spec constrains", () => {
-    expect(detail(StorePutBody, "body", { namespace: ["a"], key: "k", value: [1] })).toBe("Invalid body: 'value' must be a JSON object");
+    expect(detail(StorePutBody, "body", { namespace: ["a"], key: "k", value: [1] })).toBe(
+      "Invalid body: 'value' must be a JSON object",
+    );
     expect(detail(ThreadSearchBody, "body", { extract: { a: "state.x" } })).toBe(
       "Invalid body: 'extract.a' must be a path starting with values, metadata, config or interrupts",
     );

@@ -52,7 +52,11 @@ const langopen = await startLangOpen(
 );
 const url = langopen.url;
 const post = async (p, body) => {
-  const res = await fetch(`${url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${url}${p}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${text.slice(0, 200)}`);
   return text ? JSON.parse(text) : undefined;
@@ -106,7 +110,11 @@ try {
   const created = [];
   for (let i = 0; i < N; i++) {
     const thread = threads[i % threads.length];
-    const run = await post(`/threads/${thread}/runs`, { assistant_id: "echo", input: { text: `bg ${i}` }, multitask_strategy: "enqueue" });
+    const run = await post(`/threads/${thread}/runs`, {
+      assistant_id: "echo",
+      input: { text: `bg ${i}` },
+      multitask_strategy: "enqueue",
+    });
     created.push([thread, run.run_id]);
   }
   for (const [thread, run] of created) await get(`/threads/${thread}/runs/${run}/join`);

@@ -39,11 +39,29 @@ let statements = [];
 if (args.trace && !args.url) {
   const originalQuery = pg.Client.prototype.query;
   const size = (v) =>
-    v == null ? 0 : typeof v === "string" ? v.length : Buffer.isBuffer(v) ? v.length : Array.isArray(v) ? v.reduce((s, x) => s + size(x), 0) : typeof v === "object" ? JSON.stringify(v).length : 0;
+    v == null
+      ? 0
+      : typeof v === "string"
+        ? v.length
+        : Buffer.isBuffer(v)
+          ? v.length
+          : Array.isArray(v)
+            ? v.reduce((s, x) => s + size(x), 0)
+            : typeof v === "object"
+              ? JSON.stringify(v).length
+              : 0;
   pg.Client.prototype.query = function (config, values, callback) {
     const text = typeof config === "string" ? config : config?.text;
     const params = Array.isArray(values) ? values : config?.values;
-    const entry = { sql: String(text ?? "").replace(/\s+/g, " ").trim(), start: performance.now(), end: 0, sent: size(params), received: 0 };
+    const entry = {
+      sql: String(text ?? "")
+        .replace(/\s+/g, " ")
+        .trim(),
+      start: performance.now(),
+      end: 0,
+      sent: size(params),
+      received: 0,
+    };
     statements.push(entry);
     const done = (res) => {
       entry.end = performance.now();
@@ -156,7 +174,13 @@ async function once(kind) {
     if (!intact(state.values)) throw new Error(`${kind}: the thread's state lacks the message`);
   }
   const cpu = Object.fromEntries(Object.keys(cpu0).map((k) => [k, cpu1[k] - cpu0[k]]));
-  return { ms, cpu, statements: statements.filter((s) => s.start >= t0 && s.start <= t0 + ms).map((s) => ({ ...s, start: s.start - t0, end: s.end - t0 })) };
+  return {
+    ms,
+    cpu,
+    statements: statements
+      .filter((s) => s.start >= t0 && s.start <= t0 + ms)
+      .map((s) => ({ ...s, start: s.start - t0, end: s.end - t0 })),
+  };
 }
 
 const kinds = ["stateless", "threaded"];
@@ -182,7 +206,9 @@ try {
     for (const kind of kinds) {
       const sorted = [...results[kind]].sort((a, b) => a.ms - b.ms);
       const r = sorted[Math.floor((sorted.length - 1) / 2)];
-      console.log(`\n${kind}, median round (${fmt(r.ms)} ms): CPU ms launcher ${fmt(r.cpu.launcher)}, runtime ${fmt(r.cpu.runtime)}, postgres ${fmt(r.cpu.postgres)}`);
+      console.log(
+        `\n${kind}, median round (${fmt(r.ms)} ms): CPU ms launcher ${fmt(r.cpu.launcher)}, runtime ${fmt(r.cpu.runtime)}, postgres ${fmt(r.cpu.postgres)}`,
+      );
       if (args.url) continue;
       console.log("| start (ms) | duration (ms) | sent (MB) | received (MB) | statement |\n| ---: | ---: | ---: | ---: | --- |");
       for (const s of r.statements) {

@@ -2,8 +2,8 @@ import { create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { jsonBytes } from "@langopen/common";
 import {
   type Thread,
-  type ThreadStorage,
   ThreadStatus,
+  type ThreadStorage,
   type ThreadTtl,
   ThreadTtlSchema,
   TtlStrategy,

@@ -1,5 +1,14 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { alreadyExists, failedPrecondition, internal, invalidArgument, malformed, notFound, unavailable, unimplemented } from "@langopen/common";
+import {
+  alreadyExists,
+  failedPrecondition,
+  internal,
+  invalidArgument,
+  malformed,
+  notFound,
+  unavailable,
+  unimplemented,
+} from "@langopen/common";
 import { describe, expect, it } from "vitest";
 import { RequestValidationError } from "../validation.js";
 import { fromConnectError, PUBLIC_STATUS, routeMatcher, toPublicError } from "./error-handler.js";
@@ -37,7 +46,10 @@ describe("PUBLIC_STATUS", () => {
 describe("fromConnectError", () => {
   it("passes 4xx messages through", () => {
     expect(fromConnectError(notFound("Thread", "t1"))).toEqual({ statusCode: 404, detail: "Thread t1 not found" });
-    expect(fromConnectError(alreadyExists("Assistant", "a1"))).toEqual({ statusCode: 409, detail: "Assistant a1 already exists" });
+    expect(fromConnectError(alreadyExists("Assistant", "a1"))).toEqual({
+      statusCode: 409,
+      detail: "Assistant a1 already exists",
+    });
     expect(fromConnectError(failedPrecondition("THREAD_BUSY", "Thread t1 is busy"))).toEqual({
       statusCode: 409,
       detail: "Thread t1 is busy",
@@ -67,11 +79,14 @@ describe("fromConnectError", () => {
 
   it("keeps 5xx details generic", () => {
     expect(fromConnectError(internal())).toEqual({ statusCode: 500, detail: "Internal Server Error" });
-    expect(fromConnectError(new ConnectError("relation \"x\" does not exist", Code.Internal))).toEqual({
+    expect(fromConnectError(new ConnectError('relation "x" does not exist', Code.Internal))).toEqual({
       statusCode: 500,
       detail: "Internal Server Error",
     });
-    expect(fromConnectError(new ConnectError("slow", Code.DeadlineExceeded))).toEqual({ statusCode: 504, detail: "Gateway Timeout" });
+    expect(fromConnectError(new ConnectError("slow", Code.DeadlineExceeded))).toEqual({
+      statusCode: 504,
+      detail: "Gateway Timeout",
+    });
     expect(fromConnectError(new ConnectError("secret", Code.DataLoss)).detail).toBe("Internal Server Error");
   });
 
@@ -97,8 +112,14 @@ describe("toPublicError", () => {
   });
 
   it("maps Fastify's body errors", () => {
-    const tooLarge = Object.assign(new RangeError("Request body is too large"), { code: "FST_ERR_CTP_BODY_TOO_LARGE", statusCode: 413 });
-    expect(toPublicError(tooLarge, 1024)).toEqual({ statusCode: 413, detail: "Request body is too large: the limit is 1024 bytes" });
+    const tooLarge = Object.assign(new RangeError("Request body is too large"), {
+      code: "FST_ERR_CTP_BODY_TOO_LARGE",
+      statusCode: 413,
+    });
+    expect(toPublicError(tooLarge, 1024)).toEqual({
+      statusCode: 413,
+      detail: "Request body is too large: the limit is 1024 bytes",
+    });
     const media = Object.assign(new Error("Unsupported Media Type"), { code: "FST_ERR_CTP_INVALID_MEDIA_TYPE", statusCode: 415 });
     expect(toPublicError(media).statusCode).toBe(415);
     const length = Object.assign(new RangeError("Request body size did not match Content-Length"), {

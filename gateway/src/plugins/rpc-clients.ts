@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
@@ -5,7 +6,6 @@ import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
-import type { ServerResponse } from "node:http";
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 

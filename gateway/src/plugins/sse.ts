@@ -2,8 +2,8 @@ import type { ServerResponse } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { FastifyReply } from "fastify";
 import fp from "fastify-plugin";
-import { fromConnectError } from "./error-handler.js";
 import { GATEWAY_DEFAULTS } from "../config.js";
+import { fromConnectError } from "./error-handler.js";
 
 /*
  * THE server-sent events writer of the gateway: every SSE byte goes out through this module.

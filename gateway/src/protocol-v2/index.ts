@@ -6,7 +6,7 @@
  * namespaces.ts reads subgraph paths, and filter.ts picks what one connection asked for.
  */
 export type { AgentStatus } from "../mappers/run-status.js";
-export { type EventFilter, channelOf, matchesFilter } from "./filter.js";
+export { channelOf, type EventFilter, matchesFilter } from "./filter.js";
 export { isNamespacePrefix, parseEventName, segmentName } from "./namespaces.js";
 export { ProtocolEventTranslator } from "./translator.js";
 export type { LogEvent, Namespace, ProtocolEvent } from "./types.js";

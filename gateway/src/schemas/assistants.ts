@@ -1,4 +1,4 @@
-import { Type, type Static } from "typebox";
+import { type Static, Type } from "typebox";
 import { JsonObject, Limit, Nullable, Offset, QueryBool, SortOrder, StringEnum, Uuid } from "./common.js";
 
 export const IfExists = StringEnum(["raise", "do_nothing"] as const, { default: "raise" });

@@ -1,6 +1,6 @@
 import type { JsonObject as ProtoJsonObject } from "@bufbuild/protobuf";
 import { isUuid } from "@langopen/common";
-import { Type, type TSchema } from "typebox";
+import { type TSchema, Type } from "typebox";
 import { Format } from "typebox/format";
 
 /*

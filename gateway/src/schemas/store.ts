@@ -1,9 +1,8 @@
-import { Type, type Static } from "typebox";
+import { type Static, Type } from "typebox";
 import { JsonObject, Limit, Nullable, Offset, QueryBool, QueryList } from "./common.js";
 
 /** A namespace label: not empty, no "." (the GET endpoint joins labels with dots). */
-export const NamespaceLabel = () =>
-  Type.String({ pattern: "^[^.]+$", errorMessage: "must be a non-empty label without '.'" });
+export const NamespaceLabel = () => Type.String({ pattern: "^[^.]+$", errorMessage: "must be a non-empty label without '.'" });
 
 const Namespace = () => Type.Array(NamespaceLabel());
 

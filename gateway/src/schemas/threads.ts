@@ -1,4 +1,4 @@
-import { Type, type Static } from "typebox";
+import { type Static, Type } from "typebox";
 import { IfExists } from "./assistants.js";
 import { JsonObject, Limit, Nullable, Offset, QueryList, SortOrder, StringEnum, Uuid } from "./common.js";
 

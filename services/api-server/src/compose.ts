@@ -1,5 +1,19 @@
 import type { Client } from "@connectrpc/connect";
-import { type Logger, readLanggraphConfig, type RpcServer, startRpcServer } from "@langopen/common";
+import { type Logger, type RpcServer, readLanggraphConfig, startRpcServer } from "@langopen/common";
+import {
+  createAssistantStore,
+  createCheckpointServiceImpl,
+  createCheckpointStore,
+  createCronStore,
+  createItemStore,
+  createPool,
+  createRunStore,
+  createThreadStore,
+  createWebhookStore,
+  defaultAssistantId,
+  migrateDataPlane,
+  type Signals,
+} from "@langopen/data-plane";
 import type { Health } from "@langopen/gen/health/v1/health_pb";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
@@ -9,16 +23,15 @@ import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { API_SERVER_DEFAULTS } from "./config.js";
 import { watchDependencies } from "./dependency-health.js";
-import { createAssistantStore, createCheckpointServiceImpl, createCheckpointStore, createCronStore, createItemStore, createPool, createRunStore, createThreadStore, createWebhookStore, defaultAssistantId, type Signals, migrateDataPlane } from "@langopen/data-plane";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
 import { createCronServiceImpl } from "./rpc/cron-service.js";
 import { createRunServiceImpl } from "./rpc/run-service.js";
 import { createStoreServiceImpl } from "./rpc/store-service.js";
 import { createThreadServiceImpl } from "./rpc/thread-service.js";
-import { createWebhookServiceImpl } from "./rpc/webhook-service.js";
 import { createThreadStateMethods } from "./rpc/thread-state.js";
-import { API_SERVER_DEFAULTS } from "./config.js";
+import { createWebhookServiceImpl } from "./rpc/webhook-service.js";
 
 export interface ApiServerOptions {
   databaseUrl: string;
@@ -51,7 +64,14 @@ export interface ApiServer {
 /** The composition root of the api-server: migrations, pool, stores, RPC services, server. */
 export async function startApiServer(options: ApiServerOptions, logger: Logger): Promise<ApiServer> {
   await migrateDataPlane(options.databaseUrl, logger);
-  const pool = createPool({ connectionString: options.databaseUrl, max: options.poolSize ?? API_SERVER_DEFAULTS.DATABASE_POOL_SIZE, applicationName: "langopen-api-server" }, logger);
+  const pool = createPool(
+    {
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? API_SERVER_DEFAULTS.DATABASE_POOL_SIZE,
+      applicationName: "langopen-api-server",
+    },
+    logger,
+  );
   const assistants = createAssistantStore(pool);
   const threads = createThreadStore(pool);
   const items = createItemStore(pool);
@@ -83,7 +103,10 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     logger,
     services,
     routes: (router) => {
-      router.service(AssistantService, createAssistantServiceImpl({ assistants, graphIds: () => graphIds, runtime: options.runtime }));
+      router.service(
+        AssistantService,
+        createAssistantServiceImpl({ assistants, graphIds: () => graphIds, runtime: options.runtime }),
+      );
       router.service(
         ThreadService,
         createThreadServiceImpl({
@@ -93,7 +116,13 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
           state: createThreadStateMethods({ pool, threads, runs, runtime: options.runtime }),
         }),
       );
-      router.service(StoreService, createStoreServiceImpl({ items, refreshTtlOnRead: options.refreshTtlOnRead ?? API_SERVER_DEFAULTS.STORE_REFRESH_TTL_ON_READ }));
+      router.service(
+        StoreService,
+        createStoreServiceImpl({
+          items,
+          refreshTtlOnRead: options.refreshTtlOnRead ?? API_SERVER_DEFAULTS.STORE_REFRESH_TTL_ON_READ,
+        }),
+      );
       router.service(
         RunService,
         createRunServiceImpl({ runs, assistants, graphIds: () => graphIds, signals: options.signals, logger }),

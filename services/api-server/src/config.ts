@@ -1,5 +1,5 @@
 import { BaseConfigSchema, configDefaults, PortSchema, UrlListSchema, UrlSchema } from "@langopen/common";
-import { Type, type Static } from "typebox";
+import { type Static, Type } from "typebox";
 
 export const ApiServerConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,

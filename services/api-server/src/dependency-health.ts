@@ -1,7 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import { type HealthState, type Logger, type Pool, ServingStatus } from "@langopen/common";
+import type { Signals } from "@langopen/data-plane";
 import type { Health } from "@langopen/gen/health/v1/health_pb";
-import { type Signals } from "@langopen/data-plane";
 
 /** Health service names under which each dependency's reachability is reported. */
 export const DEPENDENCY_SERVICES = {
@@ -38,7 +38,8 @@ export function watchDependencies(deps: DependencyHealthDeps): () => void {
     if (stopped) return;
     health.set(DEPENDENCY_SERVICES[name], up ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     if (last.get(name) !== up) {
-      if (last.has(name)) (up ? logger.info : logger.error).call(logger, { dependency: name }, up ? "Dependency is back" : "Dependency is down");
+      if (last.has(name))
+        (up ? logger.info : logger.error).call(logger, { dependency: name }, up ? "Dependency is back" : "Dependency is down");
       last.set(name, up);
     }
   };

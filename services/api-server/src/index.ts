@@ -1,3 +1,3 @@
-export { startApiServer, graphIdsOf, type ApiServer, type ApiServerOptions } from "./compose.js";
-export { API_SERVER_DEFAULTS, ApiServerConfigSchema, type ApiServerConfig } from "./config.js";
+export { type ApiServer, type ApiServerOptions, graphIdsOf, startApiServer } from "./compose.js";
+export { API_SERVER_DEFAULTS, type ApiServerConfig, ApiServerConfigSchema } from "./config.js";
 export { DEPENDENCY_SERVICES } from "./dependency-health.js";

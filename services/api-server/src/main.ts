@@ -1,10 +1,18 @@
 import { createClient } from "@connectrpc/connect";
-import { createLogger, createRedis, createReplicatedTransport, loadConfig, runMain, stopOnSignals, urlList } from "@langopen/common";
+import {
+  createLogger,
+  createRedis,
+  createReplicatedTransport,
+  loadConfig,
+  runMain,
+  stopOnSignals,
+  urlList,
+} from "@langopen/common";
+import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { graphIdsOf, startApiServer } from "./compose.js";
 import { ApiServerConfigSchema } from "./config.js";
-import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 
 async function main(): Promise<void> {
   const config = loadConfig(ApiServerConfigSchema, process.env);

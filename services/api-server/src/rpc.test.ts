@@ -5,15 +5,15 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { createLogger, errorInfo, Reason } from "@langopen/common";
-import { Health, HealthCheckResponse_ServingStatus } from "@langopen/gen/health/v1/health_pb";
+import { createLocalSignals } from "@langopen/data-plane";
 import { ServerReflection, ServerReflectionRequestSchema } from "@langopen/gen/grpc/reflection/v1/reflection_pb";
 import * as v1alpha from "@langopen/gen/grpc/reflection/v1alpha/reflection_pb";
+import { Health, HealthCheckResponse_ServingStatus } from "@langopen/gen/health/v1/health_pb";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { createTestDatabase } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type ApiServer, startApiServer } from "./compose.js";
-import { createLocalSignals } from "@langopen/data-plane";
 
 const PROTO_ROOT = fileURLToPath(new URL("../../../proto", import.meta.url));
 const EXPECTED_SERVICES = [
@@ -63,7 +63,11 @@ describe("api-server over gRPC", () => {
     }
     const alpha = createClient(v1alpha.ServerReflection, transport);
     for await (const res of alpha.serverReflectionInfo(
-      one(create(v1alpha.ServerReflectionRequestSchema, { messageRequest: { case: "fileContainingSymbol", value: "langopen.data.v1.ThreadService" } })),
+      one(
+        create(v1alpha.ServerReflectionRequestSchema, {
+          messageRequest: { case: "fileContainingSymbol", value: "langopen.data.v1.ThreadService" },
+        }),
+      ),
     )) {
       expect(res.messageResponse.case).toBe("fileDescriptorResponse");
     }
@@ -78,7 +82,9 @@ describe("api-server over gRPC", () => {
     for (const transport of transports) {
       const health = createClient(Health, transport);
       expect((await health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
-      expect((await health.check({ service: "langopen.data.v1.ThreadService" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      expect((await health.check({ service: "langopen.data.v1.ThreadService" })).status).toBe(
+        HealthCheckResponse_ServingStatus.SERVING,
+      );
     }
   });
 
@@ -92,7 +98,10 @@ describe("api-server over gRPC", () => {
     const pkg = grpc.loadPackageDefinition(definition) as unknown as {
       langopen: { data: { v1: { AssistantService: grpc.ServiceClientConstructor } } };
     };
-    const client = new pkg.langopen.data.v1.AssistantService(server.rpc.url.replace("http://", ""), grpc.credentials.createInsecure());
+    const client = new pkg.langopen.data.v1.AssistantService(
+      server.rpc.url.replace("http://", ""),
+      grpc.credentials.createInsecure(),
+    );
     const call = (method: string, req: object) =>
       new Promise<Record<string, unknown>>((resolve, reject) =>
         (client[method] as (r: object, cb: (e: grpc.ServiceError | null, v: Record<string, unknown>) => void) => void).call(
@@ -102,11 +111,16 @@ describe("api-server over gRPC", () => {
         ),
       );
     try {
-      const created = (await call("CreateAssistant", { graph_id: "agent", name: "from grpc-js" })).assistant as Record<string, unknown>;
+      const created = (await call("CreateAssistant", { graph_id: "agent", name: "from grpc-js" })).assistant as Record<
+        string,
+        unknown
+      >;
       expect(created.name).toBe("from grpc-js");
       const got = (await call("GetAssistant", { assistant_id: created.assistant_id })).assistant as Record<string, unknown>;
       expect(got.assistant_id).toBe(created.assistant_id);
-      await expect(call("GetAssistant", { assistant_id: crypto.randomUUID() })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+      await expect(call("GetAssistant", { assistant_id: crypto.randomUUID() })).rejects.toMatchObject({
+        code: grpc.status.NOT_FOUND,
+      });
     } finally {
       client.close();
     }

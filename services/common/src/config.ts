@@ -1,4 +1,4 @@
-import { Type, type Static, type TObject, type TProperties } from "typebox";
+import { type Static, type TObject, type TProperties, Type } from "typebox";
 import { Value } from "typebox/value";
 
 /**

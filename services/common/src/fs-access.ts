@@ -1,4 +1,4 @@
-import { stat, chmod } from "node:fs/promises";
+import { chmod, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 

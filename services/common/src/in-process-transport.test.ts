@@ -1,7 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "@langopen/gen/google/rpc/error_details_pb";
-import { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Status } from "@langopen/gen/health/v1/health_pb";
+import {
+  Health,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus as Status,
+} from "@langopen/gen/health/v1/health_pb";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { notFound } from "./errors.js";
@@ -42,7 +46,11 @@ function setup() {
       },
     });
   });
-  const transport = createInProcessTransport({ routes, interceptors: [edgeInterceptor(logger)], shutdownSignal: shutdown.signal });
+  const transport = createInProcessTransport({
+    routes,
+    interceptors: [edgeInterceptor(logger)],
+    shutdownSignal: shutdown.signal,
+  });
   return { client: createClient(Health, transport), seen, shutdown };
 }
 

@@ -10,9 +10,9 @@ import {
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
+  type StreamResponse,
   type Transport,
   type UnaryResponse,
-  type StreamResponse,
 } from "@connectrpc/connect";
 import {
   createAsyncIterable,
@@ -96,7 +96,13 @@ export function createInProcessTransport(options: InProcessTransportOptions): Tr
     return spec;
   };
   const normalizeTimeout = (timeoutMs: number | undefined) => (timeoutMs === undefined || timeoutMs <= 0 ? undefined : timeoutMs);
-  const contextFor = (method: DescMethod, signal: AbortSignal, timeoutMs: number | undefined, header: Headers, values = createContextValues()) =>
+  const contextFor = (
+    method: DescMethod,
+    signal: AbortSignal,
+    timeoutMs: number | undefined,
+    header: Headers,
+    values = createContextValues(),
+  ) =>
     createHandlerContext({
       service: method.parent,
       method,
@@ -273,6 +279,8 @@ function toCallerError(err: unknown): ConnectError {
   const e = ConnectError.from(err, Code.Internal);
   if (e.cause === undefined && e.details.every((d) => !("desc" in d))) return e;
   const wire = new ConnectError(e.rawMessage, e.code, e.metadata);
-  wire.details = e.details.map((d) => ("desc" in d ? { type: d.desc.typeName, value: toBinary(d.desc, create(d.desc, d.value)) } : d));
+  wire.details = e.details.map((d) =>
+    "desc" in d ? { type: d.desc.typeName, value: toBinary(d.desc, create(d.desc, d.value)) } : d,
+  );
   return wire;
 }

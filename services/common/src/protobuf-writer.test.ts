@@ -1,10 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
-import {
-  ExecuteRequestSchema,
-  ExecuteResponseSchema,
-} from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { ExecuteRequestSchema, ExecuteResponseSchema } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { describe, expect, it } from "vitest";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 

@@ -1,4 +1,4 @@
-import { toBinary, type DescFile, type DescMessage } from "@bufbuild/protobuf";
+import { type DescFile, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
 import * as v1 from "@langopen/gen/grpc/reflection/v1/reflection_pb";

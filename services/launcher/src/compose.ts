@@ -5,13 +5,13 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { graphIdsOf, startApiServer } from "@langopen/api-server";
 import { createRedis, createRpcTransport, freePort, type Logger } from "@langopen/common";
+import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { buildApp } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
 import { startRuntimeProcess } from "./runtime-process.js";
-import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 
 /** LangOpen's version, as /info reports it. */
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;

@@ -1,7 +1,7 @@
 import { BaseConfigSchema } from "@langopen/common";
 import { GatewayConfigSchema } from "@langopen/gateway";
 import { WorkerConfigSchema } from "@langopen/worker";
-import { Type, type Static } from "typebox";
+import { type Static, Type } from "typebox";
 
 const gateway = GatewayConfigSchema.properties;
 const worker = WorkerConfigSchema.properties;

@@ -1,12 +1,12 @@
 import { Client } from "@langchain/langgraph-sdk";
 import { createLogger, createRedis, type Pool } from "@langopen/common";
+import { createPool, createRedisSignals, defaultAssistantId } from "@langopen/data-plane";
+import { until } from "@langopen/testkit";
 import { startWorkerService, type WorkerService } from "@langopen/worker";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 import { statusOf } from "./test-fixtures/status.js";
 import { startTunedStack } from "./test-fixtures/tuned-stack.js";
-import { until } from "@langopen/testkit";
-import { createPool, createRedisSignals, defaultAssistantId } from "@langopen/data-plane";
 
 let stack: TestStack;
 let client: Client;

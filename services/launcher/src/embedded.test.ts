@@ -5,9 +5,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@langchain/langgraph-sdk";
 import { freePort } from "@langopen/common";
+import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_GRAPHS } from "./test-fixtures/stack.js";
-import { until } from "@langopen/testkit";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -63,7 +63,9 @@ describe("npm start with nothing else installed", () => {
     expect(info.version).toBe(JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")).version);
     const client = new Client({ apiUrl: first.url });
     const thread = await client.threads.create({ metadata: { kept: true } });
-    const values = await client.runs.wait(thread.thread_id, "echo", { input: { messages: [{ role: "human", content: "still there?" }] } });
+    const values = await client.runs.wait(thread.thread_id, "echo", {
+      input: { messages: [{ role: "human", content: "still there?" }] },
+    });
     expect((values as { messages: Array<{ content: string }> }).messages.at(-1)?.content).toBe("You said: still there?");
     expect(await stop(first)).toBe(0);
 
@@ -79,7 +81,9 @@ describe("npm start with nothing else installed", () => {
     }
   });
 
-  it("starts again after its launcher was killed: the runtime went with it, the Postgres it left is stopped", { timeout: 400_000 }, async () => {
+  it("starts again after its launcher was killed: the runtime went with it, the Postgres it left is stopped", {
+    timeout: 400_000,
+  }, async () => {
     const first = await start(dataDir);
     const thread = await new Client({ apiUrl: first.url }).threads.create({ metadata: { before: "the kill" } });
     const children = await childrenOf(first.child.pid as number);
@@ -90,7 +94,10 @@ describe("npm start with nothing else installed", () => {
     first.child.kill("SIGKILL");
     await exited;
     // The runtime child notices its launcher is gone (IPC channel closed) and stops; Postgres does not.
-    await until(async () => !(await alive(runtime?.pid as number)), "the runtime child to exit", { timeoutMs: 30_000, intervalMs: 100 });
+    await until(async () => !(await alive(runtime?.pid as number)), "the runtime child to exit", {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     expect(await alive(postgres?.pid as number)).toBe(true);
 
     const second = await start(dataDir);
@@ -123,4 +130,3 @@ async function alive(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
   return stat !== undefined && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
-

@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
+import { type PostgresServer, startPostgres } from "@langopen/testkit";
 import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PostgresServer, startPostgres } from "@langopen/testkit";
 import { INTERNAL_WORDING } from "./test-fixtures/internal-wording.js";
 import { startTestStack, type TestStack } from "./test-fixtures/stack.js";
 
@@ -118,17 +118,35 @@ const jsonValue = fc.letrec((tie) => ({
   object: fc.dictionary(fc.oneof(fieldNames, fc.string({ maxLength: 10 })), tie("value"), { maxKeys: 6 }),
 })).value;
 
-const bodyArb = fc.oneof(
-  jsonValue.map((v) => ({ text: JSON.stringify(v), type: "application/json" })),
-  fc.string({ maxLength: 60 }).map((s) => ({ text: s, type: "application/json" })),
-  fc.constantFrom("{", "[1,", '{"a":}', "nul", "\u0000", '{"metadata": {"a": 1}'),
-  fc.constant(undefined),
-  jsonValue.map((v) => ({ text: JSON.stringify(v), type: "text/plain" })),
-).map((b) => (typeof b === "string" ? { text: b, type: "application/json" } : b));
+const bodyArb = fc
+  .oneof(
+    jsonValue.map((v) => ({ text: JSON.stringify(v), type: "application/json" })),
+    fc.string({ maxLength: 60 }).map((s) => ({ text: s, type: "application/json" })),
+    fc.constantFrom("{", "[1,", '{"a":}', "nul", "\u0000", '{"metadata": {"a": 1}'),
+    fc.constant(undefined),
+    jsonValue.map((v) => ({ text: JSON.stringify(v), type: "text/plain" })),
+  )
+  .map((b) => (typeof b === "string" ? { text: b, type: "application/json" } : b));
 
 const queryArb = fc.array(
   fc.tuple(
-    fc.oneof(fc.constantFrom("limit", "offset", "status", "select", "namespace", "key", "wait", "action", "include", "xray", "stream_mode", "before"), fc.string({ maxLength: 8 })),
+    fc.oneof(
+      fc.constantFrom(
+        "limit",
+        "offset",
+        "status",
+        "select",
+        "namespace",
+        "key",
+        "wait",
+        "action",
+        "include",
+        "xray",
+        "stream_mode",
+        "before",
+      ),
+      fc.string({ maxLength: 8 }),
+    ),
     fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom("-1", "1e9", "true", "yes", "[]", "a.b", "")),
   ),
   { maxLength: 4 },
@@ -211,7 +229,11 @@ describe("fuzzing every public route", () => {
 
   it("sees writes: the detector is not blind", async () => {
     const before = await nextXid();
-    const res = await fetch(`${stack.url}/threads`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const res = await fetch(`${stack.url}/threads`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(res.status).toBe(200);
     expect(await nextXid()).toBeGreaterThan(before);
   });

@@ -1,2 +1,2 @@
-export { startLangOpen, chooseConfig, EXAMPLE_CONFIG, type LangOpen, type LangOpenOptions } from "./compose.js";
-export { LauncherConfigSchema, type LauncherConfig } from "./config.js";
+export { chooseConfig, EXAMPLE_CONFIG, type LangOpen, type LangOpenOptions, startLangOpen } from "./compose.js";
+export { type LauncherConfig, LauncherConfigSchema } from "./config.js";

@@ -43,7 +43,11 @@ describe("outages", () => {
   it("answers 503 naming postgres while Postgres is down, and recovers by itself", async () => {
     const restarted = postgres.restart({ downForMs: 4_000 });
     const seen = await until(async () => {
-      const res = await fetch(`${stack.url}/threads/search`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      const res = await fetch(`${stack.url}/threads/search`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
       return res.status === 503 ? ((await res.json()) as { detail: string }) : undefined;
     }, "a 503 while Postgres is down");
     expect(seen.detail).toMatch(/postgres/i);
@@ -63,7 +67,9 @@ describe("outages", () => {
     const thread = await client.threads.create();
     const restarted = redis.restart({ downForMs: 5_000 });
     await until(async () => ((await health()).body.redis === "down" ? true : undefined), "/health to report redis down");
-    const run = await client.runs.create(thread.thread_id, "echo", { input: { messages: [{ role: "human", content: "no redis" }] } });
+    const run = await client.runs.create(thread.thread_id, "echo", {
+      input: { messages: [{ role: "human", content: "no redis" }] },
+    });
     const done = await until(async () => {
       const r = await client.runs.get(thread.thread_id, run.run_id);
       return r.status === "success" ? r : undefined;

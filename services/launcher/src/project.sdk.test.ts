@@ -25,6 +25,7 @@ async function writeUserProject(dir: string): Promise<string> {
   );
   await writeFile(
     path.join(dir, "node_modules", "greeting-helper", "index.js"),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the JavaScript source of a module, with its own template literal.
     "export const greet = (name) => `Greetings, ${name}, from the user's own dependency`;\n",
   );
   // The LangGraph packages the project depends on (linked rather than downloaded again).
@@ -81,7 +82,10 @@ describe("graph code that blocks its event loop", () => {
     const client = new Client({ apiUrl: stack.url });
     const thread = await client.threads.create();
     // Long enough that a loaded machine still answers the requests below within it.
-    const run = await client.runs.create(thread.thread_id, "blocking", { input: {}, config: { configurable: { spin_ms: 6_000 } } });
+    const run = await client.runs.create(thread.thread_id, "blocking", {
+      input: {},
+      config: { configurable: { spin_ms: 6_000 } },
+    });
     let sawRunning = false;
     // Bounded by count, not by time; the pause keeps a fast API from using up the polls before
     // a loaded machine's worker has claimed the run.

@@ -178,7 +178,9 @@ describe("the SDK's v2 client", () => {
     expect(thread.interrupts).toEqual([]);
     const [resumed] = await rest.runs.list(thread.threadId, { limit: 1 });
     // The SDK's Run type does not declare kwargs; the server answers them (as upstream does).
-    expect((resumed as { kwargs?: unknown } | undefined)?.kwargs).toMatchObject({ command: { resume: { [interruptId]: "Ada" } } });
+    expect((resumed as { kwargs?: unknown } | undefined)?.kwargs).toMatchObject({
+      command: { resume: { [interruptId]: "Ada" } },
+    });
     await rest.runs.join(thread.threadId, resumed?.run_id ?? "");
     expect((await rest.threads.getState(thread.threadId)).values).toEqual({ question: "Your name?", answer: "Hello, Ada" });
     expect((await rest.threads.get(thread.threadId)).status).toBe("idle");

@@ -1,11 +1,11 @@
 import { Client } from "@langchain/langgraph-sdk";
 import { createLogger } from "@langopen/common";
+import { createItemStore, createPool, createThreadStore } from "@langopen/data-plane";
 import { type SweeperDeps, sweepOnce } from "@langopen/worker";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 import { statusOf } from "./test-fixtures/status.js";
-import { createItemStore, createPool, createThreadStore } from "@langopen/data-plane";
 
 let stack: TestStack;
 let client: Client;

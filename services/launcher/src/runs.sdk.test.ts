@@ -1,8 +1,8 @@
 import { Client } from "@langchain/langgraph-sdk";
+import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 import { statusOf } from "./test-fixtures/status.js";
-import { until } from "@langopen/testkit";
 
 let stack: TestStack;
 let client: Client;
@@ -38,7 +38,7 @@ describe("runs on a thread", () => {
       }) as AsyncIterable<Chunk>,
     );
     expect(chunks[0]?.event).toBe("metadata");
-    expect((chunks[0]?.data as { run_id: string }).run_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((chunks[0]?.data as { run_id: string } | undefined)?.run_id).toMatch(/^[0-9a-f-]{36}$/);
     const names = chunks.map((c) => c.event);
     expect(names).toContain("values");
     expect(names).toContain("updates");
@@ -161,7 +161,7 @@ describe("runs on a thread", () => {
     );
     const tokens = chunks.filter((c) => c.event === "messages");
     expect(tokens.length).toBeGreaterThan(1);
-    const [first, meta] = tokens[0]?.data as [{ content: string; type: string }, { langgraph_node: string }];
+    const [first, meta] = (tokens[0]?.data ?? []) as [{ content: string; type: string }, { langgraph_node: string }];
     expect(first.type).toMatch(/ai/i);
     expect(meta.langgraph_node).toBe("model");
     const text = tokens.map((t) => (t.data as [{ content: string }])[0].content).join("");

@@ -75,7 +75,10 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "langopen-runtime-health-"));
   await writeFile(path.join(dir, "broken.mjs"), "export const graph = {\n  oops oops\n};\n");
   await writeFile(path.join(dir, "good.json"), JSON.stringify({ graphs: { echo: `${ECHO}:graph` } }));
-  await writeFile(path.join(dir, "broken.json"), JSON.stringify({ graphs: { echo: `${ECHO}:graph`, broken: "./broken.mjs:graph" } }));
+  await writeFile(
+    path.join(dir, "broken.json"),
+    JSON.stringify({ graphs: { echo: `${ECHO}:graph`, broken: "./broken.mjs:graph" } }),
+  );
   database = await createTestDatabase(inject("databaseUrl"));
 }, 60_000);
 afterAll(async () => {

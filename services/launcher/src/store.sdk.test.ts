@@ -18,7 +18,7 @@ describe("store", () => {
     await client.store.putItem(["users", "ada"], "prefs", { theme: "dark", size: 3 });
     const item = await client.store.getItem(["users", "ada"], "prefs");
     expect(item).toMatchObject({ namespace: ["users", "ada"], key: "prefs", value: { theme: "dark", size: 3 } });
-    expect(new Date(item!.createdAt).getTime()).toBeGreaterThan(0);
+    expect(new Date(item?.createdAt ?? 0).getTime()).toBeGreaterThan(0);
 
     await client.store.putItem(["users", "ada"], "prefs", { theme: "light" });
     expect((await client.store.getItem(["users", "ada"], "prefs"))?.value).toEqual({ theme: "light" });

@@ -68,8 +68,9 @@ describe("threads", () => {
     expect(desc.map((t) => t.thread_id)).toEqual(made.map((t) => t.thread_id).reverse());
     const paged = await client.threads.search({ metadata: { tag }, sortOrder: "asc", sortBy: "created_at", limit: 1, offset: 1 });
     expect(paged.map((t) => t.thread_id)).toEqual([made[1]?.thread_id]);
-    const byIds = await client.threads.search({ ids: [made[0]!.thread_id, made[2]!.thread_id] });
-    expect(byIds.map((t) => t.thread_id).sort()).toEqual([made[0]!.thread_id, made[2]!.thread_id].sort());
+    const picked = [made[0]?.thread_id ?? "", made[2]?.thread_id ?? ""];
+    const byIds = await client.threads.search({ ids: picked });
+    expect(byIds.map((t) => t.thread_id).sort()).toEqual(picked.sort());
     expect(await client.threads.search({ metadata: { tag }, status: "busy" })).toEqual([]);
     expect((await client.threads.search({ metadata: { tag }, status: "idle" })).length).toBe(3);
     expect(await client.threads.count({ metadata: { tag } })).toBe(3);
@@ -81,7 +82,10 @@ describe("threads", () => {
   it("extracts paths into the search results", async () => {
     const tag = `x-${Date.now()}`;
     await client.threads.create({ metadata: { tag, nested: { deep: [1, 2, 3] } } });
-    const [hit] = await client.threads.search({ metadata: { tag }, extract: { last: "metadata.nested.deep[-1]", none: "values.missing" } });
+    const [hit] = await client.threads.search({
+      metadata: { tag },
+      extract: { last: "metadata.nested.deep[-1]", none: "values.missing" },
+    });
     expect((hit as unknown as { extracted: unknown }).extracted).toEqual({ last: 3, none: null });
   });
 

@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { Client } from "@langchain/langgraph-sdk";
 import { createLogger, type Pool } from "@langopen/common";
 import { createPool } from "@langopen/data-plane";
+import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_GRAPHS, type TestStack } from "./test-fixtures/stack.js";
 import { startTunedStack } from "./test-fixtures/tuned-stack.js";
-import { until } from "@langopen/testkit";
 
 const SECRET = "test-webhook-secret";
 

@@ -3,15 +3,15 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { type ApiServer, startApiServer } from "@langopen/api-server";
-import { createRedisSignals, type Signals } from "@langopen/data-plane";
 import { createLogger, createRedis, createRpcTransport, freePort, jsonBytes, type Redis } from "@langopen/common";
+import { createRedisSignals, type Signals } from "@langopen/data-plane";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { type Runtime, startRuntime } from "@langopen/runtime-runner";
 import { createTestDatabase, until } from "@langopen/testkit";
+import { startWorkerService, type WorkerService } from "@langopen/worker";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { startWorkerService, type WorkerService } from "@langopen/worker";
 
 const GRAPHS = fileURLToPath(new URL("../../runtime-runner/test-graphs/langgraph.json", import.meta.url));
 const logger = createLogger({ service: "test", level: process.env.TEST_LOG_LEVEL === "info" ? "info" : "error" });

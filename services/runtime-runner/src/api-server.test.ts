@@ -10,8 +10,9 @@ import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type ApiServer, startApiServer } from "@langopen/api-server";
 import { createLogger, errorInfo, freePort, Reason } from "@langopen/common";
-import type { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import { createLocalSignals, createPool, createRunLeaseStore, type RunRow } from "@langopen/data-plane";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import type { RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
@@ -22,7 +23,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Runtime, startRuntime } from "./compose.js";
 import { RemoteStore } from "./remote/store.js";
 import { executeRun, json, named, parse, parseState } from "./test-fixtures/run-helpers.js";
-import { createLocalSignals, createPool, createRunLeaseStore, type RunRow } from "@langopen/data-plane";
 
 const CONFIG = fileURLToPath(new URL("../test-graphs/langgraph.json", import.meta.url));
 const logger = createLogger({ service: "test", level: "silent" });

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { Code, ConnectError, createClient, createHandlerContext } from "@connectrpc/connect";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, errorInfo, Reason } from "@langopen/common";
 import { CheckpointService, GetCheckpointResponseSchema } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";

@@ -1,7 +1,7 @@
-import { allowTraversal, embeddedPostgresDir } from "@langopen/common";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { appendFile, chmod, chown, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
+import { allowTraversal, embeddedPostgresDir } from "@langopen/common";
 import {
   freePort,
   isRoot,
@@ -110,11 +110,12 @@ async function startDebian(
   try {
     // The whole directory belongs to the server's user; root can still read and remove it.
     if (owner) await chown(dir, owner.uid, owner.gid);
-    await run(
-      join(binDir, "initdb"),
-      ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"],
-      { timeoutMs: remaining(), cwd: dir, env, ...owner },
-    );
+    await run(join(binDir, "initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"], {
+      timeoutMs: remaining(),
+      cwd: dir,
+      env,
+      ...owner,
+    });
     const settings = { ...SERVER_SETTINGS, unix_socket_directories: dir };
     await appendFile(join(data, "postgresql.conf"), `\n${formatConf(settings)}`);
 

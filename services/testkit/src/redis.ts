@@ -3,6 +3,7 @@ import { rmSync } from "node:fs";
 import { rm, truncate } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
+import type { StartOptions } from "./postgres.js";
 import {
   findExecutable,
   freePort,
@@ -14,7 +15,6 @@ import {
   STARTUP_TIMEOUT_MS,
   sleep,
 } from "./process.js";
-import type { StartOptions } from "./postgres.js";
 
 /** A throwaway redis-server on a loopback port: no persistence, stopped by stop(). */
 export interface RedisServer {

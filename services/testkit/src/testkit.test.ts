@@ -64,10 +64,9 @@ describe("the test harness runs real servers", () => {
     const client = await connect(extra.url);
     client.on("error", () => {}); // the forced drop terminates this connection
     await extra.drop();
-    const { rows } = await first.query<{ count: string }>(
-      "SELECT count(*) AS count FROM pg_database WHERE datname = $1",
-      [extra.name],
-    );
+    const { rows } = await first.query<{ count: string }>("SELECT count(*) AS count FROM pg_database WHERE datname = $1", [
+      extra.name,
+    ]);
     expect(rows[0]?.count).toBe("0");
   });
 

@@ -1,8 +1,7 @@
-export { WORKER_DEFAULTS, WorkerConfigSchema, type WorkerConfig } from "./config.js";
 export { startWorkerService, type WorkerService, type WorkerServiceOptions } from "./compose.js";
-export { startWorker, type Worker, type WorkerDeps } from "./worker.js";
-export { startSweeper, sweepOnce, type Sweeper, type SweeperDeps, type SweepResult } from "./sweeper.js";
-export { firingRequestId, startScheduler, type Scheduler, type SchedulerDeps } from "./scheduler.js";
+export { WORKER_DEFAULTS, type WorkerConfig, WorkerConfigSchema } from "./config.js";
+export { firingRequestId, type Scheduler, type SchedulerDeps, startScheduler } from "./scheduler.js";
+export { type Sweeper, type SweeperDeps, type SweepResult, startSweeper, sweepOnce } from "./sweeper.js";
 export {
   isNonPublicAddress,
   parseAllowedHosts,
@@ -14,3 +13,4 @@ export {
   type WebhookDispatcher,
   type WebhookDispatcherOptions,
 } from "./webhooks.js";
+export { startWorker, type Worker, type WorkerDeps } from "./worker.js";

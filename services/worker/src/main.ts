@@ -1,7 +1,7 @@
 import { createLogger, createRedis, loadConfig, runMain, stopOnSignals } from "@langopen/common";
+import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { startWorkerService } from "./compose.js";
 import { WorkerConfigSchema } from "./config.js";
-import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 
 async function main(): Promise<void> {
   const config = loadConfig(WorkerConfigSchema, process.env);
@@ -12,7 +12,9 @@ async function main(): Promise<void> {
     {
       databaseUrl: config.DATABASE_URL,
       signals,
-      runtimeUrls: config.RUNTIME_URLS.split(",").map((u) => u.trim()).filter(Boolean),
+      runtimeUrls: config.RUNTIME_URLS.split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
       concurrency: config.WORKER_CONCURRENCY,
       leaseMs: config.WORKER_LEASE_MS,
       pollMs: config.WORKER_POLL_MS,

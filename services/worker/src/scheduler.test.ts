@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { createCronStore, type CronStore, createPool, decodeSpec, MIGRATIONS_DIR } from "@langopen/data-plane";
 import { createLogger, migrate, type Pool } from "@langopen/common";
+import { type CronStore, createCronStore, createPool, decodeSpec, MIGRATIONS_DIR } from "@langopen/data-plane";
 import { RunSchema, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { CreateRunRequest, RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { createTestDatabase } from "@langopen/testkit";

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { type CronRow, type CronStore, decodeSpec, type FiringOutcome, MULTITASK_TO_PROTO } from "@langopen/data-plane";
 import { type Logger, startPolling } from "@langopen/common";
+import { type CronRow, type CronStore, decodeSpec, type FiringOutcome, MULTITASK_TO_PROTO } from "@langopen/data-plane";
 import { MultitaskStrategy } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   CreateRunRequestSchema,

@@ -1,5 +1,5 @@
-import { type ItemStore, type Signals, type ThreadStore } from "@langopen/data-plane";
 import { type Logger, startPolling } from "@langopen/common";
+import type { ItemStore, Signals, ThreadStore } from "@langopen/data-plane";
 
 /*
  * The retention sweeper: applies expired TTLs. Threads with strategy `delete` are deleted with

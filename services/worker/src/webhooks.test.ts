@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { LookupAddress } from "node:dns";
-import { createLocalSignals, type WebhookStore } from "@langopen/data-plane";
 import { createLogger } from "@langopen/common";
+import { createLocalSignals, type WebhookStore } from "@langopen/data-plane";
 import { until } from "@langopen/testkit";
 import { describe, expect, it } from "vitest";
 import {

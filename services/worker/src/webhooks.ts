@@ -3,8 +3,8 @@ import { promises as dns, type LookupAddress } from "node:dns";
 import http from "node:http";
 import https from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
-import { type Signals, type WebhookDeliveryRow, type WebhookStore } from "@langopen/data-plane";
 import { type Logger, startPolling } from "@langopen/common";
+import type { Signals, WebhookDeliveryRow, WebhookStore } from "@langopen/data-plane";
 import { WORKER_DEFAULTS } from "./config.js";
 
 export interface WebhookDispatcherOptions {

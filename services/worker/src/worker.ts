@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
+import { errorInfo, jsonText, type Logger, Reason, sleep, textBytes } from "@langopen/common";
 import {
   type CancelAction,
   type ClaimedRun,
@@ -9,7 +11,6 @@ import {
   type RunLeaseStore,
   type Signals,
 } from "@langopen/data-plane";
-import { errorInfo, jsonText, type Logger, Reason, sleep, textBytes } from "@langopen/common";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import {
   type CheckpointCall,
@@ -17,11 +18,10 @@ import {
   type ExecuteRequest,
   ExecuteRequestSchema,
   ExecuteRunRequestSchema,
-  type RunResult,
   RunOutcome,
+  type RunResult,
   type RuntimeService,
 } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { createEventSink } from "./event-sink.js";
 import { interruptList, settledFromState } from "./runtime-state.js";
 

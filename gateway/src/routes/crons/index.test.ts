@@ -1,8 +1,7 @@
-
 import { invalidArgument, jsonBytes } from "@langopen/common";
 import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
-import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import { WebhookDeliveryStatus } from "@langopen/gen/langopen/data/v1/webhook_pb";
+import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import { describe, expect, it } from "vitest";
 import { standInGateway } from "../../test-fixtures/stand-in.js";
 

@@ -1,4 +1,3 @@
-
 import type { FastifyInstance } from "fastify";
 import { describe, expect, it } from "vitest";
 import { standInGateway } from "../../test-fixtures/stand-in.js";

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { type ConnectRouter, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { notFound } from "@langopen/common";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import type { FastifyInstance } from "fastify";

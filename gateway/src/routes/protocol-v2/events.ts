@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { parseJsonBytes } from "@langopen/common";
 import type { StreamThreadResponse } from "@langopen/gen/langopen/data/v1/thread_service_pb";
-import { type EventFilter, matchesFilter, ProtocolEventTranslator } from "../../protocol-v2/index.js";
 import type { SseEvent } from "../../plugins/sse.js";
+import { type EventFilter, matchesFilter, ProtocolEventTranslator } from "../../protocol-v2/index.js";
 import { ThreadIdParams } from "../../schemas/common.js";
 import { EventStreamBody } from "../../schemas/protocol-v2.js";
 import { sendThreadStream } from "../threads/thread-stream.js";

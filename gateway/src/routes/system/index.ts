@@ -7,7 +7,7 @@ import { HealthCheckResponse_ServingStatus as ServingStatus } from "@langopen/ge
 import type { FastifyRequest } from "fastify";
 import { queryBool } from "../../mappers/common.js";
 import { API_SERVER } from "../../plugins/error-handler.js";
-import { readOptions, type RpcClients } from "../../plugins/rpc-clients.js";
+import { type RpcClients, readOptions } from "../../plugins/rpc-clients.js";
 import { OkQuery } from "../../schemas/system.js";
 
 /** What GET /info reports about this deployment. */
@@ -115,10 +115,15 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
     } catch {
       apiServer = "down";
     }
-    const deps = apiServer === "ok" ? await dependencyStatuses(fastify.rpc.health, request) : { postgres: "unknown", redis: "unknown" };
+    const deps =
+      apiServer === "ok" ? await dependencyStatuses(fastify.rpc.health, request) : { postgres: "unknown", redis: "unknown" };
     const body = { gateway: "ok", "api-server": apiServer, ...deps };
-    const down = Object.entries(body).filter(([, v]) => v !== "ok").map(([k]) => k);
-    return reply.code(down.length > 0 ? 503 : 200).send({ ...body, ...(down.length > 0 && { detail: `${down.join(", ")} unavailable` }) });
+    const down = Object.entries(body)
+      .filter(([, v]) => v !== "ok")
+      .map(([k]) => k);
+    return reply
+      .code(down.length > 0 ? 503 : 200)
+      .send({ ...body, ...(down.length > 0 && { detail: `${down.join(", ")} unavailable` }) });
   });
 
   fastify.get("/info", async () => body);

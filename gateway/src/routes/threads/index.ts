@@ -75,29 +75,21 @@ export const threadRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   );
 
-  fastify.post(
-    "/threads/count",
-    { schema: { body: ThreadCountBody }, preValidation: emptyBodyAsObject },
-    async (request) => {
-      const res = await threads.countThreads(fromApiThreadCount(request.body), readOptions(request));
-      return Number(res.count);
-    },
-  );
+  fastify.post("/threads/count", { schema: { body: ThreadCountBody }, preValidation: emptyBodyAsObject }, async (request) => {
+    const res = await threads.countThreads(fromApiThreadCount(request.body), readOptions(request));
+    return Number(res.count);
+  });
 
   fastify.post("/threads/prune", { schema: { body: ThreadPruneBody } }, async (request) => {
     const res = await threads.pruneThreads(fromApiThreadPrune(request.body), writeOptions(request));
     return { pruned_count: Number(res.prunedCount) };
   });
 
-  fastify.get(
-    "/threads/:thread_id",
-    { schema: { params: ThreadIdParams, querystring: ThreadGetQuery } },
-    async (request) => {
-      const includeTtl = queryList(request.query.include).includes("ttl");
-      const res = await threads.getThread({ threadId: request.params.thread_id, includeTtl }, readOptions(request));
-      return toApiThread(present(res.thread, "thread"));
-    },
-  );
+  fastify.get("/threads/:thread_id", { schema: { params: ThreadIdParams, querystring: ThreadGetQuery } }, async (request) => {
+    const includeTtl = queryList(request.query.include).includes("ttl");
+    const res = await threads.getThread({ threadId: request.params.thread_id, includeTtl }, readOptions(request));
+    return toApiThread(present(res.thread, "thread"));
+  });
 
   fastify.patch(
     "/threads/:thread_id",

@@ -1,10 +1,6 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import type { Client, ServiceImpl } from "@connectrpc/connect";
-import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { alreadyExists, failedPrecondition, inCallOf, invalidArgument, notFound, Reason, unavailable } from "@langopen/common";
-import { type Assistant, AssistantSchema, AssistantVersionSchema } from "@langopen/gen/langopen/data/v1/assistant_pb";
-import type { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
-import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
 import {
   type AssistantRow,
   type AssistantStore,
@@ -13,6 +9,10 @@ import {
   idOrNew,
   isUuid,
 } from "@langopen/data-plane";
+import { type Assistant, AssistantSchema, AssistantVersionSchema } from "@langopen/gen/langopen/data/v1/assistant_pb";
+import type { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
+import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
+import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import { ts } from "./timestamps.js";
 

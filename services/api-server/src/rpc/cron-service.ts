@@ -2,10 +2,28 @@ import { create, type DescField, isFieldSet, type JsonObject } from "@bufbuild/p
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument, jsonBytes, notFound } from "@langopen/common";
+import {
+  type AssistantStore,
+  type CronChanges,
+  type CronFilter,
+  type CronRow,
+  type CronStore,
+  checkSchedule,
+  decodeSpec,
+  encodeSpec,
+  isUuid,
+  MULTITASK_FROM_PROTO,
+  MULTITASK_TO_PROTO,
+  newId,
+  nextRunDate,
+  type OnRunCompletedName,
+  requireUuid,
+  specToKwargs,
+  type ThreadStore,
+} from "@langopen/data-plane";
 import { type Cron, CronSchema, OnRunCompleted } from "@langopen/gen/langopen/data/v1/cron_pb";
 import type { CronService, UpdateCronRequest } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { type RunSpec, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
-import { type AssistantStore, checkSchedule, type CronChanges, type CronFilter, type CronRow, type CronStore, decodeSpec, encodeSpec, isUuid, MULTITASK_FROM_PROTO, MULTITASK_TO_PROTO, newId, nextRunDate, type OnRunCompletedName, requireUuid, specToKwargs, type ThreadStore } from "@langopen/data-plane";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import { resolveAssistantId } from "./assistant-service.js";
 import { ts, tsOrUndefined } from "./timestamps.js";

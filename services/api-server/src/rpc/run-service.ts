@@ -12,6 +12,28 @@ import {
   wakeableDelay,
 } from "@langopen/common";
 import {
+  type AssistantRow,
+  type AssistantStore,
+  type CancelActionName,
+  type CreatedRun,
+  decodeSpec,
+  encodeSpec,
+  fromStart,
+  MULTITASK_FROM_PROTO,
+  MULTITASK_TO_PROTO,
+  type NewRun,
+  newId,
+  type RunEnding,
+  type RunOutcomeRow,
+  type RunRow,
+  type RunStatusName,
+  type RunStore,
+  requireUuid,
+  resolveSpec,
+  type Signals,
+  specToKwargsJson,
+} from "@langopen/data-plane";
+import {
   type Run,
   type RunEventSchema,
   RunSchema,
@@ -32,28 +54,6 @@ import {
   type StreamRunRequest,
   StreamRunRequestSchema,
 } from "@langopen/gen/langopen/data/v1/run_service_pb";
-import {
-  type AssistantRow,
-  type AssistantStore,
-  type CancelActionName,
-  type CreatedRun,
-  type NewRun,
-  decodeSpec,
-  encodeSpec,
-  fromStart,
-  MULTITASK_FROM_PROTO,
-  MULTITASK_TO_PROTO,
-  newId,
-  requireUuid,
-  resolveSpec,
-  type RunEnding,
-  type RunOutcomeRow,
-  type RunRow,
-  type RunStatusName,
-  type RunStore,
-  type Signals,
-  specToKwargsJson,
-} from "@langopen/data-plane";
 import { page } from "../domain/paging.js";
 import { decideResume, type ResumeAsk, threadAssistant } from "../domain/resume.js";
 import { eventMatchesModes } from "../domain/stream-modes.js";

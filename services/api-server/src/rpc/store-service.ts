@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument, jsonText, parseJsonBytes, textBytes } from "@langopen/common";
+import type { ItemRow, ItemStore } from "@langopen/data-plane";
 import { ItemSchema } from "@langopen/gen/langopen/data/v1/store_pb";
 import type { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { checkLabels, requireNamespace } from "../domain/namespace.js";
 import { page } from "../domain/paging.js";
-import { type ItemRow, type ItemStore } from "@langopen/data-plane";
 import { ts } from "./timestamps.js";
 
 export interface StoreServiceDeps {
@@ -79,7 +79,8 @@ export function createStoreServiceImpl(deps: StoreServiceDeps): ServiceImpl<type
 
     async listNamespaces(req) {
       const { limit, offset } = page(req.limit, req.offset, 100);
-      if (req.maxDepth < 0) throw invalidArgument("max_depth must not be negative", [{ field: "max_depth", description: "out of range" }]);
+      if (req.maxDepth < 0)
+        throw invalidArgument("max_depth must not be negative", [{ field: "max_depth", description: "out of range" }]);
       const namespaces = await items.listNamespaces(
         checkLabels("prefix", req.prefix),
         checkLabels("suffix", req.suffix),

@@ -1,6 +1,18 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { alreadyExists, invalidArgument, jsonBytes, notFound, parseJsonBytes, textBytes } from "@langopen/common";
+import {
+  idOrNew,
+  newId,
+  type RunStore,
+  requireUuid,
+  type Signals,
+  type ThreadRow,
+  type ThreadStatusName,
+  type ThreadStore,
+  type ThreadTtlInput,
+  type TtlStrategyName,
+} from "@langopen/data-plane";
 import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
 import {
   type Thread,
@@ -13,7 +25,6 @@ import {
 } from "@langopen/gen/langopen/data/v1/thread_pb";
 import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { followPath, MAX_EXTRACT, parseExtractPath } from "../domain/extract.js";
-import { idOrNew, newId, requireUuid, type RunStore, type Signals, type ThreadRow, type ThreadStatusName, type ThreadStore, type ThreadTtlInput, type TtlStrategyName } from "@langopen/data-plane";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import type { createThreadStateMethods } from "./thread-state.js";
 import { createStreamThread } from "./thread-stream.js";
@@ -127,7 +138,8 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
     async createThread(req, ctx) {
       const id = idOrNew("thread_id", req.threadId);
       const supersteps = parseJsonBytes<unknown[]>(req.superstepsJson, []);
-      if (!Array.isArray(supersteps)) throw invalidArgument("supersteps must be a list", [{ field: "supersteps", description: "not a list" }]);
+      if (!Array.isArray(supersteps))
+        throw invalidArgument("supersteps must be a list", [{ field: "supersteps", description: "not a list" }]);
       const { row, created } = await threads.create(id, req.metadata ?? {}, ttlInput(req.ttl));
       if (!created && req.ifExists !== IfExists.DO_NOTHING) throw alreadyExists("Thread", id);
       if (created && supersteps.length > 0) {

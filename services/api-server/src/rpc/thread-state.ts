@@ -6,14 +6,14 @@ import {
   invalidArgument,
   jsonBytes,
   notFound,
-  parseJsonBytes,
   type Pool,
+  parseJsonBytes,
   Reason,
   unavailable,
 } from "@langopen/common";
+import { patchCheckpointMetadata, type RunStore, requireUuid, type ThreadRow, type ThreadStore } from "@langopen/data-plane";
 import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { patchCheckpointMetadata, requireUuid, type RunStore, type ThreadRow, type ThreadStore } from "@langopen/data-plane";
 
 export interface ThreadStateDeps {
   pool: Pool;
@@ -76,7 +76,15 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
       interruptsJson: JSON.stringify(interrupts),
     });
   };
-  const updateState = async (threadId: string, graphId: string, config: JsonObject, valuesJson: Uint8Array, asNode: string, ctx: HandlerContext, checkpoint?: Parameters<Client<typeof RuntimeService>["updateState"]>[0]["checkpoint"]) => {
+  const updateState = async (
+    threadId: string,
+    graphId: string,
+    config: JsonObject,
+    valuesJson: Uint8Array,
+    asNode: string,
+    ctx: HandlerContext,
+    checkpoint?: Parameters<Client<typeof RuntimeService>["updateState"]>[0]["checkpoint"],
+  ) => {
     const res = await runtime().updateState({ graphId, threadId, config, valuesJson, asNode, checkpoint }, inCallOf(ctx));
     await refresh(threadId, graphId, config, ctx);
     return res;
@@ -86,15 +94,20 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
     async getThreadState(req, ctx) {
       const { id, thread, graphId } = await load(req.threadId);
       if (!graphId) return { stateJson: jsonBytes(EMPTY_STATE) };
-      const res = await runtime().getState({ graphId, threadId: id, config: thread.config, checkpoint: req.checkpoint, subgraphs: req.subgraphs }, inCallOf(ctx));
+      const res = await runtime().getState(
+        { graphId, threadId: id, config: thread.config, checkpoint: req.checkpoint, subgraphs: req.subgraphs },
+        inCallOf(ctx),
+      );
       return { stateJson: res.stateJson };
     },
 
     async updateThreadState(req, ctx) {
       const { id, thread, graphId } = await load(req.threadId);
-      if (!graphId) throw failedPrecondition(Reason.ThreadHasNoGraph, `Thread ${id} has no graph yet: run it, or create it with a graph_id`);
+      if (!graphId)
+        throw failedPrecondition(Reason.ThreadHasNoGraph, `Thread ${id} has no graph yet: run it, or create it with a graph_id`);
       const active = await runs.activeRuns({ threadId: id });
-      if (active.length > 0) throw failedPrecondition(Reason.ThreadBusy, `Thread ${id} is busy; its state can change only between runs`);
+      if (active.length > 0)
+        throw failedPrecondition(Reason.ThreadBusy, `Thread ${id} is busy; its state can change only between runs`);
       const res = await updateState(id, graphId, thread.config, req.valuesJson, req.asNode, ctx, req.checkpoint);
       return { checkpoint: res.checkpoint };
     },
@@ -115,30 +128,44 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
     async getThreadHistory(req, ctx) {
       const { id, thread, graphId } = await load(req.threadId);
       if (!graphId) return { statesJson: [] };
-      if (req.limit < 0 || req.limit > 1000) throw invalidArgument("limit must be between 1 and 1000", [{ field: "limit", description: "out of range" }]);
-      const res = await runtime().getHistory({
-        graphId,
-        threadId: id,
-        config: thread.config,
-        limit: req.limit === 0 ? 10 : req.limit,
-        before: req.before,
-        metadata: req.metadata,
-        checkpoint: req.checkpoint,
-      }, inCallOf(ctx));
+      if (req.limit < 0 || req.limit > 1000)
+        throw invalidArgument("limit must be between 1 and 1000", [{ field: "limit", description: "out of range" }]);
+      const res = await runtime().getHistory(
+        {
+          graphId,
+          threadId: id,
+          config: thread.config,
+          limit: req.limit === 0 ? 10 : req.limit,
+          before: req.before,
+          metadata: req.metadata,
+          checkpoint: req.checkpoint,
+        },
+        inCallOf(ctx),
+      );
       return { statesJson: res.statesJson };
     },
 
     async applySupersteps(thread, supersteps, ctx) {
       const graphId = typeof thread.metadata.graph_id === "string" ? thread.metadata.graph_id : undefined;
-      if (!graphId) throw invalidArgument("supersteps need a graph_id in the thread's metadata", [{ field: "supersteps", description: "no graph" }]);
+      if (!graphId)
+        throw invalidArgument("supersteps need a graph_id in the thread's metadata", [
+          { field: "supersteps", description: "no graph" },
+        ]);
       for (const step of supersteps) {
         const updates = (step as { updates?: SuperstepUpdate[] } | null)?.updates;
-        if (!Array.isArray(updates)) throw invalidArgument("each superstep needs an updates list", [{ field: "supersteps", description: "no updates" }]);
+        if (!Array.isArray(updates))
+          throw invalidArgument("each superstep needs an updates list", [{ field: "supersteps", description: "no updates" }]);
         for (const update of updates) {
-          await updateState(thread.thread_id, graphId, thread.config, jsonBytes(update.values ?? null), update.as_node ?? "", ctx);
+          await updateState(
+            thread.thread_id,
+            graphId,
+            thread.config,
+            jsonBytes(update.values ?? null),
+            update.as_node ?? "",
+            ctx,
+          );
         }
       }
     },
   };
 }
-

@@ -1,9 +1,17 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { invalidArgument, jsonBytes, notFound, textBytes } from "@langopen/common";
+import {
+  fromStart,
+  isEventId,
+  type RunStore,
+  requireUuid,
+  type Signals,
+  type ThreadStore,
+  type ThreadStreamEvent,
+} from "@langopen/data-plane";
 import type { RunEventSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { StreamThreadRequest, StreamThreadResponseSchema } from "@langopen/gen/langopen/data/v1/thread_service_pb";
-import { fromStart, isEventId, requireUuid, type RunStore, type Signals, type ThreadStore, type ThreadStreamEvent } from "@langopen/data-plane";
 
 /*
  * ThreadService.StreamThread: one long-lived stream of every run on a thread, read from the

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { requireUuid, type WebhookDeliveryRow, type WebhookStatusName, type WebhookStore } from "@langopen/data-plane";
 import { type WebhookDelivery, WebhookDeliverySchema, WebhookDeliveryStatus } from "@langopen/gen/langopen/data/v1/webhook_pb";
 import type { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
-import { requireUuid, type WebhookDeliveryRow, type WebhookStatusName, type WebhookStore } from "@langopen/data-plane";
 import { page } from "../domain/paging.js";
 import { ts, tsOrUndefined } from "./timestamps.js";
 

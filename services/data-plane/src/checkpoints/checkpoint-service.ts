@@ -1,13 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { failedPrecondition, invalidArgument, jsonText, Reason, textBytes } from "@langopen/common";
-import { CheckpointSchema, type Checkpoint, type PendingWrite } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
+import { type Checkpoint, CheckpointSchema, type PendingWrite } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import type { Fence } from "@langopen/gen/langopen/data/v1/common_pb";
 import type { CheckpointRef } from "@langopen/gen/langopen/data/v1/thread_pb";
 import { requireUuid } from "../domain/ids.js";
 import type { BatchWrite, CheckpointInput, CheckpointRow, CheckpointStore, WriteRow } from "../store/checkpoint-store.js";
-
 
 export interface CheckpointServiceDeps {
   checkpoints: CheckpointStore;
@@ -34,7 +33,7 @@ function toCheckpoint(row: CheckpointRow, writes: WriteRow[]): Checkpoint {
 }
 
 function fenceOf(fence: Fence | undefined) {
-  return fence && fence.runId ? { runId: requireUuid("fence.run_id", fence.runId), epoch: fence.epoch } : undefined;
+  return fence?.runId ? { runId: requireUuid("fence.run_id", fence.runId), epoch: fence.epoch } : undefined;
 }
 
 function stale(fence: Fence | undefined) {
@@ -49,7 +48,9 @@ function metadataJson(bytes: Uint8Array): string {
     const parsed: unknown = JSON.parse(text);
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
   } catch {
-    throw invalidArgument("checkpoint metadata must be a JSON object", [{ field: "metadata_json", description: "not a JSON object" }]);
+    throw invalidArgument("checkpoint metadata must be a JSON object", [
+      { field: "metadata_json", description: "not a JSON object" },
+    ]);
   }
   return text;
 }
@@ -75,7 +76,14 @@ function pendingWritesInput(ref: CheckpointRef | undefined, writes: PendingWrite
     threadId: requireUuid("thread_id", ref.threadId),
     ns: ref.checkpointNs,
     checkpointId: ref.checkpointId,
-    writes: writes.map((w) => ({ taskId: w.taskId, idx: w.idx, channel: w.channel, type: w.type, value: w.value, taskPath: w.taskPath })),
+    writes: writes.map((w) => ({
+      taskId: w.taskId,
+      idx: w.idx,
+      channel: w.channel,
+      type: w.type,
+      value: w.value,
+      taskPath: w.taskPath,
+    })),
   };
 }
 
@@ -84,7 +92,11 @@ export function createCheckpointServiceImpl(deps: CheckpointServiceDeps): Servic
   return {
     async getCheckpoint(req) {
       const ref = req.ref;
-      const found = await checkpoints.get(requireUuid("thread_id", ref?.threadId ?? ""), ref?.checkpointNs ?? "", ref?.checkpointId ?? "");
+      const found = await checkpoints.get(
+        requireUuid("thread_id", ref?.threadId ?? ""),
+        ref?.checkpointNs ?? "",
+        ref?.checkpointId ?? "",
+      );
       return { checkpoint: found ? toCheckpoint(found.row, found.writes) : undefined };
     },
 
@@ -116,8 +128,10 @@ export function createCheckpointServiceImpl(deps: CheckpointServiceDeps): Servic
     async putBatch(req) {
       // Every write is checked before any is made, so bad input writes nothing.
       const writes: BatchWrite[] = req.writes.map((w) => {
-        if (w.kind.case === "checkpoint") return { kind: "checkpoint", input: checkpointInput(w.kind.value.checkpoint, req.fence) };
-        if (w.kind.case === "pendingWrites") return { kind: "writes", ...pendingWritesInput(w.kind.value.ref, w.kind.value.writes) };
+        if (w.kind.case === "checkpoint")
+          return { kind: "checkpoint", input: checkpointInput(w.kind.value.checkpoint, req.fence) };
+        if (w.kind.case === "pendingWrites")
+          return { kind: "writes", ...pendingWritesInput(w.kind.value.ref, w.kind.value.writes) };
         throw invalidArgument("every write of a batch is a checkpoint or pending writes", [
           { field: "writes", description: "empty write" },
         ]);

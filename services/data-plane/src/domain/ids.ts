@@ -1,5 +1,5 @@
-import { v4 as uuidv4, v5 as uuidv5 } from "uuid";
 import { invalidArgument, isUuid, normalizeUuid } from "@langopen/common";
+import { v4 as uuidv4, v5 as uuidv5 } from "uuid";
 
 /** Any 8-4-4-4-12 hex string, in any case (common's one definition, no version or variant check). */
 export { isUuid };

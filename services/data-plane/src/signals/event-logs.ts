@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { type Logger, type Redis, type RedisKeys, wakeableDelay } from "@langopen/common";
+import { type Redis, type RedisKeys, wakeableDelay } from "@langopen/common";
 import type { RedisChannels } from "./redis-channels.js";
 import { waitForEvent } from "./wake-ups.js";
 
@@ -117,7 +117,6 @@ export const DEFAULT_THREAD_RETENTION_SECONDS = 3_600;
 
 /** Most events one readThreadEvents answers; the caller reads on from the last one. */
 const THREAD_PAGE = 1_000;
-
 
 /** Event logs as Redis Streams: one per run, one per thread; appends are announced on a channel per log. */
 export function createRedisEventLogs(

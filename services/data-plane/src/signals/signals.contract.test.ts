@@ -2,7 +2,14 @@ import { randomUUID } from "node:crypto";
 import { createLogger, createRedis, type Redis } from "@langopen/common";
 import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type CancelAction, compareEventIds, createLocalSignals, createRedisSignals, type Signals, StaleEpochError } from "../index.js";
+import {
+  type CancelAction,
+  compareEventIds,
+  createLocalSignals,
+  createRedisSignals,
+  type Signals,
+  StaleEpochError,
+} from "../index.js";
 
 // One contract, two implementations: what the api-server and the worker rely on must hold the
 // same over Redis (split mode) and in-process (the one-machine mode).

@@ -1,10 +1,5 @@
 import { type Logger, type Redis, redisKeys } from "@langopen/common";
-import {
-  createLocalEventLogs,
-  createRedisEventLogs,
-  type EventLogOptions,
-  type EventLogs,
-} from "./event-logs.js";
+import { createLocalEventLogs, createRedisEventLogs, type EventLogOptions, type EventLogs } from "./event-logs.js";
 import { createLocalNotices, createRedisNotices, type Notices } from "./notices.js";
 import { createRedisChannels } from "./redis-channels.js";
 import { createLocalWakeUps, createRedisWakeUps, type WakeUps } from "./wake-ups.js";

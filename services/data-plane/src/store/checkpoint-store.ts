@@ -167,7 +167,10 @@ async function putWritesRow(
     fence ? fence.epoch.toString() : null,
     fence?.runId ?? null,
   ];
-  const values = byteaArray(params, writes.map((w) => w.value));
+  const values = byteaArray(
+    params,
+    writes.map((w) => w.value),
+  );
   const { rowCount } = await db.query(
     `WITH ${FENCE_CTE}
        INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
@@ -224,8 +227,14 @@ async function putBatchRows(db: Queryable, writes: BatchWrite[], fence?: Fence):
     pws.map((p) => p.w.type),
     pws.map((p) => p.w.taskPath),
   ];
-  const checkpointBlobs = byteaArray(params, cps.map((c) => c.checkpoint));
-  const writeValues = byteaArray(params, pws.map((p) => p.w.value));
+  const checkpointBlobs = byteaArray(
+    params,
+    cps.map((c) => c.checkpoint),
+  );
+  const writeValues = byteaArray(
+    params,
+    pws.map((p) => p.w.value),
+  );
   const { rows } = await db.query<{ ok: boolean }>(
     `WITH fence AS (
        SELECT 1 FROM runs WHERE run_id = $1::uuid AND epoch = $2::bigint AND status = 'running' AND lease_expires_at > now()
@@ -255,14 +264,23 @@ async function putBatchRows(db: Queryable, writes: BatchWrite[], fence?: Fence):
 /** The checkpoint rows of the data plane, as its callers use them. */
 export interface CheckpointStore {
   /** The checkpoint (latest when id is empty) with its pending writes. */
-  get(threadId: string, ns: string, checkpointId: string): Promise<{
-    row: CheckpointRow;
-    writes: WriteRow[];
-  } | undefined>;
-  list(filter: ListFilter): Promise<Array<{
-    row: CheckpointRow;
-    writes: WriteRow[];
-  }>>;
+  get(
+    threadId: string,
+    ns: string,
+    checkpointId: string,
+  ): Promise<
+    | {
+        row: CheckpointRow;
+        writes: WriteRow[];
+      }
+    | undefined
+  >;
+  list(filter: ListFilter): Promise<
+    Array<{
+      row: CheckpointRow;
+      writes: WriteRow[];
+    }>
+  >;
   /** Writes a checkpoint; with a fence, only while the run's epoch is current. False when fenced off. */
   put: (input: CheckpointInput, fence?: Fence) => Promise<boolean>;
   putWrites: (threadId: string, ns: string, checkpointId: string, writes: WriteInput[], fence?: Fence) => Promise<boolean>;
@@ -370,7 +388,6 @@ export function createCheckpointStore(pool: Pool): CheckpointStore {
     },
   };
 }
-
 
 /** Merges metadata into a checkpoint (the latest of the root namespace when no id is given). */
 export async function patchCheckpointMetadata(

@@ -109,12 +109,15 @@ export interface CronStore {
    */
   update(cronId: string, decide: (current: CronRow) => CronChanges): Promise<CronRow | undefined>;
   delete(cronId: string): Promise<boolean>;
-  search(filter: CronFilter, page: {
-    limit: number;
-    offset: number;
-    sortBy: string;
-    desc: boolean;
-  }): Promise<CronRow[]>;
+  search(
+    filter: CronFilter,
+    page: {
+      limit: number;
+      offset: number;
+      sortBy: string;
+      desc: boolean;
+    },
+  ): Promise<CronRow[]>;
   count(filter: CronFilter): Promise<number>;
   /**
    * Fires the most overdue cron, if any, in one transaction: locks it (SKIP LOCKED, so
@@ -127,13 +130,15 @@ export interface CronStore {
   /** Stops the enabled crons whose end time has passed; answers their ids. */
   stopExpired(): Promise<string[]>;
   /** The firings of a cron, newest first (for tests and operators). */
-  firings(cronId: string): Promise<Array<{
-    scheduled_for: Date;
-    run_id: string | null;
-    thread_id: string | null;
-    error: unknown;
-    fired_at: Date;
-  }>>;
+  firings(cronId: string): Promise<
+    Array<{
+      scheduled_for: Date;
+      run_id: string | null;
+      thread_id: string | null;
+      error: unknown;
+      fired_at: Date;
+    }>
+  >;
 }
 
 export function createCronStore(pool: Pool): CronStore {
@@ -300,4 +305,3 @@ export function createCronStore(pool: Pool): CronStore {
     },
   };
 }
-

@@ -24,7 +24,13 @@ export interface ItemStore {
   get(namespace: string[], key: string, refreshTtl: boolean): Promise<ItemRow | undefined>;
   delete(namespace: string[], key: string): Promise<void>;
   /** Live items under a namespace prefix whose value contains the filter, newest-updated first. */
-  search(prefix: string[], filterJson: string | undefined, limit: number, offset: number, refreshTtl: boolean): Promise<ItemRow[]>;
+  search(
+    prefix: string[],
+    filterJson: string | undefined,
+    limit: number,
+    offset: number,
+    refreshTtl: boolean,
+  ): Promise<ItemRow[]>;
   /**
    * Deletes at most `limit` expired items; answers how many. Reads never return expired items
    * anyway; this reclaims their space. SKIP LOCKED lets several sweepers run at once.
@@ -128,4 +134,3 @@ export function createItemStore(pool: Pool): ItemStore {
     },
   };
 }
-

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from "@langopen/common";
 import { decodeSpec } from "../domain/run-spec.js";
+import { sqlState } from "./pg-errors.js";
 import {
   type CancelActionName,
   type ClaimedRun,
@@ -9,7 +10,6 @@ import {
   SETTLED_STATUS,
   settleThread,
 } from "./run-rows.js";
-import { sqlState } from "./pg-errors.js";
 import { inTransaction, lockThread, type Queryable } from "./sql.js";
 import { ENDED_RUN_COLUMNS, type EndedRun, enqueueEndedRunWebhook, enqueueRunWebhook } from "./webhook-store.js";
 
@@ -429,4 +429,3 @@ async function deleteRunWrites(db: Queryable, threadId: string, runId: string): 
   );
   await db.query("DELETE FROM checkpoints WHERE thread_id = $1 AND run_id = $2", [threadId, runId]);
 }
-

@@ -88,4 +88,3 @@ export async function settleThread(
   );
   return { busy: rows[0]?.busy ?? false };
 }
-

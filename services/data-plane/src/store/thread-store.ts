@@ -34,7 +34,6 @@ export interface ThreadFilter {
   status?: ThreadStatusName;
 }
 
-
 const COLUMNS = `thread_id, created_at, updated_at, state_updated_at, metadata, config, status,
   "values"::text AS values_text, interrupts::text AS interrupts_text, ttl_strategy, ttl_minutes, expires_at`;
 
@@ -113,7 +112,11 @@ const MAX_BATCH = 256;
 
 /** The thread rows of the data plane, as its callers use them. */
 export interface ThreadStore {
-  create(id: string, metadata: JsonObject, ttl: ThreadTtlInput | undefined): Promise<{
+  create(
+    id: string,
+    metadata: JsonObject,
+    ttl: ThreadTtlInput | undefined,
+  ): Promise<{
     row: ThreadRow;
     created: boolean;
   }>;
@@ -122,12 +125,15 @@ export interface ThreadStore {
   update(id: string, metadata: JsonObject | undefined, ttl: ThreadTtlInput | undefined): Promise<ThreadRow | undefined>;
   /** Deletes the thread; false when there was none (an expired delete-TTL thread counts as none). */
   delete(id: string): Promise<boolean>;
-  search(filter: ThreadFilter, page: {
-    limit: number;
-    offset: number;
-    sortBy: string;
-    desc: boolean;
-  }): Promise<{
+  search(
+    filter: ThreadFilter,
+    page: {
+      limit: number;
+      offset: number;
+      sortBy: string;
+      desc: boolean;
+    },
+  ): Promise<{
     rows: ThreadRow[];
     total: number;
   }>;
@@ -215,7 +221,10 @@ export function createThreadStore(pool: Pool): ThreadStore {
     ): Promise<{ row: ThreadRow; created: boolean }> {
       let row = await insertThread(id, metadata, ttl);
       // An expired delete-TTL thread no longer exists for anyone: its id may be taken again.
-      if (!row && ((await pool.query(`DELETE FROM threads WHERE thread_id = $1 AND NOT ${LIVE_THREAD}`, [id])).rowCount ?? 0) > 0) {
+      if (
+        !row &&
+        ((await pool.query(`DELETE FROM threads WHERE thread_id = $1 AND NOT ${LIVE_THREAD}`, [id])).rowCount ?? 0) > 0
+      ) {
         row = await insertThread(id, metadata, ttl);
       }
       if (row) return { row, created: true };
@@ -223,7 +232,9 @@ export function createThreadStore(pool: Pool): ThreadStore {
     },
 
     async get(id: string): Promise<ThreadRow | undefined> {
-      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`, [id]);
+      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`, [
+        id,
+      ]);
       return rows[0];
     },
 
@@ -250,7 +261,10 @@ export function createThreadStore(pool: Pool): ThreadStore {
 
     /** Deletes the thread; false when there was none (an expired delete-TTL thread counts as none). */
     async delete(id: string): Promise<boolean> {
-      const { rows } = await pool.query<{ live: boolean }>(`DELETE FROM threads WHERE thread_id = $1 RETURNING ${LIVE_THREAD} AS live`, [id]);
+      const { rows } = await pool.query<{ live: boolean }>(
+        `DELETE FROM threads WHERE thread_id = $1 RETURNING ${LIVE_THREAD} AS live`,
+        [id],
+      );
       return rows[0]?.live === true;
     },
 
@@ -364,4 +378,3 @@ export function createThreadStore(pool: Pool): ThreadStore {
     },
   };
 }
-

@@ -80,10 +80,14 @@ export async function enqueueEndedRunWebhook(db: Queryable, run: EndedRun): Prom
 
 /** The webhook rows of the data plane, as its callers use them. */
 export interface WebhookStore {
-  list(filter: {
-    runId?: string;
-    status?: WebhookStatusName;
-  }, limit: number, offset: number): Promise<WebhookDeliveryRow[]>;
+  list(
+    filter: {
+      runId?: string;
+      status?: WebhookStatusName;
+    },
+    limit: number,
+    offset: number,
+  ): Promise<WebhookDeliveryRow[]>;
   /**
    * Claims up to `limit` due deliveries: counts the attempt and pushes next_attempt_at out by
    * the lease, so no other dispatcher takes them while this one sends; a dispatcher that dies
@@ -94,22 +98,28 @@ export interface WebhookStore {
    * Records the outcome of an attempt, fenced by its number (a stale sender whose lease was
    * taken over changes nothing). `retryInMs` undefined with an error: given up.
    */
-  settle(delivery: {
-    deliveryId: string;
-    attempt: number;
-  }, outcome: {
-    kind: "delivered";
-    status: number;
-  } | {
-    kind: "retry";
-    retryInMs: number;
-    error: string;
-    status: number | null;
-  } | {
-    kind: "failed";
-    error: string;
-    status: number | null;
-  }): Promise<boolean>;
+  settle(
+    delivery: {
+      deliveryId: string;
+      attempt: number;
+    },
+    outcome:
+      | {
+          kind: "delivered";
+          status: number;
+        }
+      | {
+          kind: "retry";
+          retryInMs: number;
+          error: string;
+          status: number | null;
+        }
+      | {
+          kind: "failed";
+          error: string;
+          status: number | null;
+        },
+  ): Promise<boolean>;
 }
 
 export function createWebhookStore(pool: Pool): WebhookStore {
@@ -185,4 +195,3 @@ export function createWebhookStore(pool: Pool): WebhookStore {
     },
   };
 }
-

@@ -1,6 +1,7 @@
 // The example graph served when no langgraph.json is given: it answers each message with an echo.
-import { MessagesAnnotation, StateGraph } from "@langchain/langgraph";
+
 import { AIMessage } from "@langchain/core/messages";
+import { MessagesAnnotation, StateGraph } from "@langchain/langgraph";
 
 function respond(state) {
   const last = state.messages.at(-1);

@@ -1,6 +1,6 @@
 import { AIMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
-import { JsonPlusSerializer, MemorySaver } from "@langchain/langgraph-checkpoint";
 import { Annotation, MessagesAnnotation, StateGraph } from "@langchain/langgraph";
+import { JsonPlusSerializer, MemorySaver } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { plainJsonText, toPlain } from "./plain-json.js";
 import { SnapshotSerde } from "./snapshot-serde.js";
@@ -51,9 +51,11 @@ describe("SnapshotSerde", () => {
       { set: new Set([1, 2]), map: new Map([["k", 1]]) },
       { bytes: new Uint8Array([1, 2, 3]) },
       { looksSerialized: { lc: 2, type: "undefined" } },
-      { custom: new (class Point {
-        x = 1;
-      })() },
+      {
+        custom: new (class Point {
+          x = 1;
+        })(),
+      },
       new Uint8Array([4, 5]),
       (() => {
         const cyclic: Record<string, unknown> = { name: "loop" };

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, type Client, ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import {
   BaseCheckpointSaver,
@@ -16,7 +17,7 @@ import {
   WRITES_IDX_MAP,
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
-import { create } from "@bufbuild/protobuf";
+import { sleep } from "@langopen/common";
 import {
   type Checkpoint as CheckpointMessage,
   CheckpointSchema,
@@ -24,9 +25,8 @@ import {
   PendingWriteSchema,
 } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
 import type { CheckpointService, CheckpointWriteSchema } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
-import { sleep } from "@langopen/common";
-import { type Snapshot, snapshotOf } from "../domain/snapshot-serde.js";
 import type { FenceSchema } from "@langopen/gen/langopen/data/v1/common_pb";
+import { type Snapshot, snapshotOf } from "../domain/snapshot-serde.js";
 
 export type CheckpointClient = Client<typeof CheckpointService>;
 type WriteKind = MessageInitShape<typeof CheckpointWriteSchema>["kind"];
@@ -211,7 +211,9 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
       }),
     );
     const checkpointNs = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
-    await this.reporting(() => this.send({ case: "pendingWrites", value: { ref: { threadId, checkpointNs, checkpointId }, writes: dumped } }));
+    await this.reporting(() =>
+      this.send({ case: "pendingWrites", value: { ref: { threadId, checkpointNs, checkpointId }, writes: dumped } }),
+    );
     // As the data plane stores them: one write per (task, index), the later one replacing.
     const key = writtenKey(threadId, checkpointNs, checkpointId);
     const added = dumped.map((w) => create(PendingWriteSchema, w));

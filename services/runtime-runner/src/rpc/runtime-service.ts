@@ -8,22 +8,22 @@ import type { CheckpointRefSchema } from "@langopen/gen/langopen/data/v1/thread_
 import {
   type ExecuteRequest,
   type ExecuteRunRequest,
-  type RunResultSchema,
   RunOutcome,
+  type RunResultSchema,
   type RuntimeService,
 } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { type CallerCall, CallerLink, OutgoingCall } from "../domain/caller-link.js";
 import { errorBody, plainJsonBytes, samePlainJson, toPlain } from "../domain/plain-json.js";
-import { SnapshotSerde } from "../domain/snapshot-serde.js";
 import { buildRunConfig, fromPublicConfig, runInput, stateConfig } from "../domain/run-config.js";
 import { graphSchemas, type SchemaModule } from "../domain/schemas.js";
+import { SnapshotSerde } from "../domain/snapshot-serde.js";
 import { KNOWN_MODES, type OutEvent, planStream, StreamTranslator } from "../domain/stream-translator.js";
 import { interruptsByTask, toThreadState } from "../domain/thread-state.js";
 import type { GraphRegistry } from "../graphs/registry.js";
 import type { CompiledGraphLike } from "../graphs/types.js";
+import { callerCheckpoints } from "../remote/caller-checkpoints.js";
 import { type CheckpointClient, type FenceInit, RemoteCheckpointer } from "../remote/checkpointer.js";
 import { RemoteStore, type StoreClient } from "../remote/store.js";
-import { callerCheckpoints } from "../remote/caller-checkpoints.js";
 
 export interface RuntimeServiceDeps {
   graphs: GraphRegistry;

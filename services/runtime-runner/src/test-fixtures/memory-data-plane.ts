@@ -127,13 +127,19 @@ export async function startMemoryDataPlane(logger: Logger): Promise<MemoryDataPl
       batches.push({ threadId: threadId ?? "", size: req.writes.length });
       for (const w of req.writes) {
         if (w.kind.case === "checkpoint") {
-          await checkpointImpl.putCheckpoint?.(create(PutCheckpointRequestSchema, {
-            fence: req.fence,
-            checkpoint: w.kind.value.checkpoint,
-            newVersionsJson: w.kind.value.newVersionsJson,
-          }), ctx);
+          await checkpointImpl.putCheckpoint?.(
+            create(PutCheckpointRequestSchema, {
+              fence: req.fence,
+              checkpoint: w.kind.value.checkpoint,
+              newVersionsJson: w.kind.value.newVersionsJson,
+            }),
+            ctx,
+          );
         } else if (w.kind.case === "pendingWrites") {
-          await checkpointImpl.putWrites?.(create(PutWritesRequestSchema, { fence: req.fence, ref: w.kind.value.ref, writes: w.kind.value.writes }), ctx);
+          await checkpointImpl.putWrites?.(
+            create(PutWritesRequestSchema, { fence: req.fence, ref: w.kind.value.ref, writes: w.kind.value.writes }),
+            ctx,
+          );
         }
       }
       return {};
