@@ -1,26 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ProtocolEventTranslator } from "./translator.js";
-import type { LogEvent, ProtocolEvent } from "./types.js";
-
-const RUN = "run-1";
-
-/** Log entries with ids 1000-0, 1000-1, ... */
-function log(...entries: Array<[string, unknown]>): LogEvent[] {
-  return entries.map(([event, data], i) => ({ id: `1000-${i}`, event, data }));
-}
-
-function translate(entries: LogEvent[]): ProtocolEvent[] {
-  const translator = new ProtocolEventTranslator();
-  return entries.flatMap((e) => translator.translate(e));
-}
-
-const chunk = (content: unknown, extra: Record<string, unknown> = {}) => [
-  { type: "ai", id: "m1", content, tool_call_chunks: [], tool_calls: [], response_metadata: {}, ...extra },
-  { langgraph_node: "model", ls_provider: "openai", ls_model_name: "gpt" },
-];
-
-const data = (events: ProtocolEvent[], method: string) => events.filter((e) => e.method === method).map((e) => e.params.data);
-const messageEvents = (events: ProtocolEvent[]) => data(events, "messages") as Array<Record<string, unknown>>;
+import { chunk, log, messageEvents, RUN, translate } from "../test-fixtures/protocol-v2-log.js";
 
 describe("messages", () => {
   it("assembles streamed chunks into one message, finished by the node's update", () => {
