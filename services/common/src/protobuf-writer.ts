@@ -24,7 +24,7 @@ const PATCHED = Symbol.for("langopen.protobuf.join-without-copies");
  */
 export function encodeNestedMessagesWithoutCopies(): void {
   const proto = BinaryWriter.prototype as unknown as Record<symbol, boolean> & { join(): BinaryWriter };
-  if (proto[PATCHED]) return;
+  if (proto[PATCHED] || !hasKnownShape()) return;
   proto.join = function join(this: WriterState): BinaryWriter {
     if (this.buf.length > 0) {
       this.chunks.push(new Uint8Array(this.buf));
@@ -46,4 +46,19 @@ export function encodeNestedMessagesWithoutCopies(): void {
     return this as unknown as BinaryWriter;
   };
   proto[PATCHED] = true;
+}
+
+/**
+ * Whether BinaryWriter keeps the private state this replacement of join() works on (2.13's shape).
+ * Another version of protobuf-es, with another writer, is left as it is: only slower.
+ */
+function hasKnownShape(): boolean {
+  const writer = new BinaryWriter().fork() as unknown as Partial<WriterState>;
+  return (
+    Array.isArray(writer.chunks) &&
+    Array.isArray(writer.buf) &&
+    Array.isArray(writer.stack) &&
+    writer.stack.length === 1 &&
+    typeof writer.uint32 === "function"
+  );
 }

@@ -6,17 +6,22 @@ import { startTestStack, type TestStack } from "./test-fixtures/stack.js";
 /**
  * A message of about 9 MB (under the default 10 MiB body limit) through runs/wait, on the example
  * graph of `npm start` (it answers "You said: <message>"): it must come back intact, byte for byte,
- * stateless and on a thread, and stay intact wherever the run and its thread keep it. Correctness
- * only; `node scripts/bench/large-message.mjs` measures the time.
+ * stateless and on a thread, and stay intact wherever the run and its thread keep it. With Redis,
+ * the worker reads the run's spec and the api-server the run's result from Postgres; without it (as
+ * `npm start`), both are handed over in the process. Correctness only;
+ * `node scripts/bench/large-message.mjs` measures the time.
  */
 let stack: TestStack;
 let client: Client;
+let local: TestStack;
+let localClient: Client;
 
 beforeAll(async () => {
-  stack = await startTestStack(EXAMPLE_CONFIG);
+  [stack, local] = await Promise.all([startTestStack(EXAMPLE_CONFIG), startTestStack(EXAMPLE_CONFIG, { redis: false })]);
   client = new Client({ apiUrl: stack.url });
-}, 90_000);
-afterAll(() => stack?.stop());
+  localClient = new Client({ apiUrl: local.url });
+}, 120_000);
+afterAll(() => Promise.all([stack?.stop(), local?.stop()]));
 
 // Multi-byte characters at both ends and in the middle, so any decoding on the way shows.
 const content = `é✓ ${"x".repeat(4_500_000)} 😀 ${"y".repeat(4_500_000)} ✓é`;
@@ -28,6 +33,15 @@ const expected = [
   ["human", content],
   ["ai", `You said: ${content}`],
 ];
+
+describe("a 9 MB message through runs/wait, in one process without Redis", () => {
+  it("comes back intact from a stateless run and from a run on a thread", async () => {
+    expect(contents(await localClient.runs.wait(null, "agent", { input }))).toEqual(expected);
+    const thread = await localClient.threads.create();
+    expect(contents(await localClient.runs.wait(thread.thread_id, "agent", { input }))).toEqual(expected);
+    expect(contents((await localClient.threads.getState(thread.thread_id)).values)).toEqual(expected);
+  }, 180_000);
+});
 
 describe("a 9 MB message through runs/wait", () => {
   it("comes back intact from a stateless run", async () => {
