@@ -1,3 +1,4 @@
+import { RUN_STATUS_BY_NAME, RUN_STATUS_NAME } from "@langopen/common";
 import { RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 
 /*
@@ -19,23 +20,8 @@ export type ApiRunStatus = (typeof API_RUN_STATUSES)[number];
 /** What a status the gateway cannot name reads as. */
 export const UNKNOWN_RUN_STATUS: ApiRunStatus = "pending";
 
-const NAMES: Readonly<Partial<Record<RunStatus, ApiRunStatus>>> = {
-  [RunStatus.PENDING]: "pending",
-  [RunStatus.RUNNING]: "running",
-  [RunStatus.SUCCESS]: "success",
-  [RunStatus.ERROR]: "error",
-  [RunStatus.TIMEOUT]: "timeout",
-  [RunStatus.INTERRUPTED]: "interrupted",
-};
-
-const VALUES: Readonly<Record<ApiRunStatus, RunStatus>> = {
-  pending: RunStatus.PENDING,
-  running: RunStatus.RUNNING,
-  success: RunStatus.SUCCESS,
-  error: RunStatus.ERROR,
-  timeout: RunStatus.TIMEOUT,
-  interrupted: RunStatus.INTERRUPTED,
-};
+const NAMES: Readonly<Partial<Record<RunStatus, ApiRunStatus>>> = RUN_STATUS_NAME;
+const VALUES: Readonly<Record<ApiRunStatus, RunStatus>> = RUN_STATUS_BY_NAME;
 
 const isApiRunStatus = (value: string): value is ApiRunStatus => Object.hasOwn(VALUES, value);
 

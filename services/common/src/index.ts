@@ -15,4 +15,5 @@ export * from "./redis.js";
 export * from "./reflection.js";
 export * from "./rpc-client.js";
 export * from "./rpc-server.js";
+export * from "./run-status.js";
 export * from "./service-process.js";

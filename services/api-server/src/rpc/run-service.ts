@@ -7,6 +7,8 @@ import {
   type Logger,
   notFound,
   Reason,
+  RUN_STATUS_BY_NAME,
+  RUN_STATUS_NAME,
   reasoned,
   textBytes,
   wakeableDelay,
@@ -39,7 +41,7 @@ import {
   RunSchema,
   type RunSpec,
   RunSpecSchema,
-  RunStatus,
+  type RunStatus,
 } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   CancelAction,
@@ -70,18 +72,8 @@ export interface RunServiceDeps {
   pollMs?: number;
 }
 
-const STATUS_TO_PROTO: Record<RunStatusName, RunStatus> = {
-  pending: RunStatus.PENDING,
-  running: RunStatus.RUNNING,
-  success: RunStatus.SUCCESS,
-  error: RunStatus.ERROR,
-  timeout: RunStatus.TIMEOUT,
-  interrupted: RunStatus.INTERRUPTED,
-};
-const STATUS_FROM_PROTO = Object.fromEntries(Object.entries(STATUS_TO_PROTO).map(([k, v]) => [v, k])) as Record<
-  RunStatus,
-  RunStatusName | undefined
->;
+const STATUS_TO_PROTO: Readonly<Record<RunStatusName, RunStatus>> = RUN_STATUS_BY_NAME;
+const STATUS_FROM_PROTO: Readonly<Partial<Record<RunStatus, RunStatusName>>> = RUN_STATUS_NAME;
 export const isFinal = (status: RunStatusName) => status !== "pending" && status !== "running";
 
 export function toRun(row: RunRow): Run {
