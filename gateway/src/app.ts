@@ -12,6 +12,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { GATEWAY_DEFAULTS } from "./config.js";
+import { type AuthOptions, authPlugin } from "./plugins/auth.js";
 import { answerFrameworkError, errorHandlerPlugin } from "./plugins/error-handler.js";
 import { jsonBodyPlugin } from "./plugins/json-body.js";
 import { metricsPlugin } from "./plugins/metrics.js";
@@ -51,6 +52,8 @@ export interface GatewayDeps {
   oversizedBodyDrain?: Partial<OversizedBodyDrain>;
   /** Idle time after which an open event stream gets a heartbeat comment (default 5 s). */
   sseHeartbeatMs?: number;
+  /** API keys and the project's custom auth; neither: every request is let in (loopback use). */
+  auth?: AuthOptions;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = GATEWAY_DEFAULTS.BODY_LIMIT_BYTES;
@@ -105,6 +108,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(jsonBodyPlugin);
   await app.register(errorHandlerPlugin, { bodyLimitBytes, oversizedBodyDrain: deps.oversizedBodyDrain });
   await app.register(rpcClientsPlugin, { transport: deps.transport });
+  await app.register(authPlugin, deps.auth ?? {});
   await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
   await app.register(metricsPlugin);
   await app.register(openapiPlugin, { version: deps.info?.version });

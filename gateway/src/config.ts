@@ -12,6 +12,12 @@ export const GatewayConfigSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   /** Idle milliseconds after which an open event stream gets a heartbeat comment. */
   SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 5_000 }),
+  /** API keys accepted in `x-api-key`: `name=key` or `name=sha256:<hex>` entries, comma-separated. */
+  LANGOPEN_API_KEYS: Type.Optional(Type.String()),
+  /** A file of such entries, one per line (`#` comments); hashes keep the keys out of the file. */
+  LANGOPEN_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** The runtime serving the project's custom auth (langgraph.json `auth.path`); absent: no custom auth. */
+  AUTH_RUNTIME_URL: Type.Optional(Type.String({ minLength: 1 })),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -8,6 +8,7 @@ import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { CALLER_HEADER } from "./auth.js";
 
 /** Typed clients of the api-server, one per service, all over the one transport. */
 export interface RpcClients {
@@ -100,10 +101,15 @@ export interface RpcCallOptions {
   abortOnDisconnect: boolean;
 }
 
-/** Options of an RPC made on behalf of a request: its request id, and the client's signal for reads. */
+/** The headers of every RPC made for a request: its id, and its caller when auth is configured. */
+function requestHeaders(request: FastifyRequest, caller = request.callerHeader): Record<string, string> {
+  return caller === undefined ? { "x-request-id": request.id } : { "x-request-id": request.id, [CALLER_HEADER]: caller };
+}
+
+/** Options of an RPC made on behalf of a request: its headers, and the client's signal for reads. */
 export function rpcOptions(request: FastifyRequest, { abortOnDisconnect }: RpcCallOptions): CallOptions {
   return {
-    headers: { "x-request-id": request.id },
+    headers: requestHeaders(request),
     signal: abortOnDisconnect ? request.clientGone : undefined,
   };
 }
@@ -115,7 +121,16 @@ export const readOptions = (request: FastifyRequest): CallOptions => rpcOptions(
 export const writeOptions = (request: FastifyRequest): CallOptions => rpcOptions(request, { abortOnDisconnect: false });
 
 /** For server-streaming reads: aborted by the given signal (the event stream's), not the request's. */
-export const streamOptions = (request: FastifyRequest, signal: AbortSignal): CallOptions => ({
-  headers: { "x-request-id": request.id },
+export const streamOptions = (request: FastifyRequest, signal: AbortSignal | undefined): CallOptions => ({
+  headers: requestHeaders(request),
   signal,
 });
+
+/** Options of a call made for one event authorized with `request.authorizeCall` (its own caller header). */
+export function callOptionsFor(
+  request: FastifyRequest,
+  callerHeader: string | undefined,
+  signal: AbortSignal | undefined,
+): CallOptions {
+  return { headers: requestHeaders(request, callerHeader), signal };
+}

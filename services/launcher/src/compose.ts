@@ -4,9 +4,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { graphIdsOf, startApiServer } from "@langopen/api-server";
-import { createRedis, createRpcTransport, freePort, type Logger } from "@langopen/common";
+import { createRedis, createRpcTransport, freePort, type Logger, readLanggraphConfig, StartupError } from "@langopen/common";
 import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
-import { buildApp } from "@langopen/gateway";
+import { buildApp, loadAuth } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
@@ -39,6 +39,9 @@ export interface LangOpenOptions {
   webhooks?: WebhookDispatcherOptions;
   /** Reload the runtime when a file of the project changes (`npm start -- --watch`). */
   watch?: boolean;
+  /** API keys (`LANGOPEN_API_KEYS`) and a keys file (`LANGOPEN_API_KEYS_FILE`): see the gateway's auth. */
+  apiKeys?: string;
+  apiKeysFile?: string;
 }
 
 export interface LangOpen {
@@ -125,7 +128,20 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       logger.child({ service: "worker" }),
     );
     stops.push(() => worker.stop(options.shutdownGraceMs ?? 10_000));
+    // The project's custom auth runs in the runtime; the gateway asks it (and caches per credential).
+    const project = await readLanggraphConfig(options.configPath);
+    const auth = await loadAuth({
+      apiKeys: options.apiKeys,
+      apiKeysFile: options.apiKeysFile,
+      runtime: project.auth?.path ? runtimeTransport : undefined,
+    });
+    if (project.auth?.path && !auth.customAuth) {
+      throw new StartupError(
+        `The runtime did not load the custom auth of ${options.configPath} (auth.path ${project.auth.path})`,
+      );
+    }
     const app = await buildApp({
+      auth,
       logger: logger.child({ service: "gateway" }),
       // Same process as the api-server: call it directly, not over HTTP/2 loopback (no framing, no serialization).
       transport: api.rpc.inProcessTransport,

@@ -15,6 +15,8 @@ export const LauncherConfigSchema = Type.Object({
   PORT: gateway.PORT,
   HOST: gateway.HOST,
   BODY_LIMIT_BYTES: gateway.BODY_LIMIT_BYTES,
+  LANGOPEN_API_KEYS: gateway.LANGOPEN_API_KEYS,
+  LANGOPEN_API_KEYS_FILE: gateway.LANGOPEN_API_KEYS_FILE,
   /** Absent: an embedded Postgres under LANGOPEN_DATA_DIR. */
   DATABASE_URL: Type.Optional(worker.DATABASE_URL),
   /** Absent: signalling stays in-process. */

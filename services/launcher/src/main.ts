@@ -5,7 +5,8 @@ import { LauncherConfigSchema } from "./config.js";
 
 const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 8123] [--host 127.0.0.1] [--watch]
   --watch  reload the graphs when a file of the project changes (runs already started finish on the old code)
-Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL`;
+Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL,
+  LANGOPEN_API_KEYS, LANGOPEN_API_KEYS_FILE`;
 
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
       watch: args.watch === true,
       dataDir: config.LANGOPEN_DATA_DIR,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      apiKeys: config.LANGOPEN_API_KEYS,
+      apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
       logLevel: config.LOG_LEVEL,
       workerConcurrency: config.WORKER_CONCURRENCY,

@@ -13,6 +13,7 @@ import {
   InterruptedWhen,
 } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { authorizedMetadata, createRunValue } from "../../auth/events.js";
 import {
   type A2aMessage,
   agentCard,
@@ -146,12 +147,18 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const mayResume = message.taskId !== undefined && message.contextId !== undefined;
     const textRefused = textOf(message.parts) !== undefined && (await takesMessages(request, assistant)) === false;
     if (textRefused && !mayResume) throw textNeedsMessagesInput(assistant.assistantId);
+    // The project's auth sees the run create as a REST create would show it, and may stamp metadata.
+    const authorized = await request.authorize(
+      "threads",
+      "create_run",
+      createRunValue(threadId, { assistant_id: assistant.assistantId, metadata: { a2a_message_id: message.messageId } }),
+    );
     const run = create(CreateRunRequestSchema, {
       threadId,
       spec: create(RunSpecSchema, {
         assistantId: assistant.assistantId,
         inputJson: jsonBytes(runInput(message.parts)),
-        metadata: { a2a_message_id: message.messageId },
+        metadata: authorizedMetadata(authorized, { a2a_message_id: message.messageId }),
       }),
       ifNotExists: IfNotExists.CREATE,
     });
@@ -186,10 +193,7 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     threadId: string,
     options: { signal: AbortSignal | undefined; historyLength?: number; sent?: A2aMessage },
   ) => {
-    const joined = await runs.joinRun(
-      { threadId, runId: run.runId },
-      { headers: { "x-request-id": request.id }, signal: options.signal },
-    );
+    const joined = await runs.joinRun({ threadId, runId: run.runId }, streamOptions(request, options.signal));
     const outcome = runOutcome(parseJsonBytes<JsonValue | undefined>(joined.resultJson, undefined));
     return toTask(joined.run ?? run, {
       contextId: threadId,
@@ -283,6 +287,7 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const params = taskParams(rawParams);
     const assistant = await getAssistant(request, assistantId);
     const taskId = (rawParams as { id: string }).id;
+    await request.authorize("threads", "read", { thread_id: params.threadId ?? null, run_id: params.runId });
     const run = await taskRun(request, assistant, taskId, params.runId, params.threadId);
     const contextId = run.threadId || params.threadId;
     if (!isFinalState(taskState(run.status))) return toTask(run, { contextId });
@@ -297,6 +302,7 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const params = taskParams(rawParams);
     const assistant = await getAssistant(request, assistantId);
     const taskId = (rawParams as { id: string }).id;
+    await request.authorize("threads", "update", { thread_id: params.threadId ?? null, run_id: params.runId });
     let res: CancelRunResponse;
     try {
       res = await runs.cancelRun(
@@ -328,6 +334,8 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       try {
         const call = parseJsonRpcRequest(body);
         id = call.id;
+        // The assistant is read for every method: the project's auth decides whether this caller may.
+        await request.authorize("assistants", "read", { assistant_id: assistantId });
         switch (call.method) {
           case "message/send":
             return rpcResult(id, await sendMessage(request, assistantId, call.params));

@@ -17,11 +17,12 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { FastifyRequest } from "fastify";
+import { authorizedMetadata, createRunValue } from "../../auth/events.js";
 import { present } from "../../mappers/common.js";
 import { type ToolResult, toolDescription, toolError, toolInputSchema, toolNames, toolResult } from "../../mappers/mcp.js";
 import { fromConnectError } from "../../plugins/error-handler.js";
 import { documentOnly, JsonRpcCode, lenientJsonBodies, rpcError, UNPARSABLE_BODY } from "../../plugins/json-rpc.js";
-import { readOptions, writeOptions } from "../../plugins/rpc-clients.js";
+import { callOptionsFor, readOptions } from "../../plugins/rpc-clients.js";
 import { McpMessageBody, McpPostHeaders } from "../../schemas/mcp.js";
 
 export interface McpRoutesOptions {
@@ -59,11 +60,13 @@ export const mcpRoutes: FastifyPluginAsyncTypebox<McpRoutesOptions> = async (fas
 
   /** Every assistant, oldest first, so that tool names stay stable as assistants are added. */
   const listAssistants = async (request: FastifyRequest): Promise<Assistant[]> => {
+    // Tools list and calls of one batch run side by side: each call carries its own event's caller.
+    const { callerHeader } = await request.authorizeCall("assistants", "search", { limit: MAX_TOOLS, offset: 0 });
     const all: Assistant[] = [];
     for (let offset = 0; all.length < MAX_TOOLS; offset += PAGE) {
       const res = await assistants.searchAssistants(
         { limit: PAGE, offset, sortBy: "created_at", sortOrder: SortOrder.ASC },
-        readOptions(request),
+        callOptionsFor(request, callerHeader, request.clientGone),
       );
       all.push(...res.assistants);
       if (res.assistants.length < PAGE) break;
@@ -96,10 +99,25 @@ export const mcpRoutes: FastifyPluginAsyncTypebox<McpRoutesOptions> = async (fas
     const assistant = toolNames(await listAssistants(request)).get(name);
     if (assistant === undefined) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     try {
-      const spec = create(RunSpecSchema, { assistantId: assistant.assistantId, inputJson: jsonBytes(args) });
-      const res = await runs.createRun(create(CreateRunRequestSchema, { threadId: "", spec }), writeOptions(request));
+      const authorized = await request.authorizeCall(
+        "threads",
+        "create_run",
+        createRunValue(null, { assistant_id: assistant.assistantId, metadata: {} }),
+      );
+      const spec = create(RunSpecSchema, {
+        assistantId: assistant.assistantId,
+        inputJson: jsonBytes(args),
+        metadata: authorizedMetadata(authorized.value, {}),
+      });
+      const res = await runs.createRun(
+        create(CreateRunRequestSchema, { threadId: "", spec }),
+        callOptionsFor(request, authorized.callerHeader, undefined),
+      );
       const run = present(res.run, "run");
-      const joined = await runs.joinRun({ threadId: "", runId: run.runId }, { headers: { "x-request-id": request.id }, signal });
+      const joined = await runs.joinRun(
+        { threadId: "", runId: run.runId },
+        callOptionsFor(request, authorized.callerHeader, signal),
+      );
       return toolResult(parseJsonBytes<JsonValue | undefined>(joined.resultJson, undefined));
     } catch (err) {
       if (!(err instanceof ConnectError)) throw err;

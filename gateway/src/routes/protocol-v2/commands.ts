@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Run } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { Thread } from "@langopen/gen/langopen/data/v1/thread_pb";
 import type { FastifyRequest } from "fastify";
+import { authorizedMetadata, createRunValue } from "../../auth/events.js";
 import { jsonFromBytes, present } from "../../mappers/common.js";
 import {
   agentStatusOfRun,
@@ -18,7 +19,7 @@ import {
   success,
 } from "../../mappers/protocol-v2-commands.js";
 import { toApiRunStatus } from "../../mappers/run-status.js";
-import { readOptions, writeOptions } from "../../plugins/rpc-clients.js";
+import { callOptionsFor, readOptions, writeOptions } from "../../plugins/rpc-clients.js";
 import { ThreadIdParams } from "../../schemas/common.js";
 import { CommandBody } from "../../schemas/protocol-v2.js";
 import { malformedBody } from "./body.js";
@@ -80,14 +81,17 @@ export const commandRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** run.start: one call, which resumes the thread when it waits on an interrupt (decided under its lock). */
   const runStart = async (request: FastifyRequest, threadId: string, id: number, params: Record<string, unknown>) => {
-    const res = await runs.createOrResumeRun(runStartRequest(threadId, params), writeOptions(request));
+    const authorized = await request.authorize("threads", "create_run", createRunValue(threadId, params));
+    const edited = { ...params, metadata: authorizedMetadata(authorized, params.metadata ?? {}) };
+    const res = await runs.createOrResumeRun(runStartRequest(threadId, edited), writeOptions(request));
     const run = present(res.run, "run");
     return success(id, { run_id: run.runId, thread_id: run.threadId || threadId });
   };
 
   /** input.respond: one call that resumes the thread's interrupt or refuses (no thread, no interrupt, unknown ids). */
   const inputRespond = async (request: FastifyRequest, threadId: string, id: number, params: Record<string, unknown>) => {
-    const req = inputRespondRequest(threadId, params);
+    const authorized = await request.authorize("threads", "create_run", createRunValue(threadId, params));
+    const req = inputRespondRequest(threadId, { ...params, metadata: authorizedMetadata(authorized, params.metadata ?? {}) });
     try {
       const res = await runs.createOrResumeRun(req, writeOptions(request));
       return success(id, { run_id: present(res.run, "run").runId });
@@ -97,6 +101,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   };
 
   const agentTree = async (request: FastifyRequest, threadId: string, id: number, params: Record<string, unknown>) => {
+    await request.authorize("threads", "read", { thread_id: threadId, run_id: params.run_id ?? null });
     const thread = await findThread(request, threadId);
     if (thread === undefined) throw new CommandError("no_such_run", `Thread ${threadId} not found`);
     let run: Run | undefined;
@@ -112,9 +117,12 @@ export const commandRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new CommandError("no_such_run", `Thread ${threadId} has no run yet: give the assistant_id whose graph to describe`);
     }
     const xray = params.xray === true ? -1 : typeof params.xray === "number" && Number.isInteger(params.xray) ? params.xray : 0;
+    // The assistant is its own event: its calls carry what the project lets this caller read of assistants.
+    const { callerHeader } = await request.authorizeCall("assistants", "read", { assistant_id: assistantId });
+    const options = callOptionsFor(request, callerHeader, request.clientGone);
     const [assistant, graph] = await Promise.all([
-      assistants.getAssistant({ assistantId }, readOptions(request)),
-      assistants.getAssistantGraph({ assistantId, xray }, readOptions(request)),
+      assistants.getAssistant({ assistantId }, options),
+      assistants.getAssistantGraph({ assistantId, xray }, options),
     ]);
     const status = isInterrupted(thread)
       ? "interrupted"
@@ -135,6 +143,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   };
 
   const stateGet = async (request: FastifyRequest, threadId: string, id: number, params: Record<string, unknown>) => {
+    await request.authorize("threads", "read", { thread_id: threadId });
     if (Array.isArray(params.namespace) && params.namespace.length > 0) {
       throw new CommandError("not_supported", "state.get reads the root graph's state only (namespace [])");
     }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Run } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { authorizedMetadata, createRunValue } from "../../auth/events.js";
 import { present, queryBool, queryList, selectFields } from "../../mappers/common.js";
 import {
   fromApiRunCreate,
@@ -265,6 +266,11 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
+      // Each run is its own event; a filter the handler returns does not apply to stateless runs (no thread).
+      for (const item of request.body) {
+        const value = await request.authorize("threads", "create_run", createRunValue(null, item));
+        item.metadata = authorizedMetadata(value, item.metadata ?? {});
+      }
       const res = await runs.createRuns({ runs: request.body.map((b) => fromApiRunCreate("", b)) }, writeOptions(request));
       return res.runs.map(toApiRun);
     },

@@ -1,0 +1,178 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { encodeBinaryHeader } from "@connectrpc/connect";
+import { CallerSchema } from "@langopen/gen/langopen/data/v1/caller_pb";
+import { type AuthUser, AuthUserSchema } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import type { ApiKeyVerifier } from "../auth/api-keys.js";
+import { AuthRejected, type CustomAuth } from "../auth/custom-auth.js";
+import { type AuthResource, guardOf } from "../auth/events.js";
+import { filterConditions, UnsupportedFilterError } from "../auth/filter.js";
+
+/** The header carrying the caller (identity, user, filter) to the api-server, as `Caller` protobuf. */
+export const CALLER_HEADER = "langopen-caller-bin";
+
+/** One authorized event: the value as the handler left it, and the caller header its calls carry. */
+export interface AuthorizedCall {
+  value: Record<string, unknown>;
+  callerHeader: string | undefined;
+}
+
+/** Who may call the API: keys, the project's custom auth, both, or neither (everyone). */
+export interface AuthOptions {
+  apiKeys?: ApiKeyVerifier;
+  customAuth?: CustomAuth;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Routes with no entry in the auth guards (auth/events.ts): none, or they are refused. */
+    unguardedRoutes: readonly string[];
+  }
+  interface FastifyRequest {
+    /** The authenticated user; undefined when no authentication is configured or the route is open. */
+    authUser: AuthUser | undefined;
+    /** The `Caller` header this request's RPCs carry: its user and the filter of its event. */
+    callerHeader: string | undefined;
+    /**
+     * Authorizes one event of this request with the project's handler for it (if any): refuses
+     * (throws the handler's answer), or returns the value as the handler left it; its filter then
+     * goes with the request's calls (`callerHeader`). Routes that make calls concurrently for
+     * different events use `authorizeCall` instead.
+     */
+    authorize(resource: AuthResource, action: string, value: Record<string, unknown>): Promise<Record<string, unknown>>;
+    /** As authorize, without changing the request: the caller header of this one event is returned. */
+    authorizeCall(resource: AuthResource, action: string, value: Record<string, unknown>): Promise<AuthorizedCall>;
+  }
+}
+
+const encoder = new TextEncoder();
+
+function callerHeaderOf(user: AuthUser, filterJson = ""): string {
+  const filter = filterJson === "" ? [] : filterConditions(JSON.parse(filterJson));
+  const caller = create(CallerSchema, {
+    identity: user.identity,
+    permissions: user.permissions,
+    userJson: user.userJson,
+    filter,
+  });
+  return encodeBinaryHeader(toBinary(CallerSchema, caller));
+}
+
+/** The user of a request made with an API key and no custom auth: the key's name. */
+function keyUser(name: string): AuthUser {
+  const user = { identity: name, display_name: name, permissions: [], is_authenticated: true };
+  return create(AuthUserSchema, { identity: name, permissions: [], userJson: encoder.encode(JSON.stringify(user)) });
+}
+
+/** Header values as one string each (repeated headers joined), names lower-case as Node gives them. */
+function flatHeaders(request: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+function refuse(reply: FastifyReply, status: number, detail: string, headers: Record<string, string> = {}) {
+  return reply.code(status).headers(headers).send({ detail });
+}
+
+/**
+ * Authentication and authorization of the public API. Every request to a route that is not open
+ * is authenticated (API key, then the project's `authenticate`) before its body is read; each
+ * route's events (auth/events.ts) are authorized with the project's handlers once the body is
+ * parsed and validated, and what a handler edits is put back into the request. A route missing
+ * from the table is refused: forgetting to list one cannot leave it open.
+ */
+export const authPlugin = fp<AuthOptions>(
+  async (fastify, { apiKeys, customAuth }) => {
+    // Routes registered without a guard: refused when auth is on; listed so a test can insist on none.
+    const unguarded: string[] = [];
+    fastify.decorate("unguardedRoutes", unguarded);
+    fastify.addHook("onRoute", (route) => {
+      for (const method of [route.method].flat()) {
+        if (method !== "HEAD" && method !== "OPTIONS" && guardOf(method, route.url) === undefined) {
+          unguarded.push(`${method} ${route.url}`);
+        }
+      }
+    });
+    fastify.decorateRequest("authUser", undefined);
+    fastify.decorateRequest("callerHeader", undefined);
+    fastify.decorateRequest("authorizeCall", async function (this: FastifyRequest, resource, action, value) {
+      const user = this.authUser;
+      if (!customAuth || !user || customAuth.handlerFor(resource, action) === undefined) {
+        return { value, callerHeader: user && callerHeaderOf(user) };
+      }
+      const grant = await customAuth.authorize(user, resource, action, value, { headers: { "x-request-id": this.id } });
+      return { value: grant.value, callerHeader: callerHeaderOf(user, grant.filterJson) };
+    });
+    fastify.decorateRequest("authorize", async function (this: FastifyRequest, resource, action, value) {
+      const authorized = await this.authorizeCall(resource, action, value);
+      this.callerHeader = authorized.callerHeader;
+      return authorized.value;
+    });
+    if (!apiKeys && !customAuth) return;
+
+    fastify.addHook("onRequest", async (request, reply) => {
+      const guard = guardOf(request.method, request.routeOptions.url);
+      // Unknown paths reach the 404 handler; CORS preflights carry no credentials by design.
+      if (request.routeOptions.url === undefined || request.method === "OPTIONS" || guard === "open") return;
+      if (guard === undefined) {
+        request.log.error({ route: request.routeOptions.url }, "Refused a request: its route has no auth guard");
+        return refuse(reply, 403, "Forbidden");
+      }
+      try {
+        let user: AuthUser | undefined;
+        if (apiKeys) {
+          const presented = request.headers["x-api-key"];
+          const principal = typeof presented === "string" && presented !== "" ? await apiKeys.verify(presented) : undefined;
+          if (!principal) return refuse(reply, 401, "Missing or invalid API key", { "www-authenticate": "ApiKey" });
+          user = keyUser(principal.name);
+        }
+        if (customAuth?.authenticates) {
+          user = await customAuth.authenticate(
+            {
+              method: request.method,
+              url: request.url,
+              origin: `${request.protocol}://${request.host}`,
+              headers: flatHeaders(request),
+            },
+            { headers: { "x-request-id": request.id } },
+          );
+        }
+        if (user) {
+          request.authUser = user;
+          request.callerHeader = callerHeaderOf(user);
+        }
+      } catch (err) {
+        if (err instanceof AuthRejected) return refuse(reply, err.status, err.detail, err.headers);
+        throw err;
+      }
+    });
+
+    if (!customAuth) return;
+    fastify.addHook("preHandler", async (request, reply) => {
+      const guard = guardOf(request.method, request.routeOptions.url);
+      if (!Array.isArray(guard) || !request.authUser) return;
+      try {
+        for (const [i, event] of guard.entries()) {
+          if (customAuth.handlerFor(event.resource, event.action) === undefined) continue;
+          const filterBefore = request.callerHeader;
+          const edited = await request.authorize(event.resource, event.action, event.value(request));
+          event.apply?.(request, edited);
+          // The first event's filter governs the route's calls; later events may only refuse.
+          if (i > 0) request.callerHeader = filterBefore;
+        }
+      } catch (err) {
+        if (err instanceof AuthRejected) return refuse(reply, err.status, err.detail, err.headers);
+        if (err instanceof UnsupportedFilterError) {
+          request.log.error({ err }, "Refused a request: the auth handler returned a filter that cannot be applied");
+          return refuse(reply, 500, "Internal Server Error");
+        }
+        throw err;
+      }
+    });
+  },
+  { name: "auth", fastify: "5.x" },
+);
