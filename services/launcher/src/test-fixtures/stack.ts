@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createLogger } from "@langopen/common";
 import { createTestDatabase } from "@langopen/testkit";
 import { inject } from "vitest";
-import { type LangOpen, startLangOpen } from "../compose.js";
+import { type LangOpen, type LangOpenOptions, startLangOpen } from "../compose.js";
 
 export const FIXTURE_CONFIG = fileURLToPath(new URL("./langgraph.json", import.meta.url));
 /** The graphs kept for run tests: echo, steps, slow, interrupt, parent, chat, blocking. */
@@ -18,7 +18,7 @@ export interface TestStack extends LangOpen {
 /** LangOpen on its own fresh database of the harness's real Postgres, on free ports. */
 export async function startTestStack(
   configPath = FIXTURE_CONFIG,
-  options: { redis?: boolean; postgresUrl?: string; redisUrl?: string } = {},
+  options: { redis?: boolean; postgresUrl?: string; redisUrl?: string; launcher?: Partial<LangOpenOptions> } = {},
 ): Promise<TestStack> {
   const db = await createTestDatabase(options.postgresUrl ?? inject("databaseUrl"));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "langopen-test-"));
@@ -32,6 +32,7 @@ export async function startTestStack(
       dataDir,
       shutdownGraceMs: 1_000,
       logLevel: "warn",
+      ...options.launcher,
     },
     createLogger({ service: "test", level: "error" }),
   );
