@@ -101,7 +101,8 @@ export async function postgresFloor(serverUrl, { durationS }) {
     const u = new URL(url);
     const env = {
       ...process.env,
-      PGHOST: u.hostname,
+      // A Unix socket's directory travels as the `host` parameter (the embedded Postgres has no TCP port).
+      PGHOST: u.searchParams.get("host") ?? u.hostname,
       PGPORT: u.port,
       PGUSER: decodeURIComponent(u.username),
       PGPASSWORD: decodeURIComponent(u.password),

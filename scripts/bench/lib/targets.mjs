@@ -2,7 +2,7 @@
 // per service on a real Postgres and Redis), and the reference server (`langgraphjs dev` from
 // @langchain/langgraph-cli, in memory). Each starts on free loopback ports and is ready when a smoke run
 // through the public API has answered.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -110,9 +110,20 @@ async function startEmbedded(options) {
       return this.postgresUrl();
     },
     postgresUrl() {
+      // The launcher generates the superuser's password at the first start and keeps it beside the database.
+      const password = existsSync(path.join(dataDir, "postgres-password"))
+        ? readFileSync(path.join(dataDir, "postgres-password"), "utf8").trim()
+        : undefined;
+      if (!password) return undefined;
       for (const pid of findPids("postgres", "-D", dataDir)) {
-        const match = cmdline(pid).match(/ -p (\d+)/);
-        if (match) return `postgres://postgres:langopen@127.0.0.1:${match[1]}/postgres`;
+        const args = cmdline(pid);
+        const port = args.match(/ -p (\d+)/)?.[1];
+        if (!port) continue;
+        // Its only door is a Unix socket in the data directory, or 127.0.0.1 when that path is too long for one.
+        const socketDir = args.match(/unix_socket_directories=(\S+)/)?.[1];
+        return socketDir
+          ? `postgres://postgres:${password}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
+          : `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
       }
       return undefined;
     },
