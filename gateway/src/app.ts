@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Transport } from "@connectrpc/connect";
-import cors from "@fastify/cors";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Logger } from "@langopen/common";
+import type { LanggraphHttpConfig, Logger } from "@langopen/common";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -13,7 +12,9 @@ import Fastify, {
 } from "fastify";
 import { GATEWAY_DEFAULTS } from "./config.js";
 import { type AuthOptions, authPlugin } from "./plugins/auth.js";
-import { answerFrameworkError, errorHandlerPlugin } from "./plugins/error-handler.js";
+import { corsPlugin } from "./plugins/cors.js";
+import { answerClientError, answerFrameworkError, errorHandlerPlugin } from "./plugins/error-handler.js";
+import { hostCheckEnabled, hostCheckPlugin } from "./plugins/host-check.js";
 import { jsonBodyPlugin } from "./plugins/json-body.js";
 import { metricsPlugin } from "./plugins/metrics.js";
 import { openapiPlugin } from "./plugins/openapi.js";
@@ -54,6 +55,15 @@ export interface GatewayDeps {
   sseHeartbeatMs?: number;
   /** API keys and the project's custom auth; neither: every request is let in (loopback use). */
   auth?: AuthOptions;
+  /** `http` of the project's langgraph.json: CORS, the `disable_*` switches, allowed hosts. */
+  http?: LanggraphHttpConfig;
+  /**
+   * Hosts requests may name in `Host` besides loopback names and the bound address
+   * (LANGOPEN_ALLOWED_HOSTS, added to `http.allowed_hosts`); `*` turns the Host check off.
+   */
+  allowedHosts?: readonly string[];
+  /** Where clients reach this server (LANGOPEN_PUBLIC_URL), for URLs it hands out; absent: its bound address. */
+  publicUrl?: string;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = GATEWAY_DEFAULTS.BODY_LIMIT_BYTES;
@@ -80,6 +90,19 @@ class GatewayLogController extends LogController {
 }
 
 /**
+ * `http.disable_webhooks`: runs and crons are still created and run, without their webhook. The
+ * field is dropped from the bodies of run and cron routes before they are validated or sent on,
+ * so no delivery is ever recorded (a batch of runs is a list of such bodies).
+ */
+async function dropWebhooks(request: FastifyRequest): Promise<void> {
+  if (!request.routeOptions.url?.includes("/runs")) return;
+  const body: unknown = request.body;
+  for (const item of Array.isArray(body) ? body : [body]) {
+    if (item !== null && typeof item === "object") delete (item as Record<string, unknown>).webhook;
+  }
+}
+
+/**
  * The public LangGraph-compatible REST API over the api-server's RPCs. Pure: it holds no global
  * state and does not listen; the caller owns the transport and the logger.
  */
@@ -96,6 +119,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
     // Errors met before routing (bad or too long paths) are answered by the error handler's rules too.
     frameworkErrors: answerFrameworkError,
+    // Requests Node's HTTP parser refuses (e.g. headers too large) are answered in our shape too.
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -104,27 +129,39 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     done();
   });
 
-  await app.register(cors, { exposedHeaders: EXPOSED_HEADERS });
   await app.register(jsonBodyPlugin);
   await app.register(errorHandlerPlugin, { bodyLimitBytes, oversizedBodyDrain: deps.oversizedBodyDrain });
+  const http = deps.http ?? {};
+  const allowedHosts = [...(http.allowed_hosts ?? []), ...(deps.allowedHosts ?? [])];
+  // The doors' hooks run before all others but auth's: a request for another host or from a page
+  // not allowed does nothing. After the error handler, whose answers their refusals are.
+  await app.register(hostCheckPlugin, { allowedHosts });
+  await app.register(corsPlugin, {
+    cors: http.cors,
+    exposedHeaders: EXPOSED_HEADERS,
+    allowSameOrigin: hostCheckEnabled(allowedHosts),
+  });
   await app.register(rpcClientsPlugin, { transport: deps.transport });
   await app.register(authPlugin, deps.auth ?? {});
   await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
   await app.register(metricsPlugin);
-  await app.register(openapiPlugin, { version: deps.info?.version });
+  if (!http.disable_meta) await app.register(openapiPlugin, { version: deps.info?.version });
+  if (http.disable_webhooks) app.addHook("preValidation", dropWebhooks);
 
-  await app.register(systemRoutes, { info: deps.info });
-  await app.register(assistantRoutes);
-  await app.register(threadRoutes);
-  await app.register(stateRoutes);
-  await app.register(runRoutes);
-  await app.register(cronRoutes);
-  await app.register(webhookRoutes, { transport: deps.transport });
-  await app.register(storeRoutes);
-  await app.register(a2aRoutes);
-  await app.register(mcpRoutes, { version: deps.info?.version });
-  await app.register(protocolV2Routes);
-  await app.register(metricsRoutes);
+  // A switched-off part of the API is not registered at all: its paths answer 404 as unknown ones.
+  await app.register(systemRoutes, { info: deps.info, meta: !http.disable_meta });
+  // disable_runs takes crons, run webhooks and protocol v2 with it: each starts or reads runs.
+  if (!http.disable_assistants) await app.register(assistantRoutes);
+  if (!http.disable_threads) await app.register(threadRoutes);
+  if (!http.disable_threads) await app.register(stateRoutes);
+  if (!http.disable_runs) await app.register(runRoutes);
+  if (!http.disable_runs) await app.register(cronRoutes);
+  if (!http.disable_runs && !http.disable_webhooks) await app.register(webhookRoutes, { transport: deps.transport });
+  if (!http.disable_store) await app.register(storeRoutes);
+  if (!http.disable_a2a) await app.register(a2aRoutes, { publicUrl: deps.publicUrl });
+  if (!http.disable_mcp) await app.register(mcpRoutes, { version: deps.info?.version });
+  if (!http.disable_runs) await app.register(protocolV2Routes);
+  if (!http.disable_meta) await app.register(metricsRoutes);
 
   // Callers get a plain instance: the TypeBox typing matters only inside the route plugins.
   return app.withTypeProvider<FastifyTypeProviderDefault>();

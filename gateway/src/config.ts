@@ -1,9 +1,18 @@
-import { BaseConfigSchema, configDefaults, PortSchema, UrlListSchema } from "@langopen/common";
+import {
+  BaseConfigSchema,
+  configDefaults,
+  InternalSecretConfigSchema,
+  PortSchema,
+  UrlListSchema,
+  UrlSchema,
+} from "@langopen/common";
 import { type Static, Type } from "typebox";
 
 /** Environment of the gateway process, read once by main.ts (or by a launcher that embeds the gateway). */
 export const GatewayConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  /** The installation's internal secret, sent on every call to the api-servers and the auth runtime. */
+  ...InternalSecretConfigSchema.properties,
   PORT: PortSchema(8123),
   HOST: Type.String({ minLength: 1, default: "127.0.0.1" }),
   /** The api-servers' gRPC endpoints, comma-separated; calls spread over them. */
@@ -18,6 +27,17 @@ export const GatewayConfigSchema = Type.Object({
   LANGOPEN_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** The runtime serving the project's custom auth (langgraph.json `auth.path`); absent: no custom auth. */
   AUTH_RUNTIME_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** The project's langgraph.json, for its `http` section (CORS, `disable_*`, allowed hosts); absent: defaults. */
+  LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * Hosts requests may name in `Host` besides loopback names and the listen address, comma-separated:
+   * `name`, `name:port` or `*.suffix`; `*` turns the check off (behind an ingress that routes by host).
+   */
+  LANGOPEN_ALLOWED_HOSTS: Type.Optional(Type.String()),
+  /** Serve without authentication on a non-loopback HOST: without it the server refuses to start. */
+  LANGOPEN_ALLOW_UNAUTHENTICATED: Type.Boolean({ default: false }),
+  /** Where clients reach this server (e.g. https://agents.example.com), for the URLs it hands out (A2A cards). */
+  LANGOPEN_PUBLIC_URL: Type.Optional(UrlSchema(["http", "https"])),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

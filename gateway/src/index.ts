@@ -2,5 +2,6 @@ export { buildApp, DEFAULT_BODY_LIMIT_BYTES, EXPOSED_HEADERS, type GatewayDeps, 
 export { type AuthSources, authConfigured, loadAuth } from "./auth/index.js";
 export { GATEWAY_DEFAULTS, type GatewayConfig, GatewayConfigSchema } from "./config.js";
 export type { AuthOptions } from "./plugins/auth.js";
+export { assertSafeBinding, type BindingChoice, isLoopbackAddress, parseHostList } from "./plugins/host-check.js";
 export { createRpcClients, type RpcClients } from "./plugins/rpc-clients.js";
 export { DEFAULT_HEARTBEAT_MS } from "./plugins/sse.js";

@@ -1,8 +1,20 @@
 import { createRequire } from "node:module";
-import { ConfigError, createLogger, createReplicatedTransport, loadConfig, stopOnSignals, urlList } from "@langopen/common";
+import {
+  ConfigError,
+  createLogger,
+  createReplicatedTransport,
+  type LanggraphHttpConfig,
+  loadConfig,
+  readLanggraphConfig,
+  resolveInternalSecret,
+  StartupError,
+  stopOnSignals,
+  urlList,
+} from "@langopen/common";
 import { buildApp } from "./app.js";
-import { loadAuth } from "./auth/index.js";
+import { authConfigured, loadAuth } from "./auth/index.js";
 import { type GatewayConfig, GatewayConfigSchema } from "./config.js";
+import { assertSafeBinding, parseHostList } from "./plugins/host-check.js";
 
 function readConfig(): Readonly<GatewayConfig> {
   try {
@@ -14,20 +26,55 @@ function readConfig(): Readonly<GatewayConfig> {
   }
 }
 
+/** Prints why the gateway must not start as configured, and exits. */
+function refuseToStart(err: unknown): never {
+  process.stderr.write(`${err instanceof StartupError ? err.message : String((err as Error)?.stack ?? err)}\n`);
+  process.exit(1);
+}
+
+/** The `http` section of the project's langgraph.json, when LANGOPEN_CONFIG names one. */
+async function readHttpConfig(file: string | undefined): Promise<LanggraphHttpConfig | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return (await readLanggraphConfig(file)).http;
+  } catch (err) {
+    return refuseToStart(new StartupError((err as Error).message));
+  }
+}
+
 const config = readConfig();
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL, version });
-const transport = createReplicatedTransport(urlList(config.API_SERVER_URL));
+const internalSecret = await resolveInternalSecret(config).catch(refuseToStart);
+if (internalSecret === undefined) {
+  // It starts (its own checks need no secret), but the api-servers refuse every call it makes.
+  logger.warn("LANGOPEN_INTERNAL_SECRET is not set: the api-servers will refuse the gateway's calls (UNAUTHENTICATED)");
+}
+const transport = createReplicatedTransport(urlList(config.API_SERVER_URL), { token: internalSecret });
 const auth = await loadAuth({
   apiKeys: config.LANGOPEN_API_KEYS,
   apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
-  runtime: config.AUTH_RUNTIME_URL ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL)) : undefined,
+  runtime: config.AUTH_RUNTIME_URL
+    ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret })
+    : undefined,
 });
+try {
+  assertSafeBinding({
+    host: config.HOST,
+    authConfigured: authConfigured(auth),
+    allowUnauthenticated: config.LANGOPEN_ALLOW_UNAUTHENTICATED,
+  });
+} catch (err) {
+  refuseToStart(err);
+}
 const app = await buildApp({
   logger,
   transport,
   auth,
+  http: await readHttpConfig(config.LANGOPEN_CONFIG),
+  allowedHosts: parseHostList(config.LANGOPEN_ALLOWED_HOSTS),
+  publicUrl: config.LANGOPEN_PUBLIC_URL,
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
   info: { version },

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
 import { createTestDatabase, freePort, startPostgres, startRedis } from "@langopen/testkit";
 import pg from "pg";
 
@@ -304,6 +305,9 @@ export async function startTopology(options) {
   const db = await createTestDatabase(pg.url);
   // --trace-warnings: a process warning (a listener leak, say) is logged with the stack that caused it.
   const common = { LOG_LEVEL: logLevel, SHUTDOWN_GRACE_MS: String(graceMs), NODE_OPTIONS: "--trace-warnings" };
+  // One internal secret for the installation; the runtimes get only what is derived from it.
+  const internalSecret = generateInternalSecret();
+  const runtimeCredentials = runtimeCredentialsOf(internalSecret);
   const ports = async (n) => {
     const out = [];
     while (out.length < n) {
@@ -335,6 +339,7 @@ export async function startTopology(options) {
           RPC_PORT: String(port),
           LANGOPEN_CONFIG: GRAPHS_CONFIG,
           RUNTIME_URL: runtimeUrls[i % runtimeUrls.length],
+          LANGOPEN_INTERNAL_SECRET: internalSecret,
         },
       }),
   );
@@ -351,6 +356,8 @@ export async function startTopology(options) {
           RPC_HOST: "127.0.0.1",
           RPC_PORT: String(port),
           API_SERVER_URL: apiUrls.join(","),
+          LANGOPEN_RUNTIME_TOKEN: runtimeCredentials.token,
+          LANGOPEN_INTERNAL_SECRET_SHA256: runtimeCredentials.internalSecretSha256,
           CHAOS_TRACE_DIR: traceDir,
           CHAOS_RUNTIME_NAME: `runtime-${i + 1}`,
         },
@@ -375,6 +382,7 @@ export async function startTopology(options) {
           WORKER_MAX_ATTEMPTS: String(maxAttempts),
           // One URL only: the worker's scheduler takes no list (it fails to start with one).
           API_SERVER_URL: apiUrls[0],
+          LANGOPEN_INTERNAL_SECRET: internalSecret,
         },
       }),
   );
@@ -391,6 +399,7 @@ export async function startTopology(options) {
           PORT: String(port),
           API_SERVER_URL: apiUrls.join(","),
           SSE_HEARTBEAT_MS: "1000",
+          LANGOPEN_INTERNAL_SECRET: internalSecret,
         },
       }),
   );

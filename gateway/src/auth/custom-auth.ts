@@ -33,7 +33,16 @@ function codeOf(status: number): Code {
  * detail, headers: the error handler knows it); JSON-RPC routes see a ConnectError of the nearest
  * code.
  */
+const kRejected = Symbol("langopen.auth-rejected");
+
+/** Whether an error is the project's auth answering (ConnectError's own instanceof check matches every ConnectError). */
+export function isAuthRejected(err: unknown): err is AuthRejected {
+  return typeof err === "object" && err !== null && (err as { [kRejected]?: boolean })[kRejected] === true;
+}
+
 export class AuthRejected extends ConnectError {
+  readonly [kRejected] = true;
+
   constructor(
     readonly status: number,
     readonly detail: string,

@@ -5,7 +5,7 @@ import { type AuthUser, AuthUserSchema } from "@langopen/gen/langopen/runtime/v1
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { ApiKeyVerifier } from "../auth/api-keys.js";
-import { AuthRejected, type CustomAuth } from "../auth/custom-auth.js";
+import { type CustomAuth, isAuthRejected } from "../auth/custom-auth.js";
 import { type AuthResource, guardOf } from "../auth/events.js";
 import { filterConditions, UnsupportedFilterError } from "../auth/filter.js";
 
@@ -146,7 +146,7 @@ export const authPlugin = fp<AuthOptions>(
           request.callerHeader = callerHeaderOf(user);
         }
       } catch (err) {
-        if (err instanceof AuthRejected) return refuse(reply, err.status, err.detail, err.headers);
+        if (isAuthRejected(err)) return refuse(reply, err.status, err.detail, err.headers);
         throw err;
       }
     });
@@ -165,7 +165,7 @@ export const authPlugin = fp<AuthOptions>(
           if (i > 0) request.callerHeader = filterBefore;
         }
       } catch (err) {
-        if (err instanceof AuthRejected) return refuse(reply, err.status, err.detail, err.headers);
+        if (isAuthRejected(err)) return refuse(reply, err.status, err.detail, err.headers);
         if (err instanceof UnsupportedFilterError) {
           request.log.error({ err }, "Refused a request: the auth handler returned a filter that cannot be applied");
           return refuse(reply, 500, "Internal Server Error");

@@ -1,9 +1,11 @@
 import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ERROR_DOMAIN, errorInfo, Reason } from "@langopen/common";
 import { BadRequestSchema } from "@langopen/gen/google/rpc/error_details_pb";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { isAuthRejected } from "../auth/custom-auth.js";
 import { RequestValidationError } from "../validation.js";
 import { InvalidJsonError } from "./json-body.js";
 import { DEFAULT_OVERSIZED_BODY_DRAIN, drainRequestBody, type OversizedBodyDrain } from "./oversized-body.js";
@@ -80,6 +82,20 @@ function withViolations(err: ConnectError): string {
   return message ? `${message}: ${listed}` : listed;
 }
 
+/**
+ * A request the gateway refuses on its own before any work (a Host or Origin it does not serve):
+ * answered with this status and detail, which are written for the client.
+ */
+export class RequestRefused extends Error {
+  override readonly name = "RequestRefused";
+  constructor(
+    readonly statusCode: number,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
 interface FastifyLikeError {
   code?: unknown;
   statusCode?: unknown;
@@ -90,7 +106,10 @@ interface FastifyLikeError {
 
 /** Every error that reaches the error handler, as the client sees it. */
 export function toPublicError(error: unknown, bodyLimitBytes?: number): PublicError {
+  // The project's auth answered: its status and message, as the user's code chose them.
+  if (isAuthRejected(error)) return { statusCode: error.status, detail: error.detail };
   if (error instanceof ConnectError) return fromConnectError(error);
+  if (error instanceof RequestRefused) return { statusCode: error.statusCode, detail: error.detail };
   if (error instanceof RequestValidationError || error instanceof InvalidJsonError) {
     return { statusCode: 422, detail: error.message };
   }
@@ -141,6 +160,36 @@ export function answerFrameworkError(error: unknown, request: FastifyRequest, re
   const { statusCode, detail } = toPublicError(error);
   request.log.debug({ err: error, status_code: statusCode }, "Rejected request");
   void reply.code(statusCode).send({ detail });
+}
+
+/** Node's answers to requests it cannot parse, by its error code; anything else is a 400. */
+const CLIENT_ERRORS: Readonly<Record<string, PublicError>> = {
+  HPE_HEADER_OVERFLOW: { statusCode: 431, detail: "Request headers are too large" },
+  ERR_HTTP_REQUEST_TIMEOUT: { statusCode: 408, detail: "The request took too long to arrive" },
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: a request Node's HTTP parser refused (headers or URL too
+ * long, malformed HTTP) never reaches a route, and Fastify's own answer is in its wording and
+ * shape. This one writes the upstream `{"detail": "..."}` body, then closes the connection.
+ */
+export function answerClientError(this: { log: FastifyRequest["log"] }, error: Error, socket: Duplex): void {
+  const code = (error as FastifyLikeError).code;
+  // A reset connection has nobody left to answer.
+  if (code === "ECONNRESET" || socket.destroyed) return;
+  const { statusCode, detail } = (typeof code === "string" ? CLIENT_ERRORS[code] : undefined) ?? {
+    statusCode: 400,
+    detail: "The request is not valid HTTP",
+  };
+  this.log.debug({ err: error, status_code: statusCode }, "Rejected a request Node could not parse");
+  if (socket.writable) {
+    const body = JSON.stringify({ detail });
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** Answers worth an error log line: internal failures and lost dependencies. */
@@ -223,6 +272,7 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
       if (isBodyTooLarge(error)) await drainOversizedBody(request, reply, drain);
       if (isServerFault(statusCode)) request.log.error({ err: error, status_code: statusCode }, "Failed request");
       else request.log.debug({ err: error, status_code: statusCode }, "Rejected request");
+      if (isAuthRejected(error)) reply.headers(error.headers);
       return reply.code(statusCode).send({ detail });
     });
   },

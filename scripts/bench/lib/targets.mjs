@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import { generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
 import pg from "pg";
 import { cmdline, findPids, freePort, logTail, sleep, startProcess, stopProcess, waitForPort } from "./procs.mjs";
 
@@ -43,7 +44,19 @@ function nodeArgs(options, profileName, main) {
 
 function baseEnv(options) {
   const env = { ...process.env, LOG_LEVEL: options.logLevel };
-  for (const key of ["DATABASE_URL", "REDIS_URL", "LANGOPEN_CONFIG", "LANGOPEN_DATA_DIR", "PORT", "HOST", "NODE_OPTIONS"]) {
+  for (const key of [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LANGOPEN_CONFIG",
+    "LANGOPEN_DATA_DIR",
+    "PORT",
+    "HOST",
+    "NODE_OPTIONS",
+    "LANGOPEN_INTERNAL_SECRET",
+    "LANGOPEN_INTERNAL_SECRET_FILE",
+    "LANGOPEN_RUNTIME_TOKEN",
+    "LANGOPEN_INTERNAL_SECRET_SHA256",
+  ]) {
     delete env[key];
   }
   return env;
@@ -189,6 +202,9 @@ async function startSplit(options) {
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const runtimeUrl = `http://127.0.0.1:${runtimePort}`;
     const env = { ...baseEnv(options), DATABASE_URL: databaseUrl, REDIS_URL: redis.url };
+    // One internal secret for the installation; the runtime gets only what is derived from it.
+    const internalSecret = generateInternalSecret();
+    const runtimeCredentials = runtimeCredentialsOf(internalSecret);
     const start = (role, extraEnv) => {
       const main = path.join(options.root, role === "gateway" ? "gateway/dist/main.js" : `services/${role}/dist/main.js`);
       const proc = startProcess(`langopen-split ${role}`, process.execPath, nodeArgs(options, `langopen-split.${role}`, main), {
@@ -205,6 +221,7 @@ async function startSplit(options) {
       RPC_PORT: String(apiPort),
       LANGOPEN_CONFIG: options.config,
       RUNTIME_URL: runtimeUrl,
+      LANGOPEN_INTERNAL_SECRET: internalSecret,
     });
     await waitForPort(apiPort, { timeoutMs: options.startTimeoutMs, alive: () => !api.exitInfo, what: "api-server" });
     start("runtime-runner", {
@@ -212,9 +229,21 @@ async function startSplit(options) {
       RPC_HOST: "127.0.0.1",
       RPC_PORT: String(runtimePort),
       API_SERVER_URL: apiUrl,
+      LANGOPEN_RUNTIME_TOKEN: runtimeCredentials.token,
+      LANGOPEN_INTERNAL_SECRET_SHA256: runtimeCredentials.internalSecretSha256,
     });
-    start("worker", { RUNTIME_URLS: runtimeUrl, API_SERVER_URL: apiUrl, LANGOPEN_CONFIG: options.config });
-    start("gateway", { PORT: String(gatewayPort), HOST: "127.0.0.1", API_SERVER_URL: apiUrl });
+    start("worker", {
+      RUNTIME_URLS: runtimeUrl,
+      API_SERVER_URL: apiUrl,
+      LANGOPEN_CONFIG: options.config,
+      LANGOPEN_INTERNAL_SECRET: internalSecret,
+    });
+    start("gateway", {
+      PORT: String(gatewayPort),
+      HOST: "127.0.0.1",
+      API_SERVER_URL: apiUrl,
+      LANGOPEN_INTERNAL_SECRET: internalSecret,
+    });
     const url = `http://127.0.0.1:${gatewayPort}`;
     await waitReady(url, procs, options.startTimeoutMs);
     const infraRoots = () => [

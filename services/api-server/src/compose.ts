@@ -10,7 +10,10 @@ import {
   createRunStore,
   createThreadStore,
   createWebhookStore,
+  dataPlaneAuth,
   defaultAssistantId,
+  fencedStoreWrites,
+  grantingStateWrites,
   migrateDataPlane,
   type Signals,
 } from "@langopen/data-plane";
@@ -23,6 +26,7 @@ import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { withCallers } from "./caller.js";
 import { API_SERVER_DEFAULTS } from "./config.js";
 import { watchDependencies } from "./dependency-health.js";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
@@ -47,6 +51,12 @@ export interface ApiServerOptions {
   runtime?: Client<typeof RuntimeService>;
   /** The runtime's health service, reported as a dependency (down when its graphs failed to load). */
   runtimeHealth?: Client<typeof Health>;
+  /**
+   * The installation's internal secret: callers must send it (or the runtime's token, which may
+   * only read and write checkpoints and store items, fenced), and it signs the grants of state
+   * updates. Absent: every caller is trusted (tests that reach the port only from themselves).
+   */
+  internalSecret?: string;
 }
 
 export interface ApiServer {
@@ -97,39 +107,63 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
   await setGraphIds(options.graphIds);
 
   const services = [AssistantService, ThreadService, StoreService, RunService, CronService, CheckpointService, WebhookService];
+  const secret = options.internalSecret;
+  // State updates go to the runtime with a grant to write the thread's checkpoint.
+  const runtime = options.runtime && secret !== undefined ? grantingStateWrites(options.runtime, secret) : options.runtime;
   const rpc = await startRpcServer({
     host: options.host,
     port: options.port,
     logger,
     services,
+    auth: secret === undefined ? undefined : dataPlaneAuth(secret),
+    inProcessToken: secret,
+    // The services of the resources act for the caller each call names (caller.ts).
     routes: (router) => {
       router.service(
         AssistantService,
-        createAssistantServiceImpl({ assistants, graphIds: () => graphIds, runtime: options.runtime }),
+        withCallers(AssistantService, createAssistantServiceImpl({ assistants, graphIds: () => graphIds, runtime })),
       );
       router.service(
         ThreadService,
-        createThreadServiceImpl({
-          threads,
-          runs,
-          signals: options.signals,
-          state: createThreadStateMethods({ pool, threads, runs, runtime: options.runtime }),
-        }),
+        withCallers(
+          ThreadService,
+          createThreadServiceImpl({
+            threads,
+            runs,
+            signals: options.signals,
+            state: createThreadStateMethods({ pool, threads, runs, runtime }),
+          }),
+        ),
       );
       router.service(
         StoreService,
-        createStoreServiceImpl({
-          items,
-          refreshTtlOnRead: options.refreshTtlOnRead ?? API_SERVER_DEFAULTS.STORE_REFRESH_TTL_ON_READ,
-        }),
+        withCallers(
+          StoreService,
+          // Writes carrying a run's fence are made while the run holds it (in a transaction of their own).
+          fencedStoreWrites({
+            pool,
+            items,
+            service: (on) =>
+              createStoreServiceImpl({
+                items: on,
+                refreshTtlOnRead: options.refreshTtlOnRead ?? API_SERVER_DEFAULTS.STORE_REFRESH_TTL_ON_READ,
+              }),
+          }),
+        ),
       );
       router.service(
         RunService,
-        createRunServiceImpl({ runs, assistants, graphIds: () => graphIds, signals: options.signals, logger }),
+        withCallers(
+          RunService,
+          createRunServiceImpl({ runs, assistants, graphIds: () => graphIds, signals: options.signals, logger }),
+        ),
       );
-      router.service(CronService, createCronServiceImpl({ crons, assistants, threads, graphIds: () => graphIds }));
-      router.service(WebhookService, createWebhookServiceImpl({ webhooks }));
-      router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints }));
+      router.service(
+        CronService,
+        withCallers(CronService, createCronServiceImpl({ crons, assistants, threads, graphIds: () => graphIds })),
+      );
+      router.service(WebhookService, withCallers(WebhookService, createWebhookServiceImpl({ webhooks })));
+      router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints, internalSecret: secret }));
     },
   });
 

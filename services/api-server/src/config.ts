@@ -1,8 +1,17 @@
-import { BaseConfigSchema, configDefaults, PortSchema, UrlListSchema, UrlSchema } from "@langopen/common";
+import {
+  BaseConfigSchema,
+  configDefaults,
+  InternalSecretConfigSchema,
+  PortSchema,
+  UrlListSchema,
+  UrlSchema,
+} from "@langopen/common";
 import { type Static, Type } from "typebox";
 
 export const ApiServerConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  /** Required (one of them): callers must send the secret, the runtime its token derived from it. */
+  ...InternalSecretConfigSchema.properties,
   DATABASE_URL: UrlSchema(["postgres", "postgresql"]),
   /** Absent: signals stay in this process (only useful when the worker runs in it too). */
   REDIS_URL: Type.Optional(UrlSchema(["redis", "rediss"])),

@@ -4,6 +4,7 @@ import {
   createRedis,
   createReplicatedTransport,
   loadConfig,
+  requireInternalSecret,
   runMain,
   stopOnSignals,
   urlList,
@@ -17,9 +18,12 @@ import { ApiServerConfigSchema } from "./config.js";
 async function main(): Promise<void> {
   const config = loadConfig(ApiServerConfigSchema, process.env);
   const logger = createLogger({ service: "api-server", level: config.LOG_LEVEL });
+  const internalSecret = await requireInternalSecret(config, "api-server");
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "api-server") : undefined;
   const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
-  const runtimeTransport = config.RUNTIME_URL ? createReplicatedTransport(urlList(config.RUNTIME_URL)) : undefined;
+  const runtimeTransport = config.RUNTIME_URL
+    ? createReplicatedTransport(urlList(config.RUNTIME_URL), { token: internalSecret })
+    : undefined;
   const server = await startApiServer(
     {
       databaseUrl: config.DATABASE_URL,
@@ -31,6 +35,7 @@ async function main(): Promise<void> {
       signals,
       runtime: runtimeTransport && createClient(RuntimeService, runtimeTransport),
       runtimeHealth: runtimeTransport && createClient(Health, runtimeTransport),
+      internalSecret,
     },
     logger,
   );

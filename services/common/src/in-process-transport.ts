@@ -21,6 +21,7 @@ import {
   runStreamingCall,
   transformInvokeImplementation,
 } from "@connectrpc/connect/protocol";
+import { AUTHORIZATION_HEADER } from "./internal-credentials.js";
 
 /** One `router.service(...)` or `router.rpc(...)` call, kept so that it can be replayed on another router. */
 export type RouteRegistration =
@@ -64,6 +65,8 @@ export interface InProcessTransportOptions {
   interceptors?: Interceptor[];
   /** The server's shutdown signal: open calls end with its reason, as over the network. */
   shutdownSignal?: AbortSignal;
+  /** Sent as `authorization: Bearer <token>` on every call, as the network transports send theirs (see bearerToken). */
+  token?: string;
 }
 
 /**
@@ -96,6 +99,13 @@ export function createInProcessTransport(options: InProcessTransportOptions): Tr
     return spec;
   };
   const normalizeTimeout = (timeoutMs: number | undefined) => (timeoutMs === undefined || timeoutMs <= 0 ? undefined : timeoutMs);
+  const authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
+  /** The caller's headers, copied (the handler may not change the caller's), with the token unless the caller set one. */
+  const requestHeaders = (header: Headers | undefined) => {
+    const headers = new Headers(header);
+    if (authorization !== undefined && !headers.has(AUTHORIZATION_HEADER)) headers.set(AUTHORIZATION_HEADER, authorization);
+    return headers;
+  };
   const contextFor = (
     method: DescMethod,
     signal: AbortSignal,
@@ -145,7 +155,7 @@ export function createInProcessTransport(options: InProcessTransportOptions): Tr
         url: `in-process:/${method.parent.typeName}/${method.name}`,
         signal: call.signal,
         timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-        requestHeader: new Headers(header),
+        requestHeader: requestHeaders(header),
         responseHeader: new Headers(),
         responseTrailer: new Headers(),
         values: contextValues ?? createContextValues(),
@@ -183,7 +193,7 @@ export function createInProcessTransport(options: InProcessTransportOptions): Tr
           method,
           requestMethod: "POST",
           url: `in-process:/${method.parent.typeName}/${method.name}`,
-          header: new Headers(header),
+          header: requestHeaders(header),
           contextValues: contextValues ?? createContextValues(),
           message: input,
         },

@@ -1,3 +1,4 @@
+export * from "./caller.js";
 export * from "./config.js";
 export * from "./delay.js";
 export * from "./errors.js";

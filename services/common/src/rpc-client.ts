@@ -1,5 +1,6 @@
 import { type CallOptions, Code, ConnectError, type HandlerContext, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerToken } from "./internal-credentials.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { REQUEST_ID_HEADER, requestScopeKey } from "./rpc-server.js";
 
@@ -26,20 +27,29 @@ export function inCallOf(ctx: HandlerContext): CallOptions {
   return { contextValues: ctx.values };
 }
 
+export interface RpcTransportOptions {
+  /**
+   * The internal credential sent on every call (`authorization: Bearer <token>`): the
+   * installation's secret, or the runtime's own token. Absent: calls carry none, and only a
+   * server without auth answers them.
+   */
+  token?: string;
+}
+
 /**
  * A binary gRPC transport over HTTP/2 to another service; create one per target, in compose.
  * Asks for uncompressed responses: between services of one deployment, gzip costs both sides
  * more CPU than the bytes it saves (a run's checkpoints and state answers often pass the 1 KiB
  * at which servers start compressing).
  */
-export function createRpcTransport(baseUrl: string): Transport {
+export function createRpcTransport(baseUrl: string, options: RpcTransportOptions = {}): Transport {
   encodeNestedMessagesWithoutCopies();
   return createGrpcTransport({
     baseUrl,
     pingIntervalMs: 10_000,
     idleConnectionTimeoutMs: 60_000,
     acceptCompression: [],
-    interceptors: [forwardRequestId()],
+    interceptors: options.token === undefined ? [forwardRequestId()] : [forwardRequestId(), bearerToken(options.token)],
   });
 }
 
@@ -63,9 +73,9 @@ function neverReached(err: unknown): boolean {
  * could not reach its replica (refused connection) moves on to the next, so a restarting
  * replica costs no failed requests. Calls that reached a server are never repeated.
  */
-export function createReplicatedTransport(baseUrls: string[]): Transport {
+export function createReplicatedTransport(baseUrls: string[], options: RpcTransportOptions = {}): Transport {
   if (baseUrls.length === 0) throw new Error("at least one base URL is required");
-  const transports = baseUrls.map(createRpcTransport);
+  const transports = baseUrls.map((url) => createRpcTransport(url, options));
   if (transports.length === 1) return transports[0] as Transport;
   let next = 0;
   const attempt = async <T>(call: (t: Transport) => Promise<T>): Promise<T> => {

@@ -19,9 +19,13 @@ import type { Logger } from "pino";
 import { errorInfo, internal, unavailable } from "./errors.js";
 import { HealthState, registerHealth, ServingStatus } from "./health.js";
 import { createInProcessTransport, recordRoutes, replayRoutes } from "./in-process-transport.js";
+import { authInterceptor, type RpcAuth } from "./internal-credentials.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
+
+// The credentials of the internal ports belong with the server that checks them.
+export * from "./internal-credentials.js";
 
 export interface RpcServerOptions {
   host: string;
@@ -31,6 +35,13 @@ export interface RpcServerOptions {
   routes: (router: ConnectRouter) => void;
   /** The services registered by routes, for health and reflection. */
   services: DescService[];
+  /**
+   * Who may call (tokens and roles); every service but health then needs a token. Absent: every
+   * caller is trusted (only for servers nothing untrusted can reach, and tests).
+   */
+  auth?: RpcAuth;
+  /** The token inProcessTransport sends: in-process callers act with its role. */
+  inProcessToken?: string;
 }
 
 export interface RpcServer {
@@ -115,9 +126,9 @@ export function requestInterceptor(logger: Logger): Interceptor {
   };
 }
 
-/** The interceptors of every server: request scopes, then the edge. */
-export function serverInterceptors(logger: Logger): Interceptor[] {
-  return [requestInterceptor(logger), edgeInterceptor(logger)];
+/** The interceptors of every server: request scopes, then the edge, then who may call (see authInterceptor). */
+export function serverInterceptors(logger: Logger, auth?: RpcAuth): Interceptor[] {
+  return [requestInterceptor(logger), edgeInterceptor(logger), authInterceptor(auth, logger)];
 }
 
 /**
@@ -200,13 +211,18 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     registerHealth(router, health);
     registerReflection(router, files);
   });
-  const interceptors = serverInterceptors(logger);
+  const interceptors = serverInterceptors(logger, options.auth);
   const handler = connectNodeAdapter({
     routes: (router) => replayRoutes(router, recorded),
     interceptors,
     shutdownSignal: shutdown.signal,
   });
-  const inProcessTransport = createInProcessTransport({ routes: recorded, interceptors, shutdownSignal: shutdown.signal });
+  const inProcessTransport = createInProcessTransport({
+    routes: recorded,
+    interceptors,
+    shutdownSignal: shutdown.signal,
+    token: options.inProcessToken,
+  });
   const server = http2.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {

@@ -12,6 +12,7 @@ export * from "./signals/notices.js";
 export * from "./signals/signals.js";
 export * from "./signals/wake-ups.js";
 export * from "./store/assistant-store.js";
+export { type AuthCondition, type AuthFilter, type AuthOperator, restricts } from "./store/auth-filter.js";
 export * from "./store/checkpoint-store.js";
 export * from "./store/cron-store.js";
 export * from "./store/item-store.js";

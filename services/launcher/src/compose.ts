@@ -4,9 +4,17 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { graphIdsOf, startApiServer } from "@langopen/api-server";
-import { createRedis, createRpcTransport, freePort, type Logger, readLanggraphConfig, StartupError } from "@langopen/common";
+import {
+  createRedis,
+  createRpcTransport,
+  freePort,
+  type Logger,
+  loadOrCreateInternalSecret,
+  readLanggraphConfig,
+  StartupError,
+} from "@langopen/common";
 import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
-import { buildApp, loadAuth } from "@langopen/gateway";
+import { assertSafeBinding, authConfigured, buildApp, loadAuth } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
@@ -42,6 +50,17 @@ export interface LangOpenOptions {
   /** API keys (`LANGOPEN_API_KEYS`) and a keys file (`LANGOPEN_API_KEYS_FILE`): see the gateway's auth. */
   apiKeys?: string;
   apiKeysFile?: string;
+  /** LANGOPEN_ALLOW_UNAUTHENTICATED: serve without authentication on a non-loopback host, on purpose. */
+  allowUnauthenticated?: boolean;
+  /** LANGOPEN_ALLOWED_HOSTS: hosts requests may name besides loopback ones; `*`: any. */
+  allowedHosts?: readonly string[];
+  /** LANGOPEN_PUBLIC_URL: where clients reach the server, for the URLs it hands out. */
+  publicUrl?: string;
+  /**
+   * The installation's internal secret (LANGOPEN_INTERNAL_SECRET or _FILE), which every internal
+   * call carries. Absent: the one in `<dataDir>/internal-secret`, made at the first start.
+   */
+  internalSecret?: string;
 }
 
 export interface LangOpen {
@@ -51,6 +70,8 @@ export interface LangOpen {
   readonly rpcUrl: string;
   /** The runtime-runner's endpoint (more workers can share it). */
   readonly runtimeUrl: string;
+  /** The secret the internal endpoints (rpcUrl, runtimeUrl) want from their callers (see internal-credentials). */
+  readonly internalSecret: string;
   stop(): Promise<void>;
 }
 
@@ -68,6 +89,15 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     for (const fn of stops.reverse()) await fn().catch((err: unknown) => logger.warn({ err }, "Failed to stop a component"));
   };
   try {
+    // Before anything starts: no unauthenticated API on an interface other machines reach.
+    const project = await readLanggraphConfig(options.configPath);
+    const keys = await loadAuth({ apiKeys: options.apiKeys, apiKeysFile: options.apiKeysFile });
+    assertSafeBinding({
+      host: options.host,
+      authConfigured: authConfigured(keys) || project.auth?.path !== undefined,
+      allowUnauthenticated: options.allowUnauthenticated ?? false,
+    });
+    const internalSecret = options.internalSecret ?? (await loadOrCreateInternalSecret(options.dataDir, logger));
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
       const db = await startEmbeddedPostgres(options.dataDir, logger);
@@ -83,7 +113,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
 
     // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).
     const [apiPort, runtimePort] = [await freePort(), await freePort()];
-    const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`);
+    const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`, { token: internalSecret });
     const api = await startApiServer(
       {
         databaseUrl,
@@ -93,6 +123,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         signals,
         runtime: createClient(RuntimeService, runtimeTransport),
         runtimeHealth: createClient(Health, runtimeTransport),
+        internalSecret,
       },
       logger.child({ service: "api-server" }),
     );
@@ -106,6 +137,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         watch: options.watch ? { ignore: [path.resolve(options.dataDir)] } : undefined,
         // A reload may add or drop graphs: the api-server offers exactly those the runtime serves.
         onReload: (graphs) => api.setGraphIds(graphs.map((g) => g.graphId)),
+        internalSecret,
       },
       logger,
     );
@@ -124,12 +156,12 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         apiServerUrl: api.rpc.url,
         cronPollMs: options.cronPollMs,
         webhooks: options.webhooks,
+        internalSecret,
       },
       logger.child({ service: "worker" }),
     );
     stops.push(() => worker.stop(options.shutdownGraceMs ?? 10_000));
     // The project's custom auth runs in the runtime; the gateway asks it (and caches per credential).
-    const project = await readLanggraphConfig(options.configPath);
     const auth = await loadAuth({
       apiKeys: options.apiKeys,
       apiKeysFile: options.apiKeysFile,
@@ -147,6 +179,9 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       transport: api.rpc.inProcessTransport,
       bodyLimitBytes: options.bodyLimitBytes,
       info: { version: VERSION },
+      http: project.http,
+      allowedHosts: options.allowedHosts,
+      publicUrl: options.publicUrl,
     });
     stops.push(() => app.close());
     await app.listen({ host: options.host, port: options.port });
@@ -155,7 +190,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     const host = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     logger.info({ url }, "LangOpen is ready");
-    return { url, rpcUrl: api.rpc.url, runtimeUrl: runtime.url, stop };
+    return { url, rpcUrl: api.rpc.url, runtimeUrl: runtime.url, internalSecret, stop };
   } catch (err) {
     await stop();
     throw err;

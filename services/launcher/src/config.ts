@@ -1,4 +1,4 @@
-import { BaseConfigSchema } from "@langopen/common";
+import { BaseConfigSchema, InternalSecretConfigSchema } from "@langopen/common";
 import { GatewayConfigSchema } from "@langopen/gateway";
 import { WorkerConfigSchema } from "@langopen/worker";
 import { type Static, Type } from "typebox";
@@ -12,11 +12,16 @@ const worker = WorkerConfigSchema.properties;
  */
 export const LauncherConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  /** Absent: the secret in LANGOPEN_DATA_DIR/internal-secret, made at the first start. */
+  ...InternalSecretConfigSchema.properties,
   PORT: gateway.PORT,
   HOST: gateway.HOST,
   BODY_LIMIT_BYTES: gateway.BODY_LIMIT_BYTES,
   LANGOPEN_API_KEYS: gateway.LANGOPEN_API_KEYS,
   LANGOPEN_API_KEYS_FILE: gateway.LANGOPEN_API_KEYS_FILE,
+  LANGOPEN_ALLOWED_HOSTS: gateway.LANGOPEN_ALLOWED_HOSTS,
+  LANGOPEN_ALLOW_UNAUTHENTICATED: gateway.LANGOPEN_ALLOW_UNAUTHENTICATED,
+  LANGOPEN_PUBLIC_URL: gateway.LANGOPEN_PUBLIC_URL,
   /** Absent: an embedded Postgres under LANGOPEN_DATA_DIR. */
   DATABASE_URL: Type.Optional(worker.DATABASE_URL),
   /** Absent: signalling stays in-process. */

@@ -31,6 +31,7 @@ beforeAll(async () => {
       runtimeUrls: [stack.runtimeUrl],
       apiServerUrl: stack.rpcUrl,
       cronPollMs: 50,
+      internalSecret: stack.internalSecret,
     },
     logger,
   );

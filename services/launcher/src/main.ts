@@ -1,12 +1,14 @@
 import { parseArgs } from "node:util";
-import { createLogger, loadConfig, runMain, stopOnSignals } from "@langopen/common";
+import { createLogger, loadConfig, resolveInternalSecret, runMain, stopOnSignals } from "@langopen/common";
+import { parseHostList } from "@langopen/gateway";
 import { chooseConfig, startLangOpen } from "./compose.js";
 import { LauncherConfigSchema } from "./config.js";
 
 const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 8123] [--host 127.0.0.1] [--watch]
   --watch  reload the graphs when a file of the project changes (runs already started finish on the old code)
 Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL,
-  LANGOPEN_API_KEYS, LANGOPEN_API_KEYS_FILE`;
+  LANGOPEN_API_KEYS, LANGOPEN_API_KEYS_FILE, LANGOPEN_ALLOWED_HOSTS, LANGOPEN_ALLOW_UNAUTHENTICATED,
+  LANGOPEN_PUBLIC_URL, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE`;
 
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
@@ -41,6 +43,10 @@ async function main(): Promise<void> {
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiKeys: config.LANGOPEN_API_KEYS,
       apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
+      allowUnauthenticated: config.LANGOPEN_ALLOW_UNAUTHENTICATED,
+      allowedHosts: parseHostList(config.LANGOPEN_ALLOWED_HOSTS),
+      publicUrl: config.LANGOPEN_PUBLIC_URL,
+      internalSecret: await resolveInternalSecret(config),
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
       logLevel: config.LOG_LEVEL,
       workerConcurrency: config.WORKER_CONCURRENCY,

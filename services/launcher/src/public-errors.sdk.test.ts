@@ -24,6 +24,9 @@ async function send(method: string, path: string, body?: unknown): Promise<{ sta
 }
 
 const NUL = "text must not contain the NUL character";
+const UUID = "0190b3c2-8c4f-7000-8000-000000000001";
+/** 2^64: past every integer column (bigint ends at 2^63 - 1). */
+const HUGE = 1e19;
 
 describe("public error bodies", () => {
   const cases: Array<[string, string, unknown, number, string]> = [
@@ -38,6 +41,53 @@ describe("public error bodies", () => {
     ["POST", "/threads", { ttl: { strategy: "delete", ttl: 1e300 } }, 422, "a date or time is out of range"],
     ["GET", `/threads/${"a".repeat(600)}`, undefined, 414, "Request URL is too long: a part of its path is over the limit"],
     ["GET", "/threads/%E0%A4%A", undefined, 400, "Request URL is not valid: a part of its path is not correctly percent-encoded"],
+    // Huge integers in limit, offset and ttl fields, in bodies and query strings.
+    ["POST", "/runs/crons/search", { offset: HUGE }, 422, "a value is out of range"],
+    ["POST", "/store/namespaces", { offset: HUGE }, 422, "a value is out of range"],
+    ["GET", `/threads/${UUID}/runs?offset=10000000000000000000`, undefined, 422, "a value is out of range"],
+    ["POST", "/threads/search", { limit: HUGE }, 422, "Invalid body: 'limit' must be an integer from 1 to 1000"],
+    [
+      "GET",
+      `/threads/${UUID}/runs?limit=10000000000000000000`,
+      undefined,
+      422,
+      "Invalid query parameter: 'limit' must be an integer from 1 to 1000",
+    ],
+    ["PUT", "/store/items", { namespace: ["a"], key: "k", value: {}, ttl: 1e300 }, 422, "a date or time is out of range"],
+    ["PUT", "/store/items", { namespace: ["a"], key: "k", value: {}, ttl: HUGE }, 422, "a date or time is out of range"],
+    // NUL in metadata strings, filters and store values, wherever they are compared or stored.
+    ["POST", "/threads/search", { values: { a: "\u0000" } }, 422, NUL],
+    ["POST", "/threads/count", { metadata: { a: "\u0000" } }, 422, NUL],
+    ["POST", "/assistants/search", { metadata: { a: "\u0000" } }, 422, NUL],
+    ["POST", "/store/items/search", { filter: { a: "\u0000" } }, 422, NUL],
+    ["PUT", "/store/items", { namespace: ["a"], key: "k", value: { nested: [{ x: "a\u0000b" }] } }, 422, NUL],
+    ["GET", "/store/items?namespace=a&key=k%00", undefined, 422, NUL],
+    ["POST", "/runs/crons", { assistant_id: "agent", schedule: "* * * * *", metadata: { a: "\u0000" } }, 422, NUL],
+    // Text that is not valid Unicode (a lone surrogate) where Postgres keeps JSON.
+    ["POST", "/threads", { metadata: { a: "\ud800" } }, 422, "a value is not valid JSON"],
+    // Overlong path parameters and paths that are not valid UTF-8.
+    [
+      "GET",
+      `/threads/${UUID}/runs/${"a".repeat(600)}`,
+      undefined,
+      414,
+      "Request URL is too long: a part of its path is over the limit",
+    ],
+    [
+      "GET",
+      `/assistants/${"a".repeat(600)}/graph`,
+      undefined,
+      414,
+      "Request URL is too long: a part of its path is over the limit",
+    ],
+    [
+      "GET",
+      "/assistants/%C3%28",
+      undefined,
+      400,
+      "Request URL is not valid: a part of its path is not correctly percent-encoded",
+    ],
+    ["GET", "/threads/%FF", undefined, 400, "Request URL is not valid: a part of its path is not correctly percent-encoded"],
   ];
   for (const [method, path, body, status, detail] of cases) {
     it(`${method} ${path.slice(0, 40)} ${JSON.stringify(body) ?? ""} -> ${status} "${detail}"`, async () => {
@@ -47,6 +97,22 @@ describe("public error bodies", () => {
       expect(res.text).not.toMatch(INTERNAL_WORDING);
     });
   }
+
+  it("answers headers too large for Node in its own words", async () => {
+    const res = await fetch(`${stack.url}/${"a".repeat(100_000)}`);
+    const text = await res.text();
+    expect(res.status).toBe(431);
+    expect(JSON.parse(text)).toEqual({ detail: "Request headers are too large" });
+    expect(text).not.toMatch(INTERNAL_WORDING);
+  });
+
+  it("answers an OPTIONS that is no preflight (no Origin) as a method the path lacks", async () => {
+    const res = await fetch(`${stack.url}/threads`, { method: "OPTIONS" });
+    const text = await res.text();
+    expect(res.status).toBe(405);
+    expect(JSON.parse(text)).toEqual({ detail: "Method Not Allowed" });
+    expect(text).not.toMatch(INTERNAL_WORDING);
+  });
 
   it("answers a body Fastify cannot read in its own words", async () => {
     const res = await fetch(`${stack.url}/threads`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });

@@ -8,11 +8,15 @@ import { type CallOptions, type Client, createClient, type HandlerContext, type 
 import {
   createRpcTransport,
   freePort,
+  internalOnlyAuth,
   type Logger,
   type RpcServer,
+  type RuntimeCredentialsMessage,
+  runtimeCredentialsOf,
   ServingStatus,
   StartupError,
   startRpcServer,
+  tokenSha256,
 } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { GraphStatus, RuntimeStartedMessage } from "@langopen/runtime-runner";
@@ -75,6 +79,12 @@ export interface RuntimeProcessOptions {
   watch?: { ignore?: string[] };
   /** Told the graphs served after each reload (new graphs need their assistants). */
   onReload?: (graphs: RuntimeGraph[]) => Promise<void>;
+  /**
+   * The installation's internal secret. The child gets only what is derived from it (its own
+   * token, the secret's digest), on the IPC channel; the reload proxy checks its callers with it.
+   * Absent: the child refuses to start (it needs credentials).
+   */
+  internalSecret?: string;
 }
 
 interface Child {
@@ -99,7 +109,19 @@ interface Child {
  */
 export async function startRuntimeProcess(options: RuntimeProcessOptions, logger: Logger): Promise<RuntimeProcess> {
   const log = logger.child({ component: "runtime" });
-  const { DATABASE_URL: _db, REDIS_URL: _redis, ...inherited } = options.env ?? process.env;
+  // Nothing of the data plane's: the graph code can read this environment.
+  const {
+    DATABASE_URL: _db,
+    REDIS_URL: _redis,
+    LANGOPEN_INTERNAL_SECRET: _secret,
+    LANGOPEN_INTERNAL_SECRET_FILE: _secretFile,
+    LANGOPEN_RUNTIME_TOKEN: _token,
+    LANGOPEN_INTERNAL_SECRET_SHA256: _digest,
+    ...inherited
+  } = options.env ?? process.env;
+  const credentials: RuntimeCredentialsMessage | undefined = options.internalSecret
+    ? { type: "credentials", ...runtimeCredentialsOf(options.internalSecret) }
+    : undefined;
   let stopping = false;
 
   const spawnChild = (port: number): Child => {
@@ -116,6 +138,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       // gone, even by SIGKILL: it then stops too.
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    // First, before it loads any graph: the credentials (not in its environment, which graph code reads).
+    if (credentials) proc.send(credentials);
     const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
     const started = new Promise<RuntimeGraph[]>((resolve, reject) => {
       const timer = setTimeout(
@@ -197,7 +221,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   let current = spawnChild(await freePort());
   let graphs = await serving(current);
   const retiring = new Set<Child>();
-  const client = (child: Child) => createClient(RuntimeService, createRpcTransport(`http://127.0.0.1:${child.port}`));
+  const client = (child: Child) =>
+    createClient(RuntimeService, createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret }));
   const clients = new WeakMap<Child, Client<typeof RuntimeService>>([[current, client(current)]]);
   let proxy: RpcServer;
   try {
@@ -206,6 +231,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       port: options.port,
       logger: log,
       services: [RuntimeService],
+      auth: options.internalSecret ? internalOnlyAuth(tokenSha256(options.internalSecret)) : undefined,
       routes: (router) => {
         router.service(
           RuntimeService,

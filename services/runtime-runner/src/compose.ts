@@ -1,8 +1,20 @@
 import { createClient } from "@connectrpc/connect";
-import { createReplicatedTransport, type Logger, type RpcServer, ServingStatus, startRpcServer, urlList } from "@langopen/common";
+import {
+  createReplicatedTransport,
+  internalOnlyAuth,
+  type Logger,
+  type RpcServer,
+  type RuntimeCredentials,
+  ServingStatus,
+  startRpcServer,
+  urlList,
+} from "@langopen/common";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
+import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { createAuthServiceImpl } from "./auth/auth-service.js";
+import { loadProjectAuth } from "./auth/load.js";
 import { createGraphRegistry, type GraphRegistry, type GraphStatus } from "./graphs/registry.js";
 import { createRuntimeServiceImpl } from "./rpc/runtime-service.js";
 
@@ -15,6 +27,11 @@ export interface RuntimeOptions {
   apiServerUrl: string;
   /** A graph whose module takes longer than this to load is reported as failed. */
   graphLoadTimeoutMs?: number;
+  /**
+   * The runtime's token (sent to the data plane) and the digest of the installation's secret
+   * (what its own callers must send). Absent: it sends no token and trusts every caller (tests).
+   */
+  credentials?: RuntimeCredentials;
 }
 
 export interface Runtime {
@@ -42,12 +59,21 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     logger: logger.child({ component: "graphs" }),
     loadTimeoutMs: options.graphLoadTimeoutMs,
   });
-  const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl));
+  // The project's custom auth loads next to its graphs; a failure throws, so the runtime does
+  // not start (auth fails closed).
+  const auth = await loadProjectAuth({
+    configPath: options.configPath,
+    logger: logger.child({ component: "auth" }),
+    loadTimeoutMs: options.graphLoadTimeoutMs,
+  });
+  const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl), { token: options.credentials?.token });
   const rpc = await startRpcServer({
     host: options.host,
     port: options.port,
     logger,
-    services: [RuntimeService],
+    // Its callers (workers, api-servers, gateways) hold the secret; the runtime knows only its digest.
+    auth: options.credentials && internalOnlyAuth(options.credentials.internalSecretSha256),
+    services: [RuntimeService, AuthService],
     routes: (router) => {
       router.service(
         RuntimeService,
@@ -58,6 +84,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
           logger: logger.child({ component: "runtime" }),
         }),
       );
+      router.service(AuthService, createAuthServiceImpl({ auth, logger: logger.child({ component: "auth" }) }));
     },
   });
   const listed = graphs.list();

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { freePort } from "@langopen/common";
+import { bearerToken, freePort, generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeRun, json } from "./test-fixtures/run-helpers.js";
@@ -13,6 +13,9 @@ const CONFIG = fileURLToPath(new URL("../test-graphs/langgraph.json", import.met
 
 let child: ChildProcess;
 let url: string;
+/** The installation's secret its callers send; the runtime gets only what derives from it. */
+const SECRET = generateInternalSecret();
+const CREDENTIALS = runtimeCredentialsOf(SECRET);
 
 /** Resolves with the url of the runtime once it logs that it is ready. */
 function whenReady(proc: ChildProcess): Promise<string> {
@@ -40,6 +43,8 @@ beforeAll(async () => {
       RPC_PORT: String(await freePort()),
       API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
       LOG_LEVEL: "info",
+      LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
+      LANGOPEN_INTERNAL_SECRET_SHA256: CREDENTIALS.internalSecretSha256,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -52,7 +57,7 @@ afterAll(() => {
 
 describe("the runtime process (dist/main.js)", () => {
   it("loads every graph, TypeScript included, through plain Node", async () => {
-    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url }));
+    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(SECRET)] }));
     const { graphs } = await client.listGraphs({});
     expect(graphs.filter((g) => !g.loaded)).toEqual([]);
     // parent.ts, run without a thread: no data plane is needed.
@@ -61,7 +66,7 @@ describe("the runtime process (dist/main.js)", () => {
   });
 
   it("runs a graph that blocks its event loop without stalling the caller's process", async () => {
-    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url }));
+    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(SECRET)] }));
     let last = Date.now();
     let worstGap = 0;
     const ticker = setInterval(() => {

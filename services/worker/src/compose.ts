@@ -46,6 +46,8 @@ export interface WorkerServiceOptions {
   cronPollMs?: number;
   /** Webhook delivery: signing secret, allow-list, timeouts, retries. */
   webhooks?: WebhookDispatcherOptions;
+  /** The installation's internal secret, sent on the calls to the runtimes and the api-server. */
+  internalSecret?: string;
 }
 
 export interface WorkerService {
@@ -81,7 +83,9 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     runs: createRunLeaseStore(pool),
     checkpoints,
     signals: options.signals,
-    runtimes: options.runtimeUrls.map((url) => createClient(RuntimeService, createRpcTransport(url))),
+    runtimes: options.runtimeUrls.map((url) =>
+      createClient(RuntimeService, createRpcTransport(url, { token: options.internalSecret })),
+    ),
     logger,
     concurrency: options.concurrency ?? WORKER_DEFAULTS.WORKER_CONCURRENCY,
     leaseMs: options.leaseMs ?? WORKER_DEFAULTS.WORKER_LEASE_MS,
@@ -99,7 +103,10 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
   const scheduler = options.apiServerUrl
     ? startScheduler({
         crons: createCronStore(pool),
-        runs: createClient(RunService, createReplicatedTransport(urlList(options.apiServerUrl))),
+        runs: createClient(
+          RunService,
+          createReplicatedTransport(urlList(options.apiServerUrl), { token: options.internalSecret }),
+        ),
         logger: logger.child({ component: "scheduler" }),
         pollMs: options.cronPollMs ?? WORKER_DEFAULTS.WORKER_CRON_POLL_MS,
       })

@@ -1,8 +1,10 @@
-import { BaseConfigSchema, configDefaults, UrlListSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, configDefaults, InternalSecretConfigSchema, UrlListSchema, UrlSchema } from "@langopen/common";
 import { type Static, Type } from "typebox";
 
 export const WorkerConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  /** Required (one of them): sent on the calls to the runtimes and the api-servers. */
+  ...InternalSecretConfigSchema.properties,
   DATABASE_URL: UrlSchema(["postgres", "postgresql"]),
   /** Absent: signals stay in this process (only useful when the api-server runs in it too). */
   REDIS_URL: Type.Optional(UrlSchema(["redis", "rediss"])),

@@ -1,4 +1,4 @@
-import { createLogger, createRedis, loadConfig, runMain, stopOnSignals } from "@langopen/common";
+import { createLogger, createRedis, loadConfig, requireInternalSecret, runMain, stopOnSignals } from "@langopen/common";
 import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { startWorkerService } from "./compose.js";
 import { WorkerConfigSchema } from "./config.js";
@@ -6,6 +6,7 @@ import { WorkerConfigSchema } from "./config.js";
 async function main(): Promise<void> {
   const config = loadConfig(WorkerConfigSchema, process.env);
   const logger = createLogger({ service: "worker", level: config.LOG_LEVEL });
+  const internalSecret = await requireInternalSecret(config, "worker");
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "worker") : undefined;
   const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
   const service = startWorkerService(
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
       sweepIntervalMs: config.SWEEP_INTERVAL_MS,
       apiServerUrl: config.API_SERVER_URL,
       cronPollMs: config.WORKER_CRON_POLL_MS,
+      internalSecret,
       webhooks: {
         secret: config.WEBHOOK_SECRET,
         allowedHosts: config.WEBHOOK_ALLOWED_HOSTS.split(","),

@@ -78,6 +78,7 @@ async function addCron(store: CronStore, overrides: { endTime?: Date | null } = 
     multitask: "enqueue",
     metadata: { owner: "test" },
     userId: null,
+    creator: null,
     nextRunDate: new Date(Date.now() + 3600_000),
   });
   return cronId;

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { type Logger, startPolling } from "@langopen/common";
+import { callerHeaders, jsonBytes, type Logger, startPolling } from "@langopen/common";
 import { type CronRow, type CronStore, decodeSpec, type FiringOutcome, MULTITASK_TO_PROTO } from "@langopen/data-plane";
 import { MultitaskStrategy } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
@@ -73,11 +73,21 @@ export function startScheduler(deps: SchedulerDeps): Scheduler {
       onCompletion: stateless && cron.on_run_completed === "keep" ? OnCompletion.KEEP : OnCompletion.DELETE,
       requestId: firingRequestId(cron.cron_id, scheduledFor),
     });
+    // The run acts for the cron's creator (the graph sees them as its caller), with no filter: the
+    // creator's rights were checked when they scheduled it.
+    const creator = cron.creator;
+    const headers = creator
+      ? callerHeaders({ identity: creator.identity, permissions: creator.permissions, userJson: jsonBytes(creator.user) })
+      : undefined;
     // A concurrent create with the same request id may lose the race on its unique key
     // (ALREADY_EXISTS): asking again answers the run the winner made.
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await deps.runs.createRun(request, { signal: stopping.signal, timeoutMs: deps.createTimeoutMs ?? 10_000 });
+        const res = await deps.runs.createRun(request, {
+          signal: stopping.signal,
+          timeoutMs: deps.createTimeoutMs ?? 10_000,
+          headers,
+        });
         const run = res.run;
         return { runId: run?.runId ?? "", threadId: run?.threadId ? run.threadId : null };
       } catch (err) {

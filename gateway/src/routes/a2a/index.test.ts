@@ -1,3 +1,4 @@
+import type { AddressInfo, Server } from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { failedPrecondition, jsonBytes, notFound, parseJsonBytes, Reason } from "@langopen/common";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
@@ -14,6 +15,7 @@ import {
 import type { FastifyInstance } from "fastify";
 import { describe, expect, it } from "vitest";
 import { standInGateway, standInRun } from "../../test-fixtures/stand-in.js";
+import { ownBaseUrl } from "./index.js";
 
 const ASSISTANT = "0190b3c2-8c4f-7000-8000-0000000000a1";
 const THREAD = "0190b3c2-8c4f-7000-8000-000000000001";
@@ -69,15 +71,30 @@ describe("POST /a2a/{assistant_id}", () => {
     expect(calls).toEqual(["GetAssistant"]);
   });
 
-  it("serves the card with this gateway's address", async () => {
+  it("serves the card with this gateway's own address, not the Host the request names", async () => {
     const { app } = await start(knownAssistant);
     const res = await app.inject({
       method: "GET",
       url: `/.well-known/agent-card.json?assistant_id=${ASSISTANT}`,
-      headers: { host: "agents.example:8080" },
+      headers: { host: "attacker.localhost:8080" },
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json().url).toBe(`http://agents.example:8080/a2a/${ASSISTANT}`);
+    expect(res.json().url).toBe(`http://127.0.0.1/a2a/${ASSISTANT}`);
+  });
+});
+
+describe("the agent card's base URL", () => {
+  const listening = (address: AddressInfo | null) => ({ address: () => address }) as unknown as Server;
+
+  it("is the configured public URL, without a trailing slash", () => {
+    expect(ownBaseUrl(listening(null), "https://agents.example.com/langopen/")).toBe("https://agents.example.com/langopen");
+  });
+
+  it("is the bound address otherwise, loopback for a wildcard", () => {
+    expect(ownBaseUrl(listening({ address: "192.0.2.7", family: "IPv4", port: 8123 }), undefined)).toBe("http://192.0.2.7:8123");
+    expect(ownBaseUrl(listening({ address: "0.0.0.0", family: "IPv4", port: 8123 }), undefined)).toBe("http://127.0.0.1:8123");
+    expect(ownBaseUrl(listening({ address: "::", family: "IPv6", port: 8123 }), undefined)).toBe("http://[::1]:8123");
+    expect(ownBaseUrl(listening({ address: "fd00::7", family: "IPv6", port: 80 }), undefined)).toBe("http://[fd00::7]:80");
   });
 });
 

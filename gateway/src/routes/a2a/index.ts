@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Server } from "node:net";
 import { create, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -77,9 +78,23 @@ function acceptsEventStream(request: FastifyRequest): boolean {
   return (Array.isArray(accept) ? accept.join(",") : (accept ?? "")).toLowerCase().includes("text/event-stream");
 }
 
-/** Where this gateway is reached, for the URLs of agent cards. */
-function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
+/**
+ * Where this gateway is reached, for the URLs of agent cards: the configured public URL, else the
+ * address it listens on. Never the request's Host: a card is an answer other agents act on, and
+ * a client could name any host it likes.
+ */
+export function ownBaseUrl(server: Server, publicUrl: string | undefined): string {
+  if (publicUrl) return publicUrl.replace(/\/+$/, "");
+  const address = server.address();
+  if (address === null || typeof address === "string") return "http://127.0.0.1";
+  // Listening on every interface names none of them: the loopback one is the one sure to answer.
+  const host = address.address === "0.0.0.0" ? "127.0.0.1" : address.address === "::" ? "::1" : address.address;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+}
+
+export interface A2aRoutesOptions {
+  /** LANGOPEN_PUBLIC_URL: the base URL of agent cards; absent: the bound address. */
+  publicUrl?: string;
 }
 
 /**
@@ -89,7 +104,7 @@ function baseUrl(request: FastifyRequest): string {
  * task once the run ends, message/stream answers server-sent events whose data lines are JSON-RPC
  * responses, tasks/get and tasks/cancel read and cancel the run.
  */
-export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+export const a2aRoutes: FastifyPluginAsyncTypebox<A2aRoutesOptions> = async (fastify, options) => {
   lenientJsonBodies(fastify);
   const { assistants, runs } = fastify.rpc;
 
@@ -106,7 +121,7 @@ export const a2aRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   const card = async (request: FastifyRequest, assistantId: string) => {
     const res = await assistants.getAssistant({ assistantId }, readOptions(request));
-    return agentCard(present(res.assistant, "assistant"), baseUrl(request));
+    return agentCard(present(res.assistant, "assistant"), ownBaseUrl(fastify.server, options.publicUrl));
   };
 
   fastify.get("/.well-known/agent-card.json", { schema: { querystring: AgentCardQuery } }, async (request) =>

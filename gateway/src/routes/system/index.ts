@@ -23,6 +23,11 @@ export interface GatewayInfo {
 
 export interface SystemRoutesOptions {
   info?: GatewayInfo;
+  /**
+   * Serve /info and let /ok check dependencies (default true). langgraph.json's
+   * `http.disable_meta` turns both off: /info is gone and /ok only says the gateway answers.
+   */
+  meta?: boolean;
 }
 
 /** Features advertised by default: the LangGraph.js server's set, with crons on. */
@@ -92,14 +97,15 @@ async function checkApiServer(health: RpcClients["health"], request: FastifyRequ
   }
 }
 
-/** GET /ok and GET /info. */
+/** GET /ok, GET /health and GET /info. */
 export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = async (fastify, options) => {
   const body = infoBody(options.info);
+  const meta = options.meta ?? true;
 
   fastify.get("/ok", { schema: { querystring: OkQuery } }, async (request) => {
     // Without check_db this only says the gateway answers; with it, the api-server (and through
     // its health, its database) must be serving too.
-    if (queryBool(request.query.check_db)) {
+    if (meta && queryBool(request.query.check_db)) {
       await checkApiServer(fastify.rpc.health, request);
       const deps = await dependencyStatuses(fastify.rpc.health, request);
       if (deps.postgres === "down") throw dependencyDown("postgres is unavailable", "postgres");
@@ -126,5 +132,5 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
       .send({ ...body, ...(down.length > 0 && { detail: `${down.join(", ")} unavailable` }) });
   });
 
-  fastify.get("/info", async () => body);
+  if (meta) fastify.get("/info", async () => body);
 };

@@ -1,5 +1,5 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import type { Client, ServiceImpl } from "@connectrpc/connect";
+import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { alreadyExists, failedPrecondition, inCallOf, invalidArgument, notFound, Reason, unavailable } from "@langopen/common";
 import {
   type AssistantRow,
@@ -13,6 +13,7 @@ import { type Assistant, AssistantSchema, AssistantVersionSchema } from "@langop
 import type { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { IfExists } from "@langopen/gen/langopen/data/v1/common_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { authOf } from "../caller.js";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import { ts } from "./timestamps.js";
 
@@ -91,8 +92,9 @@ export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceI
     if (graphId === "") throw invalidArgument("graph_id is required", [{ field: "graph_id", description: "required" }]);
     if (!deps.graphIds().has(graphId)) throw notFound("Graph", graphId);
   };
-  const mustGet = async (id: string) => {
-    const row = await assistants.get(id);
+  /** The assistant, if the caller may read it: one their auth filter does not match is NOT_FOUND, as if absent. */
+  const mustGet = async (id: string, ctx: HandlerContext) => {
+    const row = await assistants.get(id, authOf(ctx));
     if (!row) throw notFound("Assistant", id);
     return row;
   };
@@ -102,99 +104,116 @@ export function createAssistantServiceImpl(deps: AssistantServiceDeps): ServiceI
   };
 
   return {
-    async createAssistant(req) {
+    async createAssistant(req, ctx) {
       requireGraph(req.graphId);
       const id = idOrNew("assistant_id", req.assistantId);
-      const { row, created } = await assistants.create(id, {
-        graph_id: req.graphId,
-        config: req.config ?? {},
-        context: req.context ?? {},
-        metadata: req.metadata ?? {},
-        name: req.name ?? "Untitled",
-        description: req.description ?? null,
-      });
-      if (!created && req.ifExists !== IfExists.DO_NOTHING) throw alreadyExists("Assistant", id);
+      const { row, created, matches } = await assistants.create(
+        id,
+        {
+          graph_id: req.graphId,
+          config: req.config ?? {},
+          context: req.context ?? {},
+          metadata: req.metadata ?? {},
+          name: req.name ?? "Untitled",
+          description: req.description ?? null,
+        },
+        authOf(ctx),
+      );
+      // One the caller may not see is not handed to them, whatever if_exists says.
+      if (!created && (!matches || req.ifExists !== IfExists.DO_NOTHING)) throw alreadyExists("Assistant", id);
       return { assistant: toAssistant(row) };
     },
 
-    async getAssistant(req) {
-      return { assistant: toAssistant(await mustGet(resolve(req.assistantId))) };
+    async getAssistant(req, ctx) {
+      return { assistant: toAssistant(await mustGet(resolve(req.assistantId), ctx)) };
     },
 
-    async updateAssistant(req) {
+    async updateAssistant(req, ctx) {
       if (req.graphId !== undefined) requireGraph(req.graphId);
       const id = resolve(req.assistantId);
-      const row = await assistants.update(id, {
-        graph_id: req.graphId,
-        config: req.config,
-        context: req.context,
-        metadata: req.metadata,
-        name: req.name,
-        description: req.description,
-      });
+      const row = await assistants.update(
+        id,
+        {
+          graph_id: req.graphId,
+          config: req.config,
+          context: req.context,
+          metadata: req.metadata,
+          name: req.name,
+          description: req.description,
+        },
+        authOf(ctx),
+      );
       if (!row) throw notFound("Assistant", id);
       return { assistant: toAssistant(row) };
     },
 
-    async deleteAssistant(req) {
+    async deleteAssistant(req, ctx) {
       const id = resolve(req.assistantId);
-      if (!(await assistants.delete(id, req.deleteThreads))) throw notFound("Assistant", id);
+      if (!(await assistants.delete(id, req.deleteThreads, authOf(ctx)))) throw notFound("Assistant", id);
       return {};
     },
 
-    async searchAssistants(req) {
+    async searchAssistants(req, ctx) {
       const { limit, offset } = page(req.limit, req.offset);
       const { rows, total } = await assistants.search(
-        { metadata: req.metadata, graphId: req.graphId, name: req.name, servedGraphIds: servedGraphs(deps.graphIds()) },
+        {
+          metadata: req.metadata,
+          graphId: req.graphId,
+          name: req.name,
+          servedGraphIds: servedGraphs(deps.graphIds()),
+          auth: authOf(ctx),
+        },
         { limit, offset, sortBy: sortKey(req.sortBy, SORT_KEYS, "created_at"), desc: isDesc(req.sortOrder) },
       );
       return { assistants: rows.map(toAssistant), totalSize: BigInt(total) };
     },
 
-    async countAssistants(req) {
+    async countAssistants(req, ctx) {
       const count = await assistants.count({
         metadata: req.metadata,
         graphId: req.graphId,
         name: req.name,
         servedGraphIds: servedGraphs(deps.graphIds()),
+        auth: authOf(ctx),
       });
       return { count: BigInt(count) };
     },
 
-    async listAssistantVersions(req) {
+    async listAssistantVersions(req, ctx) {
       const id = resolve(req.assistantId);
       const { limit, offset } = page(req.limit, req.offset);
-      const rows = await assistants.listVersions(id, req.metadata as JsonObject | undefined, limit, offset);
-      if (rows.length === 0 && !(await assistants.get(id))) throw notFound("Assistant", id);
+      const auth = authOf(ctx);
+      const rows = await assistants.listVersions(id, req.metadata as JsonObject | undefined, limit, offset, auth);
+      if (rows.length === 0 && !(await assistants.get(id, auth))) throw notFound("Assistant", id);
       return { versions: rows.map(toVersion) };
     },
 
-    async setLatestAssistantVersion(req) {
+    async setLatestAssistantVersion(req, ctx) {
       const id = resolve(req.assistantId);
       if (req.version < 1)
         throw invalidArgument("version must be a positive integer", [{ field: "version", description: "out of range" }]);
-      const row = await assistants.setLatest(id, req.version);
+      const row = await assistants.setLatest(id, req.version, authOf(ctx));
       if (!row) {
-        await mustGet(id);
+        await mustGet(id, ctx);
         throw notFound("Assistant version", `${id}@${req.version}`);
       }
       return { assistant: toAssistant(row) };
     },
 
     async getAssistantGraph(req, ctx) {
-      const a = await mustGet(resolve(req.assistantId));
+      const a = await mustGet(resolve(req.assistantId), ctx);
       const res = await runtime().describeGraph({ graphId: a.graph_id, config: a.config, xray: req.xray }, inCallOf(ctx));
       return { graphJson: res.graphJson };
     },
 
     async getAssistantSchemas(req, ctx) {
-      const a = await mustGet(resolve(req.assistantId));
+      const a = await mustGet(resolve(req.assistantId), ctx);
       const res = await runtime().getSchemas({ graphId: a.graph_id, config: a.config }, inCallOf(ctx));
       return { schemasJson: res.schemasJson };
     },
 
     async getAssistantSubgraphs(req, ctx) {
-      const a = await mustGet(resolve(req.assistantId));
+      const a = await mustGet(resolve(req.assistantId), ctx);
       const res = await runtime().getSchemas(
         { graphId: a.graph_id, config: a.config, subgraphNamespace: req.namespace, recurse: req.recurse },
         inCallOf(ctx),

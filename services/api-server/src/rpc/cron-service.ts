@@ -1,6 +1,6 @@
 import { create, type DescField, isFieldSet, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument, jsonBytes, notFound } from "@langopen/common";
 import {
   type AssistantStore,
@@ -24,6 +24,7 @@ import {
 import { type Cron, CronSchema, OnRunCompleted } from "@langopen/gen/langopen/data/v1/cron_pb";
 import type { CronService, UpdateCronRequest } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { type RunSpec, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import { authOf, callerOf } from "../caller.js";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import { resolveAssistantId } from "./assistant-service.js";
 import { ts, tsOrUndefined } from "./timestamps.js";
@@ -111,8 +112,9 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
   const { crons } = deps;
   const now = deps.now ?? (() => new Date());
 
-  const mustGet = async (cronId: string) => {
-    const row = await crons.get(cronId);
+  /** The cron, if the caller may read it: one their auth filter does not match is NOT_FOUND, as if absent. */
+  const mustGet = async (cronId: string, ctx: HandlerContext) => {
+    const row = await crons.get(cronId, authOf(ctx));
     if (!row) throw notFound("Cron", cronId);
     return row;
   };
@@ -125,13 +127,17 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
     return { matchable: false };
   };
 
-  const filterOf = (req: { assistantId: string; threadId: string; metadata?: JsonObject }): CronFilter | undefined => {
+  const filterOf = (
+    req: { assistantId: string; threadId: string; metadata?: JsonObject },
+    ctx: HandlerContext,
+  ): CronFilter | undefined => {
     const assistant = assistantFilter(req.assistantId);
     if (!assistant.matchable) return undefined;
     return {
       assistantId: assistant.id,
       threadId: req.threadId === "" ? undefined : requireUuid("thread_id", req.threadId),
       metadata: req.metadata,
+      auth: authOf(ctx),
     };
   };
 
@@ -163,7 +169,7 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
   };
 
   return {
-    async createCron(req) {
+    async createCron(req, ctx) {
       const payload = req.payload;
       if (!payload) throw invalidArgument("payload is required", [{ field: "payload", description: "required" }]);
       checkPayload(payload);
@@ -171,7 +177,9 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
       const assistantId = resolveAssistantId(payload.assistantId, deps.graphIds());
       if (!(await deps.assistants.get(assistantId))) throw notFound("Assistant", payload.assistantId);
       const threadId = req.threadId === "" ? null : requireUuid("thread_id", req.threadId);
-      if (threadId !== null && !(await deps.threads.get(threadId))) throw notFound("Thread", threadId);
+      // The cron's runs will act on the thread: a caller may schedule them only on a thread their filter matches.
+      if (threadId !== null && !(await deps.threads.get(threadId, authOf(ctx)))) throw notFound("Thread", threadId);
+      const caller = callerOf(ctx);
       const endTime = req.endTime ? timestampDate(req.endTime) : null;
       const metadata = req.metadata ?? payload.metadata ?? {};
       const row = await crons.create({
@@ -186,33 +194,35 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
         onRunCompleted: threadId === null ? onRunCompletedName(req.onRunCompleted) : null,
         multitask: threadId === null ? "enqueue" : MULTITASK_FROM_PROTO[req.multitaskStrategy],
         metadata,
-        userId: null,
+        userId: caller?.identity ?? null,
+        // Its runs act for its creator; the filter of this create is not theirs to keep.
+        creator: caller ? { identity: caller.identity, permissions: caller.permissions, user: caller.user } : null,
         nextRunDate: nextRunDate(schedule, now(), endTime),
       });
       return { cron: toCron(row) };
     },
 
-    async getCron(req) {
-      return { cron: toCron(await mustGet(requireUuid("cron_id", req.cronId))) };
+    async getCron(req, ctx) {
+      return { cron: toCron(await mustGet(requireUuid("cron_id", req.cronId), ctx)) };
     },
 
-    async updateCron(req) {
+    async updateCron(req, ctx) {
       const cronId = requireUuid("cron_id", req.cronId);
-      const row = await crons.update(cronId, (current) => decideUpdate(req, current));
+      const row = await crons.update(cronId, (current) => decideUpdate(req, current), authOf(ctx));
       if (!row) throw notFound("Cron", cronId);
       return { cron: toCron(row) };
     },
 
-    async deleteCron(req) {
+    async deleteCron(req, ctx) {
       const cronId = requireUuid("cron_id", req.cronId);
-      if (!(await crons.delete(cronId))) throw notFound("Cron", cronId);
+      if (!(await crons.delete(cronId, authOf(ctx)))) throw notFound("Cron", cronId);
       return {};
     },
 
-    async searchCrons(req) {
+    async searchCrons(req, ctx) {
       const { limit, offset } = page(req.limit, req.offset);
       const sortBy = sortKey(req.sortBy, SORT_KEYS, "created_at");
-      const filter = filterOf(req);
+      const filter = filterOf(req, ctx);
       if (!filter) return { crons: [] };
       const rows = await crons.search(
         { ...filter, enabled: req.enabled },
@@ -221,8 +231,8 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
       return { crons: rows.map(toCron) };
     },
 
-    async countCrons(req) {
-      const filter = filterOf(req);
+    async countCrons(req, ctx) {
+      const filter = filterOf(req, ctx);
       return { count: BigInt(filter ? await crons.count(filter) : 0) };
     },
   };

@@ -16,6 +16,7 @@ import {
 import {
   type AssistantRow,
   type AssistantStore,
+  type AuthFilter,
   type CancelActionName,
   type CreatedRun,
   decodeSpec,
@@ -56,6 +57,7 @@ import {
   type StreamRunRequest,
   StreamRunRequestSchema,
 } from "@langopen/gen/langopen/data/v1/run_service_pb";
+import { authOf, callerOf, configWithCaller } from "../caller.js";
 import { page } from "../domain/paging.js";
 import { decideResume, type ResumeAsk, threadAssistant } from "../domain/resume.js";
 import { eventMatchesModes } from "../domain/stream-modes.js";
@@ -124,7 +126,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   const { runs, signals, logger } = deps;
   const pollMs = deps.pollMs ?? 5_000;
 
-  const createOne = async (req: CreateRunRequest): Promise<Run> => toRun(await createRow(req));
+  const createOne = async (req: CreateRunRequest, ctx: HandlerContext): Promise<Run> => toRun(await createRow(req, ctx));
 
   /** The spec of a create, refused when no create takes it. */
   const checkedSpec = (req: CreateRunRequest): RunSpec => {
@@ -147,9 +149,20 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     return assistant;
   };
 
-  /** The run a create inserts, on its thread (a new temporary one for a stateless run). */
-  const newRun = (req: CreateRunRequest, threadId: string, spec: RunSpec, assistant: AssistantRow): NewRun => {
+  /**
+   * The run a create inserts, on its thread (a new temporary one for a stateless run): acting for
+   * the call's caller (their user in its configurable), on a thread their auth filter matches.
+   */
+  const newRun = (
+    req: CreateRunRequest,
+    threadId: string,
+    spec: RunSpec,
+    assistant: AssistantRow,
+    ctx: HandlerContext,
+  ): NewRun => {
     const stateless = req.threadId === "";
+    const resolved = resolveSpec(spec, assistant.assistant_id, assistant);
+    resolved.config = configWithCaller(resolved.config, callerOf(ctx));
     return {
       runId: newId(),
       threadId,
@@ -158,10 +171,11 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       assistantId: assistant.assistant_id,
       graphId: assistant.graph_id,
       metadata: (spec.metadata ?? {}) as JsonObject,
-      spec: encodeSpec(resolveSpec(spec, assistant.assistant_id, assistant)),
+      spec: encodeSpec(resolved),
       multitask: stateless ? "enqueue" : MULTITASK_FROM_PROTO[req.multitaskStrategy],
       afterSeconds: req.afterSeconds,
       requestId: req.requestId || null,
+      auth: authOf(ctx),
     };
   };
 
@@ -186,11 +200,11 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     await signalled("a wake-up", () => signals.wake({ runId: created.run.run_id, spec: created.run.spec }));
   };
 
-  const createRow = async (req: CreateRunRequest): Promise<RunRow> => {
+  const createRow = async (req: CreateRunRequest, ctx: HandlerContext): Promise<RunRow> => {
     const spec = checkedSpec(req);
     const assistant = await runnableAssistant(spec.assistantId);
     const threadId = req.threadId === "" ? newId() : requireUuid("thread_id", req.threadId);
-    const created = await runs.create(newRun(req, threadId, spec, assistant));
+    const created = await runs.create(newRun(req, threadId, spec, assistant, ctx));
     await announceCreated(created, threadId);
     return created.run;
   };
@@ -201,7 +215,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
    * the given one, or a guess of the thread's from a read without the lock, which the decision
    * confirms under the lock (and reads again when the thread's latest run changed meanwhile).
    */
-  const createOrResume = async (req: CreateOrResumeRunRequest): Promise<CreateOrResumeRunResponse> => {
+  const createOrResume = async (req: CreateOrResumeRunRequest, ctx: HandlerContext): Promise<CreateOrResumeRunResponse> => {
+    const auth = authOf(ctx);
     const request = req.run;
     if (!request) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);
     const spec = checkedSpec(request);
@@ -221,7 +236,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       assistant: spec.assistantId,
     };
     for (let attempt = 1; ; attempt++) {
-      const named = spec.assistantId !== "" ? spec.assistantId : threadAssistant(await runs.threadForRun(threadId));
+      const named = spec.assistantId !== "" ? spec.assistantId : threadAssistant(await runs.threadForRun(threadId, auth));
       // A failure to load it is answered only if the decision gets that far (a refusal of the thread comes first).
       const loaded =
         named === undefined
@@ -235,7 +250,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       try {
         const created = await runs.createFromThread(
           threadId,
-          { createThread: request.ifNotExists === IfNotExists.CREATE && !req.resumeOnly },
+          { createThread: request.ifNotExists === IfNotExists.CREATE && !req.resumeOnly, auth },
           (thread) => {
             const decision = decideResume(thread, ask);
             resumed = decision.resumed;
@@ -248,7 +263,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
               decision.resumed && resumeCommand !== undefined
                 ? create(RunSpecSchema, { ...spec, inputJson: new Uint8Array(), commandJson: resumeCommand })
                 : spec;
-            return { ...newRun(request, threadId, runSpec, loaded.row), createThread: false };
+            return { ...newRun(request, threadId, runSpec, loaded.row, ctx), createThread: false };
           },
         );
         await announceCreated(created, threadId);
@@ -321,16 +336,17 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       options,
     );
 
-  const cancelOne = async (runId: string, threadId: string | undefined, action: CancelActionName) => {
-    const result = await runs.cancel(runId, threadId, action);
+  const cancelOne = async (runId: string, threadId: string | undefined, action: CancelActionName, auth?: AuthFilter) => {
+    const result = await runs.cancel(runId, threadId, action, auth);
     if (!result) throw notFound("Run", runId);
     if (result.outcome === "ended") await endStream(runId, result.threadId, "interrupted");
     if (result.outcome === "signal") await signals.publishCancel(runId, action);
     return result;
   };
 
-  const mustGet = async (runId: string, threadId: string | undefined) => {
-    const row = await runs.get(runId, threadId);
+  /** The run, if the caller may read it: one on a thread their auth filter does not match is NOT_FOUND, as if absent. */
+  const mustGet = async (runId: string, threadId: string | undefined, auth: AuthFilter | undefined) => {
+    const row = await runs.get(runId, threadId, auth);
     if (!row) throw notFound("Run", runId);
     return row;
   };
@@ -345,7 +361,10 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   ): AsyncGenerator<{ event: MessageInitShape<typeof RunEventSchema> }> {
     const runId = requireUuid("run_id", req.runId);
     const threadId = optionalThread(req.threadId);
-    const row = known ?? (await runs.get(runId, threadId));
+    const auth = known ? undefined : authOf(ctx);
+    const row = known ?? (await runs.get(runId, threadId, auth));
+    // A restricted caller sees only runs on threads they may read; an event log alone is not enough.
+    if (!row && auth) throw notFound("Run", runId);
     let last = req.lastEventId === "" ? "" : req.lastEventId;
     // With no Last-Event-ID, a join sees events from now on (what the log already holds is skipped).
     const liveOnly = last === "";
@@ -400,30 +419,33 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   }
 
   return {
-    async createRun(req) {
-      return { run: await createOne(req) };
+    async createRun(req, ctx) {
+      return { run: await createOne(req, ctx) };
     },
 
-    async createRuns(req) {
+    async createRuns(req, ctx) {
       if (req.runs.length === 0) throw invalidArgument("runs must not be empty", [{ field: "runs", description: "empty" }]);
       const out: Run[] = [];
-      for (const one of req.runs) out.push(await createOne(one));
+      for (const one of req.runs) out.push(await createOne(one, ctx));
       return { runs: out };
     },
 
-    async getRun(req) {
-      return { run: toRun(await mustGet(requireUuid("run_id", req.runId), optionalThread(req.threadId))) };
+    async getRun(req, ctx) {
+      return { run: toRun(await mustGet(requireUuid("run_id", req.runId), optionalThread(req.threadId), authOf(ctx))) };
     },
 
-    async listRuns(req) {
+    async listRuns(req, ctx) {
       const threadId = requireUuid("thread_id", req.threadId);
       const { limit, offset } = page(req.limit, req.offset);
+      const auth = authOf(ctx);
+      // The runs of a thread the caller may not read are NOT_FOUND, as upstream answers (its thread is).
+      if (auth && !(await runs.threadForRun(threadId, auth))) throw notFound("Thread", threadId);
       const rows = await runs.list(threadId, limit, offset, STATUS_FROM_PROTO[req.status]);
       return { runs: rows.map(toRun) };
     },
 
-    async deleteRun(req) {
-      const outcome = await runs.delete(requireUuid("thread_id", req.threadId), requireUuid("run_id", req.runId));
+    async deleteRun(req, ctx) {
+      const outcome = await runs.delete(requireUuid("thread_id", req.threadId), requireUuid("run_id", req.runId), authOf(ctx));
       if (outcome === "missing") throw notFound("Run", req.runId);
       if (outcome === "active") throw failedPrecondition(Reason.RunActive, `Run ${req.runId} is still active; cancel it first`);
       return {};
@@ -432,25 +454,28 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     async cancelRun(req, ctx) {
       const runId = requireUuid("run_id", req.runId);
       const threadId = optionalThread(req.threadId);
+      const auth = authOf(ctx);
       // A run's assistant never changes: checked before the cancel, whose decision is taken under the locks.
       if (req.assistantId !== "") {
-        const run = await mustGet(runId, threadId);
+        const run = await mustGet(runId, threadId, auth);
         if (run.assistant_id !== resolveAssistantId(req.assistantId, deps.graphIds())) throw notFound("Run", runId);
       }
-      const { outcome } = await cancelOne(runId, threadId, cancelAction(req.action));
+      const { outcome } = await cancelOne(runId, threadId, cancelAction(req.action), auth);
       const row = req.wait ? await waitForEnd(runId, threadId, ctx.signal) : await runs.get(runId, threadId);
       return { run: row ? toRun(row) : undefined, alreadyEnded: outcome === "already-done" };
     },
 
-    async cancelRuns(req) {
+    async cancelRuns(req, ctx) {
       const statuses = req.statuses.map((s) => STATUS_FROM_PROTO[s]).filter((s): s is RunStatusName => s !== undefined);
+      const auth = authOf(ctx);
       const selected = await runs.activeRuns({
         threadId: optionalThread(req.threadId),
         runIds: req.runIds.map((id) => requireUuid("run_ids", id)),
         statuses,
+        auth,
       });
       for (const row of selected)
-        await cancelOne(row.run_id, row.thread_id ?? undefined, cancelAction(req.action)).catch(() => {});
+        await cancelOne(row.run_id, row.thread_id ?? undefined, cancelAction(req.action), auth).catch(() => {});
       return { cancelledCount: BigInt(selected.length) };
     },
 
@@ -462,7 +487,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       // input) each time, and its result parsed, only to be printed again.
       const row = await awaitEnd<JoinOutcome>(
         async () => {
-          created = await createRow(request);
+          created = await createRow(request, ctx);
           const first = { status: created.status, error: created.error, resultJson: null };
           return { runId: created.run_id, threadId: optionalThread(request.threadId), row: first };
         },
@@ -482,6 +507,9 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     async joinRun(req, ctx) {
       const runId = requireUuid("run_id", req.runId);
       const threadId = optionalThread(req.threadId);
+      // Checked once, before the wait: a stateless run's thread goes when it ends, and the wait must still see the end.
+      const auth = authOf(ctx);
+      if (auth) await mustGet(runId, threadId, auth);
       const row = await waitForEnd(runId, threadId, ctx.signal, { mustExist: true });
       if (ctx.signal.aborted && req.cancelOnDisconnect) await cancelOne(runId, threadId, "interrupt").catch(() => {});
       return { run: row ? toRun(row) : undefined, resultJson: joinResult(row) };
@@ -489,11 +517,11 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
 
     streamRun: (req, ctx) => runEvents(req, ctx),
 
-    createOrResumeRun: (req) => createOrResume(req),
+    createOrResumeRun: (req, ctx) => createOrResume(req, ctx),
 
     async *createAndStreamRun(req, ctx) {
       if (!req.run) throw invalidArgument("run is required", [{ field: "run", description: "required" }]);
-      const created = await createRow(req.run);
+      const created = await createRow(req.run, ctx);
       yield { kind: { case: "run", value: toRun(created) } };
       const events = runEvents(
         create(StreamRunRequestSchema, {

@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, jsonText, parseJsonBytes, textBytes } from "@langopen/common";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { invalidArgument, jsonText, notFound, parseJsonBytes, textBytes } from "@langopen/common";
 import type { ItemRow, ItemStore } from "@langopen/data-plane";
 import { ItemSchema } from "@langopen/gen/langopen/data/v1/store_pb";
 import type { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
+import { authOf } from "../caller.js";
 import { checkLabels, requireNamespace } from "../domain/namespace.js";
 import { page } from "../domain/paging.js";
 import { ts } from "./timestamps.js";
@@ -42,30 +43,64 @@ function objectJson(field: string, bytes: Uint8Array, required: boolean): string
   return jsonText(bytes);
 }
 
+/*
+ * A caller whose auth filter restricts them (upstream's store semantics): the filter matches an
+ * item as `{...value, namespace, key}`. An item that exists and does not match is NOT_FOUND, as
+ * if absent, for a get, a put over it and a delete; a put whose item would not match, and a
+ * delete of an absent item whose address would not match, are PERMISSION_DENIED. Searches and
+ * namespace listings hold only what matches, filtered in SQL.
+ */
+
+const itemNotFound = (namespace: string[], key: string) => notFound("Item", `${namespace.join(".")}/${key}`);
+
+const notAuthorized = () => new ConnectError("Not authorized to write this item", Code.PermissionDenied);
+
 export function createStoreServiceImpl(deps: StoreServiceDeps): ServiceImpl<typeof StoreService> {
   const { items } = deps;
   return {
-    async putItem(req) {
+    async putItem(req, ctx) {
       const namespace = requireNamespace(req.namespace);
       const value = objectJson("value", req.valueJson, true) as string;
       if (req.ttlMinutes !== undefined && !(req.ttlMinutes > 0 && Number.isFinite(req.ttlMinutes))) {
         throw invalidArgument("ttl must be a positive number of minutes", [{ field: "ttl", description: "out of range" }]);
       }
-      await items.put(namespace, requireKey(req.key), value, req.ttlMinutes);
+      const key = requireKey(req.key);
+      const auth = authOf(ctx);
+      if (!auth) {
+        await items.put(namespace, key, value, req.ttlMinutes);
+        return {};
+      }
+      const outcome = await items.putMatching(namespace, key, value, req.ttlMinutes, auth);
+      if (outcome === "hidden") throw itemNotFound(namespace, key);
+      if (outcome === "denied") throw notAuthorized();
       return {};
     },
 
-    async getItem(req) {
-      const row = await items.get(requireNamespace(req.namespace), requireKey(req.key), req.refreshTtl ?? deps.refreshTtlOnRead);
+    async getItem(req, ctx) {
+      const namespace = requireNamespace(req.namespace);
+      const key = requireKey(req.key);
+      const refreshTtl = req.refreshTtl ?? deps.refreshTtlOnRead;
+      const auth = authOf(ctx);
+      const row = auth ? await items.getMatching(namespace, key, refreshTtl, auth) : await items.get(namespace, key, refreshTtl);
+      if (row === "hidden") throw itemNotFound(namespace, key);
       return { item: row ? toItem(row) : undefined };
     },
 
-    async deleteItem(req) {
-      await items.delete(requireNamespace(req.namespace), requireKey(req.key));
+    async deleteItem(req, ctx) {
+      const namespace = requireNamespace(req.namespace);
+      const key = requireKey(req.key);
+      const auth = authOf(ctx);
+      if (!auth) {
+        await items.delete(namespace, key);
+        return {};
+      }
+      const outcome = await items.deleteMatching(namespace, key, auth);
+      if (outcome === "hidden") throw itemNotFound(namespace, key);
+      if (outcome === "denied") throw notAuthorized();
       return {};
     },
 
-    async searchItems(req) {
+    async searchItems(req, ctx) {
       const { limit, offset } = page(req.limit, req.offset);
       const rows = await items.search(
         checkLabels("namespace_prefix", req.namespacePrefix),
@@ -73,11 +108,12 @@ export function createStoreServiceImpl(deps: StoreServiceDeps): ServiceImpl<type
         limit,
         offset,
         req.refreshTtl ?? deps.refreshTtlOnRead,
+        authOf(ctx),
       );
       return { items: rows.map(toItem) };
     },
 
-    async listNamespaces(req) {
+    async listNamespaces(req, ctx) {
       const { limit, offset } = page(req.limit, req.offset, 100);
       if (req.maxDepth < 0)
         throw invalidArgument("max_depth must not be negative", [{ field: "max_depth", description: "out of range" }]);
@@ -87,6 +123,7 @@ export function createStoreServiceImpl(deps: StoreServiceDeps): ServiceImpl<type
         req.maxDepth,
         limit,
         offset,
+        authOf(ctx),
       );
       return { namespaces: namespaces.map((labels) => ({ labels })) };
     },

@@ -1,6 +1,15 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { alreadyExists, invalidArgument, jsonBytes, notFound, parseJsonBytes, textBytes } from "@langopen/common";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  alreadyExists,
+  invalidArgument,
+  jsonBytes,
+  notFound,
+  parseJsonBytes,
+  Reason,
+  reasoned,
+  textBytes,
+} from "@langopen/common";
 import {
   idOrNew,
   newId,
@@ -24,6 +33,7 @@ import {
   TtlStrategy,
 } from "@langopen/gen/langopen/data/v1/thread_pb";
 import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import { authOf } from "../caller.js";
 import { followPath, MAX_EXTRACT, parseExtractPath } from "../domain/extract.js";
 import { isDesc, page, sortKey } from "../domain/paging.js";
 import type { createThreadStateMethods } from "./thread-state.js";
@@ -128,8 +138,9 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
   const dropLogs = async (ids: string[]) => {
     for (const id of ids) await signals.dropThreadEvents(id).catch(() => {});
   };
-  const mustGet = async (id: string) => {
-    const row = await threads.get(id);
+  /** The thread, if the caller may read it: one their auth filter does not match is NOT_FOUND, as if absent. */
+  const mustGet = async (id: string, ctx: HandlerContext) => {
+    const row = await threads.get(id, authOf(ctx));
     if (!row) throw notFound("Thread", id);
     return row;
   };
@@ -140,8 +151,9 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
       const supersteps = parseJsonBytes<unknown[]>(req.superstepsJson, []);
       if (!Array.isArray(supersteps))
         throw invalidArgument("supersteps must be a list", [{ field: "supersteps", description: "not a list" }]);
-      const { row, created } = await threads.create(id, req.metadata ?? {}, ttlInput(req.ttl));
-      if (!created && req.ifExists !== IfExists.DO_NOTHING) throw alreadyExists("Thread", id);
+      const { row, created, matches } = await threads.create(id, req.metadata ?? {}, ttlInput(req.ttl), authOf(ctx));
+      // One the caller may not see is not handed to them, whatever if_exists says.
+      if (!created && (!matches || req.ifExists !== IfExists.DO_NOTHING)) throw alreadyExists("Thread", id);
       if (created && supersteps.length > 0) {
         try {
           await deps.state.applySupersteps(row, supersteps, ctx);
@@ -155,26 +167,30 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
       return { thread: toThread(row) };
     },
 
-    async getThread(req) {
-      return { thread: toThread(await mustGet(requireUuid("thread_id", req.threadId)), { includeTtl: req.includeTtl }) };
+    async getThread(req, ctx) {
+      return {
+        thread: toThread(await mustGet(requireUuid("thread_id", req.threadId), ctx), { includeTtl: req.includeTtl }),
+      };
     },
 
-    async updateThread(req) {
+    async updateThread(req, ctx) {
       const id = requireUuid("thread_id", req.threadId);
-      const row = await threads.update(id, req.metadata, ttlInput(req.ttl));
+      const row = await threads.update(id, req.metadata, ttlInput(req.ttl), authOf(ctx));
       if (!row) throw notFound("Thread", id);
       return { thread: toThread(row) };
     },
 
-    async deleteThread(req) {
+    async deleteThread(req, ctx) {
       const id = requireUuid("thread_id", req.threadId);
-      const deleted = await threads.delete(id);
-      await dropLogs([id]);
+      const auth = authOf(ctx);
+      const deleted = await threads.delete(id, auth);
+      // A restricted caller's miss may be someone else's thread: its log stays.
+      if (deleted || !auth) await dropLogs([id]);
       if (!deleted) throw notFound("Thread", id);
       return {};
     },
 
-    async searchThreads(req) {
+    async searchThreads(req, ctx) {
       const { limit, offset } = page(req.limit, req.offset);
       const extract = extractor(req.extract);
       const { rows, total } = await threads.search(
@@ -183,39 +199,47 @@ export function createThreadServiceImpl(deps: ThreadServiceDeps): ServiceImpl<ty
           metadata: req.metadata,
           valuesJson: valuesFilter(req.valuesJson),
           status: statusFilter(req.status),
+          auth: authOf(ctx),
         },
         { limit, offset, sortBy: sortKey(req.sortBy, SORT_KEYS, "created_at"), desc: isDesc(req.sortOrder) },
       );
       return { threads: rows.map((row) => toThread(row, { extracted: extract?.(row) })), totalSize: BigInt(total) };
     },
 
-    async countThreads(req) {
+    async countThreads(req, ctx) {
       const count = await threads.count({
         metadata: req.metadata,
         valuesJson: valuesFilter(req.valuesJson),
         status: statusFilter(req.status),
+        auth: authOf(ctx),
       });
       return { count: BigInt(count) };
     },
 
-    async copyThread(req) {
+    async copyThread(req, ctx) {
       const id = requireUuid("thread_id", req.threadId);
-      const row = await threads.copy(id, newId());
-      if (!row) throw notFound("Thread", id);
+      const row = await threads.copy(id, newId(), authOf(ctx));
+      if (row === "missing") throw notFound("Thread", id);
+      // Upstream answers a copy of a thread the caller may not read with 409, worded as not found.
+      if (row === "not-matching") {
+        throw reasoned(Code.AlreadyExists, Reason.AlreadyExists, `Thread ${id} not found`, {
+          metadata: { kind: "Thread", id },
+        });
+      }
       return { thread: toThread(row) };
     },
 
-    async pruneThreads(req) {
+    async pruneThreads(req, ctx) {
       const ids = req.threadIds.map((id) => requireUuid("thread_ids", id));
       const strategy = STRATEGY_FROM_PROTO[req.strategy] ?? "delete";
-      const pruned = await threads.prune(ids, strategy);
-      if (strategy === "delete") await dropLogs(ids);
-      return { prunedCount: BigInt(pruned) };
+      const pruned = await threads.prune(ids, strategy, authOf(ctx));
+      if (strategy === "delete") await dropLogs(pruned);
+      return { prunedCount: BigInt(pruned.length) };
     },
 
-    async getThreadStorage(req) {
+    async getThreadStorage(req, ctx) {
       const id = requireUuid("thread_id", req.threadId);
-      await mustGet(id);
+      await mustGet(id, ctx);
       const s = await threads.storage(id);
       return {
         storage: create(ThreadStorageSchema, {

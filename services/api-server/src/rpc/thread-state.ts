@@ -14,6 +14,7 @@ import {
 import { patchCheckpointMetadata, type RunStore, requireUuid, type ThreadRow, type ThreadStore } from "@langopen/data-plane";
 import type { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { authOf } from "../caller.js";
 
 export interface ThreadStateDeps {
   pool: Pool;
@@ -55,9 +56,10 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
     if (!deps.runtime) throw unavailable("runtime");
     return deps.runtime;
   };
-  const load = async (threadId: string) => {
+  /** The thread, if the caller may see it (else NOT_FOUND, as if absent), with its graph. */
+  const load = async (threadId: string, ctx: HandlerContext) => {
     const id = requireUuid("thread_id", threadId);
-    const thread = await threads.get(id);
+    const thread = await threads.get(id, authOf(ctx));
     if (!thread) throw notFound("Thread", id);
     const graphId = typeof thread.metadata.graph_id === "string" ? thread.metadata.graph_id : undefined;
     return { id, thread, graphId };
@@ -92,7 +94,7 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
 
   return {
     async getThreadState(req, ctx) {
-      const { id, thread, graphId } = await load(req.threadId);
+      const { id, thread, graphId } = await load(req.threadId, ctx);
       if (!graphId) return { stateJson: jsonBytes(EMPTY_STATE) };
       const res = await runtime().getState(
         { graphId, threadId: id, config: thread.config, checkpoint: req.checkpoint, subgraphs: req.subgraphs },
@@ -102,7 +104,7 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
     },
 
     async updateThreadState(req, ctx) {
-      const { id, thread, graphId } = await load(req.threadId);
+      const { id, thread, graphId } = await load(req.threadId, ctx);
       if (!graphId)
         throw failedPrecondition(Reason.ThreadHasNoGraph, `Thread ${id} has no graph yet: run it, or create it with a graph_id`);
       const active = await runs.activeRuns({ threadId: id });
@@ -112,8 +114,8 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
       return { checkpoint: res.checkpoint };
     },
 
-    async patchThreadState(req) {
-      const { id } = await load(req.threadId);
+    async patchThreadState(req, ctx) {
+      const { id } = await load(req.threadId, ctx);
       const ok = await patchCheckpointMetadata(
         deps.pool,
         id,
@@ -126,7 +128,7 @@ export function createThreadStateMethods(deps: ThreadStateDeps): StateMethods {
     },
 
     async getThreadHistory(req, ctx) {
-      const { id, thread, graphId } = await load(req.threadId);
+      const { id, thread, graphId } = await load(req.threadId, ctx);
       if (!graphId) return { statesJson: [] };
       if (req.limit < 0 || req.limit > 1000)
         throw invalidArgument("limit must be between 1 and 1000", [{ field: "limit", description: "out of range" }]);

@@ -12,6 +12,7 @@ import {
 } from "@langopen/data-plane";
 import type { RunEventSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { StreamThreadRequest, StreamThreadResponseSchema } from "@langopen/gen/langopen/data/v1/thread_service_pb";
+import { authOf } from "../caller.js";
 
 /*
  * ThreadService.StreamThread: one long-lived stream of every run on a thread, read from the
@@ -121,7 +122,8 @@ export function createStreamThread(deps: ThreadStreamDeps) {
         { field: "last_event_id", description: "not an event id" },
       ]);
     }
-    if (!(await threads.get(threadId))) throw notFound("Thread", threadId);
+    // A thread the caller may not read is NOT_FOUND, as if absent; once streaming, only its deletion ends the stream.
+    if (!(await threads.get(threadId, authOf(ctx)))) throw notFound("Thread", threadId);
     // Absent: only what comes from now on; "-" (or "-1"): everything still kept; else strictly after.
     let cursor = asked === "" ? await signals.threadEventsTail(threadId) : fromStart(asked) ? "-" : asked;
     yield {};

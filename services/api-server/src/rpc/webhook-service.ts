@@ -3,6 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { requireUuid, type WebhookDeliveryRow, type WebhookStatusName, type WebhookStore } from "@langopen/data-plane";
 import { type WebhookDelivery, WebhookDeliverySchema, WebhookDeliveryStatus } from "@langopen/gen/langopen/data/v1/webhook_pb";
 import type { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
+import { authOf } from "../caller.js";
 import { page } from "../domain/paging.js";
 import { ts, tsOrUndefined } from "./timestamps.js";
 
@@ -40,10 +41,15 @@ export function toWebhookDelivery(row: WebhookDeliveryRow): WebhookDelivery {
 
 export function createWebhookServiceImpl(deps: WebhookServiceDeps): ServiceImpl<typeof WebhookService> {
   return {
-    async listWebhookDeliveries(req) {
+    async listWebhookDeliveries(req, ctx) {
       const { limit, offset } = page(req.limit, req.offset);
+      // A restricted caller sees the deliveries of runs on threads they may read.
       const rows = await deps.webhooks.list(
-        { runId: req.runId === "" ? undefined : requireUuid("run_id", req.runId), status: STATUS_FROM_PROTO[req.status] },
+        {
+          runId: req.runId === "" ? undefined : requireUuid("run_id", req.runId),
+          status: STATUS_FROM_PROTO[req.status],
+          auth: authOf(ctx),
+        },
         limit,
         offset,
       );

@@ -1,15 +1,23 @@
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { failedPrecondition, invalidArgument, jsonText, Reason, textBytes } from "@langopen/common";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { invalidArgument, jsonText, textBytes } from "@langopen/common";
 import { type Checkpoint, CheckpointSchema, type PendingWrite } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
-import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import type { CheckpointService, StateWriteGrant } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import type { Fence } from "@langopen/gen/langopen/data/v1/common_pb";
 import type { CheckpointRef } from "@langopen/gen/langopen/data/v1/thread_pb";
 import { requireUuid } from "../domain/ids.js";
 import type { BatchWrite, CheckpointInput, CheckpointRow, CheckpointStore, WriteRow } from "../store/checkpoint-store.js";
+import { authorizeCheckpointWrite, runFence, staleFence } from "./runtime-access.js";
+
+export * from "./runtime-access.js";
 
 export interface CheckpointServiceDeps {
   checkpoints: CheckpointStore;
+  /**
+   * The installation's secret, which signs the api-server's state-write grants (see
+   * authorizeCheckpointWrite). Absent: the runtime's writes with a grant are refused.
+   */
+  internalSecret?: string;
 }
 
 function toCheckpoint(row: CheckpointRow, writes: WriteRow[]): Checkpoint {
@@ -29,16 +37,6 @@ function toCheckpoint(row: CheckpointRow, writes: WriteRow[]): Checkpoint {
       idx: w.idx,
       taskPath: w.task_path,
     })),
-  });
-}
-
-function fenceOf(fence: Fence | undefined) {
-  return fence?.runId ? { runId: requireUuid("fence.run_id", fence.runId), epoch: fence.epoch } : undefined;
-}
-
-function stale(fence: Fence | undefined) {
-  return failedPrecondition(Reason.StaleEpoch, `run ${fence?.runId} no longer holds epoch ${fence?.epoch}`, {
-    run_id: fence?.runId ?? "",
   });
 }
 
@@ -63,7 +61,7 @@ function checkpointInput(cp: Checkpoint | undefined, fence: Fence | undefined): 
     ns: ref.checkpointNs,
     checkpointId: ref.checkpointId,
     parentId: cp.parent?.checkpointId || null,
-    runId: fenceOf(fence)?.runId ?? null,
+    runId: runFence(fence)?.runId ?? null,
     type: cp.type,
     checkpoint: cp.checkpoint,
     metadataJson: metadataJson(cp.metadataJson),
@@ -89,6 +87,21 @@ function pendingWritesInput(ref: CheckpointRef | undefined, writes: PendingWrite
 
 export function createCheckpointServiceImpl(deps: CheckpointServiceDeps): ServiceImpl<typeof CheckpointService> {
   const { checkpoints } = deps;
+  const authorize = (ctx: HandlerContext, fence: Fence | undefined, grant: StateWriteGrant | undefined, threads: string[]) =>
+    authorizeCheckpointWrite(ctx.values, { fence, grant, threads: new Set(threads), secret: deps.internalSecret });
+  /**
+   * Why a fenced write was refused: a run writing a thread not its own is refused outright (its
+   * fence never lets it); otherwise the run no longer holds the epoch (STALE_EPOCH, which the
+   * worker takes for a lost lease).
+   */
+  const refusal = async (fence: Fence | undefined, threads: string[]): Promise<ConnectError> => {
+    const fenced = runFence(fence);
+    const owner = fenced ? await checkpoints.threadOfRun(fenced.runId) : undefined;
+    const foreign = threads.find((t) => t !== owner);
+    if (owner !== undefined && foreign !== undefined)
+      return new ConnectError(`run ${fenced?.runId} belongs to thread ${owner}, not to thread ${foreign}`, Code.PermissionDenied);
+    return staleFence(fence);
+  };
   return {
     async getCheckpoint(req) {
       const ref = req.ref;
@@ -112,20 +125,23 @@ export function createCheckpointServiceImpl(deps: CheckpointServiceDeps): Servic
       return { checkpoints: found.map((f) => toCheckpoint(f.row, f.writes)) };
     },
 
-    async putCheckpoint(req) {
-      const ok = await checkpoints.put(checkpointInput(req.checkpoint, req.fence), fenceOf(req.fence));
-      if (!ok) throw stale(req.fence);
+    async putCheckpoint(req, ctx) {
+      const input = checkpointInput(req.checkpoint, req.fence);
+      authorize(ctx, req.fence, req.grant, [input.threadId]);
+      const ok = await checkpoints.put(input, runFence(req.fence));
+      if (!ok) throw await refusal(req.fence, [input.threadId]);
       return { ref: req.checkpoint?.ref };
     },
 
-    async putWrites(req) {
+    async putWrites(req, ctx) {
       const w = pendingWritesInput(req.ref, req.writes);
-      const ok = await checkpoints.putWrites(w.threadId, w.ns, w.checkpointId, w.writes, fenceOf(req.fence));
-      if (!ok) throw stale(req.fence);
+      authorize(ctx, req.fence, req.grant, [w.threadId]);
+      const ok = await checkpoints.putWrites(w.threadId, w.ns, w.checkpointId, w.writes, runFence(req.fence));
+      if (!ok) throw await refusal(req.fence, [w.threadId]);
       return {};
     },
 
-    async putBatch(req) {
+    async putBatch(req, ctx) {
       // Every write is checked before any is made, so bad input writes nothing.
       const writes: BatchWrite[] = req.writes.map((w) => {
         if (w.kind.case === "checkpoint")
@@ -136,7 +152,9 @@ export function createCheckpointServiceImpl(deps: CheckpointServiceDeps): Servic
           { field: "writes", description: "empty write" },
         ]);
       });
-      if (!(await checkpoints.putBatch(writes, fenceOf(req.fence)))) throw stale(req.fence);
+      const threads = [...new Set(writes.map((w) => (w.kind === "checkpoint" ? w.input.threadId : w.threadId)))];
+      authorize(ctx, req.fence, req.grant, threads);
+      if (!(await checkpoints.putBatch(writes, runFence(req.fence)))) throw await refusal(req.fence, threads);
       return {};
     },
 

@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Pool } from "@langopen/common";
+import { type AuthFilter, authFilterSql, authMatchSql } from "./auth-filter.js";
 import { Conditions, inTransaction, orderBy, type Queryable } from "./sql.js";
 
 export interface AssistantRow {
@@ -32,6 +33,8 @@ export interface AssistantFilter {
   name?: string;
   /** Only assistants of these graphs (those the deployment serves); every graph when absent. */
   servedGraphIds?: readonly string[];
+  /** The caller's auth filter, on the metadata. */
+  auth?: AuthFilter;
 }
 
 export interface AssistantPatch {
@@ -57,7 +60,13 @@ function filterConditions(filter: AssistantFilter): Conditions {
   if (filter.graphId) c.add("graph_id = ?", filter.graphId);
   if (filter.name) c.add("name ILIKE '%' || ? || '%'", escapeLike(filter.name));
   if (filter.servedGraphIds) c.add("graph_id = ANY(?::text[])", [...filter.servedGraphIds]);
-  return c;
+  return withAuth(c, filter.auth);
+}
+
+/** Adds the auth filter's condition (on the metadata) to a statement's conditions. */
+function withAuth(c: Conditions, auth: AuthFilter | undefined): Conditions {
+  const match = authFilterSql(auth, "metadata", c);
+  return match ? c.raw(match) : c;
 }
 
 function escapeLike(text: string): string {
@@ -66,19 +75,28 @@ function escapeLike(text: string): string {
 
 /** The assistant rows of the data plane, as its callers use them. */
 export interface AssistantStore {
-  /** Inserts version 1 unless the id exists; returns the row and whether it was created. */
+  /**
+   * Inserts version 1 unless the id exists; returns the row, whether it was created, and whether
+   * the row matches the auth filter (always so for a created one).
+   */
   create(
     id: string,
     fields: AssistantFields,
+    auth?: AuthFilter,
   ): Promise<{
     row: AssistantRow;
     created: boolean;
+    matches: boolean;
   }>;
-  get(id: string): Promise<AssistantRow | undefined>;
-  /** Writes a new version from the current one with the patch applied and selects it. */
-  update(id: string, patch: AssistantPatch): Promise<AssistantRow | undefined>;
-  /** Deletes the assistant and its versions, and optionally the threads that name it. */
-  delete(id: string, deleteThreads: boolean): Promise<boolean>;
+  /** The assistant, if it matches the auth filter. */
+  get(id: string, auth?: AuthFilter): Promise<AssistantRow | undefined>;
+  /** Writes a new version from the current one with the patch applied and selects it, if the assistant matches the auth filter. */
+  update(id: string, patch: AssistantPatch, auth?: AuthFilter): Promise<AssistantRow | undefined>;
+  /**
+   * Deletes the assistant and its versions, and optionally the threads that name it, if it
+   * matches the auth filter; false when there is no such assistant (or it does not match).
+   */
+  delete(id: string, deleteThreads: boolean, auth?: AuthFilter): Promise<boolean>;
   search(
     filter: AssistantFilter,
     page: {
@@ -92,9 +110,22 @@ export interface AssistantStore {
     total: number;
   }>;
   count(filter: AssistantFilter): Promise<number>;
-  listVersions(id: string, metadata: JsonObject | undefined, limit: number, offset: number): Promise<AssistantVersionRow[]>;
-  /** Selects a stored version; undefined when the assistant or the version does not exist. */
-  setLatest(id: string, version: number): Promise<AssistantRow | undefined>;
+  /**
+   * The versions of an assistant that matches the auth filter, newest first; only the versions
+   * whose own metadata matches it too.
+   */
+  listVersions(
+    id: string,
+    metadata: JsonObject | undefined,
+    limit: number,
+    offset: number,
+    auth?: AuthFilter,
+  ): Promise<AssistantVersionRow[]>;
+  /**
+   * Selects a stored version; undefined when the assistant or the version does not exist, or the
+   * assistant does not match the auth filter.
+   */
+  setLatest(id: string, version: number, auth?: AuthFilter): Promise<AssistantRow | undefined>;
 }
 
 export function createAssistantStore(pool: Pool): AssistantStore {
@@ -106,8 +137,11 @@ export function createAssistantStore(pool: Pool): AssistantStore {
     );
 
   return {
-    /** Inserts version 1 unless the id exists; returns the row and whether it was created. */
-    async create(id: string, fields: AssistantFields): Promise<{ row: AssistantRow; created: boolean }> {
+    async create(
+      id: string,
+      fields: AssistantFields,
+      auth?: AuthFilter,
+    ): Promise<{ row: AssistantRow; created: boolean; matches: boolean }> {
       return inTransaction(pool, async (db) => {
         const inserted = await db.query<AssistantRow>(
           `INSERT INTO assistants (assistant_id, graph_id, version, config, context, metadata, name, description)
@@ -119,23 +153,29 @@ export function createAssistantStore(pool: Pool): AssistantStore {
         const row = inserted.rows[0];
         if (row) {
           await insertVersion(db, id, 1, fields);
-          return { row, created: true };
+          return { row, created: true, matches: true };
         }
-        const existing = await db.query<AssistantRow>("SELECT * FROM assistants WHERE assistant_id = $1", [id]);
-        return { row: existing.rows[0] as AssistantRow, created: false };
+        const c = new Conditions([id]);
+        const existing = await db.query<AssistantRow & { auth_match: boolean }>(
+          `SELECT *, ${authMatchSql(auth, "metadata", c)} AS auth_match FROM assistants WHERE assistant_id = $1`,
+          c.params,
+        );
+        const { auth_match, ...found } = existing.rows[0] as AssistantRow & { auth_match: boolean };
+        return { row: found, created: false, matches: auth_match };
       });
     },
 
-    async get(id: string): Promise<AssistantRow | undefined> {
-      const { rows } = await pool.query<AssistantRow>("SELECT * FROM assistants WHERE assistant_id = $1", [id]);
+    async get(id: string, auth?: AuthFilter): Promise<AssistantRow | undefined> {
+      const c = withAuth(new Conditions().add("assistant_id = ?", id), auth);
+      const { rows } = await pool.query<AssistantRow>(`SELECT * FROM assistants ${c.where()}`, c.params);
       return rows[0];
     },
 
-    /** Writes a new version from the current one with the patch applied and selects it. */
-    async update(id: string, patch: AssistantPatch): Promise<AssistantRow | undefined> {
+    async update(id: string, patch: AssistantPatch, auth?: AuthFilter): Promise<AssistantRow | undefined> {
       return inTransaction(pool, async (db) => {
-        const current = (await db.query<AssistantRow>("SELECT * FROM assistants WHERE assistant_id = $1 FOR UPDATE", [id]))
-          .rows[0];
+        // The row lock and the auth check in one statement: the metadata cannot change in between.
+        const c = withAuth(new Conditions().add("assistant_id = ?", id), auth);
+        const current = (await db.query<AssistantRow>(`SELECT * FROM assistants ${c.where()} FOR UPDATE`, c.params)).rows[0];
         if (!current) return undefined;
         const { rows } = await db.query<{ max: number }>(
           "SELECT max(version) AS max FROM assistant_versions WHERE assistant_id = $1",
@@ -161,10 +201,10 @@ export function createAssistantStore(pool: Pool): AssistantStore {
       });
     },
 
-    /** Deletes the assistant and its versions, and optionally the threads that name it. */
-    async delete(id: string, deleteThreads: boolean): Promise<boolean> {
+    async delete(id: string, deleteThreads: boolean, auth?: AuthFilter): Promise<boolean> {
       return inTransaction(pool, async (db) => {
-        const { rowCount } = await db.query("DELETE FROM assistants WHERE assistant_id = $1", [id]);
+        const c = withAuth(new Conditions().add("assistant_id = ?", id), auth);
+        const { rowCount } = await db.query(`DELETE FROM assistants ${c.where()}`, c.params);
         if (!rowCount) return false;
         if (deleteThreads) await db.query("DELETE FROM threads WHERE metadata->>'assistant_id' = $1", [id]);
         return true;
@@ -199,9 +239,15 @@ export function createAssistantStore(pool: Pool): AssistantStore {
       metadata: JsonObject | undefined,
       limit: number,
       offset: number,
+      auth?: AuthFilter,
     ): Promise<AssistantVersionRow[]> {
       const c = new Conditions().add("assistant_id = ?", id);
       if (metadata && Object.keys(metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(metadata));
+      const assistantMatch = authFilterSql(auth, "a.metadata", c);
+      if (assistantMatch) {
+        c.raw(`EXISTS (SELECT 1 FROM assistants a WHERE a.assistant_id = assistant_versions.assistant_id AND ${assistantMatch})`);
+      }
+      withAuth(c, auth);
       const { rows } = await pool.query<AssistantVersionRow>(
         `SELECT * FROM assistant_versions ${c.where()} ORDER BY version DESC
          LIMIT ${c.param(limit)} OFFSET ${c.param(offset)}`,
@@ -210,15 +256,16 @@ export function createAssistantStore(pool: Pool): AssistantStore {
       return rows;
     },
 
-    /** Selects a stored version; undefined when the assistant or the version does not exist. */
-    async setLatest(id: string, version: number): Promise<AssistantRow | undefined> {
+    async setLatest(id: string, version: number, auth?: AuthFilter): Promise<AssistantRow | undefined> {
+      const c = new Conditions([id, version]);
+      const match = authFilterSql(auth, "a.metadata", c);
       const { rows } = await pool.query<AssistantRow>(
         `UPDATE assistants a SET graph_id = v.graph_id, version = v.version, config = v.config, context = v.context,
            metadata = v.metadata, name = v.name, description = v.description, updated_at = now()
          FROM assistant_versions v
-         WHERE a.assistant_id = $1 AND v.assistant_id = a.assistant_id AND v.version = $2
+         WHERE a.assistant_id = $1 AND v.assistant_id = a.assistant_id AND v.version = $2 ${match ? `AND ${match}` : ""}
          RETURNING a.*`,
-        [id, version],
+        c.params,
       );
       return rows[0];
     },

@@ -91,10 +91,12 @@ export async function checkFence(db: Queryable, runId: string, epoch: bigint): P
 
 /**
  * checkFence as part of a single write statement: $9 is the epoch and $10 the run of the fence
- * (both null for an unfenced write). The CTE share-locks the run row while the statement runs.
+ * (both null for an unfenced write), and the run must be one of the thread written ($1): a run's
+ * fence lets it write its own thread only. The CTE share-locks the run row while the statement runs.
  */
 const FENCE_CTE = `fence AS (
   SELECT 1 FROM runs WHERE run_id = $10::uuid AND epoch = $9::bigint AND status = 'running' AND lease_expires_at > now()
+    AND thread_id = $1::uuid
   FOR SHARE)`;
 const FENCE_HOLDS = "($10::uuid IS NULL OR EXISTS (SELECT 1 FROM fence))";
 
@@ -146,13 +148,22 @@ async function putWritesRow(
   return putBatchRows(db, [{ kind: "writes", threadId, ns, checkpointId, writes }], fence);
 }
 
+/** The threads a batch writes. */
+function threadsOf(writes: BatchWrite[]): Set<string> {
+  return new Set(writes.map((b) => (b.kind === "checkpoint" ? b.input.threadId : b.threadId)));
+}
+
 /**
  * Every write of a batch in one statement: the checkpoints and the pending writes each in one
- * multi-row INSERT, behind one fence check (false when it fails: then nothing is written). A row
- * written twice in a batch keeps its later value, as separate writes in order would leave it
- * (one statement may not touch a row twice, so the earlier ones are dropped here).
+ * multi-row INSERT, behind one fence check (false when it fails: then nothing is written). The
+ * fence holds only for a batch of its run's own thread. A row written twice in a batch keeps its
+ * later value, as separate writes in order would leave it (one statement may not touch a row
+ * twice, so the earlier ones are dropped here).
  */
 async function putBatchRows(db: Queryable, writes: BatchWrite[], fence?: Fence): Promise<boolean> {
+  const threads = threadsOf(writes);
+  // A run belongs to one thread: a fenced batch over two cannot hold.
+  if (fence && threads.size > 1) return false;
   const checkpoints = new Map<string, CheckpointInput>();
   const pending = new Map<string, { threadId: string; ns: string; checkpointId: string; w: WriteInput }>();
   for (const b of writes) {
@@ -174,7 +185,7 @@ async function putBatchRows(db: Queryable, writes: BatchWrite[], fence?: Fence):
   // but an array of them as a text literal of hex (twice their size, parsed back by Postgres), and
   // even binary arrays cost Postgres a copy in and out (for the checkpoints of a 9 MB message, the
   // VALUES lists write in two thirds of the time the arrays took).
-  const params: unknown[] = [fence?.runId ?? null, fence ? fence.epoch.toString() : null];
+  const params: unknown[] = [fence?.runId ?? null, fence ? fence.epoch.toString() : null, [...threads][0] ?? null];
   const p = (value: unknown, type: string) => {
     params.push(value);
     return `$${params.length}::${type}`;
@@ -212,6 +223,7 @@ async function putBatchRows(db: Queryable, writes: BatchWrite[], fence?: Fence):
   const { rows } = await db.query<{ ok: boolean }>(
     `WITH fence AS (
        SELECT 1 FROM runs WHERE run_id = $1::uuid AND epoch = $2::bigint AND status = 'running' AND lease_expires_at > now()
+         AND ($3::uuid IS NULL OR thread_id = $3::uuid)
        FOR SHARE),
      held AS (SELECT ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM fence)) AS ok)${inserts}
      SELECT ok FROM held`,
@@ -240,15 +252,20 @@ export interface CheckpointStore {
       writes: WriteRow[];
     }>
   >;
-  /** Writes a checkpoint; with a fence, only while the run's epoch is current. False when fenced off. */
+  /**
+   * Writes a checkpoint; with a fence, only while the run's epoch is current and the run is one of
+   * the checkpoint's thread. False when fenced off.
+   */
   put: (input: CheckpointInput, fence?: Fence) => Promise<boolean>;
   putWrites: (threadId: string, ns: string, checkpointId: string, writes: WriteInput[], fence?: Fence) => Promise<boolean>;
   /**
    * Checkpoints and pending writes of one run in order, in one transaction (one commit). False,
-   * with nothing written, when the fence is stale.
+   * with nothing written, when the fence is stale or its run is not one of the thread written.
    */
   putBatch(writes: BatchWrite[], fence?: Fence): Promise<boolean>;
   deleteThread(threadId: string): Promise<void>;
+  /** The thread of a run (undefined when there is no such run): to say why a fenced write was refused. */
+  threadOfRun(runId: string): Promise<string | undefined>;
 }
 
 export function createCheckpointStore(pool: Pool): CheckpointStore {
@@ -344,6 +361,11 @@ export function createCheckpointStore(pool: Pool): CheckpointStore {
     async deleteThread(threadId: string): Promise<void> {
       await pool.query("DELETE FROM checkpoints WHERE thread_id = $1", [threadId]);
       await pool.query("DELETE FROM checkpoint_writes WHERE thread_id = $1", [threadId]);
+    },
+
+    async threadOfRun(runId: string): Promise<string | undefined> {
+      const { rows } = await pool.query<{ thread_id: string }>("SELECT thread_id FROM runs WHERE run_id = $1", [runId]);
+      return rows[0]?.thread_id;
     },
   };
 }

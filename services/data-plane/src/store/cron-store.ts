@@ -1,10 +1,19 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Pool } from "@langopen/common";
 import { nextRunDate } from "../domain/schedule.js";
+import { type AuthFilter, authFilterSql } from "./auth-filter.js";
 import type { MultitaskName } from "./run-rows.js";
 import { Conditions, inTransaction, orderBy } from "./sql.js";
 
 export type OnRunCompletedName = "delete" | "keep";
+
+/** Who created a cron, as auth knew them: the runs the cron starts act for this user. */
+export interface CronCreator {
+  identity: string;
+  permissions: string[];
+  /** The user object as the project's auth returned it. */
+  user: JsonObject;
+}
 
 export interface CronRow {
   cron_id: string;
@@ -22,6 +31,8 @@ export interface CronRow {
   multitask_strategy: MultitaskName;
   metadata: JsonObject;
   user_id: string | null;
+  /** Null when it was created without a caller (no auth configured). */
+  creator: CronCreator | null;
   /** Null when the cron will not fire again. */
   next_run_date: Date | null;
   created_at: Date;
@@ -41,6 +52,7 @@ export interface NewCron {
   multitask: MultitaskName;
   metadata: JsonObject;
   userId: string | null;
+  creator: CronCreator | null;
   nextRunDate: Date | null;
 }
 
@@ -62,6 +74,8 @@ export interface CronFilter {
   threadId?: string;
   enabled?: boolean;
   metadata?: JsonObject;
+  /** The caller's auth filter, on the metadata. */
+  auth?: AuthFilter;
 }
 
 /** The outcome of one firing: the run created, or why none was. */
@@ -90,7 +104,13 @@ function filterConditions(filter: CronFilter): Conditions {
   if (filter.threadId) c.add("thread_id = ?", filter.threadId);
   if (filter.enabled !== undefined) c.add("enabled = ?", filter.enabled);
   if (filter.metadata && Object.keys(filter.metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(filter.metadata));
-  return c;
+  return withAuth(c, filter.auth);
+}
+
+/** Adds the auth filter's condition (on the metadata) to a statement's conditions. */
+function withAuth(c: Conditions, auth: AuthFilter | undefined): Conditions {
+  const match = authFilterSql(auth, "metadata", c);
+  return match ? c.raw(match) : c;
 }
 
 /** The schedule of a row, as the schedule helpers take it. */
@@ -102,13 +122,16 @@ export const scheduleOf = (row: Pick<CronRow, "schedule" | "timezone">) => ({
 /** The cron rows of the data plane, as its callers use them. */
 export interface CronStore {
   create(input: NewCron): Promise<CronRow>;
-  get(cronId: string): Promise<CronRow | undefined>;
+  /** The cron, if it matches the auth filter. */
+  get(cronId: string, auth?: AuthFilter): Promise<CronRow | undefined>;
   /**
    * Updates a cron under its row lock: `decide` sees the current row and answers the changes
-   * (it may throw to refuse them). Undefined when there is no such cron.
+   * (it may throw to refuse them). Undefined when there is no such cron, or it does not match
+   * the auth filter.
    */
-  update(cronId: string, decide: (current: CronRow) => CronChanges): Promise<CronRow | undefined>;
-  delete(cronId: string): Promise<boolean>;
+  update(cronId: string, decide: (current: CronRow) => CronChanges, auth?: AuthFilter): Promise<CronRow | undefined>;
+  /** Deletes the cron if it matches the auth filter; false when there is none (or it does not match). */
+  delete(cronId: string, auth?: AuthFilter): Promise<boolean>;
   search(
     filter: CronFilter,
     page: {
@@ -146,8 +169,8 @@ export function createCronStore(pool: Pool): CronStore {
     async create(input: NewCron): Promise<CronRow> {
       const { rows } = await pool.query<CronRow>(
         `INSERT INTO crons (cron_id, assistant_id, thread_id, schedule, timezone, end_time, enabled, payload,
-           on_run_completed, multitask_strategy, metadata, user_id, next_run_date)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13)
+           on_run_completed, multitask_strategy, metadata, user_id, next_run_date, creator)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14::jsonb)
          RETURNING *`,
         [
           input.cronId,
@@ -163,23 +186,23 @@ export function createCronStore(pool: Pool): CronStore {
           JSON.stringify(input.metadata),
           input.userId,
           input.nextRunDate,
+          input.creator === null ? null : JSON.stringify(input.creator),
         ],
       );
       return rows[0] as CronRow;
     },
 
-    async get(cronId: string): Promise<CronRow | undefined> {
-      const { rows } = await pool.query<CronRow>("SELECT * FROM crons WHERE cron_id = $1", [cronId]);
+    async get(cronId: string, auth?: AuthFilter): Promise<CronRow | undefined> {
+      const c = withAuth(new Conditions().add("cron_id = ?", cronId), auth);
+      const { rows } = await pool.query<CronRow>(`SELECT * FROM crons ${c.where()}`, c.params);
       return rows[0];
     },
 
-    /**
-     * Updates a cron under its row lock: `decide` sees the current row and answers the changes
-     * (it may throw to refuse them). Undefined when there is no such cron.
-     */
-    async update(cronId: string, decide: (current: CronRow) => CronChanges): Promise<CronRow | undefined> {
+    async update(cronId: string, decide: (current: CronRow) => CronChanges, auth?: AuthFilter): Promise<CronRow | undefined> {
       return inTransaction(pool, async (db) => {
-        const { rows } = await db.query<CronRow>("SELECT * FROM crons WHERE cron_id = $1 FOR UPDATE", [cronId]);
+        // The row lock and the auth check in one statement: the metadata cannot change in between.
+        const found = withAuth(new Conditions().add("cron_id = ?", cronId), auth);
+        const { rows } = await db.query<CronRow>(`SELECT * FROM crons ${found.where()} FOR UPDATE`, found.params);
         const current = rows[0];
         if (!current) return undefined;
         const changes = decide(current);
@@ -201,8 +224,9 @@ export function createCronStore(pool: Pool): CronStore {
       });
     },
 
-    async delete(cronId: string): Promise<boolean> {
-      const { rowCount } = await pool.query("DELETE FROM crons WHERE cron_id = $1", [cronId]);
+    async delete(cronId: string, auth?: AuthFilter): Promise<boolean> {
+      const c = withAuth(new Conditions().add("cron_id = ?", cronId), auth);
+      const { rowCount } = await pool.query(`DELETE FROM crons ${c.where()}`, c.params);
       return (rowCount ?? 0) > 0;
     },
 

@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { failedPrecondition, notFound, type Pool, Reason } from "@langopen/common";
+import { type AuthFilter, authFilterSql, runThreadMatchSql } from "./auth-filter.js";
 import {
   ACTIVE,
   type CancelActionName,
@@ -11,7 +12,7 @@ import {
   settleThread,
   withSpec,
 } from "./run-rows.js";
-import { inTransaction, LIVE_THREAD, lockThread, type Queryable } from "./sql.js";
+import { Conditions, inTransaction, LIVE_THREAD, lockThread, type Queryable } from "./sql.js";
 import type { ThreadStatusName } from "./thread-store.js";
 import { enqueueRunWebhook } from "./webhook-store.js";
 
@@ -29,6 +30,11 @@ export interface NewRun {
   multitask: MultitaskName;
   afterSeconds: number;
   requestId: string | null;
+  /**
+   * The caller's auth filter: a thread that exists must match it (else NOT_FOUND, as if it did
+   * not exist); a thread the create makes need not.
+   */
+  auth?: AuthFilter;
 }
 
 /** Runs that a create pre-empted and that are still running: the caller signals their cancel. */
@@ -68,33 +74,38 @@ export interface RunStore {
    */
   createFromThread(
     threadId: string,
-    options: { createThread: boolean },
+    options: { createThread: boolean; auth?: AuthFilter },
     decide: (thread: ThreadForRun | undefined) => NewRun,
   ): Promise<CreatedRun>;
   /** The thread as createFromThread's decide sees it, read without a lock (a guess to confirm there). */
-  threadForRun(threadId: string): Promise<ThreadForRun | undefined>;
-  /** A run, on the given thread when one is given (a stateless run's, whose thread is gone, too). */
-  get(runId: string, threadId?: string): Promise<RunRow | undefined>;
+  threadForRun(threadId: string, auth?: AuthFilter): Promise<ThreadForRun | undefined>;
+  /**
+   * A run, on the given thread when one is given (a stateless run's, whose thread is gone, too).
+   * With an auth filter, only a run whose thread matches it (so never a run whose thread is gone).
+   */
+  get(runId: string, threadId?: string, auth?: AuthFilter): Promise<RunRow | undefined>;
   /**
    * As get, but only how the run stands: its status, and once it has ended its error and its
    * result as the JSON text stored (null when it has none), without its spec. What a join waits on.
    */
-  outcome(runId: string, threadId?: string): Promise<RunOutcomeRow | undefined>;
+  outcome(runId: string, threadId?: string, auth?: AuthFilter): Promise<RunOutcomeRow | undefined>;
   /** A thread's runs, newest first. */
   list(threadId: string, limit: number, offset: number, status?: RunStatusName): Promise<RunRow[]>;
-  /** Deletes a run that is not active. */
-  delete(threadId: string, runId: string): Promise<"deleted" | "missing" | "active">;
+  /** Deletes a run that is not active ("missing" also when its thread does not match the auth filter). */
+  delete(threadId: string, runId: string, auth?: AuthFilter): Promise<"deleted" | "missing" | "active">;
   /**
    * Requests a cancel. A pending run ends at once; a running one is marked and its worker is
-   * signalled by the caller. Answers what happened, or undefined when the run does not exist.
+   * signalled by the caller. Answers what happened, or undefined when the run does not exist (or
+   * its thread does not match the auth filter).
    */
   cancel(
     runId: string,
     threadId: string | undefined,
     action: CancelActionName,
+    auth?: AuthFilter,
   ): Promise<{ outcome: "ended" | "signal" | "already-done"; threadId: string } | undefined>;
-  /** Active runs matching a bulk cancel. */
-  activeRuns(filter: { threadId?: string; runIds?: string[]; statuses?: RunStatusName[] }): Promise<RunRow[]>;
+  /** Active runs matching a bulk cancel (and whose thread matches the auth filter). */
+  activeRuns(filter: { threadId?: string; runIds?: string[]; statuses?: RunStatusName[]; auth?: AuthFilter }): Promise<RunRow[]>;
   /** Sets a thread's values after its state changed outside a run (rollback, update_state). */
   setThreadState(
     threadId: string,
@@ -105,6 +116,8 @@ export interface RunStore {
 /**
  * Inserts a run from the parameters $1..$10 of NewRun (see create); the caller appends the
  * FROM clause or wraps it. $11 (the thread's link metadata) is for the caller's other clauses.
+ * A thread the create makes gets the run's metadata ($5) with the link metadata over it, so
+ * what the project's auth stamped on the run (an owner) is on its new thread too.
  */
 const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, metadata, spec, multitask_strategy,
     delete_thread_on_end, run_after, request_id)
@@ -135,6 +148,12 @@ const THREAD_FOR_RUN = `SELECT status, metadata, interrupts::text AS interrupts_
       AS latest_assistant_id
   FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`;
 
+/** `AND <the run's thread matches the auth filter>`, or nothing when it restricts nothing. */
+function andRunMatches(auth: AuthFilter | undefined, c: Conditions, runAlias = "runs"): string {
+  const match = runThreadMatchSql(auth, runAlias, c);
+  return match ? ` AND ${match}` : "";
+}
+
 export function createRunStore(pool: Pool): RunStore {
   return {
     /**
@@ -149,7 +168,7 @@ export function createRunStore(pool: Pool): RunStore {
         // When the thread exists, nothing is inserted and the general path below decides.
         const { rows } = await pool.query<RunRow>(
           `WITH t AS (
-             INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $11::jsonb, 'busy')
+             INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $5::jsonb || $11::jsonb, 'busy')
              ON CONFLICT (thread_id) DO NOTHING
              RETURNING thread_id)
            ${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}`,
@@ -160,14 +179,17 @@ export function createRunStore(pool: Pool): RunStore {
       if (input.multitask === "enqueue" && !input.createThread && !input.requestId) {
         // Enqueued on an existing thread (the default): the active runs stay as they are, so the
         // thread's lock, the run and the busy mark go in one statement, with no transaction. No row
-        // back: the thread is missing or expired.
+        // back: the thread is missing or expired (or does not match the caller's auth filter).
+        const c = new Conditions(runValues);
+        const match = authFilterSql(input.auth, "metadata", c);
         const { rows } = await pool.query<RunRow>(
-          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD} FOR NO KEY UPDATE),
+          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD}${match ? ` AND ${match}` : ""}
+                      FOR NO KEY UPDATE),
              r AS (${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}),
              u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
                    WHERE thread_id = (SELECT thread_id FROM r))
            SELECT * FROM r`,
-          runValues,
+          c.params,
         );
         if (!rows[0]) throw notFound("Thread", input.threadId);
         return { run: withSpec(rows[0], input.spec), cancelRunning: [], endedPending: [] };
@@ -177,45 +199,60 @@ export function createRunStore(pool: Pool): RunStore {
 
     async createFromThread(
       threadId: string,
-      options: { createThread: boolean },
+      options: { createThread: boolean; auth?: AuthFilter },
       decide: (thread: ThreadForRun | undefined) => NewRun,
     ): Promise<CreatedRun> {
       return inTransaction(pool, async (db) => {
+        let inserted = false;
         if (options.createThread) {
-          // Inserted bare; the run's insert adds its link metadata, as create does.
-          await db.query("INSERT INTO threads (thread_id) VALUES ($1) ON CONFLICT (thread_id) DO NOTHING", [threadId]);
+          // Inserted bare; the run's metadata goes on it once decided, and the run's insert adds
+          // its link metadata, as create does.
+          const created = await db.query(
+            "INSERT INTO threads (thread_id) VALUES ($1) ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id",
+            [threadId],
+          );
+          inserted = created.rows.length > 0;
         }
-        const locked = await lockThread(db, threadId, { liveOnly: true });
+        // A thread made just now is the caller's; one that existed must match their auth filter.
+        const locked = await lockThread(db, threadId, { liveOnly: true, auth: inserted ? undefined : options.auth });
         const thread = locked ? (await db.query<ThreadForRun>(THREAD_FOR_RUN, [threadId])).rows[0] : undefined;
         const input = decide(thread);
         if (input.threadId !== threadId) throw new Error("createFromThread: the run must be on the locked thread");
-        return createInTransaction(db, input);
+        if (inserted) {
+          await db.query("UPDATE threads SET metadata = $2::jsonb || metadata WHERE thread_id = $1", [threadId, input.metadata]);
+        }
+        // The thread is locked and checked: the create need not check it again.
+        return createInTransaction(db, { ...input, auth: undefined });
       });
     },
 
-    async threadForRun(threadId: string): Promise<ThreadForRun | undefined> {
-      const { rows } = await pool.query<ThreadForRun>(THREAD_FOR_RUN, [threadId]);
+    async threadForRun(threadId: string, auth?: AuthFilter): Promise<ThreadForRun | undefined> {
+      const c = new Conditions([threadId]);
+      const match = authFilterSql(auth, "metadata", c);
+      const { rows } = await pool.query<ThreadForRun>(match ? `${THREAD_FOR_RUN} AND ${match}` : THREAD_FOR_RUN, c.params);
       return rows[0];
     },
 
-    async outcome(runId: string, threadId?: string): Promise<RunOutcomeRow | undefined> {
+    async outcome(runId: string, threadId?: string, auth?: AuthFilter): Promise<RunOutcomeRow | undefined> {
       // As get: a stateless run whose temporary thread is gone has no thread any more.
+      const c = new Conditions([runId]);
+      const onThread = threadId ? ` AND (thread_id = ${c.param(threadId)} OR thread_id IS NULL)` : "";
       const { rows } = await pool.query<RunOutcomeRow>(
         `SELECT status, error, result::text AS result_text FROM runs
-         WHERE run_id = $1 ${threadId ? "AND (thread_id = $2 OR thread_id IS NULL)" : ""}`,
-        threadId ? [runId, threadId] : [runId],
+         WHERE run_id = $1${onThread}${andRunMatches(auth, c)}`,
+        c.params,
       );
       return rows[0];
     },
 
-    async get(runId: string, threadId?: string): Promise<RunRow | undefined> {
+    async get(runId: string, threadId?: string, auth?: AuthFilter): Promise<RunRow | undefined> {
       // A stateless run whose temporary thread is gone has no thread any more.
-      const { rows } = threadId
-        ? await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 AND (thread_id = $2 OR thread_id IS NULL)", [
-            runId,
-            threadId,
-          ])
-        : await pool.query<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
+      const c = new Conditions([runId]);
+      const onThread = threadId ? ` AND (thread_id = ${c.param(threadId)} OR thread_id IS NULL)` : "";
+      const { rows } = await pool.query<RunRow>(
+        `SELECT * FROM runs WHERE run_id = $1${onThread}${andRunMatches(auth, c)}`,
+        c.params,
+      );
       return rows[0];
     },
 
@@ -230,15 +267,15 @@ export function createRunStore(pool: Pool): RunStore {
       return rows;
     },
 
-    /** Deletes a run that is not active; false when there is no such run. */
-    async delete(threadId: string, runId: string): Promise<"deleted" | "missing" | "active"> {
+    async delete(threadId: string, runId: string, auth?: AuthFilter): Promise<"deleted" | "missing" | "active"> {
+      const c = new Conditions([runId, threadId]);
       const { rows } = await pool.query<{ status: RunStatusName }>(
-        `DELETE FROM runs WHERE run_id = $1 AND thread_id = $2 AND status NOT IN ${ACTIVE}
+        `DELETE FROM runs WHERE run_id = $1 AND thread_id = $2 AND status NOT IN ${ACTIVE}${andRunMatches(auth, c)}
          RETURNING status`,
-        [runId, threadId],
+        c.params,
       );
       if (rows[0]) return "deleted";
-      return (await this.get(runId, threadId)) ? "active" : "missing";
+      return (await this.get(runId, threadId, auth)) ? "active" : "missing";
     },
 
     /**
@@ -249,11 +286,13 @@ export function createRunStore(pool: Pool): RunStore {
       runId: string,
       threadId: string | undefined,
       action: CancelActionName,
+      auth?: AuthFilter,
     ): Promise<{ outcome: "ended" | "signal" | "already-done"; threadId: string } | undefined> {
-      const found = await this.get(runId, threadId);
+      const found = await this.get(runId, threadId, auth);
       if (!found) return undefined;
       return inTransaction(pool, async (db) => {
-        if (found.thread_id) await lockThread(db, found.thread_id);
+        // The auth filter is checked again with the thread's lock, so the cancel acts on what it checked.
+        if (found.thread_id && !(await lockThread(db, found.thread_id, { auth })) && auth) return undefined;
         const { rows } = await db.query<RunRow>("SELECT * FROM runs WHERE run_id = $1 FOR UPDATE", [runId]);
         const run = rows[0];
         if (!run) return undefined;
@@ -271,23 +310,19 @@ export function createRunStore(pool: Pool): RunStore {
       });
     },
 
-    /** Ids of active runs matching a bulk cancel. */
-    async activeRuns(filter: { threadId?: string; runIds?: string[]; statuses?: RunStatusName[] }): Promise<RunRow[]> {
-      const params: unknown[] = [];
-      const clauses = [`status IN ${ACTIVE}`];
-      if (filter.threadId) {
-        params.push(filter.threadId);
-        clauses.push(`thread_id = $${params.length}`);
-      }
-      if (filter.runIds && filter.runIds.length > 0) {
-        params.push(filter.runIds);
-        clauses.push(`run_id = ANY($${params.length}::uuid[])`);
-      }
-      if (filter.statuses && filter.statuses.length > 0) {
-        params.push(filter.statuses);
-        clauses.push(`status = ANY($${params.length}::text[])`);
-      }
-      const { rows } = await pool.query<RunRow>(`SELECT * FROM runs WHERE ${clauses.join(" AND ")}`, params);
+    async activeRuns(filter: {
+      threadId?: string;
+      runIds?: string[];
+      statuses?: RunStatusName[];
+      auth?: AuthFilter;
+    }): Promise<RunRow[]> {
+      const c = new Conditions().raw(`status IN ${ACTIVE}`);
+      if (filter.threadId) c.add("thread_id = ?", filter.threadId);
+      if (filter.runIds && filter.runIds.length > 0) c.add("run_id = ANY(?::uuid[])", filter.runIds);
+      if (filter.statuses && filter.statuses.length > 0) c.add("status = ANY(?::text[])", filter.statuses);
+      const match = runThreadMatchSql(filter.auth, "runs", c);
+      if (match) c.raw(match);
+      const { rows } = await pool.query<RunRow>(`SELECT * FROM runs ${c.where()}`, c.params);
       return rows;
     },
 
@@ -312,13 +347,19 @@ async function createInTransaction(db: Queryable, input: NewRun): Promise<Create
     const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
     if (prior.rows[0]) return { run: prior.rows[0], cancelRunning: [], endedPending: [] };
   }
+  let inserted = false;
   if (input.createThread) {
-    await db.query(`INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb) ON CONFLICT (thread_id) DO NOTHING`, [
-      input.threadId,
-      runValues[10],
-    ]);
+    const created = await db.query(
+      `INSERT INTO threads (thread_id, metadata) VALUES ($1, $2::jsonb || $3::jsonb) ON CONFLICT (thread_id) DO NOTHING
+       RETURNING thread_id`,
+      [input.threadId, runValues[4], runValues[10]],
+    );
+    inserted = created.rows.length > 0;
   }
-  if (!(await lockThread(db, input.threadId, { liveOnly: true }))) throw notFound("Thread", input.threadId);
+  // A thread made just now is the caller's; one that existed must match their auth filter.
+  if (!(await lockThread(db, input.threadId, { liveOnly: true, auth: inserted ? undefined : input.auth }))) {
+    throw notFound("Thread", input.threadId);
+  }
 
   const active = await db.query<{ run_id: string; status: RunStatusName }>(
     `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,

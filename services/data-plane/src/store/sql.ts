@@ -1,5 +1,6 @@
 import { type Logger, type Pool, type PoolClient, unavailable } from "@langopen/common";
 import pg from "pg";
+import { type AuthFilter, authFilterSql } from "./auth-filter.js";
 import { sqlState, translatePgError } from "./pg-errors.js";
 
 export interface PoolOptions {
@@ -112,18 +113,33 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
 /**
  * Locks a thread against changes of its status and values (not of its key, so foreign-key
  * checks of checkpoint writes pass). Transactions that touch a thread and its runs take this
- * lock first, so they always lock in the same order: thread, then run.
+ * lock first, so they always lock in the same order: thread, then run. False when there is no
+ * such thread (live, and matching the auth filter, when asked): then nothing is locked.
  */
-export async function lockThread(db: Queryable, threadId: string, options: { liveOnly?: boolean } = {}): Promise<boolean> {
+export async function lockThread(
+  db: Queryable,
+  threadId: string,
+  options: { liveOnly?: boolean; auth?: AuthFilter } = {},
+): Promise<boolean> {
+  const c = new Conditions([threadId]);
   const live = options.liveOnly ? ` AND ${LIVE_THREAD}` : "";
-  const { rows } = await db.query(`SELECT thread_id FROM threads WHERE thread_id = $1${live} FOR NO KEY UPDATE`, [threadId]);
+  const match = authFilterSql(options.auth, "metadata", c);
+  const { rows } = await db.query(
+    `SELECT thread_id FROM threads WHERE thread_id = $1${live}${match ? ` AND ${match}` : ""} FOR NO KEY UPDATE`,
+    c.params,
+  );
   return rows.length > 0;
 }
 
 /** Builds a parameter list and WHERE clauses side by side. */
 export class Conditions {
-  readonly params: unknown[] = [];
+  readonly params: unknown[];
   private readonly clauses: string[] = [];
+
+  /** `initial`: the values of placeholders the statement writes itself ($1..$n); added ones follow. */
+  constructor(initial: readonly unknown[] = []) {
+    this.params = [...initial];
+  }
 
   /** Adds a parameter and returns its placeholder ($n). */
   param(value: unknown): string {

@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Pool } from "@langopen/common";
+import { type AuthFilter, authFilterSql, authMatchSql } from "./auth-filter.js";
 import { Conditions, inTransaction, LIVE_THREAD, orderBy, type Queryable } from "./sql.js";
 
 export type ThreadStatusName = "idle" | "busy" | "interrupted" | "error";
@@ -32,6 +33,8 @@ export interface ThreadFilter {
   /** JSON text of a containment filter on values. */
   valuesJson?: string;
   status?: ThreadStatusName;
+  /** The caller's auth filter, on the metadata. */
+  auth?: AuthFilter;
 }
 
 const COLUMNS = `thread_id, created_at, updated_at, state_updated_at, metadata, config, status,
@@ -51,7 +54,15 @@ function filterConditions(filter: ThreadFilter): Conditions {
   if (filter.metadata && Object.keys(filter.metadata).length > 0) c.add("metadata @> ?::jsonb", JSON.stringify(filter.metadata));
   if (filter.valuesJson) c.add(`"values" @> ?::jsonb`, filter.valuesJson);
   if (filter.status) c.add("status = ?", filter.status);
+  const match = authFilterSql(filter.auth, "metadata", c);
+  if (match) c.raw(match);
   return c;
+}
+
+/** Adds the auth filter's condition (on the metadata) to a statement's conditions. */
+function withAuth(c: Conditions, auth: AuthFilter | undefined): Conditions {
+  const match = authFilterSql(auth, "metadata", c);
+  return match ? c.raw(match) : c;
 }
 
 async function copyCheckpoints(db: Queryable, from: string, to: string): Promise<void> {
@@ -112,19 +123,34 @@ const MAX_BATCH = 256;
 
 /** The thread rows of the data plane, as its callers use them. */
 export interface ThreadStore {
+  /**
+   * Inserts the thread unless the id exists; answers the row, whether it was created, and whether
+   * the row matches the auth filter (always so for a created one).
+   */
   create(
     id: string,
     metadata: JsonObject,
     ttl: ThreadTtlInput | undefined,
+    auth?: AuthFilter,
   ): Promise<{
     row: ThreadRow;
     created: boolean;
+    matches: boolean;
   }>;
-  get(id: string): Promise<ThreadRow | undefined>;
-  /** Merges metadata and replaces the TTL (restarting its clock). */
-  update(id: string, metadata: JsonObject | undefined, ttl: ThreadTtlInput | undefined): Promise<ThreadRow | undefined>;
-  /** Deletes the thread; false when there was none (an expired delete-TTL thread counts as none). */
-  delete(id: string): Promise<boolean>;
+  /** The live thread, if it matches the auth filter. */
+  get(id: string, auth?: AuthFilter): Promise<ThreadRow | undefined>;
+  /** Merges metadata and replaces the TTL (restarting its clock), if the thread matches the auth filter. */
+  update(
+    id: string,
+    metadata: JsonObject | undefined,
+    ttl: ThreadTtlInput | undefined,
+    auth?: AuthFilter,
+  ): Promise<ThreadRow | undefined>;
+  /**
+   * Deletes the thread if it matches the auth filter; false when there was none (an expired
+   * delete-TTL thread counts as none) or it does not match.
+   */
+  delete(id: string, auth?: AuthFilter): Promise<boolean>;
   search(
     filter: ThreadFilter,
     page: {
@@ -138,10 +164,16 @@ export interface ThreadStore {
     total: number;
   }>;
   count(filter: ThreadFilter): Promise<number>;
-  /** Copies the thread (metadata, values, checkpoints) under a new id; undefined when the source is missing. */
-  copy(from: string, to: string): Promise<ThreadRow | undefined>;
-  /** Deletes the threads, or keeps only their latest state; answers how many threads were pruned. */
-  prune(ids: string[], strategy: TtlStrategyName): Promise<number>;
+  /**
+   * Copies the thread (metadata, values, checkpoints) under a new id; "missing" when there is no
+   * such source, "not-matching" when it does not match the auth filter.
+   */
+  copy(from: string, to: string, auth?: AuthFilter): Promise<ThreadRow | "missing" | "not-matching">;
+  /**
+   * Deletes the threads, or keeps only their latest state, of those that match the auth filter;
+   * answers the ids of the threads pruned.
+   */
+  prune(ids: string[], strategy: TtlStrategyName, auth?: AuthFilter): Promise<string[]>;
   /**
    * Applies expired TTLs to at most `limit` threads: deletes those with strategy delete (their
    * runs and checkpoints go with them), prunes those with keep_latest to their latest
@@ -218,7 +250,8 @@ export function createThreadStore(pool: Pool): ThreadStore {
       id: string,
       metadata: JsonObject,
       ttl: ThreadTtlInput | undefined,
-    ): Promise<{ row: ThreadRow; created: boolean }> {
+      auth?: AuthFilter,
+    ): Promise<{ row: ThreadRow; created: boolean; matches: boolean }> {
       let row = await insertThread(id, metadata, ttl);
       // An expired delete-TTL thread no longer exists for anyone: its id may be taken again.
       if (
@@ -227,19 +260,31 @@ export function createThreadStore(pool: Pool): ThreadStore {
       ) {
         row = await insertThread(id, metadata, ttl);
       }
-      if (row) return { row, created: true };
-      return { row: (await this.get(id)) as ThreadRow, created: false };
+      if (row) return { row, created: true, matches: true };
+      const c = new Conditions([id]);
+      const { rows } = await pool.query<ThreadRow & { auth_match: boolean }>(
+        `SELECT ${COLUMNS}, ${authMatchSql(auth, "metadata", c)} AS auth_match FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`,
+        c.params,
+      );
+      // Gone since the insert found it: the id is free again.
+      if (!rows[0]) return this.create(id, metadata, ttl, auth);
+      const { auth_match, ...existing } = rows[0];
+      return { row: existing, created: false, matches: auth_match };
     },
 
-    async get(id: string): Promise<ThreadRow | undefined> {
-      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`, [
-        id,
-      ]);
+    async get(id: string, auth?: AuthFilter): Promise<ThreadRow | undefined> {
+      const c = withAuth(new Conditions().add("thread_id = ?", id).raw(LIVE_THREAD), auth);
+      const { rows } = await pool.query<ThreadRow>(`SELECT ${COLUMNS} FROM threads ${c.where()}`, c.params);
       return rows[0];
     },
 
-    /** Merges metadata and replaces the TTL (restarting its clock). */
-    async update(id: string, metadata: JsonObject | undefined, ttl: ThreadTtlInput | undefined): Promise<ThreadRow | undefined> {
+    /** Merges metadata and replaces the TTL (restarting its clock), if the thread matches the auth filter. */
+    async update(
+      id: string,
+      metadata: JsonObject | undefined,
+      ttl: ThreadTtlInput | undefined,
+      auth?: AuthFilter,
+    ): Promise<ThreadRow | undefined> {
       const c = new Conditions();
       const sets = ["updated_at = now()"];
       if (metadata) sets.push(`metadata = metadata || ${c.param(JSON.stringify(metadata))}::jsonb`);
@@ -251,7 +296,7 @@ export function createThreadStore(pool: Pool): ThreadStore {
           `expires_at = now() + make_interval(secs => ${minutes}::float8 * 60)`,
         );
       }
-      c.add("thread_id = ?", id).raw(LIVE_THREAD);
+      withAuth(c.add("thread_id = ?", id).raw(LIVE_THREAD), auth);
       const { rows } = await pool.query<ThreadRow>(
         `UPDATE threads SET ${sets.join(", ")} ${c.where()} RETURNING ${COLUMNS}`,
         c.params,
@@ -259,11 +304,15 @@ export function createThreadStore(pool: Pool): ThreadStore {
       return rows[0];
     },
 
-    /** Deletes the thread; false when there was none (an expired delete-TTL thread counts as none). */
-    async delete(id: string): Promise<boolean> {
+    /**
+     * Deletes the thread if it matches the auth filter; false when there was none (an expired
+     * delete-TTL thread counts as none) or it does not match.
+     */
+    async delete(id: string, auth?: AuthFilter): Promise<boolean> {
+      const c = withAuth(new Conditions().add("thread_id = ?", id), auth);
       const { rows } = await pool.query<{ live: boolean }>(
-        `DELETE FROM threads WHERE thread_id = $1 RETURNING ${LIVE_THREAD} AS live`,
-        [id],
+        `DELETE FROM threads ${c.where()} RETURNING ${LIVE_THREAD} AS live`,
+        c.params,
       );
       return rows[0]?.live === true;
     },
@@ -291,40 +340,49 @@ export function createThreadStore(pool: Pool): ThreadStore {
       return Number(rows[0]?.n ?? 0);
     },
 
-    /** Copies the thread (metadata, values, checkpoints) under a new id; undefined when the source is missing. */
-    async copy(from: string, to: string): Promise<ThreadRow | undefined> {
+    /**
+     * Copies the thread (metadata, values, checkpoints) under a new id; "missing" when there is no
+     * such source, "not-matching" when it does not match the auth filter.
+     */
+    async copy(from: string, to: string, auth?: AuthFilter): Promise<ThreadRow | "missing" | "not-matching"> {
       return inTransaction(pool, async (db) => {
+        const c = withAuth(new Conditions([from, to]).raw("thread_id = $1").raw(LIVE_THREAD), auth);
         const { rows } = await db.query<ThreadRow>(
           `INSERT INTO threads (thread_id, metadata, config, status, "values", interrupts, state_updated_at)
            SELECT $2, metadata, config, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, "values", interrupts,
              state_updated_at
-           FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}
+           FROM threads ${c.where()}
            RETURNING ${COLUMNS}`,
-          [from, to],
+          c.params,
         );
-        if (!rows[0]) return undefined;
+        if (!rows[0]) {
+          const source = await db.query(`SELECT 1 FROM threads WHERE thread_id = $1 AND ${LIVE_THREAD}`, [from]);
+          return source.rows.length > 0 ? "not-matching" : "missing";
+        }
         await copyCheckpoints(db, from, to);
         return rows[0];
       });
     },
 
-    /** Deletes the threads, or keeps only their latest state; answers how many threads were pruned. */
-    async prune(ids: string[], strategy: TtlStrategyName): Promise<number> {
-      if (ids.length === 0) return 0;
+    /**
+     * Deletes the threads, or keeps only their latest state, of those that match the auth filter;
+     * answers the ids of the threads pruned.
+     */
+    async prune(ids: string[], strategy: TtlStrategyName, auth?: AuthFilter): Promise<string[]> {
+      if (ids.length === 0) return [];
+      const c = withAuth(new Conditions().add("thread_id = ANY(?::uuid[])", ids), auth);
       if (strategy === "delete") {
-        const { rowCount } = await pool.query("DELETE FROM threads WHERE thread_id = ANY($1::uuid[])", [ids]);
-        return rowCount ?? 0;
+        const { rows } = await pool.query<{ thread_id: string }>(
+          `DELETE FROM threads ${c.where()} RETURNING thread_id`,
+          c.params,
+        );
+        return rows.map((r) => r.thread_id);
       }
       return inTransaction(pool, async (db) => {
-        const { rows } = await db.query<{ thread_id: string }>(
-          "SELECT thread_id FROM threads WHERE thread_id = ANY($1::uuid[]) FOR UPDATE",
-          [ids],
-        );
-        await keepLatestCheckpoints(
-          db,
-          rows.map((r) => r.thread_id),
-        );
-        return rows.length;
+        const { rows } = await db.query<{ thread_id: string }>(`SELECT thread_id FROM threads ${c.where()} FOR UPDATE`, c.params);
+        const pruned = rows.map((r) => r.thread_id);
+        await keepLatestCheckpoints(db, pruned);
+        return pruned;
       });
     },
 

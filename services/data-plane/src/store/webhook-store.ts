@@ -2,6 +2,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type { Pool } from "@langopen/common";
 import { newId } from "../domain/ids.js";
 import { decodeSpec, specToKwargs } from "../domain/run-spec.js";
+import { type AuthFilter, runThreadMatchSql } from "./auth-filter.js";
 import type { RunRow } from "./run-rows.js";
 import { Conditions, type Queryable } from "./sql.js";
 
@@ -80,10 +81,12 @@ export async function enqueueEndedRunWebhook(db: Queryable, run: EndedRun): Prom
 
 /** The webhook rows of the data plane, as its callers use them. */
 export interface WebhookStore {
+  /** Deliveries, newest first; with an auth filter, only those of runs whose thread matches it. */
   list(
     filter: {
       runId?: string;
       status?: WebhookStatusName;
+      auth?: AuthFilter;
     },
     limit: number,
     offset: number,
@@ -125,13 +128,17 @@ export interface WebhookStore {
 export function createWebhookStore(pool: Pool): WebhookStore {
   return {
     async list(
-      filter: { runId?: string; status?: WebhookStatusName },
+      filter: { runId?: string; status?: WebhookStatusName; auth?: AuthFilter },
       limit: number,
       offset: number,
     ): Promise<WebhookDeliveryRow[]> {
       const c = new Conditions();
       if (filter.runId) c.add("run_id = ?", filter.runId);
       if (filter.status) c.add("status = ?", filter.status);
+      const match = runThreadMatchSql(filter.auth, "auth_r", c);
+      if (match) {
+        c.raw(`EXISTS (SELECT 1 FROM runs auth_r WHERE auth_r.run_id = webhook_deliveries.run_id AND ${match})`);
+      }
       const { rows } = await pool.query<WebhookDeliveryRow>(
         `SELECT * FROM webhook_deliveries ${c.where()} ORDER BY created_at DESC, delivery_id
          LIMIT ${c.param(limit)} OFFSET ${c.param(offset)}`,

@@ -220,7 +220,7 @@ describe("Authenticate", () => {
 });
 
 describe("Authorize", () => {
-  const alice = { identity: "alice", permissions: [], userJson: json({ identity: "alice", permissions: [] }) };
+  const alice = { identity: "alice", permissions: [] as string[], userJson: json({ identity: "alice", permissions: [] }) };
   const bob = {
     identity: "bob",
     permissions: ["threads:write"],
@@ -325,7 +325,7 @@ describe("Authorize", () => {
   });
 
   it("runs TypeScript handlers registered for several events, with the user's permissions", async () => {
-    const writer = { identity: "dora", permissions: [], userJson: new Uint8Array() };
+    const writer = { identity: "dora", permissions: [] as string[], userJson: new Uint8Array() };
     expect(grantOf(await authorize(typescript, "assistants", "create", { graph_id: "tiny" }, writer))).toEqual({
       filter: undefined,
       value: { graph_id: "tiny", metadata: { owner: "dora" } },

@@ -24,18 +24,28 @@ import {
   type PendingWrite as PendingWriteMessage,
   PendingWriteSchema,
 } from "@langopen/gen/langopen/data/v1/checkpoint_pb";
-import type { CheckpointService, CheckpointWriteSchema } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import type {
+  CheckpointService,
+  CheckpointWriteSchema,
+  StateWriteGrantSchema,
+} from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import type { FenceSchema } from "@langopen/gen/langopen/data/v1/common_pb";
 import { type Snapshot, snapshotOf } from "../domain/snapshot-serde.js";
 
 export type CheckpointClient = Client<typeof CheckpointService>;
 type WriteKind = MessageInitShape<typeof CheckpointWriteSchema>["kind"];
 export type FenceInit = MessageInitShape<typeof FenceSchema>;
+export type StateWriteGrantInit = MessageInitShape<typeof StateWriteGrantSchema>;
 
 export interface RemoteCheckpointerOptions {
   client: CheckpointClient;
   /** Carried by every write of a run; absent for writes made outside a run (a state update). */
   fence?: FenceInit;
+  /**
+   * Carried by the writes of a state update (outside a run): the api-server's grant to write the
+   * thread, without which the data plane refuses the runtime's writes that carry no fence.
+   */
+  grant?: StateWriteGrantInit;
   /** Deadline of each call to the data plane. */
   timeoutMs?: number;
   serde?: SerializerProtocol;
@@ -90,6 +100,7 @@ function requireThreadId(config: RunnableConfig, what: string): string {
 export class RemoteCheckpointer extends BaseCheckpointSaver {
   private readonly client: CheckpointClient;
   private readonly fence?: FenceInit;
+  private readonly grant?: StateWriteGrantInit;
   private readonly timeoutMs: number;
   private readonly onWriteFailed?: (err: unknown) => void;
   private readonly beforeWrite?: () => Promise<void>;
@@ -122,6 +133,7 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
     this.snapshotting = options.serde === undefined;
     this.client = options.client;
     this.fence = options.fence;
+    this.grant = options.grant;
     this.onWriteFailed = options.onWriteFailed;
     this.beforeWrite = options.beforeWrite;
     this.signal = options.signal;
@@ -249,7 +261,10 @@ export class RemoteCheckpointer extends BaseCheckpointSaver {
     this.batch = [];
     try {
       await this.retrying(() =>
-        this.client.putBatch({ fence: this.fence, writes: batch.map((w) => ({ kind: w.kind })) }, { timeoutMs: this.timeoutMs }),
+        this.client.putBatch(
+          { fence: this.fence, grant: this.grant, writes: batch.map((w) => ({ kind: w.kind })) },
+          { timeoutMs: this.timeoutMs },
+        ),
       );
       for (const w of batch) w.resolve();
     } catch (err) {

@@ -22,7 +22,7 @@ import { interruptsByTask, toThreadState } from "../domain/thread-state.js";
 import type { GraphRegistry } from "../graphs/registry.js";
 import type { CompiledGraphLike } from "../graphs/types.js";
 import { callerCheckpoints } from "../remote/caller-checkpoints.js";
-import { type CheckpointClient, type FenceInit, RemoteCheckpointer } from "../remote/checkpointer.js";
+import { type CheckpointClient, type FenceInit, RemoteCheckpointer, type StateWriteGrantInit } from "../remote/checkpointer.js";
 import { RemoteStore, type StoreClient } from "../remote/store.js";
 
 export interface RuntimeServiceDeps {
@@ -93,6 +93,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     graph: CompiledGraphLike,
     options: {
       fence?: FenceInit;
+      /** The api-server's grant to write the thread outside a run (a state update). */
+      grant?: StateWriteGrantInit;
       stateful: boolean;
       onWriteFailed?: (err: unknown) => void;
       beforeWrite?: () => Promise<void>;
@@ -111,6 +113,7 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
         : new RemoteCheckpointer({
             client: options.checkpoints ?? deps.checkpoints,
             fence: options.fence,
+            grant: options.grant,
             onWriteFailed: options.onWriteFailed,
             beforeWrite: options.beforeWrite,
             signal: options.signal,
@@ -119,8 +122,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     return copy;
   }
 
-  async function stateGraph(graphId: string, config: RunnableConfig): Promise<CompiledGraphLike> {
-    return wire(await graphs.resolve(requireField(graphId, "graph_id"), config), { stateful: true });
+  async function stateGraph(graphId: string, config: RunnableConfig, grant?: StateWriteGrantInit): Promise<CompiledGraphLike> {
+    return wire(await graphs.resolve(requireField(graphId, "graph_id"), config), { stateful: true, grant });
   }
 
   let schemaModule: Promise<SchemaModule | undefined> | undefined;
@@ -316,7 +319,8 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     async updateState(req) {
       const threadId = requireField(req.threadId, "thread_id");
       const config = stateConfig(req.config, threadId, req.checkpoint);
-      const graph = await stateGraph(req.graphId, config);
+      // The update's checkpoint is written with the api-server's grant for this thread.
+      const graph = await stateGraph(req.graphId, config, req.grant);
       let values: unknown;
       try {
         values = parseJsonBytes<unknown>(req.valuesJson, null);

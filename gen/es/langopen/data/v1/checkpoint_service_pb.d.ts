@@ -215,6 +215,13 @@ export declare type PutCheckpointRequest = Message<"langopen.data.v1.PutCheckpoi
    * @generated from field: bytes new_versions_json = 3;
    */
   newVersionsJson: Uint8Array;
+
+  /**
+   * A write outside a run, for a state update (see StateWriteGrant).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 4;
+   */
+  grant?: StateWriteGrant | undefined;
 };
 
 /**
@@ -237,6 +244,13 @@ export declare type PutCheckpointRequestJson = {
    * @generated from field: bytes new_versions_json = 3;
    */
   newVersionsJson?: string;
+
+  /**
+   * A write outside a run, for a state update (see StateWriteGrant).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 4;
+   */
+  grant?: StateWriteGrantJson;
 };
 
 /**
@@ -289,6 +303,13 @@ export declare type PutWritesRequest = Message<"langopen.data.v1.PutWritesReques
    * @generated from field: repeated langopen.data.v1.PendingWrite writes = 3;
    */
   writes: PendingWrite[];
+
+  /**
+   * A write outside a run, for a state update (see StateWriteGrant).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 4;
+   */
+  grant?: StateWriteGrant | undefined;
 };
 
 /**
@@ -309,6 +330,13 @@ export declare type PutWritesRequestJson = {
    * @generated from field: repeated langopen.data.v1.PendingWrite writes = 3;
    */
   writes?: PendingWriteJson[];
+
+  /**
+   * A write outside a run, for a state update (see StateWriteGrant).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 4;
+   */
+  grant?: StateWriteGrantJson;
 };
 
 /**
@@ -348,6 +376,13 @@ export declare type PutBatchRequest = Message<"langopen.data.v1.PutBatchRequest"
    * @generated from field: repeated langopen.data.v1.CheckpointWrite writes = 2;
    */
   writes: CheckpointWrite[];
+
+  /**
+   * A write outside a run, for a state update (see StateWriteGrant).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 3;
+   */
+  grant?: StateWriteGrant | undefined;
 };
 
 /**
@@ -363,6 +398,13 @@ export declare type PutBatchRequestJson = {
    * @generated from field: repeated langopen.data.v1.CheckpointWrite writes = 2;
    */
   writes?: CheckpointWriteJson[];
+
+  /**
+   * A write outside a run, for a state update (see StateWriteGrant).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 3;
+   */
+  grant?: StateWriteGrantJson;
 };
 
 /**
@@ -370,6 +412,68 @@ export declare type PutBatchRequestJson = {
  * Use `create(PutBatchRequestSchema)` to create a new message.
  */
 export declare const PutBatchRequestSchema: GenMessage<PutBatchRequest, {jsonType: PutBatchRequestJson}>;
+
+/**
+ * Lets the runtime write one thread's checkpoints outside a run, for a state update: the
+ * api-server signs it into RuntimeService.UpdateState, the runtime sends it back on the writes
+ * that update makes, and the api-server checks it.
+ *
+ * @generated from message langopen.data.v1.StateWriteGrant
+ */
+export declare type StateWriteGrant = Message<"langopen.data.v1.StateWriteGrant"> & {
+  /**
+   * @generated from field: string thread_id = 1;
+   */
+  threadId: string;
+
+  /**
+   * Milliseconds since the Unix epoch; the grant is refused from then on.
+   *
+   * @generated from field: int64 expires_at_ms = 2;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * HMAC-SHA256 of the thread and the expiry, keyed with the installation's internal secret.
+   *
+   * @generated from field: bytes signature = 3;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Lets the runtime write one thread's checkpoints outside a run, for a state update: the
+ * api-server signs it into RuntimeService.UpdateState, the runtime sends it back on the writes
+ * that update makes, and the api-server checks it.
+ *
+ * @generated from message langopen.data.v1.StateWriteGrant
+ */
+export declare type StateWriteGrantJson = {
+  /**
+   * @generated from field: string thread_id = 1;
+   */
+  threadId?: string;
+
+  /**
+   * Milliseconds since the Unix epoch; the grant is refused from then on.
+   *
+   * @generated from field: int64 expires_at_ms = 2;
+   */
+  expiresAtMs?: string;
+
+  /**
+   * HMAC-SHA256 of the thread and the expiry, keyed with the installation's internal secret.
+   *
+   * @generated from field: bytes signature = 3;
+   */
+  signature?: string;
+};
+
+/**
+ * Describes the message langopen.data.v1.StateWriteGrant.
+ * Use `create(StateWriteGrantSchema)` to create a new message.
+ */
+export declare const StateWriteGrantSchema: GenMessage<StateWriteGrant, {jsonType: StateWriteGrantJson}>;
 
 /**
  * One write of a batch: a checkpoint, or pending writes against one.
@@ -572,7 +676,9 @@ export declare const DeleteCheckpointsResponseSchema: GenMessage<DeleteCheckpoin
 
 /**
  * The checkpointer of the runtime: graphs save and load their checkpoints through it, so the
- * runtime needs no database credentials. Writes made for a run carry its fence.
+ * runtime needs no database credentials. Writes made for a run carry its fence, and are refused
+ * unless that run holds the epoch and belongs to the thread written. The runtime's credential may
+ * write only with a fence, or with a grant for a state update the api-server asked for.
  *
  * @generated from service langopen.data.v1.CheckpointService
  */

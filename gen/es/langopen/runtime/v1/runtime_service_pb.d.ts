@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { RunEvent, RunEventJson, RunSpec, RunSpecJson } from "../../data/v1/run_pb.js";
 import type { Fence, FenceJson } from "../../data/v1/common_pb.js";
-import type { GetCheckpointRequest, GetCheckpointRequestJson, GetCheckpointResponse, GetCheckpointResponseJson, PutBatchRequest, PutBatchRequestJson, PutBatchResponse, PutBatchResponseJson } from "../../data/v1/checkpoint_service_pb.js";
+import type { GetCheckpointRequest, GetCheckpointRequestJson, GetCheckpointResponse, GetCheckpointResponseJson, PutBatchRequest, PutBatchRequestJson, PutBatchResponse, PutBatchResponseJson, StateWriteGrant, StateWriteGrantJson } from "../../data/v1/checkpoint_service_pb.js";
 import type { CheckpointRef, CheckpointRefJson } from "../../data/v1/thread_pb.js";
 import type { StructJson } from "@bufbuild/protobuf/wkt";
 
@@ -785,6 +785,14 @@ export declare type UpdateStateRequest = Message<"langopen.runtime.v1.UpdateStat
    * @generated from field: string as_node = 6;
    */
   asNode: string;
+
+  /**
+   * The api-server's grant to write this thread's checkpoints; the runtime sends it with the writes
+   * the update makes (a runtime's writes outside a run are refused without one).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 7;
+   */
+  grant?: StateWriteGrant | undefined;
 };
 
 /**
@@ -820,6 +828,14 @@ export declare type UpdateStateRequestJson = {
    * @generated from field: string as_node = 6;
    */
   asNode?: string;
+
+  /**
+   * The api-server's grant to write this thread's checkpoints; the runtime sends it with the writes
+   * the update makes (a runtime's writes outside a run are refused without one).
+   *
+   * @generated from field: langopen.data.v1.StateWriteGrant grant = 7;
+   */
+  grant?: StateWriteGrantJson;
 };
 
 /**
