@@ -1,11 +1,10 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { createRouterTransport, decodeBinaryHeader } from "@connectrpc/connect";
-import { createLogger } from "@langopen/common";
+import { CALLER_HEADER, createLogger } from "@langopen/common";
 import { CallerSchema, FilterOperator } from "@langopen/gen/langopen/data/v1/caller_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../app.js";
-import { CALLER_HEADER } from "../plugins/auth.js";
 import { parseApiKeys, staticApiKeys } from "./api-keys.js";
 import { ROUTE_GUARDS } from "./events.js";
 import { filterConditions, UnsupportedFilterError } from "./filter.js";

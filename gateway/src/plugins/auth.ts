@@ -1,6 +1,5 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { encodeBinaryHeader } from "@connectrpc/connect";
-import { CallerSchema } from "@langopen/gen/langopen/data/v1/caller_pb";
+import { create } from "@bufbuild/protobuf";
+import { encodeCaller } from "@langopen/common";
 import { type AuthUser, AuthUserSchema } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -8,9 +7,6 @@ import type { ApiKeyVerifier } from "../auth/api-keys.js";
 import { type CustomAuth, isAuthRejected } from "../auth/custom-auth.js";
 import { type AuthResource, guardOf } from "../auth/events.js";
 import { filterConditions, UnsupportedFilterError } from "../auth/filter.js";
-
-/** The header carrying the caller (identity, user, filter) to the api-server, as `Caller` protobuf. */
-export const CALLER_HEADER = "langopen-caller-bin";
 
 /** One authorized event: the value as the handler left it, and the caller header its calls carry. */
 export interface AuthorizedCall {
@@ -50,13 +46,7 @@ const encoder = new TextEncoder();
 
 function callerHeaderOf(user: AuthUser, filterJson = ""): string {
   const filter = filterJson === "" ? [] : filterConditions(JSON.parse(filterJson));
-  const caller = create(CallerSchema, {
-    identity: user.identity,
-    permissions: user.permissions,
-    userJson: user.userJson,
-    filter,
-  });
-  return encodeBinaryHeader(toBinary(CallerSchema, caller));
+  return encodeCaller({ identity: user.identity, permissions: user.permissions, userJson: user.userJson, filter });
 }
 
 /** The user of a request made with an API key and no custom auth: the key's name. */

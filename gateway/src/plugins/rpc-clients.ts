@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect";
+import { CALLER_HEADER } from "@langopen/common";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
@@ -8,7 +9,6 @@ import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { CALLER_HEADER } from "./auth.js";
 
 /** Typed clients of the api-server, one per service, all over the one transport. */
 export interface RpcClients {

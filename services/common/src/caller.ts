@@ -11,9 +11,14 @@ import { invalidArgument } from "./errors.js";
  */
 export const CALLER_HEADER = "langopen-caller-bin";
 
+/** A caller as the value of CALLER_HEADER. */
+export function encodeCaller(caller: MessageInitShape<typeof CallerSchema>): string {
+  return encodeBinaryHeader(create(CallerSchema, caller), CallerSchema);
+}
+
 /** The headers of a call made for a caller, to pass as a call option: `{ headers: callerHeaders(caller) }`. */
 export function callerHeaders(caller: MessageInitShape<typeof CallerSchema>): Record<string, string> {
-  return { [CALLER_HEADER]: encodeBinaryHeader(create(CallerSchema, caller), CallerSchema) };
+  return { [CALLER_HEADER]: encodeCaller(caller) };
 }
 
 /** The caller a call's headers carry; undefined when they carry none. INVALID_ARGUMENT when the header cannot be read. */

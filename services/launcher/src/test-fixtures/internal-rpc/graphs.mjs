@@ -11,37 +11,6 @@ export const keeper = new StateGraph(Annotation.Root({ x: Annotation({ reducer: 
   .addEdge("keep", END)
   .compile();
 
-const sleep = (ms, signal) =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason ?? new Error("aborted"));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-
-/** Runs for `configurable.ticks` tenths of a second (a run that is running while a test probes its fence). */
-export async function makeSlow(config) {
-  const total = Number(config?.configurable?.ticks ?? 50);
-  return new StateGraph(Annotation.Root({ ticks: Annotation({ reducer: last, default: () => 0 }) }))
-    .addNode("tick", async (state, nodeConfig) => {
-      let ticks = state.ticks;
-      for (let i = 0; i < total; i++) {
-        await sleep(100, nodeConfig.signal);
-        ticks += 1;
-      }
-      return { ticks };
-    })
-    .addEdge(START, "tick")
-    .addEdge("tick", END)
-    .compile();
-}
-
 /** Which of the `secrets` it is given the runtime process's environment holds (process.env, or as it started). */
 export const probe = new StateGraph(
   Annotation.Root({
