@@ -9,8 +9,10 @@
 // passes the proto and parity checks here). A missing or unreadable report counts as one failure,
 // and so does a non-zero CODE from the test command when the report shows no failure (an
 // unhandled error).
-// Explanations are printed before the summary, so that the summary is always the last line.
+// Each failed test is named with the first lines of its failure, and explanations are printed
+// before the summary, so that the summary is always the last line.
 import { readFileSync } from "node:fs";
+import { relative } from "node:path";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -38,8 +40,12 @@ if (report) {
   passed = report.numPassedTests ?? 0;
   let fromReport = report.numFailedTests ?? 0;
   for (const file of report.testResults ?? []) {
-    const failedTests = (file.assertionResults ?? []).filter((test) => test.status === "failed").length;
-    if (file.status === "failed" && failedTests === 0) {
+    const failedTests = (file.assertionResults ?? []).filter((test) => test.status === "failed");
+    for (const test of failedTests) {
+      const message = (test.failureMessages ?? []).join("\n").split("\n").slice(0, 6).join("\n    ");
+      console.log(`FAILED ${relative(process.cwd(), file.name)} > ${test.fullName}\n    ${message || "(no message)"}`);
+    }
+    if (file.status === "failed" && failedTests.length === 0) {
       console.log(`Test file failed without a failed test: ${file.name}\n  ${file.message || "(no message)"}`);
       fromReport += 1;
     }
