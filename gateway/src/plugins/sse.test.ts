@@ -57,12 +57,12 @@ describe("dataLine", () => {
 });
 
 describe("errorEvent", () => {
-  it("names the error class-like and passes 4xx messages", () => {
+  it("names the error class-like and passes 4xx messages led by their status", () => {
     const frame = errorEvent(notFound("Run", "r1"));
     expect(frame?.event).toBe("error");
     expect(JSON.parse(text(frame?.dataJson ?? new Uint8Array()))).toEqual({
       error: "NotFoundError",
-      message: "Run r1 not found",
+      message: "404: Run r1 not found",
     });
   });
 

@@ -94,14 +94,17 @@ export function errorName(code: Code): string {
 
 /**
  * What a stream that failed with this error ends with: an `error` event with the public message
- * (generic for internal failures), or nothing for a lost api-server or an interrupted call, so
+ * led by its HTTP status for a client error (generic for internal failures), or nothing for a lost api-server or an interrupted call, so
  * that the client reconnects through `Location` with its `Last-Event-ID`.
  */
 export function errorEvent(err: unknown): SseEvent | undefined {
   const connectErr = err instanceof ConnectError ? err : undefined;
   if (connectErr && (connectErr.code === Code.Unavailable || connectErr.code === Code.Canceled)) return undefined;
   const name = connectErr ? errorName(connectErr.code) : "InternalError";
-  const message = connectErr ? fromConnectError(connectErr).detail : "Internal Server Error";
+  const status = connectErr ? fromConnectError(connectErr) : undefined;
+  // "404: Run … not found", as upstream words an HTTP error met mid-stream.
+  const message =
+    status && status.statusCode < 500 ? `${status.statusCode}: ${status.detail}` : (status?.detail ?? "Internal Server Error");
   return { id: "", event: "error", dataJson: Buffer.from(JSON.stringify({ error: name, message })) };
 }
 

@@ -159,6 +159,17 @@ describe("runs", () => {
     expect((await alice.runs.get(thread.thread_id, run.run_id)).run_id).toBe(run.run_id);
   });
 
+  it("answers another user's stream join with one error event, as upstream does", async () => {
+    const thread = await alice.threads.create();
+    const run = await alice.runs.create(thread.thread_id, "whoami", { input: {} });
+    const chunks: { event: string; data: unknown }[] = [];
+    for await (const chunk of bob.runs.joinStream(thread.thread_id, run.run_id)) chunks.push(chunk);
+    expect(chunks).toEqual([{ event: "error", data: { error: "NotFoundError", message: expect.stringContaining("404") } }]);
+    const own: string[] = [];
+    for await (const chunk of alice.runs.joinStream(thread.thread_id, run.run_id)) own.push(chunk.event);
+    expect(own).not.toContain("error");
+  });
+
   it("runs statelessly, and a thread a run creates carries its creator", async () => {
     const stateless = (await alice.runs.wait(null, "whoami", { input: {} })) as { seen: { user_id: string } };
     expect(stateless.seen.user_id).toBe("alice");
