@@ -77,13 +77,17 @@ const encoder = new TextEncoder();
  */
 export class CustomAuth {
   readonly #client: Client<typeof AuthService>;
-  readonly #handlers: Set<string>;
-  readonly #cache: LRUCache<string, AuthUser> | undefined;
-  readonly #cacheKeys: string[];
-  readonly authenticates: boolean;
+  #handlers = new Set<string>();
+  #cache: LRUCache<string, AuthUser> | undefined;
+  #cacheKeys: string[] = [];
+  authenticates = false;
 
   private constructor(client: Client<typeof AuthService>, described: DescribeAuthResponse) {
     this.#client = client;
+    this.#adopt(described);
+  }
+
+  #adopt(described: DescribeAuthResponse): void {
     this.#handlers = new Set(described.handlers);
     this.authenticates = described.authenticates;
     const cache = described.cache;
@@ -92,6 +96,19 @@ export class CustomAuth {
       cache && this.#cacheKeys.length > 0
         ? new LRUCache({ max: Math.max(1, cache.maxSize), ttl: Math.max(1, cache.ttlSeconds) * 1000 })
         : undefined;
+  }
+
+  /**
+   * Asks the runtime again after it reloaded the project (`--watch`): handlers added or removed
+   * take effect at once, and users cached from the old module are forgotten. False when the
+   * project no longer declares custom auth: the old handlers stay until a restart, so that an
+   * edit never opens the API.
+   */
+  async refresh(options: CallOptions = {}): Promise<boolean> {
+    const described = await this.#client.describeAuth({}, options);
+    if (!described.configured) return false;
+    this.#adopt(described);
+    return true;
   }
 
   /**

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
-import { graphIdsOf, startApiServer } from "@langopen/api-server";
+import { startApiServer } from "@langopen/api-server";
 import {
   createRedis,
   createRpcTransport,
@@ -14,7 +14,7 @@ import {
   StartupError,
 } from "@langopen/common";
 import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
-import { assertSafeBinding, authConfigured, buildApp, loadAuth } from "@langopen/gateway";
+import { assertSafeBinding, authConfigured, buildApp, type CustomAuth, loadAuth } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
@@ -104,7 +104,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       stops.push(db.stop);
       databaseUrl = db.url;
     }
-    const graphIds = await graphIdsOf(options.configPath);
+    const graphIds = Object.keys(project.graphs);
     logger.info({ config: options.configPath, graphs: graphIds }, "Serving graphs");
     const redis = options.redisUrl ? createRedis(options.redisUrl, logger, "langopen") : undefined;
     if (redis) stops.push(async () => redis.disconnect());
@@ -128,6 +128,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       logger.child({ service: "api-server" }),
     );
     stops.push(() => api.stop(options.shutdownGraceMs));
+    let customAuth: CustomAuth | undefined;
     const runtime = await startRuntimeProcess(
       {
         configPath: options.configPath,
@@ -136,7 +137,13 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         logLevel: options.logLevel ?? "info",
         watch: options.watch ? { ignore: [path.resolve(options.dataDir)] } : undefined,
         // A reload may add or drop graphs: the api-server offers exactly those the runtime serves.
-        onReload: (graphs) => api.setGraphIds(graphs.map((g) => g.graphId)),
+        onReload: async (graphs) => {
+          await api.setGraphIds(graphs.map((g) => g.graphId));
+          // The auth module may have changed with the graphs: the gateway learns its new handlers.
+          if (customAuth && !(await customAuth.refresh())) {
+            logger.warn("The reloaded project declares no custom auth; the previous one applies until a restart");
+          }
+        },
         internalSecret,
       },
       logger,
@@ -167,6 +174,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       apiKeysFile: options.apiKeysFile,
       runtime: project.auth?.path ? runtimeTransport : undefined,
     });
+    customAuth = auth.customAuth;
     if (project.auth?.path && !auth.customAuth) {
       throw new StartupError(
         `The runtime did not load the custom auth of ${options.configPath} (auth.path ${project.auth.path})`,

@@ -3,8 +3,15 @@ import { type FSWatcher, watch } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { DescMethod } from "@bufbuild/protobuf";
-import { type CallOptions, type Client, createClient, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import {
+  type CallOptions,
+  type Client,
+  createClient,
+  type HandlerContext,
+  type ServiceImpl,
+  type Transport,
+} from "@connectrpc/connect";
 import {
   createRpcTransport,
   freePort,
@@ -18,10 +25,14 @@ import {
   startRpcServer,
   tokenSha256,
 } from "@langopen/common";
+import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { GraphStatus, RuntimeStartedMessage } from "@langopen/runtime-runner";
 
 const RUNTIME_MAIN = fileURLToPath(import.meta.resolve("@langopen/runtime-runner/main"));
+
+/** What the reload proxy serves: everything a runtime serves (its health is the proxy's own). */
+const FORWARDED: DescService[] = [RuntimeService, AuthService];
 
 /** How long a runtime process may take to load its graphs and listen. */
 const START_TIMEOUT_MS = 90_000;
@@ -221,25 +232,39 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   let current = spawnChild(await freePort());
   let graphs = await serving(current);
   const retiring = new Set<Child>();
-  const client = (child: Child) =>
-    createClient(RuntimeService, createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret }));
-  const clients = new WeakMap<Child, Client<typeof RuntimeService>>([[current, client(current)]]);
+  const transports = new WeakMap<Child, Transport>();
+  const transportOf = (child: Child): Transport => {
+    let transport = transports.get(child);
+    if (!transport) {
+      transport = createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret });
+      transports.set(child, transport);
+    }
+    return transport;
+  };
   let proxy: RpcServer;
   try {
     proxy = await startRpcServer({
       host: "127.0.0.1",
       port: options.port,
       logger: log,
-      services: [RuntimeService],
+      services: FORWARDED,
       auth: options.internalSecret ? internalOnlyAuth(tokenSha256(options.internalSecret)) : undefined,
       routes: (router) => {
-        router.service(
-          RuntimeService,
-          forwardCalls(() => {
-            const child = current;
-            return { client: clients.get(child) as Client<typeof RuntimeService>, child };
-          }),
-        );
+        for (const service of FORWARDED) {
+          const clients = new WeakMap<Child, Client<DescService>>();
+          router.service(
+            service,
+            forwardCalls(service, () => {
+              const child = current;
+              let client = clients.get(child);
+              if (!client) {
+                client = createClient(service, transportOf(child));
+                clients.set(child, client);
+              }
+              return { client, child };
+            }),
+          );
+        }
       },
     });
   } catch (err) {
@@ -302,7 +327,6 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       return false;
     }
     const previous = current;
-    clients.set(next, client(next));
     current = next;
     graphs = nextGraphs;
     proxy.health.setAll(ServingStatus.SERVING);
@@ -362,13 +386,16 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
 type Method = (input: unknown, options: CallOptions) => unknown;
 
 /**
- * RuntimeService answered by the runtime child serving now: each call goes to the child that is
+ * A runtime service answered by the child serving now: each call goes to the child that is
  * current when it starts and stays with it; the child's count of open calls goes down when the
  * call ends (Connect aborts a handler's signal once its call is done, however it ended).
  */
-function forwardCalls(target: () => { client: Client<typeof RuntimeService>; child: Child }): ServiceImpl<typeof RuntimeService> {
+function forwardCalls<S extends DescService>(
+  service: S,
+  target: () => { client: Client<DescService>; child: Child },
+): ServiceImpl<S> {
   const impl: Record<string, (input: unknown, ctx: HandlerContext) => unknown> = {};
-  for (const method of RuntimeService.methods as DescMethod[]) {
+  for (const method of service.methods as DescMethod[]) {
     impl[method.localName] = (input, ctx) => {
       const { client, child } = target();
       child.calls++;
@@ -389,7 +416,7 @@ function forwardCalls(target: () => { client: Client<typeof RuntimeService>; chi
       });
     };
   }
-  return impl as unknown as ServiceImpl<typeof RuntimeService>;
+  return impl as unknown as ServiceImpl<S>;
 }
 
 /**

@@ -7,6 +7,7 @@ import { freePort } from "@langopen/common";
 import { createTestDatabase, type TestDatabase, until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type LauncherProcess, spawnLauncher } from "./test-fixtures/launcher-process.js";
+import { statusOf } from "./test-fixtures/status.js";
 
 const REPO_MODULES = fileURLToPath(new URL("../../../node_modules", import.meta.url));
 
@@ -23,6 +24,13 @@ export const graph = new StateGraph(State)
   .addEdge("answer", END)
   .compile();
 `;
+
+/** The project's custom auth: everyone is "dev"; `refuse` names an event its handler refuses. */
+const authSource = (refuse?: string) => `
+import { Auth } from "@langchain/langgraph-sdk/auth";
+export const auth = new Auth().authenticate(async () => ({ identity: "dev" }))${refuse ? `.on("${refuse}", () => false)` : ""};
+`;
+const projectConfig = (graphs: Record<string, string>) => JSON.stringify({ graphs, auth: { path: "./auth.mjs:auth" } });
 
 let dir: string;
 let db: TestDatabase;
@@ -51,7 +59,8 @@ beforeAll(async () => {
   // A small project of its own, finding its packages where a real one would.
   await symlink(REPO_MODULES, path.join(dir, "node_modules"), "dir");
   await writeFile(path.join(dir, "agent.mjs"), agentSource("v1"));
-  await writeFile(path.join(dir, "langgraph.json"), JSON.stringify({ graphs: { agent: "./agent.mjs:graph" } }));
+  await writeFile(path.join(dir, "auth.mjs"), authSource());
+  await writeFile(path.join(dir, "langgraph.json"), projectConfig({ agent: "./agent.mjs:graph" }));
   db = await createTestDatabase(inject("databaseUrl"));
   const port = await freePort();
   const { REDIS_URL: _r, ...env } = process.env;
@@ -116,14 +125,33 @@ describe("npm start -- --watch", () => {
   it("serves a graph added to langgraph.json, with its default assistant", { timeout: 120_000 }, async () => {
     const reloads = count("Reloaded runtime");
     await writeFile(path.join(dir, "other.mjs"), agentSource("other"));
-    await writeFile(
-      path.join(dir, "langgraph.json"),
-      JSON.stringify({ graphs: { agent: "./agent.mjs:graph", other: "./other.mjs:graph" } }),
-    );
+    await writeFile(path.join(dir, "langgraph.json"), projectConfig({ agent: "./agent.mjs:graph", other: "./other.mjs:graph" }));
     await nextLine("Reloaded runtime", reloads);
     expect(await reply("other")).toBe("other");
     expect((await client.assistants.search({ graphId: "other" })).map((a) => a.graph_id)).toEqual(["other"]);
     expect(await reply("agent")).toBe("v3");
+  });
+
+  it("applies the auth module's new handlers after it changed", { timeout: 120_000 }, async () => {
+    const createStatus = () =>
+      client.threads.create().then(
+        () => 200,
+        (err: unknown) => statusOf(Promise.reject(err)),
+      );
+    let reloads = count("Reloaded runtime");
+    await writeFile(path.join(dir, "auth.mjs"), authSource("threads:create"));
+    await nextLine("Reloaded runtime", reloads);
+    await until(async () => (await createStatus()) === 403, "thread creation refused", {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    reloads = count("Reloaded runtime");
+    await writeFile(path.join(dir, "auth.mjs"), authSource());
+    await nextLine("Reloaded runtime", reloads);
+    await until(async () => (await createStatus()) === 200, "thread creation allowed", {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
   });
 
   it("does not reload for files in node_modules, dot-folders or its data folder", { timeout: 60_000 }, async () => {
