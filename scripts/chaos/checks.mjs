@@ -312,8 +312,16 @@ export function analysePhase({ loaded, clientRuns, steps, logs = new Map(), repl
       counts.lost++;
       find("lost:no-completion", run, "success, but the graph never ran its final node", base);
     }
-    if (t.completions.length > 1) {
-      counts.duplicated += t.completions.length - 1;
+    // The final node is a step like any other: run again when its checkpoint never became durable
+    // (the attempt lost its worker first), a duplicate only once a completion was checkpointed.
+    const durableAt = writes
+      .filter((w) => parseJson(w.checkpoint)?.channel_values?.completed_by)
+      .reduce((first, w) => Math.min(first, new Date(w.at).getTime()), Number.POSITIVE_INFINITY);
+    const [, ...again] = t.completions;
+    const redone = again.filter((c) => new Date(c.at).getTime() < durableAt).length;
+    counts.reexecutedSteps += redone;
+    if (again.length > redone) {
+      counts.duplicated += again.length - redone;
       find("duplicated:completed-twice", run, `the graph ran to completion ${t.completions.length} times`, {
         ...base,
         completions: t.completions.map(
