@@ -202,7 +202,7 @@ describe("event streams", () => {
     );
     const body = await read(await fetch(base + STREAM_URL));
     expect(body).toBe(
-      `event: metadata\ndata: {"run_id":"${RUN}"}\nid: 1\n\nevent: error\ndata: {"error":"NotFoundError","message":"Run ${RUN} not found"}\n\n`,
+      `event: metadata\ndata: {"run_id":"${RUN}"}\nid: 1\n\nevent: error\ndata: {"error":"NotFoundError","message":"404: Run ${RUN} not found"}\n\n`,
     );
   });
 
