@@ -15,7 +15,7 @@ import { type AuthOptions, authPlugin } from "./plugins/auth.js";
 import { corsPlugin } from "./plugins/cors.js";
 import { answerClientError, answerFrameworkError, errorHandlerPlugin } from "./plugins/error-handler.js";
 import { hostCheckEnabled, hostCheckPlugin } from "./plugins/host-check.js";
-import { jsonBodyPlugin } from "./plugins/json-body.js";
+import { type JsonLimits, jsonBodyPlugin } from "./plugins/json-body.js";
 import { metricsPlugin } from "./plugins/metrics.js";
 import { openapiPlugin } from "./plugins/openapi.js";
 import type { OversizedBodyDrain } from "./plugins/oversized-body.js";
@@ -53,6 +53,10 @@ export interface GatewayDeps {
   oversizedBodyDrain?: Partial<OversizedBodyDrain>;
   /** Idle time after which an open event stream gets a heartbeat comment (default 5 s). */
   sseHeartbeatMs?: number;
+  /** How deep and how large JSON bodies may be (default DEFAULT_JSON_LIMITS); beyond: 413. */
+  jsonLimits?: Partial<JsonLimits>;
+  /** Most JSON-RPC requests in one MCP batch (default 20). */
+  mcpMaxBatch?: number;
   /** API keys and the project's custom auth; neither: every request is let in (loopback use). */
   auth?: AuthOptions;
   /** `http` of the project's langgraph.json: CORS, the `disable_*` switches, allowed hosts. */
@@ -129,7 +133,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     done();
   });
 
-  await app.register(jsonBodyPlugin);
+  await app.register(jsonBodyPlugin, { limits: deps.jsonLimits });
   await app.register(errorHandlerPlugin, { bodyLimitBytes, oversizedBodyDrain: deps.oversizedBodyDrain });
   const http = deps.http ?? {};
   const allowedHosts = [...(http.allowed_hosts ?? []), ...(deps.allowedHosts ?? [])];
@@ -159,7 +163,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   if (!http.disable_runs && !http.disable_webhooks) await app.register(webhookRoutes, { transport: deps.transport });
   if (!http.disable_store) await app.register(storeRoutes);
   if (!http.disable_a2a) await app.register(a2aRoutes, { publicUrl: deps.publicUrl });
-  if (!http.disable_mcp) await app.register(mcpRoutes, { version: deps.info?.version });
+  if (!http.disable_mcp) await app.register(mcpRoutes, { version: deps.info?.version, maxBatch: deps.mcpMaxBatch });
   if (!http.disable_runs) await app.register(protocolV2Routes);
   if (!http.disable_meta) await app.register(metricsRoutes);
 

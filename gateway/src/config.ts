@@ -7,6 +7,7 @@ import {
   UrlSchema,
 } from "@langopen/common";
 import { type Static, Type } from "typebox";
+import { DEFAULT_JSON_LIMITS } from "./plugins/json-body.js";
 
 /** Environment of the gateway process, read once by main.ts (or by a launcher that embeds the gateway). */
 export const GatewayConfigSchema = Type.Object({
@@ -19,6 +20,14 @@ export const GatewayConfigSchema = Type.Object({
   API_SERVER_URL: UrlListSchema(),
   /** Largest accepted request body; larger bodies get 413. */
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
+  /** Most levels of nested objects and arrays in a JSON body; deeper bodies get 413. */
+  LANGOPEN_JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: 10_000, default: DEFAULT_JSON_LIMITS.maxDepth }),
+  /** Most object keys plus array elements in a JSON body; bodies with more get 413. */
+  LANGOPEN_JSON_MAX_ITEMS: Type.Integer({ minimum: 1, default: DEFAULT_JSON_LIMITS.maxItems }),
+  /** Most keys in any one object of a JSON body; bodies with a larger object get 413. */
+  LANGOPEN_JSON_MAX_OBJECT_KEYS: Type.Integer({ minimum: 1, default: DEFAULT_JSON_LIMITS.maxObjectKeys }),
+  /** Most JSON-RPC requests in one MCP batch; larger batches get a JSON-RPC invalid-request error. */
+  LANGOPEN_MCP_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   /** Idle milliseconds after which an open event stream gets a heartbeat comment. */
   SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 5_000 }),
   /** API keys accepted in `x-api-key`: `name=key` or `name=sha256:<hex>` entries, comma-separated. */

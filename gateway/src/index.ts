@@ -3,5 +3,6 @@ export { type AuthSources, authConfigured, type CustomAuth, loadAuth } from "./a
 export { GATEWAY_DEFAULTS, type GatewayConfig, GatewayConfigSchema } from "./config.js";
 export type { AuthOptions } from "./plugins/auth.js";
 export { assertSafeBinding, type BindingChoice, isLoopbackAddress, parseHostList } from "./plugins/host-check.js";
+export { DEFAULT_JSON_LIMITS, type JsonLimits } from "./plugins/json-body.js";
 export { createRpcClients, type RpcClients } from "./plugins/rpc-clients.js";
 export { DEFAULT_HEARTBEAT_MS } from "./plugins/sse.js";

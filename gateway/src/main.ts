@@ -77,6 +77,12 @@ const app = await buildApp({
   publicUrl: config.LANGOPEN_PUBLIC_URL,
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
+  jsonLimits: {
+    maxDepth: config.LANGOPEN_JSON_MAX_DEPTH,
+    maxItems: config.LANGOPEN_JSON_MAX_ITEMS,
+    maxObjectKeys: config.LANGOPEN_JSON_MAX_OBJECT_KEYS,
+  },
+  mcpMaxBatch: config.LANGOPEN_MCP_MAX_BATCH,
   info: { version },
 });
 await app.listen({

@@ -1,13 +1,13 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ERROR_DOMAIN, errorInfo, Reason } from "@langopen/common";
+import { ERROR_DOMAIN, errorInfo, RETRY_AFTER_METADATA, Reason } from "@langopen/common";
 import { BadRequestSchema } from "@langopen/gen/google/rpc/error_details_pb";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { isAuthRejected } from "../auth/custom-auth.js";
 import { RequestValidationError } from "../validation.js";
-import { InvalidJsonError } from "./json-body.js";
+import { InvalidJsonError, JsonTooComplexError } from "./json-body.js";
 import { DEFAULT_OVERSIZED_BODY_DRAIN, drainRequestBody, type OversizedBodyDrain } from "./oversized-body.js";
 
 /** What the client gets: a status and the upstream error body `{"detail": "..."}`. */
@@ -48,6 +48,16 @@ const GENERIC_DETAIL: Readonly<Record<number, string>> = {
   503: "Service Unavailable",
   504: "Gateway Timeout",
 };
+
+/**
+ * The Retry-After (seconds) of a refusal for load (429): what the api-server asked for, else one
+ * second. Undefined for every other error.
+ */
+export function retryAfterOf(error: unknown): string | undefined {
+  if (!(error instanceof ConnectError) || error.code !== Code.ResourceExhausted) return undefined;
+  const asked = Number(errorInfo(error)?.metadata[RETRY_AFTER_METADATA]);
+  return String(Number.isInteger(asked) && asked > 0 ? asked : 1);
+}
 
 /** The dependency named when the gateway itself cannot reach the api-server. */
 export const API_SERVER = "api-server";
@@ -113,6 +123,7 @@ export function toPublicError(error: unknown, bodyLimitBytes?: number): PublicEr
   if (error instanceof RequestValidationError || error instanceof InvalidJsonError) {
     return { statusCode: 422, detail: error.message };
   }
+  if (error instanceof JsonTooComplexError) return { statusCode: error.statusCode, detail: error.message };
   if (error !== null && typeof error === "object") {
     const e = error as FastifyLikeError;
     // Fastify's own messages (Ajv's "body must have required property", "FST_ERR_...") are not
@@ -273,6 +284,8 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
       if (isServerFault(statusCode)) request.log.error({ err: error, status_code: statusCode }, "Failed request");
       else request.log.debug({ err: error, status_code: statusCode }, "Rejected request");
       if (isAuthRejected(error)) reply.headers(error.headers);
+      const retryAfter = retryAfterOf(error);
+      if (retryAfter !== undefined) reply.header("retry-after", retryAfter);
       return reply.code(statusCode).send({ detail });
     });
   },

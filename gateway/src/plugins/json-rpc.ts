@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifySchemaCompiler } from "fastify";
+import { exceededJsonLimit, JsonTooComplexError } from "./json-body.js";
 
 /*
  * JSON-RPC 2.0 over HTTP, for the protocol endpoints (A2A, MCP) whose errors are JSON-RPC error
@@ -98,7 +99,7 @@ export function requestIdOf(body: unknown): JsonRpcId {
 /**
  * Replaces the JSON body parser of the calling (encapsulated) plugin: invalid or empty JSON
  * becomes UNPARSABLE_BODY instead of a 422. Parsing stays Fastify's, with prototype-poisoning
- * protection; the body size limit still applies.
+ * protection; the body size limit and the complexity limits of the JSON body plugin still apply.
  */
 export function lenientJsonBodies(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser("error", "error");
@@ -107,6 +108,12 @@ export function lenientJsonBodies(fastify: FastifyInstance): void {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") {
       done(null, UNPARSABLE_BODY);
+      return;
+    }
+    // Over a complexity limit: refused (413) like a body over the byte limit, before parsing.
+    const exceeded = exceededJsonLimit(text, fastify.jsonBodyLimits);
+    if (exceeded !== undefined) {
+      done(new JsonTooComplexError(exceeded), undefined);
       return;
     }
     parse(request, text, (err, value) => done(null, err ? UNPARSABLE_BODY : value));

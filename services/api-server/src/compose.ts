@@ -29,6 +29,7 @@ import type { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_s
 import { withCallers } from "./caller.js";
 import { API_SERVER_DEFAULTS } from "./config.js";
 import { watchDependencies } from "./dependency-health.js";
+import { createAdmission } from "./domain/admission.js";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
 import { createCronServiceImpl } from "./rpc/cron-service.js";
 import { createRunServiceImpl } from "./rpc/run-service.js";
@@ -45,6 +46,8 @@ export interface ApiServerOptions {
   /** The graphs served: their ids get default assistants. */
   graphIds: string[];
   refreshTtlOnRead?: boolean;
+  /** Limits of runs and crons (config.ts documents each); absent ones take their defaults. */
+  limits?: Partial<ApiServerLimits>;
   /** Wake-ups, cancels and event logs (Redis, or in-process in the one-machine mode). */
   signals: Signals;
   /** The runtime that answers graph-aware questions (state, graphs, schemas). */
@@ -57,6 +60,15 @@ export interface ApiServerOptions {
    * updates. Absent: every caller is trusted (tests that reach the port only from themselves).
    */
   internalSecret?: string;
+}
+
+/** The limits the api-server applies to what callers ask (see config.ts). */
+export interface ApiServerLimits {
+  cronAllowSeconds: boolean;
+  runMaxAfterSeconds: number;
+  runMaxQueuedPerThread: number;
+  runMaxPending: number;
+  runBacklogRefreshMs: number;
 }
 
 export interface ApiServer {
@@ -86,7 +98,19 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
   const threads = createThreadStore(pool);
   const items = createItemStore(pool);
   const checkpoints = createCheckpointStore(pool);
-  const runs = createRunStore(pool);
+  const limits: ApiServerLimits = {
+    cronAllowSeconds: options.limits?.cronAllowSeconds ?? API_SERVER_DEFAULTS.LANGOPEN_CRON_ALLOW_SECONDS,
+    runMaxAfterSeconds: options.limits?.runMaxAfterSeconds ?? API_SERVER_DEFAULTS.LANGOPEN_MAX_AFTER_SECONDS,
+    runMaxQueuedPerThread: options.limits?.runMaxQueuedPerThread ?? API_SERVER_DEFAULTS.LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD,
+    runMaxPending: options.limits?.runMaxPending ?? API_SERVER_DEFAULTS.LANGOPEN_MAX_PENDING_RUNS,
+    runBacklogRefreshMs: options.limits?.runBacklogRefreshMs ?? API_SERVER_DEFAULTS.LANGOPEN_PENDING_RUNS_REFRESH_MS,
+  };
+  const runs = createRunStore(pool, { maxQueuedPerThread: limits.runMaxQueuedPerThread });
+  const admission = createAdmission({
+    countRunnable: (atMost) => runs.countRunnable(atMost),
+    maxPending: limits.runMaxPending,
+    refreshMs: limits.runBacklogRefreshMs,
+  });
   const crons = createCronStore(pool);
   const webhooks = createWebhookStore(pool);
   const graphIds = new Set<string>();
@@ -155,12 +179,23 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
         RunService,
         withCallers(
           RunService,
-          createRunServiceImpl({ runs, assistants, graphIds: () => graphIds, signals: options.signals, logger }),
+          createRunServiceImpl({
+            runs,
+            assistants,
+            graphIds: () => graphIds,
+            signals: options.signals,
+            logger,
+            maxAfterSeconds: limits.runMaxAfterSeconds,
+            admission,
+          }),
         ),
       );
       router.service(
         CronService,
-        withCallers(CronService, createCronServiceImpl({ crons, assistants, threads, graphIds: () => graphIds })),
+        withCallers(
+          CronService,
+          createCronServiceImpl({ crons, assistants, threads, graphIds: () => graphIds, allowSeconds: limits.cronAllowSeconds }),
+        ),
       );
       router.service(WebhookService, withCallers(WebhookService, createWebhookServiceImpl({ webhooks })));
       router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints, internalSecret: secret }));

@@ -23,9 +23,54 @@ export const ApiServerConfigSchema = Type.Object({
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
   STORE_REFRESH_TTL_ON_READ: Type.Boolean({ default: true }),
+  /**
+   * Whether cron schedules may have a seconds field (6 fields). Off: minute granularity, as a
+   * crontab's; a cron firing every second would create a run per second for as long as it lives.
+   */
+  LANGOPEN_CRON_ALLOW_SECONDS: Type.Boolean({ default: false }),
+  /**
+   * The longest a run may be delayed (after_seconds); beyond it a create is refused (422). A week:
+   * longer waits are what crons are for, and a run delayed for years would hold its thread's
+   * queue as long.
+   */
+  LANGOPEN_MAX_AFTER_SECONDS: Type.Number({ minimum: 0, default: 604_800 }),
+  /**
+   * The most runs that may wait (pending) on one thread; a create beyond it is refused with 429
+   * and Retry-After until some have run. 0: no limit. A thread runs one run at a time, so a
+   * hundred waiting already means minutes of work queued behind one conversation.
+   */
+  LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD: Type.Integer({ minimum: 0, default: 100 }),
+  /**
+   * The backlog of runnable runs (pending and due, all threads) past which new runs are refused
+   * with 429 and Retry-After, instead of piling up. 0: no limit. Compared with a count refreshed
+   * at most every LANGOPEN_PENDING_RUNS_REFRESH_MS (plus this process's creates since), so it may be
+   * overshot by the runs created meanwhile by other api-servers.
+   */
+  LANGOPEN_MAX_PENDING_RUNS: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** How stale the backlog count that LANGOPEN_MAX_PENDING_RUNS is compared with may be. */
+  LANGOPEN_PENDING_RUNS_REFRESH_MS: Type.Integer({ minimum: 10, default: 1_000 }),
 });
 
 export type ApiServerConfig = Static<typeof ApiServerConfigSchema>;
 
 /** The defaults declared above, for callers that pass options in code (the launcher, tests). */
 export const API_SERVER_DEFAULTS = configDefaults(ApiServerConfigSchema);
+
+/** The settings of the limits startApiServer applies. */
+type LimitSettings =
+  | "LANGOPEN_CRON_ALLOW_SECONDS"
+  | "LANGOPEN_MAX_AFTER_SECONDS"
+  | "LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD"
+  | "LANGOPEN_MAX_PENDING_RUNS"
+  | "LANGOPEN_PENDING_RUNS_REFRESH_MS";
+
+/** The limits of a configuration, as startApiServer takes them (the launcher passes the same). */
+export function apiServerLimits(config: Pick<ApiServerConfig, LimitSettings>) {
+  return {
+    cronAllowSeconds: config.LANGOPEN_CRON_ALLOW_SECONDS,
+    runMaxAfterSeconds: config.LANGOPEN_MAX_AFTER_SECONDS,
+    runMaxQueuedPerThread: config.LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD,
+    runMaxPending: config.LANGOPEN_MAX_PENDING_RUNS,
+    runBacklogRefreshMs: config.LANGOPEN_PENDING_RUNS_REFRESH_MS,
+  };
+}

@@ -13,7 +13,7 @@ import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { graphIdsOf, startApiServer } from "./compose.js";
-import { ApiServerConfigSchema } from "./config.js";
+import { ApiServerConfigSchema, apiServerLimits } from "./config.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(ApiServerConfigSchema, process.env);
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       poolSize: config.DATABASE_POOL_SIZE,
       graphIds: await graphIdsOf(config.LANGOPEN_CONFIG),
       refreshTtlOnRead: config.STORE_REFRESH_TTL_ON_READ,
+      limits: apiServerLimits(config),
       signals,
       runtime: runtimeTransport && createClient(RuntimeService, runtimeTransport),
       runtimeHealth: runtimeTransport && createClient(Health, runtimeTransport),

@@ -31,6 +31,10 @@ export const Reason = {
   Conflict: "CONFLICT",
   /** The operation took longer than the database allows. */
   Timeout: "TIMEOUT",
+  /** A thread has as many runs waiting as it may queue: a new one must wait until some have run. */
+  RunQueueFull: "RUN_QUEUE_FULL",
+  /** The deployment has more runs waiting than its budget: new runs are refused until the backlog shrinks. */
+  Overloaded: "OVERLOADED",
   /** A run's lease epoch moved on: a newer attempt owns the run. */
   StaleEpoch: "STALE_EPOCH",
   /** An assistant's graph is not one this deployment serves. */
@@ -46,6 +50,12 @@ export const Reason = {
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
 export const ERROR_DOMAIN = "langopen.dev";
+
+/**
+ * The ErrorInfo metadata key of a RESOURCE_EXHAUSTED answer saying when to try again, in whole
+ * seconds: the gateway sends it as the Retry-After header.
+ */
+export const RETRY_AFTER_METADATA = "retry_after_seconds";
 
 type OutgoingDetails = NonNullable<ConstructorParameters<typeof ConnectError>[3]>;
 

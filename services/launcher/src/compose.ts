@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
-import { startApiServer } from "@langopen/api-server";
+import { type ApiServerLimits, startApiServer } from "@langopen/api-server";
 import {
   createRedis,
   createRpcTransport,
@@ -14,12 +14,12 @@ import {
   StartupError,
 } from "@langopen/common";
 import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
-import { assertSafeBinding, authConfigured, buildApp, type CustomAuth, loadAuth } from "@langopen/gateway";
+import { assertSafeBinding, authConfigured, buildApp, type CustomAuth, type JsonLimits, loadAuth } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
-import { startWorkerService, type WebhookDispatcherOptions } from "@langopen/worker";
+import { startWorkerService, type WebhookDispatcherOptions, WORKER_DEFAULTS } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
-import { startRuntimeProcess } from "./runtime-process.js";
+import { defaultRuntimeProcesses, startRuntimeProcess } from "./runtime-process.js";
 
 /** LangOpen's version, as /info reports it. */
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -36,11 +36,32 @@ export interface LangOpenOptions {
   configPath: string;
   dataDir: string;
   bodyLimitBytes?: number;
+  /** How deep and how large JSON bodies may be (LANGOPEN_JSON_MAX_*); see the gateway's JSON body plugin. */
+  jsonLimits?: Partial<JsonLimits>;
+  /** Most JSON-RPC requests in one MCP batch (LANGOPEN_MCP_MAX_BATCH). */
+  mcpMaxBatch?: number;
   shutdownGraceMs?: number;
   logLevel?: string;
   workerConcurrency?: number;
+  /** Wall-clock seconds one attempt of a run may take (LANGOPEN_RUN_TIMEOUT_SECONDS). */
+  runTimeoutSeconds?: number;
+  /** Runtime processes (LANGOPEN_RUNTIME_PROCESSES); absent: from the machine (defaultRuntimeProcesses). */
+  runtimeProcesses?: number;
+  /** Each runtime process's heap limit in MB (LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB); absent: Node's default. */
+  runtimeMaxOldSpaceMb?: number;
+  /**
+   * How long past the run timeout a runtime process may stay silent before it is killed (graph
+   * code that never yields can be stopped no other way). Default 10 s.
+   */
+  runtimeHangGraceMs?: number;
   /** Seconds a run's event log is kept after it ends. */
   streamRetentionSeconds?: number;
+  /** Limits of runs and crons (LANGOPEN_MAX_PENDING_RUNS and the rest, see the api-server's config). */
+  runLimits?: Partial<ApiServerLimits>;
+  /** Bytes one event log may hold (LANGOPEN_EVENT_LOG_RUN_BYTES); the oldest events go first. */
+  eventLogRunBytes?: number;
+  /** Bytes all in-process event logs may hold together (LANGOPEN_EVENT_LOG_TOTAL_BYTES; with Redis, its maxmemory). */
+  eventLogTotalBytes?: number;
   /** Milliseconds between the worker's looks for due crons. */
   cronPollMs?: number;
   /** Webhook delivery: signing secret, allow-list of private targets, timeouts, retries. */
@@ -70,6 +91,8 @@ export interface LangOpen {
   readonly rpcUrl: string;
   /** The runtime-runner's endpoint (more workers can share it). */
   readonly runtimeUrl: string;
+  /** Each runtime process's endpoint (with --watch, the reload proxy's alone). */
+  readonly runtimeUrls: readonly string[];
   /** The secret the internal endpoints (rpcUrl, runtimeUrl) want from their callers (see internal-credentials). */
   readonly internalSecret: string;
   stop(): Promise<void>;
@@ -108,7 +131,8 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     logger.info({ config: options.configPath, graphs: graphIds }, "Serving graphs");
     const redis = options.redisUrl ? createRedis(options.redisUrl, logger, "langopen") : undefined;
     if (redis) stops.push(async () => redis.disconnect());
-    const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
+    const budgets = { maxLogBytes: options.eventLogRunBytes, maxTotalBytes: options.eventLogTotalBytes };
+    const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
     stops.push(() => signals.close());
 
     // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).
@@ -124,11 +148,13 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         runtime: createClient(RuntimeService, runtimeTransport),
         runtimeHealth: createClient(Health, runtimeTransport),
         internalSecret,
+        limits: options.runLimits,
       },
       logger.child({ service: "api-server" }),
     );
     stops.push(() => api.stop(options.shutdownGraceMs));
     let customAuth: CustomAuth | undefined;
+    const runTimeoutSeconds = options.runTimeoutSeconds ?? WORKER_DEFAULTS.LANGOPEN_RUN_TIMEOUT_SECONDS;
     const runtime = await startRuntimeProcess(
       {
         configPath: options.configPath,
@@ -145,6 +171,10 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
           }
         },
         internalSecret,
+        processes: options.runtimeProcesses ?? defaultRuntimeProcesses(),
+        maxOldSpaceMb: options.runtimeMaxOldSpaceMb,
+        // Silent longer than a run may take: the run holding it is past its timeout (see hangKillMs).
+        hangKillMs: runTimeoutSeconds * 1000 + (options.runtimeHangGraceMs ?? 10_000),
       },
       logger,
     );
@@ -157,7 +187,9 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       {
         databaseUrl,
         signals,
-        runtimeUrls: [runtime.url],
+        runtimeUrls: [...runtime.urls],
+        runtimeExit: (url, sinceMs) => runtime.exitSince(url, sinceMs),
+        runTimeoutSeconds,
         concurrency: options.workerConcurrency,
         retentionSeconds: options.streamRetentionSeconds,
         apiServerUrl: api.rpc.url,
@@ -186,6 +218,8 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       // Same process as the api-server: call it directly, not over HTTP/2 loopback (no framing, no serialization).
       transport: api.rpc.inProcessTransport,
       bodyLimitBytes: options.bodyLimitBytes,
+      jsonLimits: options.jsonLimits,
+      mcpMaxBatch: options.mcpMaxBatch,
       info: { version: VERSION },
       http: project.http,
       allowedHosts: options.allowedHosts,
@@ -198,7 +232,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     const host = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     logger.info({ url }, "LangOpen is ready");
-    return { url, rpcUrl: api.rpc.url, runtimeUrl: runtime.url, internalSecret, stop };
+    return { url, rpcUrl: api.rpc.url, runtimeUrl: runtime.url, runtimeUrls: runtime.urls, internalSecret, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,3 +1,4 @@
+import { ApiServerConfigSchema } from "@langopen/api-server";
 import { BaseConfigSchema, InternalSecretConfigSchema } from "@langopen/common";
 import { GatewayConfigSchema } from "@langopen/gateway";
 import { WorkerConfigSchema } from "@langopen/worker";
@@ -5,6 +6,7 @@ import { type Static, Type } from "typebox";
 
 const gateway = GatewayConfigSchema.properties;
 const worker = WorkerConfigSchema.properties;
+const apiServer = ApiServerConfigSchema.properties;
 
 /**
  * `npm start`: the whole data plane on one machine. Composed of the services' own variables
@@ -17,6 +19,10 @@ export const LauncherConfigSchema = Type.Object({
   PORT: gateway.PORT,
   HOST: gateway.HOST,
   BODY_LIMIT_BYTES: gateway.BODY_LIMIT_BYTES,
+  LANGOPEN_JSON_MAX_DEPTH: gateway.LANGOPEN_JSON_MAX_DEPTH,
+  LANGOPEN_JSON_MAX_ITEMS: gateway.LANGOPEN_JSON_MAX_ITEMS,
+  LANGOPEN_JSON_MAX_OBJECT_KEYS: gateway.LANGOPEN_JSON_MAX_OBJECT_KEYS,
+  LANGOPEN_MCP_MAX_BATCH: gateway.LANGOPEN_MCP_MAX_BATCH,
   LANGOPEN_API_KEYS: gateway.LANGOPEN_API_KEYS,
   LANGOPEN_API_KEYS_FILE: gateway.LANGOPEN_API_KEYS_FILE,
   LANGOPEN_ALLOWED_HOSTS: gateway.LANGOPEN_ALLOWED_HOSTS,
@@ -30,7 +36,26 @@ export const LauncherConfigSchema = Type.Object({
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
   LANGOPEN_DATA_DIR: Type.String({ default: ".langopen" }),
   WORKER_CONCURRENCY: worker.WORKER_CONCURRENCY,
+  LANGOPEN_CRON_ALLOW_SECONDS: apiServer.LANGOPEN_CRON_ALLOW_SECONDS,
+  LANGOPEN_MAX_AFTER_SECONDS: apiServer.LANGOPEN_MAX_AFTER_SECONDS,
+  LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD: apiServer.LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD,
+  LANGOPEN_MAX_PENDING_RUNS: apiServer.LANGOPEN_MAX_PENDING_RUNS,
+  LANGOPEN_PENDING_RUNS_REFRESH_MS: apiServer.LANGOPEN_PENDING_RUNS_REFRESH_MS,
+  LANGOPEN_RUN_TIMEOUT_SECONDS: worker.LANGOPEN_RUN_TIMEOUT_SECONDS,
+  /**
+   * How many runtime processes run the graphs (runs go to the least busy, so a CPU-bound run
+   * holds up only those sharing its process). Absent: one per core, at least 2, at most 4.
+   */
+  LANGOPEN_RUNTIME_PROCESSES: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  /**
+   * Each runtime process's V8 heap limit in MB (--max-old-space-size). A run that allocates past
+   * it takes its process down: the process is replaced and the run ends `error` (RuntimeOutOfMemory).
+   * 1024: generous for agent state, and a runaway graph cannot take the machine's memory.
+   */
+  LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB: Type.Integer({ minimum: 64, maximum: 65_536, default: 1_024 }),
   STREAM_RETENTION_SECONDS: worker.STREAM_RETENTION_SECONDS,
+  LANGOPEN_EVENT_LOG_RUN_BYTES: worker.LANGOPEN_EVENT_LOG_RUN_BYTES,
+  LANGOPEN_EVENT_LOG_TOTAL_BYTES: worker.LANGOPEN_EVENT_LOG_TOTAL_BYTES,
   WORKER_CRON_POLL_MS: worker.WORKER_CRON_POLL_MS,
   WEBHOOK_SECRET: worker.WEBHOOK_SECRET,
   WEBHOOK_ALLOWED_HOSTS: worker.WEBHOOK_ALLOWED_HOSTS,

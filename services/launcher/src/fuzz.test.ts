@@ -118,9 +118,23 @@ const jsonValue = fc.letrec((tie) => ({
   object: fc.dictionary(fc.oneof(fieldNames, fc.string({ maxLength: 10 })), tie("value"), { maxKeys: 6 }),
 })).value;
 
+/** Nesting around and far past the depth limit (200), as text: objects or arrays. */
+const nestedText = fc
+  .tuple(fc.integer({ min: 100, max: 6_000 }), fc.boolean())
+  .map(([depth, arrays]) => (arrays ? "[".repeat(depth) + "]".repeat(depth) : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`));
+/** Arrays around and past the limit of values in a body (200 000): at most about 1.25 MB of text. */
+const hugeArrayText = fc
+  .tuple(fc.integer({ min: 1_000, max: 250_000 }), fc.constantFrom("0", '""', "{}", "[]", "null"))
+  .map(([length, item]) => `[${Array(length).fill(item).join(",")}]`);
+/** A body whose one field holds a deep or huge value: the complexity limits answer, or the schema. */
+const complexBody = fc
+  .tuple(fieldNames, fc.oneof(nestedText, hugeArrayText), fc.boolean())
+  .map(([field, value, bare]) => ({ text: bare ? value : `{${JSON.stringify(field)}:${value}}`, type: "application/json" }));
+
 const bodyArb = fc
   .oneof(
     jsonValue.map((v) => ({ text: JSON.stringify(v), type: "application/json" })),
+    complexBody,
     fc.string({ maxLength: 60 }).map((s) => ({ text: s, type: "application/json" })),
     fc.constantFrom("{", "[1,", '{"a":}', "nul", "\u0000", '{"metadata": {"a": 1}'),
     fc.constant(undefined),
@@ -236,6 +250,26 @@ describe("fuzzing every public route", () => {
     });
     expect(res.status).toBe(200);
     expect(await nextXid()).toBeGreaterThan(before);
+  });
+
+  it("refuses bodies 5 000 deep on every route that takes one with 4xx, and writes nothing", async () => {
+    const deep = `{"metadata":${'{"a":'.repeat(5_000)}1${"}".repeat(5_000)},"input":${"[".repeat(5_000)}${"]".repeat(5_000)}}`;
+    const id = "00000000-0000-4000-8000-000000000001";
+    for (const [method, template] of ROUTES.filter(([m]) => m !== "GET")) {
+      const path = template.replace(/\{[atrc]\}/g, id);
+      const before = await nextXid();
+      const res = await fetch(`${stack.url}${path}`, {
+        method,
+        headers: { "content-type": "application/json" },
+        body: deep,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      expect(res.status, `${method} ${path} -> ${text}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${method} ${path} -> ${text}`).toBeLessThan(500);
+      expect(JSON.parse(text), `${method} ${path}`).toEqual({ detail: expect.any(String) });
+      expect(await nextXid(), `${method} ${path} wrote`).toBe(before);
+    }
   });
 
   it("refuses oversized bodies with 413 and writes nothing", async () => {

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { apiServerLimits } from "@langopen/api-server";
 import { createLogger, loadConfig, resolveInternalSecret, runMain, stopOnSignals } from "@langopen/common";
 import { parseHostList } from "@langopen/gateway";
 import { chooseConfig, startLangOpen } from "./compose.js";
@@ -8,7 +9,9 @@ const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 812
   --watch  reload the graphs when a file of the project changes (runs already started finish on the old code)
 Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL,
   LANGOPEN_API_KEYS, LANGOPEN_API_KEYS_FILE, LANGOPEN_ALLOWED_HOSTS, LANGOPEN_ALLOW_UNAUTHENTICATED,
-  LANGOPEN_PUBLIC_URL, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE`;
+  LANGOPEN_PUBLIC_URL, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE, LANGOPEN_RUNTIME_PROCESSES,
+  LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB, LANGOPEN_RUN_TIMEOUT_SECONDS, LANGOPEN_JSON_MAX_DEPTH, LANGOPEN_JSON_MAX_ITEMS,
+  LANGOPEN_JSON_MAX_OBJECT_KEYS, LANGOPEN_MCP_MAX_BATCH`;
 
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
@@ -41,6 +44,12 @@ async function main(): Promise<void> {
       watch: args.watch === true,
       dataDir: config.LANGOPEN_DATA_DIR,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      jsonLimits: {
+        maxDepth: config.LANGOPEN_JSON_MAX_DEPTH,
+        maxItems: config.LANGOPEN_JSON_MAX_ITEMS,
+        maxObjectKeys: config.LANGOPEN_JSON_MAX_OBJECT_KEYS,
+      },
+      mcpMaxBatch: config.LANGOPEN_MCP_MAX_BATCH,
       apiKeys: config.LANGOPEN_API_KEYS,
       apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
       allowUnauthenticated: config.LANGOPEN_ALLOW_UNAUTHENTICATED,
@@ -50,7 +59,13 @@ async function main(): Promise<void> {
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
       logLevel: config.LOG_LEVEL,
       workerConcurrency: config.WORKER_CONCURRENCY,
+      runTimeoutSeconds: config.LANGOPEN_RUN_TIMEOUT_SECONDS,
+      runtimeProcesses: config.LANGOPEN_RUNTIME_PROCESSES,
+      runtimeMaxOldSpaceMb: config.LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB,
       streamRetentionSeconds: config.STREAM_RETENTION_SECONDS,
+      runLimits: apiServerLimits(config),
+      eventLogRunBytes: config.LANGOPEN_EVENT_LOG_RUN_BYTES,
+      eventLogTotalBytes: config.LANGOPEN_EVENT_LOG_TOTAL_BYTES,
       cronPollMs: config.WORKER_CRON_POLL_MS,
       webhooks: {
         secret: config.WEBHOOK_SECRET,

@@ -1,12 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type FSWatcher, watch } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   type CallOptions,
   type Client,
+  Code,
+  ConnectError,
   createClient,
   type HandlerContext,
   type ServiceImpl,
@@ -25,6 +28,7 @@ import {
   startRpcServer,
   tokenSha256,
 } from "@langopen/common";
+import { Health } from "@langopen/gen/health/v1/health_pb";
 import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { GraphStatus, RuntimeStartedMessage } from "@langopen/runtime-runner";
@@ -42,6 +46,31 @@ const KILL_AFTER_MS = 5_000;
 const RELOAD_DEBOUNCE_MS = 300;
 /** How long a replaced runtime may finish the calls (runs) it has before it is stopped anyway. */
 const RETIRE_AFTER_MS = 10 * 60_000;
+/** How often the watchdog asks each runtime process whether its event loop answers. */
+const PROBE_EVERY_MS = 1_000;
+/** A runtime process that has not answered for this long is busy: the reload proxy sends new calls elsewhere. */
+const BUSY_AFTER_MS = 3_000;
+/** How many recent exits of runtime processes are kept to explain the failure of their runs. */
+const EXITS_KEPT = 32;
+
+/**
+ * How many runtime processes `npm start` runs when not told: one per core the process may use,
+ * at least 2 (so one CPU-bound run never holds every run up) and at most 4 (each costs about
+ * 100 MB before it runs anything; more are a setting away).
+ */
+export function defaultRuntimeProcesses(): number {
+  return Math.min(4, Math.max(2, os.availableParallelism()));
+}
+
+/** Why a runtime process ended, as its supervisor saw it. */
+export interface RuntimeExit {
+  /** When it exited (ms since the epoch). */
+  at: number;
+  /** A sentence for the runs it hosted, e.g. "the runtime process running the run ran out of memory (...)". */
+  reason: string;
+  /** It died of its heap limit (V8 aborts the process): a run on it allocated past the limit. */
+  outOfMemory: boolean;
+}
 
 /** A graph as a runtime process reports it. */
 export type RuntimeGraph = GraphStatus;
@@ -62,8 +91,15 @@ export class GraphLoadError extends StartupError {
 }
 
 export interface RuntimeProcess {
-  /** Where the runtime is served (the same URL across reloads). */
+  /** Where the runtime is served (the same URL across reloads); any process of the pool answers there. */
   readonly url: string;
+  /**
+   * One URL per runtime process of the pool (each the same across restarts), for a worker to
+   * spread its runs over; with `watch`, the reload proxy's URL alone (it spreads the calls itself).
+   */
+  readonly urls: readonly string[];
+  /** The latest exit, at or after `sinceMs`, of a runtime process served at `url`. */
+  exitSince(url: string, sinceMs: number): RuntimeExit | undefined;
   /** The graphs of the runtime serving now. */
   readonly graphs: RuntimeGraph[];
   /**
@@ -96,6 +132,17 @@ export interface RuntimeProcessOptions {
    * Absent: the child refuses to start (it needs credentials).
    */
   internalSecret?: string;
+  /** How many runtime processes serve the runs (default 1); each is restarted when it dies. */
+  processes?: number;
+  /** Each runtime process's V8 heap limit (--max-old-space-size), in MB; absent: Node's default. */
+  maxOldSpaceMb?: number;
+  /**
+   * A runtime process whose event loop has not answered for this long is killed (and replaced).
+   * Graph code that never yields (a busy loop) can only be stopped so; set it past the longest a
+   * run may take (the run timeout), so that only a run already past its timeout is held up this
+   * long. Absent: never.
+   */
+  hangKillMs?: number;
 }
 
 interface Child {
@@ -103,6 +150,10 @@ interface Child {
   readonly port: number;
   /** Calls sent to it through the reload proxy and not ended yet. */
   calls: number;
+  /** When its event loop last answered the watchdog (or when it started). */
+  answeredAt: number;
+  /** The watchdog killed it for not answering. */
+  hung: boolean;
   /** Resolves with the graphs once it listens; rejects if it exits or hangs first. */
   readonly started: Promise<RuntimeGraph[]>;
   readonly exited: Promise<void>;
@@ -110,13 +161,15 @@ interface Child {
 }
 
 /**
- * Runs the runtime-runner as a child process, so graph code that blocks its event loop cannot
- * stall the API; restarts it when it dies. It gets no database or Redis credentials. A graph
- * that fails to load fails the start (GraphLoadError).
+ * Runs the runtime-runner as a pool of child processes, so graph code that blocks its event loop
+ * cannot stall the API, nor the runs on the other processes; restarts each when it dies, and
+ * kills one whose event loop stays silent past `hangKillMs`. They get no database or Redis
+ * credentials. A graph that fails to load fails the start (GraphLoadError).
  *
  * With `watch`, the runtime's URL is served by a proxy in this process that sends each call to
- * the current child: a reload starts a new child, switches new calls to it once it serves, and
- * lets the old child finish the calls (runs) it has before stopping it.
+ * the least busy child of the current generation: a reload starts a new generation, switches new
+ * calls to it once it serves, and lets the old children finish the calls (runs) they have before
+ * stopping them.
  */
 export async function startRuntimeProcess(options: RuntimeProcessOptions, logger: Logger): Promise<RuntimeProcess> {
   const log = logger.child({ component: "runtime" });
@@ -136,7 +189,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   let stopping = false;
 
   const spawnChild = (port: number): Child => {
-    const proc = spawn(process.execPath, [RUNTIME_MAIN], {
+    const heapLimit = options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : [];
+    const proc = spawn(process.execPath, [...heapLimit, RUNTIME_MAIN], {
       env: {
         ...inherited,
         LANGOPEN_CONFIG: options.configPath,
@@ -168,10 +222,12 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       });
     });
     started.catch(() => {});
-    return {
+    const child: Child = {
       proc,
       port,
       calls: 0,
+      answeredAt: Date.now(),
+      hung: false,
       started,
       exited,
       async stop() {
@@ -185,6 +241,75 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         clearTimeout(timer);
       },
     };
+    proc.once("exit", (code, signal) => {
+      if (stopping) return;
+      // V8 aborts the process when the heap limit is reached (SIGABRT; 134 through a shell).
+      const outOfMemory = !child.hung && (signal === "SIGABRT" || code === 134);
+      const reason = child.hung
+        ? `the runtime process running the run stopped answering for ${Math.round((options.hangKillMs ?? 0) / 1000)} s (graph code kept its event loop busy past the run timeout) and was killed`
+        : outOfMemory
+          ? `the runtime process running the run ran out of memory (heap limit ${options.maxOldSpaceMb ? `${options.maxOldSpaceMb} MB, LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB` : "Node's default"}) and was restarted`
+          : `the runtime process running the run exited (code ${code}, signal ${signal}) and was restarted`;
+      exits.push({ port, at: Date.now(), reason, outOfMemory });
+      if (exits.length > EXITS_KEPT) exits.shift();
+    });
+    void started.then(
+      () => watchdog(child),
+      () => {},
+    );
+    return child;
+  };
+
+  /**
+   * Asks the child every second whether its event loop answers; kills it once it has not for
+   * `hangKillMs` (its supervisor then replaces it, and the calls on it fail).
+   */
+  const watchdog = (child: Child) => {
+    child.answeredAt = Date.now();
+    const health = createClient(Health, createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret }));
+    let probing = false;
+    const timer = setInterval(() => {
+      if (child.proc.exitCode !== null || child.proc.signalCode !== null) return clearInterval(timer);
+      if (options.hangKillMs && Date.now() - child.answeredAt > options.hangKillMs && !child.hung) {
+        child.hung = true;
+        clearInterval(timer);
+        log.error(
+          { pid: child.proc.pid, silent_ms: Date.now() - child.answeredAt },
+          "Killed a runtime process that stopped answering (graph code kept its event loop busy past the run timeout)",
+        );
+        child.proc.kill("SIGKILL");
+        return;
+      }
+      if (probing) return;
+      probing = true;
+      health
+        .check({}, { timeoutMs: PROBE_EVERY_MS })
+        .then(
+          () => {
+            child.answeredAt = Date.now();
+          },
+          (err: unknown) => {
+            // Any answer but silence shows the event loop turns.
+            const code = err instanceof ConnectError ? err.code : undefined;
+            if (code !== undefined && code !== Code.DeadlineExceeded && code !== Code.Unavailable && code !== Code.Canceled) {
+              child.answeredAt = Date.now();
+            }
+          },
+        )
+        .finally(() => {
+          probing = false;
+        });
+    }, PROBE_EVERY_MS);
+    timer.unref();
+  };
+
+  const exits: Array<RuntimeExit & { port: number }> = [];
+  const exitOf = (ports: (port: number) => boolean, sinceMs: number): RuntimeExit | undefined => {
+    for (let i = exits.length - 1; i >= 0; i--) {
+      const e = exits[i] as RuntimeExit & { port: number };
+      if (e.at >= sinceMs && ports(e.port)) return { at: e.at, reason: e.reason, outOfMemory: e.outOfMemory };
+    }
+    return undefined;
   };
 
   /** The child's graphs once it serves them all; otherwise the child is stopped and this throws. */
@@ -200,43 +325,48 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     }
   };
 
-  if (!options.watch) {
-    const url = `http://127.0.0.1:${options.port}`;
-    let child = spawnChild(options.port);
-    const graphs = await serving(child);
-    const restartOnExit = (current: Child) => {
-      current.proc.once("exit", (code, signal) => {
-        if (stopping) return;
-        log.error({ code, signal }, "Runtime process died; restarting it");
-        setTimeout(() => {
-          if (stopping) return;
-          child = spawnChild(options.port);
-          restartOnExit(child);
-          child.started.catch((err: unknown) => log.error({ err }, "Failed to restart the runtime process"));
-        }, 500).unref();
-      });
-    };
-    restartOnExit(child);
-    log.info({ url, pid: child.proc.pid }, "Started runtime process");
-    return {
-      url,
-      graphs,
-      reload: async () => false,
-      async stop() {
-        stopping = true;
-        await child.stop();
-      },
-    };
-  }
-
-  let current = spawnChild(await freePort());
-  let graphs = await serving(current);
+  const size = Math.max(1, options.processes ?? 1);
+  /** Starts a generation of `size` children on the project as it is now; all serve, or all are stopped. */
+  const spawnGeneration = async (): Promise<Child[]> => {
+    const ports: number[] = [];
+    while (ports.length < size) ports.push(await freePort());
+    return ports.map((port) => spawnChild(port));
+  };
+  const servingAll = async (generation: Child[]): Promise<RuntimeGraph[]> => {
+    try {
+      return (await Promise.all(generation.map((child) => serving(child))))[0] as RuntimeGraph[];
+    } catch (err) {
+      await Promise.all(generation.map((child) => child.stop()));
+      throw err;
+    }
+  };
+  /**
+   * The child of the generation serving now for a new call: the one with the fewest open calls
+   * among those whose event loop answers (a CPU-bound run holds its process's), any if none does.
+   */
+  const pick = (): Child => {
+    const now = Date.now();
+    let best: Child | undefined;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (const child of current) {
+      if (child.proc.exitCode !== null || child.proc.signalCode !== null) continue;
+      const score = child.calls + (now - child.answeredAt > BUSY_AFTER_MS ? 1_000_000 : 0);
+      if (score < bestScore) {
+        best = child;
+        bestScore = score;
+      }
+    }
+    return best ?? (current[0] as Child);
+  };
+  let current = await spawnGeneration();
+  let graphs = await servingAll(current);
+  const urlOf = (child: Child) => `http://127.0.0.1:${child.port}`;
   const retiring = new Set<Child>();
   const transports = new WeakMap<Child, Transport>();
   const transportOf = (child: Child): Transport => {
     let transport = transports.get(child);
     if (!transport) {
-      transport = createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret });
+      transport = createRpcTransport(urlOf(child), { token: options.internalSecret });
       transports.set(child, transport);
     }
     return transport;
@@ -255,7 +385,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
           router.service(
             service,
             forwardCalls(service, () => {
-              const child = current;
+              const child = pick();
               let client = clients.get(child);
               if (!client) {
                 client = createClient(service, transportOf(child));
@@ -268,20 +398,81 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       },
     });
   } catch (err) {
-    await current.stop();
+    await Promise.all(current.map((child) => child.stop()));
     throw err;
   }
 
+  if (!options.watch) {
+    // Each process keeps its slot and port across restarts: a worker holds one client per process.
+    const urls = current.map(urlOf);
+    const restartOnExit = (slot: number) => {
+      const dead = current[slot] as Child;
+      dead.proc.once("exit", (code, signal) => {
+        if (stopping) return;
+        log.error({ code, signal, slot }, "Runtime process died; restarting it");
+        if (current.every((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
+          proxy.health.setAll(ServingStatus.NOT_SERVING);
+        }
+        setTimeout(() => {
+          if (stopping) return;
+          const next = spawnChild(dead.port);
+          current = current.map((c, i) => (i === slot ? next : c));
+          restartOnExit(slot);
+          next.started.then(
+            () => proxy.health.setAll(ServingStatus.SERVING),
+            (err: unknown) => log.error({ err, slot }, "Failed to restart the runtime process"),
+          );
+        }, 500).unref();
+      });
+    };
+    for (let slot = 0; slot < current.length; slot++) restartOnExit(slot);
+    log.info({ url: proxy.url, urls, pids: current.map((child) => child.proc.pid) }, "Started runtime processes");
+    return {
+      url: proxy.url,
+      urls,
+      graphs,
+      exitSince: (url, sinceMs) => exitOf((port) => url === `http://127.0.0.1:${port}` || url === proxy.url, sinceMs),
+      reload: async () => false,
+      async stop() {
+        stopping = true;
+        await proxy.close();
+        await Promise.all(current.map((child) => child.stop()));
+      },
+    };
+  }
+
+  /** A child of the serving generation that dies is replaced by a child on the project as it is now. */
   const replaceOnExit = (child: Child) => {
     child.proc.once("exit", (code, signal) => {
-      if (stopping || child !== current) return;
+      if (stopping || !current.includes(child)) return;
       log.error({ code, signal }, "Runtime process died; starting another");
-      // Until another serves, health checks say so.
-      proxy.health.setAll(ServingStatus.NOT_SERVING);
-      void reload();
+      void replace(child);
     });
   };
-  replaceOnExit(current);
+  const replace = async (dead: Child): Promise<void> => {
+    const next = spawnChild(await freePort());
+    try {
+      await serving(next);
+    } catch (err) {
+      if (stopping) return;
+      log.error({ err }, "Failed to replace a runtime process; reloading the project");
+      // Until a generation serves again, health checks say so when none of this one is left.
+      if (current.every((c) => c === dead || c.proc.exitCode !== null || c.proc.signalCode !== null)) {
+        proxy.health.setAll(ServingStatus.NOT_SERVING);
+      }
+      void reload();
+      return;
+    }
+    const slot = current.indexOf(dead);
+    if (stopping || slot < 0) {
+      // Stopped, or a reload replaced the whole generation meanwhile.
+      await next.stop();
+      return;
+    }
+    current = current.map((c, i) => (i === slot ? next : c));
+    replaceOnExit(next);
+  };
+  for (const child of current) replaceOnExit(child);
 
   /** Stops a replaced child once the calls it has ended (or after RETIRE_AFTER_MS). */
   const retire = async (child: Child) => {
@@ -301,14 +492,14 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
 
   let reloading: Promise<boolean> | undefined;
   let again = false;
-  /** The child a reload is starting, stopped at once when everything stops. */
-  let starting: Child | undefined;
+  /** The children a reload is starting, stopped at once when everything stops. */
+  let starting: Child[] | undefined;
   const reloadOnce = async (): Promise<boolean> => {
-    const next = spawnChild(await freePort());
+    const next = await spawnGeneration();
     starting = next;
     let nextGraphs: RuntimeGraph[];
     try {
-      nextGraphs = await serving(next);
+      nextGraphs = await servingAll(next);
     } catch (err) {
       if (err instanceof GraphLoadError) {
         log.error(
@@ -323,17 +514,17 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       starting = undefined;
     }
     if (stopping) {
-      await next.stop();
+      await Promise.all(next.map((child) => child.stop()));
       return false;
     }
     const previous = current;
     current = next;
     graphs = nextGraphs;
     proxy.health.setAll(ServingStatus.SERVING);
-    replaceOnExit(next);
+    for (const child of next) replaceOnExit(child);
     await options.onReload?.(nextGraphs).catch((err: unknown) => log.error({ err }, "Failed to update the served graphs"));
-    log.info({ pid: next.proc.pid, graphs: nextGraphs.map((g) => g.graphId) }, "Reloaded runtime");
-    void retire(previous);
+    log.info({ pids: next.map((child) => child.proc.pid), graphs: nextGraphs.map((g) => g.graphId) }, "Reloaded runtime");
+    for (const child of previous) void retire(child);
     return true;
   };
   /** One reload at a time; a change during one brings one more after it. */
@@ -363,10 +554,13 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       void reload();
     }, RELOAD_DEBOUNCE_MS);
   });
-  log.info({ url: proxy.url, pid: current.proc.pid, watching: projectDir }, "Started runtime process");
+  log.info({ url: proxy.url, pids: current.map((child) => child.proc.pid), watching: projectDir }, "Started runtime processes");
 
   return {
     url: proxy.url,
+    urls: [proxy.url],
+    // Every process of every generation answers at the proxy's URL.
+    exitSince: (url, sinceMs) => (url === proxy.url ? exitOf(() => true, sinceMs) : undefined),
     get graphs() {
       return graphs;
     },
@@ -375,10 +569,10 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       stopping = true;
       clearTimeout(debounce);
       watcher.close();
-      await starting?.stop();
+      await Promise.all((starting ?? []).map((child) => child.stop()));
       await reloading?.catch(() => {});
       await proxy.close();
-      await Promise.all([current.stop(), ...[...retiring].map((child) => child.stop())]);
+      await Promise.all([...current, ...retiring].map((child) => child.stop()));
     },
   };
 }

@@ -37,6 +37,13 @@ export interface WorkerServiceOptions {
   pollMs?: number;
   maxAttempts?: number;
   retentionSeconds?: number;
+  /** Wall-clock seconds one attempt of a run may take (LANGOPEN_RUN_TIMEOUT_SECONDS). */
+  runTimeoutSeconds?: number;
+  /**
+   * Why the runtime at one of `runtimeUrls` went away at or after `sinceMs`, when whoever
+   * supervises it knows (the launcher): it words the failure of the runs that were on it.
+   */
+  runtimeExit?: (url: string, sinceMs: number) => { reason: string; outOfMemory: boolean } | undefined;
   poolSize?: number;
   /** Milliseconds between retention sweeps (expired threads and store items). */
   sweepIntervalMs?: number;
@@ -92,6 +99,10 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     pollMs: options.pollMs ?? WORKER_DEFAULTS.WORKER_POLL_MS,
     maxAttempts: options.maxAttempts ?? WORKER_DEFAULTS.WORKER_MAX_ATTEMPTS,
     retentionSeconds: options.retentionSeconds ?? WORKER_DEFAULTS.STREAM_RETENTION_SECONDS,
+    runTimeoutMs: (options.runTimeoutSeconds ?? WORKER_DEFAULTS.LANGOPEN_RUN_TIMEOUT_SECONDS) * 1000,
+    runtimeExit: options.runtimeExit
+      ? (index, sinceMs) => options.runtimeExit?.(options.runtimeUrls[index] as string, sinceMs)
+      : undefined,
   });
   const sweeper = startSweeper({
     threads: createThreadStore(pool),

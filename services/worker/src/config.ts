@@ -14,8 +14,26 @@ export const WorkerConfigSchema = Type.Object({
   WORKER_LEASE_MS: Type.Integer({ minimum: 500, default: 15_000 }),
   WORKER_POLL_MS: Type.Integer({ minimum: 50, default: 1_000 }),
   WORKER_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 3 }),
+  /**
+   * Wall-clock seconds one attempt of a run may take; past it the run ends `timeout` (an `error`
+   * event TimeoutError on its stream). An hour, as upstream's BG_JOB_TIMEOUT_SECS: long agent
+   * runs fit, a run stuck for good does not hold a slot (and its runtime process) forever.
+   */
+  LANGOPEN_RUN_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3_600, default: 3_600 }),
   /** Seconds a run's event log is kept after it ends. */
   STREAM_RETENTION_SECONDS: Type.Integer({ minimum: 1, default: 3_600 }),
+  /**
+   * Bytes one event log (a run's, and a thread's) may hold; past it its oldest events are dropped
+   * and a reader that resumes before them is told so (an `error` event EventsDropped). 64 MiB: a
+   * run streaming a 9 MB state in four modes is about 94 MB of events; live readers get them all.
+   */
+  LANGOPEN_EVENT_LOG_RUN_BYTES: Type.Integer({ minimum: 1_024, default: 64 * 1024 * 1024 }),
+  /**
+   * Bytes all event logs kept in this process may hold together (without REDIS_URL), oldest
+   * dropped first. 192 MiB: three full run logs, well within a small machine. With Redis, its
+   * `maxmemory` is this budget (see README).
+   */
+  LANGOPEN_EVENT_LOG_TOTAL_BYTES: Type.Integer({ minimum: 1_024, default: 192 * 1024 * 1024 }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
   /** Milliseconds between retention sweeps: expired threads (TTL) and store items. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1_000, default: 60_000 }),

@@ -8,7 +8,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: "worker", level: config.LOG_LEVEL });
   const internalSecret = await requireInternalSecret(config, "worker");
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "worker") : undefined;
-  const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
+  const budgets = { maxLogBytes: config.LANGOPEN_EVENT_LOG_RUN_BYTES, maxTotalBytes: config.LANGOPEN_EVENT_LOG_TOTAL_BYTES };
+  const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
   const service = startWorkerService(
     {
       databaseUrl: config.DATABASE_URL,
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
       pollMs: config.WORKER_POLL_MS,
       maxAttempts: config.WORKER_MAX_ATTEMPTS,
       retentionSeconds: config.STREAM_RETENTION_SECONDS,
+      runTimeoutSeconds: config.LANGOPEN_RUN_TIMEOUT_SECONDS,
       poolSize: config.DATABASE_POOL_SIZE,
       sweepIntervalMs: config.SWEEP_INTERVAL_MS,
       apiServerUrl: config.API_SERVER_URL,

@@ -36,7 +36,7 @@ export interface Scheduler {
 /**
  * Refusals that another try would meet again (missing assistant or thread, busy thread with
  * `reject`, a bad payload): the due time is recorded as fired without a run and the cron moves
- * on. Anything else (the api-server unreachable or overloaded) leaves the due time due.
+ * on. Anything else (the api-server unreachable) leaves the due time due.
  */
 const FINAL_CODES = new Set([
   Code.InvalidArgument,
@@ -45,6 +45,9 @@ const FINAL_CODES = new Set([
   Code.PermissionDenied,
   Code.Unimplemented,
   Code.OutOfRange,
+  // The thread's queue is full or the backlog over its budget: this due time is shed (recorded
+  // with the error) rather than retried, which would hold back every other due cron behind it.
+  Code.ResourceExhausted,
 ]);
 
 /** The idempotency key of a firing: one per cron and due time, whoever fires it. */

@@ -30,8 +30,19 @@ export interface WorkerDeps {
   signals: Signals;
   /** Answers the checkpoint calls of the runs this worker drives (CheckpointService, on its own pool). */
   checkpoints: Client<typeof CheckpointService>;
-  /** Runtime clients; runs are spread over them in turn. */
+  /**
+   * Runtime clients; each run goes to the one with the fewest of this worker's runs in flight
+   * (a CPU-bound run then holds up only the runs sharing its process).
+   */
   runtimes: Array<Client<typeof RuntimeService>>;
+  /**
+   * Why the runtime at this index of `runtimes` went away at or after `sinceMs`, when its
+   * supervisor knows (the launcher): it words the failure of the runs that were on it, and a run
+   * alone on a process that ran out of memory ends `error` at once instead of being retried.
+   */
+  runtimeExit?: (index: number, sinceMs: number) => { reason: string; outOfMemory: boolean } | undefined;
+  /** Wall-clock limit of one attempt of a run, in ms; past it the run ends `timeout`. Absent: none. */
+  runTimeoutMs?: number;
   logger: Logger;
   concurrency: number;
   leaseMs: number;
@@ -54,6 +65,19 @@ interface Cancel {
   action: CancelAction;
 }
 
+/** How long the worker waits for an avoided runtime (see avoidUntilAnswered) to answer before using it anyway. */
+const STUCK_PROBE_LIMIT_MS = 10 * 60_000;
+
+/** A run that took its runtime process down alone (it ran out of memory): retrying it would do it again. */
+class RuntimeOutOfMemoryError extends Error {
+  override name = "RuntimeOutOfMemory";
+}
+
+/** A run stopped at its wall-clock limit: it ends `timeout`. The name is upstream's for the same end. */
+class RunTimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
 /** Codes that blame the request itself, not a dependency (house style 4.7): retrying cannot help. */
 const RUN_FAULTS = new Set([
   Code.InvalidArgument,
@@ -72,6 +96,7 @@ const RUN_FAULTS = new Set([
  * next attempt to settle.
  */
 function isRunFault(err: unknown): boolean {
+  if (err instanceof RuntimeOutOfMemoryError || err instanceof RunTimeoutError) return true;
   if (!(err instanceof ConnectError) || !RUN_FAULTS.has(err.code)) return false;
   const reason = errorInfo(err)?.reason;
   return reason !== undefined && reason !== Reason.StaleEpoch;
@@ -82,9 +107,12 @@ export function startWorker(deps: WorkerDeps): Worker {
   const { runs, signals, logger } = deps;
   const owner = deps.owner ?? `worker-${randomUUID()}`;
   const stopping = new AbortController();
-  const active = new Map<string, { abort: AbortController; cancel?: Cancel; done: Promise<void> }>();
+  const active = new Map<string, { abort: AbortController; cancel?: Cancel; timedOut?: boolean; done: Promise<void> }>();
   let slotFreed: () => void = () => {};
-  let next = 0;
+  /** This worker's runs in flight per runtime (by index of deps.runtimes). */
+  const load = deps.runtimes.map(() => 0);
+  /** Runtimes avoided until they answer again (see avoidUntilAnswered). */
+  const stuck = new Set<number>();
 
   const offCancel = signals.onCancel((runId, action) => {
     const run = active.get(runId);
@@ -94,7 +122,63 @@ export function startWorker(deps: WorkerDeps): Worker {
     }
   });
 
-  const runtimeFor = () => deps.runtimes[next++ % deps.runtimes.length] as Client<typeof RuntimeService>;
+  let turn = 0;
+  /**
+   * The runtime with the fewest of this worker's runs in flight, avoiding stuck ones; ties go in
+   * turn (other workers' runs are not counted here: taking turns spreads those too).
+   */
+  const leastBusy = (): number => {
+    const busyness = (i: number) => (stuck.has(i) ? 1_000_000 : 0) + (load[i] as number);
+    const first = turn++ % load.length;
+    let best = first;
+    for (let k = 1; k < load.length; k++) {
+      const i = (first + k) % load.length;
+      if (busyness(i) < busyness(best)) best = i;
+    }
+    return best;
+  };
+  const runtimeFor = () => deps.runtimes[leastBusy()] as Client<typeof RuntimeService>;
+
+  /**
+   * A runtime that held a run past its timeout may be stuck in graph code that never yields, and
+   * one that failed under a run may be restarting: it gets no new run until it answers again
+   * (a supervisor kills a stuck one, and restarts a dead one).
+   */
+  function avoidUntilAnswered(index: number): void {
+    if (stuck.has(index)) return;
+    stuck.add(index);
+    const runtime = deps.runtimes[index] as Client<typeof RuntimeService>;
+    void (async () => {
+      const deadline = Date.now() + STUCK_PROBE_LIMIT_MS;
+      while (!stopping.signal.aborted && Date.now() < deadline) {
+        try {
+          await runtime.listGraphs({}, { timeoutMs: 2_000, signal: stopping.signal });
+          break;
+        } catch {
+          await sleep(1_000, stopping.signal);
+        }
+      }
+      stuck.delete(index);
+    })();
+  }
+
+  /**
+   * The failure of a run whose runtime process went away under it, worded with the reason its
+   * supervisor saw (the exit may be reported a moment after the broken call).
+   */
+  async function explainFailure(failure: unknown, index: number, sinceMs: number, alone: boolean): Promise<unknown> {
+    if (!(failure instanceof ConnectError)) return failure;
+    for (let i = 0; i < 20 && !stopping.signal.aborted; i++) {
+      const exit = deps.runtimeExit?.(index, sinceMs);
+      if (exit) {
+        // Alone on the process, the run is what exhausted its memory; with others, any of them may have.
+        if (exit.outOfMemory && alone) return new RuntimeOutOfMemoryError(`${exit.reason}; the run is not retried`);
+        return new ConnectError(exit.reason, Code.Unavailable);
+      }
+      await sleep(100, stopping.signal);
+    }
+    return failure;
+  }
 
   async function settleFromRuntime(row: ClaimedRun) {
     const res = await runtimeFor().getState({ graphId: row.graph_id, threadId: row.thread_id });
@@ -112,8 +196,13 @@ export function startWorker(deps: WorkerDeps): Worker {
     const tell = (kind: MessageInitShape<typeof ExecuteRequestSchema>["kind"]) => {
       requests.write(create(ExecuteRequestSchema, { kind })).catch(() => {});
     };
-    const sink = createEventSink(signals, row.run_id, row.thread_id, BigInt(row.epoch), (seq) =>
-      tell({ case: "ack", value: { durableEvents: BigInt(seq) } }),
+    const sink = createEventSink(
+      signals,
+      row.run_id,
+      row.thread_id,
+      BigInt(row.epoch),
+      (seq) => tell({ case: "ack", value: { durableEvents: BigInt(seq) } }),
+      (err, events) => log.warn({ err, events }, "The event log refused events; the run goes on without them"),
     );
     sink.push("metadata", JSON.stringify({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
     let lostLease = false;
@@ -141,6 +230,20 @@ export function startWorker(deps: WorkerDeps): Worker {
 
     let result: RunResult | undefined;
     let failure: unknown;
+    // The least busy runtime; it is this run's until it ends.
+    const runtimeIndex = leastBusy();
+    load[runtimeIndex] = (load[runtimeIndex] ?? 0) + 1;
+    const executeStarted = Date.now();
+    const timeout =
+      deps.runTimeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => {
+              entry.timedOut = true;
+              entry.abort.abort();
+            },
+            Math.max(0, deps.runTimeoutMs - (Date.now() - claimedAt)),
+          );
     try {
       // A cancel asked for before the claim comes with the claimed row; one that raced the claim
       // and missed our subscription shows up at the first heartbeat.
@@ -163,7 +266,9 @@ export function startWorker(deps: WorkerDeps): Worker {
       tell({ case: "start", value: create(ExecuteRunRequestSchema, start) });
       // The claim set the lease a moment ago; the runtime counts it down from here.
       tell({ case: "lease", value: { validForMs: BigInt(Math.max(0, deps.leaseMs - (Date.now() - claimedAt))) } });
-      const stream = runtimeFor().execute(requests, { signal: entry.abort.signal });
+      const stream = (deps.runtimes[runtimeIndex] as Client<typeof RuntimeService>).execute(requests, {
+        signal: entry.abort.signal,
+      });
       let seq = 0;
       // The data of the last root `values` event: the result's values when it says so (they come once).
       let lastValues: Uint8Array = new Uint8Array();
@@ -186,7 +291,21 @@ export function startWorker(deps: WorkerDeps): Worker {
       if (!entry.abort.signal.aborted) failure = err;
     } finally {
       clearInterval(heartbeat);
+      clearTimeout(timeout);
       requests.close();
+    }
+    const alone = load[runtimeIndex] === 1;
+    load[runtimeIndex] = (load[runtimeIndex] ?? 1) - 1;
+    if (entry.timedOut && !result) {
+      failure = new RunTimeoutError(
+        `the run exceeded its time limit of ${Math.round((deps.runTimeoutMs ?? 0) / 1000)} s (LANGOPEN_RUN_TIMEOUT_SECONDS) and was stopped`,
+      );
+      avoidUntilAnswered(runtimeIndex);
+    } else if (failure && !result && !isRunFault(failure)) {
+      // The runtime failed under the run (a graph's own error comes as a result): the next runs,
+      // this one's next attempt too, go elsewhere until it answers again.
+      avoidUntilAnswered(runtimeIndex);
+      if (deps.runtimeExit) failure = await explainFailure(failure, runtimeIndex, executeStarted, alone);
     }
 
     try {
@@ -288,7 +407,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       }
       return true;
     }
-    let status: "success" | "error" | "interrupted";
+    let status: "success" | "error" | "interrupted" | "timeout";
     let outcome: Awaited<ReturnType<RunLeaseStore["finish"]>>;
     /** The error of a run that ended without a result from the runtime, for its stream. */
     let unreported: { error: string; message: string } | undefined;
@@ -344,7 +463,7 @@ export function startWorker(deps: WorkerDeps): Worker {
         thread: { status: result.hasNext || pending.length > 0 ? "interrupted" : "idle", valuesJson, interruptsJson },
       });
     } else {
-      status = "error";
+      status = failure instanceof RunTimeoutError ? "timeout" : "error";
       const error = result?.errorJson.length
         ? (JSON.parse(jsonText(result.errorJson)) as { error: string; message: string })
         : describeFailure(failure);

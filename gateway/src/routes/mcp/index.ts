@@ -28,14 +28,35 @@ import { McpMessageBody, McpPostHeaders } from "../../schemas/mcp.js";
 export interface McpRoutesOptions {
   /** The server version announced at initialization. */
   version?: string;
+  /** Most JSON-RPC requests in one batch (default DEFAULT_MCP_MAX_BATCH). */
+  maxBatch?: number;
 }
 
+/**
+ * Requests one batch may hold. Each may start a run (tools/call) or look up schemas
+ * (tools/list), so the length of a batch is a multiple of its cost; the protocol's newest
+ * revision drops batches altogether, and clients send one request at a time.
+ */
+export const DEFAULT_MCP_MAX_BATCH = 20;
 /** Assistants read per page when listing the tools. */
 const PAGE = 100;
 /** At most this many tools: the first assistants, oldest first. */
-const MAX_TOOLS = 1_000;
+export const MAX_TOOLS = 1_000;
+/** Tools per page of tools/list: each needs a schema look-up, answered by the runtime. */
+export const TOOLS_PAGE = 100;
 /** Schema look-ups (answered by the runtime) made at once while listing. */
 const SCHEMA_CONCURRENCY = 8;
+
+/** The opaque cursor of tools/list: where the next page starts. */
+export const toolsCursor = (offset: number): string => Buffer.from(`tools:${offset}`).toString("base64url");
+
+/** The start of the page a cursor names; undefined for a cursor this server did not hand out. */
+export function cursorOffset(cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return 0;
+  const match = /^tools:(\d{1,7})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  const offset = match ? Number(match[1]) : Number.NaN;
+  return Number.isSafeInteger(offset) && offset % TOOLS_PAGE === 0 ? offset : undefined;
+}
 
 /** Maps over items with at most `limit` calls under way. */
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -57,6 +78,7 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
 export const mcpRoutes: FastifyPluginAsyncTypebox<McpRoutesOptions> = async (fastify, options) => {
   lenientJsonBodies(fastify);
   const { assistants, runs } = fastify.rpc;
+  const maxBatch = options.maxBatch ?? DEFAULT_MCP_MAX_BATCH;
 
   /** Every assistant, oldest first, so that tool names stay stable as assistants are added. */
   const listAssistants = async (request: FastifyRequest): Promise<Assistant[]> => {
@@ -84,19 +106,64 @@ export const mcpRoutes: FastifyPluginAsyncTypebox<McpRoutesOptions> = async (fas
     }
   };
 
-  const listTools = async (request: FastifyRequest): Promise<Tool[]> => {
-    const named = [...toolNames(await listAssistants(request))];
-    return mapLimited(named, SCHEMA_CONCURRENCY, async ([name, assistant]) => ({
-      name,
-      title: assistant.name || assistant.graphId,
-      description: toolDescription(assistant),
-      inputSchema: await inputSchema(request, assistant),
-    }));
+  /**
+   * What one HTTP request has read, shared by the requests of its batch: the assistants (one
+   * search), each page of tools, and the input schemas. However many tools/list a batch holds, it
+   * costs at most one listing of every tool.
+   */
+  interface RequestScope {
+    named?: Promise<Map<string, Assistant>>;
+    pages: Map<number, Promise<{ tools: Tool[]; nextCursor?: string }>>;
+    /** By graph and config: the runtime answers schemas from nothing else, and assistants often share both. */
+    schemas: Map<string, Promise<Tool["inputSchema"]>>;
+  }
+
+  const sharedInputSchema = (request: FastifyRequest, scope: RequestScope, assistant: Assistant) => {
+    const key = `${assistant.graphId}\u0000${JSON.stringify(assistant.config ?? {})}`;
+    let schema = scope.schemas.get(key);
+    if (schema === undefined) {
+      schema = inputSchema(request, assistant);
+      scope.schemas.set(key, schema);
+    }
+    return schema;
+  };
+
+  const namedTools = (request: FastifyRequest, scope: RequestScope): Promise<Map<string, Assistant>> => {
+    scope.named ??= listAssistants(request).then(toolNames);
+    return scope.named;
+  };
+
+  /** One page of tools, from the cursor's offset; the names are given over every assistant, so they stay stable. */
+  const listTools = (request: FastifyRequest, scope: RequestScope, cursor: string | undefined) => {
+    const offset = cursorOffset(cursor);
+    if (offset === undefined) throw new McpError(ErrorCode.InvalidParams, "Invalid cursor: pass a nextCursor of tools/list");
+    let page = scope.pages.get(offset);
+    if (page === undefined) {
+      page = namedTools(request, scope).then(async (named) => {
+        const entries = [...named].slice(offset, offset + TOOLS_PAGE);
+        const tools = await mapLimited(entries, SCHEMA_CONCURRENCY, async ([name, assistant]) => ({
+          name,
+          title: assistant.name || assistant.graphId,
+          description: toolDescription(assistant),
+          inputSchema: await sharedInputSchema(request, scope, assistant),
+        }));
+        const next = offset + TOOLS_PAGE;
+        return next < named.size ? { tools, nextCursor: toolsCursor(next) } : { tools };
+      });
+      scope.pages.set(offset, page);
+    }
+    return page;
   };
 
   /** Runs the tool's assistant statelessly and answers its result; run failures are error results. */
-  const callTool = async (request: FastifyRequest, name: string, args: JsonObject, signal: AbortSignal): Promise<ToolResult> => {
-    const assistant = toolNames(await listAssistants(request)).get(name);
+  const callTool = async (
+    request: FastifyRequest,
+    scope: RequestScope,
+    name: string,
+    args: JsonObject,
+    signal: AbortSignal,
+  ): Promise<ToolResult> => {
+    const assistant = (await namedTools(request, scope)).get(name);
     if (assistant === undefined) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     try {
       const authorized = await request.authorizeCall(
@@ -127,10 +194,11 @@ export const mcpRoutes: FastifyPluginAsyncTypebox<McpRoutesOptions> = async (fas
 
   const newServer = (request: FastifyRequest): McpServer => {
     const server = new McpServer({ name: "LangOpen", version: options.version ?? "0.0.0" }, { capabilities: { tools: {} } });
+    const scope: RequestScope = { pages: new Map(), schemas: new Map() };
     // The tools come from the assistants and their JSON schemas, not from registered handlers.
-    server.server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await listTools(request) }));
+    server.server.setRequestHandler(ListToolsRequestSchema, async (list) => listTools(request, scope, list.params?.cursor));
     server.server.setRequestHandler(CallToolRequestSchema, async (call, extra) =>
-      callTool(request, call.params.name, (call.params.arguments ?? {}) as JsonObject, extra.signal),
+      callTool(request, scope, call.params.name, (call.params.arguments ?? {}) as JsonObject, extra.signal),
     );
     return server;
   };
@@ -141,6 +209,14 @@ export const mcpRoutes: FastifyPluginAsyncTypebox<McpRoutesOptions> = async (fas
     async (request, reply) => {
       if ((request.body as unknown) === UNPARSABLE_BODY) {
         return reply.code(400).send(rpcError(null, { code: JsonRpcCode.ParseError, message: "Parse error: Invalid JSON" }));
+      }
+      if (Array.isArray(request.body) && request.body.length > maxBatch) {
+        return reply.code(400).send(
+          rpcError(null, {
+            code: JsonRpcCode.InvalidRequest,
+            message: `Invalid request: a batch may hold at most ${maxBatch} requests; send the rest in further batches`,
+          }),
+        );
       }
       const server = newServer(request);
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { exceededJsonLimit, JsonTooComplexError } from "../../plugins/json-body.js";
 import { RequestValidationError } from "../../validation.js";
 
 /** A request body that is not JSON. The protocol routes answer 400 for it, not the usual 422. */
@@ -8,7 +9,8 @@ export class MalformedJson {
 
 /**
  * Makes invalid JSON reach the handlers of this scope as a MalformedJson instead of failing the
- * request (an empty body stays "no body"); parsing itself stays Fastify's.
+ * request (an empty body stays "no body"); parsing itself stays Fastify's, after the complexity
+ * limits of every JSON body (over them: 413).
  */
 export function acceptMalformedJson(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser("error", "error");
@@ -17,6 +19,11 @@ export function acceptMalformedJson(fastify: FastifyInstance): void {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") {
       done(null, undefined);
+      return;
+    }
+    const exceeded = exceededJsonLimit(text, fastify.jsonBodyLimits);
+    if (exceeded !== undefined) {
+      done(new JsonTooComplexError(exceeded), undefined);
       return;
     }
     parse(request, text, (err, value) => done(null, err ? new MalformedJson() : value));

@@ -36,6 +36,8 @@ export interface CronServiceDeps {
   graphIds: () => ReadonlySet<string>;
   /** The current time (tests may fix it). */
   now?: () => Date;
+  /** Whether schedules may have a seconds field (6 fields); off: minute granularity only. */
+  allowSeconds?: boolean;
 }
 
 const SORT_KEYS = ["cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at"] as const;
@@ -144,7 +146,10 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
   const decideUpdate = (req: UpdateCronRequest, current: CronRow): CronChanges => {
     const changes: CronChanges = {};
     const scheduleChanged = req.schedule !== undefined || req.timezone !== undefined;
-    const schedule = checkSchedule(req.schedule ?? current.schedule, req.timezone ?? current.timezone ?? "");
+    // A schedule kept as it is was accepted when it was set: only a new one is held to today's rules.
+    const schedule = checkSchedule(req.schedule ?? current.schedule, req.timezone ?? current.timezone ?? "", {
+      allowSeconds: req.schedule === undefined || deps.allowSeconds,
+    });
     if (req.schedule !== undefined) changes.schedule = schedule.expression;
     if (req.timezone !== undefined) changes.timezone = req.timezone === "" ? null : schedule.timezone;
     let endTime = current.end_time;
@@ -173,7 +178,7 @@ export function createCronServiceImpl(deps: CronServiceDeps): ServiceImpl<typeof
       const payload = req.payload;
       if (!payload) throw invalidArgument("payload is required", [{ field: "payload", description: "required" }]);
       checkPayload(payload);
-      const schedule = checkSchedule(req.schedule, req.timezone);
+      const schedule = checkSchedule(req.schedule, req.timezone, { allowSeconds: deps.allowSeconds });
       const assistantId = resolveAssistantId(payload.assistantId, deps.graphIds());
       if (!(await deps.assistants.get(assistantId))) throw notFound("Assistant", payload.assistantId);
       const threadId = req.threadId === "" ? null : requireUuid("thread_id", req.threadId);

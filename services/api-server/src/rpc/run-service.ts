@@ -58,6 +58,7 @@ import {
   StreamRunRequestSchema,
 } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { authOf, callerOf, configWithCaller } from "../caller.js";
+import type { Admission } from "../domain/admission.js";
 import { page } from "../domain/paging.js";
 import { decideResume, type ResumeAsk, threadAssistant } from "../domain/resume.js";
 import { eventMatchesModes } from "../domain/stream-modes.js";
@@ -72,6 +73,10 @@ export interface RunServiceDeps {
   logger: Logger;
   /** How long a read of the event log waits for news before checking again. */
   pollMs?: number;
+  /** The longest a run may be delayed (after_seconds); absent: no bound. */
+  maxAfterSeconds?: number;
+  /** Admission control: refuses new runs while the backlog is over its budget; absent: every run is admitted. */
+  admission?: Admission;
 }
 
 const STATUS_TO_PROTO: Readonly<Record<RunStatusName, RunStatus>> = RUN_STATUS_BY_NAME;
@@ -137,6 +142,11 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     }
     if (!(req.afterSeconds >= 0) || !Number.isFinite(req.afterSeconds)) {
       throw invalidArgument("after_seconds must not be negative", [{ field: "after_seconds", description: "out of range" }]);
+    }
+    if (deps.maxAfterSeconds !== undefined && req.afterSeconds > deps.maxAfterSeconds) {
+      throw invalidArgument(`after_seconds must be at most ${deps.maxAfterSeconds}`, [
+        { field: "after_seconds", description: "out of range" },
+      ]);
     }
     return spec;
   };
@@ -204,7 +214,9 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     const spec = checkedSpec(req);
     const assistant = await runnableAssistant(spec.assistantId);
     const threadId = req.threadId === "" ? newId() : requireUuid("thread_id", req.threadId);
+    await deps.admission?.admit();
     const created = await runs.create(newRun(req, threadId, spec, assistant, ctx));
+    deps.admission?.created();
     await announceCreated(created, threadId);
     return created.run;
   };
@@ -235,6 +247,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       interruptIds: req.interruptIds,
       assistant: spec.assistantId,
     };
+    await deps.admission?.admit();
     for (let attempt = 1; ; attempt++) {
       const named = spec.assistantId !== "" ? spec.assistantId : threadAssistant(await runs.threadForRun(threadId, auth));
       // A failure to load it is answered only if the decision gets that far (a refusal of the thread comes first).
@@ -266,6 +279,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
             return { ...newRun(request, threadId, runSpec, loaded.row, ctx), createThread: false };
           },
         );
+        deps.admission?.created();
         await announceCreated(created, threadId);
         return create(CreateOrResumeRunResponseSchema, { run: toRun(created.run), resumed });
       } catch (err) {

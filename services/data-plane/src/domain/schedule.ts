@@ -20,13 +20,28 @@ export function isKnownTimezone(zone: string): boolean {
   }
 }
 
+/** What a schedule may ask for beyond a crontab's. */
+export interface ScheduleOptions {
+  /**
+   * Whether a 6-field expression (seconds first) is accepted. Off by default: a cron that fires
+   * every second creates a run per second for as long as it lives.
+   */
+  allowSeconds?: boolean;
+}
+
 /**
- * Checks a cron expression (5 fields, or 6 with seconds first, or a standard shorthand) and a
- * timezone; INVALID_ARGUMENT naming the field otherwise.
+ * Checks a cron expression (5 fields, or a standard shorthand, or 6 with seconds first when
+ * allowed) and a timezone; INVALID_ARGUMENT naming the field otherwise.
  */
-export function checkSchedule(expression: string, timezone: string): Schedule {
+export function checkSchedule(expression: string, timezone: string, options: ScheduleOptions = {}): Schedule {
   const trimmed = expression.trim();
   const fields = trimmed.split(/\s+/).filter(Boolean);
+  if (fields.length === 6 && !options.allowSeconds) {
+    throw invalidArgument(
+      `schedule ${JSON.stringify(expression)} has a seconds field: schedules are at minute granularity (5 fields: minute hour day month weekday)`,
+      [{ field: "schedule", description: "must have 5 fields; a seconds field is not allowed" }],
+    );
+  }
   const shaped = ALIASES.has(trimmed.toLowerCase()) || fields.length === 5 || fields.length === 6;
   if (!shaped) {
     throw invalidArgument(

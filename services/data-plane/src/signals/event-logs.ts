@@ -53,7 +53,54 @@ export interface EventLogOptions {
   maxEvents?: number;
   /** Seconds a thread's log is kept after its newest event. */
   threadRetentionSeconds?: number;
+  /**
+   * Byte budget of one log (a run's, and likewise a thread's): past it the oldest events are
+   * dropped (see EVENTS_DROPPED). An event counts the length of its name and data plus
+   * EVENT_OVERHEAD_BYTES.
+   */
+  maxLogBytes?: number;
+  /**
+   * Byte budget of all logs of this process together (in-process logs only: in Redis the whole
+   * budget is Redis's `maxmemory`). Past it the oldest events of any log are dropped first.
+   */
+  maxTotalBytes?: number;
 }
+
+/**
+ * A log's byte budget, unless configured: a 9 MB message streamed in four modes (about 94 MB of
+ * events) keeps its last two thirds for replay, while a live reader still gets all of it.
+ */
+export const DEFAULT_LOG_BYTES = 64 * 1024 * 1024;
+/** All in-process logs together, unless configured: three full logs, well under the memory of a small machine. */
+export const DEFAULT_TOTAL_BYTES = 192 * 1024 * 1024;
+/** What an event costs beyond its name and data (its id and bookkeeping), so that floods of tiny events count too. */
+export const EVENT_OVERHEAD_BYTES = 64;
+
+/**
+ * The `error` event's `error` a reader gets first when the log no longer holds every event it
+ * asked for (it started from the beginning, or resumed from an id the log has since dropped):
+ * the event's id is that of the newest dropped event, so resuming from it goes on with what is
+ * kept, and a reader that kept up never sees it. Dropping replay data never touches the run:
+ * its outcome and state are in the database.
+ */
+export const EVENTS_DROPPED = "EventsDropped";
+
+/** The marker in place of a log's dropped events up to and including `through`. */
+export function droppedMarker(through: string): StreamEvent {
+  return {
+    id: through,
+    event: "error",
+    data: JSON.stringify({
+      error: EVENTS_DROPPED,
+      message: `events up to ${through} were dropped to keep the stream's log within its byte budget; the events after it follow. The run's outcome and state are unaffected: read them from the run and its thread.`,
+      dropped_through: through,
+    }),
+  };
+}
+
+/** Whether a reader asking for events after `after` missed some the log dropped (the newest being `droppedThrough`). */
+const missed = (after: string, droppedThrough: string | undefined) =>
+  droppedThrough !== undefined && (fromStart(after) || compareEventIds(after, droppedThrough) < 0);
 
 /** An append made for a run attempt that a newer attempt has superseded. */
 export class StaleEpochError extends Error {
@@ -66,11 +113,15 @@ export class StaleEpochError extends Error {
 /**
  * One round trip per batch of events: refuses the batch when its epoch is stale, else appends
  * each event once to the run's log and once to its thread's log (with the run's id of the
- * event), renews the thread log's expiry and announces both logs once per batch (the logs
- * are the messages; the announcements carry no event, so nothing is encoded again).
- * KEYS: the run's stream, its epoch key, the thread's stream. ARGV: epoch (0: unfenced), max
- * length, thread retention seconds, run live channel, thread live channel, run id, then event
- * and data of each event. Answers the run log's ids, or false when the epoch is stale.
+ * event), keeps each log within its budgets, renews the thread log's expiry and announces both
+ * logs once per batch (the logs are the messages; the announcements carry no event, so nothing
+ * is encoded again). A log's budgets are a number of events and a number of bytes, counted in a
+ * hash beside it (`bytes`, and `dropped`: the newest id dropped, where readers' marker points);
+ * its oldest events go first, its newest never, so a reader that keeps up misses nothing.
+ * KEYS: the run's stream, its epoch key, the thread's stream, the run's and the thread's hash.
+ * ARGV: epoch (0: unfenced), max length, thread retention seconds, run live channel, thread
+ * live channel, run id, max bytes, bytes per event beyond name and data, then event and data of
+ * each event. Answers the run log's ids, or false when the epoch is stale.
  */
 const APPEND_EVENTS = `
 local epoch = tonumber(ARGV[1])
@@ -79,14 +130,47 @@ if epoch > 0 then
   if epoch < current then return false end
   if epoch > current then redis.call('SET', KEYS[2], ARGV[1], 'EX', 604800) end
 end
+local maxLen = tonumber(ARGV[2])
+local maxBytes = tonumber(ARGV[7])
+local overhead = tonumber(ARGV[8])
+local function fit(key, meta, added)
+  local len = redis.call('XLEN', key)
+  local bytes = added + tonumber(redis.call('HGET', meta, 'bytes') or '0')
+  local dropped = false
+  while len > 1 and (len > maxLen or bytes > maxBytes) do
+    local gone = {}
+    for _, entry in ipairs(redis.call('XRANGE', key, '-', '+', 'COUNT', 100)) do
+      if len <= 1 or (len <= maxLen and bytes <= maxBytes) then break end
+      local f = entry[2]
+      bytes = bytes - overhead - #f[#f - 2] - #f[#f]
+      len = len - 1
+      gone[#gone + 1] = entry[1]
+      dropped = entry[1]
+    end
+    if #gone == 0 then break end
+    redis.call('XDEL', key, unpack(gone))
+  end
+  redis.call('HSET', meta, 'bytes', bytes)
+  if dropped then redis.call('HSET', meta, 'dropped', dropped) end
+end
 local ids = {}
-for i = 7, #ARGV, 2 do
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[i], 'data', ARGV[i + 1])
+local added = 0
+local runFresh = redis.call('XLEN', KEYS[1]) == 0
+local threadFresh = redis.call('XLEN', KEYS[3]) == 0
+for i = 9, #ARGV, 2 do
+  local id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i], 'data', ARGV[i + 1])
   ids[#ids + 1] = id
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'run_id', ARGV[6], 'id', id, 'event', ARGV[i], 'data', ARGV[i + 1])
+  redis.call('XADD', KEYS[3], '*', 'run_id', ARGV[6], 'id', id, 'event', ARGV[i], 'data', ARGV[i + 1])
+  added = added + overhead + #ARGV[i] + #ARGV[i + 1]
 end
 if #ids > 0 then
+  -- A hash that outlived its log (evicted under maxmemory) describes nothing kept.
+  if runFresh then redis.call('DEL', KEYS[4]) end
+  if threadFresh then redis.call('DEL', KEYS[5]) end
+  fit(KEYS[1], KEYS[4], added)
+  fit(KEYS[3], KEYS[5], added)
   redis.call('EXPIRE', KEYS[3], ARGV[3])
+  redis.call('EXPIRE', KEYS[5], ARGV[3])
   redis.call('PUBLISH', ARGV[4], ids[#ids])
   redis.call('PUBLISH', ARGV[5], '1')
 end
@@ -126,27 +210,45 @@ export function createRedisEventLogs(
   options: EventLogOptions = {},
 ): EventLogs {
   const maxLen = options.maxEvents ?? 100_000;
+  const maxBytes = options.maxLogBytes ?? DEFAULT_LOG_BYTES;
   const threadRetention = Math.max(1, Math.round(options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS));
   const liveChannel = (runId: string) => `${keys.runEvents(runId)}:live`;
   /** Announces, once per append, that the thread's log grew (the log itself is the message). */
   const threadLiveChannel = (threadId: string) => `${keys.threadEvents(threadId)}:live`;
-  if (!("langopenAppendEvents" in redis)) redis.defineCommand("langopenAppendEvents", { numberOfKeys: 3, lua: APPEND_EVENTS });
+  /** A log's byte count and the newest id it dropped. */
+  const metaOf = (log: string) => `${log}:meta`;
+  if (!("langopenAppendEvents" in redis)) redis.defineCommand("langopenAppendEvents", { numberOfKeys: 5, lua: APPEND_EVENTS });
   const scripted = redis as RedisWithAppend;
 
+  /** The log after `start` and the newest id it dropped, read at one instant (an append may trim between two reads). */
+  const rangeWithDropped = async (log: string, start: string, count?: number) => {
+    const both = redis.multi().hget(metaOf(log), "dropped");
+    const answers = await (count === undefined
+      ? both.xrange(log, start, "+")
+      : both.xrange(log, start, "+", "COUNT", count)
+    ).exec();
+    const [dropped, entries] = (answers ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    }) as [string | null, Array<[string, string[]]>];
+    return { dropped: dropped ?? undefined, entries: entries ?? [] };
+  };
+
   const range = async (runId: string, after: string): Promise<StreamEvent[]> => {
-    const start = fromStart(after) ? "-" : `(${after}`;
-    const entries = await redis.xrange(keys.runEvents(runId), start, "+");
-    return entries.map(([id, fields]) => ({ id, event: fields[1] ?? "", data: fields[3] ?? "null" }));
+    const { dropped, entries } = await rangeWithDropped(keys.runEvents(runId), fromStart(after) ? "-" : `(${after}`);
+    const events = entries.map(([id, fields]) => ({ id, event: fields[1] ?? "", data: fields[3] ?? "null" }));
+    return missed(after, dropped) ? [droppedMarker(dropped as string), ...events] : events;
   };
 
   const threadRange = async (threadId: string, after: string): Promise<ThreadStreamEvent[]> => {
     const start = fromStart(after) ? "-" : `(${after}`;
-    const entries = await redis.xrange(keys.threadEvents(threadId), start, "+", "COUNT", THREAD_PAGE);
-    return entries.map(([id, fields]) => {
+    const { dropped, entries } = await rangeWithDropped(keys.threadEvents(threadId), start, THREAD_PAGE);
+    const events = entries.map(([id, fields]) => {
       const f = new Map<string, string>();
       for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] as string, fields[i + 1] as string);
       return { id, runId: f.get("run_id") ?? "", event: f.get("event") ?? "", data: f.get("data") ?? "null" };
     });
+    return missed(after, dropped) ? [{ ...droppedMarker(dropped as string), runId: "" }, ...events] : events;
   };
 
   /**
@@ -188,12 +290,16 @@ export function createRedisEventLogs(
         keys.runEvents(runId),
         `${keys.runEvents(runId)}:epoch`,
         keys.threadEvents(threadId),
+        metaOf(keys.runEvents(runId)),
+        metaOf(keys.threadEvents(threadId)),
         String(epoch ?? 0n),
         String(maxLen),
         String(threadRetention),
         liveChannel(runId),
         threadLiveChannel(threadId),
         runId,
+        String(maxBytes),
+        String(EVENT_OVERHEAD_BYTES),
         ...args,
       );
       if (answer === null) throw new StaleEpochError(runId, epoch ?? 0n);
@@ -203,7 +309,12 @@ export function createRedisEventLogs(
     readEvents: (runId, after, blockMs, signal) => readLive(liveChannel(runId), () => range(runId, after), blockMs, signal),
 
     async expireEvents(runId, retentionSeconds) {
-      await redis.expire(keys.runEvents(runId), Math.max(1, Math.round(retentionSeconds)));
+      const seconds = Math.max(1, Math.round(retentionSeconds));
+      await redis
+        .multi()
+        .expire(keys.runEvents(runId), seconds)
+        .expire(metaOf(keys.runEvents(runId)), seconds)
+        .exec();
     },
 
     // Subscribed before reading, so that nothing appended after the read goes unnoticed.
@@ -216,24 +327,62 @@ export function createRedisEventLogs(
     },
 
     async dropThreadEvents(threadId) {
-      await redis.del(keys.threadEvents(threadId));
+      await redis.del(keys.threadEvents(threadId), metaOf(keys.threadEvents(threadId)));
       // Wakes the thread's readers, which then find their thread gone.
       await redis.publish(threadLiveChannel(threadId), "0");
     },
   };
 }
 
-/** Event logs in this process, for the one-machine mode: the same contract without Redis. */
-export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs & { close(): void } {
+/** One event kept in this process: held by its run's log and its thread's, counted once in the total. */
+interface Kept {
+  id: string;
+  runId: string;
+  threadId: string;
+  event: string;
+  data: string;
+  /** Its cost in bytes (name, data and EVENT_OVERHEAD_BYTES). */
+  size: number;
+  /** How many logs hold it: at 0 it leaves the total and its data is let go. */
+  refs: number;
+}
+
+interface LocalLog {
+  events: Kept[];
+  bytes: number;
+  /** The newest id this log dropped to keep within its budgets. */
+  droppedThrough?: string;
+}
+
+/** What the in-process logs hold: bytes counted as they are kept, once per event however many logs hold it. */
+export interface EventLogUsage {
+  bytes: number;
+  events: number;
+}
+
+/**
+ * Event logs in this process, for the one-machine mode: the same contract without Redis. Each
+ * log keeps within its budgets (events, bytes) by dropping its oldest events; all logs together
+ * keep within maxTotalBytes by dropping the oldest events of any log first. The newest event is
+ * never dropped, so a reader that keeps up misses nothing; one that falls behind gets the marker.
+ */
+export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs & { close(): void; usage(): EventLogUsage } {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
-  const logs = new Map<string, StreamEvent[]>();
+  const logs = new Map<string, LocalLog>();
   const epochs = new Map<string, bigint>();
   const timers = new Map<string, NodeJS.Timeout>();
-  const maxThreadEvents = options.maxEvents ?? 100_000;
+  const maxEvents = options.maxEvents ?? 100_000;
+  const maxLogBytes = options.maxLogBytes ?? DEFAULT_LOG_BYTES;
+  const maxTotalBytes = options.maxTotalBytes ?? DEFAULT_TOTAL_BYTES;
   const threadRetentionMs = (options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS) * 1000;
-  const threadLogs = new Map<string, ThreadStreamEvent[]>();
+  const threadLogs = new Map<string, LocalLog>();
   const threadTimers = new Map<string, NodeJS.Timeout>();
+  /** Every kept event in id order (oldest first, from `oldest` on): what the total budget drops first. */
+  let queue: Kept[] = [];
+  let oldest = 0;
+  let totalBytes = 0;
+  let keptEvents = 0;
   let lastMs = 0;
   let seq = 0;
   const nextId = () => {
@@ -244,18 +393,82 @@ export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs &
     } else seq += 1;
     return `${lastMs}-${seq}`;
   };
-  const after = (runId: string, id: string) => {
-    const log = logs.get(runId) ?? [];
-    return fromStart(id) ? [...log] : log.filter((e) => compareEventIds(e.id, id) > 0);
+
+  const release = (kept: Kept) => {
+    kept.refs -= 1;
+    if (kept.refs > 0) return;
+    totalBytes -= kept.size;
+    keptEvents -= 1;
+    // The queue may still hold it until its turn comes: it must not hold its data too.
+    kept.data = "";
   };
-  const threadAfter = (threadId: string, id: string) => {
-    const log = threadLogs.get(threadId) ?? [];
-    const start = fromStart(id) ? 0 : log.findIndex((e) => compareEventIds(e.id, id) > 0);
-    return start < 0 ? [] : log.slice(start, start + THREAD_PAGE);
+  const dropOldest = (log: LocalLog, count: number) => {
+    const gone = count === 1 ? [log.events.shift() as Kept] : log.events.splice(0, count);
+    for (const kept of gone) {
+      log.bytes -= kept.size;
+      release(kept);
+    }
+    log.droppedThrough = gone.at(-1)?.id ?? log.droppedThrough;
+  };
+  const fit = (log: LocalLog) => {
+    let count = 0;
+    let bytes = log.bytes;
+    const left = () => log.events.length - count;
+    while (left() > 1 && (left() > maxEvents || bytes > maxLogBytes)) {
+      bytes -= (log.events[count] as Kept).size;
+      count += 1;
+    }
+    if (count > 0) dropOldest(log, count);
+  };
+  const fitTotal = (newest: Kept | undefined) => {
+    while (totalBytes > maxTotalBytes && oldest < queue.length) {
+      const kept = queue[oldest] as Kept;
+      if (kept === newest) break;
+      oldest += 1;
+      if (kept.refs === 0) continue;
+      // Every older event has gone: this one leads each log that still holds it.
+      const runLog = logs.get(kept.runId);
+      if (runLog?.events[0] === kept) dropOldest(runLog, 1);
+      const threadLog = threadLogs.get(kept.threadId);
+      if (threadLog?.events[0] === kept) dropOldest(threadLog, 1);
+    }
+    // The queue sheds what it passed, and events that left every log by other ways (retention).
+    if (oldest > 1_024 && oldest * 2 > queue.length) {
+      queue = queue.slice(oldest);
+      oldest = 0;
+    }
+    if (queue.length - oldest > 2 * keptEvents + 1_024) {
+      queue = queue.slice(oldest).filter((kept) => kept.refs > 0);
+      oldest = 0;
+    }
+  };
+  const dropLog = (log: LocalLog | undefined) => {
+    for (const kept of log?.events ?? []) release(kept);
+  };
+
+  const after = (runId: string, id: string): StreamEvent[] => {
+    const log = logs.get(runId);
+    if (!log) return [];
+    const start = fromStart(id) ? 0 : log.events.findIndex((e) => compareEventIds(e.id, id) > 0);
+    const events = (start < 0 ? [] : log.events.slice(start)).map(({ id, event, data }) => ({ id, event, data }));
+    return missed(id, log.droppedThrough) ? [droppedMarker(log.droppedThrough as string), ...events] : events;
+  };
+  const threadAfter = (threadId: string, id: string): ThreadStreamEvent[] => {
+    const log = threadLogs.get(threadId);
+    if (!log) return [];
+    const start = fromStart(id) ? 0 : log.events.findIndex((e) => compareEventIds(e.id, id) > 0);
+    const events = (start < 0 ? [] : log.events.slice(start, start + THREAD_PAGE)).map(({ id, runId, event, data }) => ({
+      id,
+      runId,
+      event,
+      data,
+    }));
+    return missed(id, log.droppedThrough) ? [{ ...droppedMarker(log.droppedThrough as string), runId: "" }, ...events] : events;
   };
   const dropThread = (threadId: string) => {
     clearTimeout(threadTimers.get(threadId));
     threadTimers.delete(threadId);
+    dropLog(threadLogs.get(threadId));
     threadLogs.delete(threadId);
   };
 
@@ -266,24 +479,32 @@ export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs &
         if (epoch < current) throw new StaleEpochError(runId, epoch);
         epochs.set(runId, epoch);
       }
-      const log = logs.get(runId) ?? [];
+      if (events.length === 0) return [];
+      const log = logs.get(runId) ?? { events: [], bytes: 0 };
       logs.set(runId, log);
-      const threadLog = threadLogs.get(threadId) ?? [];
+      const threadLog = threadLogs.get(threadId) ?? { events: [], bytes: 0 };
       threadLogs.set(threadId, threadLog);
       // Ids grow across all logs here, so the run's id also orders the thread's log.
+      let newest: Kept | undefined;
       const ids = events.map((e) => {
-        const id = nextId();
-        log.push({ id, event: e.event, data: e.data });
-        threadLog.push({ id, runId, event: e.event, data: e.data });
-        return id;
+        const size = e.event.length + e.data.length + EVENT_OVERHEAD_BYTES;
+        newest = { id: nextId(), runId, threadId, event: e.event, data: e.data, size, refs: 2 };
+        log.events.push(newest);
+        log.bytes += size;
+        threadLog.events.push(newest);
+        threadLog.bytes += size;
+        queue.push(newest);
+        totalBytes += size;
+        keptEvents += 1;
+        return newest.id;
       });
-      if (threadLog.length > maxThreadEvents) threadLog.splice(0, threadLog.length - maxThreadEvents);
-      if (events.length > 0) {
-        clearTimeout(threadTimers.get(threadId));
-        const timer = setTimeout(() => dropThread(threadId), threadRetentionMs);
-        timer.unref();
-        threadTimers.set(threadId, timer);
-      }
+      fit(log);
+      fit(threadLog);
+      fitTotal(newest);
+      clearTimeout(threadTimers.get(threadId));
+      const timer = setTimeout(() => dropThread(threadId), threadRetentionMs);
+      timer.unref();
+      threadTimers.set(threadId, timer);
       emitter.emit(`events:${runId}`);
       emitter.emit(`thread:${threadId}`);
       return ids;
@@ -297,6 +518,7 @@ export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs &
     async expireEvents(runId, retentionSeconds) {
       clearTimeout(timers.get(runId));
       const timer = setTimeout(() => {
+        dropLog(logs.get(runId));
         logs.delete(runId);
         timers.delete(runId);
       }, retentionSeconds * 1000);
@@ -310,11 +532,14 @@ export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs &
       return threadAfter(threadId, afterId);
     },
     async threadEventsTail(threadId) {
-      return threadLogs.get(threadId)?.at(-1)?.id ?? "0-0";
+      return threadLogs.get(threadId)?.events.at(-1)?.id ?? "0-0";
     },
     async dropThreadEvents(threadId) {
       dropThread(threadId);
       emitter.emit(`thread:${threadId}`);
+    },
+    usage() {
+      return { bytes: totalBytes, events: keptEvents };
     },
     close() {
       for (const timer of timers.values()) clearTimeout(timer);

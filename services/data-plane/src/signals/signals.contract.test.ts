@@ -5,10 +5,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   type CancelAction,
   compareEventIds,
+  createLocalEventLogs,
   createLocalSignals,
   createRedisSignals,
+  EVENT_OVERHEAD_BYTES,
+  EVENTS_DROPPED,
   type Signals,
   StaleEpochError,
+  type StreamEvent,
 } from "../index.js";
 
 // One contract, two implementations: what the api-server and the worker rely on must hold the
@@ -199,5 +203,146 @@ describe.each(implementations)("signals contract: %s", (_name, make) => {
 
   it("reports itself healthy", async () => {
     expect(await signals.healthy()).toBe(true);
+  });
+});
+
+// Event logs within budgets: every event below costs SIZE bytes (ASCII, so bytes and characters
+// agree in both implementations); a log's budget holds KEPT of them.
+const DATA = JSON.stringify({ text: "x".repeat(1_000) });
+const SIZE = "values".length + DATA.length + EVENT_OVERHEAD_BYTES;
+const KEPT = 4;
+const budgeted: Array<[string, () => Signals]> = [
+  ["in-process", () => createLocalSignals({ maxLogBytes: Math.floor((KEPT + 0.5) * SIZE), maxEvents: 6 })],
+  [
+    "Redis",
+    () =>
+      createRedisSignals({
+        redis,
+        logger,
+        prefix: `contract-${randomUUID()}`,
+        maxLogBytes: Math.floor((KEPT + 0.5) * SIZE),
+        maxEvents: 6,
+      }),
+  ],
+];
+
+const dropped = (e: StreamEvent | undefined) => {
+  if (e?.event !== "error") return undefined;
+  const data = JSON.parse(e.data) as { error?: string; dropped_through?: string };
+  return data.error === EVENTS_DROPPED ? data.dropped_through : undefined;
+};
+
+describe.each(budgeted)("event log budgets: %s", (_name, make) => {
+  let signals: Signals;
+  beforeAll(() => {
+    signals = make();
+  });
+  afterAll(async () => {
+    await signals?.close();
+  });
+
+  it("drops a log's oldest events past its byte budget; a reader that keeps up gets them all, one that resumes before them gets the marker", async () => {
+    const runId = randomUUID();
+    const threadId = randomUUID();
+    const ids: string[] = [];
+    const live: StreamEvent[] = [];
+    let last = "-1";
+    for (let i = 0; i < 10; i++) {
+      ids.push(...(await signals.appendEvents(runId, threadId, [{ event: "values", data: DATA }])));
+      const page = await signals.readEvents(runId, last, 0, never);
+      live.push(...page);
+      last = page.at(-1)?.id ?? last;
+    }
+    // A reader that keeps up: every event, no marker.
+    expect(live.map((e) => e.id)).toEqual(ids);
+    expect(live.every((e) => e.event === "values" && e.data === DATA)).toBe(true);
+
+    // From the start: the marker (its id the newest dropped), then the kept tail, oldest first.
+    const replay = await signals.readEvents(runId, "-1", 0, never);
+    expect(replay).toHaveLength(KEPT + 1);
+    expect(replay[0]?.id).toBe(ids[9 - KEPT]);
+    expect(dropped(replay[0])).toBe(ids[9 - KEPT]);
+    expect(replay.slice(1).map((e) => e.id)).toEqual(ids.slice(10 - KEPT));
+    // Resumed from a dropped id: the marker too; from the marker's id or later: only what follows.
+    const resumed = await signals.readEvents(runId, ids[2] as string, 0, never);
+    expect(dropped(resumed[0])).toBe(ids[9 - KEPT]);
+    expect(resumed.slice(1).map((e) => e.id)).toEqual(ids.slice(10 - KEPT));
+    expect((await signals.readEvents(runId, ids[9 - KEPT] as string, 0, never)).map((e) => e.id)).toEqual(ids.slice(10 - KEPT));
+    expect((await signals.readEvents(runId, ids[8] as string, 0, never)).map((e) => e.id)).toEqual([ids[9]]);
+
+    // The thread's log keeps within the same budget, with its own marker first.
+    const thread = await signals.readThreadEvents(threadId, "-", 0, never);
+    expect(thread).toHaveLength(KEPT + 1);
+    expect(dropped(thread[0])).toBe(thread[0]?.id);
+    expect(thread.slice(1).every((e) => e.runId === runId && e.data === DATA)).toBe(true);
+  });
+
+  it("keeps the newest event even when it alone is over the budget", async () => {
+    const runId = randomUUID();
+    const threadId = randomUUID();
+    const big = JSON.stringify({ text: "y".repeat(10 * SIZE) });
+    const [first] = await signals.appendEvents(runId, threadId, events("metadata"));
+    const [id] = await signals.appendEvents(runId, threadId, [{ event: "values", data: big }]);
+    const replay = await signals.readEvents(runId, "", 0, never);
+    expect(dropped(replay[0])).toBe(first);
+    expect(replay.slice(1)).toEqual([{ id, event: "values", data: big }]);
+    // The next event pushes it out: the budget holds again.
+    const [next] = await signals.appendEvents(runId, threadId, events("end"));
+    const after = await signals.readEvents(runId, "", 0, never);
+    expect(dropped(after[0])).toBe(id);
+    expect(after.slice(1).map((e) => e.id)).toEqual([next]);
+  });
+
+  it("drops the oldest events past the count budget, with the same marker, within one append", async () => {
+    const runId = randomUUID();
+    const ids = await signals.appendEvents(runId, randomUUID(), events("a", "b", "c", "d", "e", "f", "g", "h"));
+    const replay = await signals.readEvents(runId, "0", 0, never);
+    expect(dropped(replay[0])).toBe(ids[1]);
+    expect(replay.slice(1).map((e) => e.event)).toEqual(["c", "d", "e", "f", "g", "h"]);
+  });
+
+  it("answers a log that dropped nothing without a marker", async () => {
+    const runId = randomUUID();
+    await signals.appendEvents(runId, randomUUID(), events("metadata", "end"));
+    expect((await signals.readEvents(runId, "-1", 0, never)).map((e) => e.event)).toEqual(["metadata", "end"]);
+  });
+});
+
+describe("in-process event logs: the total budget", () => {
+  it("drops the oldest events of any log first, counts an event once for its run's and its thread's log, and frees what retention drops", async () => {
+    const logs = createLocalEventLogs({ maxLogBytes: 100 * SIZE, maxTotalBytes: Math.floor(5.5 * SIZE) });
+    try {
+      const threadId = randomUUID();
+      const [older, newer] = [randomUUID(), randomUUID()];
+      const olderIds = await logs.appendEvents(
+        older,
+        threadId,
+        [1, 2, 3].map(() => ({ event: "values", data: DATA })),
+      );
+      expect(logs.usage()).toEqual({ bytes: 3 * SIZE, events: 3 });
+      const newerIds = await logs.appendEvents(
+        newer,
+        threadId,
+        [1, 2, 3, 4].map(() => ({ event: "values", data: DATA })),
+      );
+      // 7 events over a budget of 5.5: the two oldest (of the older run) went.
+      expect(logs.usage()).toEqual({ bytes: 5 * SIZE, events: 5 });
+      const olderReplay = await logs.readEvents(older, "-1", 0, never);
+      expect(dropped(olderReplay[0])).toBe(olderIds[1]);
+      expect(olderReplay.slice(1).map((e) => e.id)).toEqual([olderIds[2]]);
+      expect((await logs.readEvents(newer, "-1", 0, never)).map((e) => e.id)).toEqual(newerIds);
+      const thread = await logs.readThreadEvents(threadId, "-", 0, never);
+      expect(dropped(thread[0])).toBe(olderIds[1]);
+      expect(thread.slice(1).map((e) => e.id)).toEqual([olderIds[2], ...newerIds]);
+
+      // Gone from the run's log (retention) and the thread's: out of the total.
+      await logs.dropThreadEvents(threadId);
+      expect(logs.usage().events).toBe(5);
+      await logs.expireEvents(older, 0.05);
+      await until(async () => logs.usage().events === 4, "the older run's log to expire", { timeoutMs: 5_000, intervalMs: 20 });
+      expect(logs.usage()).toEqual({ bytes: 4 * SIZE, events: 4 });
+    } finally {
+      logs.close();
+    }
   });
 });

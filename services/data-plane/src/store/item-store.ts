@@ -10,6 +10,9 @@ export interface ItemRow {
   updated_at: Date;
 }
 
+/** Text matched literally by LIKE: its wildcards and its escape character (a backslash) escaped. */
+export const escapeLike = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
 /** Namespace labels are joined with '.', which a label may not contain. */
 export const nsPath = (namespace: string[]) => namespace.join(".");
 
@@ -110,8 +113,9 @@ export function createItemStore(pool: Queryable): ItemStore {
     ): Promise<ItemRow[]> {
       const c = new Conditions().raw(LIVE);
       if (prefix.length > 0) {
-        const path = c.param(nsPath(prefix));
-        c.raw(`(ns_path = ${path} OR ns_path LIKE replace(replace(${path}, '%', '\\%'), '_', '\\_') || '.%')`);
+        const path = nsPath(prefix);
+        // The prefix is matched literally (a label may hold `%`, `_` or a backslash).
+        c.raw(`(ns_path = ${c.param(path)} OR ns_path LIKE ${c.param(`${escapeLike(path)}.%`)})`);
       }
       if (filterJson) c.add("value @> ?::jsonb", filterJson);
       const match = authFilterSql(auth, itemAuthDoc(), c);

@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import { failedPrecondition, notFound, type Pool, Reason } from "@langopen/common";
+import { Code } from "@connectrpc/connect";
+import { failedPrecondition, notFound, type Pool, RETRY_AFTER_METADATA, Reason, reasoned } from "@langopen/common";
 import { type AuthFilter, authFilterSql, runThreadMatchSql } from "./auth-filter.js";
 import {
   ACTIVE,
@@ -12,7 +13,7 @@ import {
   settleThread,
   withSpec,
 } from "./run-rows.js";
-import { Conditions, inTransaction, LIVE_THREAD, lockThread, type Queryable } from "./sql.js";
+import { Conditions, inTransaction, LIVE_THREAD, lockThread, type Queryable, retryingConflicts } from "./sql.js";
 import type { ThreadStatusName } from "./thread-store.js";
 import { enqueueRunWebhook } from "./webhook-store.js";
 
@@ -36,6 +37,19 @@ export interface NewRun {
    */
   auth?: AuthFilter;
 }
+
+/** What a create may not exceed. */
+export interface RunStoreLimits {
+  /**
+   * The most runs that may wait (pending) on one thread; a create beyond it fails with
+   * RESOURCE_EXHAUSTED (reason RUN_QUEUE_FULL). Counted under the thread's lock, so concurrent
+   * creates cannot overshoot it. 0 or absent: no limit.
+   */
+  maxQueuedPerThread?: number;
+}
+
+/** How long a create refused for a full thread queue suggests waiting: runs commonly take seconds. */
+const QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
 
 /** Runs that a create pre-empted and that are still running: the caller signals their cancel. */
 export interface CreatedRun {
@@ -77,6 +91,11 @@ export interface RunStore {
     options: { createThread: boolean; auth?: AuthFilter },
     decide: (thread: ThreadForRun | undefined) => NewRun,
   ): Promise<CreatedRun>;
+  /**
+   * How many runs are runnable now (pending and due), counting at most `atMost` of them: the work
+   * is bounded by `atMost` whatever the backlog (admission control compares it with its budget).
+   */
+  countRunnable(atMost: number): Promise<number>;
   /** The thread as createFromThread's decide sees it, read without a lock (a guess to confirm there). */
   threadForRun(threadId: string, auth?: AuthFilter): Promise<ThreadForRun | undefined>;
   /**
@@ -154,7 +173,8 @@ function andRunMatches(auth: AuthFilter | undefined, c: Conditions, runAlias = "
   return match ? ` AND ${match}` : "";
 }
 
-export function createRunStore(pool: Pool): RunStore {
+export function createRunStore(pool: Pool, limits: RunStoreLimits = {}): RunStore {
+  const maxQueued = limits.maxQueuedPerThread ?? 0;
   return {
     /**
      * Creates a run in one transaction: locks the thread, applies the multitask strategy,
@@ -166,35 +186,51 @@ export function createRunStore(pool: Pool): RunStore {
         // A thread that does not exist yet (always so for a stateless run) has no runs and no other
         // writer: it and its run are inserted in one statement, already busy, with no transaction.
         // When the thread exists, nothing is inserted and the general path below decides.
-        const { rows } = await pool.query<RunRow>(
-          `WITH t AS (
+        const { rows } = await retryingConflicts(() =>
+          pool.query<RunRow>(
+            `WITH t AS (
              INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $5::jsonb || $11::jsonb, 'busy')
              ON CONFLICT (thread_id) DO NOTHING
              RETURNING thread_id)
            ${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}`,
-          runValues,
+            runValues,
+          ),
         );
         if (rows[0]) return { run: withSpec(rows[0], input.spec), cancelRunning: [], endedPending: [] };
       }
-      if (input.multitask === "enqueue" && !input.createThread && !input.requestId) {
-        // Enqueued on an existing thread (the default): the active runs stay as they are, so the
-        // thread's lock, the run and the busy mark go in one statement, with no transaction. No row
-        // back: the thread is missing or expired (or does not match the caller's auth filter).
+      if (input.multitask === "enqueue" && !input.createThread && !input.requestId && maxQueued === 0) {
+        // Enqueued on an existing thread (the default) with no limit to its queue: the active runs
+        // stay as they are, so the thread's lock, the run and the busy mark go in one statement,
+        // with no transaction. (A limit needs the count read after the lock is taken, which one
+        // statement's snapshot cannot.) No row back: the thread is missing or expired (or does not
+        // match the caller's auth filter).
         const c = new Conditions(runValues);
         const match = authFilterSql(input.auth, "metadata", c);
-        const { rows } = await pool.query<RunRow>(
-          `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD}${match ? ` AND ${match}` : ""}
+        const { rows } = await retryingConflicts(() =>
+          pool.query<RunRow>(
+            `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD}${match ? ` AND ${match}` : ""}
                       FOR NO KEY UPDATE),
              r AS (${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}),
              u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
                    WHERE thread_id = (SELECT thread_id FROM r))
            SELECT * FROM r`,
-          c.params,
+            c.params,
+          ),
         );
         if (!rows[0]) throw notFound("Thread", input.threadId);
         return { run: withSpec(rows[0], input.spec), cancelRunning: [], endedPending: [] };
       }
-      return inTransaction(pool, (db) => createInTransaction(db, input));
+      return inTransaction(pool, (db) => createInTransaction(db, input, maxQueued));
+    },
+
+    async countRunnable(atMost: number): Promise<number> {
+      // Through the partial index of pending runs, and never past `atMost` of them.
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM (
+           SELECT 1 FROM runs WHERE status = 'pending' AND run_after <= now() LIMIT $1) AS runnable`,
+        [Math.max(0, Math.floor(atMost))],
+      );
+      return rows[0]?.n ?? 0;
     },
 
     async createFromThread(
@@ -222,7 +258,7 @@ export function createRunStore(pool: Pool): RunStore {
           await db.query("UPDATE threads SET metadata = $2::jsonb || metadata WHERE thread_id = $1", [threadId, input.metadata]);
         }
         // The thread is locked and checked: the create need not check it again.
-        return createInTransaction(db, { ...input, auth: undefined });
+        return createInTransaction(db, { ...input, auth: undefined }, maxQueued);
       });
     },
 
@@ -341,7 +377,7 @@ export function createRunStore(pool: Pool): RunStore {
  * (lock order: thread, then its runs), applies the multitask strategy, inserts the run as pending
  * and marks the thread busy.
  */
-async function createInTransaction(db: Queryable, input: NewRun): Promise<CreatedRun> {
+async function createInTransaction(db: Queryable, input: NewRun, maxQueued: number): Promise<CreatedRun> {
   const runValues = insertRunParams(input);
   if (input.requestId) {
     const prior = await db.query<RunRow>("SELECT * FROM runs WHERE request_id = $1", [input.requestId]);
@@ -361,6 +397,14 @@ async function createInTransaction(db: Queryable, input: NewRun): Promise<Create
     throw notFound("Thread", input.threadId);
   }
 
+  if (input.multitask === "enqueue") {
+    // The active runs stay as they are (none is locked); only how many wait matters, counted by
+    // the insert itself, a statement after the thread's lock was taken: creates that committed
+    // while this one waited for it count too, and later ones wait for this one.
+    const created = await insertRun(db, input, runValues, [], [], maxQueued);
+    if (!created) throw queueFull(input.threadId, maxQueued);
+    return created;
+  }
   const active = await db.query<{ run_id: string; status: RunStatusName }>(
     `SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE} ORDER BY created_at FOR UPDATE`,
     [input.threadId],
@@ -388,14 +432,45 @@ async function createInTransaction(db: Queryable, input: NewRun): Promise<Create
       }
     }
   }
-  // The run, and the thread marked busy (its lock is held already), in one statement.
-  const { rows } = await db.query<RunRow>(
-    `WITH r AS (${INSERT_RUN} RETURNING ${RUN_COLUMNS_BUT_SPEC}),
-         t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb WHERE thread_id = $2)
-       SELECT * FROM r`,
-    runValues,
+  const created = await insertRun(db, input, runValues, cancelRunning, endedPending);
+  if (!created) throw new Error("createInTransaction: the run was not inserted");
+  return created;
+}
+
+/** RESOURCE_EXHAUSTED: the thread has `maxQueued` runs waiting already. */
+function queueFull(threadId: string, maxQueued: number) {
+  return reasoned(
+    Code.ResourceExhausted,
+    Reason.RunQueueFull,
+    `Thread ${threadId} already has ${maxQueued} runs waiting, the most it may queue; try again once some have run`,
+    { metadata: { thread_id: threadId, [RETRY_AFTER_METADATA]: String(QUEUE_FULL_RETRY_AFTER_SECONDS) } },
   );
-  return { run: withSpec(rows[0] as RunRow, input.spec), cancelRunning, endedPending };
+}
+
+/**
+ * The run, and the thread marked busy (its lock is held already), in one statement. With
+ * `maxQueued` (> 0), only while the thread has fewer runs waiting: undefined when it has that many.
+ */
+async function insertRun(
+  db: Queryable,
+  input: NewRun,
+  runValues: unknown[],
+  cancelRunning: CreatedRun["cancelRunning"],
+  endedPending: string[],
+  maxQueued = 0,
+): Promise<CreatedRun | undefined> {
+  const room =
+    maxQueued > 0
+      ? `WHERE (SELECT count(*) FROM (SELECT 1 FROM runs WHERE thread_id = $2 AND status = 'pending' LIMIT $12) AS waiting) < $12`
+      : "";
+  const { rows } = await db.query<RunRow>(
+    `WITH r AS (${INSERT_RUN} ${room} RETURNING ${RUN_COLUMNS_BUT_SPEC}),
+         t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
+               WHERE thread_id = (SELECT thread_id FROM r))
+       SELECT * FROM r`,
+    maxQueued > 0 ? [...runValues, maxQueued] : runValues,
+  );
+  return rows[0] && { run: withSpec(rows[0], input.spec), cancelRunning, endedPending };
 }
 
 async function endPending(db: Queryable, runId: string, action: CancelActionName): Promise<void> {

@@ -111,6 +111,23 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
 }
 
 /**
+ * Runs one statement (outside a transaction), again when Postgres broke a deadlock or a
+ * serialization failure by failing it: what inTransaction does for a transaction. Only for
+ * statements that change nothing when they fail (each is atomic on its own).
+ */
+export async function retryingConflicts<T>(statement: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (err) {
+      const code = sqlState(err);
+      if (!(code && RETRYABLE.has(code)) || attempt >= ATTEMPTS) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 10));
+  }
+}
+
+/**
  * Locks a thread against changes of its status and values (not of its key, so foreign-key
  * checks of checkpoint writes pass). Transactions that touch a thread and its runs take this
  * lock first, so they always lock in the same order: thread, then run. False when there is no

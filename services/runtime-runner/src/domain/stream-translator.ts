@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { textBytes } from "@langopen/common";
 import type { StreamEventLike } from "../graphs/types.js";
 import { isMessage, messageToDict, toPlain } from "./plain-json.js";
 import { configToCheckpoint } from "./thread-state.js";
@@ -209,4 +211,89 @@ export class StreamTranslator {
     }
     return fresh.length > 0 ? [{ event: "messages/complete", data: fresh }] : [];
   }
+}
+
+/** Strings at least this long are encoded once per run, however many events carry them. */
+const SHARED_STRING_CHARS = 64 * 1024;
+/** How many such strings a run's encoder remembers (a run's state seldom holds more big ones at once). */
+const SHARED_STRINGS_KEPT = 16;
+/** Marks a big string's place in an event's text; the random part keeps user data from forging one. */
+const PLACEHOLDER = `\u0000${randomUUID()}:`;
+const PLACEHOLDER_IN_JSON = new RegExp(
+  `"${JSON.stringify(PLACEHOLDER).slice(1, -1).replaceAll("\\", "\\\\")}(\\d+)\\\\u0000"`,
+  "g",
+);
+
+/**
+ * Encodes a run's event data as JSON bytes. One graph step puts the same state in several
+ * events (values, updates, messages, debug's checkpoint and task), so a big message would be
+ * escaped and encoded to UTF-8 once per event; here each big string is encoded once per run and
+ * its bytes reused wherever it appears again. The bytes are those JSON.stringify would give.
+ */
+export class EventEncoder {
+  private readonly shared = new Map<string, Uint8Array>();
+
+  encode(data: unknown): Uint8Array {
+    const big: string[] = [];
+    const marked = markBigStrings(data, big);
+    if (big.length === 0) return textBytes(JSON.stringify(data) ?? "null");
+    const text = JSON.stringify(marked) ?? "null";
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    for (const found of text.matchAll(PLACEHOLDER_IN_JSON)) {
+      parts.push(textBytes(text.slice(from, found.index)));
+      parts.push(this.quoted(big[Number(found[1])] as string));
+      from = found.index + found[0].length;
+    }
+    parts.push(textBytes(text.slice(from)));
+    const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  }
+
+  /** The string as JSON bytes, from the run's memory when it came before (a Map hashes long strings by length: no scan). */
+  private quoted(value: string): Uint8Array {
+    let bytes = this.shared.get(value);
+    if (bytes === undefined) {
+      bytes = textBytes(JSON.stringify(value));
+      if (this.shared.size >= SHARED_STRINGS_KEPT) this.shared.delete(this.shared.keys().next().value as string);
+      this.shared.set(value, bytes);
+    }
+    return bytes;
+  }
+}
+
+/** The value with each big string replaced by its placeholder (copying only what holds one); the strings go to `big`. */
+function markBigStrings(value: unknown, big: string[]): unknown {
+  if (typeof value === "string") {
+    if (value.length < SHARED_STRING_CHARS) return value;
+    big.push(value);
+    return `${PLACEHOLDER}${big.length - 1}\u0000`;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const marked = markBigStrings(item, big);
+      if (marked !== item) {
+        copy ??= [...value];
+        copy[i] = marked;
+      }
+    });
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const marked = markBigStrings(item, big);
+    if (marked !== item) {
+      copy ??= { ...value };
+      // Defined, not assigned: a key named __proto__ stays a key.
+      Object.defineProperty(copy, key, { value: marked, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return copy ?? value;
 }

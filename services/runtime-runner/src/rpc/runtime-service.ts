@@ -17,7 +17,7 @@ import { errorBody, plainJsonBytes, samePlainJson, toPlain } from "../domain/pla
 import { buildRunConfig, fromPublicConfig, runInput, stateConfig } from "../domain/run-config.js";
 import { graphSchemas, type SchemaModule } from "../domain/schemas.js";
 import { SnapshotSerde } from "../domain/snapshot-serde.js";
-import { KNOWN_MODES, type OutEvent, planStream, StreamTranslator } from "../domain/stream-translator.js";
+import { EventEncoder, KNOWN_MODES, type OutEvent, planStream, StreamTranslator } from "../domain/stream-translator.js";
 import { interruptsByTask, toThreadState } from "../domain/thread-state.js";
 import type { GraphRegistry } from "../graphs/registry.js";
 import type { CompiledGraphLike } from "../graphs/types.js";
@@ -43,9 +43,9 @@ type ExecuteRunResponseInit = {
 type ExecuteResponseInit = ExecuteRunResponseInit | { kind: { case: "checkpointCall"; value: CallerCall } };
 type CheckpointRefInit = MessageInitShape<typeof CheckpointRefSchema>;
 
-function eventResponse(out: OutEvent): ExecuteRunResponseInit {
+function eventResponse(out: OutEvent, encoder: EventEncoder): ExecuteRunResponseInit {
   // The translator's data is plain JSON already. The worker numbers the events; ids stay empty.
-  const dataJson = textBytes(JSON.stringify(out.data) ?? "null");
+  const dataJson = encoder.encode(out.data);
   return { kind: { case: "event", value: { id: "", event: out.event, dataJson } } };
 }
 
@@ -194,10 +194,12 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     const link = new CallerLink({ acknowledged, ackTimeoutMs: deps.ackTimeoutMs, onLost: onWriteFailed });
     runAbort.signal.addEventListener("abort", () => link.close(runAbort.signal.reason), { once: true });
     void feed?.(link).catch((err: unknown) => log.debug({ err }, "The caller's request stream ended with an error"));
+    // One per run: the big strings its events share are encoded once.
+    const encoder = new EventEncoder();
     const handOver = (out: OutEvent): ExecuteRunResponseInit => {
       link.handedOne();
       if (out.event === "values") lastRootValues = { data: out.data };
-      return eventResponse(out);
+      return eventResponse(out, encoder);
     };
 
     // A caller that serves the run's checkpoint calls gets them on the stream, in order after the
