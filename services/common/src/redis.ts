@@ -39,6 +39,10 @@ export function redisKeys(prefix = "langopen") {
     runEvents: (runId: string) => `${prefix}:run:${runId}:events`,
     /** Stream of every event of every run on a thread. */
     threadEvents: (threadId: string) => `${prefix}:thread:${threadId}:events`,
+    /** Hash of every event log's byte count (by log key), and their sum under `_total`. */
+    eventLogSizes: `${prefix}:event-logs:sizes`,
+    /** Sorted set of every event log by its last append (ms): the total budget drops the oldest first. */
+    eventLogAges: `${prefix}:event-logs:ages`,
     /** Pub/sub channel announcing that a run ended. */
     runDoneChannel: `${prefix}:channel:run-done`,
     /** Pub/sub channel announcing that a webhook delivery was queued. */

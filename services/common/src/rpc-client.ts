@@ -2,7 +2,7 @@ import { type CallOptions, Code, ConnectError, type HandlerContext, type Interce
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { bearerToken } from "./internal-credentials.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
-import { REQUEST_ID_HEADER, requestScopeKey } from "./rpc-server.js";
+import { REQUEST_ID_HEADER, RPC_SESSION_MEMORY_MB, requestScopeKey } from "./rpc-server.js";
 
 /**
  * Forwards the id of the request a call is made for as `x-request-id`, read from the call's
@@ -49,6 +49,7 @@ export function createRpcTransport(baseUrl: string, options: RpcTransportOptions
     pingIntervalMs: 10_000,
     idleConnectionTimeoutMs: 60_000,
     acceptCompression: [],
+    nodeOptions: { maxSessionMemory: RPC_SESSION_MEMORY_MB },
     interceptors: options.token === undefined ? [forwardRequestId()] : [forwardRequestId(), bearerToken(options.token)],
   });
 }

@@ -24,6 +24,15 @@ import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
 
+/**
+ * Megabytes an HTTP/2 session between services may buffer before Node ends it with
+ * ENHANCE_YOUR_CALM, failing every call on it (Node's default is 10). One run near the body limit
+ * (10 MB) streams a copy per stream mode on a session shared with every other call, so the
+ * default let one large message fail unrelated calls; the body and event-log limits bound what
+ * is really buffered.
+ */
+export const RPC_SESSION_MEMORY_MB = 256;
+
 // The credentials of the internal ports belong with the server that checks them.
 export * from "./internal-credentials.js";
 
@@ -223,7 +232,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     shutdownSignal: shutdown.signal,
     token: options.inProcessToken,
   });
-  const server = http2.createServer(handler);
+  const server = http2.createServer({ maxSessionMemory: RPC_SESSION_MEMORY_MB }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);

@@ -33,6 +33,8 @@ export interface LangOpenOptions {
   /** Absent: an embedded Postgres in dataDir. */
   databaseUrl?: string;
   redisUrl?: string;
+  /** Prefix of every key and channel in Redis (default `langopen`): servers sharing one Redis keep apart. */
+  redisPrefix?: string;
   configPath: string;
   dataDir: string;
   bodyLimitBytes?: number;
@@ -60,7 +62,7 @@ export interface LangOpenOptions {
   runLimits?: Partial<ApiServerLimits>;
   /** Bytes one event log may hold (LANGOPEN_EVENT_LOG_RUN_BYTES); the oldest events go first. */
   eventLogRunBytes?: number;
-  /** Bytes all in-process event logs may hold together (LANGOPEN_EVENT_LOG_TOTAL_BYTES; with Redis, its maxmemory). */
+  /** Bytes all event logs may hold together, in this process or in Redis (LANGOPEN_EVENT_LOG_TOTAL_BYTES). */
   eventLogTotalBytes?: number;
   /** Milliseconds between the worker's looks for due crons. */
   cronPollMs?: number;
@@ -132,7 +134,9 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     const redis = options.redisUrl ? createRedis(options.redisUrl, logger, "langopen") : undefined;
     if (redis) stops.push(async () => redis.disconnect());
     const budgets = { maxLogBytes: options.eventLogRunBytes, maxTotalBytes: options.eventLogTotalBytes };
-    const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
+    const signals = redis
+      ? createRedisSignals({ redis, logger, prefix: options.redisPrefix, ...budgets })
+      : createLocalSignals(budgets);
     stops.push(() => signals.close());
 
     // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).

@@ -29,9 +29,9 @@ export const WorkerConfigSchema = Type.Object({
    */
   LANGOPEN_EVENT_LOG_RUN_BYTES: Type.Integer({ minimum: 1_024, default: 64 * 1024 * 1024 }),
   /**
-   * Bytes all event logs kept in this process may hold together (without REDIS_URL), oldest
-   * dropped first. 192 MiB: three full run logs, well within a small machine. With Redis, its
-   * `maxmemory` is this budget (see README).
+   * Bytes all event logs may hold together, in this process (without REDIS_URL) or in Redis, the
+   * oldest dropped first. 192 MiB: three full run logs in one process (in Redis a run's events
+   * count twice, in its log and its thread's), well within a small machine (see README).
    */
   LANGOPEN_EVENT_LOG_TOTAL_BYTES: Type.Integer({ minimum: 1_024, default: 192 * 1024 * 1024 }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),

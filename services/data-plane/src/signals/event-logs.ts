@@ -60,8 +60,9 @@ export interface EventLogOptions {
    */
   maxLogBytes?: number;
   /**
-   * Byte budget of all logs of this process together (in-process logs only: in Redis the whole
-   * budget is Redis's `maxmemory`). Past it the oldest events of any log are dropped first.
+   * Byte budget of all logs together: of this process in-process, where the oldest events of any
+   * log are dropped first; of the Redis database in Redis, where the logs least recently
+   * appended to are emptied first (down to their marker), never the ones being appended to.
    */
   maxTotalBytes?: number;
 }
@@ -118,10 +119,16 @@ export class StaleEpochError extends Error {
  * is encoded again). A log's budgets are a number of events and a number of bytes, counted in a
  * hash beside it (`bytes`, and `dropped`: the newest id dropped, where readers' marker points);
  * its oldest events go first, its newest never, so a reader that keeps up misses nothing.
- * KEYS: the run's stream, its epoch key, the thread's stream, the run's and the thread's hash.
+ * With a total budget, every log's byte count is also kept in one hash (with their sum) and its
+ * last append in a sorted set; past the total, the logs least recently appended to are emptied
+ * (their hash keeps `dropped`, so a reader still gets the marker), a bounded number per append.
+ * A log's stale entries (expired by retention) are the oldest, so they go first and correct the sum.
+ * KEYS: the run's stream, its epoch key, the thread's stream, the run's and the thread's hash,
+ * the sizes hash, the ages sorted set.
  * ARGV: epoch (0: unfenced), max length, thread retention seconds, run live channel, thread
- * live channel, run id, max bytes, bytes per event beyond name and data, then event and data of
- * each event. Answers the run log's ids, or false when the epoch is stale.
+ * live channel, run id, max bytes, bytes per event beyond name and data, max total bytes (0:
+ * none), then event and data of each event. Answers the run log's ids, or false when the epoch
+ * is stale.
  */
 const APPEND_EVENTS = `
 local epoch = tonumber(ARGV[1])
@@ -133,6 +140,7 @@ end
 local maxLen = tonumber(ARGV[2])
 local maxBytes = tonumber(ARGV[7])
 local overhead = tonumber(ARGV[8])
+local maxTotal = tonumber(ARGV[9])
 local function fit(key, meta, added)
   local len = redis.call('XLEN', key)
   local bytes = added + tonumber(redis.call('HGET', meta, 'bytes') or '0')
@@ -157,18 +165,50 @@ local ids = {}
 local added = 0
 local runFresh = redis.call('XLEN', KEYS[1]) == 0
 local threadFresh = redis.call('XLEN', KEYS[3]) == 0
-for i = 9, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   local id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i], 'data', ARGV[i + 1])
   ids[#ids + 1] = id
   redis.call('XADD', KEYS[3], '*', 'run_id', ARGV[6], 'id', id, 'event', ARGV[i], 'data', ARGV[i + 1])
   added = added + overhead + #ARGV[i] + #ARGV[i + 1]
 end
 if #ids > 0 then
-  -- A hash that outlived its log (evicted under maxmemory) describes nothing kept.
-  if runFresh then redis.call('DEL', KEYS[4]) end
-  if threadFresh then redis.call('DEL', KEYS[5]) end
+  -- A hash that outlived its log (evicted under maxmemory) describes nothing kept; one whose
+  -- log the total budget emptied still marks what was dropped.
+  if runFresh and redis.call('HGET', KEYS[4], 'emptied') ~= '1' then redis.call('DEL', KEYS[4]) end
+  if threadFresh and redis.call('HGET', KEYS[5], 'emptied') ~= '1' then redis.call('DEL', KEYS[5]) end
   fit(KEYS[1], KEYS[4], added)
   fit(KEYS[3], KEYS[5], added)
+  if maxTotal > 0 then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    for _, pair in ipairs({ { KEYS[1], KEYS[4] }, { KEYS[3], KEYS[5] } }) do
+      local b = tonumber(redis.call('HGET', pair[2], 'bytes') or '0')
+      local old = tonumber(redis.call('HGET', KEYS[6], pair[1]) or '0')
+      redis.call('HSET', KEYS[6], pair[1], b)
+      redis.call('HINCRBY', KEYS[6], '_total', b - old)
+      redis.call('ZADD', KEYS[7], now, pair[1])
+    end
+    local total = tonumber(redis.call('HGET', KEYS[6], '_total') or '0')
+    local passes = 0
+    while total > maxTotal and passes < 64 do
+      passes = passes + 1
+      local oldest = redis.call('ZRANGE', KEYS[7], 0, 0)[1]
+      if not oldest or oldest == KEYS[1] or oldest == KEYS[3] then break end
+      local b = tonumber(redis.call('HGET', KEYS[6], oldest) or '0')
+      local newest = redis.call('XREVRANGE', oldest, '+', '-', 'COUNT', 1)[1]
+      if newest then
+        local meta = oldest .. ':meta'
+        local ttl = redis.call('PTTL', oldest)
+        redis.call('HSET', meta, 'dropped', newest[1], 'bytes', 0, 'emptied', 1)
+        if ttl > 0 then redis.call('PEXPIRE', meta, ttl) end
+        redis.call('DEL', oldest)
+      end
+      redis.call('HDEL', KEYS[6], oldest)
+      redis.call('ZREM', KEYS[7], oldest)
+      redis.call('HINCRBY', KEYS[6], '_total', -b)
+      total = total - b
+    end
+  end
   redis.call('EXPIRE', KEYS[3], ARGV[3])
   redis.call('EXPIRE', KEYS[5], ARGV[3])
   redis.call('PUBLISH', ARGV[4], ids[#ids])
@@ -176,9 +216,18 @@ if #ids > 0 then
 end
 return ids`;
 
-/** The Redis client with the append script defined (sent once, then called by its SHA). */
+/** Takes a dropped log out of the total. KEYS: the sizes hash, the ages sorted set, the log. */
+const FORGET_LOG = `
+local b = tonumber(redis.call('HGET', KEYS[1], KEYS[3]) or '0')
+redis.call('HDEL', KEYS[1], KEYS[3])
+redis.call('ZREM', KEYS[2], KEYS[3])
+if b ~= 0 then redis.call('HINCRBY', KEYS[1], '_total', -b) end
+return b`;
+
+/** The Redis client with the scripts defined (sent once, then called by their SHA). */
 type RedisWithAppend = Redis & {
   langopenAppendEvents(...args: Array<string | number>): Promise<string[] | null>;
+  langopenForgetLog(...keys: string[]): Promise<number>;
 };
 
 /** Orders "ms-seq" stream ids. */
@@ -211,13 +260,15 @@ export function createRedisEventLogs(
 ): EventLogs {
   const maxLen = options.maxEvents ?? 100_000;
   const maxBytes = options.maxLogBytes ?? DEFAULT_LOG_BYTES;
+  const maxTotalBytes = options.maxTotalBytes ?? DEFAULT_TOTAL_BYTES;
   const threadRetention = Math.max(1, Math.round(options.threadRetentionSeconds ?? DEFAULT_THREAD_RETENTION_SECONDS));
   const liveChannel = (runId: string) => `${keys.runEvents(runId)}:live`;
   /** Announces, once per append, that the thread's log grew (the log itself is the message). */
   const threadLiveChannel = (threadId: string) => `${keys.threadEvents(threadId)}:live`;
   /** A log's byte count and the newest id it dropped. */
   const metaOf = (log: string) => `${log}:meta`;
-  if (!("langopenAppendEvents" in redis)) redis.defineCommand("langopenAppendEvents", { numberOfKeys: 5, lua: APPEND_EVENTS });
+  if (!("langopenAppendEvents" in redis)) redis.defineCommand("langopenAppendEvents", { numberOfKeys: 7, lua: APPEND_EVENTS });
+  if (!("langopenForgetLog" in redis)) redis.defineCommand("langopenForgetLog", { numberOfKeys: 3, lua: FORGET_LOG });
   const scripted = redis as RedisWithAppend;
 
   /** The log after `start` and the newest id it dropped, read at one instant (an append may trim between two reads). */
@@ -292,6 +343,8 @@ export function createRedisEventLogs(
         keys.threadEvents(threadId),
         metaOf(keys.runEvents(runId)),
         metaOf(keys.threadEvents(threadId)),
+        keys.eventLogSizes,
+        keys.eventLogAges,
         String(epoch ?? 0n),
         String(maxLen),
         String(threadRetention),
@@ -300,6 +353,7 @@ export function createRedisEventLogs(
         runId,
         String(maxBytes),
         String(EVENT_OVERHEAD_BYTES),
+        String(maxTotalBytes),
         ...args,
       );
       if (answer === null) throw new StaleEpochError(runId, epoch ?? 0n);
@@ -328,6 +382,7 @@ export function createRedisEventLogs(
 
     async dropThreadEvents(threadId) {
       await redis.del(keys.threadEvents(threadId), metaOf(keys.threadEvents(threadId)));
+      await scripted.langopenForgetLog(keys.eventLogSizes, keys.eventLogAges, keys.threadEvents(threadId));
       // Wakes the thread's readers, which then find their thread gone.
       await redis.publish(threadLiveChannel(threadId), "0");
     },

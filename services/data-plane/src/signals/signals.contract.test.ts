@@ -346,3 +346,40 @@ describe("in-process event logs: the total budget", () => {
     }
   });
 });
+
+describe("Redis event logs: the total budget", () => {
+  it("empties the logs least recently appended to, keeps their marker, and takes a dropped thread's log out of the sum", async () => {
+    const prefix = `contract-total-${randomUUID()}`;
+    // Each run below writes 2 events to its log and its thread's: 4 events' worth in Redis.
+    const signals = createRedisSignals({ redis, logger, prefix, maxLogBytes: 100 * SIZE, maxTotalBytes: 9 * SIZE });
+    const sizes = `${prefix}:event-logs:sizes`;
+    try {
+      const two = () => [1, 2].map(() => ({ event: "values", data: DATA }));
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const [ta, tb, tc] = [randomUUID(), randomUUID(), randomUUID()];
+      const aIds = await signals.appendEvents(a, ta, two());
+      const bIds = await signals.appendEvents(b, tb, two());
+      expect(Number(await redis.hget(sizes, "_total"))).toBe(8 * SIZE);
+      const cIds = await signals.appendEvents(c, tc, two());
+      // 12 over 9: both of a's logs (the least recently appended to) were emptied.
+      expect(Number(await redis.hget(sizes, "_total"))).toBe(8 * SIZE);
+      const aReplay = await signals.readEvents(a, "-1", 0, never);
+      expect(aReplay.map(dropped)).toEqual([aIds[1]]);
+      expect(dropped((await signals.readThreadEvents(ta, "-", 0, never))[0])).toBe(aIds[1]);
+      expect((await signals.readEvents(b, "-1", 0, never)).map((e) => e.id)).toEqual(bIds);
+      expect((await signals.readEvents(c, "-1", 0, never)).map((e) => e.id)).toEqual(cIds);
+
+      // A run appending again after its log was emptied still marks what went before.
+      const [again] = await signals.appendEvents(a, ta, [{ event: "values", data: DATA }]);
+      const resumed = await signals.readEvents(a, "-1", 0, never);
+      expect(dropped(resumed[0])).toBe(aIds[1]);
+      expect(resumed.slice(1).map((e) => e.id)).toEqual([again]);
+
+      const before = Number(await redis.hget(sizes, "_total"));
+      await signals.dropThreadEvents(tc);
+      expect(Number(await redis.hget(sizes, "_total"))).toBe(before - 2 * SIZE);
+    } finally {
+      await signals.close();
+    }
+  });
+});

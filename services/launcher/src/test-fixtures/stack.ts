@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -28,6 +29,9 @@ export async function startTestStack(
       port: 0,
       databaseUrl: db.url,
       redisUrl: options.redis === false ? undefined : (options.redisUrl ?? inject("redisUrl")),
+      // The harness's Redis is shared by every test file at once: keys of its own, so that one
+      // stack's event logs never count in another's byte budgets.
+      redisPrefix: options.redisUrl === undefined ? `langopen-test-${randomUUID()}` : undefined,
       configPath,
       dataDir,
       shutdownGraceMs: 1_000,
