@@ -357,9 +357,13 @@ describe("Redis event logs: the total budget", () => {
       const two = () => [1, 2].map(() => ({ event: "values", data: DATA }));
       const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
       const [ta, tb, tc] = [randomUUID(), randomUUID(), randomUUID()];
+      // Ages are milliseconds: apart, so that which run's logs are oldest is not a tie.
+      const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
       const aIds = await signals.appendEvents(a, ta, two());
+      await tick();
       const bIds = await signals.appendEvents(b, tb, two());
       expect(Number(await redis.hget(sizes, "_total"))).toBe(8 * SIZE);
+      await tick();
       const cIds = await signals.appendEvents(c, tc, two());
       // 12 over 9: both of a's logs (the least recently appended to) were emptied.
       expect(Number(await redis.hget(sizes, "_total"))).toBe(8 * SIZE);
@@ -370,6 +374,7 @@ describe("Redis event logs: the total budget", () => {
       expect((await signals.readEvents(c, "-1", 0, never)).map((e) => e.id)).toEqual(cIds);
 
       // A run appending again after its log was emptied still marks what went before.
+      await tick();
       const [again] = await signals.appendEvents(a, ta, [{ event: "values", data: DATA }]);
       const resumed = await signals.readEvents(a, "-1", 0, never);
       expect(dropped(resumed[0])).toBe(aIds[1]);
