@@ -74,7 +74,7 @@ function humanReadable(out: DestinationStream): DestinationStream {
   const format = pretty.prettyFactory({
     colorize: pretty.isColorSupported,
     translateTime: "SYS:HH:MM:ss.l",
-    ignore: "service,version,component",
+    ignore: "service,version,component,pid",
     messageFormat: (log, messageKey) => `${log.component ? `${log.service}/${log.component}` : log.service}: ${log[messageKey]}`,
     singleLine: true,
   });
@@ -93,7 +93,8 @@ export function createLogger(options: LoggerOptions): Logger {
   const destination = human ? humanReadable(out) : out;
   const settings: LoggerSettings = {
     level: options.level,
-    base: { service: options.service, version: options.version ?? "0.1.0" },
+    // pid: several processes (a launcher and its runtimes) write to one stdout.
+    base: { service: options.service, version: options.version ?? "0.1.0", pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     serializers: { err: serializeError },
     onChild: dropRebound,

@@ -198,6 +198,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         RPC_PORT: String(port),
         API_SERVER_URL: options.apiServerUrl,
         LOG_LEVEL: options.logLevel,
+        // Its own grace for open calls ends before this process would kill it.
+        SHUTDOWN_GRACE_MS: String(KILL_AFTER_MS - 2_000),
       },
       // The IPC channel carries the started message, and tells the child when this process is
       // gone, even by SIGKILL: it then stops too.
