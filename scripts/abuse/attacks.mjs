@@ -150,6 +150,22 @@ const deepObject = (depth) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
 const deepArray = (depth) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
 const hugeArray = (n) => `[${"0,".repeat(n - 1)}0]`;
 
+/**
+ * A create the server must refuse (4xx), on a thread's route and on its stateless twin: checks each
+ * answer, and undoes what an accepted one created (`undo(created)`: the request that does it, if any).
+ */
+async function expectRefused(ctx, stats, { paths, body, what, undo }) {
+  const thread = await newThread(ctx, stats);
+  for (const path of paths(thread)) {
+    const res = await call(ctx, stats, "POST", path, body);
+    const refused = res.status >= 400 && res.status < 500;
+    const label = path.replace(thread, "{id}");
+    check(stats, refused, `${label} with ${what}: ${res.status ?? res.error}${refused ? " (refused)" : " (accepted)"}`);
+    const cleanup = undo(res.json());
+    if (cleanup) await call(ctx, newStats(), ...cleanup);
+  }
+}
+
 const RETRY_AFTER_OK = (res) => res.status !== 429 || /^\d+$/.test(res.headers?.get("retry-after") ?? "");
 
 export const ATTACKS = {
@@ -285,50 +301,29 @@ export const ATTACKS = {
   /** A cron that fires every second (a seconds field): the issue asks for a 422. */
   "cron-seconds": {
     describe: () => "POST /threads/{id}/runs/crons and /runs/crons with schedule `* * * * * *`",
-    async run(ctx, stats) {
-      const thread = await newThread(ctx, stats);
-      const body = { assistant_id: "echo", schedule: "* * * * * *", input: { text: "tick" } };
-      for (const [path, label] of [
-        [`/threads/${thread}/runs/crons`, "/threads/{id}/runs/crons"],
-        ["/runs/crons", "/runs/crons"],
-      ]) {
-        const res = await call(ctx, stats, "POST", path, body);
-        const refused = res.status >= 400 && res.status < 500;
-        check(
-          stats,
-          refused,
-          `${label} with a seconds field: ${res.status ?? res.error}${refused ? " (refused)" : " (accepted)"}`,
-        );
-        const cronId = res.json()?.cron_id;
-        if (cronId) await call(ctx, newStats(), "DELETE", `/runs/crons/${cronId}`); // do not let it fire all along
-      }
-    },
+    run: (ctx, stats) =>
+      expectRefused(ctx, stats, {
+        paths: (thread) => [`/threads/${thread}/runs/crons`, "/runs/crons"],
+        body: { assistant_id: "echo", schedule: "* * * * * *", input: { text: "tick" } },
+        what: "a seconds field",
+        // Accepted, it must not fire all along.
+        undo: (created) => (created?.cron_id ? ["DELETE", `/runs/crons/${created.cron_id}`] : undefined),
+      }),
   },
 
   /** A run delayed by a billion seconds: it would hold its thread for 31 years. */
   "after-seconds": {
     describe: () => "POST /threads/{id}/runs and /runs with after_seconds 1e9",
-    async run(ctx, stats) {
-      const thread = await newThread(ctx, stats);
-      const body = { assistant_id: "echo", input: { text: "later" }, after_seconds: 1e9 };
-      for (const [path, label] of [
-        [`/threads/${thread}/runs`, "/threads/{id}/runs"],
-        ["/runs", "/runs"],
-      ]) {
-        const res = await call(ctx, stats, "POST", path, body);
-        const refused = res.status >= 400 && res.status < 500;
-        check(
-          stats,
-          refused,
-          `${label} with after_seconds 1e9: ${res.status ?? res.error}${refused ? " (refused)" : " (accepted)"}`,
-        );
-        const run = res.json();
-        if (run?.run_id) {
-          const where = run.thread_id ? `/threads/${run.thread_id}/runs/${run.run_id}/cancel` : undefined;
-          if (where) await call(ctx, newStats(), "POST", where);
-        }
-      }
-    },
+    run: (ctx, stats) =>
+      expectRefused(ctx, stats, {
+        paths: (thread) => [`/threads/${thread}/runs`, "/runs"],
+        body: { assistant_id: "echo", input: { text: "later" }, after_seconds: 1e9 },
+        what: "after_seconds 1e9",
+        undo: (created) =>
+          created?.run_id && created.thread_id
+            ? ["POST", `/threads/${created.thread_id}/runs/${created.run_id}/cancel`]
+            : undefined,
+      }),
   },
 
   /**

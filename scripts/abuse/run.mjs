@@ -26,6 +26,9 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "")
 const CONFIG = path.join(ROOT, "scripts/abuse/project/langgraph.json");
 const MODES = { embedded: "langopen-embedded", split: "langopen-split" };
 
+/** Runtime-runner processes of the split target: one CPU-bound run then holds up only those sharing its process. */
+const SPLIT_RUNTIMES = 2;
+
 /** The bars. */
 const BARS = { pssMb: 1_536, okP99Ms: 250, echoDelayMs: 1_000 };
 
@@ -207,6 +210,9 @@ async function runMode(mode, outDir) {
     logDir,
     logLevel: args["log-level"],
     startTimeoutMs: 120_000,
+    // Deployed as an operator would for fair execution: more than one runtime process, the worker
+    // placing each run on the least busy (embedded mode has its own pool of them).
+    runtimes: mode === "split" ? SPLIT_RUNTIMES : undefined,
   });
   const redisPort = mode === "split" ? redisPortOf(target) : undefined;
   const monitor = startMonitor({ url: target.url, roots: () => target.roots(), redisPort });

@@ -19,7 +19,8 @@ const require = createRequire(import.meta.url);
  * Options shared by every target:
  *  root: the repository, config: the benchmark's langgraph.json, logDir: where each process writes its
  *  output, logLevel, cpuProfDir (optional: profile LangOpen's Node processes), pgDurable (split mode's
- *  Postgres with fsync and synchronous commit on, like a real deployment).
+ *  Postgres with fsync and synchronous commit on, like a real deployment), runtimes (split mode: how many
+ *  runtime-runner processes, each on its own port, the worker spreading runs over all of them; default 1).
  */
 export async function startTarget(name, options) {
   switch (name) {
@@ -198,19 +199,22 @@ async function startSplit(options) {
     const databaseUrl = await createDatabase(postgres.url, "langopen_bench");
     const pgPort = new URL(postgres.url).port;
     const redisPort = new URL(redis.url).port;
-    const [apiPort, runtimePort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+    const [apiPort, gatewayPort] = [await freePort(), await freePort()];
+    const runtimePorts = [];
+    for (let i = 0; i < (options.runtimes ?? 1); i++) runtimePorts.push(await freePort());
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const runtimeUrl = `http://127.0.0.1:${runtimePort}`;
+    const runtimeUrls = runtimePorts.map((port) => `http://127.0.0.1:${port}`).join(",");
     const env = { ...baseEnv(options), DATABASE_URL: databaseUrl, REDIS_URL: redis.url };
     // One internal secret for the installation; the runtime gets only what is derived from it.
     const internalSecret = generateInternalSecret();
     const runtimeCredentials = runtimeCredentialsOf(internalSecret);
-    const start = (role, extraEnv) => {
+    // name: the process's own, when a role runs more than once.
+    const start = (role, extraEnv, name = role) => {
       const main = path.join(options.root, role === "gateway" ? "gateway/dist/main.js" : `services/${role}/dist/main.js`);
-      const proc = startProcess(`langopen-split ${role}`, process.execPath, nodeArgs(options, `langopen-split.${role}`, main), {
+      const proc = startProcess(`langopen-split ${name}`, process.execPath, nodeArgs(options, `langopen-split.${name}`, main), {
         env: { ...env, ...extraEnv },
         cwd: options.root,
-        logFile: path.join(options.logDir, `langopen-split-${role}.log`),
+        logFile: path.join(options.logDir, `langopen-split-${name}.log`),
       });
       procs.push(proc);
       return proc;
@@ -220,20 +224,29 @@ async function startSplit(options) {
       RPC_HOST: "127.0.0.1",
       RPC_PORT: String(apiPort),
       LANGOPEN_CONFIG: options.config,
-      RUNTIME_URL: runtimeUrl,
+      RUNTIME_URL: runtimeUrls,
       LANGOPEN_INTERNAL_SECRET: internalSecret,
     });
     await waitForPort(apiPort, { timeoutMs: options.startTimeoutMs, alive: () => !api.exitInfo, what: "api-server" });
-    start("runtime-runner", {
-      LANGOPEN_CONFIG: options.config,
-      RPC_HOST: "127.0.0.1",
-      RPC_PORT: String(runtimePort),
-      API_SERVER_URL: apiUrl,
-      LANGOPEN_RUNTIME_TOKEN: runtimeCredentials.token,
-      LANGOPEN_INTERNAL_SECRET_SHA256: runtimeCredentials.internalSecretSha256,
+    // As an operator scales runtimes: one process per port, every URL given to the worker (and the api-server).
+    const runtimes = runtimePorts.map((port, i) => {
+      const runtimeEnv = {
+        LANGOPEN_CONFIG: options.config,
+        RPC_HOST: "127.0.0.1",
+        RPC_PORT: String(port),
+        API_SERVER_URL: apiUrl,
+        LANGOPEN_RUNTIME_TOKEN: runtimeCredentials.token,
+        LANGOPEN_INTERNAL_SECRET_SHA256: runtimeCredentials.internalSecretSha256,
+      };
+      return start("runtime-runner", runtimeEnv, runtimePorts.length > 1 ? `runtime-runner-${i + 1}` : "runtime-runner");
     });
+    // The worker starts once every runtime listens: runs sent to one not listening yet would use up their attempts.
+    for (const [i, port] of runtimePorts.entries()) {
+      const proc = runtimes[i];
+      await waitForPort(port, { timeoutMs: options.startTimeoutMs, alive: () => !proc.exitInfo, what: proc.name });
+    }
     start("worker", {
-      RUNTIME_URLS: runtimeUrl,
+      RUNTIME_URLS: runtimeUrls,
       API_SERVER_URL: apiUrl,
       LANGOPEN_CONFIG: options.config,
       LANGOPEN_INTERNAL_SECRET: internalSecret,

@@ -6,6 +6,7 @@ import {
   UrlListSchema,
   UrlSchema,
 } from "@langopen/common";
+import { DEFAULT_LOG_BYTES, DEFAULT_TOTAL_BYTES, type EventLogOptions } from "@langopen/data-plane";
 import { type Static, Type } from "typebox";
 
 export const ApiServerConfigSchema = Type.Object({
@@ -49,6 +50,18 @@ export const ApiServerConfigSchema = Type.Object({
   LANGOPEN_MAX_PENDING_RUNS: Type.Integer({ minimum: 0, default: 10_000 }),
   /** How stale the backlog count that LANGOPEN_MAX_PENDING_RUNS is compared with may be. */
   LANGOPEN_PENDING_RUNS_REFRESH_MS: Type.Integer({ minimum: 10, default: 1_000 }),
+  /**
+   * Bytes one event log (a run's, and a thread's) may hold, the oldest events dropped first. The
+   * api-server appends too (the end of a run cancelled before a worker took it) and every append
+   * trims the logs it touches to the budget it is given: set it as the workers' is set.
+   */
+  LANGOPEN_EVENT_LOG_RUN_BYTES: Type.Integer({ minimum: 1_024, default: DEFAULT_LOG_BYTES }),
+  /**
+   * Bytes all event logs may hold together (in Redis, or in this process without REDIS_URL), the
+   * logs least recently appended to emptied first. As the workers' setting: an append with a
+   * smaller total would empty logs the workers still keep.
+   */
+  LANGOPEN_EVENT_LOG_TOTAL_BYTES: Type.Integer({ minimum: 1_024, default: DEFAULT_TOTAL_BYTES }),
 });
 
 export type ApiServerConfig = Static<typeof ApiServerConfigSchema>;
@@ -73,4 +86,11 @@ export function apiServerLimits(config: Pick<ApiServerConfig, LimitSettings>) {
     runMaxPending: config.LANGOPEN_MAX_PENDING_RUNS,
     runBacklogRefreshMs: config.LANGOPEN_PENDING_RUNS_REFRESH_MS,
   };
+}
+
+/** The event log budgets of a configuration, as the signals take them. */
+export function eventLogBudgets(
+  config: Pick<ApiServerConfig, "LANGOPEN_EVENT_LOG_RUN_BYTES" | "LANGOPEN_EVENT_LOG_TOTAL_BYTES">,
+): Pick<EventLogOptions, "maxLogBytes" | "maxTotalBytes"> {
+  return { maxLogBytes: config.LANGOPEN_EVENT_LOG_RUN_BYTES, maxTotalBytes: config.LANGOPEN_EVENT_LOG_TOTAL_BYTES };
 }

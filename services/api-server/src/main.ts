@@ -13,14 +13,15 @@ import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { graphIdsOf, startApiServer } from "./compose.js";
-import { ApiServerConfigSchema, apiServerLimits } from "./config.js";
+import { ApiServerConfigSchema, apiServerLimits, eventLogBudgets } from "./config.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(ApiServerConfigSchema, process.env);
   const logger = createLogger({ service: "api-server", level: config.LOG_LEVEL });
   const internalSecret = await requireInternalSecret(config, "api-server");
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "api-server") : undefined;
-  const signals = redis ? createRedisSignals({ redis, logger }) : createLocalSignals();
+  const budgets = eventLogBudgets(config);
+  const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
   const runtimeTransport = config.RUNTIME_URL
     ? createReplicatedTransport(urlList(config.RUNTIME_URL), { token: internalSecret })
     : undefined;

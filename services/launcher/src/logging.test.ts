@@ -54,7 +54,7 @@ describe("log lines", () => {
 
     expect(lines).toHaveLength(3);
     for (const line of lines) expect(repeatedKeys(line)).toEqual([]);
-    expect(topLevelKeys(lines[0] ?? "")).toEqual(["level", "time", "service", "version", "port", "msg"]);
+    expect(topLevelKeys(lines[0] ?? "")).toEqual(["level", "time", "service", "version", "pid", "port", "msg"]);
     expect(JSON.parse(lines[0] ?? "")).toMatchObject({ service: "api-server", port: 1 });
     expect(JSON.parse(lines[1] ?? "")).toMatchObject({ service: "api-server", component: "leases" });
     // The parent keeps its own bindings.

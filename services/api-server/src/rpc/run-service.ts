@@ -291,7 +291,10 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
 
   /** Closes the log of a run that ended without a worker (cancelled while pending). */
   const endStream = async (runId: string, threadId: string, status: RunStatusName) => {
-    await signals.appendEvents(runId, threadId, [{ event: "end", data: JSON.stringify({ run_id: runId, status }) }]);
+    // Refused (Redis at its maxmemory), the log lacks its end: its streams close by the run's status.
+    await signals
+      .appendEvents(runId, threadId, [{ event: "end", data: JSON.stringify({ run_id: runId, status }) }])
+      .catch((err: unknown) => logger.warn({ err, run_id: runId }, "Failed to append the end of a run to its event log"));
     await signals.publishRunDone(runId);
     // The end may have queued a webhook (rare path: no need to know for sure); lost, the poll sends it.
     await signals.publishWebhooksDue().catch(() => {});
@@ -354,7 +357,13 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     const result = await runs.cancel(runId, threadId, action, auth);
     if (!result) throw notFound("Run", runId);
     if (result.outcome === "ended") await endStream(runId, result.threadId, "interrupted");
-    if (result.outcome === "signal") await signals.publishCancel(runId, action);
+    // The cancel is recorded on the run: a lost signal only delays it to the worker's next heartbeat.
+    if (result.outcome === "signal")
+      await signals
+        .publishCancel(runId, action)
+        .catch((err: unknown) =>
+          logger.warn({ err, run_id: runId }, "Failed to signal a cancel; the worker will see it by polling"),
+        );
     return result;
   };
 

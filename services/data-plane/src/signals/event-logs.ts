@@ -224,10 +224,27 @@ redis.call('ZREM', KEYS[2], KEYS[3])
 if b ~= 0 then redis.call('HINCRBY', KEYS[1], '_total', -b) end
 return b`;
 
+/**
+ * A log after a start id (at most ARGV[2] entries, when given) and the newest id it dropped, read
+ * in one step: an append may trim between two reads. A script that only reads, so that it still
+ * answers when Redis is at its maxmemory (a MULTI is refused then, reads and all).
+ * KEYS: the log, its hash. ARGV: the start id, the count (optional). Answers [dropped, entries].
+ */
+const READ_LOG = `
+local dropped = redis.call('HGET', KEYS[2], 'dropped')
+local entries
+if ARGV[2] then
+  entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+else
+  entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+')
+end
+return { dropped, entries }`;
+
 /** The Redis client with the scripts defined (sent once, then called by their SHA). */
 type RedisWithAppend = Redis & {
   langopenAppendEvents(...args: Array<string | number>): Promise<string[] | null>;
   langopenForgetLog(...keys: string[]): Promise<number>;
+  langopenReadLog(...args: Array<string | number>): Promise<[string | null, Array<[string, string[]]> | null]>;
 };
 
 /** Orders "ms-seq" stream ids. */
@@ -269,19 +286,14 @@ export function createRedisEventLogs(
   const metaOf = (log: string) => `${log}:meta`;
   if (!("langopenAppendEvents" in redis)) redis.defineCommand("langopenAppendEvents", { numberOfKeys: 7, lua: APPEND_EVENTS });
   if (!("langopenForgetLog" in redis)) redis.defineCommand("langopenForgetLog", { numberOfKeys: 3, lua: FORGET_LOG });
+  if (!("langopenReadLog" in redis)) redis.defineCommand("langopenReadLog", { numberOfKeys: 2, lua: READ_LOG });
   const scripted = redis as RedisWithAppend;
 
   /** The log after `start` and the newest id it dropped, read at one instant (an append may trim between two reads). */
   const rangeWithDropped = async (log: string, start: string, count?: number) => {
-    const both = redis.multi().hget(metaOf(log), "dropped");
-    const answers = await (count === undefined
-      ? both.xrange(log, start, "+")
-      : both.xrange(log, start, "+", "COUNT", count)
-    ).exec();
-    const [dropped, entries] = (answers ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return value;
-    }) as [string | null, Array<[string, string[]]>];
+    const [dropped, entries] = await (count === undefined
+      ? scripted.langopenReadLog(log, metaOf(log), start)
+      : scripted.langopenReadLog(log, metaOf(log), start, count));
     return { dropped: dropped ?? undefined, entries: entries ?? [] };
   };
 
@@ -364,11 +376,9 @@ export function createRedisEventLogs(
 
     async expireEvents(runId, retentionSeconds) {
       const seconds = Math.max(1, Math.round(retentionSeconds));
-      await redis
-        .multi()
-        .expire(keys.runEvents(runId), seconds)
-        .expire(metaOf(keys.runEvents(runId)), seconds)
-        .exec();
+      // Not in a MULTI: Redis at its maxmemory refuses every command queued in one, while it still
+      // runs an EXPIRE on its own (which frees memory in the end).
+      await Promise.all([redis.expire(keys.runEvents(runId), seconds), redis.expire(metaOf(keys.runEvents(runId)), seconds)]);
     },
 
     // Subscribed before reading, so that nothing appended after the read goes unnoticed.

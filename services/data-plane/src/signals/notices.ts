@@ -41,8 +41,9 @@ export function createRedisNotices(redis: Redis, keys: RedisKeys, channels: Redi
   };
   return {
     async publishCancel(runId, action) {
-      await redis.set(keys.cancel(runId), action, "EX", 3600);
+      // Published first: Redis at its maxmemory still publishes, though it refuses the key.
       await redis.publish(keys.cancelChannel, JSON.stringify({ runId, action }));
+      await redis.set(keys.cancel(runId), action, "EX", 3600);
     },
     onCancel(handler) {
       listen();
