@@ -56,7 +56,7 @@ const auth = await loadAuth({
   apiKeys: config.LANGOPEN_API_KEYS,
   apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
   runtime: config.AUTH_RUNTIME_URL
-    ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret })
+    ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
     : undefined,
 });
 try {

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const budgets = eventLogBudgets(config);
   const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
   const runtimeTransport = config.RUNTIME_URL
-    ? createReplicatedTransport(urlList(config.RUNTIME_URL), { token: internalSecret })
+    ? createReplicatedTransport(urlList(config.RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
     : undefined;
   const server = await startApiServer(
     {

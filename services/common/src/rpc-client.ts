@@ -1,5 +1,7 @@
+import type http2 from "node:http2";
+import net from "node:net";
 import { type CallOptions, Code, ConnectError, type HandlerContext, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { bearerToken } from "./internal-credentials.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { REQUEST_ID_HEADER, RPC_SESSION_MEMORY_MB, requestScopeKey } from "./rpc-server.js";
@@ -34,6 +36,47 @@ export interface RpcTransportOptions {
    * server without auth answers them.
    */
   token?: string;
+  /**
+   * The peer runs code that may hold its event loop for long (a runtime: graph code). Then no
+   * HTTP/2 keep-alive pings, which only an event loop answers and which would end a long
+   * CPU-bound run's connection; TCP keep-alive, which the peer's kernel answers, still finds a
+   * peer that is gone. (The launcher's watchdog and the run timeout deal with a stuck runtime.)
+   */
+  peerMayBlock?: boolean;
+}
+
+/** How often an open connection is pinged, and how long its peer may take to answer. */
+const PING_INTERVAL_MS = 10_000;
+const IDLE_CONNECTION_TIMEOUT_MS = 60_000;
+
+/** Sessions that already carry the fallback listener of GuardedSessionManager. */
+const guarded = new WeakSet<http2.Http2Session>();
+const ignoreSessionError = () => {};
+
+/**
+ * Connect's session manager, with one guard: every session it opens has an `error` listener for
+ * as long as it lives. When a peer does not answer a keep-alive ping in time (a runtime whose
+ * event loop graph code holds for long, or a peer under heavy load), the manager destroys the
+ * session with an error that Node emits a tick later, once the manager has removed its own
+ * listeners (connectrpc/connect-es#1795 is the same race with the ping timer): an `error` event
+ * without a listener ends the whole process. The calls on that session fail with Unavailable
+ * either way; the guard only keeps the process alive.
+ */
+class GuardedSessionManager extends Http2SessionManager {
+  override async request(
+    method: string,
+    path: string,
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+  ): Promise<http2.ClientHttp2Stream> {
+    const stream = await super.request(method, path, headers, options);
+    const session = stream.session;
+    if (session && !guarded.has(session)) {
+      guarded.add(session);
+      session.on("error", ignoreSessionError);
+    }
+    return stream;
+  }
 }
 
 /**
@@ -46,10 +89,26 @@ export function createRpcTransport(baseUrl: string, options: RpcTransportOptions
   encodeNestedMessagesWithoutCopies();
   return createGrpcTransport({
     baseUrl,
-    pingIntervalMs: 10_000,
-    idleConnectionTimeoutMs: 60_000,
+    sessionManager: new GuardedSessionManager(
+      baseUrl,
+      {
+        pingIntervalMs: options.peerMayBlock ? Number.POSITIVE_INFINITY : PING_INTERVAL_MS,
+        idleConnectionTimeoutMs: IDLE_CONNECTION_TIMEOUT_MS,
+      },
+      {
+        maxSessionMemory: RPC_SESSION_MEMORY_MB,
+        createConnection: options.peerMayBlock
+          ? (authority: URL) =>
+              net.connect({
+                host: authority.hostname.replace(/^\[|\]$/g, ""),
+                port: Number(authority.port || 80),
+                keepAlive: true,
+                keepAliveInitialDelay: PING_INTERVAL_MS,
+              })
+          : undefined,
+      },
+    ),
     acceptCompression: [],
-    nodeOptions: { maxSessionMemory: RPC_SESSION_MEMORY_MB },
     interceptors: options.token === undefined ? [forwardRequestId()] : [forwardRequestId(), bearerToken(options.token)],
   });
 }

@@ -17,9 +17,10 @@ import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { assertSafeBinding, authConfigured, buildApp, type CustomAuth, type JsonLimits, loadAuth } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import type { SandboxSettings } from "@langopen/runtime-runner/sandbox";
 import { startWorkerService, type WebhookDispatcherOptions, WORKER_DEFAULTS } from "@langopen/worker";
 import { startEmbeddedPostgres } from "./embedded-postgres.js";
-import { defaultRuntimeProcesses, startRuntimeProcess } from "./runtime-process.js";
+import { defaultRuntimeProcesses, launcherSecrets, startRuntimeProcess } from "./runtime-process.js";
 
 /** LangOpen's version, as /info reports it. */
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -45,17 +46,23 @@ export interface LangOpenOptions {
   shutdownGraceMs?: number;
   logLevel?: string;
   workerConcurrency?: number;
+  /** WORKER_MAX_INFLIGHT_INPUT_BYTES. */
+  workerMaxInflightInputBytes?: number;
   /** Wall-clock seconds one attempt of a run may take (LANGOPEN_RUN_TIMEOUT_SECONDS). */
   runTimeoutSeconds?: number;
   /** Runtime processes (LANGOPEN_RUNTIME_PROCESSES); absent: from the machine (defaultRuntimeProcesses). */
   runtimeProcesses?: number;
   /** Each runtime process's heap limit in MB (LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB); absent: Node's default. */
   runtimeMaxOldSpaceMb?: number;
+  /** Each runtime process's memory in MB, heap and buffers (LANGOPEN_RUNTIME_MAX_MEMORY_MB); absent or 0: no limit. */
+  runtimeMaxMemoryMb?: number;
   /**
    * How long past the run timeout a runtime process may stay silent before it is killed (graph
    * code that never yields can be stopped no other way). Default 10 s.
    */
   runtimeHangGraceMs?: number;
+  /** How runtime processes are isolated (LANGOPEN_SANDBOX, _UID, _GID); the data directory is always hidden. Default `node`. */
+  sandbox?: Omit<SandboxSettings, "hidden">;
   /** Seconds a run's event log is kept after it ends. */
   streamRetentionSeconds?: number;
   /** Limits of runs and crons (LANGOPEN_MAX_PENDING_RUNS and the rest, see the api-server's config). */
@@ -141,7 +148,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
 
     // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).
     const [apiPort, runtimePort] = [await freePort(), await freePort()];
-    const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`, { token: internalSecret });
+    const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`, { token: internalSecret, peerMayBlock: true });
     const api = await startApiServer(
       {
         databaseUrl,
@@ -177,8 +184,18 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         internalSecret,
         processes: options.runtimeProcesses ?? defaultRuntimeProcesses(),
         maxOldSpaceMb: options.runtimeMaxOldSpaceMb,
+        maxMemoryMb: options.runtimeMaxMemoryMb || undefined,
         // Silent longer than a run may take: the run holding it is past its timeout (see hangKillMs).
         hangKillMs: runTimeoutSeconds * 1000 + (options.runtimeHangGraceMs ?? 10_000),
+        // The data directory (and a keys file) may lie inside the project folder: graph code must not read them.
+        sandbox: {
+          mode: "node",
+          ...options.sandbox,
+          hidden: [
+            ...launcherSecrets(options.dataDir, options.configPath),
+            ...(options.apiKeysFile ? [path.resolve(options.apiKeysFile)] : []),
+          ],
+        },
       },
       logger,
     );
@@ -195,6 +212,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         runtimeExit: (url, sinceMs) => runtime.exitSince(url, sinceMs),
         runTimeoutSeconds,
         concurrency: options.workerConcurrency,
+        maxInflightInputBytes: options.workerMaxInflightInputBytes,
         retentionSeconds: options.streamRetentionSeconds,
         apiServerUrl: api.rpc.url,
         cronPollMs: options.cronPollMs,

@@ -1,12 +1,14 @@
 import { ApiServerConfigSchema } from "@langopen/api-server";
 import { BaseConfigSchema, InternalSecretConfigSchema } from "@langopen/common";
 import { GatewayConfigSchema } from "@langopen/gateway";
+import { RuntimeConfigSchema } from "@langopen/runtime-runner/config";
 import { WorkerConfigSchema } from "@langopen/worker";
 import { type Static, Type } from "typebox";
 
 const gateway = GatewayConfigSchema.properties;
 const worker = WorkerConfigSchema.properties;
 const apiServer = ApiServerConfigSchema.properties;
+const runtime = RuntimeConfigSchema.properties;
 
 /**
  * `npm start`: the whole data plane on one machine. Composed of the services' own variables
@@ -36,6 +38,7 @@ export const LauncherConfigSchema = Type.Object({
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
   LANGOPEN_DATA_DIR: Type.String({ default: ".langopen" }),
   WORKER_CONCURRENCY: worker.WORKER_CONCURRENCY,
+  WORKER_MAX_INFLIGHT_INPUT_BYTES: worker.WORKER_MAX_INFLIGHT_INPUT_BYTES,
   LANGOPEN_CRON_ALLOW_SECONDS: apiServer.LANGOPEN_CRON_ALLOW_SECONDS,
   LANGOPEN_MAX_AFTER_SECONDS: apiServer.LANGOPEN_MAX_AFTER_SECONDS,
   LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD: apiServer.LANGOPEN_MAX_QUEUED_RUNS_PER_THREAD,
@@ -53,6 +56,16 @@ export const LauncherConfigSchema = Type.Object({
    * 1024: generous for agent state, and a runaway graph cannot take the machine's memory.
    */
   LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB: Type.Integer({ minimum: 64, maximum: 65_536, default: 1_024 }),
+  /**
+   * Each runtime process's memory in MB, heap and off-heap together (its data segment, RLIMIT_DATA):
+   * buffers graph code allocates do not count against the heap limit above. Past it an allocation
+   * fails: a Buffer's throws in graph code, V8's ends the process (replaced; the run ends `error`).
+   * 2048: the heap limit and as much again for buffers; 0: no limit.
+   */
+  LANGOPEN_RUNTIME_MAX_MEMORY_MB: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 2_048 }),
+  LANGOPEN_SANDBOX: runtime.LANGOPEN_SANDBOX,
+  LANGOPEN_SANDBOX_UID: runtime.LANGOPEN_SANDBOX_UID,
+  LANGOPEN_SANDBOX_GID: runtime.LANGOPEN_SANDBOX_GID,
   STREAM_RETENTION_SECONDS: worker.STREAM_RETENTION_SECONDS,
   LANGOPEN_EVENT_LOG_RUN_BYTES: worker.LANGOPEN_EVENT_LOG_RUN_BYTES,
   LANGOPEN_EVENT_LOG_TOTAL_BYTES: worker.LANGOPEN_EVENT_LOG_TOTAL_BYTES,

@@ -10,8 +10,9 @@ const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 812
 Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL,
   LANGOPEN_API_KEYS, LANGOPEN_API_KEYS_FILE, LANGOPEN_ALLOWED_HOSTS, LANGOPEN_ALLOW_UNAUTHENTICATED,
   LANGOPEN_PUBLIC_URL, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE, LANGOPEN_RUNTIME_PROCESSES,
-  LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB, LANGOPEN_RUN_TIMEOUT_SECONDS, LANGOPEN_JSON_MAX_DEPTH, LANGOPEN_JSON_MAX_ITEMS,
-  LANGOPEN_JSON_MAX_OBJECT_KEYS, LANGOPEN_MCP_MAX_BATCH`;
+  LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB, LANGOPEN_RUNTIME_MAX_MEMORY_MB, LANGOPEN_RUN_TIMEOUT_SECONDS, LANGOPEN_JSON_MAX_DEPTH, LANGOPEN_JSON_MAX_ITEMS,
+  LANGOPEN_JSON_MAX_OBJECT_KEYS, LANGOPEN_MCP_MAX_BATCH, LANGOPEN_SANDBOX (node | none), LANGOPEN_SANDBOX_UID,
+  LANGOPEN_SANDBOX_GID`;
 
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
@@ -59,9 +60,18 @@ async function main(): Promise<void> {
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
       logLevel: config.LOG_LEVEL,
       workerConcurrency: config.WORKER_CONCURRENCY,
+      workerMaxInflightInputBytes: config.WORKER_MAX_INFLIGHT_INPUT_BYTES,
       runTimeoutSeconds: config.LANGOPEN_RUN_TIMEOUT_SECONDS,
       runtimeProcesses: config.LANGOPEN_RUNTIME_PROCESSES,
       runtimeMaxOldSpaceMb: config.LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB,
+      runtimeMaxMemoryMb: config.LANGOPEN_RUNTIME_MAX_MEMORY_MB,
+      sandbox: {
+        mode: config.LANGOPEN_SANDBOX,
+        uid: config.LANGOPEN_SANDBOX_UID,
+        gid: config.LANGOPEN_SANDBOX_GID,
+        // Every variable the launcher reads, besides LangOpen's own prefixes.
+        deny: Object.keys(LauncherConfigSchema.properties),
+      },
       streamRetentionSeconds: config.STREAM_RETENTION_SECONDS,
       runLimits: apiServerLimits(config),
       eventLogRunBytes: config.LANGOPEN_EVENT_LOG_RUN_BYTES,

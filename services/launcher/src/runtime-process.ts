@@ -18,6 +18,7 @@ import {
 import {
   createRpcTransport,
   freePort,
+  INTERNAL_SECRET_FILE,
   internalOnlyAuth,
   type Logger,
   type RpcServer,
@@ -32,6 +33,9 @@ import { Health } from "@langopen/gen/health/v1/health_pb";
 import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { GraphStatus, RuntimeStartedMessage } from "@langopen/runtime-runner";
+import { prepareSandbox, type SandboxSettings } from "@langopen/runtime-runner/sandbox";
+
+import { PASSWORD_FILE } from "./embedded-postgres.js";
 
 const RUNTIME_MAIN = fileURLToPath(import.meta.resolve("@langopen/runtime-runner/main"));
 
@@ -60,6 +64,17 @@ const EXITS_KEPT = 32;
  */
 export function defaultRuntimeProcesses(): number {
   return Math.min(4, Math.max(2, os.availableParallelism()));
+}
+
+/**
+ * What graph code must not read of the launcher's: its data directory, or, when that holds the
+ * project (or is it), LangOpen's own files there (the graphs must stay readable).
+ */
+export function launcherSecrets(dataDir: string, configPath: string): string[] {
+  const data = path.resolve(dataDir);
+  const rel = path.relative(data, path.dirname(path.resolve(configPath)));
+  const holdsProject = rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+  return holdsProject ? [INTERNAL_SECRET_FILE, "postgres", PASSWORD_FILE].map((name) => path.join(data, name)) : [data];
 }
 
 /** Why a runtime process ended, as its supervisor saw it. */
@@ -137,12 +152,24 @@ export interface RuntimeProcessOptions {
   /** Each runtime process's V8 heap limit (--max-old-space-size), in MB; absent: Node's default. */
   maxOldSpaceMb?: number;
   /**
+   * Each runtime process's memory in MB: its data segment (RLIMIT_DATA: the heap, buffers and
+   * native allocations together), which the heap limit alone does not bound. Past it an
+   * allocation fails (a Buffer's throws RangeError in graph code; V8's ends the process, as past
+   * the heap limit). Absent: none.
+   */
+  maxMemoryMb?: number;
+  /**
    * A runtime process whose event loop has not answered for this long is killed (and replaced).
    * Graph code that never yields (a busy loop) can only be stopped so; set it past the longest a
    * run may take (the run timeout), so that only a run already past its timeout is held up this
    * long. Absent: never.
    */
   hangKillMs?: number;
+  /**
+   * How each runtime process is isolated (LANGOPEN_SANDBOX and the rest; see the runtime-runner's
+   * sandbox). Absent: `node`, the default.
+   */
+  sandbox?: SandboxSettings;
 }
 
 interface Child {
@@ -173,26 +200,31 @@ interface Child {
  */
 export async function startRuntimeProcess(options: RuntimeProcessOptions, logger: Logger): Promise<RuntimeProcess> {
   const log = logger.child({ component: "runtime" });
-  // Nothing of the data plane's: the graph code can read this environment.
-  const {
-    DATABASE_URL: _db,
-    REDIS_URL: _redis,
-    LANGOPEN_INTERNAL_SECRET: _secret,
-    LANGOPEN_INTERNAL_SECRET_FILE: _secretFile,
-    LANGOPEN_RUNTIME_TOKEN: _token,
-    LANGOPEN_INTERNAL_SECRET_SHA256: _digest,
-    ...inherited
-  } = options.env ?? process.env;
+  // The graph code can read its environment: the sandbox leaves nothing of LangOpen's in it.
+  const inherited = options.env ?? process.env;
+  const sandboxSettings: SandboxSettings = options.sandbox ?? { mode: "node" };
+  let warnedSameUser = false;
   const credentials: RuntimeCredentialsMessage | undefined = options.internalSecret
     ? { type: "credentials", ...runtimeCredentialsOf(options.internalSecret) }
     : undefined;
   let stopping = false;
 
-  const spawnChild = (port: number): Child => {
+  const spawnChild = async (port: number): Promise<Child> => {
     const heapLimit = options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : [];
-    const proc = spawn(process.execPath, [...heapLimit, RUNTIME_MAIN], {
+    // Per process: its own scratch folder, and the project's TypeScript compiled as it is now.
+    const sandbox = await prepareSandbox(options.configPath, sandboxSettings, inherited);
+    if (sandbox.sameUserBecause && !warnedSameUser) {
+      warnedSameUser = true;
+      log.warn({ reason: sandbox.sameUserBecause }, "Runs graph code as this process's user, under Node's permission model only");
+    }
+    const [command, args] = withMemoryLimit([...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN], options.maxMemoryMb);
+    const proc = spawn(command, args, {
+      cwd: sandbox.cwd,
+      uid: sandbox.uid,
+      gid: sandbox.gid,
       env: {
-        ...inherited,
+        ...sandbox.env,
+        ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
         LANGOPEN_CONFIG: options.configPath,
         RPC_HOST: "127.0.0.1",
         RPC_PORT: String(port),
@@ -207,7 +239,11 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     });
     // First, before it loads any graph: the credentials (not in its environment, which graph code reads).
     if (credentials) proc.send(credentials);
-    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    const exited = new Promise<void>((resolve) =>
+      proc.once("exit", () => {
+        void sandbox.dispose().finally(resolve);
+      }),
+    );
     const started = new Promise<RuntimeGraph[]>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`the runtime process did not start within ${START_TIMEOUT_MS / 1000} s`)),
@@ -268,7 +304,10 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
    */
   const watchdog = (child: Child) => {
     child.answeredAt = Date.now();
-    const health = createClient(Health, createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret }));
+    const health = createClient(
+      Health,
+      createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret, peerMayBlock: true }),
+    );
     let probing = false;
     const timer = setInterval(() => {
       if (child.proc.exitCode !== null || child.proc.signalCode !== null) return clearInterval(timer);
@@ -332,7 +371,14 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   const spawnGeneration = async (): Promise<Child[]> => {
     const ports: number[] = [];
     while (ports.length < size) ports.push(await freePort());
-    return ports.map((port) => spawnChild(port));
+    const spawned = await Promise.allSettled(ports.map((port) => spawnChild(port)));
+    const children = spawned.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = spawned.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      await Promise.all(children.map((child) => child.stop()));
+      throw failed.reason;
+    }
+    return children;
   };
   const servingAll = async (generation: Child[]): Promise<RuntimeGraph[]> => {
     try {
@@ -368,7 +414,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   const transportOf = (child: Child): Transport => {
     let transport = transports.get(child);
     if (!transport) {
-      transport = createRpcTransport(urlOf(child), { token: options.internalSecret });
+      transport = createRpcTransport(urlOf(child), { token: options.internalSecret, peerMayBlock: true });
       transports.set(child, transport);
     }
     return transport;
@@ -415,9 +461,16 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         if (current.every((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
           proxy.health.setAll(ServingStatus.NOT_SERVING);
         }
-        setTimeout(() => {
+        setTimeout(async () => {
           if (stopping) return;
-          const next = spawnChild(dead.port);
+          let next: Child;
+          try {
+            next = await spawnChild(dead.port);
+          } catch (err) {
+            log.error({ err, slot }, "Failed to restart the runtime process");
+            return;
+          }
+          if (stopping) return void next.stop();
           current = current.map((c, i) => (i === slot ? next : c));
           restartOnExit(slot);
           next.started.then(
@@ -452,8 +505,9 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     });
   };
   const replace = async (dead: Child): Promise<void> => {
-    const next = spawnChild(await freePort());
+    let next: Child | undefined;
     try {
+      next = await spawnChild(await freePort());
       await serving(next);
     } catch (err) {
       if (stopping) return;
@@ -577,6 +631,17 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       await Promise.all([...current, ...retiring].map((child) => child.stop()));
     },
   };
+}
+
+/**
+ * Node with `argv`, under a limit on its data segment when `maxMemoryMb` is given: Node has no
+ * way to set a child's rlimits, so a shell sets it and `exec`s Node in its place (same pid, same
+ * IPC channel). On Windows, no limit.
+ */
+function withMemoryLimit(argv: string[], maxMemoryMb: number | undefined): [string, string[]] {
+  if (maxMemoryMb === undefined || process.platform === "win32") return [process.execPath, argv];
+  const kb = Math.floor(maxMemoryMb * 1024);
+  return ["/bin/sh", ["-c", `ulimit -d ${kb} && exec "$0" "$@"`, process.execPath, ...argv]];
 }
 
 type Method = (input: unknown, options: CallOptions) => unknown;

@@ -17,6 +17,7 @@ import { createAuthServiceImpl } from "./auth/auth-service.js";
 import { loadProjectAuth } from "./auth/load.js";
 import { createGraphRegistry, type GraphRegistry, type GraphStatus } from "./graphs/registry.js";
 import { createRuntimeServiceImpl } from "./rpc/runtime-service.js";
+import type { BuiltModules } from "./sandbox/typescript-build.js";
 
 export interface RuntimeOptions {
   /** The langgraph.json whose graphs this runtime hosts. */
@@ -32,6 +33,8 @@ export interface RuntimeOptions {
    * (what its own callers must send). Absent: it sends no token and trusts every caller (tests).
    */
   credentials?: RuntimeCredentials;
+  /** The project's TypeScript entries compiled before this process started (the sandbox cannot compile). */
+  builtModules?: BuiltModules;
 }
 
 export interface Runtime {
@@ -58,6 +61,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     configPath: options.configPath,
     logger: logger.child({ component: "graphs" }),
     loadTimeoutMs: options.graphLoadTimeoutMs,
+    builtModules: options.builtModules,
   });
   // The project's custom auth loads next to its graphs; a failure throws, so the runtime does
   // not start (auth fails closed).
@@ -65,6 +69,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     configPath: options.configPath,
     logger: logger.child({ component: "auth" }),
     loadTimeoutMs: options.graphLoadTimeoutMs,
+    builtModules: options.builtModules,
   });
   const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl), { token: options.credentials?.token });
   const rpc = await startRpcServer({

@@ -1,5 +1,6 @@
 import { BaseConfigSchema, HexDigestSchema, PortSchema, UrlListSchema } from "@langopen/common";
 import { type Static, Type } from "typebox";
+import { DEFAULT_SANDBOX_ID, SANDBOX_MODES } from "./sandbox/modes.js";
 
 /**
  * The runtime-runner's environment: where its graphs are and how to reach the data plane. It
@@ -28,6 +29,27 @@ export const RuntimeConfigSchema = Type.Object({
   LANGOPEN_RUNTIME_TOKEN: Type.Optional(HexDigestSchema),
   /** The SHA-256 of the secret its callers (workers, api-servers, gateways) send. */
   LANGOPEN_INTERNAL_SECRET_SHA256: Type.Optional(HexDigestSchema),
+  /**
+   * How graph code is isolated. `node`: the runtime runs the graphs in a child process under
+   * Node's permission model (read the project, write a scratch folder, no child processes,
+   * workers or native addons unless langgraph.json's `langopen.sandbox.allow` asks), with an
+   * environment without LangOpen's variables, and as LANGOPEN_SANDBOX_UID/GID when started as
+   * root; the credentials reach it over IPC, never in its environment. `none`: graphs run in
+   * this process, as they did before the sandbox (for debugging only).
+   */
+  LANGOPEN_SANDBOX: Type.Union(
+    SANDBOX_MODES.map((mode) => Type.Literal(mode)),
+    { default: "node" },
+  ),
+  /** The user graph code runs as when the runtime is started as root (65534: `nobody`). */
+  LANGOPEN_SANDBOX_UID: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: DEFAULT_SANDBOX_ID }),
+  /** The group graph code runs as when the runtime is started as root (65534: `nogroup`). */
+  LANGOPEN_SANDBOX_GID: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: DEFAULT_SANDBOX_ID }),
+  /**
+   * Set by the process that starts a sandboxed runtime, not by users: JSON of the project's
+   * TypeScript entries compiled outside the sandbox (source file to compiled file or error).
+   */
+  LANGOPEN_BUILT_MODULES: Type.Optional(Type.String()),
 });
 
 export type RuntimeConfig = Static<typeof RuntimeConfigSchema>;

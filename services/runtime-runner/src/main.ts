@@ -1,5 +1,8 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import {
   createLogger,
+  type Logger,
   loadConfig,
   type RuntimeCredentials,
   type RuntimeCredentialsMessage,
@@ -9,6 +12,8 @@ import {
 } from "@langopen/common";
 import { type RuntimeStartedMessage, startRuntime } from "./compose.js";
 import { type RuntimeConfig, RuntimeConfigSchema } from "./config.js";
+import { isLangOpenVariable, prepareSandbox } from "./sandbox/index.js";
+import type { BuiltModules } from "./sandbox/typescript-build.js";
 
 /** How long a launched runtime waits for its credentials on the IPC channel. */
 const CREDENTIALS_TIMEOUT_MS = 30_000;
@@ -45,10 +50,80 @@ async function credentials(config: RuntimeConfig, launched: boolean): Promise<Ru
   });
 }
 
+/** How long the sandboxed child may take to stop after its supervisor passed on a signal. */
+const CHILD_KILL_AFTER_MS = 15_000;
+
+/**
+ * Split mode with the sandbox on: this process holds the credentials (its environment, which
+ * /proc keeps) and runs none of the graph code. It starts the runtime in a sandboxed child (the
+ * same one a launcher starts), hands the credentials over IPC, passes signals on, and exits as
+ * the child does (its orchestrator restarts it).
+ */
+async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
+  const runtimeCredentials = await credentials(config, false);
+  const sandbox = await prepareSandbox(
+    config.LANGOPEN_CONFIG,
+    {
+      mode: config.LANGOPEN_SANDBOX,
+      uid: config.LANGOPEN_SANDBOX_UID,
+      gid: config.LANGOPEN_SANDBOX_GID,
+      deny: Object.keys(RuntimeConfigSchema.properties),
+    },
+    process.env,
+  );
+  if (sandbox.sameUserBecause) {
+    logger.warn(
+      { reason: sandbox.sameUserBecause },
+      "Runs graph code as this process's user, under Node's permission model only",
+    );
+  }
+  // NODE_OPTIONS stays out of the child's environment (it could undo the sandbox's flags); the heap
+  // limit an operator sets there (README, split mode) is passed on as a flag.
+  const heapLimit = /--max-old-space-size=(\d+)/.exec(process.env.NODE_OPTIONS ?? "")?.[0];
+  const child = spawn(process.execPath, [...sandbox.execArgv, ...(heapLimit ? [heapLimit] : []), fileURLToPath(import.meta.url)], {
+    env: {
+      ...sandbox.env,
+      LANGOPEN_CONFIG: config.LANGOPEN_CONFIG,
+      RPC_HOST: config.RPC_HOST,
+      RPC_PORT: String(config.RPC_PORT),
+      API_SERVER_URL: config.API_SERVER_URL,
+      LOG_LEVEL: config.LOG_LEVEL,
+      GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
+      SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
+      ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
+    },
+    cwd: sandbox.cwd,
+    uid: sandbox.uid,
+    gid: sandbox.gid,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  child.send({ type: "credentials", ...runtimeCredentials });
+  logger.info({ pid: child.pid, sandbox: config.LANGOPEN_SANDBOX, uid: sandbox.uid }, "Started the sandboxed runtime");
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), CHILD_KILL_AFTER_MS).unref();
+    });
+  }
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
+  );
+  await sandbox.dispose();
+  logger.info({ code, signal }, "Sandboxed runtime exited");
+  process.exit(code ?? 1);
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(RuntimeConfigSchema, process.env);
   const logger = createLogger({ service: "runtime-runner", level: config.LOG_LEVEL });
-  const runtimeCredentials = await credentials(config, process.channel !== undefined);
+  const launched = process.channel !== undefined;
+  if (!launched && config.LANGOPEN_SANDBOX !== "none") return supervise(config, logger);
+  const runtimeCredentials = await credentials(config, launched);
+  // Nothing of LangOpen's stays for graph code to read (under the sandbox, /proc/self/environ is out of its reach too).
+  for (const name of Object.keys(process.env)) {
+    if (isLangOpenVariable(name) || name in RuntimeConfigSchema.properties) delete process.env[name];
+  }
+  const builtModules = config.LANGOPEN_BUILT_MODULES ? (JSON.parse(config.LANGOPEN_BUILT_MODULES) as BuiltModules) : undefined;
   // User graphs run in this process: a stray rejected promise of theirs must not end every run.
   process.on("unhandledRejection", (err) => logger.error({ err }, "Ignored unhandled rejection"));
   const runtime = await startRuntime(
@@ -59,13 +134,13 @@ async function main(): Promise<void> {
       apiServerUrl: config.API_SERVER_URL,
       graphLoadTimeoutMs: config.GRAPH_LOAD_TIMEOUT_MS,
       credentials: runtimeCredentials,
+      builtModules,
     },
     logger,
   );
   // Started by a launcher with an IPC channel: the launcher stops this process (SIGTERM, or by
   // going away), after the runs on it ended. A terminal's Ctrl-C reaches the whole process group,
   // this process too: it leaves that to the launcher.
-  const launched = process.channel !== undefined;
   const shutdown = stopOnSignals(logger, "runtime-runner", () => runtime.stop(config.SHUTDOWN_GRACE_MS), {
     signals: launched ? ["SIGTERM"] : ["SIGTERM", "SIGINT"],
   });

@@ -33,6 +33,8 @@ export interface WorkerServiceOptions {
   signals: Signals;
   runtimeUrls: string[];
   concurrency?: number;
+  /** WORKER_MAX_INFLIGHT_INPUT_BYTES. */
+  maxInflightInputBytes?: number;
   leaseMs?: number;
   pollMs?: number;
   maxAttempts?: number;
@@ -91,10 +93,11 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     checkpoints,
     signals: options.signals,
     runtimes: options.runtimeUrls.map((url) =>
-      createClient(RuntimeService, createRpcTransport(url, { token: options.internalSecret })),
+      createClient(RuntimeService, createRpcTransport(url, { token: options.internalSecret, peerMayBlock: true })),
     ),
     logger,
     concurrency: options.concurrency ?? WORKER_DEFAULTS.WORKER_CONCURRENCY,
+    maxInflightInputBytes: options.maxInflightInputBytes ?? WORKER_DEFAULTS.WORKER_MAX_INFLIGHT_INPUT_BYTES,
     leaseMs: options.leaseMs ?? WORKER_DEFAULTS.WORKER_LEASE_MS,
     pollMs: options.pollMs ?? WORKER_DEFAULTS.WORKER_POLL_MS,
     maxAttempts: options.maxAttempts ?? WORKER_DEFAULTS.WORKER_MAX_ATTEMPTS,

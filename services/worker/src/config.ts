@@ -11,6 +11,14 @@ export const WorkerConfigSchema = Type.Object({
   /** Comma-separated base URLs of runtime-runners. */
   RUNTIME_URLS: Type.String({ minLength: 1, default: "http://127.0.0.1:8125" }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  /**
+   * Bytes of run specs (input, config, metadata) this worker runs at once; a run that would go
+   * past it waits in the queue until enough runs ended (one run alone always starts, whatever its
+   * size). A run's memory on its runtime, worker and event log is many times its input (its state
+   * in every stream mode and checkpoint): 16 MiB lets one 10 MB input run with small ones beside
+   * it, not three at once.
+   */
+  WORKER_MAX_INFLIGHT_INPUT_BYTES: Type.Integer({ minimum: 1_024, default: 16 * 1024 * 1024 }),
   WORKER_LEASE_MS: Type.Integer({ minimum: 500, default: 15_000 }),
   WORKER_POLL_MS: Type.Integer({ minimum: 50, default: 1_000 }),
   WORKER_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 3 }),

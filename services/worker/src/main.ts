@@ -18,6 +18,7 @@ async function main(): Promise<void> {
         .map((u) => u.trim())
         .filter(Boolean),
       concurrency: config.WORKER_CONCURRENCY,
+      maxInflightInputBytes: config.WORKER_MAX_INFLIGHT_INPUT_BYTES,
       leaseMs: config.WORKER_LEASE_MS,
       pollMs: config.WORKER_POLL_MS,
       maxAttempts: config.WORKER_MAX_ATTEMPTS,

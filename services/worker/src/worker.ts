@@ -45,6 +45,8 @@ export interface WorkerDeps {
   runTimeoutMs?: number;
   logger: Logger;
   concurrency: number;
+  /** Most bytes of run specs in flight at once (see WORKER_MAX_INFLIGHT_INPUT_BYTES); absent: no limit. */
+  maxInflightInputBytes?: number;
   leaseMs: number;
   /** Longest wait for a wake-up before looking at Postgres anyway. */
   pollMs: number;
@@ -107,7 +109,12 @@ export function startWorker(deps: WorkerDeps): Worker {
   const { runs, signals, logger } = deps;
   const owner = deps.owner ?? `worker-${randomUUID()}`;
   const stopping = new AbortController();
-  const active = new Map<string, { abort: AbortController; cancel?: Cancel; timedOut?: boolean; done: Promise<void> }>();
+  const active = new Map<
+    string,
+    { abort: AbortController; cancel?: Cancel; timedOut?: boolean; done: Promise<void>; specBytes: number }
+  >();
+  /** Bytes of the specs of the runs in `active`. */
+  let inflightBytes = 0;
   let slotFreed: () => void = () => {};
   /** This worker's runs in flight per runtime (by index of deps.runtimes). */
   const load = deps.runtimes.map(() => 0);
@@ -514,38 +521,61 @@ export function startWorker(deps: WorkerDeps): Worker {
     return { error: "Error", message: "the run ended without a result" };
   }
 
+  function untilSlotFreed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      slotFreed = resolve;
+      stopping.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+
   async function loop(): Promise<void> {
     while (!stopping.signal.aborted) {
       try {
-        if (active.size >= deps.concurrency) {
-          await new Promise<void>((resolve) => {
-            slotFreed = resolve;
-            stopping.signal.addEventListener("abort", () => resolve(), { once: true });
-          });
+        const budget = deps.maxInflightInputBytes;
+        // With runs in flight, only runs whose spec fits in what is left of the byte budget
+        // (alone, any run may start).
+        const room = budget === undefined || active.size === 0 ? undefined : budget - inflightBytes;
+        if (active.size >= deps.concurrency || (room !== undefined && room <= 0)) {
+          await untilSlotFreed();
           continue;
         }
         const claimedAt = Date.now();
         // As many as there are free slots, in one statement.
         const free = deps.concurrency - active.size;
         // A run created in this process comes with its spec: the claim need not read it back.
-        const claimed = await runs.claim(owner, deps.leaseMs, free, (runId) => signals.takeSpec(runId));
+        const claimed = await runs.claim(owner, deps.leaseMs, free, (runId) => signals.takeSpec(runId), room);
         if (claimed.length > 0 && stopping.signal.aborted) {
           // Claimed while stopping: give them straight back.
           for (const row of claimed) await runs.handBack(row.run_id, row.epoch);
           break;
         }
+        let started = 0;
         for (const row of claimed) {
+          const specBytes = row.spec.byteLength;
+          // Each fits the budget alone, not necessarily together: the rest go back to the queue.
+          if (budget !== undefined && active.size > 0 && inflightBytes + specBytes > budget) {
+            if (await runs.handBack(row.run_id, row.epoch)) await signals.wake().catch(() => {});
+            continue;
+          }
+          started++;
           const abort = new AbortController();
-          const record = { abort, done: Promise.resolve() as Promise<void> };
+          const record = { abort, done: Promise.resolve() as Promise<void>, specBytes };
           active.set(row.run_id, record);
+          inflightBytes += specBytes;
           record.done = execute(row, claimedAt)
             .catch(() => true)
             .then((runnable) => {
               active.delete(row.run_id);
+              inflightBytes -= specBytes;
               slotFreed();
               // The thread's next queued run is now runnable: any worker may take it.
               if (runnable) void signals.wake().catch(() => {});
             });
+        }
+        if (started < claimed.length) {
+          // Over the byte budget: claim again once a run has ended.
+          await untilSlotFreed();
+          continue;
         }
         // Every slot filled: wait for one to free. Fewer runs than slots: none was left to claim.
         if (claimed.length === free) continue;

@@ -54,13 +54,15 @@ export interface RunLeaseStore {
    * Claims up to `limit` of the oldest runnable runs (the oldest pending run of each thread
    * with none running) with a fresh lease and epoch, in one statement. A spec larger than
    * INLINE_SPEC_BYTES comes from `knownSpec` when it has it (the run was created in this process),
-   * else from a second statement.
+   * else from a second statement. With `maxSpecBytes`, only runs whose spec (input, config,
+   * metadata) is at most that many bytes are claimed.
    */
   claim(
     owner: string,
     leaseMs: number,
     limit?: number,
     knownSpec?: (runId: string) => Uint8Array | undefined,
+    maxSpecBytes?: number,
   ): Promise<ClaimedRun[]>;
   /**
    * Extends the lease and reads any cancel asked for meanwhile (so a cancel whose signal was
@@ -138,6 +140,7 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
       leaseMs: number,
       limit = 1,
       knownSpec?: (runId: string) => Uint8Array | undefined,
+      maxSpecBytes?: number,
     ): Promise<ClaimedRun[]> {
       let claimed: Array<Omit<ClaimedRun, "spec"> & { spec_base64: string | null }>;
       try {
@@ -148,6 +151,8 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
                AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
                AND NOT EXISTS (SELECT 1 FROM runs y WHERE y.thread_id = r.thread_id AND y.status = 'pending'
                                  AND (y.created_at, y.run_id) < (r.created_at, r.run_id))
+               -- octet_length reads a stored value's size from its header, without reading the value.
+               AND ($4::bigint IS NULL OR octet_length(r.spec) <= $4::bigint)
              ORDER BY r.run_after, r.created_at
              FOR UPDATE SKIP LOCKED
              LIMIT $3)
@@ -156,7 +161,7 @@ export function createRunLeaseStore(pool: Pool): RunLeaseStore {
              updated_at = now()
            FROM candidate WHERE runs.run_id = candidate.run_id
            RETURNING ${CLAIMED_COLUMNS}`,
-          [owner, leaseMs, Math.max(1, Math.floor(limit))],
+          [owner, leaseMs, Math.max(1, Math.floor(limit)), maxSpecBytes === undefined ? null : Math.floor(maxSpecBytes)],
         ));
       } catch (err) {
         // Another worker claimed a run of the same thread first: the unique index said no.

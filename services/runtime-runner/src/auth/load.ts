@@ -2,7 +2,9 @@ import { access } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type LanggraphAuthConfig, type Logger, readLanggraphConfig } from "@langopen/common";
+import { builtFileOf } from "../graphs/built.js";
 import { enableTypeScript, isTypeScriptFile } from "../graphs/typescript.js";
+import type { BuiltModules } from "../sandbox/typescript-build.js";
 import { isKnownEvent } from "./events.js";
 
 /** A callback the project registered: `authenticate(request)` or a handler of `on(...)`. */
@@ -39,6 +41,8 @@ export interface LoadAuthOptions {
   logger: Logger;
   /** A module that takes longer than this to load fails the load. */
   loadTimeoutMs?: number;
+  /** The project's TypeScript entries compiled before this process started (see the graph registry). */
+  builtModules?: BuiltModules;
 }
 
 const DEFAULT_TTL_SECONDS = 60;
@@ -83,11 +87,11 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function importExport(file: string, exportName: string): Promise<unknown> {
+async function importExport(file: string, exportName: string, built: BuiltModules | undefined): Promise<unknown> {
   await access(file).catch(() => {
     throw new Error(`${file} does not exist`);
   });
-  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const module = (await import(pathToFileURL(builtFileOf(file, built)).href)) as Record<string, unknown>;
   // A CommonJS module (or TypeScript compiled as CommonJS) may only expose module.exports.
   const fallback = module.default as Record<string, unknown> | undefined;
   const exported = exportName in module ? module[exportName] : isObject(fallback) ? fallback[exportName] : undefined;
@@ -144,8 +148,8 @@ export async function loadProjectAuth(options: LoadAuthOptions): Promise<Project
   const { file, exportName } = parseAuthPath(spec, config.dir);
   let exported: unknown;
   try {
-    if (isTypeScriptFile(file)) await enableTypeScript(config.dir);
-    exported = await withTimeout(importExport(file, exportName), options.loadTimeoutMs ?? 30_000);
+    if (isTypeScriptFile(file) && options.builtModules?.[file] === undefined) await enableTypeScript(config.dir);
+    exported = await withTimeout(importExport(file, exportName, options.builtModules), options.loadTimeoutMs ?? 30_000);
   } catch (err) {
     throw new Error(`Failed to load auth: ${spec}: ${causeOf(err)}`, { cause: err });
   }

@@ -5,7 +5,13 @@ import { pathToFileURL } from "node:url";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { Command, Send } from "@langchain/langgraph";
 import { failedPrecondition, type Logger, notFound, Reason, readLanggraphConfig } from "@langopen/common";
+import { builtFileOf } from "./built.js";
 import { callFactory, type GraphTarget, toGraphTarget } from "./resolve.js";
+import { parseGraphSpec } from "./spec.js";
+
+export { parseGraphSpec };
+
+import type { BuiltModules } from "../sandbox/typescript-build.js";
 import type { CompiledGraphLike, LanggraphClasses } from "./types.js";
 import { enableTypeScript, isTypeScriptFile } from "./typescript.js";
 import { findUserPackage, importUserPackage } from "./user-packages.js";
@@ -46,19 +52,13 @@ export interface GraphRegistryOptions {
   logger: Logger;
   /** A graph whose module takes longer to load is reported as failed; a factory taking longer fails its call. */
   loadTimeoutMs?: number;
+  /** The project's TypeScript entries compiled before this process started (under the sandbox, which cannot compile). */
+  builtModules?: BuiltModules;
 }
 
 interface Entry {
   status: GraphStatus;
   target?: GraphTarget;
-}
-
-/** "./dir/file.ts:export" (export defaulting to "default"), resolved against the config's folder. */
-export function parseGraphSpec(spec: string, dir: string): { file: string; exportName: string } {
-  const colon = spec.lastIndexOf(":");
-  const file = colon > 0 ? spec.slice(0, colon) : spec;
-  const exportName = colon > 0 ? spec.slice(colon + 1) || "default" : "default";
-  return { file: path.resolve(dir, file), exportName };
 }
 
 function message(err: unknown): string {
@@ -70,7 +70,8 @@ function message(err: unknown): string {
  * finds one: Node's import error does not say (an error in a module it imports is not found).
  */
 function syntaxErrorLocation(file: string): Promise<string | undefined> {
-  if (!/\.[cm]?js$/.test(file)) return Promise.resolve(undefined);
+  // Under the sandbox this process may not spawn one: the message then goes without the location.
+  if (!/\.[cm]?js$/.test(file) || !mayRunProcesses()) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     execFile(process.execPath, ["--check", file], { timeout: 10_000 }, (err, _stdout, stderr) => {
       if (!err) return resolve(undefined);
@@ -84,11 +85,12 @@ function syntaxErrorLocation(file: string): Promise<string | undefined> {
 }
 
 /** Why a graph's module failed to load: the error's message, its kind when not a plain Error, and where a syntax error is. */
-async function loadError(err: unknown, file: string): Promise<string> {
+async function loadError(err: unknown, file: string, built: BuiltModules | undefined): Promise<string> {
   if (!(err instanceof Error)) return String(err);
   const text = err.name === "Error" || err.message.startsWith(err.name) ? err.message : `${err.name}: ${err.message}`;
   if (err.name !== "SyntaxError") return text;
-  const location = await syntaxErrorLocation(file);
+  const seen = built?.[file];
+  const location = seen && "syntaxErrorAt" in seen ? seen.syntaxErrorAt : await syntaxErrorLocation(file);
   return location ? `${text} (${location})` : text;
 }
 
@@ -100,12 +102,18 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function loadTarget(graphId: string, spec: string, dir: string): Promise<GraphTarget> {
+/** Whether this process may start processes (Node's permission model may refuse). */
+export function mayRunProcesses(): boolean {
+  const permission = (process as { permission?: { has(scope: string): boolean } }).permission;
+  return permission === undefined || permission.has("child");
+}
+
+async function loadTarget(graphId: string, spec: string, dir: string, built: BuiltModules | undefined): Promise<GraphTarget> {
   const { file, exportName } = parseGraphSpec(spec, dir);
   await access(file).catch(() => {
     throw new Error(`${path.relative(dir, file)} does not exist in ${dir}`);
   });
-  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const module = (await import(pathToFileURL(builtFileOf(file, built)).href)) as Record<string, unknown>;
   // A CommonJS module (or TypeScript compiled as CommonJS) may only expose module.exports.
   const fallback = module.default as Record<string, unknown> | undefined;
   const exported = exportName in module ? module[exportName] : fallback?.[exportName];
@@ -127,7 +135,8 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
   const timeoutMs = options.loadTimeoutMs ?? 30_000;
   const entries = new Map<string, Entry>();
 
-  if (Object.values(config.graphs).some((spec) => isTypeScriptFile(parseGraphSpec(spec, config.dir).file))) {
+  const needsHooks = (file: string) => isTypeScriptFile(file) && options.builtModules?.[file] === undefined;
+  if (Object.values(config.graphs).some((spec) => needsHooks(parseGraphSpec(spec, config.dir).file))) {
     await enableTypeScript(config.dir);
   }
 
@@ -137,11 +146,15 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
       const entry: Entry = { status: { graphId, spec, file, loaded: false } };
       entries.set(graphId, entry);
       try {
-        entry.target = await withTimeout(loadTarget(graphId, spec, config.dir), timeoutMs, `graph "${graphId}" (${spec})`);
+        entry.target = await withTimeout(
+          loadTarget(graphId, spec, config.dir, options.builtModules),
+          timeoutMs,
+          `graph "${graphId}" (${spec})`,
+        );
         entry.status.loaded = true;
         logger.info({ graph_id: graphId, spec, kind: entry.target.kind }, "Loaded Graph");
       } catch (err) {
-        entry.status.error = await loadError(err, file);
+        entry.status.error = await loadError(err, file, options.builtModules);
         logger.error({ graph_id: graphId, spec, file, cause: entry.status.error, err }, "Failed to load Graph");
       }
     }),

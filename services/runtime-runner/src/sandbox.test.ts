@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmod, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerToken, freePort, generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
+import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { executeRun, json } from "./test-fixtures/run-helpers.js";
+
+/**
+ * Split mode (dist/main.js started with its credentials in its environment): the process that
+ * holds them runs no graph code; it supervises a sandboxed child, which gets them over IPC. A
+ * graph probing its surroundings finds neither the credentials nor a way to them.
+ */
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const REPO_MODULES = fileURLToPath(new URL("../../../node_modules", import.meta.url));
+const SECRET = generateInternalSecret();
+const CREDENTIALS = runtimeCredentialsOf(SECRET);
+
+const PROBE_GRAPH = `
+import { execSync } from "node:child_process";
+import fs from "node:fs";
+import { Annotation, StateGraph } from "@langchain/langgraph";
+
+const State = Annotation.Root({ report: Annotation() });
+
+function attempt(fn) {
+  try {
+    return "allowed: " + String(fn()).slice(0, 200).replaceAll("\\\\0", " ");
+  } catch (err) {
+    return "denied: " + (err.code ?? err.message);
+  }
+}
+
+export const graph = new StateGraph(State)
+  .addNode("probe", () => ({
+    report: {
+      variables: Object.keys(process.env).filter((k) => k.startsWith("LANGOPEN_")),
+      uid: process.getuid(),
+      supervisorEnviron: attempt(() => fs.readFileSync("/proc/" + process.ppid + "/environ", "utf8")),
+      ownEnviron: attempt(() => fs.readFileSync("/proc/self/environ", "utf8")),
+      spawnProcess: attempt(() => execSync("id").toString()),
+      signalSupervisor: attempt(() => process.kill(process.ppid, 0)),
+    },
+  }))
+  .addEdge("__start__", "probe")
+  .compile();
+`;
+
+let dir: string;
+let child: ChildProcess;
+let output = "";
+let url: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "langopen-split-sandbox-"));
+  // The sandbox user must be able to read the project.
+  await chmod(dir, 0o755);
+  await symlink(REPO_MODULES, path.join(dir, "node_modules"), "dir");
+  await writeFile(path.join(dir, "probe.mjs"), PROBE_GRAPH);
+  await writeFile(path.join(dir, "langgraph.json"), JSON.stringify({ graphs: { probe: "./probe.mjs:graph" } }));
+  child = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      LANGOPEN_CONFIG: path.join(dir, "langgraph.json"),
+      RPC_HOST: "127.0.0.1",
+      RPC_PORT: String(await freePort()),
+      API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
+      LOG_LEVEL: "info",
+      LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
+      LANGOPEN_INTERNAL_SECRET_SHA256: CREDENTIALS.internalSecretSha256,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`runtime did not become ready:\n${output}`)), 60_000);
+    const check = () => {
+      const line = output.split("\n").find((l) => l.includes("Runtime is ready"));
+      if (!line) return;
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { url: string }).url);
+    };
+    child.stdout?.on("data", check);
+    child.once("exit", (code) => reject(new Error(`runtime exited with ${code}:\n${output}`)));
+  });
+}, 90_000);
+
+afterAll(async () => {
+  if (child?.exitCode === null) {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("split mode: the runtime-runner supervises a sandboxed child", () => {
+  it("keeps the credentials out of the graph code's reach", { timeout: 60_000 }, async () => {
+    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(SECRET)] }));
+    const run = await executeRun(client, { graphId: "probe", spec: { inputJson: json({}) } });
+    expect(run.outcome).toBe("SUCCESS");
+    const report = (run.values as { report: Record<string, unknown> }).report;
+    expect(report.variables).toEqual([]);
+    expect(report.supervisorEnviron).toMatch(/^denied: /);
+    expect(report.ownEnviron).toMatch(/^denied: /);
+    expect(report.spawnProcess).toMatch(/^denied: /);
+    expect(JSON.stringify(report)).not.toContain(CREDENTIALS.token);
+    if (process.getuid?.() === 0) {
+      expect(report.uid).toBe(65534);
+      expect(report.signalSupervisor).toBe("denied: EPERM");
+    }
+  });
+
+  it("stops, with its child, on SIGTERM with exit code 0", { timeout: 30_000 }, async () => {
+    const pids = [...output.matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1]));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    // No process of the pair is left (the child stops as its supervisor goes).
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(pids.filter(alive)).toEqual([]);
+  });
+});

@@ -1,0 +1,318 @@
+import { chown, lstat, mkdtemp, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { readLanggraphConfig, StartupError } from "@langopen/common";
+import { DEFAULT_SANDBOX_ID, type SandboxMode } from "./modes.js";
+import { type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
+
+export { DEFAULT_SANDBOX_ID, SANDBOX_MODES, type SandboxMode } from "./modes.js";
+
+export { type BuiltModule, type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
+
+/** What a project may ask for in langgraph.json (`"langopen": {"sandbox": {"allow": [...]}}`), and Node's flag for each. */
+const ALLOWANCES = {
+  child_process: "--allow-child-process",
+  workers: "--allow-worker",
+  addons: "--allow-addons",
+  wasi: "--allow-wasi",
+} as const;
+export type SandboxAllowance = keyof typeof ALLOWANCES;
+
+export interface SandboxSettings {
+  mode: SandboxMode;
+  /** The uid and gid the runtime runs as when this process is root (default 65534, `nobody`). */
+  uid?: number;
+  gid?: number;
+  /** Folders graph code must not read even when they lie inside the project (the data directory). */
+  hidden?: string[];
+  /**
+   * Names of variables the runtime must not inherit, besides those every LangOpen service reads
+   * (see isLangOpenVariable): the launcher passes the keys of its own configuration.
+   */
+  deny?: readonly string[];
+}
+
+/** How to spawn one runtime process of a project. */
+export interface SandboxSpawn {
+  /** Flags before the script (Node's permission model, when on). */
+  execArgv: string[];
+  /** Its whole environment (the caller adds the runtime's own settings). */
+  env: Record<string, string>;
+  uid?: number;
+  gid?: number;
+  cwd: string;
+  /** Its scratch folder (HOME and TMPDIR), the only place it may write; none without the sandbox. */
+  scratchDir?: string;
+  /** Source file to compiled file of the project's TypeScript entries (LANGOPEN_BUILT_MODULES), if any. */
+  builtModules?: BuiltModules;
+  /**
+   * Why the process runs as this process's own user although this one is root (the project is
+   * not readable by the sandbox user): worth a warning, the permission model still applies.
+   */
+  sameUserBecause?: string;
+  /** Removes the scratch folder. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Variables of LangOpen itself, which graph code never gets: every LANGOPEN_* (secrets, data
+ * directory, settings), the data plane's addresses with their passwords, Postgres client
+ * variables (PG*), npm's (they name the installation and its scripts), WEBHOOK_* (the signing
+ * secret), and NODE_OPTIONS (it could carry flags that undo the permission model).
+ */
+export function isLangOpenVariable(name: string): boolean {
+  return (
+    name.startsWith("LANGOPEN_") ||
+    name.startsWith("PG") ||
+    name.startsWith("npm_") ||
+    name.startsWith("WEBHOOK_") ||
+    name === "DATABASE_URL" ||
+    name === "REDIS_URL" ||
+    name === "NODE_OPTIONS"
+  );
+}
+
+/**
+ * The environment graph code gets: the inherited one without LangOpen's variables and the
+ * `deny` names (what the user exported on purpose, such as model API keys, passes), the `env`
+ * object of langgraph.json over it, HOME and TMPDIR set to the scratch folder.
+ */
+export function sandboxEnv(
+  inherited: Record<string, string | undefined>,
+  options: { deny?: readonly string[]; projectEnv?: Record<string, string>; scratchDir?: string },
+): Record<string, string> {
+  const deny = new Set(options.deny ?? []);
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(inherited)) {
+    if (value === undefined || deny.has(name) || isLangOpenVariable(name)) continue;
+    env[name] = value;
+  }
+  for (const [name, value] of Object.entries(options.projectEnv ?? {})) {
+    if (typeof value === "string" && !isLangOpenVariable(name)) env[name] = value;
+  }
+  if (options.scratchDir !== undefined) {
+    env.HOME = options.scratchDir;
+    env.TMPDIR = options.scratchDir;
+  }
+  return env;
+}
+
+/** `langopen.sandbox.allow` of a langgraph.json, checked: an unknown value fails the start. */
+export async function readSandboxAllowances(configPath: string): Promise<SandboxAllowance[]> {
+  const raw = JSON.parse(await readFile(configPath, "utf8")) as { langopen?: unknown };
+  const langopen = raw.langopen;
+  if (langopen === undefined) return [];
+  const sandbox = isObject(langopen) ? langopen.sandbox : undefined;
+  if (!isObject(langopen) || (sandbox !== undefined && !isObject(sandbox))) {
+    throw new StartupError(`${configPath}: "langopen" must be an object such as {"sandbox": {"allow": ["child_process"]}}`);
+  }
+  const allow = sandbox?.allow;
+  if (allow === undefined) return [];
+  const known = Object.keys(ALLOWANCES);
+  if (!Array.isArray(allow) || !allow.every((value) => typeof value === "string" && known.includes(value))) {
+    throw new StartupError(
+      `${configPath}: "langopen.sandbox.allow" must be a list of ${known.map((k) => `"${k}"`).join(", ")}, got ${JSON.stringify(allow)}`,
+    );
+  }
+  return [...new Set(allow as SandboxAllowance[])];
+}
+
+/**
+ * Prepares a sandboxed runtime process for a project: its scratch folder (owned by the
+ * unprivileged user when this process is root), its environment, the TypeScript entries compiled
+ * (graph code may not spawn esbuild itself), and Node's permission model with the allow-lists:
+ * read the project (but not `hidden` folders inside it), the node_modules it resolves from and
+ * the runtime's own code; write the scratch folder only.
+ */
+export async function prepareSandbox(
+  configPath: string,
+  settings: SandboxSettings,
+  inherited: Record<string, string | undefined>,
+): Promise<SandboxSpawn> {
+  const config = await readLanggraphConfig(configPath);
+  const projectDir = config.dir;
+  const projectEnv = isObject(config.env) ? (config.env as Record<string, string>) : undefined;
+  if (settings.mode === "none") {
+    // For debugging only: no permission model, no other user, TypeScript through tsx as before; still none of LangOpen's variables.
+    return {
+      execArgv: [],
+      env: sandboxEnv(inherited, { deny: settings.deny, projectEnv }),
+      cwd: process.cwd(),
+      dispose: async () => {},
+    };
+  }
+  const scratchDir = await mkdtemp(path.join(os.tmpdir(), "langopen-runtime-"));
+  // Compiled entries go inside the project, where their bare imports resolve as the sources' do.
+  const buildDir = path.join(projectDir, "node_modules", ".cache", "langopen", path.basename(scratchDir));
+  const dispose = async () => {
+    await rm(scratchDir, { recursive: true, force: true }).catch(() => {});
+    await rm(buildDir, { recursive: true, force: true }).catch(() => {});
+  };
+  try {
+    const allowances = await readSandboxAllowances(config.path);
+    const asRoot = process.getuid?.() === 0;
+    let uid = asRoot ? (settings.uid ?? DEFAULT_SANDBOX_ID) : undefined;
+    let gid = asRoot ? (settings.gid ?? DEFAULT_SANDBOX_ID) : undefined;
+    let sameUserBecause: string | undefined;
+    if (uid !== undefined && gid !== undefined) {
+      const unreadable = await unreadableBy(uid, gid, [config.path, RUNTIME_PACKAGE_DIR]);
+      if (unreadable !== undefined) {
+        sameUserBecause = `${unreadable} is not readable by uid ${uid} gid ${gid} (make it and its parent folders readable, e.g. chmod o+rX, or set LANGOPEN_SANDBOX_UID/GID to a user who can read it)`;
+        uid = undefined;
+        gid = undefined;
+      } else {
+        await chown(scratchDir, uid, gid);
+      }
+    }
+    const builtModules = await buildTypeScriptEntries(config, buildDir);
+    const hidden = await Promise.all((settings.hidden ?? []).map((dir) => realpath(dir).catch(() => path.resolve(dir))));
+    const codeRoots = [
+      ...(await resolutionRoots(projectDir, hidden)),
+      ...(await resolutionRoots(RUNTIME_PACKAGE_DIR, hidden)),
+      ...(await readableBut(RUNTIME_PACKAGE_DIR, hidden)),
+    ];
+    // Node's permission model checks the path asked for, not where a link leads: a link the
+    // project ships that leads out of what it may read is left out (with its folder's other entries listed).
+    const realProject = await realpath(projectDir);
+    const escaping = await escapingLinks(realProject, [realProject, ...codeRoots, scratchDir], hidden);
+    const roots = [...(await readableBut(projectDir, [...hidden, ...escaping])), ...codeRoots];
+    // One flag per path (Node 20.20 takes no comma-separated list; earlier 20.x split on commas,
+    // so a path holding one is left out and stays unreadable).
+    const readable = [...new Set([...roots, scratchDir])].filter((p) => !p.includes(","));
+    const execArgv = [
+      "--experimental-permission",
+      ...(Object.keys(builtModules).length > 0 ? ["--enable-source-maps"] : []),
+      "--disable-warning=ExperimentalWarning",
+      ...readable.map((p) => `--allow-fs-read=${p}`),
+      `--allow-fs-write=${scratchDir}`,
+      ...allowances.map((a) => ALLOWANCES[a]),
+    ];
+    return {
+      execArgv,
+      env: sandboxEnv(inherited, { deny: settings.deny, projectEnv, scratchDir }),
+      uid,
+      gid,
+      cwd: projectDir,
+      scratchDir,
+      builtModules: Object.keys(builtModules).length > 0 ? builtModules : undefined,
+      sameUserBecause,
+      dispose,
+    };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+/** The runtime-runner package's folder (dist/sandbox/index.js is two folders below it). */
+const RUNTIME_PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/**
+ * The first of `paths` (or of their parent folders) that a process of this uid and gid could not
+ * read (a file) or enter and list (a folder), judged by the mode bits: the child has no
+ * supplementary groups (libuv drops them when it changes the user).
+ */
+async function unreadableBy(uid: number, gid: number, paths: string[]): Promise<string | undefined> {
+  const can = (st: { uid: number; gid: number; mode: number }, bits: number) => {
+    const shift = st.uid === uid ? 6 : st.gid === gid ? 3 : 0;
+    return ((st.mode >> shift) & bits) === bits;
+  };
+  for (const file of paths) {
+    const real = await realpath(file).catch(() => file);
+    for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+      const st = await stat(dir).catch(() => undefined);
+      if (st && !can(st, 0o1)) return dir;
+      if (path.dirname(dir) === dir) break;
+    }
+    const st = await stat(real).catch(() => undefined);
+    if (st && !can(st, st.isDirectory() ? 0o5 : 0o4)) return real;
+  }
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function inside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/**
+ * `dir` (and its real path) as read allow-list entries, except the `hidden` folders inside it:
+ * a folder holding one is replaced by its entries, recursively, leaving the hidden one out.
+ */
+async function readableBut(dir: string, hidden: string[]): Promise<string[]> {
+  const real = await realpath(dir).catch(() => undefined);
+  if (real === undefined) return [];
+  if (hidden.some((h) => inside(real, h) || inside(dir, h))) return [];
+  if (!hidden.some((h) => inside(h, real))) return real === dir ? [dir] : [dir, real];
+  const out: string[] = [];
+  for (const entry of await readdir(real, { withFileTypes: true })) {
+    out.push(...(await readableBut(path.join(real, entry.name), hidden)));
+  }
+  return out;
+}
+
+/** How many entries of a project are looked at for links (a bigger project starts without the rest looked at). */
+const MAX_SCANNED = 50_000;
+
+/**
+ * The symbolic links under `root` (node_modules and `hidden` folders excepted) whose target lies
+ * outside every one of `allowed`, or does not exist (it could be made later).
+ */
+async function escapingLinks(root: string, allowed: string[], hidden: string[]): Promise<string[]> {
+  const found: string[] = [];
+  let scanned = 0;
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (++scanned > MAX_SCANNED) return;
+      const full = path.join(dir, entry.name);
+      if (entry.name === "node_modules" || hidden.some((h) => inside(full, h))) continue;
+      if (entry.isSymbolicLink()) {
+        const target = await realpath(full).catch(() => undefined);
+        if (target === undefined || !allowed.some((a) => inside(target, a))) found.push(full);
+      } else if (entry.isDirectory()) {
+        await walk(full);
+      }
+    }
+  };
+  await walk(root);
+  return found;
+}
+
+/**
+ * Where modules imported from `fromDir` may resolve: each node_modules walking up from it, and
+ * the real folders of the links inside (workspace packages), except `hidden` folders.
+ */
+async function resolutionRoots(fromDir: string, hidden: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let dir = path.resolve(fromDir); ; dir = path.dirname(dir)) {
+    const modules = path.join(dir, "node_modules");
+    // Even where none exists: Node 20.20's existsSync throws on a path it may not read, and
+    // modules look for one there (jiti, which the runtime's code loads, from the working folder).
+    if (!hidden.some((h) => inside(modules, h))) out.push(modules);
+    if ((await lstat(modules).catch(() => undefined))?.isDirectory()) {
+      out.push(...(await readableBut(modules, hidden)));
+      for (const link of await linksIn(modules)) out.push(...(await readableBut(link, hidden)));
+    }
+    if (path.dirname(dir) === dir) return out;
+  }
+}
+
+/** The symbolic links among a node_modules' packages (scoped ones too). */
+async function linksIn(modules: string): Promise<string[]> {
+  const links: string[] = [];
+  for (const entry of await readdir(modules, { withFileTypes: true }).catch(() => [])) {
+    const full = path.join(modules, entry.name);
+    if (entry.isSymbolicLink()) links.push(full);
+    else if (entry.isDirectory() && entry.name.startsWith("@")) {
+      for (const scoped of await readdir(full, { withFileTypes: true }).catch(() => [])) {
+        if (scoped.isSymbolicLink()) links.push(path.join(full, scoped.name));
+      }
+    }
+  }
+  return links;
+}
