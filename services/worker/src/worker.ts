@@ -463,12 +463,23 @@ export function startWorker(deps: WorkerDeps): Worker {
         error: null,
         resultJson: typeof withInterrupts === "string" ? textBytes(withInterrupts) : withInterrupts,
       };
-      outcome = await runs.finish(fence, {
-        kind: "done",
-        status,
-        resultJson: withInterrupts,
-        thread: { status: result.hasNext || pending.length > 0 ? "interrupted" : "idle", valuesJson, interruptsJson },
-      });
+      try {
+        outcome = await runs.finish(fence, {
+          kind: "done",
+          status,
+          resultJson: withInterrupts,
+          thread: { status: result.hasNext || pending.length > 0 ? "interrupted" : "idle", valuesJson, interruptsJson },
+        });
+      } catch (err) {
+        // The store refused the run's values (e.g. a NUL character, which Postgres text cannot
+        // hold): retrying would meet the same refusal, so the run ends `error`, saying why.
+        if (!(err instanceof ConnectError) || err.code !== Code.InvalidArgument) throw err;
+        status = "error";
+        unreported = { error: "UnstorableOutput", message: `the run's values could not be stored: ${err.rawMessage}` };
+        ending = { status, error: unreported, resultJson: null };
+        outcome = await runs.finish(fence, { kind: "done", status, error: unreported, thread: { status: "error" } });
+        log.warn({ error: unreported }, "Run failed");
+      }
     } else {
       status = failure instanceof RunTimeoutError ? "timeout" : "error";
       const error = result?.errorJson.length

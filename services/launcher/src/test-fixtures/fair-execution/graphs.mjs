@@ -1,5 +1,6 @@
 // Graphs for fair execution: one that keeps the CPU busy without yielding, one that answers at
-// once, one that allocates until its process's heap limit stops it.
+// once, one that allocates until its process's heap limit stops it, one whose answer Postgres
+// cannot store (a NUL character, as text read from /proc holds).
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 
 const State = Annotation.Root({
@@ -40,4 +41,10 @@ export const hog = new StateGraph(State)
   })
   .addEdge(START, "allocate")
   .addEdge("allocate", END)
+  .compile();
+
+export const nul = new StateGraph(State)
+  .addNode("answer", () => ({ reply: "before\u0000after" }))
+  .addEdge(START, "answer")
+  .addEdge("answer", END)
   .compile();
