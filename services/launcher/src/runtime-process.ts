@@ -272,7 +272,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         if (proc.exitCode !== null || proc.signalCode !== null) return;
         proc.kill("SIGTERM");
         const timer = setTimeout(() => {
-          log.warn({ pid: proc.pid, after_ms: KILL_AFTER_MS }, "Killed a runtime process that did not stop in time");
+          log.warn({ runtime_pid: proc.pid, after_ms: KILL_AFTER_MS }, "Killed a runtime process that did not stop in time");
           proc.kill("SIGKILL");
         }, KILL_AFTER_MS);
         await exited;
@@ -315,7 +315,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         child.hung = true;
         clearInterval(timer);
         log.error(
-          { pid: child.proc.pid, silent_ms: Date.now() - child.answeredAt },
+          { runtime_pid: child.proc.pid, silent_ms: Date.now() - child.answeredAt },
           "Killed a runtime process that stopped answering (graph code kept its event loop busy past the run timeout)",
         );
         child.proc.kill("SIGKILL");
@@ -535,12 +535,12 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     retiring.add(child);
     const deadline = Date.now() + RETIRE_AFTER_MS;
     if (child.calls > 0)
-      log.info({ pid: child.proc.pid, calls: child.calls }, "Waiting for the calls of the previous runtime to end");
+      log.info({ runtime_pid: child.proc.pid, calls: child.calls }, "Waiting for the calls of the previous runtime to end");
     while (child.calls > 0 && Date.now() < deadline && !stopping && child.proc.exitCode === null) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (child.calls > 0 && !stopping) {
-      log.warn({ pid: child.proc.pid, calls: child.calls }, "Stopped the previous runtime with calls still running");
+      log.warn({ runtime_pid: child.proc.pid, calls: child.calls }, "Stopped the previous runtime with calls still running");
     }
     await child.stop();
     retiring.delete(child);

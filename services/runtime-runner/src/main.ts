@@ -80,25 +80,29 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
   // NODE_OPTIONS stays out of the child's environment (it could undo the sandbox's flags); the heap
   // limit an operator sets there (README, split mode) is passed on as a flag.
   const heapLimit = /--max-old-space-size=(\d+)/.exec(process.env.NODE_OPTIONS ?? "")?.[0];
-  const child = spawn(process.execPath, [...sandbox.execArgv, ...(heapLimit ? [heapLimit] : []), fileURLToPath(import.meta.url)], {
-    env: {
-      ...sandbox.env,
-      LANGOPEN_CONFIG: config.LANGOPEN_CONFIG,
-      RPC_HOST: config.RPC_HOST,
-      RPC_PORT: String(config.RPC_PORT),
-      API_SERVER_URL: config.API_SERVER_URL,
-      LOG_LEVEL: config.LOG_LEVEL,
-      GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
-      SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
-      ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
+  const child = spawn(
+    process.execPath,
+    [...sandbox.execArgv, ...(heapLimit ? [heapLimit] : []), fileURLToPath(import.meta.url)],
+    {
+      env: {
+        ...sandbox.env,
+        LANGOPEN_CONFIG: config.LANGOPEN_CONFIG,
+        RPC_HOST: config.RPC_HOST,
+        RPC_PORT: String(config.RPC_PORT),
+        API_SERVER_URL: config.API_SERVER_URL,
+        LOG_LEVEL: config.LOG_LEVEL,
+        GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
+        SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
+        ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
+      },
+      cwd: sandbox.cwd,
+      uid: sandbox.uid,
+      gid: sandbox.gid,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
     },
-    cwd: sandbox.cwd,
-    uid: sandbox.uid,
-    gid: sandbox.gid,
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  );
   child.send({ type: "credentials", ...runtimeCredentials });
-  logger.info({ pid: child.pid, sandbox: config.LANGOPEN_SANDBOX, uid: sandbox.uid }, "Started the sandboxed runtime");
+  logger.info({ child_pid: child.pid, sandbox: config.LANGOPEN_SANDBOX, uid: sandbox.uid }, "Started the sandboxed runtime");
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
       child.kill("SIGTERM");
