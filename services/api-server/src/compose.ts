@@ -54,6 +54,8 @@ export interface ApiServerOptions {
   runtime?: Client<typeof RuntimeService>;
   /** The runtime's health service, reported as a dependency (down when its graphs failed to load). */
   runtimeHealth?: Client<typeof Health>;
+  /** How many runtime-runners `runtimeHealth` reaches (round robin); default 1. */
+  runtimeReplicas?: number;
   /**
    * The installation's internal secret: callers must send it (or the runtime's token, which may
    * only read and write checkpoints and store items, fenced), and it signs the grants of state
@@ -207,6 +209,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     pool,
     signals: options.signals,
     runtime: options.runtimeHealth,
+    runtimeReplicas: options.runtimeReplicas,
     logger,
   });
 

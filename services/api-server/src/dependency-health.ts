@@ -19,6 +19,12 @@ export interface DependencyHealthDeps {
   signals: Signals;
   /** The runtime's health service; absent: no runtime to report (nothing is said about it). */
   runtime?: Client<typeof Health>;
+  /**
+   * How many runtime-runners answer through `runtime` (round robin): each probe asks that many
+   * times at once, and the runtime is up when any of them serves. One busy with a CPU-bound graph
+   * is not the runtime being down while another serves.
+   */
+  runtimeReplicas?: number;
   logger: Logger;
   intervalMs?: number;
 }
@@ -49,10 +55,16 @@ export function watchDependencies(deps: DependencyHealthDeps): () => void {
       .then(() => true)
       .catch(() => false);
     const redis = signals.healthy().catch(() => false);
-    const graphs = runtime
-      ?.check({ service: "" }, { timeoutMs: RUNTIME_CHECK_MS })
-      .then((res) => res.status === ServingStatus.SERVING)
-      .catch(() => false);
+    const graphs =
+      runtime &&
+      Promise.all(
+        Array.from({ length: Math.max(1, deps.runtimeReplicas ?? 1) }, () =>
+          runtime
+            .check({ service: "" }, { timeoutMs: RUNTIME_CHECK_MS })
+            .then((res) => res.status === ServingStatus.SERVING)
+            .catch(() => false),
+        ),
+      ).then((answers) => answers.includes(true));
     report("postgres", await pg);
     report("redis", await redis);
     if (graphs) report("runtime", await graphs);

@@ -22,9 +22,9 @@ async function main(): Promise<void> {
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "api-server") : undefined;
   const budgets = eventLogBudgets(config);
   const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
-  const runtimeTransport = config.RUNTIME_URL
-    ? createReplicatedTransport(urlList(config.RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
-    : undefined;
+  const runtimeUrls = config.RUNTIME_URL ? urlList(config.RUNTIME_URL) : [];
+  const runtimeTransport =
+    runtimeUrls.length > 0 ? createReplicatedTransport(runtimeUrls, { token: internalSecret, peerMayBlock: true }) : undefined;
   const server = await startApiServer(
     {
       databaseUrl: config.DATABASE_URL,
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
       signals,
       runtime: runtimeTransport && createClient(RuntimeService, runtimeTransport),
       runtimeHealth: runtimeTransport && createClient(Health, runtimeTransport),
+      runtimeReplicas: runtimeUrls.length,
       internalSecret,
     },
     logger,
