@@ -5,11 +5,12 @@ import {
   createLogger,
   createReplicatedTransport,
   HealthState,
+  type Pool,
   type RpcServer,
   ServingStatus,
   startRpcServer,
 } from "@langopen/common";
-import { createLocalSignals, createPool, type Pool } from "@langopen/data-plane";
+import { createLocalSignals, createPool } from "@langopen/data-plane";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { createTestDatabase, type TestDatabase, until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -29,7 +30,7 @@ let silentUrl: string;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject("databaseUrl"));
-  pool = createPool({ connectionString: database.url, max: 2 }, logger);
+  pool = createPool({ connectionString: database.url, max: 2, applicationName: "dependency-health-test" }, logger);
   serving = await startRpcServer({ host: "127.0.0.1", port: 0, logger, services: [], routes: () => {} });
   serving.health.set("", ServingStatus.SERVING);
   // A real HTTP/2 peer that accepts every call and never answers, as a runtime whose event loop is busy would.
