@@ -24,6 +24,7 @@ import { ssePlugin } from "./plugins/sse.js";
 import { a2aRoutes } from "./routes/a2a/index.js";
 import { assistantRoutes } from "./routes/assistants/index.js";
 import { cronRoutes } from "./routes/crons/index.js";
+import { customRoutes } from "./routes/custom-routes.js";
 import { mcpRoutes } from "./routes/mcp/index.js";
 import { metricsRoutes } from "./routes/metrics/index.js";
 import { protocolV2Routes } from "./routes/protocol-v2/index.js";
@@ -68,6 +69,13 @@ export interface GatewayDeps {
   allowedHosts?: readonly string[];
   /** Where clients reach this server (LANGOPEN_PUBLIC_URL), for URLs it hands out; absent: its bound address. */
   publicUrl?: string;
+  /**
+   * A Connect transport to the runtime, which serves the project's custom routes (`http.app`):
+   * requests no built-in route matches go there. Absent, or no `http.app`: they answer 404.
+   */
+  httpAppTransport?: Transport;
+  /** How long a custom route may take to send its status and headers before the client gets 504 (default 60 s). */
+  customRouteHeadTimeoutMs?: number;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = GATEWAY_DEFAULTS.BODY_LIMIT_BYTES;
@@ -166,6 +174,15 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   if (!http.disable_mcp) await app.register(mcpRoutes, { version: deps.info?.version, maxBatch: deps.mcpMaxBatch });
   if (!http.disable_runs) await app.register(protocolV2Routes);
   if (!http.disable_meta) await app.register(metricsRoutes);
+  // Last, and as a catch-all: the API's own routes always win over the project's.
+  if (http.app && deps.httpAppTransport) {
+    await app.register(customRoutes, {
+      transport: deps.httpAppTransport,
+      authenticate: http.enable_custom_route_auth === true,
+      bodyLimitBytes,
+      headTimeoutMs: deps.customRouteHeadTimeoutMs,
+    });
+  }
 
   // Callers get a plain instance: the TypeBox typing matters only inside the route plugins.
   return app.withTypeProvider<FastifyTypeProviderDefault>();

@@ -36,6 +36,13 @@ export const GatewayConfigSchema = Type.Object({
   LANGOPEN_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** The runtime serving the project's custom auth (langgraph.json `auth.path`); absent: no custom auth. */
   AUTH_RUNTIME_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * The runtime serving the project's custom routes (langgraph.json `http.app`); absent: AUTH_RUNTIME_URL.
+   * With neither, a project declaring `http.app` is refused at start.
+   */
+  HTTP_APP_RUNTIME_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** How long a custom route may take to send its status and headers; longer: 504. */
+  LANGOPEN_CUSTOM_ROUTE_HEAD_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
   /** The project's langgraph.json, for its `http` section (CORS, `disable_*`, allowed hosts); absent: defaults. */
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
   /**

@@ -59,6 +59,14 @@ const auth = await loadAuth({
     ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
     : undefined,
 });
+const http = await readHttpConfig(config.LANGOPEN_CONFIG);
+// The project's custom routes run in a runtime, never here: without one to ask, refuse rather than answer 404.
+const httpAppRuntimeUrl = config.HTTP_APP_RUNTIME_URL ?? config.AUTH_RUNTIME_URL;
+if (http?.app && !httpAppRuntimeUrl) {
+  refuseToStart(
+    new StartupError(`langgraph.json names http.app ${http.app}: set HTTP_APP_RUNTIME_URL to the runtime serving it`),
+  );
+}
 try {
   assertSafeBinding({
     host: config.HOST,
@@ -72,7 +80,12 @@ const app = await buildApp({
   logger,
   transport,
   auth,
-  http: await readHttpConfig(config.LANGOPEN_CONFIG),
+  http,
+  httpAppTransport:
+    http?.app && httpAppRuntimeUrl
+      ? createReplicatedTransport(urlList(httpAppRuntimeUrl), { token: internalSecret, peerMayBlock: true })
+      : undefined,
+  customRouteHeadTimeoutMs: config.LANGOPEN_CUSTOM_ROUTE_HEAD_TIMEOUT_MS,
   allowedHosts: parseHostList(config.LANGOPEN_ALLOWED_HOSTS),
   publicUrl: config.LANGOPEN_PUBLIC_URL,
   bodyLimitBytes: config.BODY_LIMIT_BYTES,

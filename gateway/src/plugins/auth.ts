@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { ApiKeyVerifier } from "../auth/api-keys.js";
 import { type CustomAuth, isAuthRejected } from "../auth/custom-auth.js";
-import { type AuthResource, guardOf } from "../auth/events.js";
+import { type AuthResource, guardOf, type RouteGuard } from "../auth/events.js";
 import { filterConditions, UnsupportedFilterError } from "../auth/filter.js";
 
 /** One authorized event: the value as the handler left it, and the caller header its calls carry. */
@@ -81,8 +81,9 @@ export const authPlugin = fp<AuthOptions>(
     const unguarded: string[] = [];
     fastify.decorate("unguardedRoutes", unguarded);
     fastify.addHook("onRoute", (route) => {
+      const routeGuard = (route.config as { authGuard?: RouteGuard } | undefined)?.authGuard;
       for (const method of [route.method].flat()) {
-        if (method !== "HEAD" && method !== "OPTIONS" && guardOf(method, route.url) === undefined) {
+        if (method !== "HEAD" && method !== "OPTIONS" && (routeGuard ?? guardOf(method, route.url)) === undefined) {
           unguarded.push(`${method} ${route.url}`);
         }
       }
@@ -105,7 +106,10 @@ export const authPlugin = fp<AuthOptions>(
     if (!apiKeys && !customAuth) return;
 
     fastify.addHook("onRequest", async (request, reply) => {
-      const guard = guardOf(request.method, request.routeOptions.url);
+      // A route may carry its own guard (custom routes: open or authenticated as langgraph.json says).
+      const guard =
+        (request.routeOptions.config as { authGuard?: RouteGuard }).authGuard ??
+        guardOf(request.method, request.routeOptions.url);
       // Unknown paths reach the 404 handler; CORS preflights carry no credentials by design.
       if (request.routeOptions.url === undefined || request.method === "OPTIONS" || guard === "open") return;
       if (guard === undefined) {

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { type Logger, type RpcServer, readLanggraphConfig, startRpcServer } from "@langopen/common";
 import {
@@ -54,6 +55,8 @@ export interface ApiServerOptions {
   runtime?: Client<typeof RuntimeService>;
   /** The runtime's health service, reported as a dependency (down when its graphs failed to load). */
   runtimeHealth?: Client<typeof Health>;
+  /** The config and context of graphs' default assistants when first made (LANGGRAPH_CONFIG); none: empty. */
+  defaultAssistants?: Record<string, { config: JsonObject; context: JsonObject }>;
   /** How many runtime-runners `runtimeHealth` reaches (round robin); default 1. */
   runtimeReplicas?: number;
   /**
@@ -120,8 +123,8 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     for (const graphId of ids) {
       await assistants.create(defaultAssistantId(graphId), {
         graph_id: graphId,
-        config: {},
-        context: {},
+        config: options.defaultAssistants?.[graphId]?.config ?? {},
+        context: options.defaultAssistants?.[graphId]?.context ?? {},
         metadata: { created_by: "system" },
         name: graphId,
         description: null,

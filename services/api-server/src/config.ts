@@ -22,6 +22,11 @@ export const ApiServerConfigSchema = Type.Object({
   RPC_PORT: PortSchema(8124),
   /** The langgraph.json whose graphs get default assistants. */
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * The config (and `context`) of each graph's default assistant when first made, as JSON from
+   * graph id to config, as the upstream server reads it; absent: the project's `env` may set it.
+   */
+  LANGGRAPH_CONFIG: Type.Optional(Type.String()),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
   STORE_REFRESH_TTL_ON_READ: Type.Boolean({ default: true }),
   /**

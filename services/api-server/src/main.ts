@@ -3,7 +3,9 @@ import {
   createLogger,
   createRedis,
   createReplicatedTransport,
+  defaultAssistantSettings,
   loadConfig,
+  readLanggraphConfig,
   requireInternalSecret,
   runMain,
   stopOnSignals,
@@ -32,6 +34,12 @@ async function main(): Promise<void> {
       port: config.RPC_PORT,
       poolSize: config.DATABASE_POOL_SIZE,
       graphIds: await graphIdsOf(config.LANGOPEN_CONFIG),
+      defaultAssistants:
+        config.LANGOPEN_CONFIG === undefined
+          ? undefined
+          : await defaultAssistantSettings(await readLanggraphConfig(config.LANGOPEN_CONFIG), {
+              LANGGRAPH_CONFIG: config.LANGGRAPH_CONFIG,
+            }),
       refreshTtlOnRead: config.STORE_REFRESH_TTL_ON_READ,
       limits: apiServerLimits(config),
       signals,

@@ -4,6 +4,8 @@ export * from "./delay.js";
 export * from "./errors.js";
 export * from "./fs-access.js";
 export * from "./health.js";
+export * from "./http-headers.js";
+export * from "./idle-collector.js";
 export * from "./ids.js";
 export * from "./in-process-transport.js";
 export * from "./json.js";

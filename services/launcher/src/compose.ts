@@ -7,6 +7,7 @@ import { type ApiServerLimits, startApiServer } from "@langopen/api-server";
 import {
   createRedis,
   createRpcTransport,
+  defaultAssistantSettings,
   freePort,
   type Logger,
   loadOrCreateInternalSecret,
@@ -37,8 +38,12 @@ export interface LangOpenOptions {
   /** Prefix of every key and channel in Redis (default `langopen`): servers sharing one Redis keep apart. */
   redisPrefix?: string;
   configPath: string;
+  /** LANGGRAPH_CONFIG of the environment: the default assistants' config (else the project's `env` may give it). */
+  langgraphConfig?: string;
   dataDir: string;
   bodyLimitBytes?: number;
+  /** How long a custom route (`http.app`) may take to send its status and headers; longer: 504. */
+  customRouteHeadTimeoutMs?: number;
   /** How deep and how large JSON bodies may be (LANGOPEN_JSON_MAX_*); see the gateway's JSON body plugin. */
   jsonLimits?: Partial<JsonLimits>;
   /** Most JSON-RPC requests in one MCP batch (LANGOPEN_MCP_MAX_BATCH). */
@@ -155,6 +160,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         host: "127.0.0.1",
         port: apiPort,
         graphIds,
+        defaultAssistants: await defaultAssistantSettings(project, { LANGGRAPH_CONFIG: options.langgraphConfig }),
         signals,
         runtime: createClient(RuntimeService, runtimeTransport),
         runtimeHealth: createClient(Health, runtimeTransport),
@@ -244,6 +250,9 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       mcpMaxBatch: options.mcpMaxBatch,
       info: { version: VERSION },
       http: project.http,
+      // The project's custom routes (http.app) run in the runtime, next to its graphs.
+      httpAppTransport: project.http?.app ? runtimeTransport : undefined,
+      customRouteHeadTimeoutMs: options.customRouteHeadTimeoutMs,
       allowedHosts: options.allowedHosts,
       publicUrl: options.publicUrl,
     });

@@ -21,6 +21,7 @@ export const LauncherConfigSchema = Type.Object({
   PORT: gateway.PORT,
   HOST: gateway.HOST,
   BODY_LIMIT_BYTES: gateway.BODY_LIMIT_BYTES,
+  LANGOPEN_CUSTOM_ROUTE_HEAD_TIMEOUT_MS: gateway.LANGOPEN_CUSTOM_ROUTE_HEAD_TIMEOUT_MS,
   LANGOPEN_JSON_MAX_DEPTH: gateway.LANGOPEN_JSON_MAX_DEPTH,
   LANGOPEN_JSON_MAX_ITEMS: gateway.LANGOPEN_JSON_MAX_ITEMS,
   LANGOPEN_JSON_MAX_OBJECT_KEYS: gateway.LANGOPEN_JSON_MAX_OBJECT_KEYS,
@@ -37,6 +38,11 @@ export const LauncherConfigSchema = Type.Object({
   /** Absent: ./langgraph.json when present, else the example project. */
   LANGOPEN_CONFIG: Type.Optional(Type.String({ minLength: 1 })),
   LANGOPEN_DATA_DIR: Type.String({ default: ".langopen" }),
+  /**
+   * The config (and `context`) of each graph's default assistant when first made, as JSON from
+   * graph id to config, as the upstream server reads it; absent: the project's `env` may set it.
+   */
+  LANGGRAPH_CONFIG: Type.Optional(Type.String()),
   WORKER_CONCURRENCY: worker.WORKER_CONCURRENCY,
   WORKER_MAX_INFLIGHT_INPUT_BYTES: worker.WORKER_MAX_INFLIGHT_INPUT_BYTES,
   LANGOPEN_CRON_ALLOW_SECONDS: apiServer.LANGOPEN_CRON_ALLOW_SECONDS,

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { type FSWatcher, watch } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
@@ -31,16 +33,23 @@ import {
 } from "@langopen/common";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
+import { HttpAppService } from "@langopen/gen/langopen/runtime/v1/http_app_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { GraphStatus, RuntimeStartedMessage } from "@langopen/runtime-runner";
-import { prepareSandbox, type SandboxSettings } from "@langopen/runtime-runner/sandbox";
+import {
+  type GvisorSpawn,
+  gvisorSpawn,
+  PARENT_MESSAGE_PREFIX,
+  prepareSandbox,
+  type SandboxSettings,
+} from "@langopen/runtime-runner/sandbox";
 
 import { PASSWORD_FILE } from "./embedded-postgres.js";
 
 const RUNTIME_MAIN = fileURLToPath(import.meta.resolve("@langopen/runtime-runner/main"));
 
 /** What the reload proxy serves: everything a runtime serves (its health is the proxy's own). */
-const FORWARDED: DescService[] = [RuntimeService, AuthService];
+const FORWARDED: DescService[] = [RuntimeService, AuthService, HttpAppService];
 
 /** How long a runtime process may take to load its graphs and listen. */
 const START_TIMEOUT_MS = 90_000;
@@ -217,31 +226,76 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       warnedSameUser = true;
       log.warn({ reason: sandbox.sameUserBecause }, "Runs graph code as this process's user, under Node's permission model only");
     }
-    const [command, args] = withMemoryLimit([...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN], options.maxMemoryMb);
-    const proc = spawn(command, args, {
-      cwd: sandbox.cwd,
-      uid: sandbox.uid,
-      gid: sandbox.gid,
-      env: {
-        ...sandbox.env,
-        ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
-        LANGOPEN_CONFIG: options.configPath,
-        RPC_HOST: "127.0.0.1",
-        RPC_PORT: String(port),
-        API_SERVER_URL: options.apiServerUrl,
-        LOG_LEVEL: options.logLevel,
-        // Its own grace for open calls ends before this process would kill it.
-        SHUTDOWN_GRACE_MS: String(KILL_AFTER_MS - 2_000),
-      },
-      // The IPC channel carries the started message, and tells the child when this process is
-      // gone, even by SIGKILL: it then stops too.
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    // First, before it loads any graph: the credentials (not in its environment, which graph code reads).
-    if (credentials) proc.send(credentials);
+    const env: Record<string, string> = {
+      ...sandbox.env,
+      ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
+      LANGOPEN_CONFIG: options.configPath,
+      RPC_HOST: "127.0.0.1",
+      RPC_PORT: String(port),
+      API_SERVER_URL: options.apiServerUrl,
+      LOG_LEVEL: options.logLevel,
+      // Its own grace for open calls ends before this process would kill it.
+      SHUTDOWN_GRACE_MS: String(KILL_AFTER_MS - 2_000),
+    };
+    let gvisor: GvisorSpawn | undefined;
+    /** This process stopped it (its exit is no failure of its own). */
+    let stoppedByUs = false;
+    let proc: ChildProcess;
+    /** The child's messages to this process ("started"). */
+    const messages = new EventEmitter();
+    try {
+      if (sandbox.gvisor && sandbox.scratchDir) {
+        // No IPC channel crosses into gVisor: the same messages go over stdin and stdout.
+        gvisor = await gvisorSpawn({
+          runsc: sandbox.gvisor.runsc,
+          argv: [process.execPath, ...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN],
+          env: { ...env, LANGOPEN_PARENT_CHANNEL: "stdio" },
+          cwd: sandbox.cwd,
+          uid: sandbox.uid,
+          gid: sandbox.gid,
+          scratchDir: sandbox.scratchDir,
+          hidden: sandbox.gvisor.hidden,
+          readOnly: sandbox.gvisor.readOnly,
+          memoryMb: options.maxMemoryMb,
+        });
+        // runsc itself runs as root on the host: it gets nothing but where to find programs.
+        proc = spawn(gvisor.command, gvisor.args, { env: { PATH: process.env.PATH ?? "" }, stdio: ["pipe", "pipe", "inherit"] });
+        proc.stdin?.on("error", () => {});
+        const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+        lines.on("line", (line) => {
+          if (line.startsWith(PARENT_MESSAGE_PREFIX)) {
+            try {
+              messages.emit("message", JSON.parse(line.slice(PARENT_MESSAGE_PREFIX.length)));
+            } catch {}
+          } else if (line !== "") {
+            process.stdout.write(`${line}\n`);
+          }
+        });
+        // First, before it loads any graph: the credentials. Stdin stays open: its end tells the child this process is gone.
+        if (credentials) proc.stdin?.write(`${JSON.stringify(credentials)}\n`);
+      } else {
+        const [command, args] = withMemoryLimit([...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN], options.maxMemoryMb);
+        proc = spawn(command, args, {
+          cwd: sandbox.cwd,
+          uid: sandbox.uid,
+          gid: sandbox.gid,
+          env,
+          // The IPC channel carries the started message, and tells the child when this process is
+          // gone, even by SIGKILL: it then stops too.
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        });
+        proc.on("message", (message) => messages.emit("message", message));
+        // First, before it loads any graph: the credentials (not in its environment, which graph code reads).
+        if (credentials) proc.send(credentials);
+      }
+    } catch (err) {
+      await gvisor?.dispose();
+      await sandbox.dispose();
+      throw err;
+    }
     const exited = new Promise<void>((resolve) =>
       proc.once("exit", () => {
-        void sandbox.dispose().finally(resolve);
+        void (gvisor?.dispose() ?? Promise.resolve()).then(() => sandbox.dispose()).finally(resolve);
       }),
     );
     const started = new Promise<RuntimeGraph[]>((resolve, reject) => {
@@ -249,7 +303,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         () => reject(new Error(`the runtime process did not start within ${START_TIMEOUT_MS / 1000} s`)),
         START_TIMEOUT_MS,
       );
-      proc.on("message", (message: RuntimeStartedMessage) => {
+      messages.on("message", (message: RuntimeStartedMessage) => {
         if (message?.type !== "started") return;
         clearTimeout(timer);
         resolve(message.graphs);
@@ -270,9 +324,13 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       exited,
       async stop() {
         if (proc.exitCode !== null || proc.signalCode !== null) return;
-        proc.kill("SIGTERM");
+        stoppedByUs = true;
+        // A signal to runsc does not reach the process inside: runsc sends it.
+        if (gvisor) void gvisor.kill("TERM");
+        else proc.kill("SIGTERM");
         const timer = setTimeout(() => {
           log.warn({ runtime_pid: proc.pid, after_ms: KILL_AFTER_MS }, "Killed a runtime process that did not stop in time");
+          void gvisor?.kill("KILL");
           proc.kill("SIGKILL");
         }, KILL_AFTER_MS);
         await exited;
@@ -282,12 +340,18 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     proc.once("exit", (code, signal) => {
       if (stopping) return;
       // V8 aborts the process when the heap limit is reached (SIGABRT; 134 through a shell).
-      const outOfMemory = !child.hung && (signal === "SIGABRT" || code === 134);
+      const heapExhausted = !child.hung && (signal === "SIGABRT" || code === 134);
+      // In gVisor the memory limit is the container's: past it the kernel kills the whole sandbox (runsc exits 137).
+      const containerExhausted =
+        gvisor !== undefined && options.maxMemoryMb !== undefined && code === 137 && !child.hung && !stoppedByUs;
+      const outOfMemory = heapExhausted || containerExhausted;
       const reason = child.hung
         ? `the runtime process running the run stopped answering for ${Math.round((options.hangKillMs ?? 0) / 1000)} s (graph code kept its event loop busy past the run timeout) and was killed`
-        : outOfMemory
-          ? `the runtime process running the run ran out of memory (heap limit ${options.maxOldSpaceMb ? `${options.maxOldSpaceMb} MB, LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB` : "Node's default"}) and was restarted`
-          : `the runtime process running the run exited (code ${code}, signal ${signal}) and was restarted`;
+        : containerExhausted
+          ? `the runtime process running the run ran out of memory (its sandbox's limit ${options.maxMemoryMb} MB, LANGOPEN_RUNTIME_MAX_MEMORY_MB) and was restarted`
+          : outOfMemory
+            ? `the runtime process running the run ran out of memory (heap limit ${options.maxOldSpaceMb ? `${options.maxOldSpaceMb} MB, LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB` : "Node's default"}) and was restarted`
+            : `the runtime process running the run exited (code ${code}, signal ${signal}) and was restarted`;
       exits.push({ port, at: Date.now(), reason, outOfMemory });
       if (exits.length > EXITS_KEPT) exits.shift();
     });

@@ -12,10 +12,13 @@ import {
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
 import { StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
 import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
+import { HttpAppService } from "@langopen/gen/langopen/runtime/v1/http_app_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { createAuthServiceImpl } from "./auth/auth-service.js";
 import { loadProjectAuth } from "./auth/load.js";
 import { createGraphRegistry, type GraphRegistry, type GraphStatus } from "./graphs/registry.js";
+import { loadProjectHttpApp } from "./http-app/load.js";
+import { createHttpAppServiceImpl } from "./http-app/service.js";
 import { createRuntimeServiceImpl } from "./rpc/runtime-service.js";
 import type { BuiltModules } from "./sandbox/typescript-build.js";
 
@@ -71,6 +74,13 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     loadTimeoutMs: options.graphLoadTimeoutMs,
     builtModules: options.builtModules,
   });
+  // The project's custom routes (http.app) load next to its graphs too; a failure stops the start.
+  const httpApp = await loadProjectHttpApp({
+    configPath: options.configPath,
+    logger: logger.child({ component: "http-app" }),
+    loadTimeoutMs: options.graphLoadTimeoutMs,
+    builtModules: options.builtModules,
+  });
   const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl), { token: options.credentials?.token });
   const rpc = await startRpcServer({
     host: options.host,
@@ -78,7 +88,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     logger,
     // Its callers (workers, api-servers, gateways) hold the secret; the runtime knows only its digest.
     auth: options.credentials && internalOnlyAuth(options.credentials.internalSecretSha256),
-    services: [RuntimeService, AuthService],
+    services: [RuntimeService, AuthService, HttpAppService],
     routes: (router) => {
       router.service(
         RuntimeService,
@@ -90,6 +100,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
         }),
       );
       router.service(AuthService, createAuthServiceImpl({ auth, logger: logger.child({ component: "auth" }) }));
+      router.service(HttpAppService, createHttpAppServiceImpl({ httpApp, logger: logger.child({ component: "http-app" }) }));
     },
   });
   const listed = graphs.list();

@@ -50,6 +50,12 @@ export const RuntimeConfigSchema = Type.Object({
    * TypeScript entries compiled outside the sandbox (source file to compiled file or error).
    */
   LANGOPEN_BUILT_MODULES: Type.Optional(Type.String()),
+  /**
+   * Set by the process that starts a sandboxed runtime, not by users: `stdio` when the runtime
+   * runs in gVisor, where no IPC channel crosses: the credentials come as the first line of
+   * stdin, its end means the parent is gone, and the started message goes out on stdout.
+   */
+  LANGOPEN_PARENT_CHANNEL: Type.Optional(Type.Literal("stdio")),
 });
 
 export type RuntimeConfig = Static<typeof RuntimeConfigSchema>;

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
   createLogger,
@@ -12,7 +13,7 @@ import {
 } from "@langopen/common";
 import { type RuntimeStartedMessage, startRuntime } from "./compose.js";
 import { type RuntimeConfig, RuntimeConfigSchema } from "./config.js";
-import { isLangOpenVariable, prepareSandbox } from "./sandbox/index.js";
+import { type GvisorSpawn, gvisorSpawn, isLangOpenVariable, PARENT_MESSAGE_PREFIX, prepareSandbox } from "./sandbox/index.js";
 import type { BuiltModules } from "./sandbox/typescript-build.js";
 
 /** How long a launched runtime waits for its credentials on the IPC channel. */
@@ -23,7 +24,7 @@ const CREDENTIALS_TIMEOUT_MS = 30_000;
  * IPC message. Read before any graph code loads; the variables are then removed from
  * process.env (graph code could still find them in /proc/self/environ: see the config).
  */
-async function credentials(config: RuntimeConfig, launched: boolean): Promise<RuntimeCredentials> {
+async function credentials(config: RuntimeConfig, launched: boolean, stdio: boolean): Promise<RuntimeCredentials> {
   const { LANGOPEN_RUNTIME_TOKEN: token, LANGOPEN_INTERNAL_SECRET_SHA256: digest } = config;
   delete process.env.LANGOPEN_RUNTIME_TOKEN;
   delete process.env.LANGOPEN_INTERNAL_SECRET_SHA256;
@@ -46,7 +47,17 @@ async function credentials(config: RuntimeConfig, launched: boolean): Promise<Ru
       process.off("message", onMessage);
       resolve({ token: message.token, internalSecretSha256: message.internalSecretSha256 });
     };
-    process.on("message", onMessage);
+    if (!stdio) return void process.on("message", onMessage);
+    // In gVisor: the first line of stdin; the rest of stdin stays open until the parent goes.
+    const lines = createInterface({ input: process.stdin });
+    lines.once("line", (line) => {
+      lines.close();
+      try {
+        onMessage(JSON.parse(line) as RuntimeCredentialsMessage);
+      } catch {
+        reject(new StartupError("The launcher sent unreadable credentials to the runtime process"));
+      }
+    });
   });
 }
 
@@ -60,7 +71,7 @@ const CHILD_KILL_AFTER_MS = 15_000;
  * the child does (its orchestrator restarts it).
  */
 async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
-  const runtimeCredentials = await credentials(config, false);
+  const runtimeCredentials = await credentials(config, false, false);
   const sandbox = await prepareSandbox(
     config.LANGOPEN_CONFIG,
     {
@@ -80,38 +91,66 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
   // NODE_OPTIONS stays out of the child's environment (it could undo the sandbox's flags); the heap
   // limit an operator sets there (README, split mode) is passed on as a flag.
   const heapLimit = /--max-old-space-size=(\d+)/.exec(process.env.NODE_OPTIONS ?? "")?.[0];
-  const child = spawn(
-    process.execPath,
-    [...sandbox.execArgv, ...(heapLimit ? [heapLimit] : []), fileURLToPath(import.meta.url)],
-    {
-      env: {
-        ...sandbox.env,
-        LANGOPEN_CONFIG: config.LANGOPEN_CONFIG,
-        RPC_HOST: config.RPC_HOST,
-        RPC_PORT: String(config.RPC_PORT),
-        API_SERVER_URL: config.API_SERVER_URL,
-        LOG_LEVEL: config.LOG_LEVEL,
-        GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
-        SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
-        ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
-      },
+  const argv = [...sandbox.execArgv, ...(heapLimit ? [heapLimit] : []), fileURLToPath(import.meta.url)];
+  const env: Record<string, string> = {
+    ...sandbox.env,
+    LANGOPEN_CONFIG: config.LANGOPEN_CONFIG,
+    RPC_HOST: config.RPC_HOST,
+    RPC_PORT: String(config.RPC_PORT),
+    API_SERVER_URL: config.API_SERVER_URL,
+    LOG_LEVEL: config.LOG_LEVEL,
+    GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
+    SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
+    ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
+  };
+  let gvisor: GvisorSpawn | undefined;
+  let child: ReturnType<typeof spawn>;
+  if (sandbox.gvisor && sandbox.scratchDir) {
+    // No IPC channel crosses into gVisor: the credentials go as stdin's first line, its end stops the child.
+    gvisor = await gvisorSpawn({
+      runsc: sandbox.gvisor.runsc,
+      argv: [process.execPath, ...argv],
+      env: { ...env, LANGOPEN_PARENT_CHANNEL: "stdio" },
+      cwd: sandbox.cwd,
+      uid: sandbox.uid,
+      gid: sandbox.gid,
+      scratchDir: sandbox.scratchDir,
+      hidden: sandbox.gvisor.hidden,
+      readOnly: sandbox.gvisor.readOnly,
+    });
+    child = spawn(gvisor.command, gvisor.args, { env: { PATH: process.env.PATH ?? "" }, stdio: ["pipe", "pipe", "inherit"] });
+    child.stdin?.on("error", () => {});
+    child.stdin?.write(`${JSON.stringify({ type: "credentials", ...runtimeCredentials })}\n`);
+    // Its output passes on, but for the started message (for a launcher; nobody waits for it here).
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      if (line !== "" && !line.startsWith(PARENT_MESSAGE_PREFIX)) process.stdout.write(`${line}\n`);
+    });
+  } else {
+    child = spawn(process.execPath, argv, {
+      env,
       cwd: sandbox.cwd,
       uid: sandbox.uid,
       gid: sandbox.gid,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-    },
-  );
-  child.send({ type: "credentials", ...runtimeCredentials });
+    });
+    child.send({ type: "credentials", ...runtimeCredentials });
+  }
   logger.info({ child_pid: child.pid, sandbox: config.LANGOPEN_SANDBOX, uid: sandbox.uid }, "Started the sandboxed runtime");
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), CHILD_KILL_AFTER_MS).unref();
+      // A signal to runsc does not reach the process inside: runsc sends it.
+      if (gvisor) void gvisor.kill("TERM");
+      else child.kill("SIGTERM");
+      setTimeout(() => {
+        void gvisor?.kill("KILL");
+        child.kill("SIGKILL");
+      }, CHILD_KILL_AFTER_MS).unref();
     });
   }
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
   );
+  await gvisor?.dispose();
   await sandbox.dispose();
   logger.info({ code, signal }, "Sandboxed runtime exited");
   process.exit(code ?? 1);
@@ -120,9 +159,10 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
 async function main(): Promise<void> {
   const config = loadConfig(RuntimeConfigSchema, process.env);
   const logger = createLogger({ service: "runtime-runner", level: config.LOG_LEVEL });
-  const launched = process.channel !== undefined;
+  const stdio = config.LANGOPEN_PARENT_CHANNEL === "stdio";
+  const launched = process.channel !== undefined || stdio;
   if (!launched && config.LANGOPEN_SANDBOX !== "none") return supervise(config, logger);
-  const runtimeCredentials = await credentials(config, launched);
+  const runtimeCredentials = await credentials(config, launched, stdio);
   // Nothing of LangOpen's stays for graph code to read (under the sandbox, /proc/self/environ is out of its reach too).
   for (const name of Object.keys(process.env)) {
     if (isLangOpenVariable(name) || name in RuntimeConfigSchema.properties) delete process.env[name];
@@ -158,6 +198,14 @@ async function main(): Promise<void> {
       graphs: runtime.graphs.list(),
     };
     process.send(message);
+  } else if (stdio) {
+    process.on("SIGINT", () => logger.debug("Left SIGINT to the launcher"));
+    // The launcher holds stdin open while it runs: its end (even by SIGKILL) stops this process.
+    process.stdin.on("end", () => shutdown("parent process gone"));
+    process.stdin.on("close", () => shutdown("parent process gone"));
+    process.stdin.resume();
+    const message: RuntimeStartedMessage = { type: "started", url: runtime.rpc.url, graphs: runtime.graphs.list() };
+    process.stdout.write(`\n${PARENT_MESSAGE_PREFIX}${JSON.stringify(message)}\n`);
   }
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { createWritableIterable } from "@connectrpc/connect/protocol";
-import { errorInfo, jsonText, type Logger, Reason, sleep, textBytes } from "@langopen/common";
+import { createIdleCollector, errorInfo, jsonText, type Logger, Reason, sleep, textBytes } from "@langopen/common";
 import {
   type CancelAction,
   type ClaimedRun,
@@ -115,6 +115,9 @@ export function startWorker(deps: WorkerDeps): Worker {
   >();
   /** Bytes of the specs of the runs in `active`. */
   let inflightBytes = 0;
+  // Large runs leave garbage V8 would keep while the process idles (see IdleCollector); in one
+  // process with the gateway and api-server, theirs (bodies, streams) goes with it.
+  const collector = createIdleCollector({ logger, growthBytes: 128 * 1024 * 1024 });
   let slotFreed: () => void = () => {};
   /** This worker's runs in flight per runtime (by index of deps.runtimes). */
   const load = deps.runtimes.map(() => 0);
@@ -573,9 +576,11 @@ export function startWorker(deps: WorkerDeps): Worker {
           const record = { abort, done: Promise.resolve() as Promise<void>, specBytes };
           active.set(row.run_id, record);
           inflightBytes += specBytes;
+          const ended = collector.begin();
           record.done = execute(row, claimedAt)
             .catch(() => true)
             .then((runnable) => {
+              ended();
               active.delete(row.run_id);
               inflightBytes -= specBytes;
               slotFreed();

@@ -172,6 +172,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   ): NewRun => {
     const stateless = req.threadId === "";
     const resolved = resolveSpec(spec, assistant.assistant_id, assistant);
+    // The thread keeps the config without the caller's identity, which is the run's alone.
+    const threadConfig = resolved.config;
     resolved.config = configWithCaller(resolved.config, callerOf(ctx));
     return {
       runId: newId(),
@@ -185,6 +187,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
       multitask: stateless ? "enqueue" : MULTITASK_FROM_PROTO[req.multitaskStrategy],
       afterSeconds: req.afterSeconds,
       requestId: req.requestId || null,
+      config: threadConfig,
       auth: authOf(ctx),
     };
   };

@@ -32,6 +32,11 @@ export interface NewRun {
   afterSeconds: number;
   requestId: string | null;
   /**
+   * The run's config (its assistant's merged in), which its thread keeps, key by key over what
+   * it kept, as upstream does: state reads and updates build a graph factory's graph with it.
+   */
+  config?: JsonObject;
+  /**
    * The caller's auth filter: a thread that exists must match it (else NOT_FOUND, as if it did
    * not exist); a thread the create makes need not.
    */
@@ -143,7 +148,7 @@ const INSERT_RUN = `INSERT INTO runs (run_id, thread_id, assistant_id, graph_id,
   SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::jsonb, $6::bytea, $7::text, $8::boolean,
     now() + make_interval(secs => $9::float8), $10::text`;
 
-/** The parameters of INSERT_RUN for a run, and $11: the thread's link metadata. */
+/** The parameters of INSERT_RUN for a run, $11: the thread's link metadata, $12: the run's config for its thread. */
 function insertRunParams(input: NewRun): unknown[] {
   return [
     input.runId,
@@ -158,8 +163,13 @@ function insertRunParams(input: NewRun): unknown[] {
     input.afterSeconds,
     input.requestId,
     JSON.stringify({ graph_id: input.graphId, assistant_id: input.assistantId }),
+    JSON.stringify(input.config ?? {}),
   ];
 }
+
+/** A thread's config with a run's ($12) over it: top-level keys replaced, `configurable` merged key by key. */
+const THREAD_CONFIG = `config || $12::jsonb || jsonb_build_object('configurable',
+    coalesce(config->'configurable', '{}'::jsonb) || coalesce($12::jsonb->'configurable', '{}'::jsonb))`;
 
 /** The columns of ThreadForRun, from `threads` (live threads only). */
 const THREAD_FOR_RUN = `SELECT status, metadata, interrupts::text AS interrupts_text,
@@ -189,7 +199,7 @@ export function createRunStore(pool: Pool, limits: RunStoreLimits = {}): RunStor
         const { rows } = await retryingConflicts(() =>
           pool.query<RunRow>(
             `WITH t AS (
-             INSERT INTO threads (thread_id, metadata, status) VALUES ($2, $5::jsonb || $11::jsonb, 'busy')
+             INSERT INTO threads (thread_id, metadata, config, status) VALUES ($2, $5::jsonb || $11::jsonb, $12::jsonb, 'busy')
              ON CONFLICT (thread_id) DO NOTHING
              RETURNING thread_id)
            ${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}`,
@@ -211,7 +221,8 @@ export function createRunStore(pool: Pool, limits: RunStoreLimits = {}): RunStor
             `WITH t AS (SELECT thread_id FROM threads WHERE thread_id = $2 AND ${LIVE_THREAD}${match ? ` AND ${match}` : ""}
                       FOR NO KEY UPDATE),
              r AS (${INSERT_RUN} FROM t RETURNING ${RUN_COLUMNS_BUT_SPEC}),
-             u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
+             u AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb,
+                   config = ${THREAD_CONFIG}
                    WHERE thread_id = (SELECT thread_id FROM r))
            SELECT * FROM r`,
             c.params,
@@ -461,11 +472,12 @@ async function insertRun(
 ): Promise<CreatedRun | undefined> {
   const room =
     maxQueued > 0
-      ? `WHERE (SELECT count(*) FROM (SELECT 1 FROM runs WHERE thread_id = $2 AND status = 'pending' LIMIT $12) AS waiting) < $12`
+      ? `WHERE (SELECT count(*) FROM (SELECT 1 FROM runs WHERE thread_id = $2 AND status = 'pending' LIMIT $13) AS waiting) < $13`
       : "";
   const { rows } = await db.query<RunRow>(
     `WITH r AS (${INSERT_RUN} ${room} RETURNING ${RUN_COLUMNS_BUT_SPEC}),
-         t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb
+         t AS (UPDATE threads SET status = 'busy', updated_at = now(), metadata = metadata || $11::jsonb,
+               config = ${THREAD_CONFIG}
                WHERE thread_id = (SELECT thread_id FROM r))
        SELECT * FROM r`,
     maxQueued > 0 ? [...runValues, maxQueued] : runValues,

@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { createLogger, freePort } from "@langopen/common";
 import { describe, expect, it } from "vitest";
 import { startRuntime } from "../compose.js";
-import { loadProjectAuth, parseAuthPath } from "./load.js";
+import { parseExportPath } from "../graphs/project-export.js";
+import { loadProjectAuth } from "./load.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
 const broken = (name: string) => fileURLToPath(new URL(`../test-fixtures/auth/broken/${name}.json`, import.meta.url));
@@ -14,12 +15,12 @@ async function start(configPath: string, graphLoadTimeoutMs?: number) {
   return startRuntime({ configPath, host: "127.0.0.1", port: 0, apiServerUrl, graphLoadTimeoutMs }, logger);
 }
 
-describe("parseAuthPath", () => {
+describe("parseExportPath", () => {
   it("splits on the first colon, resolves against the config's folder, and defaults to the default export", () => {
-    expect(parseAuthPath("./auth.ts:auth", "/app")).toEqual({ file: "/app/auth.ts", exportName: "auth" });
-    expect(parseAuthPath("./auth.ts", "/app")).toEqual({ file: "/app/auth.ts", exportName: "default" });
-    expect(parseAuthPath("./auth.ts:", "/app")).toEqual({ file: "/app/auth.ts", exportName: "default" });
-    expect(parseAuthPath("src/auth.mjs:a:b", "/app")).toEqual({ file: "/app/src/auth.mjs", exportName: "a:b" });
+    expect(parseExportPath("./auth.ts:auth", "/app")).toEqual({ file: "/app/auth.ts", exportName: "auth" });
+    expect(parseExportPath("./auth.ts", "/app")).toEqual({ file: "/app/auth.ts", exportName: "default" });
+    expect(parseExportPath("./auth.ts:", "/app")).toEqual({ file: "/app/auth.ts", exportName: "default" });
+    expect(parseExportPath("src/auth.mjs:a:b", "/app")).toEqual({ file: "/app/src/auth.mjs", exportName: "a:b" });
   });
 });
 

@@ -1,9 +1,5 @@
-import { access } from "node:fs/promises";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { type LanggraphAuthConfig, type Logger, readLanggraphConfig } from "@langopen/common";
-import { builtFileOf } from "../graphs/built.js";
-import { enableTypeScript, isTypeScriptFile } from "../graphs/typescript.js";
+import { loadProjectExport } from "../graphs/project-export.js";
 import type { BuiltModules } from "../sandbox/typescript-build.js";
 import { isKnownEvent } from "./events.js";
 
@@ -49,14 +45,6 @@ const DEFAULT_TTL_SECONDS = 60;
 const DEFAULT_MAX_SIZE = 1000;
 const INT32_MAX = 2 ** 31 - 1;
 
-/** "./auth.ts:auth" split on its first colon; no export name means the default export. */
-export function parseAuthPath(spec: string, dir: string): { file: string; exportName: string } {
-  const colon = spec.indexOf(":");
-  const file = colon >= 0 ? spec.slice(0, colon) : spec;
-  const exportName = colon >= 0 ? spec.slice(colon + 1) || "default" : "default";
-  return { file: path.resolve(dir, file), exportName };
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
 }
@@ -77,29 +65,6 @@ function isAuthInstance(value: unknown): value is { "~handlerCache": AuthHandler
 function causeOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.name === "Error" || err.message.startsWith(err.name) ? err.message : `${err.name}: ${err.message}`;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the module did not finish loading within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function importExport(file: string, exportName: string, built: BuiltModules | undefined): Promise<unknown> {
-  await access(file).catch(() => {
-    throw new Error(`${file} does not exist`);
-  });
-  const module = (await import(pathToFileURL(builtFileOf(file, built)).href)) as Record<string, unknown>;
-  // A CommonJS module (or TypeScript compiled as CommonJS) may only expose module.exports.
-  const fallback = module.default as Record<string, unknown> | undefined;
-  const exported = exportName in module ? module[exportName] : isObject(fallback) ? fallback[exportName] : undefined;
-  if (exported === undefined || exported === null) {
-    const names = Object.keys(module).filter((name) => name !== "__esModule");
-    throw new Error(`${path.basename(file)} has no export "${exportName}" (exports: ${names.join(", ") || "none"})`);
-  }
-  return exported;
 }
 
 function positiveInt(value: unknown, field: string, fallback: number, where: string): number {
@@ -145,11 +110,13 @@ export async function loadProjectAuth(options: LoadAuthOptions): Promise<Project
     throw new Error(`${config.path}: "auth.disable_studio_auth" must be true or false`);
   }
 
-  const { file, exportName } = parseAuthPath(spec, config.dir);
   let exported: unknown;
   try {
-    if (isTypeScriptFile(file) && options.builtModules?.[file] === undefined) await enableTypeScript(config.dir);
-    exported = await withTimeout(importExport(file, exportName, options.builtModules), options.loadTimeoutMs ?? 30_000);
+    exported = await loadProjectExport(spec, {
+      dir: config.dir,
+      builtModules: options.builtModules,
+      timeoutMs: options.loadTimeoutMs ?? 30_000,
+    });
   } catch (err) {
     throw new Error(`Failed to load auth: ${spec}: ${causeOf(err)}`, { cause: err });
   }

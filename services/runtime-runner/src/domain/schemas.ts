@@ -1,4 +1,5 @@
 import type { CompiledGraphLike } from "../graphs/types.js";
+import type { StaticGraphSchema } from "../schemas/static.js";
 import { toPlain } from "./plain-json.js";
 
 /** The public GraphSchemaNoId: JSON schemas of a graph, where they can be made. */
@@ -15,6 +16,7 @@ type SchemaFn = (graph: unknown) => unknown;
 /** LangGraph's own schema extraction (`@langchain/langgraph/zod/schema`) of the user's copy. */
 export interface SchemaModule {
   getStateTypeSchema?: SchemaFn;
+  getUpdateTypeSchema?: SchemaFn;
   getInputTypeSchema?: SchemaFn;
   getOutputTypeSchema?: SchemaFn;
   getConfigTypeSchema?: SchemaFn;
@@ -25,6 +27,15 @@ interface BuilderLike {
   _schemaDefinitions?: Map<unknown, Record<string, unknown>>;
   _inputDefinition?: unknown;
   _outputDefinition?: unknown;
+  _schemaRuntimeDefinition?: unknown;
+  _inputRuntimeDefinition?: unknown;
+  _outputRuntimeDefinition?: unknown;
+}
+
+/** A StateSchema (LangGraph's own state definition): it describes itself as JSON Schema. */
+interface StateSchemaLike {
+  getJsonSchema(): unknown;
+  getInputJsonSchema(): unknown;
 }
 
 function attempt(fn: SchemaFn | undefined, graph: unknown): unknown {
@@ -36,11 +47,67 @@ function attempt(fn: SchemaFn | undefined, graph: unknown): unknown {
   }
 }
 
+function isStateSchemaLike(value: unknown): value is StateSchemaLike {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Partial<StateSchemaLike>).getJsonSchema === "function" &&
+    typeof (value as Partial<StateSchemaLike>).getInputJsonSchema === "function"
+  );
+}
+
+function call(fn: () => unknown): unknown {
+  try {
+    return toPlain(fn());
+  } catch {
+    return undefined;
+  }
+}
+
+// How LangGraph marks an input that is the state made partial.
+const PartialStateSchema = Symbol.for("langgraph.state.partial");
+
+interface Derived {
+  state?: unknown;
+  input?: unknown;
+  output?: unknown;
+  config?: unknown;
+}
+
+/** The schemas a StateSchema-defined graph gives itself. */
+function fromStateSchema(builder: BuilderLike | undefined): Derived | undefined {
+  if (!builder) return undefined;
+  const { _schemaRuntimeDefinition: state, _inputRuntimeDefinition: input, _outputRuntimeDefinition: output } = builder;
+  if (!isStateSchemaLike(state) && !isStateSchemaLike(input) && !isStateSchemaLike(output)) return undefined;
+  return {
+    state: isStateSchemaLike(state) ? call(() => state.getJsonSchema()) : undefined,
+    input: isStateSchemaLike(input)
+      ? call(() => input.getInputJsonSchema())
+      : input === PartialStateSchema && isStateSchemaLike(state)
+        ? call(() => state.getInputJsonSchema())
+        : undefined,
+    output: isStateSchemaLike(output) ? call(() => output.getJsonSchema()) : undefined,
+  };
+}
+
+/** The schemas LangGraph's zod extraction gives (zod state, input, output and config schemas). */
+function fromZod(graph: CompiledGraphLike, module: SchemaModule | undefined): Derived | undefined {
+  if (!module) return undefined;
+  const derived = {
+    // The state's update type, as upstream answers: every key is optional in what a client sends.
+    state: attempt(module.getUpdateTypeSchema ?? module.getStateTypeSchema, graph),
+    input: attempt(module.getInputTypeSchema, graph),
+    output: attempt(module.getOutputTypeSchema, graph),
+    config: attempt(module.getConfigTypeSchema, graph),
+  };
+  return Object.values(derived).some((v) => v != null) ? derived : undefined;
+}
+
 function isPublicChannel(name: string): boolean {
   return !name.startsWith("__") && !name.includes(":");
 }
 
-/** An object schema naming the channels, for graphs whose state has no runtime schema (Annotation). */
+/** An object schema naming the channels, for graphs whose state has no known schema. */
 function channelSchema(title: string, names: string[]): Record<string, unknown> {
   return {
     type: "object",
@@ -54,21 +121,28 @@ function channelNames(definition: unknown): string[] | undefined {
 }
 
 /**
- * The schemas of a graph: from its zod / StateSchema state definitions through LangGraph's
- * extraction when it has them, else objects listing the state channels (the schemas of
- * Annotation-based state cannot be known at run time).
+ * The schemas of a graph, from the best source there is, as upstream chooses: the graph's own
+ * StateSchema or zod definitions when it has them; else the schemas derived from its TypeScript
+ * types at start (`typed`; Annotation states); else objects listing the state channels.
  */
-export function graphSchemas(graph: CompiledGraphLike, title: string, module: SchemaModule | undefined): GraphSchemas {
+export function graphSchemas(
+  graph: CompiledGraphLike,
+  title: string,
+  module: SchemaModule | undefined,
+  typed?: StaticGraphSchema,
+): GraphSchemas {
   const builder = graph.builder as BuilderLike | undefined;
+  const derived = fromStateSchema(builder) ?? fromZod(graph, module) ?? typed;
   const stateNames = channelNames(builder?.channels) ?? channelNames((graph as { channels?: unknown }).channels) ?? [];
   const inputNames = channelNames(builder?._schemaDefinitions?.get(builder._inputDefinition)) ?? stateNames;
   const outputNames = channelNames(builder?._schemaDefinitions?.get(builder._outputDefinition)) ?? stateNames;
-  const config = attempt(module?.getConfigTypeSchema, graph);
+  const config = derived?.config;
   return {
-    input_schema: attempt(module?.getInputTypeSchema, graph) ?? channelSchema(`${title}.input`, inputNames),
-    output_schema: attempt(module?.getOutputTypeSchema, graph) ?? channelSchema(`${title}.output`, outputNames),
-    state_schema: attempt(module?.getStateTypeSchema, graph) ?? channelSchema(`${title}.state`, stateNames),
+    input_schema: derived?.input ?? channelSchema(`${title}.input`, inputNames),
+    output_schema: derived?.output ?? channelSchema(`${title}.output`, outputNames),
+    state_schema: derived?.state ?? channelSchema(`${title}.state`, stateNames),
     config_schema: config,
+    // A JS graph's config and context schemas cannot be told apart: the same one answers both.
     context_schema: config,
   };
 }

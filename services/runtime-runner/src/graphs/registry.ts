@@ -7,11 +7,13 @@ import { Command, Send } from "@langchain/langgraph";
 import { failedPrecondition, type Logger, notFound, Reason, readLanggraphConfig } from "@langopen/common";
 import { builtFileOf } from "./built.js";
 import { callFactory, type GraphTarget, toGraphTarget } from "./resolve.js";
+import { registerSdkLogger } from "./sdk-logger.js";
 import { parseGraphSpec } from "./spec.js";
 
 export { parseGraphSpec };
 
 import type { BuiltModules } from "../sandbox/typescript-build.js";
+import { mayStartWorkers, type StaticGraphSchema, type StaticSchemaSpec, startStaticSchemas } from "../schemas/static.js";
 import type { CompiledGraphLike, LanggraphClasses } from "./types.js";
 import { enableTypeScript, isTypeScriptFile } from "./typescript.js";
 import { findUserPackage, importUserPackage } from "./user-packages.js";
@@ -45,6 +47,11 @@ export interface GraphRegistry {
   build(graphId: string, config: RunnableConfig): Promise<CompiledGraphLike>;
   /** Imports a module of the user's @langchain/langgraph (e.g. "./zod/schema"), if present. */
   importLanggraph(subpath: string): Promise<Record<string, unknown> | undefined>;
+  /**
+   * The schemas derived from the TypeScript types of a graph (or of its subgraph at `namespace`)
+   * at start; undefined for a JavaScript graph or when they could not be derived.
+   */
+  typedSchemas(graphId: string, namespace?: string): Promise<StaticGraphSchema | undefined>;
 }
 
 export interface GraphRegistryOptions {
@@ -132,6 +139,11 @@ async function loadTarget(graphId: string, spec: string, dir: string, built: Bui
 export async function createGraphRegistry(options: GraphRegistryOptions): Promise<GraphRegistry> {
   const { logger } = options;
   const config = await readLanggraphConfig(options.configPath);
+  if (config.ignored.length > 0) {
+    logger.warn({ keys: config.ignored }, "langgraph.json keys that do not apply to a running JS project are ignored");
+  }
+  // Before any graph module runs: graphs may call the SDK's getLogger() as they load.
+  registerSdkLogger(logger);
   const timeoutMs = options.loadTimeoutMs ?? 30_000;
   const entries = new Map<string, Entry>();
 
@@ -187,6 +199,20 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
     );
   }
 
+  // The TypeScript compiler takes seconds and hundreds of MB over a project: it runs once now, on
+  // a worker thread, off the request path. Where the sandbox allows no worker thread it is not
+  // run at all (on this thread it would delay the start by seconds and need more heap than a
+  // sandboxed runtime is given): those graphs answer the schemas their runtime objects give.
+  const typedSources: Record<string, StaticSchemaSpec> = {};
+  for (const [graphId, entry] of entries) {
+    if (!entry.target || !isTypeScriptFile(entry.status.file)) continue;
+    typedSources[graphId] = {
+      sourceFile: entry.status.file,
+      exportSymbol: parseGraphSpec(entry.status.spec, config.dir).exportName,
+    };
+  }
+  const typed = startStaticSchemas(mayStartWorkers() ? typedSources : {}, { logger });
+
   const langgraphVersion = (await findUserPackage(config.dir, "@langchain/langgraph").catch(() => undefined))?.manifest.version;
 
   return {
@@ -206,5 +232,6 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
       }
     },
     importLanggraph: (subpath) => importUserPackage(config.dir, "@langchain/langgraph", subpath).catch(() => undefined),
+    typedSchemas: (graphId, namespace) => typed.get(graphId, namespace),
   };
 }

@@ -2,7 +2,7 @@ import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protob
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { MemorySaver } from "@langchain/langgraph-checkpoint";
-import { invalidArgument, type Logger, parseJsonBytes, textBytes } from "@langopen/common";
+import { createIdleCollector, invalidArgument, type Logger, parseJsonBytes, textBytes } from "@langopen/common";
 import { type RunEventSchema, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { CheckpointRefSchema } from "@langopen/gen/langopen/data/v1/thread_pb";
 import {
@@ -87,6 +87,8 @@ function xrayOption(xray: number): boolean | number {
  */
 export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<typeof RuntimeService> {
   const { graphs, logger } = deps;
+  // Gives back what finished runs left to collect once no run is in flight (see IdleCollector).
+  const collector = createIdleCollector({ logger });
 
   /** A copy of the graph wired to the data plane; a run's copy carries its fence. */
   function wire(
@@ -286,8 +288,13 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
   return {
     async *executeRun(req, ctx) {
       // Without an acknowledging caller, no checkpoint call goes on the stream.
-      for await (const message of runGraph(req, ctx, false))
-        if (message.kind.case !== "checkpointCall") yield message as ExecuteRunResponseInit;
+      const ended = collector.begin();
+      try {
+        for await (const message of runGraph(req, ctx, false))
+          if (message.kind.case !== "checkpointCall") yield message as ExecuteRunResponseInit;
+      } finally {
+        ended();
+      }
     },
 
     async *execute(requests: AsyncIterable<ExecuteRequest>, ctx: HandlerContext): AsyncGenerator<ExecuteResponseInit> {
@@ -307,7 +314,12 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
           else if (kind.case === "checkpointReply") link.reply(kind.value);
         }
       };
-      yield* runGraph(first.value.kind.value, ctx, true, feed);
+      const ended = collector.begin();
+      try {
+        yield* runGraph(first.value.kind.value, ctx, true, feed);
+      } finally {
+        ended();
+      }
     },
 
     async getState(req) {
@@ -369,11 +381,12 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
       const module = await schemaExtraction();
       if (req.subgraphNamespace === undefined) {
         // The public GraphSchema: the graph's id beside its schemas.
-        return { schemasJson: plainJsonBytes({ graph_id: graphId, ...graphSchemas(graph, graphId, module) }) };
+        const typed = await graphs.typedSchemas(graphId);
+        return { schemasJson: plainJsonBytes({ graph_id: graphId, ...graphSchemas(graph, graphId, module, typed) }) };
       }
       const out: Record<string, unknown> = {};
       for await (const [namespace, subgraph] of graph.getSubgraphsAsync(req.subgraphNamespace || undefined, req.recurse)) {
-        out[namespace] = graphSchemas(subgraph, namespace, module);
+        out[namespace] = graphSchemas(subgraph, namespace, module, await graphs.typedSchemas(graphId, namespace));
       }
       return { schemasJson: plainJsonBytes(out) };
     },

@@ -2,10 +2,18 @@ import { chown, lstat, mkdtemp, readdir, readFile, realpath, rm, stat } from "no
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { readLanggraphConfig, StartupError } from "@langopen/common";
+import { readLanggraphConfig, readProjectEnv, StartupError } from "@langopen/common";
+import { findRunsc, removeStaleSandboxes } from "./gvisor.js";
 import { DEFAULT_SANDBOX_ID, type SandboxMode } from "./modes.js";
 import { type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
 
+export {
+  findRunsc,
+  type GvisorSpawn,
+  gvisorSpawn,
+  PARENT_MESSAGE_PREFIX,
+  removeStaleSandboxes,
+} from "./gvisor.js";
 export { DEFAULT_SANDBOX_ID, SANDBOX_MODES, type SandboxMode } from "./modes.js";
 
 export { type BuiltModule, type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
@@ -51,6 +59,12 @@ export interface SandboxSpawn {
    * not readable by the sandbox user): worth a warning, the permission model still applies.
    */
   sameUserBecause?: string;
+  /**
+   * With `gvisor`: the runsc to run the process with, and the host paths to hide inside (the
+   * `hidden` folders, which the host root mounted read-only would otherwise show), and what it
+   * may read inside /tmp, which is private to the sandbox (the project may lie there).
+   */
+  gvisor?: { runsc: string; hidden: string[]; readOnly: string[] };
   /** Removes the scratch folder. */
   dispose(): Promise<void>;
 }
@@ -132,7 +146,7 @@ export async function prepareSandbox(
 ): Promise<SandboxSpawn> {
   const config = await readLanggraphConfig(configPath);
   const projectDir = config.dir;
-  const projectEnv = isObject(config.env) ? (config.env as Record<string, string>) : undefined;
+  const projectEnv = await readProjectEnv(config, inherited);
   if (settings.mode === "none") {
     // For debugging only: no permission model, no other user, TypeScript through tsx as before; still none of LangOpen's variables.
     return {
@@ -142,7 +156,14 @@ export async function prepareSandbox(
       dispose: async () => {},
     };
   }
-  const scratchDir = await mkdtemp(path.join(os.tmpdir(), "langopen-runtime-"));
+  const runsc = settings.mode === "gvisor" ? await findRunsc(inherited.PATH ?? process.env.PATH) : undefined;
+  if (!staleRemoved) {
+    // Once per process: what launchers killed before they could clean up left behind.
+    staleRemoved = true;
+    await removeStaleSandboxes(runsc, [path.join(projectDir, "node_modules", ".cache", "langopen")]);
+  }
+  // The pid in the name lets a later start tell a leftover of a dead process from a live one's.
+  const scratchDir = await mkdtemp(path.join(os.tmpdir(), `langopen-runtime-${process.pid}-`));
   // Compiled entries go inside the project, where their bare imports resolve as the sources' do.
   const buildDir = path.join(projectDir, "node_modules", ".cache", "langopen", path.basename(scratchDir));
   const dispose = async () => {
@@ -197,6 +218,7 @@ export async function prepareSandbox(
       scratchDir,
       builtModules: Object.keys(builtModules).length > 0 ? builtModules : undefined,
       sameUserBecause,
+      gvisor: runsc ? { runsc, hidden, readOnly: await underTmp([projectDir, realProject, ...codeRoots]) } : undefined,
       dispose,
     };
   } catch (err) {
@@ -204,6 +226,8 @@ export async function prepareSandbox(
     throw err;
   }
 }
+
+let staleRemoved = false;
 
 /** The runtime-runner package's folder (dist/sandbox/index.js is two folders below it). */
 const RUNTIME_PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -233,6 +257,18 @@ async function unreadableBy(uid: number, gid: number, paths: string[]): Promise<
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Of `paths`, those that exist under /tmp (which gVisor's sandbox gets a private one of), without
+ * those inside another: whole folders, the hidden ones inside are covered separately.
+ */
+async function underTmp(paths: string[]): Promise<string[]> {
+  const candidates: string[] = [];
+  for (const p of new Set(paths)) {
+    if (inside(p, "/tmp") && p !== "/tmp" && (await stat(p).catch(() => undefined))) candidates.push(p);
+  }
+  return candidates.filter((p) => !candidates.some((other) => other !== p && inside(p, other)));
 }
 
 function inside(child: string, parent: string): boolean {

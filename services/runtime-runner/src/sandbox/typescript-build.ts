@@ -2,7 +2,7 @@ import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { LanggraphConfig } from "@langopen/common";
 import { build, transform } from "esbuild";
-import { parseAuthPath } from "../auth/load.js";
+import { parseExportPath } from "../graphs/project-export.js";
 import { parseGraphSpec } from "../graphs/spec.js";
 import { isTypeScriptFile } from "../graphs/typescript.js";
 
@@ -30,7 +30,8 @@ export type BuiltModules = Record<string, BuiltModule>;
 export async function buildTypeScriptEntries(config: LanggraphConfig, outDir: string): Promise<BuiltModules> {
   const entries = new Set<string>();
   for (const spec of Object.values(config.graphs)) entries.add(parseGraphSpec(spec, config.dir).file);
-  if (typeof config.auth?.path === "string") entries.add(parseAuthPath(config.auth.path, config.dir).file);
+  if (typeof config.auth?.path === "string") entries.add(parseExportPath(config.auth.path, config.dir).file);
+  if (typeof config.http?.app === "string") entries.add(parseExportPath(config.http.app, config.dir).file);
   const tsconfig = path.join(config.dir, "tsconfig.json");
   const built: BuiltModules = {};
   await Promise.all(
