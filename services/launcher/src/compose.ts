@@ -67,7 +67,7 @@ export interface LangOpenOptions {
    */
   runtimeHangGraceMs?: number;
   /** How runtime processes are isolated (LANGOPEN_SANDBOX, _UID, _GID); the data directory is always hidden. Default `node`. */
-  sandbox?: Omit<SandboxSettings, "hidden">;
+  sandbox?: Omit<SandboxSettings, "hidden" | "logger">;
   /** Seconds a run's event log is kept after it ends. */
   streamRetentionSeconds?: number;
   /** Limits of runs and crons (LANGOPEN_MAX_PENDING_RUNS and the rest, see the api-server's config). */

@@ -71,6 +71,7 @@ async function main(): Promise<void> {
         mode: config.LANGOPEN_SANDBOX,
         uid: config.LANGOPEN_SANDBOX_UID,
         gid: config.LANGOPEN_SANDBOX_GID,
+        typedSchemas: config.LANGOPEN_TYPED_SCHEMAS,
         // Every variable the launcher reads, besides LangOpen's own prefixes.
         deny: Object.keys(LauncherConfigSchema.properties),
       },

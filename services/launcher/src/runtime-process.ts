@@ -211,7 +211,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   const log = logger.child({ component: "runtime" });
   // The graph code can read its environment: the sandbox leaves nothing of LangOpen's in it.
   const inherited = options.env ?? process.env;
-  const sandboxSettings: SandboxSettings = options.sandbox ?? { mode: "node" };
+  const sandboxSettings: SandboxSettings = { mode: "node", ...options.sandbox, logger: log };
   let warnedSameUser = false;
   const credentials: RuntimeCredentialsMessage | undefined = options.internalSecret
     ? { type: "credentials", ...runtimeCredentialsOf(options.internalSecret) }
@@ -229,6 +229,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     const env: Record<string, string> = {
       ...sandbox.env,
       ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
+      ...(sandbox.typedSchemasFile ? { LANGOPEN_TYPED_SCHEMAS_FILE: sandbox.typedSchemasFile } : {}),
       LANGOPEN_CONFIG: options.configPath,
       RPC_HOST: "127.0.0.1",
       RPC_PORT: String(port),

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { Client } from "@langchain/langgraph-sdk";
+import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, type TestStack } from "./test-fixtures/stack.js";
 
@@ -13,8 +14,8 @@ let stack: TestStack;
 let client: Client;
 
 beforeAll(async () => {
-  // Derived on a worker thread, which the default sandbox refuses graph code: without it here.
-  stack = await startTestStack(PROJECT, { launcher: { sandbox: { mode: "none" } } });
+  // The default sandbox, which refuses the runtime a worker thread: the launcher extracts them for it.
+  stack = await startTestStack(PROJECT, { launcher: { sandbox: { mode: "node", typedSchemas: true } } });
   client = new Client({ apiUrl: stack.url });
 }, COMPILER_MS);
 afterAll(() => stack?.stop());
@@ -23,7 +24,16 @@ describe("typed schemas", () => {
   it(
     "answers the schemas of an Annotation graph from its TypeScript types",
     async () => {
-      const schemas = await client.assistants.getSchemas("annotation");
+      // The compiler runs after the start, off the request path: until it is done the graph answers its channels.
+      const schemas = await until(
+        async () => {
+          const answered = await client.assistants.getSchemas("annotation");
+          const state = answered.state_schema as { properties?: Record<string, { items?: unknown }> } | undefined;
+          return state?.properties?.messages?.items !== undefined ? answered : undefined;
+        },
+        "the schemas of the annotation graph's types",
+        { timeoutMs: COMPILER_MS - 10_000 },
+      );
       expect(schemas.graph_id).toBe("annotation");
       const state = schemas.state_schema as { properties: Record<string, unknown> };
       expect(state.properties.messages).toEqual({ type: "array", items: { $ref: BASE_MESSAGE_REF } });

@@ -38,6 +38,8 @@ export interface RuntimeOptions {
   credentials?: RuntimeCredentials;
   /** The project's TypeScript entries compiled before this process started (the sandbox cannot compile). */
   builtModules?: BuiltModules;
+  /** Where this process's supervisor leaves the schemas of the graphs' TypeScript types (under the sandbox). */
+  typedSchemasFile?: string;
 }
 
 export interface Runtime {
@@ -65,6 +67,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     logger: logger.child({ component: "graphs" }),
     loadTimeoutMs: options.graphLoadTimeoutMs,
     builtModules: options.builtModules,
+    typedSchemasFile: options.typedSchemasFile,
   });
   // The project's custom auth loads next to its graphs; a failure throws, so the runtime does
   // not start (auth fails closed).

@@ -46,6 +46,19 @@ export const RuntimeConfigSchema = Type.Object({
   /** The group graph code runs as when the runtime is started as root (65534: `nogroup`). */
   LANGOPEN_SANDBOX_GID: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: DEFAULT_SANDBOX_ID }),
   /**
+   * Whether graphs' schemas (getSchemas, subgraphs) are derived from their TypeScript types, as
+   * upstream does, once at start off the request path. It runs the TypeScript compiler over the
+   * project (seconds of CPU, a few hundred MB for that time): false leaves Annotation-typed graphs
+   * with schemas that only list their channels.
+   */
+  LANGOPEN_TYPED_SCHEMAS: Type.Boolean({ default: true }),
+  /**
+   * Set by the process that starts a sandboxed runtime, not by users: where it leaves the schemas
+   * of the graphs' TypeScript types once extracted (the sandbox refuses the runtime the worker
+   * thread that would extract them).
+   */
+  LANGOPEN_TYPED_SCHEMAS_FILE: Type.Optional(Type.String()),
+  /**
    * Set by the process that starts a sandboxed runtime, not by users: JSON of the project's
    * TypeScript entries compiled outside the sandbox (source file to compiled file or error).
    */

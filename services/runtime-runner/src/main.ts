@@ -79,6 +79,8 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
       uid: config.LANGOPEN_SANDBOX_UID,
       gid: config.LANGOPEN_SANDBOX_GID,
       deny: Object.keys(RuntimeConfigSchema.properties),
+      typedSchemas: config.LANGOPEN_TYPED_SCHEMAS,
+      logger,
     },
     process.env,
   );
@@ -102,6 +104,7 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
     GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
     SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
     ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
+    ...(sandbox.typedSchemasFile ? { LANGOPEN_TYPED_SCHEMAS_FILE: sandbox.typedSchemasFile } : {}),
   };
   let gvisor: GvisorSpawn | undefined;
   let child: ReturnType<typeof spawn>;
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
       graphLoadTimeoutMs: config.GRAPH_LOAD_TIMEOUT_MS,
       credentials: runtimeCredentials,
       builtModules,
+      typedSchemasFile: config.LANGOPEN_TYPED_SCHEMAS_FILE,
     },
     logger,
   );

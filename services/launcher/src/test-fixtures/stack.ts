@@ -36,6 +36,9 @@ export async function startTestStack(
       dataDir,
       shutdownGraceMs: 1_000,
       logLevel: "warn",
+      // The TypeScript compiler over the test graphs in every stack would cost each test file seconds
+      // of CPU; the tests of typed schemas ask for it.
+      sandbox: { mode: "node", typedSchemas: false },
       ...options.launcher,
     },
     createLogger({ service: "test", level: "error" }),

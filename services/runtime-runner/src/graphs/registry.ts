@@ -13,7 +13,13 @@ import { parseGraphSpec } from "./spec.js";
 export { parseGraphSpec };
 
 import type { BuiltModules } from "../sandbox/typescript-build.js";
-import { mayStartWorkers, type StaticGraphSchema, type StaticSchemaSpec, startStaticSchemas } from "../schemas/static.js";
+import {
+  mayStartWorkers,
+  readStaticSchemas,
+  type StaticGraphSchema,
+  startStaticSchemas,
+  staticSchemaSpecs,
+} from "../schemas/static.js";
 import type { CompiledGraphLike, LanggraphClasses } from "./types.js";
 import { enableTypeScript, isTypeScriptFile } from "./typescript.js";
 import { findUserPackage, importUserPackage } from "./user-packages.js";
@@ -61,6 +67,8 @@ export interface GraphRegistryOptions {
   loadTimeoutMs?: number;
   /** The project's TypeScript entries compiled before this process started (under the sandbox, which cannot compile). */
   builtModules?: BuiltModules;
+  /** Where the supervisor of a sandboxed runtime leaves the schemas of the graphs' TypeScript types. */
+  typedSchemasFile?: string;
 }
 
 interface Entry {
@@ -199,19 +207,16 @@ export async function createGraphRegistry(options: GraphRegistryOptions): Promis
     );
   }
 
-  // The TypeScript compiler takes seconds and hundreds of MB over a project: it runs once now, on
-  // a worker thread, off the request path. Where the sandbox allows no worker thread it is not
-  // run at all (on this thread it would delay the start by seconds and need more heap than a
-  // sandboxed runtime is given): those graphs answer the schemas their runtime objects give.
-  const typedSources: Record<string, StaticSchemaSpec> = {};
-  for (const [graphId, entry] of entries) {
-    if (!entry.target || !isTypeScriptFile(entry.status.file)) continue;
-    typedSources[graphId] = {
-      sourceFile: entry.status.file,
-      exportSymbol: parseGraphSpec(entry.status.spec, config.dir).exportName,
-    };
-  }
-  const typed = startStaticSchemas(mayStartWorkers() ? typedSources : {}, { logger });
+  // The TypeScript compiler takes seconds and hundreds of MB over a project: it runs once, on a
+  // worker thread, off the request path. Where the sandbox allows this process no worker thread,
+  // its supervisor runs it and leaves the result in `typedSchemasFile` (until it is there, or
+  // without one, the graphs answer the schemas their runtime objects give).
+  const typedSources = staticSchemaSpecs(config.graphs, config.dir, (graphId) => entries.get(graphId)?.target !== undefined);
+  const typed = mayStartWorkers()
+    ? startStaticSchemas(typedSources, { logger })
+    : options.typedSchemasFile
+      ? readStaticSchemas(options.typedSchemasFile, typedSources)
+      : startStaticSchemas({}, { logger });
 
   const langgraphVersion = (await findUserPackage(config.dir, "@langchain/langgraph").catch(() => undefined))?.manifest.version;
 

@@ -1,8 +1,17 @@
+import { createHash } from "node:crypto";
 import { chown, lstat, mkdtemp, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { readLanggraphConfig, readProjectEnv, StartupError } from "@langopen/common";
+import {
+  createLogger,
+  type LanggraphConfig,
+  type Logger,
+  readLanggraphConfig,
+  readProjectEnv,
+  StartupError,
+} from "@langopen/common";
+import { staticSchemaSpecs, writeStaticSchemasWhenReady } from "../schemas/static.js";
 import { findRunsc, removeStaleSandboxes } from "./gvisor.js";
 import { DEFAULT_SANDBOX_ID, type SandboxMode } from "./modes.js";
 import { type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
@@ -39,6 +48,14 @@ export interface SandboxSettings {
    * (see isLangOpenVariable): the launcher passes the keys of its own configuration.
    */
   deny?: readonly string[];
+  /**
+   * Derive graphs' schemas from their TypeScript types (LANGOPEN_TYPED_SCHEMAS, default on): the
+   * sandboxed runtime may not start the worker thread that runs the compiler, so this process
+   * runs it and leaves the result in `typedSchemasFile`.
+   */
+  typedSchemas?: boolean;
+  /** Where this process logs what it does for the runtime (the schema extraction). */
+  logger?: Logger;
 }
 
 /** How to spawn one runtime process of a project. */
@@ -54,6 +71,8 @@ export interface SandboxSpawn {
   scratchDir?: string;
   /** Source file to compiled file of the project's TypeScript entries (LANGOPEN_BUILT_MODULES), if any. */
   builtModules?: BuiltModules;
+  /** Where the schemas of the graphs' TypeScript types will be once extracted (LANGOPEN_TYPED_SCHEMAS_FILE), if any. */
+  typedSchemasFile?: string;
   /**
    * Why the process runs as this process's own user although this one is root (the project is
    * not readable by the sandbox user): worth a warning, the permission model still applies.
@@ -187,6 +206,10 @@ export async function prepareSandbox(
       }
     }
     const builtModules = await buildTypeScriptEntries(config, buildDir);
+    const typedSchemasFile =
+      settings.typedSchemas !== false && !allowances.includes("workers")
+        ? await extractForSandbox(config, builtModules, path.join(buildDir, "schemas.json"), settings.logger)
+        : undefined;
     const hidden = await Promise.all((settings.hidden ?? []).map((dir) => realpath(dir).catch(() => path.resolve(dir))));
     const codeRoots = [
       ...(await resolutionRoots(projectDir, hidden)),
@@ -217,6 +240,7 @@ export async function prepareSandbox(
       cwd: projectDir,
       scratchDir,
       builtModules: Object.keys(builtModules).length > 0 ? builtModules : undefined,
+      typedSchemasFile,
       sameUserBecause,
       gvisor: runsc ? { runsc, hidden, readOnly: await underTmp([projectDir, realProject, ...codeRoots]) } : undefined,
       dispose,
@@ -228,6 +252,32 @@ export async function prepareSandbox(
 }
 
 let staleRemoved = false;
+
+/**
+ * Starts extracting the schemas of the project's compiled TypeScript graphs for a sandboxed
+ * runtime (see writeStaticSchemasWhenReady), and answers the file they will be in; none when the
+ * project has no such graph. Runtimes of the same project version (the same compiled code) share
+ * one extraction.
+ */
+async function extractForSandbox(
+  config: LanggraphConfig,
+  builtModules: BuiltModules,
+  file: string,
+  logger: Logger = createLogger({ service: "runtime-runner", level: "silent" }),
+): Promise<string | undefined> {
+  const specs = staticSchemaSpecs(config.graphs, config.dir, (_, source) => {
+    const built = builtModules[source];
+    return built !== undefined && "file" in built;
+  });
+  if (Object.keys(specs).length === 0) return undefined;
+  const digest = createHash("sha256").update(JSON.stringify(specs));
+  for (const spec of Object.values(specs)) {
+    const built = builtModules[spec.sourceFile] as { file: string };
+    digest.update(await readFile(built.file));
+  }
+  writeStaticSchemasWhenReady(specs, digest.digest("hex"), file, { logger: logger.child({ component: "schemas" }) });
+  return file;
+}
 
 /** The runtime-runner package's folder (dist/sandbox/index.js is two folders below it). */
 const RUNTIME_PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
