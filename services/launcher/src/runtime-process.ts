@@ -4,7 +4,6 @@ import { type FSWatcher, watch } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
@@ -36,13 +35,7 @@ import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
 import { HttpAppService } from "@langopen/gen/langopen/runtime/v1/http_app_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { GraphStatus, RuntimeStartedMessage } from "@langopen/runtime-runner";
-import {
-  type GvisorSpawn,
-  gvisorSpawn,
-  PARENT_MESSAGE_PREFIX,
-  prepareSandbox,
-  type SandboxSettings,
-} from "@langopen/runtime-runner/sandbox";
+import { type GvisorSpawn, prepareSandbox, type SandboxSettings, startInGvisor } from "@langopen/runtime-runner/sandbox";
 
 import { PASSWORD_FILE } from "./embedded-postgres.js";
 
@@ -245,35 +238,14 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     /** The child's messages to this process ("started"). */
     const messages = new EventEmitter();
     try {
-      if (sandbox.gvisor && sandbox.scratchDir) {
-        // No IPC channel crosses into gVisor: the same messages go over stdin and stdout.
-        gvisor = await gvisorSpawn({
-          runsc: sandbox.gvisor.runsc,
-          argv: [process.execPath, ...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN],
-          env: { ...env, LANGOPEN_PARENT_CHANNEL: "stdio" },
-          cwd: sandbox.cwd,
-          uid: sandbox.uid,
-          gid: sandbox.gid,
-          scratchDir: sandbox.scratchDir,
-          hidden: sandbox.gvisor.hidden,
-          readOnly: sandbox.gvisor.readOnly,
+      if (sandbox.gvisor) {
+        ({ proc, gvisor } = await startInGvisor(sandbox, {
+          argv: [...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN],
+          env,
           memoryMb: options.maxMemoryMb,
-        });
-        // runsc itself runs as root on the host: it gets nothing but where to find programs.
-        proc = spawn(gvisor.command, gvisor.args, { env: { PATH: process.env.PATH ?? "" }, stdio: ["pipe", "pipe", "inherit"] });
-        proc.stdin?.on("error", () => {});
-        const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-        lines.on("line", (line) => {
-          if (line.startsWith(PARENT_MESSAGE_PREFIX)) {
-            try {
-              messages.emit("message", JSON.parse(line.slice(PARENT_MESSAGE_PREFIX.length)));
-            } catch {}
-          } else if (line !== "") {
-            process.stdout.write(`${line}\n`);
-          }
-        });
-        // First, before it loads any graph: the credentials. Stdin stays open: its end tells the child this process is gone.
-        if (credentials) proc.stdin?.write(`${JSON.stringify(credentials)}\n`);
+          credentials,
+          onMessage: (message) => messages.emit("message", message),
+        }));
       } else {
         const [command, args] = withMemoryLimit([...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN], options.maxMemoryMb);
         proc = spawn(command, args, {

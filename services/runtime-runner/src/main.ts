@@ -13,7 +13,7 @@ import {
 } from "@langopen/common";
 import { type RuntimeStartedMessage, startRuntime } from "./compose.js";
 import { type RuntimeConfig, RuntimeConfigSchema } from "./config.js";
-import { type GvisorSpawn, gvisorSpawn, isLangOpenVariable, PARENT_MESSAGE_PREFIX, prepareSandbox } from "./sandbox/index.js";
+import { type GvisorSpawn, isLangOpenVariable, PARENT_MESSAGE_PREFIX, prepareSandbox, startInGvisor } from "./sandbox/index.js";
 import type { BuiltModules } from "./sandbox/typescript-build.js";
 
 /** How long a launched runtime waits for its credentials on the IPC channel. */
@@ -108,26 +108,13 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
   };
   let gvisor: GvisorSpawn | undefined;
   let child: ReturnType<typeof spawn>;
-  if (sandbox.gvisor && sandbox.scratchDir) {
-    // No IPC channel crosses into gVisor: the credentials go as stdin's first line, its end stops the child.
-    gvisor = await gvisorSpawn({
-      runsc: sandbox.gvisor.runsc,
-      argv: [process.execPath, ...argv],
-      env: { ...env, LANGOPEN_PARENT_CHANNEL: "stdio" },
-      cwd: sandbox.cwd,
-      uid: sandbox.uid,
-      gid: sandbox.gid,
-      scratchDir: sandbox.scratchDir,
-      hidden: sandbox.gvisor.hidden,
-      readOnly: sandbox.gvisor.readOnly,
-    });
-    child = spawn(gvisor.command, gvisor.args, { env: { PATH: process.env.PATH ?? "" }, stdio: ["pipe", "pipe", "inherit"] });
-    child.stdin?.on("error", () => {});
-    child.stdin?.write(`${JSON.stringify({ type: "credentials", ...runtimeCredentials })}\n`);
-    // Its output passes on, but for the started message (for a launcher; nobody waits for it here).
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      if (line !== "" && !line.startsWith(PARENT_MESSAGE_PREFIX)) process.stdout.write(`${line}\n`);
-    });
+  if (sandbox.gvisor) {
+    // Its messages are for a launcher; nobody waits for them here.
+    ({ proc: child, gvisor } = await startInGvisor(sandbox, {
+      argv,
+      env,
+      credentials: { type: "credentials", ...runtimeCredentials },
+    }));
   } else {
     child = spawn(process.execPath, argv, {
       env,

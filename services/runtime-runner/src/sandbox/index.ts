@@ -1,7 +1,9 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chown, lstat, mkdtemp, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
   createLogger,
@@ -12,7 +14,7 @@ import {
   StartupError,
 } from "@langopen/common";
 import { staticSchemaSpecs, writeStaticSchemasWhenReady } from "../schemas/static.js";
-import { findRunsc, removeStaleSandboxes } from "./gvisor.js";
+import { findRunsc, type GvisorSpawn, gvisorSpawn, PARENT_MESSAGE_PREFIX, removeStaleSandboxes } from "./gvisor.js";
 import { DEFAULT_SANDBOX_ID, type SandboxMode } from "./modes.js";
 import { type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
 
@@ -252,6 +254,53 @@ export async function prepareSandbox(
 }
 
 let staleRemoved = false;
+
+/**
+ * Starts a runtime that prepareSandbox prepared for gVisor. No IPC channel crosses into gVisor:
+ * the credentials go as stdin's first line (stdin stays open: its end tells the runtime its
+ * parent is gone), and the runtime's messages to its parent come as prefixed lines on stdout,
+ * whose other lines pass on to this process's stdout. runsc itself runs as root on the host: it
+ * gets nothing of this process's environment but where to find programs.
+ */
+export async function startInGvisor(
+  sandbox: SandboxSpawn,
+  options: {
+    /** The runtime's node flags and script (the Node.js binary is this process's). */
+    argv: string[];
+    env: Record<string, string>;
+    memoryMb?: number;
+    credentials?: object;
+    onMessage?: (message: unknown) => void;
+  },
+): Promise<{ proc: ChildProcess; gvisor: GvisorSpawn }> {
+  if (!sandbox.gvisor || !sandbox.scratchDir) throw new Error("the sandbox was not prepared for gVisor");
+  const gvisor = await gvisorSpawn({
+    runsc: sandbox.gvisor.runsc,
+    argv: [process.execPath, ...options.argv],
+    env: { ...options.env, LANGOPEN_PARENT_CHANNEL: "stdio" },
+    cwd: sandbox.cwd,
+    uid: sandbox.uid,
+    gid: sandbox.gid,
+    scratchDir: sandbox.scratchDir,
+    hidden: sandbox.gvisor.hidden,
+    readOnly: sandbox.gvisor.readOnly,
+    memoryMb: options.memoryMb,
+  });
+  const proc = spawn(gvisor.command, gvisor.args, { env: { PATH: process.env.PATH ?? "" }, stdio: ["pipe", "pipe", "inherit"] });
+  proc.stdin?.on("error", () => {});
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+    if (line.startsWith(PARENT_MESSAGE_PREFIX)) {
+      try {
+        options.onMessage?.(JSON.parse(line.slice(PARENT_MESSAGE_PREFIX.length)));
+      } catch {}
+    } else if (line !== "") {
+      process.stdout.write(`${line}\n`);
+    }
+  });
+  // First, before it loads any graph: the credentials.
+  if (options.credentials) proc.stdin?.write(`${JSON.stringify(options.credentials)}\n`);
+  return { proc, gvisor };
+}
 
 /**
  * Starts extracting the schemas of the project's compiled TypeScript graphs for a sandboxed
