@@ -67,8 +67,13 @@ export function createPool(options: PoolOptions, logger: Logger): Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client losing its connection (Postgres restarted) must not crash the process.
-  pool.on("error", (err) => logger.warn({ err }, "Lost idle Postgres connection"));
+  // An idle client losing its connection (Postgres restarted) must not crash the process. While
+  // the pool is ending (this process stops) a client still closing may hear Postgres stop too:
+  // that is the shutdown, not a loss.
+  pool.on("error", (err) => {
+    if (pool.ending) logger.debug({ err }, "Postgres closed a connection while the pool was ending");
+    else logger.warn({ err }, "Lost idle Postgres connection");
+  });
   return pool;
 }
 
