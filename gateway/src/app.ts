@@ -74,6 +74,8 @@ export interface GatewayDeps {
    * requests no built-in route matches go there. Absent, or no `http.app`: they answer 404.
    */
   httpAppTransport?: Transport;
+  /** The project declares UI components (`ui` of langgraph.json), which the runtime behind `httpAppTransport` serves. */
+  ui?: boolean;
   /** How long a custom route may take to send its status and headers before the client gets 504 (default 60 s). */
   customRouteHeadTimeoutMs?: number;
 }
@@ -175,9 +177,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   if (!http.disable_runs) await app.register(protocolV2Routes);
   if (!http.disable_meta) await app.register(metricsRoutes);
   // Last, and as a catch-all: the API's own routes always win over the project's.
-  if (http.app && deps.httpAppTransport) {
+  if ((http.app || deps.ui) && deps.httpAppTransport) {
     await app.register(customRoutes, {
       transport: deps.httpAppTransport,
+      app: http.app !== undefined,
+      ui: deps.ui === true,
       authenticate: http.enable_custom_route_auth === true,
       bodyLimitBytes,
       headTimeoutMs: deps.customRouteHeadTimeoutMs,

@@ -32,11 +32,12 @@ function refuseToStart(err: unknown): never {
   process.exit(1);
 }
 
-/** The `http` section of the project's langgraph.json, when LANGOPEN_CONFIG names one. */
-async function readHttpConfig(file: string | undefined): Promise<LanggraphHttpConfig | undefined> {
-  if (file === undefined) return undefined;
+/** The `http` section of the project's langgraph.json and whether it has UI components, when LANGOPEN_CONFIG names one. */
+async function readProjectConfig(file: string | undefined): Promise<{ http?: LanggraphHttpConfig; ui: boolean }> {
+  if (file === undefined) return { ui: false };
   try {
-    return (await readLanggraphConfig(file)).http;
+    const project = await readLanggraphConfig(file);
+    return { http: project.http, ui: Object.keys(project.ui ?? {}).length > 0 };
   } catch (err) {
     return refuseToStart(new StartupError((err as Error).message));
   }
@@ -59,13 +60,12 @@ const auth = await loadAuth({
     ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
     : undefined,
 });
-const http = await readHttpConfig(config.LANGOPEN_CONFIG);
-// The project's custom routes run in a runtime, never here: without one to ask, refuse rather than answer 404.
+const { http, ui } = await readProjectConfig(config.LANGOPEN_CONFIG);
+// The project's custom routes and UI run in a runtime, never here: without one to ask, refuse rather than answer 404.
 const httpAppRuntimeUrl = config.HTTP_APP_RUNTIME_URL ?? config.AUTH_RUNTIME_URL;
-if (http?.app && !httpAppRuntimeUrl) {
-  refuseToStart(
-    new StartupError(`langgraph.json names http.app ${http.app}: set HTTP_APP_RUNTIME_URL to the runtime serving it`),
-  );
+if ((http?.app || ui) && !httpAppRuntimeUrl) {
+  const what = http?.app ? `http.app ${http.app}` : "UI components (ui)";
+  refuseToStart(new StartupError(`langgraph.json names ${what}: set HTTP_APP_RUNTIME_URL to the runtime serving it`));
 }
 try {
   assertSafeBinding({
@@ -81,8 +81,9 @@ const app = await buildApp({
   transport,
   auth,
   http,
+  ui,
   httpAppTransport:
-    http?.app && httpAppRuntimeUrl
+    (http?.app || ui) && httpAppRuntimeUrl
       ? createReplicatedTransport(urlList(httpAppRuntimeUrl), { token: internalSecret, peerMayBlock: true })
       : undefined,
   customRouteHeadTimeoutMs: config.LANGOPEN_CUSTOM_ROUTE_HEAD_TIMEOUT_MS,

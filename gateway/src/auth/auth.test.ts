@@ -71,7 +71,14 @@ describe("the auth plugin", () => {
         },
       }),
     );
-    return buildApp({ logger, transport, auth: { apiKeys: staticApiKeys(parseApiKeys("alice=sk-alice")) } });
+    // With UI components declared, so that their routes are served (and must be guarded) too.
+    return buildApp({
+      logger,
+      transport,
+      auth: { apiKeys: staticApiKeys(parseApiKeys("alice=sk-alice")) },
+      ui: true,
+      httpAppTransport: transport,
+    });
   };
 
   it("guards every route it serves (a route without an entry would be refused)", async () => {

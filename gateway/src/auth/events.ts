@@ -115,6 +115,10 @@ export const ROUTE_GUARDS: Readonly<Record<string, RouteGuard>> = {
   "GET /ok": "open",
   "GET /health": "open",
   "GET /info": "open",
+  // Generative UI: a component's HTML is asked for with the user's credentials, the files it
+  // loads are plain <script> and <link> fetches that carry none (as upstream).
+  "POST /ui/:namespace": "authenticated",
+  "GET /ui/:namespace/:file": "open",
   "GET /docs": "open",
   "GET /openapi.json": "open",
   "GET /metrics": "authenticated",

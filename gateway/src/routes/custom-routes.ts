@@ -30,6 +30,10 @@ export const DEFAULT_CUSTOM_ROUTE_HEAD_TIMEOUT_MS = 60_000;
 export interface CustomRoutesOptions {
   /** A Connect transport to the runtime serving HttpAppService. */
   transport: Transport;
+  /** The project has custom routes (`http.app`): every path no built-in route matches goes to them. */
+  app: boolean;
+  /** The project has UI components (`ui`): `POST /ui/:namespace` and `GET /ui/:namespace/:file` go to the runtime. */
+  ui: boolean;
   /** `http.enable_custom_route_auth`: the routes are authenticated as every other one (else open, as upstream). */
   authenticate: boolean;
   bodyLimitBytes: number;
@@ -97,6 +101,7 @@ function refuse(reply: FastifyReply, status: number, detail: string) {
  * user app before its own routes so that it may shadow them, but here the app runs in another
  * process and that order would put a runtime round trip (and the runtime's health) in front of
  * every API call, and let user code answer for paths whose validation and auth the API owns.
+ * The project's UI components (`ui`) are served the same way, by the runtime that bundled them.
  */
 export async function customRoutes(fastify: FastifyInstance, options: CustomRoutesOptions): Promise<void> {
   const client = createClient(HttpAppService, options.transport);
@@ -105,116 +110,125 @@ export async function customRoutes(fastify: FastifyInstance, options: CustomRout
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
 
-  fastify.route({
-    method: ["GET", "POST", "PUT", "PATCH", "DELETE"],
-    url: "/*",
-    // The auth plugin reads it: open unless langgraph.json asks for custom routes to be authenticated.
-    config: { authGuard: options.authenticate ? "authenticated" : "open" },
-    handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const raw = request.raw;
-      const declared = Number(raw.headers["content-length"] ?? 0);
-      if (declared > options.bodyLimitBytes) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
-      const withBody = hasBody(raw);
-      const call = new AbortController();
-      const gone = request.clientGone;
-      const onGone = () => call.abort();
-      gone.addEventListener("abort", onGone, { once: true });
-      let tooLarge = false;
+  const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+    const raw = request.raw;
+    const declared = Number(raw.headers["content-length"] ?? 0);
+    if (declared > options.bodyLimitBytes) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+    const withBody = hasBody(raw);
+    const call = new AbortController();
+    const gone = request.clientGone;
+    const onGone = () => call.abort();
+    gone.addEventListener("abort", onGone, { once: true });
+    let tooLarge = false;
 
-      async function* requests(): AsyncGenerator<ServeRequest> {
-        yield create(ServeRequestSchema, {
-          part: {
-            case: "head",
-            value: {
-              method: request.method,
-              url: new URL(request.url, `${request.protocol}://${request.host}`).href,
-              headers: requestHeaders(raw),
-              hasBody: withBody,
-            },
+    async function* requests(): AsyncGenerator<ServeRequest> {
+      yield create(ServeRequestSchema, {
+        part: {
+          case: "head",
+          value: {
+            method: request.method,
+            url: new URL(request.url, `${request.protocol}://${request.host}`).href,
+            headers: requestHeaders(raw),
+            hasBody: withBody,
           },
-        });
-        if (!withBody) return;
-        let received = 0;
-        for (;;) {
-          const chunk = await readChunk(raw);
-          if (chunk === null) return;
-          received += chunk.byteLength;
-          if (received > options.bodyLimitBytes) {
-            // The rest is left for the 413 drain; the app gets nothing more of it.
-            tooLarge = true;
-            call.abort();
-            return;
-          }
-          yield create(ServeRequestSchema, { part: { case: "body", value: chunk } });
-        }
-      }
-
-      const responses = client
-        .serve(requests(), { signal: call.signal, headers: { "x-request-id": request.id } })
-        [Symbol.asyncIterator]();
-      let timer: NodeJS.Timeout | undefined;
-      let first: IteratorResult<ServeResponse>;
-      try {
-        first = await Promise.race([
-          responses.next(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new HeadTimeout()), headTimeoutMs);
-          }),
-        ]);
-      } catch (err) {
-        call.abort();
-        gone.removeEventListener("abort", onGone);
-        if (tooLarge) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
-        if (err instanceof HeadTimeout) {
-          return refuse(reply, 504, `The custom route did not answer within ${Math.round(headTimeoutMs / 1000)} s`);
-        }
-        const connectErr = ConnectError.from(err);
-        if (connectErr.code === Code.Canceled && gone.aborted) return reply;
-        if (connectErr.code === Code.Unavailable || connectErr.code === Code.DeadlineExceeded) {
-          request.log.warn({ err: connectErr }, "Failed to reach the runtime serving custom routes");
-          return refuse(reply, 503, `${HTTP_APP_DEPENDENCY} is unavailable`);
-        }
-        request.log.error({ err: connectErr }, "Failed to serve a custom route");
-        return refuse(reply, 500, "Internal Server Error");
-      } finally {
-        clearTimeout(timer);
-      }
-      if (first.done || first.value.part.case !== "head") {
-        call.abort();
-        gone.removeEventListener("abort", onGone);
-        request.log.error("The runtime answered a custom route without a response head");
-        return refuse(reply, 500, "Internal Server Error");
-      }
-      const head = first.value.part.value;
-      reply.code(head.status);
-      const values = new Map<string, string[]>();
-      for (const { name, value } of head.headers) {
-        if (HOP_BY_HOP.has(name)) continue;
-        values.set(name, [...(values.get(name) ?? []), value]);
-      }
-      for (const [name, list] of values) reply.header(name, name === "set-cookie" ? list : list.join(", "));
-
-      async function* body(): AsyncGenerator<Uint8Array> {
-        try {
-          for (;;) {
-            const next = await responses.next();
-            if (next.done) return;
-            if (next.value.part.case === "body") yield next.value.part.value;
-          }
-        } finally {
-          // Ended early (client gone) or failed: the call stops, and the app's stream with it.
-          call.abort();
-          gone.removeEventListener("abort", onGone);
-        }
-      }
-      // However the answer ends (sent, client gone, HEAD never reading the body), the call ends with it.
-      reply.raw.once("close", () => {
-        call.abort();
-        gone.removeEventListener("abort", onGone);
+        },
       });
-      return reply.send(Readable.from(body(), { objectMode: false }));
-    },
-  });
+      if (!withBody) return;
+      let received = 0;
+      for (;;) {
+        const chunk = await readChunk(raw);
+        if (chunk === null) return;
+        received += chunk.byteLength;
+        if (received > options.bodyLimitBytes) {
+          // The rest is left for the 413 drain; the app gets nothing more of it.
+          tooLarge = true;
+          call.abort();
+          return;
+        }
+        yield create(ServeRequestSchema, { part: { case: "body", value: chunk } });
+      }
+    }
+
+    const responses = client
+      .serve(requests(), { signal: call.signal, headers: { "x-request-id": request.id } })
+      [Symbol.asyncIterator]();
+    let timer: NodeJS.Timeout | undefined;
+    let first: IteratorResult<ServeResponse>;
+    try {
+      first = await Promise.race([
+        responses.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new HeadTimeout()), headTimeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      call.abort();
+      gone.removeEventListener("abort", onGone);
+      if (tooLarge) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+      if (err instanceof HeadTimeout) {
+        return refuse(reply, 504, `The custom route did not answer within ${Math.round(headTimeoutMs / 1000)} s`);
+      }
+      const connectErr = ConnectError.from(err);
+      if (connectErr.code === Code.Canceled && gone.aborted) return reply;
+      if (connectErr.code === Code.Unavailable || connectErr.code === Code.DeadlineExceeded) {
+        request.log.warn({ err: connectErr }, "Failed to reach the runtime serving custom routes");
+        return refuse(reply, 503, `${HTTP_APP_DEPENDENCY} is unavailable`);
+      }
+      request.log.error({ err: connectErr }, "Failed to serve a custom route");
+      return refuse(reply, 500, "Internal Server Error");
+    } finally {
+      clearTimeout(timer);
+    }
+    if (first.done || first.value.part.case !== "head") {
+      call.abort();
+      gone.removeEventListener("abort", onGone);
+      request.log.error("The runtime answered a custom route without a response head");
+      return refuse(reply, 500, "Internal Server Error");
+    }
+    const head = first.value.part.value;
+    reply.code(head.status);
+    const values = new Map<string, string[]>();
+    for (const { name, value } of head.headers) {
+      if (HOP_BY_HOP.has(name)) continue;
+      values.set(name, [...(values.get(name) ?? []), value]);
+    }
+    for (const [name, list] of values) reply.header(name, name === "set-cookie" ? list : list.join(", "));
+
+    async function* body(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) {
+          const next = await responses.next();
+          if (next.done) return;
+          if (next.value.part.case === "body") yield next.value.part.value;
+        }
+      } finally {
+        // Ended early (client gone) or failed: the call stops, and the app's stream with it.
+        call.abort();
+        gone.removeEventListener("abort", onGone);
+      }
+    }
+    // However the answer ends (sent, client gone, HEAD never reading the body), the call ends with it.
+    reply.raw.once("close", () => {
+      call.abort();
+      gone.removeEventListener("abort", onGone);
+    });
+    return reply.send(Readable.from(body(), { objectMode: false }));
+  };
+
+  // The UI's routes (their guards are in the auth table: a component's HTML needs a user, its files do not).
+  if (options.ui) {
+    fastify.post("/ui/:namespace", forward);
+    fastify.get("/ui/:namespace/:file", forward);
+  }
+  if (options.app) {
+    fastify.route({
+      method: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+      url: "/*",
+      // The auth plugin reads it: open unless langgraph.json asks for custom routes to be authenticated.
+      config: { authGuard: options.authenticate ? "authenticated" : "open" },
+      handler: forward,
+    });
+  }
 }
 
 class HeadTimeout extends Error {}

@@ -18,6 +18,10 @@ export interface LanggraphConfig {
   auth?: LanggraphAuthConfig;
   /** `http` of langgraph.json: CORS, the `disable_*` switches, custom routes. */
   http?: LanggraphHttpConfig;
+  /** `ui` of langgraph.json: a UI namespace (usually a graph id) to the file exporting its React components. */
+  ui?: Record<string, string>;
+  /** `ui_config` of langgraph.json: modules the bundles take from the page instead of bundling them. */
+  ui_config?: { shared?: string[] };
   /** Keys present that apply to building an image or to Python projects only: accepted, not applied (worth a warning). */
   ignored: string[];
 }
@@ -48,8 +52,8 @@ export const LANGGRAPH_JSON_KEYS: Record<string, { action: "apply" | "ignore" | 
   python_version: { action: "ignore", why: "applies to Python graphs only" },
   pip_config_file: { action: "ignore", why: "applies to Python graphs only" },
   pip_installer: { action: "ignore", why: "applies to Python graphs only" },
-  ui: { action: "ignore", why: "generative UI components are not served yet" },
-  ui_config: { action: "ignore", why: "generative UI components are not served yet" },
+  ui: { action: "apply", why: "generative UI components, bundled at start and served under /ui" },
+  ui_config: { action: "apply", why: "the packages UI bundles share with the page (`shared`)" },
   node_loader: { action: "refuse", why: "custom Node.js loaders are not supported" },
   store: { action: "refuse", why: "store.index (semantic search) and store.ttl are not supported" },
   checkpointer: { action: "refuse", why: "checkpointer settings (ttl, serde) are not supported" },
@@ -132,7 +136,7 @@ export async function readLanggraphConfig(file: string): Promise<LanggraphConfig
     const empty = value === null || (typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0);
     if (known.action === "refuse" && !empty) throw new StartupError(`${absolute}: "${key}" is not supported: ${known.why}`);
   }
-  const { env, store, checkpointer, auth, http } = parsed as Partial<LanggraphConfig>;
+  const { env, store, checkpointer, auth, http, ui, ui_config } = parsed as Partial<LanggraphConfig>;
   if (env !== undefined && typeof env !== "string" && (env === null || typeof env !== "object" || Array.isArray(env))) {
     throw new StartupError(
       `${absolute}: "env" must be an object of variables or the path of a .env file, got ${JSON.stringify(env)}`,
@@ -146,7 +150,34 @@ export async function readLanggraphConfig(file: string): Promise<LanggraphConfig
   if (auth?.path !== undefined && (typeof auth.path !== "string" || auth.path.length === 0)) {
     throw new Error(`${absolute}: "auth.path" must be "./file:export" or "./file", got ${JSON.stringify(auth.path)}`);
   }
-  return { path: absolute, dir: path.dirname(absolute), graphs, env, store, checkpointer, auth, http, ignored };
+  checkUi(absolute, ui, ui_config);
+  return { path: absolute, dir: path.dirname(absolute), graphs, env, store, checkpointer, auth, http, ui, ui_config, ignored };
+}
+
+/** `ui` must map names to files inside the project, `ui_config.shared` list module names. */
+function checkUi(file: string, ui: unknown, uiConfig: unknown): void {
+  if (ui !== undefined) {
+    if (ui === null || typeof ui !== "object" || Array.isArray(ui))
+      throw new StartupError(`${file}: "ui" must map names to component files, got ${JSON.stringify(ui)}`);
+    for (const [name, target] of Object.entries(ui)) {
+      if (typeof target !== "string" || target === "")
+        throw new StartupError(`${file}: "ui.${name}" must be the path of a file, got ${JSON.stringify(target)}`);
+      const resolved = path.resolve(path.dirname(file), target);
+      if (path.relative(path.dirname(file), resolved).startsWith("..") || path.isAbsolute(target))
+        throw new StartupError(`${file}: "ui.${name}" must be a file inside the project, got ${JSON.stringify(target)}`);
+    }
+  }
+  if (uiConfig !== undefined) {
+    const shared = (uiConfig as { shared?: unknown } | null)?.shared;
+    const valid =
+      uiConfig !== null &&
+      typeof uiConfig === "object" &&
+      !Array.isArray(uiConfig) &&
+      Object.keys(uiConfig).every((key) => key === "shared") &&
+      (shared === undefined || (Array.isArray(shared) && shared.every((name) => typeof name === "string" && name !== "")));
+    if (!valid)
+      throw new StartupError(`${file}: "ui_config" must be {"shared": ["module", ...]}, got ${JSON.stringify(uiConfig)}`);
+  }
 }
 
 /**

@@ -250,8 +250,9 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       mcpMaxBatch: options.mcpMaxBatch,
       info: { version: VERSION },
       http: project.http,
-      // The project's custom routes (http.app) run in the runtime, next to its graphs.
-      httpAppTransport: project.http?.app ? runtimeTransport : undefined,
+      // The project's custom routes (http.app) and UI components run in the runtime, next to its graphs.
+      ui: Object.keys(project.ui ?? {}).length > 0,
+      httpAppTransport: project.http?.app || project.ui ? runtimeTransport : undefined,
       customRouteHeadTimeoutMs: options.customRouteHeadTimeoutMs,
       allowedHosts: options.allowedHosts,
       publicUrl: options.publicUrl,

@@ -104,6 +104,7 @@ describe("langgraph.json: keys that cannot be honoured fail the start", () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "langopen-langgraph-json-"));
+    await writeFile(path.join(dir, "broken-ui.tsx"), "export default { weather: () => <div>unclosed };\n");
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -125,6 +126,18 @@ describe("langgraph.json: keys that cannot be honoured fail the start", () => {
     ],
     ["a custom Node.js loader", { node_loader: "./loader.mjs" }, /"node_loader" is not supported/],
     ["malformed LANGGRAPH_CONFIG", { env: { LANGGRAPH_CONFIG: "{not json" } }, /LANGGRAPH_CONFIG is not valid JSON/],
+    [
+      "a UI file outside the project",
+      { ui: { outside: "../elsewhere/ui.tsx" } },
+      /"ui.outside" must be a file inside the project/,
+    ],
+    ["a UI entry that is no path", { ui: { weather: 3 } }, /"ui.weather" must be the path of a file/],
+    ["malformed ui_config", { ui_config: { shared: "react" } }, /"ui_config" must be \{"shared"/],
+    [
+      "a UI component that does not build",
+      { ui: { broken: "./broken-ui.tsx" } },
+      /failed to bundle the UI components.*broken-ui\.tsx/s,
+    ],
   ])("refuses %s, naming it", async (name, extra, message) => {
     const file = await project(name.replaceAll(" ", "-"), extra);
     await expect(startTestStack(file)).rejects.toThrow(message);

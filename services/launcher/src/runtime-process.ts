@@ -223,6 +223,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       ...sandbox.env,
       ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
       ...(sandbox.typedSchemasFile ? { LANGOPEN_TYPED_SCHEMAS_FILE: sandbox.typedSchemasFile } : {}),
+      ...(sandbox.uiDir ? { LANGOPEN_UI_DIR: sandbox.uiDir } : {}),
       LANGOPEN_CONFIG: options.configPath,
       RPC_HOST: "127.0.0.1",
       RPC_PORT: String(port),

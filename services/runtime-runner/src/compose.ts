@@ -21,6 +21,7 @@ import { loadProjectHttpApp } from "./http-app/load.js";
 import { createHttpAppServiceImpl } from "./http-app/service.js";
 import { createRuntimeServiceImpl } from "./rpc/runtime-service.js";
 import type { BuiltModules } from "./sandbox/typescript-build.js";
+import { loadProjectUi } from "./ui/serve.js";
 
 export interface RuntimeOptions {
   /** The langgraph.json whose graphs this runtime hosts. */
@@ -40,6 +41,8 @@ export interface RuntimeOptions {
   builtModules?: BuiltModules;
   /** Where this process's supervisor leaves the schemas of the graphs' TypeScript types (under the sandbox). */
   typedSchemasFile?: string;
+  /** Where the project's UI components were bundled before this process started (`ui` of langgraph.json). */
+  uiDir?: string;
 }
 
 export interface Runtime {
@@ -84,6 +87,9 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     loadTimeoutMs: options.graphLoadTimeoutMs,
     builtModules: options.builtModules,
   });
+  // The project's generative UI, bundled before this process started (the sandbox cannot run esbuild).
+  const ui = options.uiDir ? await loadProjectUi(options.uiDir) : undefined;
+  if (ui) logger.info({ namespaces: ui.namespaces }, "Serving UI components");
   const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl), { token: options.credentials?.token });
   const rpc = await startRpcServer({
     host: options.host,
@@ -103,7 +109,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
         }),
       );
       router.service(AuthService, createAuthServiceImpl({ auth, logger: logger.child({ component: "auth" }) }));
-      router.service(HttpAppService, createHttpAppServiceImpl({ httpApp, logger: logger.child({ component: "http-app" }) }));
+      router.service(HttpAppService, createHttpAppServiceImpl({ httpApp, ui, logger: logger.child({ component: "http-app" }) }));
     },
   });
   const listed = graphs.list();

@@ -59,6 +59,11 @@ export const RuntimeConfigSchema = Type.Object({
    */
   LANGOPEN_TYPED_SCHEMAS_FILE: Type.Optional(Type.String()),
   /**
+   * Set by the process that starts a runtime, not by users: where the project's UI components
+   * (`ui` of langgraph.json) were bundled, outside the sandbox.
+   */
+  LANGOPEN_UI_DIR: Type.Optional(Type.String()),
+  /**
    * Set by the process that starts a sandboxed runtime, not by users: JSON of the project's
    * TypeScript entries compiled outside the sandbox (source file to compiled file or error).
    */

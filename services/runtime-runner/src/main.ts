@@ -7,13 +7,21 @@ import {
   loadConfig,
   type RuntimeCredentials,
   type RuntimeCredentialsMessage,
+  readLanggraphConfig,
   runMain,
   StartupError,
   stopOnSignals,
 } from "@langopen/common";
 import { type RuntimeStartedMessage, startRuntime } from "./compose.js";
 import { type RuntimeConfig, RuntimeConfigSchema } from "./config.js";
-import { type GvisorSpawn, isLangOpenVariable, PARENT_MESSAGE_PREFIX, prepareSandbox, startInGvisor } from "./sandbox/index.js";
+import {
+  bundleUiOutside,
+  type GvisorSpawn,
+  isLangOpenVariable,
+  PARENT_MESSAGE_PREFIX,
+  prepareSandbox,
+  startInGvisor,
+} from "./sandbox/index.js";
 import type { BuiltModules } from "./sandbox/typescript-build.js";
 
 /** How long a launched runtime waits for its credentials on the IPC channel. */
@@ -105,6 +113,7 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
     SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
     ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
     ...(sandbox.typedSchemasFile ? { LANGOPEN_TYPED_SCHEMAS_FILE: sandbox.typedSchemasFile } : {}),
+    ...(sandbox.uiDir ? { LANGOPEN_UI_DIR: sandbox.uiDir } : {}),
   };
   let gvisor: GvisorSpawn | undefined;
   let child: ReturnType<typeof spawn>;
@@ -160,6 +169,11 @@ async function main(): Promise<void> {
   const builtModules = config.LANGOPEN_BUILT_MODULES ? (JSON.parse(config.LANGOPEN_BUILT_MODULES) as BuiltModules) : undefined;
   // User graphs run in this process: a stray rejected promise of theirs must not end every run.
   process.on("unhandledRejection", (err) => logger.error({ err }, "Ignored unhandled rejection"));
+  // Started on its own without the sandbox: nothing bundled the project's UI for it, so it does.
+  const ownUi =
+    !launched && config.LANGOPEN_UI_DIR === undefined
+      ? await bundleUiOutside(await readLanggraphConfig(config.LANGOPEN_CONFIG))
+      : undefined;
   const runtime = await startRuntime(
     {
       configPath: config.LANGOPEN_CONFIG,
@@ -170,15 +184,24 @@ async function main(): Promise<void> {
       credentials: runtimeCredentials,
       builtModules,
       typedSchemasFile: config.LANGOPEN_TYPED_SCHEMAS_FILE,
+      uiDir: config.LANGOPEN_UI_DIR ?? ownUi?.dir,
     },
     logger,
   );
   // Started by a launcher with an IPC channel: the launcher stops this process (SIGTERM, or by
   // going away), after the runs on it ended. A terminal's Ctrl-C reaches the whole process group,
   // this process too: it leaves that to the launcher.
-  const shutdown = stopOnSignals(logger, "runtime-runner", () => runtime.stop(config.SHUTDOWN_GRACE_MS), {
-    signals: launched ? ["SIGTERM"] : ["SIGTERM", "SIGINT"],
-  });
+  const shutdown = stopOnSignals(
+    logger,
+    "runtime-runner",
+    async () => {
+      await runtime.stop(config.SHUTDOWN_GRACE_MS);
+      await ownUi?.dispose();
+    },
+    {
+      signals: launched ? ["SIGTERM"] : ["SIGTERM", "SIGINT"],
+    },
+  );
   if (launched && process.send) {
     process.on("SIGINT", () => logger.debug("Left SIGINT to the launcher"));
     // When the launcher is gone (even killed), stop too.

@@ -9,6 +9,7 @@ import {
   type ServeResponse,
   ServeResponseSchema,
 } from "@langopen/gen/langopen/runtime/v1/http_app_service_pb";
+import { isUiPath, type ProjectUi } from "../ui/serve.js";
 import type { ProjectHttpApp } from "./load.js";
 
 const encoder = new TextEncoder();
@@ -60,19 +61,29 @@ function internalError(): ServeResponse[] {
 export interface HttpAppServiceDeps {
   /** The project's app; undefined when langgraph.json names none (every call then fails). */
   httpApp: ProjectHttpApp | undefined;
+  /** The project's bundled UI components (`ui` of langgraph.json), answering the `/ui/` paths; undefined: none. */
+  ui?: ProjectUi;
   logger: Logger;
 }
 
 /** HttpAppService: each call is one request answered by the project's app. */
 export function createHttpAppServiceImpl(deps: HttpAppServiceDeps): ServiceImpl<typeof HttpAppService> {
-  const { httpApp, logger } = deps;
+  const { httpApp, ui, logger } = deps;
   return {
     async *serve(requests: AsyncIterable<ServeRequest>, ctx: HandlerContext): AsyncGenerator<ServeResponse> {
-      if (!httpApp) throw unavailable("the project's HTTP app (langgraph.json names no http.app)");
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done || first.value.part.case !== "head") throw invalidArgument("the first message must be the request's head");
       const { method, url, headers, hasBody } = first.value.part.value;
+      let pathname: string;
+      try {
+        pathname = new URL(url).pathname;
+      } catch {
+        throw invalidArgument("the request's URL must be absolute");
+      }
+      // The UI's paths are its own; every other one is the project's app's.
+      const handler = ui && isUiPath(pathname) ? { spec: "ui", app: ui } : httpApp;
+      if (!handler) throw unavailable("the project's HTTP app (langgraph.json names no http.app)");
       const init: RequestInit & { duplex?: "half" } = {
         method,
         headers: headers.map((h) => [h.name, h.value] as [string, string]),
@@ -85,11 +96,11 @@ export function createHttpAppServiceImpl(deps: HttpAppServiceDeps): ServiceImpl<
       }
       let response: Response;
       try {
-        response = await httpApp.app.fetch(new Request(url, init));
+        response = await handler.app.fetch(new Request(url, init));
         if (!(response instanceof Response)) throw new TypeError(`the app answered ${typeof response}, not a Response`);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
-        logger.error({ err, app: httpApp.spec, method, path: new URL(url).pathname }, "Failed to serve a custom route");
+        logger.error({ err, app: handler.spec, method, path: pathname }, "Failed to serve a custom route");
         yield* internalError();
         return;
       }
@@ -104,7 +115,7 @@ export function createHttpAppServiceImpl(deps: HttpAppServiceDeps): ServiceImpl<
         }
       } catch (err) {
         if (!ctx.signal.aborted) {
-          logger.error({ err, app: httpApp.spec, method, path: new URL(url).pathname }, "Failed while streaming a custom route");
+          logger.error({ err, app: handler.spec, method, path: pathname }, "Failed while streaming a custom route");
         }
         throw err;
       } finally {

@@ -14,6 +14,7 @@ import {
   StartupError,
 } from "@langopen/common";
 import { staticSchemaSpecs, writeStaticSchemasWhenReady } from "../schemas/static.js";
+import { bundleProjectUi } from "../ui/bundle.js";
 import { findRunsc, type GvisorSpawn, gvisorSpawn, PARENT_MESSAGE_PREFIX, removeStaleSandboxes } from "./gvisor.js";
 import { DEFAULT_SANDBOX_ID, type SandboxMode } from "./modes.js";
 import { type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
@@ -75,6 +76,8 @@ export interface SandboxSpawn {
   builtModules?: BuiltModules;
   /** Where the schemas of the graphs' TypeScript types will be once extracted (LANGOPEN_TYPED_SCHEMAS_FILE), if any. */
   typedSchemasFile?: string;
+  /** Where the project's UI components are bundled (LANGOPEN_UI_DIR), if it declares any. */
+  uiDir?: string;
   /**
    * Why the process runs as this process's own user although this one is root (the project is
    * not readable by the sandbox user): worth a warning, the permission model still applies.
@@ -170,11 +173,13 @@ export async function prepareSandbox(
   const projectEnv = await readProjectEnv(config, inherited);
   if (settings.mode === "none") {
     // For debugging only: no permission model, no other user, TypeScript through tsx as before; still none of LangOpen's variables.
+    const ui = await bundleUiOutside(config);
     return {
       execArgv: [],
       env: sandboxEnv(inherited, { deny: settings.deny, projectEnv }),
       cwd: process.cwd(),
-      dispose: async () => {},
+      uiDir: ui?.dir,
+      dispose: async () => ui?.dispose(),
     };
   }
   const runsc = settings.mode === "gvisor" ? await findRunsc(inherited.PATH ?? process.env.PATH) : undefined;
@@ -212,6 +217,7 @@ export async function prepareSandbox(
       settings.typedSchemas !== false && !allowances.includes("workers")
         ? await extractForSandbox(config, builtModules, path.join(buildDir, "schemas.json"), settings.logger)
         : undefined;
+    const uiDir = await bundleProjectUi(config, path.join(buildDir, "ui"));
     const hidden = await Promise.all((settings.hidden ?? []).map((dir) => realpath(dir).catch(() => path.resolve(dir))));
     const codeRoots = [
       ...(await resolutionRoots(projectDir, hidden)),
@@ -243,6 +249,7 @@ export async function prepareSandbox(
       scratchDir,
       builtModules: Object.keys(builtModules).length > 0 ? builtModules : undefined,
       typedSchemasFile,
+      uiDir,
       sameUserBecause,
       gvisor: runsc ? { runsc, hidden, readOnly: await underTmp([projectDir, realProject, ...codeRoots]) } : undefined,
       dispose,
@@ -254,6 +261,23 @@ export async function prepareSandbox(
 }
 
 let staleRemoved = false;
+
+/**
+ * The project's UI components bundled into a folder of their own (for a runtime without the
+ * sandbox, which has no build folder in the project); undefined when it declares none.
+ */
+export async function bundleUiOutside(config: LanggraphConfig): Promise<{ dir: string; dispose(): Promise<void> } | undefined> {
+  if (config.ui === undefined || Object.keys(config.ui).length === 0) return undefined;
+  const dir = await mkdtemp(path.join(os.tmpdir(), `langopen-ui-${process.pid}-`));
+  const dispose = () => rm(dir, { recursive: true, force: true }).catch(() => {});
+  try {
+    await bundleProjectUi(config, dir);
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return { dir, dispose };
+}
 
 /**
  * Starts a runtime that prepareSandbox prepared for gVisor. No IPC channel crosses into gVisor:
