@@ -119,6 +119,13 @@ export function chooseConfig(asked: string | undefined, cwd: string): string {
   return existsSync(local) ? local : EXAMPLE_CONFIG;
 }
 
+/** The host of a URL reaching a server bound to `host` from this machine (a wildcard: loopback). */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 /** Starts the data plane and the gateway in one process; stop() reverses the order. */
 export async function startLangOpen(options: LangOpenOptions, logger: Logger): Promise<LangOpen> {
   const stops: Array<() => Promise<void>> = [];
@@ -153,6 +160,9 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
 
     // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).
     const [apiPort, runtimePort] = [await freePort(), await freePort()];
+    // The public port too: graph code reaches its own server there (the SDK's Client() without a URL).
+    const publicPort = options.port === 0 ? await freePort() : options.port;
+    const url = `http://${urlHost(options.host)}:${publicPort}`;
     const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`, { token: internalSecret, peerMayBlock: true });
     const api = await startApiServer(
       {
@@ -176,6 +186,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       {
         configPath: options.configPath,
         apiServerUrl: api.rpc.url,
+        gatewayUrl: url,
         port: runtimePort,
         logLevel: options.logLevel ?? "info",
         watch: options.watch ? { ignore: [path.resolve(options.dataDir)] } : undefined,
@@ -222,7 +233,8 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         retentionSeconds: options.streamRetentionSeconds,
         apiServerUrl: api.rpc.url,
         cronPollMs: options.cronPollMs,
-        webhooks: options.webhooks,
+        // A webhook given as a path goes to this installation's own API (its custom routes).
+        webhooks: { ...options.webhooks, selfUrl: url },
         internalSecret,
       },
       logger.child({ service: "worker" }),
@@ -258,11 +270,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       publicUrl: options.publicUrl,
     });
     stops.push(() => app.close());
-    await app.listen({ host: options.host, port: options.port });
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : options.port;
-    const host = options.host.includes(":") ? `[${options.host}]` : options.host;
-    const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+    await app.listen({ host: options.host, port: publicPort });
     logger.info({ url }, "LangOpen is ready");
     return { url, rpcUrl: api.rpc.url, runtimeUrl: runtime.url, runtimeUrls: runtime.urls, internalSecret, stop };
   } catch (err) {

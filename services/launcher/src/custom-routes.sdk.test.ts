@@ -110,6 +110,21 @@ describe("custom routes", () => {
     expect(chunked.status).toBe(413);
   });
 
+  it("sends a run's webhook given as a path to the project's custom route, as upstream", async () => {
+    const alice = new Client({ apiUrl: stack.url, defaultHeaders: { authorization: "Bearer token-alice" } });
+    const thread = await alice.threads.create();
+    const run = await alice.runs.create(thread.thread_id, "agent", { input: {}, webhook: "/custom/webhook" });
+    await alice.runs.join(thread.thread_id, run.run_id);
+    type Received = { body: { run_id: string; thread_id: string; status: string } } | null;
+    const received = async () => (await (await raw(`/custom/webhook/${run.run_id}`)).json()) as Received;
+    let got = await received();
+    for (let i = 0; i < 100 && got === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      got = await received();
+    }
+    expect(got?.body).toMatchObject({ run_id: run.run_id, thread_id: thread.thread_id, status: "success" });
+  });
+
   it("answers the app's own 404 for paths it does not know, and its HTTPException status", async () => {
     const missing = await raw("/custom/nope");
     expect(missing.status).toBe(404);

@@ -52,6 +52,15 @@ describe("langgraph.json: env as an object, LANGGRAPH_CONFIG, the SDK's logger, 
     expect(byGraph.dynamic?.config.configurable ?? {}).toEqual({});
   });
 
+  it("lets graph code reach its own server with the SDK's Client() made without a URL", async () => {
+    const thread = await client.threads.create();
+    const out = (await client.runs.wait(thread.thread_id, "self_call", { input: { names: ["FROM_OBJECT"] } })) as {
+      nested: Record<string, string | null>;
+    };
+    expect(out.nested).toEqual({ FROM_OBJECT: "object-value" });
+    expect((await client.threads.get(thread.thread_id)).metadata).toMatchObject({ called_by: "self_call" });
+  });
+
   it("lets a graph use the SDK's getLogger() as it loads and inside a run", async () => {
     const graphs = await fetch(`${stack.url}/ok`);
     expect(graphs.ok).toBe(true);

@@ -132,6 +132,8 @@ export interface RuntimeProcess {
 export interface RuntimeProcessOptions {
   configPath: string;
   apiServerUrl: string;
+  /** Where this installation's API answers, for graph code's SDK `Client()` without a URL. */
+  gatewayUrl?: string;
   port: number;
   logLevel: string;
   /** Extra environment for the graphs (the user's own variables). */
@@ -228,6 +230,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       RPC_HOST: "127.0.0.1",
       RPC_PORT: String(port),
       API_SERVER_URL: options.apiServerUrl,
+      ...(options.gatewayUrl ? { LANGOPEN_GATEWAY_URL: options.gatewayUrl } : {}),
       LOG_LEVEL: options.logLevel,
       // Its own grace for open calls ends before this process would kill it.
       SHUTDOWN_GRACE_MS: String(KILL_AFTER_MS - 2_000),

@@ -43,7 +43,12 @@ export interface RuntimeOptions {
   typedSchemasFile?: string;
   /** Where the project's UI components were bundled before this process started (`ui` of langgraph.json). */
   uiDir?: string;
+  /** Where the installation's API answers: the SDK's `Client()` without a URL in graph code talks to it. */
+  gatewayUrl?: string;
 }
+
+/** The global the SDK's Client reads its default URL from (the upstream server sets it the same way). */
+const SDK_DEFAULT_URL = Symbol.for("langgraph_api:url");
 
 export interface Runtime {
   readonly rpc: RpcServer;
@@ -65,6 +70,8 @@ export interface RuntimeStartedMessage {
 
 /** The composition root of the runtime: graphs, data-plane clients, RuntimeService, server. */
 export async function startRuntime(options: RuntimeOptions, logger: Logger): Promise<Runtime> {
+  // Before any graph loads: a module may create its Client as it loads.
+  if (options.gatewayUrl) (globalThis as Record<symbol, unknown>)[SDK_DEFAULT_URL] = options.gatewayUrl;
   const graphs = await createGraphRegistry({
     configPath: options.configPath,
     logger: logger.child({ component: "graphs" }),

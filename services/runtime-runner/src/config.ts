@@ -64,6 +64,12 @@ export const RuntimeConfigSchema = Type.Object({
    */
   LANGOPEN_UI_DIR: Type.Optional(Type.String()),
   /**
+   * Where the installation's API (its gateway) answers: the SDK's `Client()` created without a
+   * URL in graph code or custom routes talks to it, as under upstream's server. Absent: the SDK's
+   * own default (http://localhost:8123).
+   */
+  LANGOPEN_GATEWAY_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /**
    * Set by the process that starts a sandboxed runtime, not by users: JSON of the project's
    * TypeScript entries compiled outside the sandbox (source file to compiled file or error).
    */

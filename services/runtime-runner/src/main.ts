@@ -108,6 +108,7 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
     RPC_HOST: config.RPC_HOST,
     RPC_PORT: String(config.RPC_PORT),
     API_SERVER_URL: config.API_SERVER_URL,
+    ...(config.LANGOPEN_GATEWAY_URL ? { LANGOPEN_GATEWAY_URL: config.LANGOPEN_GATEWAY_URL } : {}),
     LOG_LEVEL: config.LOG_LEVEL,
     GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
     SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
@@ -185,6 +186,7 @@ async function main(): Promise<void> {
       builtModules,
       typedSchemasFile: config.LANGOPEN_TYPED_SCHEMAS_FILE,
       uiDir: config.LANGOPEN_UI_DIR ?? ownUi?.dir,
+      gatewayUrl: config.LANGOPEN_GATEWAY_URL,
     },
     logger,
   );

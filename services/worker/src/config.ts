@@ -53,6 +53,8 @@ export const WorkerConfigSchema = Type.Object({
   WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 1 })),
   /** Comma-separated host or host:port entries that webhooks may reach although private or loopback. */
   WEBHOOK_ALLOWED_HOSTS: Type.String({ default: "" }),
+  /** Where the installation's public API (a gateway) answers: webhooks given as a path (`/hooks/x`) go there. */
+  LANGOPEN_GATEWAY_URL: Type.Optional(Type.String({ minLength: 1 })),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
   /** The first retry's delay; it doubles per attempt, with jitter. */

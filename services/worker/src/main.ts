@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       webhooks: {
         secret: config.WEBHOOK_SECRET,
         allowedHosts: config.WEBHOOK_ALLOWED_HOSTS.split(","),
+        selfUrl: config.LANGOPEN_GATEWAY_URL,
         timeoutMs: config.WEBHOOK_TIMEOUT_MS,
         maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
         backoffBaseMs: config.WEBHOOK_BACKOFF_MS,

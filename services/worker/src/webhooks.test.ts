@@ -63,7 +63,8 @@ describe("webhook targets", () => {
 
   it("refuses relative, non-http and private targets, and names the reason", async () => {
     const none = parseAllowedHosts([]);
-    await expect(vetTarget("/hooks/run", none)).rejects.toThrow(/not an absolute URL/);
+    await expect(vetTarget("/hooks/run", none)).rejects.toThrow(/a path needs the API's own URL/);
+    await expect(vetTarget("hooks/run", none)).rejects.toThrow(/neither an absolute URL nor a path/);
     await expect(vetTarget("ftp://example.com/x", none)).rejects.toThrow(/only http and https/);
     await expect(vetTarget("http://127.0.0.1:9/x", none)).rejects.toThrow(RefusedTargetError);
     await expect(vetTarget("http://[::1]/x", none)).rejects.toThrow(/loopback, private/);
@@ -72,6 +73,18 @@ describe("webhook targets", () => {
     const resolve = resolver({ "mixed.example": ["93.184.216.34", "10.0.0.5"], "localhost.example": ["::1"] });
     await expect(vetTarget("https://mixed.example/h", none, resolve)).rejects.toThrow(/resolves to 10\.0\.0\.5/);
     await expect(vetTarget("https://localhost.example/h", none, resolve)).rejects.toThrow(/resolves to ::1/);
+  });
+
+  it("sends a path to the installation's own API, and never lets one name another host", async () => {
+    const none = parseAllowedHosts([]);
+    const self = "http://127.0.0.1:8123";
+    expect((await vetTarget("/custom/webhook?x=1", none, undefined, self)).url.href).toBe(
+      "http://127.0.0.1:8123/custom/webhook?x=1",
+    );
+    // Protocol-relative URLs (a browser reads a backslash as a slash) are other hosts: the private-address rules apply.
+    for (const sneaky of ["//169.254.169.254/latest", "/\\169.254.169.254/latest"]) {
+      await expect(vetTarget(sneaky, none, undefined, self), sneaky).rejects.toThrow(RefusedTargetError);
+    }
   });
 
   it("pins a public name to the addresses it checked, and lets allow-listed targets through", async () => {

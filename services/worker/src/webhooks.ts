@@ -12,6 +12,11 @@ export interface WebhookDispatcherOptions {
   secret?: string;
   /** `host` or `host:port` entries that may be private or loopback targets. */
   allowedHosts?: string[];
+  /**
+   * Where this installation's API answers: a webhook that is a path (`/hooks/done`) is sent there,
+   * as upstream sends it to its own server (the project's custom routes, usually). Absent: refused.
+   */
+  selfUrl?: string;
   /** Longest wait for one attempt's answer. */
   timeoutMs?: number;
   /** Attempts before a delivery is given up as failed. */
@@ -156,14 +161,24 @@ export async function vetTarget(
   raw: string,
   allowed: readonly AllowEntry[],
   resolve: Resolve = systemResolve,
+  selfUrl?: string,
 ): Promise<VettedTarget> {
+  // A path is this installation's own API (never another host: "//host/x" is not a path).
+  if (raw.startsWith("/") && !raw.startsWith("//") && !raw.startsWith("/\\")) {
+    if (selfUrl === undefined)
+      throw new RefusedTargetError(
+        `refused webhook ${JSON.stringify(raw)}: a path needs the API's own URL (LANGOPEN_GATEWAY_URL) to be sent to`,
+      );
+    const url = new URL(raw, selfUrl);
+    if (url.origin !== new URL(selfUrl).origin)
+      throw new RefusedTargetError(`refused webhook ${JSON.stringify(raw)}: not a path`);
+    return { url };
+  }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new RefusedTargetError(
-      `refused webhook ${JSON.stringify(raw)}: not an absolute URL (relative webhooks are not supported)`,
-    );
+    throw new RefusedTargetError(`refused webhook ${JSON.stringify(raw)}: neither an absolute URL nor a path`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new RefusedTargetError(`refused webhook ${JSON.stringify(raw)}: only http and https URLs are supported`);
@@ -266,7 +281,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
     const log = logger.child({ delivery_id: row.delivery_id, run_id: row.run_id, attempt: row.attempts });
     let target: VettedTarget;
     try {
-      target = await vetTarget(row.url, allowed);
+      target = await vetTarget(row.url, allowed, undefined, deps.selfUrl);
     } catch (err) {
       if (err instanceof RefusedTargetError) {
         await webhooks.settle(fence, { kind: "failed", error: err.message, status: null });

@@ -6,6 +6,8 @@ import { streamSSE } from "hono/streaming";
 
 /** Streams held open until the test releases them, by id: proves events reach the client live. */
 const gates = new Map();
+/** Webhook bodies received (a run's webhook given as the path "/custom/webhook"), by run id. */
+const hooks = new Map();
 
 export const app = new Hono()
   .get("/custom/my-route", (c) =>
@@ -43,6 +45,12 @@ export const app = new Hono()
     release?.();
     return c.json({ released: release !== undefined });
   })
+  .post("/custom/webhook", async (c) => {
+    const body = await c.req.json();
+    hooks.set(body.run_id, { body, signature: c.req.header("x-langopen-signature") ?? null });
+    return c.json({ status: "success" });
+  })
+  .get("/custom/webhook/:runId", (c) => c.json(hooks.get(c.req.param("runId")) ?? null))
   .get("/custom/http-error", () => {
     throw new HTTPException(400, { message: "Bad request" });
   })

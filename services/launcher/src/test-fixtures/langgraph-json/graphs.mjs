@@ -1,5 +1,6 @@
 // Graphs for the tests of langgraph.json's keys (langgraph-json.sdk.test.ts).
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
+import { Client } from "@langchain/langgraph-sdk";
 import { getLogger } from "@langchain/langgraph-sdk/logging";
 
 const last = (_a, b) => b;
@@ -47,3 +48,20 @@ export const dynamic = async (config) => {
     .addEdge(node, END)
     .compile();
 };
+
+/** Calls its own server through the SDK's Client made without a URL: it runs env_probe there and tags its thread. */
+export const selfCall = new StateGraph(
+  Annotation.Root({
+    names: Annotation({ reducer: last, default: () => [] }),
+    nested: Annotation({ reducer: last, default: () => ({}) }),
+  }),
+)
+  .addNode("call", async (state, config) => {
+    const client = new Client();
+    const out = await client.runs.wait(null, "env_probe", { input: { names: state.names } });
+    await client.threads.update(config.configurable.thread_id, { metadata: { called_by: "self_call" } });
+    return { nested: out.values };
+  })
+  .addEdge(START, "call")
+  .addEdge("call", END)
+  .compile();
