@@ -28,7 +28,9 @@ const { values } = parseArgs({
   },
 });
 if (!values.checkout) {
-  process.stderr.write("usage: node scripts/upstream/api-suite.mjs --checkout <langgraphjs checkout> [--port N] [--processes N]\n");
+  process.stderr.write(
+    "usage: node scripts/upstream/api-suite.mjs --checkout <langgraphjs checkout> [--port N] [--processes N]\n",
+  );
   process.exit(2);
 }
 const source = path.resolve(values.checkout, "libs/langgraph-api/tests");
