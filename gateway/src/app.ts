@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Transport } from "@connectrpc/connect";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { LanggraphHttpConfig, Logger } from "@langopen/common";
+import type { LanggraphHttpConfig, Logger, Registry } from "@langopen/common";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -78,6 +78,8 @@ export interface GatewayDeps {
   ui?: boolean;
   /** How long a custom route may take to send its status and headers before the client gets 504 (default 60 s). */
   customRouteHeadTimeoutMs?: number;
+  /** The registry GET /metrics serves, shared with the rest of the process; absent: the gateway's own. */
+  metrics?: Registry;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = GATEWAY_DEFAULTS.BODY_LIMIT_BYTES;
@@ -158,7 +160,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(rpcClientsPlugin, { transport: deps.transport });
   await app.register(authPlugin, deps.auth ?? {});
   await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { registry: deps.metrics });
   if (!http.disable_meta) await app.register(openapiPlugin, { version: deps.info?.version });
   if (http.disable_webhooks) app.addHook("preValidation", dropWebhooks);
 

@@ -1,6 +1,7 @@
+import { createMetricsRegistry, type Registry } from "@langopen/common";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import type { EventStreamOptions } from "./sse.js";
 
 /*
@@ -37,9 +38,13 @@ function routeOf(request: FastifyRequest): string {
   return request.routeOptions.url ?? UNMATCHED_ROUTE;
 }
 
-export function createGatewayMetrics(): GatewayMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+/**
+ * The gateway's metrics on `registry` (under `npm start`, the one every part of the process
+ * shares, so that /metrics shows them all), or on a registry of its own with the process's
+ * default metrics.
+ */
+export function createGatewayMetrics(shared?: Registry): GatewayMetrics {
+  const registry = shared ?? createMetricsRegistry();
   const labelNames = ["method", "route", "status_code"] as const;
   return {
     registry,
@@ -66,8 +71,8 @@ export function createGatewayMetrics(): GatewayMetrics {
 }
 
 export const metricsPlugin = fp(
-  async (fastify) => {
-    const metrics = createGatewayMetrics();
+  async (fastify, options: { registry?: Registry }) => {
+    const metrics = createGatewayMetrics(options.registry);
     fastify.decorate("metrics", metrics);
 
     fastify.addHook("onRequest", (request, reply, done) => {

@@ -1,6 +1,13 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { type Logger, type RpcServer, readLanggraphConfig, startRpcServer } from "@langopen/common";
+import {
+  type Logger,
+  type Registry,
+  type RpcServer,
+  readLanggraphConfig,
+  registerPoolMetrics,
+  startRpcServer,
+} from "@langopen/common";
 import {
   createAssistantStore,
   createCheckpointServiceImpl,
@@ -31,6 +38,7 @@ import { withCallers } from "./caller.js";
 import { API_SERVER_DEFAULTS } from "./config.js";
 import { watchDependencies } from "./dependency-health.js";
 import { createAdmission } from "./domain/admission.js";
+import { registerRunGauges } from "./metrics.js";
 import { createAssistantServiceImpl } from "./rpc/assistant-service.js";
 import { createCronServiceImpl } from "./rpc/cron-service.js";
 import { createRunServiceImpl } from "./rpc/run-service.js";
@@ -65,6 +73,8 @@ export interface ApiServerOptions {
    * updates. Absent: every caller is trusted (tests that reach the port only from themselves).
    */
   internalSecret?: string;
+  /** Where its metrics go (the queue's gauges, its pool, its RPCs); absent: none are kept. */
+  metrics?: Registry;
 }
 
 /** The limits the api-server applies to what callers ask (see config.ts). */
@@ -99,6 +109,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     },
     logger,
   );
+  if (options.metrics) registerPoolMetrics(options.metrics, "api-server", pool);
   const assistants = createAssistantStore(pool);
   const threads = createThreadStore(pool);
   const items = createItemStore(pool);
@@ -116,6 +127,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     maxPending: limits.runMaxPending,
     refreshMs: limits.runBacklogRefreshMs,
   });
+  if (options.metrics) registerRunGauges(options.metrics, runs);
   const crons = createCronStore(pool);
   const webhooks = createWebhookStore(pool);
   const graphIds = new Set<string>();
@@ -146,6 +158,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     services,
     auth: secret === undefined ? undefined : dataPlaneAuth(secret),
     inProcessToken: secret,
+    metrics: options.metrics,
     // The services of the resources act for the caller each call names (caller.ts).
     routes: (router) => {
       router.service(
@@ -214,6 +227,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
     runtime: options.runtimeHealth,
     runtimeReplicas: options.runtimeReplicas,
     logger,
+    metrics: options.metrics,
   });
 
   return {

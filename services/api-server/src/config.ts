@@ -2,6 +2,7 @@ import {
   BaseConfigSchema,
   configDefaults,
   InternalSecretConfigSchema,
+  MetricsConfigSchema,
   PortSchema,
   UrlListSchema,
   UrlSchema,
@@ -11,6 +12,7 @@ import { type Static, Type } from "typebox";
 
 export const ApiServerConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  ...MetricsConfigSchema.properties,
   /** Required (one of them): callers must send the secret, the runtime its token derived from it. */
   ...InternalSecretConfigSchema.properties,
   DATABASE_URL: UrlSchema(["postgres", "postgresql"]),

@@ -1,5 +1,5 @@
 import type { Client } from "@connectrpc/connect";
-import { type HealthState, type Logger, type Pool, ServingStatus } from "@langopen/common";
+import { Gauge, type HealthState, type Logger, type Pool, type Registry, ServingStatus } from "@langopen/common";
 import type { Signals } from "@langopen/data-plane";
 import type { Health } from "@langopen/gen/health/v1/health_pb";
 
@@ -27,6 +27,8 @@ export interface DependencyHealthDeps {
   runtimeReplicas?: number;
   logger: Logger;
   intervalMs?: number;
+  /** Where `langopen_dependency_up{dependency}` goes (1 up, 0 down, as last probed); absent: not exported. */
+  metrics?: Registry;
 }
 
 /**
@@ -39,10 +41,19 @@ export function watchDependencies(deps: DependencyHealthDeps): () => void {
   const { health, pool, signals, runtime, logger } = deps;
   const last = new Map<string, boolean>();
   let stopped = false;
+  const upGauge =
+    deps.metrics &&
+    new Gauge({
+      name: "langopen_dependency_up",
+      help: "1 when the dependency (postgres, redis, runtime) answered the api-server's last probe, else 0.",
+      labelNames: ["dependency"] as const,
+      registers: [deps.metrics],
+    });
   const report = (name: keyof typeof DEPENDENCY_SERVICES, up: boolean) => {
     // A probe still in flight when the checks stopped says nothing: what it saw may be a stop.
     if (stopped) return;
     health.set(DEPENDENCY_SERVICES[name], up ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    upGauge?.set({ dependency: name }, up ? 1 : 0);
     if (last.get(name) !== up) {
       if (last.has(name))
         (up ? logger.info : logger.error).call(logger, { dependency: name }, up ? "Dependency is back" : "Dependency is down");

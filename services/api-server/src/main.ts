@@ -1,13 +1,16 @@
 import { createClient } from "@connectrpc/connect";
 import {
   createLogger,
+  createMetricsRegistry,
   createRedis,
   createReplicatedTransport,
   defaultAssistantSettings,
   loadConfig,
   readLanggraphConfig,
+  registerRedisMetrics,
   requireInternalSecret,
   runMain,
+  serveMetrics,
   stopOnSignals,
   urlList,
 } from "@langopen/common";
@@ -21,7 +24,9 @@ async function main(): Promise<void> {
   const config = loadConfig(ApiServerConfigSchema, process.env);
   const logger = createLogger({ service: "api-server", level: config.LOG_LEVEL });
   const internalSecret = await requireInternalSecret(config, "api-server");
+  const metrics = createMetricsRegistry();
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "api-server") : undefined;
+  if (redis) registerRedisMetrics(metrics, "api-server", redis);
   const budgets = eventLogBudgets(config);
   const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
   const runtimeUrls = config.RUNTIME_URL ? urlList(config.RUNTIME_URL) : [];
@@ -47,11 +52,14 @@ async function main(): Promise<void> {
       runtimeHealth: runtimeTransport && createClient(Health, runtimeTransport),
       runtimeReplicas: runtimeUrls.length,
       internalSecret,
+      metrics,
     },
     logger,
   );
+  const metricsServer = await serveMetrics(config, metrics, logger);
   stopOnSignals(logger, "api-server", async () => {
     await server.stop(config.SHUTDOWN_GRACE_MS);
+    await metricsServer?.close();
     await signals.close();
     redis?.disconnect();
   });

@@ -23,6 +23,15 @@ export const BaseConfigSchema = Type.Object({
 
 export type BaseConfig = Static<typeof BaseConfigSchema>;
 
+/**
+ * Where a service that has no HTTP/1.1 port of its own (api-server, worker, runtime-runner)
+ * serves `GET /metrics` for Prometheus. No METRICS_PORT: no metrics server.
+ */
+export const MetricsConfigSchema = Type.Object({
+  METRICS_HOST: Type.String({ minLength: 1, default: "127.0.0.1" }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+});
+
 /** Thrown when the environment does not satisfy a service's config schema. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -11,6 +11,7 @@ export * from "./in-process-transport.js";
 export * from "./json.js";
 export * from "./langgraph-config.js";
 export * from "./logger.js";
+export * from "./metrics.js";
 export * from "./net.js";
 export * from "./postgres.js";
 export * from "./protobuf-writer.js";

@@ -20,6 +20,7 @@ import { errorInfo, internal, unavailable } from "./errors.js";
 import { HealthState, registerHealth, ServingStatus } from "./health.js";
 import { createInProcessTransport, recordRoutes, replayRoutes } from "./in-process-transport.js";
 import { authInterceptor, type RpcAuth } from "./internal-credentials.js";
+import { type Registry, rpcMetricsInterceptor } from "./metrics.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
@@ -51,6 +52,8 @@ export interface RpcServerOptions {
   auth?: RpcAuth;
   /** The token inProcessTransport sends: in-process callers act with its role. */
   inProcessToken?: string;
+  /** Where the server counts and times the RPCs it answers (langopen_rpc_server_*); absent: not measured. */
+  metrics?: Registry;
 }
 
 export interface RpcServer {
@@ -135,9 +138,17 @@ export function requestInterceptor(logger: Logger): Interceptor {
   };
 }
 
-/** The interceptors of every server: request scopes, then the edge, then who may call (see authInterceptor). */
-export function serverInterceptors(logger: Logger, auth?: RpcAuth): Interceptor[] {
-  return [requestInterceptor(logger), edgeInterceptor(logger), authInterceptor(auth, logger)];
+/**
+ * The interceptors of every server: its metrics (outermost: they count what callers get), request
+ * scopes, then the edge, then who may call (see authInterceptor).
+ */
+export function serverInterceptors(logger: Logger, auth?: RpcAuth, metrics?: Registry): Interceptor[] {
+  return [
+    ...(metrics ? [rpcMetricsInterceptor(metrics)] : []),
+    requestInterceptor(logger),
+    edgeInterceptor(logger),
+    authInterceptor(auth, logger),
+  ];
 }
 
 /**
@@ -220,7 +231,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     registerHealth(router, health);
     registerReflection(router, files);
   });
-  const interceptors = serverInterceptors(logger, options.auth);
+  const interceptors = serverInterceptors(logger, options.auth, options.metrics);
   const handler = connectNodeAdapter({
     routes: (router) => replayRoutes(router, recorded),
     interceptors,

@@ -5,16 +5,20 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { type ApiServerLimits, startApiServer } from "@langopen/api-server";
 import {
+  createMetricsRegistry,
   createRedis,
   createRpcTransport,
   defaultAssistantSettings,
   freePort,
+  Gauge,
   type Logger,
   loadOrCreateInternalSecret,
+  type Registry,
   readLanggraphConfig,
+  registerRedisMetrics,
   StartupError,
 } from "@langopen/common";
-import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
+import { createLocalSignals, createRedisSignals, type Signals } from "@langopen/data-plane";
 import { assertSafeBinding, authConfigured, buildApp, type CustomAuth, type JsonLimits, loadAuth } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
@@ -119,6 +123,26 @@ export function chooseConfig(asked: string | undefined, cwd: string): string {
   return existsSync(local) ? local : EXAMPLE_CONFIG;
 }
 
+/** What the in-process event logs hold (their budget is LANGOPEN_EVENT_LOG_TOTAL_BYTES). */
+function registerEventLogGauges(registry: Registry, usage: () => { bytes: number; events: number }): void {
+  new Gauge({
+    name: "langopen_event_log_bytes",
+    help: "Bytes of run events the in-process event logs hold (bounded by LANGOPEN_EVENT_LOG_TOTAL_BYTES).",
+    registers: [registry],
+    collect() {
+      this.set(usage().bytes);
+    },
+  });
+  new Gauge({
+    name: "langopen_event_log_events",
+    help: "Run events the in-process event logs hold.",
+    registers: [registry],
+    collect() {
+      this.set(usage().events);
+    },
+  });
+}
+
 /** The host of a URL reaching a server bound to `host` from this machine (a wildcard: loopback). */
 function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "") return "127.0.0.1";
@@ -150,12 +174,20 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     }
     const graphIds = Object.keys(project.graphs);
     logger.info({ config: options.configPath, graphs: graphIds }, "Serving graphs");
+    // One registry for the whole process: the gateway's /metrics shows every part's.
+    const metrics = createMetricsRegistry();
     const redis = options.redisUrl ? createRedis(options.redisUrl, logger, "langopen") : undefined;
     if (redis) stops.push(async () => redis.disconnect());
+    if (redis) registerRedisMetrics(metrics, "langopen", redis);
     const budgets = { maxLogBytes: options.eventLogRunBytes, maxTotalBytes: options.eventLogTotalBytes };
-    const signals = redis
-      ? createRedisSignals({ redis, logger, prefix: options.redisPrefix, ...budgets })
-      : createLocalSignals(budgets);
+    let signals: Signals;
+    if (redis) {
+      signals = createRedisSignals({ redis, logger, prefix: options.redisPrefix, ...budgets });
+    } else {
+      const local = createLocalSignals(budgets);
+      registerEventLogGauges(metrics, () => local.usage());
+      signals = local;
+    }
     stops.push(() => signals.close());
 
     // The api-server and the runtime call each other: fix both addresses first (clients connect lazily).
@@ -176,6 +208,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         runtimeHealth: createClient(Health, runtimeTransport),
         internalSecret,
         limits: options.runLimits,
+        metrics,
       },
       logger.child({ service: "api-server" }),
     );
@@ -199,6 +232,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
           }
         },
         internalSecret,
+        metrics,
         processes: options.runtimeProcesses ?? defaultRuntimeProcesses(),
         maxOldSpaceMb: options.runtimeMaxOldSpaceMb,
         maxMemoryMb: options.runtimeMaxMemoryMb || undefined,
@@ -236,6 +270,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         // A webhook given as a path goes to this installation's own API (its custom routes).
         webhooks: { ...options.webhooks, selfUrl: url },
         internalSecret,
+        metrics,
       },
       logger.child({ service: "worker" }),
     );
@@ -268,6 +303,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       customRouteHeadTimeoutMs: options.customRouteHeadTimeoutMs,
       allowedHosts: options.allowedHosts,
       publicUrl: options.publicUrl,
+      metrics,
     });
     stops.push(() => app.close());
     await app.listen({ host: options.host, port: publicPort });

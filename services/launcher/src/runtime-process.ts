@@ -17,11 +17,13 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import {
+  Counter,
   createRpcTransport,
   freePort,
   INTERNAL_SECRET_FILE,
   internalOnlyAuth,
   type Logger,
+  type Registry,
   type RpcServer,
   type RuntimeCredentialsMessage,
   runtimeCredentialsOf,
@@ -151,6 +153,8 @@ export interface RuntimeProcessOptions {
    * Absent: the child refuses to start (it needs credentials).
    */
   internalSecret?: string;
+  /** Where `langopen_runtime_restarts_total` is counted; absent: not counted. */
+  metrics?: Registry;
   /** How many runtime processes serve the runs (default 1); each is restarted when it dies. */
   processes?: number;
   /** Each runtime process's V8 heap limit (--max-old-space-size), in MB; absent: Node's default. */
@@ -212,6 +216,13 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     ? { type: "credentials", ...runtimeCredentialsOf(options.internalSecret) }
     : undefined;
   let stopping = false;
+  const restarts =
+    options.metrics &&
+    new Counter({
+      name: "langopen_runtime_restarts_total",
+      help: "Runtime processes that died (crashed, out of memory, killed when hung) and were started again.",
+      registers: [options.metrics],
+    });
 
   const spawnChild = async (port: number): Promise<Child> => {
     const heapLimit = options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : [];
@@ -499,6 +510,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       dead.proc.once("exit", (code, signal) => {
         if (stopping) return;
         log.error({ code, signal, slot }, "Runtime process died; restarting it");
+        restarts?.inc();
         if (current.every((c) => c.proc.exitCode !== null || c.proc.signalCode !== null)) {
           proxy.health.setAll(ServingStatus.NOT_SERVING);
         }

@@ -3,6 +3,7 @@ import {
   createReplicatedTransport,
   internalOnlyAuth,
   type Logger,
+  type Registry,
   type RpcServer,
   type RuntimeCredentials,
   ServingStatus,
@@ -45,6 +46,8 @@ export interface RuntimeOptions {
   uiDir?: string;
   /** Where the installation's API answers: the SDK's `Client()` without a URL in graph code talks to it. */
   gatewayUrl?: string;
+  /** Where the runtime counts the RPCs it answers; absent: not counted. */
+  metrics?: Registry;
 }
 
 /** The global the SDK's Client reads its default URL from (the upstream server sets it the same way). */
@@ -105,6 +108,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     // Its callers (workers, api-servers, gateways) hold the secret; the runtime knows only its digest.
     auth: options.credentials && internalOnlyAuth(options.credentials.internalSecretSha256),
     services: [RuntimeService, AuthService, HttpAppService],
+    metrics: options.metrics,
     routes: (router) => {
       router.service(
         RuntimeService,

@@ -1,4 +1,4 @@
-import { BaseConfigSchema, HexDigestSchema, PortSchema, UrlListSchema } from "@langopen/common";
+import { BaseConfigSchema, HexDigestSchema, MetricsConfigSchema, PortSchema, UrlListSchema } from "@langopen/common";
 import { type Static, Type } from "typebox";
 import { DEFAULT_SANDBOX_ID, SANDBOX_MODES } from "./sandbox/modes.js";
 
@@ -8,6 +8,7 @@ import { DEFAULT_SANDBOX_ID, SANDBOX_MODES } from "./sandbox/modes.js";
  */
 export const RuntimeConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  ...MetricsConfigSchema.properties,
   LANGOPEN_CONFIG: Type.String({ minLength: 1 }),
   RPC_HOST: Type.String({ default: "127.0.0.1" }),
   RPC_PORT: PortSchema(8125),

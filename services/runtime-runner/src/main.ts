@@ -3,6 +3,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
   createLogger,
+  createMetricsRegistry,
   type Logger,
   loadConfig,
   type RuntimeCredentials,
@@ -10,6 +11,7 @@ import {
   readLanggraphConfig,
   runMain,
   StartupError,
+  serveMetrics,
   stopOnSignals,
 } from "@langopen/common";
 import { type RuntimeStartedMessage, startRuntime } from "./compose.js";
@@ -109,6 +111,10 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
     RPC_PORT: String(config.RPC_PORT),
     API_SERVER_URL: config.API_SERVER_URL,
     ...(config.LANGOPEN_GATEWAY_URL ? { LANGOPEN_GATEWAY_URL: config.LANGOPEN_GATEWAY_URL } : {}),
+    // The sandboxed child serves the metrics: it is the process that runs the graphs.
+    ...(config.METRICS_PORT !== undefined
+      ? { METRICS_HOST: config.METRICS_HOST, METRICS_PORT: String(config.METRICS_PORT) }
+      : {}),
     LOG_LEVEL: config.LOG_LEVEL,
     GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
     SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
@@ -175,6 +181,7 @@ async function main(): Promise<void> {
     !launched && config.LANGOPEN_UI_DIR === undefined
       ? await bundleUiOutside(await readLanggraphConfig(config.LANGOPEN_CONFIG))
       : undefined;
+  const metrics = createMetricsRegistry();
   const runtime = await startRuntime(
     {
       configPath: config.LANGOPEN_CONFIG,
@@ -187,9 +194,11 @@ async function main(): Promise<void> {
       typedSchemasFile: config.LANGOPEN_TYPED_SCHEMAS_FILE,
       uiDir: config.LANGOPEN_UI_DIR ?? ownUi?.dir,
       gatewayUrl: config.LANGOPEN_GATEWAY_URL,
+      metrics,
     },
     logger,
   );
+  const metricsServer = await serveMetrics(config, metrics, logger);
   // Started by a launcher with an IPC channel: the launcher stops this process (SIGTERM, or by
   // going away), after the runs on it ended. A terminal's Ctrl-C reaches the whole process group,
   // this process too: it leaves that to the launcher.
@@ -198,6 +207,7 @@ async function main(): Promise<void> {
     "runtime-runner",
     async () => {
       await runtime.stop(config.SHUTDOWN_GRACE_MS);
+      await metricsServer?.close();
       await ownUi?.dispose();
     },
     {

@@ -4,7 +4,9 @@ import {
   createReplicatedTransport,
   createRpcTransport,
   type Logger,
+  type Registry,
   recordRoutes,
+  registerPoolMetrics,
   serverInterceptors,
   urlList,
 } from "@langopen/common";
@@ -23,6 +25,7 @@ import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_ser
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { WORKER_DEFAULTS } from "./config.js";
+import { createWorkerMetrics } from "./metrics.js";
 import { type Scheduler, startScheduler } from "./scheduler.js";
 import { startSweeper } from "./sweeper.js";
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from "./webhooks.js";
@@ -57,6 +60,8 @@ export interface WorkerServiceOptions {
   webhooks?: WebhookDispatcherOptions;
   /** The installation's internal secret, sent on the calls to the runtimes and the api-server. */
   internalSecret?: string;
+  /** Where the worker's metrics go (runs' waits and attempts, streams, webhooks, its pool); absent: none kept. */
+  metrics?: Registry;
 }
 
 export interface WorkerService {
@@ -77,6 +82,8 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     },
     logger,
   );
+  const metrics = options.metrics ? createWorkerMetrics(options.metrics) : undefined;
+  if (options.metrics) registerPoolMetrics(options.metrics, "worker", pool);
   // The checkpoint calls of the runs this worker drives, answered here on the runs' own Execute
   // calls: the data plane's CheckpointService, served in this process on this worker's pool.
   const checkpoints = createClient(
@@ -85,7 +92,7 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
       routes: recordRoutes((router) => {
         router.service(CheckpointService, createCheckpointServiceImpl({ checkpoints: createCheckpointStore(pool) }));
       }),
-      interceptors: serverInterceptors(logger),
+      interceptors: serverInterceptors(logger, undefined, options.metrics),
     }),
   );
   const worker = startWorker({
@@ -102,6 +109,7 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     pollMs: options.pollMs ?? WORKER_DEFAULTS.WORKER_POLL_MS,
     maxAttempts: options.maxAttempts ?? WORKER_DEFAULTS.WORKER_MAX_ATTEMPTS,
     retentionSeconds: options.retentionSeconds ?? WORKER_DEFAULTS.STREAM_RETENTION_SECONDS,
+    metrics,
     runTimeoutMs: (options.runTimeoutSeconds ?? WORKER_DEFAULTS.LANGOPEN_RUN_TIMEOUT_SECONDS) * 1000,
     runtimeExit: options.runtimeExit
       ? (index, sinceMs) => options.runtimeExit?.(options.runtimeUrls[index] as string, sinceMs)
@@ -130,6 +138,7 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     webhooks: createWebhookStore(pool),
     signals: options.signals,
     logger: logger.child({ component: "webhooks" }),
+    metrics,
   });
   return {
     worker,

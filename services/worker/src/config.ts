@@ -1,8 +1,16 @@
-import { BaseConfigSchema, configDefaults, InternalSecretConfigSchema, UrlListSchema, UrlSchema } from "@langopen/common";
+import {
+  BaseConfigSchema,
+  configDefaults,
+  InternalSecretConfigSchema,
+  MetricsConfigSchema,
+  UrlListSchema,
+  UrlSchema,
+} from "@langopen/common";
 import { type Static, Type } from "typebox";
 
 export const WorkerConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  ...MetricsConfigSchema.properties,
   /** Required (one of them): sent on the calls to the runtimes and the api-servers. */
   ...InternalSecretConfigSchema.properties,
   DATABASE_URL: UrlSchema(["postgres", "postgresql"]),

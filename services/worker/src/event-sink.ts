@@ -25,6 +25,7 @@ export function createEventSink(
   epoch?: bigint,
   onDurable?: (seq: number) => void,
   onLost?: (err: unknown, events: number) => void,
+  onAppended?: (events: number) => void,
 ) {
   let queue: Pending[] = [];
   let flushing: Promise<void> = Promise.resolve();
@@ -41,6 +42,7 @@ export function createEventSink(
       try {
         await signals.appendEvents(runId, threadId, appended, epoch);
         lost -= gap;
+        onAppended?.(appended.length);
       } catch (err) {
         if (err instanceof StaleEpochError) throw err;
         lost += batch.length;

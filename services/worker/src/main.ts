@@ -1,4 +1,14 @@
-import { createLogger, createRedis, loadConfig, requireInternalSecret, runMain, stopOnSignals } from "@langopen/common";
+import {
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  loadConfig,
+  registerRedisMetrics,
+  requireInternalSecret,
+  runMain,
+  serveMetrics,
+  stopOnSignals,
+} from "@langopen/common";
 import { createLocalSignals, createRedisSignals } from "@langopen/data-plane";
 import { startWorkerService } from "./compose.js";
 import { WorkerConfigSchema } from "./config.js";
@@ -7,7 +17,9 @@ async function main(): Promise<void> {
   const config = loadConfig(WorkerConfigSchema, process.env);
   const logger = createLogger({ service: "worker", level: config.LOG_LEVEL });
   const internalSecret = await requireInternalSecret(config, "worker");
+  const metrics = createMetricsRegistry();
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger, "worker") : undefined;
+  if (redis) registerRedisMetrics(metrics, "worker", redis);
   const budgets = { maxLogBytes: config.LANGOPEN_EVENT_LOG_RUN_BYTES, maxTotalBytes: config.LANGOPEN_EVENT_LOG_TOTAL_BYTES };
   const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
   const service = startWorkerService(
@@ -29,6 +41,7 @@ async function main(): Promise<void> {
       apiServerUrl: config.API_SERVER_URL,
       cronPollMs: config.WORKER_CRON_POLL_MS,
       internalSecret,
+      metrics,
       webhooks: {
         secret: config.WEBHOOK_SECRET,
         allowedHosts: config.WEBHOOK_ALLOWED_HOSTS.split(","),
@@ -40,8 +53,10 @@ async function main(): Promise<void> {
     },
     logger,
   );
+  const metricsServer = await serveMetrics(config, metrics, logger);
   stopOnSignals(logger, "worker", async () => {
     await service.stop(config.SHUTDOWN_GRACE_MS);
+    await metricsServer?.close();
     await signals.close();
     redis?.disconnect();
   });

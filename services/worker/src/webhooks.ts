@@ -6,6 +6,7 @@ import { BlockList, isIP, type LookupFunction } from "node:net";
 import { type Logger, startPolling } from "@langopen/common";
 import type { Signals, WebhookDeliveryRow, WebhookStore } from "@langopen/data-plane";
 import { WORKER_DEFAULTS } from "./config.js";
+import type { WorkerMetrics } from "./metrics.js";
 
 export interface WebhookDispatcherOptions {
   /** Signs every body when set (header X-Langopen-Signature). */
@@ -35,6 +36,8 @@ export interface WebhookDispatcherDeps extends WebhookDispatcherOptions {
   signals?: Signals;
   /** Deliveries sent at once. */
   batch?: number;
+  /** Where delivery outcomes are counted; absent: not counted. */
+  metrics?: Pick<WorkerMetrics, "webhookDelivery">;
 }
 
 export interface WebhookDispatcher {
@@ -285,6 +288,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
     } catch (err) {
       if (err instanceof RefusedTargetError) {
         await webhooks.settle(fence, { kind: "failed", error: err.message, status: null });
+        deps.metrics?.webhookDelivery("refused");
         log.warn({ reason: err.message }, "Refused webhook target");
         return;
       }
@@ -308,6 +312,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
     }
     if (status >= 200 && status < 300) {
       await webhooks.settle(fence, { kind: "delivered", status });
+      deps.metrics?.webhookDelivery("delivered");
       log.debug({ status_code: status }, "Delivered webhook");
       return;
     }
@@ -324,10 +329,12 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
   ): Promise<void> {
     if (row.attempts >= maxAttempts) {
       await webhooks.settle(fence, { kind: "failed", error: `gave up after ${row.attempts} attempts: ${error}`, status });
+      deps.metrics?.webhookDelivery("failed");
       log.warn({ error, status_code: status }, "Gave up webhook delivery");
     } else {
       const retryInMs = backoff(row.attempts);
       await webhooks.settle(fence, { kind: "retry", retryInMs, error, status });
+      deps.metrics?.webhookDelivery("retried");
       log.debug({ error, status_code: status, retry_in_ms: retryInMs }, "Failed webhook attempt; will retry");
     }
   }

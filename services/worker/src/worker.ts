@@ -23,6 +23,7 @@ import {
   type RuntimeService,
 } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { createEventSink } from "./event-sink.js";
+import type { WorkerMetrics } from "./metrics.js";
 import { interruptList, settledFromState } from "./runtime-state.js";
 
 export interface WorkerDeps {
@@ -48,6 +49,8 @@ export interface WorkerDeps {
   /** Most bytes of run specs in flight at once (see WORKER_MAX_INFLIGHT_INPUT_BYTES); absent: no limit. */
   maxInflightInputBytes?: number;
   leaseMs: number;
+  /** Where the worker counts runs' waits, attempts and stream events; absent: not counted. */
+  metrics?: WorkerMetrics;
   /** Longest wait for a wake-up before looking at Postgres anyway. */
   pollMs: number;
   maxAttempts: number;
@@ -106,7 +109,7 @@ function isRunFault(err: unknown): boolean {
 
 /** Claims runnable runs, drives them on a runtime, and records how they end. */
 export function startWorker(deps: WorkerDeps): Worker {
-  const { runs, signals, logger } = deps;
+  const { runs, signals, logger, metrics } = deps;
   const owner = deps.owner ?? `worker-${randomUUID()}`;
   const stopping = new AbortController();
   const active = new Map<
@@ -123,6 +126,10 @@ export function startWorker(deps: WorkerDeps): Worker {
   const load = deps.runtimes.map(() => 0);
   /** Runtimes avoided until they answer again (see avoidUntilAnswered). */
   const stuck = new Set<number>();
+
+  metrics?.watchBusy(() => active.size, deps.concurrency);
+  /** Seconds since the claim of a run's attempt. */
+  const since = (claimedAt: number) => (Date.now() - claimedAt) / 1000;
 
   const offCancel = signals.onCancel((runId, action) => {
     const run = active.get(runId);
@@ -213,6 +220,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       BigInt(row.epoch),
       (seq) => tell({ case: "ack", value: { durableEvents: BigInt(seq) } }),
       (err, events) => log.warn({ err, events }, "The event log refused events; the run goes on without them"),
+      (events) => metrics?.streamEvents(events),
     );
     sink.push("metadata", JSON.stringify({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
     let lostLease = false;
@@ -319,7 +327,7 @@ export function startWorker(deps: WorkerDeps): Worker {
     }
 
     try {
-      return await finish(row, entry.cancel, lostLease, result, failure, sink, log);
+      return await finish(row, entry.cancel, lostLease, result, failure, sink, log, claimedAt);
     } catch (err) {
       log.error({ err }, "Failed to record the end of a run");
       return true;
@@ -368,6 +376,7 @@ export function startWorker(deps: WorkerDeps): Worker {
     failure: unknown,
     sink: ReturnType<typeof createEventSink>,
     log: Logger,
+    claimedAt: number,
   ): Promise<boolean> {
     const fence = {
       runId: row.run_id,
@@ -379,6 +388,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       // A newer attempt owns the run (our lease expired): it finishes the run, and what this
       // attempt still holds must not land in its stream.
       sink.discard();
+      metrics?.attemptEnded("lease_lost");
       log.warn("Left run to its next owner after losing its lease");
       return true;
     }
@@ -388,15 +398,18 @@ export function startWorker(deps: WorkerDeps): Worker {
       const error = describeFailure(failure);
       const retry = await runs.retryLater(row.run_id, row.epoch, deps.maxAttempts, error);
       if (retry === "requeued") {
+        metrics?.attemptEnded("retried", since(claimedAt));
         sink.discard();
         await signals.wake().catch(() => {});
         log.warn({ error }, "Returned run to the queue after an infrastructure failure");
         return true;
       }
       if (retry === "fenced") {
+        metrics?.attemptEnded("lease_lost");
         sink.discard();
         return true;
       }
+      metrics?.attemptEnded("gave_up", since(claimedAt));
       // Out of attempts: the run ended as an error; say so on its stream.
       sink.push("error", JSON.stringify(error));
       sink.push("end", JSON.stringify({ run_id: row.run_id, status: "error" }));
@@ -412,6 +425,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       // Shutting down past the grace period: hand the run back without counting the attempt.
       await sink.drain().catch(() => {});
       if (await runs.handBack(row.run_id, row.epoch)) {
+        metrics?.attemptEnded("handed_back");
         await signals.wake().catch(() => {});
         log.info("Handed run back to the queue on shutdown");
       }
@@ -506,9 +520,11 @@ export function startWorker(deps: WorkerDeps): Worker {
     }
     if (outcome.fenced) {
       sink.discard();
+      metrics?.attemptEnded("lease_lost");
       log.warn("Refused to record the end of a run owned by a newer attempt");
       return true;
     }
+    metrics?.attemptEnded(cancel ? "cancelled" : status, since(claimedAt));
     if (unreported) sink.push("error", JSON.stringify(unreported));
     sink.push("end", JSON.stringify({ run_id: row.run_id, status }));
     await sink.drain();
@@ -572,6 +588,9 @@ export function startWorker(deps: WorkerDeps): Worker {
             continue;
           }
           started++;
+          // Runnable since it was created, or since its after_seconds passed.
+          const runnableAt = Math.max(row.created_at.getTime(), row.run_after.getTime());
+          metrics?.started((claimedAt - runnableAt) / 1000, row.attempt === 1);
           const abort = new AbortController();
           const record = { abort, done: Promise.resolve() as Promise<void>, specBytes };
           active.set(row.run_id, record);

@@ -1,5 +1,11 @@
 import { type Logger, type Redis, redisKeys } from "@langopen/common";
-import { createLocalEventLogs, createRedisEventLogs, type EventLogOptions, type EventLogs } from "./event-logs.js";
+import {
+  createLocalEventLogs,
+  createRedisEventLogs,
+  type EventLogOptions,
+  type EventLogs,
+  type EventLogUsage,
+} from "./event-logs.js";
 import { createLocalNotices, createRedisNotices, type Notices } from "./notices.js";
 import { createRedisChannels } from "./redis-channels.js";
 import { createLocalWakeUps, createRedisWakeUps, type WakeUps } from "./wake-ups.js";
@@ -51,7 +57,7 @@ export function createRedisSignals(options: RedisSignalsOptions): Signals {
 }
 
 /** Signals kept in this process, for the one-machine mode: the same contract without Redis. */
-export function createLocalSignals(options: EventLogOptions = {}): Signals {
+export function createLocalSignals(options: EventLogOptions = {}): Signals & { usage(): EventLogUsage } {
   const wakeUps = createLocalWakeUps();
   const notices = createLocalNotices();
   const eventLogs = createLocalEventLogs(options);

@@ -101,6 +101,8 @@ export interface RunStore {
    * is bounded by `atMost` whatever the backlog (admission control compares it with its budget).
    */
   countRunnable(atMost: number): Promise<number>;
+  /** Runs waiting (pending, due or not) and running now, each counted up to `atMost` (for the metrics). */
+  countActive(atMost: number): Promise<{ pending: number; running: number }>;
   /** The thread as createFromThread's decide sees it, read without a lock (a guess to confirm there). */
   threadForRun(threadId: string, auth?: AuthFilter): Promise<ThreadForRun | undefined>;
   /**
@@ -242,6 +244,15 @@ export function createRunStore(pool: Pool, limits: RunStoreLimits = {}): RunStor
         [Math.max(0, Math.floor(atMost))],
       );
       return rows[0]?.n ?? 0;
+    },
+
+    async countActive(atMost: number): Promise<{ pending: number; running: number }> {
+      const { rows } = await pool.query<{ pending: number; running: number }>(
+        `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM runs WHERE status = 'pending' LIMIT $1) AS p) AS pending,
+                (SELECT count(*)::int FROM (SELECT 1 FROM runs WHERE status = 'running' LIMIT $1) AS r) AS running`,
+        [Math.max(0, Math.floor(atMost))],
+      );
+      return { pending: rows[0]?.pending ?? 0, running: rows[0]?.running ?? 0 };
     },
 
     async createFromThread(

@@ -1,0 +1,46 @@
+import { Gauge, type Registry } from "@langopen/common";
+import type { RunStore } from "@langopen/data-plane";
+
+/** Counted up to this many: beyond it the gauges stay there (the count's cost stays bounded). */
+const COUNT_CAP = 1_000_000;
+
+/**
+ * The queue as the database holds it: `langopen_runs_pending` (waiting, due or scheduled) and
+ * `langopen_runs_running`, counted when scraped, at most once per `refreshMs` (scrapes of several
+ * Prometheus replicas, or a dashboard's, share one count).
+ */
+export function registerRunGauges(registry: Registry, runs: Pick<RunStore, "countActive">, refreshMs = 1_000): void {
+  let last: { at: number; counts: Promise<{ pending: number; running: number }> } | undefined;
+  const counts = () => {
+    if (!last || Date.now() - last.at >= refreshMs) {
+      const counting = runs.countActive(COUNT_CAP);
+      last = { at: Date.now(), counts: counting };
+      // A failed count is not kept: the next scrape tries again.
+      counting.catch(() => {
+        if (last?.counts === counting) last = undefined;
+      });
+    }
+    return last.counts;
+  };
+  new Gauge({
+    name: "langopen_runs_pending",
+    help: "Runs waiting to be started (pending), due now or scheduled later.",
+    registers: [registry],
+    async collect() {
+      // Unknown while the database cannot answer: no sample rather than a stale one (the rest of the scrape stands).
+      const known = await counts().catch(() => undefined);
+      if (known) this.set(known.pending);
+      else this.reset();
+    },
+  });
+  new Gauge({
+    name: "langopen_runs_running",
+    help: "Runs being executed by a worker now.",
+    registers: [registry],
+    async collect() {
+      const known = await counts().catch(() => undefined);
+      if (known) this.set(known.running);
+      else this.reset();
+    },
+  });
+}
