@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Transport } from "@connectrpc/connect";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { LanggraphHttpConfig, Logger, Registry } from "@langopen/common";
+import { type LanggraphHttpConfig, type Logger, type Registry, tracingEnabled } from "@langopen/common";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -145,6 +145,18 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     done();
   });
 
+  if (tracingEnabled()) {
+    // A server span per request (its parent from the client's `traceparent`), first, so that every hook runs inside it.
+    // The request's span only (a span per hook would cost more than it tells), none for the probes.
+    const { FastifyOtelInstrumentation } = await import("@fastify/otel");
+    const instrumentation = new FastifyOtelInstrumentation({
+      instrumentHooks: false,
+      instrumentHandler: false,
+      ignorePaths: ({ url }) => url === "/ok" || url === "/health" || url === "/metrics",
+      requestHook: (span) => span.setAttribute("langopen.component", "gateway"),
+    });
+    await app.register(instrumentation.plugin());
+  }
   await app.register(jsonBodyPlugin, { limits: deps.jsonLimits });
   await app.register(errorHandlerPlugin, { bodyLimitBytes, oversizedBodyDrain: deps.oversizedBodyDrain });
   const http = deps.http ?? {};

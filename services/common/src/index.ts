@@ -21,3 +21,4 @@ export * from "./rpc-client.js";
 export * from "./rpc-server.js";
 export * from "./run-status.js";
 export * from "./service-process.js";
+export * from "./telemetry.js";

@@ -5,6 +5,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { bearerToken } from "./internal-credentials.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { REQUEST_ID_HEADER, RPC_SESSION_MEMORY_MB, requestScopeKey } from "./rpc-server.js";
+import { tracingClientInterceptor } from "./telemetry.js";
 
 /**
  * Forwards the id of the request a call is made for as `x-request-id`, read from the call's
@@ -109,7 +110,11 @@ export function createRpcTransport(baseUrl: string, options: RpcTransportOptions
       },
     ),
     acceptCompression: [],
-    interceptors: options.token === undefined ? [forwardRequestId()] : [forwardRequestId(), bearerToken(options.token)],
+    interceptors: [
+      tracingClientInterceptor(),
+      forwardRequestId(),
+      ...(options.token === undefined ? [] : [bearerToken(options.token)]),
+    ],
   });
 }
 

@@ -24,6 +24,7 @@ import { type Registry, rpcMetricsInterceptor } from "./metrics.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
+import { tracingServerInterceptor } from "./telemetry.js";
 
 /**
  * Megabytes an HTTP/2 session between services may buffer before Node ends it with
@@ -145,6 +146,7 @@ export function requestInterceptor(logger: Logger): Interceptor {
 export function serverInterceptors(logger: Logger, auth?: RpcAuth, metrics?: Registry): Interceptor[] {
   return [
     ...(metrics ? [rpcMetricsInterceptor(metrics)] : []),
+    tracingServerInterceptor(),
     requestInterceptor(logger),
     edgeInterceptor(logger),
     authInterceptor(auth, logger),

@@ -1,3 +1,5 @@
+// First: traces (when OTEL_* ask for them) start before the modules they instrument load.
+import "@langopen/common/telemetry-start";
 import {
   createLogger,
   createMetricsRegistry,

@@ -2,7 +2,19 @@ import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { createWritableIterable } from "@connectrpc/connect/protocol";
-import { createIdleCollector, errorInfo, jsonText, type Logger, Reason, sleep, textBytes } from "@langopen/common";
+import {
+  contextFromTraceParent,
+  createIdleCollector,
+  errorInfo,
+  inSpan,
+  jsonText,
+  type Logger,
+  Reason,
+  SpanKind,
+  sleep,
+  textBytes,
+  tracingEnabled,
+} from "@langopen/common";
 import {
   type CancelAction,
   type ClaimedRun,
@@ -12,6 +24,7 @@ import {
   type Signals,
 } from "@langopen/data-plane";
 import type { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import type { RunSpec } from "@langopen/gen/langopen/data/v1/run_pb";
 import {
   type CheckpointCall,
   type CheckpointReplySchema,
@@ -202,8 +215,38 @@ export function startWorker(deps: WorkerDeps): Worker {
     return settledFromState(jsonText(res.stateJson, "{}"));
   }
 
-  /** Drives a claimed run to its end; resolves to whether another run may now be runnable. */
+  /**
+   * Drives a claimed run to its end; resolves to whether another run may now be runnable. With
+   * traces on, the attempt is a span whose parent is the call that created the run (kept in its
+   * spec): every attempt, on any worker, joins that trace.
+   */
   async function execute(row: ClaimedRun, claimedAt: number): Promise<boolean> {
+    if (!tracingEnabled()) return executeAttempt(row, claimedAt);
+    let spec: RunSpec | undefined;
+    try {
+      spec = decodeSpec(row.spec);
+    } catch {
+      // The attempt meets the same failure and ends the run with it.
+    }
+    return inSpan(
+      "run",
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextFromTraceParent(spec?.traceParent),
+        attributes: {
+          "langopen.run_id": row.run_id,
+          "langopen.thread_id": row.thread_id,
+          "langopen.assistant_id": row.assistant_id,
+          "langopen.graph_id": row.graph_id,
+          "langopen.attempt": row.attempt,
+          "langopen.component": "worker",
+        },
+      },
+      () => executeAttempt(row, claimedAt, spec),
+    );
+  }
+
+  async function executeAttempt(row: ClaimedRun, claimedAt: number, decoded?: RunSpec): Promise<boolean> {
     const log = logger.child({ run_id: row.run_id, thread_id: row.thread_id, assistant_id: row.assistant_id });
     const entry = active.get(row.run_id);
     if (!entry) return true;
@@ -269,7 +312,7 @@ export function startWorker(deps: WorkerDeps): Worker {
         entry.cancel = { action: row.cancel_action };
         entry.abort.abort();
       }
-      const spec = decodeSpec(row.spec);
+      const spec = decoded ?? decodeSpec(row.spec);
       const start = {
         runId: row.run_id,
         threadId: row.thread_id,

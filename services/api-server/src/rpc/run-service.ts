@@ -1,6 +1,7 @@
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
+  currentTraceParent,
   failedPrecondition,
   invalidArgument,
   jsonBytes,
@@ -175,6 +176,8 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     // The thread keeps the config without the caller's identity, which is the run's alone.
     const threadConfig = resolved.config;
     resolved.config = configWithCaller(resolved.config, callerOf(ctx));
+    // The trace of the call creating the run (none without tracing): the run's attempts join it.
+    resolved.traceParent = currentTraceParent() ?? "";
     return {
       runId: newId(),
       threadId,

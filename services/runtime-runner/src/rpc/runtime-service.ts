@@ -2,7 +2,7 @@ import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protob
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { MemorySaver } from "@langchain/langgraph-checkpoint";
-import { createIdleCollector, invalidArgument, type Logger, parseJsonBytes, textBytes } from "@langopen/common";
+import { createIdleCollector, invalidArgument, type Logger, parseJsonBytes, textBytes, tracingEnabled } from "@langopen/common";
 import { type RunEventSchema, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 import type { CheckpointRefSchema } from "@langopen/gen/langopen/data/v1/thread_pb";
 import {
@@ -24,6 +24,7 @@ import type { CompiledGraphLike } from "../graphs/types.js";
 import { callerCheckpoints } from "../remote/caller-checkpoints.js";
 import { type CheckpointClient, type FenceInit, RemoteCheckpointer, type StateWriteGrantInit } from "../remote/checkpointer.js";
 import { RemoteStore, type StoreClient } from "../remote/store.js";
+import { GraphSpans } from "../tracing/graph-spans.js";
 
 export interface RuntimeServiceDeps {
   graphs: GraphRegistry;
@@ -229,7 +230,25 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     const input = runInput(spec, graphs.langgraph);
     const plan = planStream(modes);
     const translator = new StreamTranslator({ modes, subgraphs: spec.streamSubgraphs, runId });
-    const options = { ...config, streamMode: plan.libModes, subgraphs: spec.streamSubgraphs, signal: runAbort.signal };
+    const options = {
+      ...config,
+      // With traces on: a span per node and per model call, children of this Execute's span.
+      ...(tracingEnabled()
+        ? {
+            callbacks: [
+              new GraphSpans({
+                "langopen.run_id": runId,
+                "langopen.thread_id": req.threadId,
+                "langopen.assistant_id": req.assistantId,
+                "langopen.graph_id": graphId,
+              }),
+            ],
+          }
+        : {}),
+      streamMode: plan.libModes,
+      subgraphs: spec.streamSubgraphs,
+      signal: runAbort.signal,
+    };
     log.debug({ stream_modes: [...modes] }, "Started Run");
 
     try {

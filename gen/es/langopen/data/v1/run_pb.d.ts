@@ -101,6 +101,14 @@ export declare type RunSpec = Message<"langopen.data.v1.RunSpec"> & {
    * @generated from field: repeated string feedback_keys = 15;
    */
   feedbackKeys: string[];
+
+  /**
+   * W3C traceparent of the call that created the run (empty without tracing): the run's attempts,
+   * however much later and on whichever worker, join the trace of the request that asked for it.
+   *
+   * @generated from field: string trace_parent = 16;
+   */
+  traceParent: string;
 };
 
 /**
@@ -192,6 +200,14 @@ export declare type RunSpecJson = {
    * @generated from field: repeated string feedback_keys = 15;
    */
   feedbackKeys?: string[];
+
+  /**
+   * W3C traceparent of the call that created the run (empty without tracing): the run's attempts,
+   * however much later and on whichever worker, join the trace of the request that asked for it.
+   *
+   * @generated from field: string trace_parent = 16;
+   */
+  traceParent?: string;
 };
 
 /**

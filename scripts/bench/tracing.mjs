@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// What tracing costs: two `npm start` processes (embedded Postgres, the same project: a three-node graph), one
+// without OTEL_* and one exporting every span (OTEL_TRACES_SAMPLER=always_on) with OTLP/HTTP to a receiver this
+// script runs and that drops what it gets; the same loads against each, rounds alternating. Prints medians
+// (min-max) of stateless runs/wait per second under 8 clients with their p50, and of one client's runs/wait p50.
+// Tracing is process-wide, hence a process per mode. Loopback only; every loop is bounded. See README.md here.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "5" },
+    waits: { type: "string", default: "40" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write("Usage: node scripts/bench/tracing.mjs [--rounds 3] [--duration 5] [--waits 40]\n");
+  process.exit(0);
+}
+const ROUNDS = Math.min(20, Number(args.rounds));
+const DURATION_S = Math.min(60, Number(args.duration));
+const WAITS = Math.min(500, Number(args.waits));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PROJECT = path.join(ROOT, "services/launcher/src/test-fixtures/tracing/langgraph.json");
+const BODY = JSON.stringify({ assistant_id: "three_steps", input: {} });
+
+// The collector: counts what it is sent, keeps nothing.
+let exported = 0;
+const receiver = http.createServer((req, res) => {
+  req.on("data", (chunk) => {
+    exported += chunk.length;
+  });
+  req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
+});
+await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const collector = `http://127.0.0.1:${receiver.address().port}`;
+
+const work = mkdtempSync(path.join(tmpdir(), "langopen-tracing-bench-"));
+const modes = [
+  { name: "tracing off", env: {} },
+  { name: "tracing on (100 %)", env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_TRACES_SAMPLER: "always_on" } },
+];
+
+async function start(mode, port, dataDir) {
+  const env = { ...process.env, PORT: String(port), LANGOPEN_CONFIG: PROJECT, LANGOPEN_DATA_DIR: dataDir, LOG_LEVEL: "fatal" };
+  for (const name of Object.keys(env)) if (name.startsWith("OTEL_")) delete env[name];
+  const child = spawn(process.execPath, [path.join(ROOT, "services/launcher/dist/main.js")], {
+    env: { ...env, ...mode.env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 240; i++) {
+    if (child.exitCode !== null) throw new Error(`${mode.name}: LangOpen exited while starting`);
+    if (
+      await fetch(`${url}/ok`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { child, url };
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`${mode.name}: LangOpen did not start within 120 s`);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function load(url) {
+  return new Promise((resolve, reject) => {
+    const latencies = [];
+    let failed = 0;
+    const instance = autocannon(
+      {
+        url: `${url}/runs/wait`,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: BODY,
+        connections: 8,
+        duration: DURATION_S,
+      },
+      (err, result) => (err ? reject(err) : resolve({ rps: latencies.length / result.duration, p50: median(latencies), failed })),
+    );
+    instance.on("response", (_c, status, _b, ms) => (status === 200 ? latencies.push(ms) : failed++));
+  });
+}
+
+async function serialWaits(url) {
+  const times = [];
+  for (let i = 0; i < WAITS; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/runs/wait`, { method: "POST", headers: { "content-type": "application/json" }, body: BODY });
+    if (!res.ok) throw new Error(`runs/wait answered ${res.status}`);
+    await res.arrayBuffer();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+try {
+  for (const [i, mode] of modes.entries()) {
+    Object.assign(mode, await start(mode, 8190 + i, path.join(work, `data-${i}`)), { loads: [], waits: [] });
+    await serialWaits(mode.url); // warm-up
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of round % 2 ? [...modes].reverse() : modes) {
+      const result = await load(mode.url);
+      if (result.failed > 0) throw new Error(`${mode.name}: ${result.failed} runs/wait failed`);
+      mode.loads.push(result);
+      mode.waits.push(await serialWaits(mode.url));
+      process.stderr.write(
+        `round ${round + 1} ${mode.name}: ${result.rps.toFixed(1)} runs/s, p50 ${result.p50.toFixed(1)} ms, one client p50 ${mode.waits.at(-1).toFixed(1)} ms\n`,
+      );
+    }
+  }
+  const range = (xs, digits) =>
+    `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
+  const base = median(modes[0].loads.map((l) => l.rps));
+  process.stdout.write(
+    "\n| tracing | runs/wait per s (8 clients) | p50 ms (8 clients) | runs/wait p50 ms (1 client) | runs/s vs off |\n|---|---:|---:|---:|---:|\n",
+  );
+  for (const mode of modes) {
+    const rps = mode.loads.map((l) => l.rps);
+    process.stdout.write(
+      `| ${mode.name} | ${range(rps, 1)} | ${range(
+        mode.loads.map((l) => l.p50),
+        1,
+      )} | ${range(mode.waits, 1)} | ${(median(rps) / base).toFixed(2)} |\n`,
+    );
+  }
+  process.stdout.write(`\nexported to the collector: ${(exported / 1024 / 1024).toFixed(1)} MiB\n`);
+} finally {
+  for (const mode of modes) mode.child?.kill("SIGTERM");
+  await Promise.all(
+    modes.map((m) => (m.child && m.child.exitCode === null ? new Promise((r) => m.child.once("exit", r)) : null)),
+  );
+  receiver.close();
+  rmSync(work, { recursive: true, force: true });
+}
