@@ -1,4 +1,4 @@
-import { createMetricsRegistry, type Registry } from "@langopen/common";
+import { createMetricsRegistry, exemplarsEnabled, observeWithTrace, type Registry } from "@langopen/common";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { Counter, Gauge, Histogram } from "prom-client";
@@ -33,6 +33,15 @@ export const CLIENT_CLOSED_STATUS = "499";
 /** Request durations in seconds; event streams last long and land in the last buckets. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+/** The ids of the request's span (@fastify/otel's, with traces on), for its duration's exemplar. */
+function requestTraceIds(request: FastifyRequest): { trace_id: string; span_id: string } | undefined {
+  if (!exemplarsEnabled()) return undefined;
+  const otel = (request as { opentelemetry?: () => { span: { spanContext(): { traceId: string; spanId: string } } | null } })
+    .opentelemetry;
+  const span = otel?.call(request).span?.spanContext();
+  return span ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
+}
+
 /** The route pattern of a request (`/threads/:thread_id/runs`), never its raw URL. */
 function routeOf(request: FastifyRequest): string {
   return request.routeOptions.url ?? UNMATCHED_ROUTE;
@@ -60,6 +69,7 @@ export function createGatewayMetrics(shared?: Registry): GatewayMetrics {
       labelNames,
       buckets: DURATION_BUCKETS,
       registers: [registry],
+      enableExemplars: exemplarsEnabled(),
     }),
     openStreams: new Gauge({
       name: "langopen_gateway_sse_streams_open",
@@ -91,7 +101,7 @@ export const metricsPlugin = fp(
           status_code: res.headersSent ? String(res.statusCode) : CLIENT_CLOSED_STATUS,
         };
         metrics.requests.inc(labels);
-        metrics.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+        observeWithTrace(metrics.duration, labels, Number(process.hrtime.bigint() - started) / 1e9, requestTraceIds(request));
       };
       res.once("finish", record);
       res.once("close", record);

@@ -1,10 +1,21 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { context, trace } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from "prom-client";
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type LabelValues,
+  type Metric,
+  type OpenMetricsContentType,
+  Registry,
+} from "prom-client";
+import { tracingEnabled } from "./telemetry.js";
 
 /*
  * Prometheus metrics shared by every service (prom-client). Each composition root makes one
@@ -23,12 +34,44 @@ export { Counter, Gauge, Histogram, type Registry } from "prom-client";
  */
 const MISNAMED_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
 
-/** A registry with the process's own metrics (CPU, memory, event loop lag, handles by type). */
+/**
+ * A registry with the process's own metrics (CPU, memory, event loop lag, handles by type). With
+ * traces on, it writes OpenMetrics, whose exemplars link the latency histograms to traces.
+ */
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
+  if (tracingEnabled())
+    (registry as unknown as Registry<OpenMetricsContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   collectDefaultMetrics({ register: registry });
   for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
   return registry;
+}
+
+/** Whether histograms keep exemplars (trace and span ids of an observation): with traces on. */
+export function exemplarsEnabled(): boolean {
+  return tracingEnabled();
+}
+
+/** The active span's ids as exemplar labels; undefined without traces or outside spans. */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  if (!exemplarsEnabled()) return undefined;
+  const span = trace.getSpan(context.active())?.spanContext();
+  return span && trace.isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
+}
+
+/**
+ * Observes `value`, with the trace it belongs to as its exemplar: `ids` (taken earlier, where the
+ * span was active), else the active span's; none without traces.
+ */
+export function observeWithTrace<T extends string>(
+  histogram: Histogram<T>,
+  labels: LabelValues<T>,
+  value: number,
+  ids = activeTraceIds(),
+): void {
+  // A histogram that keeps exemplars takes only the object form (prom-client reads the other as an object too).
+  if (exemplarsEnabled()) histogram.observe({ labels, value, exemplarLabels: (ids ?? {}) as unknown as LabelValues<T> });
+  else histogram.observe(labels, value);
 }
 
 /** The metric of that name on the registry, made by `make` the first time. */
@@ -66,6 +109,7 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
         labelNames,
         buckets: RPC_BUCKETS,
         registers: [registry],
+        enableExemplars: exemplarsEnabled(),
       }),
   ) as Histogram<(typeof labelNames)[number]>;
   return (next) => async (req) => {
@@ -75,7 +119,7 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
       // gRPC's names in snake case (not_found, deadline_exceeded), as Prometheus labels usually spell them.
       const code = err === undefined ? "ok" : Code[ConnectError.from(err).code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
       calls.inc({ ...labels, code });
-      durations.observe({ ...labels, code }, Number(process.hrtime.bigint() - started) / 1e9);
+      observeWithTrace(durations, { ...labels, code }, Number(process.hrtime.bigint() - started) / 1e9);
     };
     let res: Awaited<ReturnType<typeof next>>;
     try {

@@ -152,17 +152,56 @@ describe("traces", () => {
     // The first attempt takes its runtime process down; the worker tries again on another.
     const out = (await client.runs.wait(thread.thread_id, "crash_once", { input: {} })) as { visited?: string[] };
     expect(out.visited).toEqual(["survived"]);
+    const creating = (s: ReceivedSpan) =>
+      s.traceId === traceId && s.name === "langopen.data.v1.RunService/CreateAndJoinRun" && s.kind === 2;
     const attempts = await until(
       async () => {
         const runs = receiver.spans.filter((s) => s.traceId === traceId && s.name === "run");
-        return runs.length >= 2 && runs;
+        return runs.length >= 2 && receiver.spans.some(creating) && runs;
       },
-      "both attempts' spans",
+      "both attempts' spans and the creating call's",
       { timeoutMs: 30_000, intervalMs: 100 },
     );
     expect(attempts.map((s) => s.attributes["langopen.attempt"]).sort()).toEqual([1, 2]);
-    const create = receiver.spans.find((s) => s.traceId === traceId && s.name === "langopen.data.v1.RunService/CreateAndJoinRun");
-    expect(create).toBeDefined();
+    const create = receiver.spans.find(creating);
     for (const attempt of attempts) expect(attempt.parentSpanId).toBe(create?.spanId);
+  });
+
+  it("makes a span of a model call, with the GenAI attributes, under its node", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const client = new Client({
+      apiUrl: stack.url,
+      defaultHeaders: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` },
+    });
+    const out = (await client.runs.wait(null, "chat", { input: { messages: [{ role: "user", content: "hi" }] } })) as {
+      messages: Array<{ content: string }>;
+    };
+    expect(out.messages.at(-1)?.content).toBe("hello from the model");
+    const call = await until(
+      async () => receiver.spans.find((s) => s.traceId === traceId && s.attributes["gen_ai.operation.name"] === "chat"),
+      "the model call's span",
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(call.kind).toBe(3);
+    expect(call.service).toBe("langopen-runtime");
+    const node = await until(
+      async () => receiver.spans.find((s) => s.traceId === traceId && s.name === "node model"),
+      "the node's span",
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(call.parentSpanId).toBe(node.spanId);
+  });
+
+  it("links the latency histograms to traces with exemplars", async () => {
+    const res = await fetch(`${stack.url}/metrics`);
+    expect(res.headers.get("content-type")).toMatch(/^application\/openmetrics-text/);
+    const text = await res.text();
+    const traced = new Set(receiver.spans.filter((s) => s.name === "run").map((s) => s.traceId));
+    const exemplars = [...text.matchAll(/^langopen_run_duration_seconds_bucket\{[^}]*\} \S+ # \{trace_id="([0-9a-f]{32})"/gm)];
+    expect(exemplars.length).toBeGreaterThan(0);
+    expect(exemplars.every((m) => traced.has(m[1] as string))).toBe(true);
+    expect(text).toMatch(
+      /^langopen_gateway_http_request_duration_seconds_bucket\{[^}]*\} \S+ # \{trace_id="[0-9a-f]{32}",span_id="[0-9a-f]{16}"\}/m,
+    );
   });
 });

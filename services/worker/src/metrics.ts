@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from "@langopen/common";
+import { Counter, exemplarsEnabled, Gauge, Histogram, observeWithTrace, type Registry } from "@langopen/common";
 
 /** How an attempt of a run ended, as langopen_run_attempts_total counts it. */
 export type AttemptOutcome =
@@ -47,6 +47,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     labelNames: ["outcome"] as const,
     buckets: WAIT_BUCKETS,
     registers: [registry],
+    enableExemplars: exemplarsEnabled(),
   });
   const attempts = new Counter({
     name: "langopen_run_attempts_total",
@@ -90,7 +91,8 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     },
     attemptEnded(outcome, seconds) {
       attempts.inc({ outcome });
-      if (seconds !== undefined) duration.observe({ outcome }, seconds);
+      // Inside the attempt's span: with traces on, its exemplar names the run's trace.
+      if (seconds !== undefined) observeWithTrace(duration, { outcome }, seconds);
     },
     streamEvents(count) {
       if (count > 0) events.inc(count);

@@ -1,5 +1,6 @@
 // Three nodes in a row, for the trace test: one span per node is expected under the run's.
-import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
+import { FakeListChatModel } from "@langchain/core/utils/testing";
+import { Annotation, END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 
 const State = Annotation.Root({ visited: Annotation({ reducer: (a, b) => [...a, ...b], default: () => [] }) });
 
@@ -28,4 +29,12 @@ export const crashOnce = new StateGraph(State)
   })
   .addEdge(START, "maybe_crash")
   .addEdge("maybe_crash", END)
+  .compile();
+
+/** A node calling a chat model (LangChain's fake one): its call is a span with the GenAI attributes. */
+const model = new FakeListChatModel({ responses: ["hello from the model"] });
+export const chat = new StateGraph(MessagesAnnotation)
+  .addNode("model", async (state) => ({ messages: [await model.invoke(state.messages)] }))
+  .addEdge(START, "model")
+  .addEdge("model", END)
   .compile();
