@@ -26,7 +26,7 @@ import { assistantRoutes } from "./routes/assistants/index.js";
 import { cronRoutes } from "./routes/crons/index.js";
 import { customRoutes } from "./routes/custom-routes.js";
 import { mcpRoutes } from "./routes/mcp/index.js";
-import { metricsRoutes } from "./routes/metrics/index.js";
+import { type MoreMetrics, metricsRoutes } from "./routes/metrics/index.js";
 import { protocolV2Routes } from "./routes/protocol-v2/index.js";
 import { runRoutes } from "./routes/runs/index.js";
 import { stateRoutes } from "./routes/state/index.js";
@@ -80,6 +80,8 @@ export interface GatewayDeps {
   customRouteHeadTimeoutMs?: number;
   /** The registry GET /metrics serves, shared with the rest of the process; absent: the gateway's own. */
   metrics?: Registry;
+  /** Other processes' metrics GET /metrics adds (under `npm start`, the runtime processes'). */
+  moreMetrics?: MoreMetrics;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = GATEWAY_DEFAULTS.BODY_LIMIT_BYTES;
@@ -189,7 +191,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   if (!http.disable_a2a) await app.register(a2aRoutes, { publicUrl: deps.publicUrl });
   if (!http.disable_mcp) await app.register(mcpRoutes, { version: deps.info?.version, maxBatch: deps.mcpMaxBatch });
   if (!http.disable_runs) await app.register(protocolV2Routes);
-  if (!http.disable_meta) await app.register(metricsRoutes);
+  if (!http.disable_meta) await app.register(metricsRoutes, { more: deps.moreMetrics });
   // Last, and as a catch-all: the API's own routes always win over the project's.
   if ((http.app || deps.ui) && deps.httpAppTransport) {
     await app.register(customRoutes, {

@@ -2,7 +2,7 @@ import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@langopen/gen/health/v1/health_pb";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "./logger.js";
-import { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
+import { createMetricsRegistry, type MetricsServer, mergeExpositions, startMetricsServer } from "./metrics.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
 
 const logger = createLogger({ service: "metrics-test", level: "silent" });
@@ -44,5 +44,31 @@ describe("metrics", () => {
     expect(text).toMatch(
       /langopen_rpc_server_duration_seconds_count\{service="grpc.health.v1.Health",method="Check",code="ok"\} 1/,
     );
+  });
+
+  it("merges other processes' expositions, labelled, into one family each", () => {
+    const own = ["# HELP a_total A.", "# TYPE a_total counter", 'a_total{x="1"} 2', ""].join("\n");
+    const child = [
+      "# HELP a_total A.",
+      "# TYPE a_total counter",
+      "a_total 5",
+      "# HELP b B.",
+      "# TYPE b gauge",
+      "b{} 1",
+      'b{v="a}b\\"c"} 2 # {trace_id="t"} 1',
+      "",
+    ].join("\n");
+    expect(mergeExpositions(own, [{ labels: { runtime: "0" }, text: child }]).split("\n")).toEqual([
+      "# HELP a_total A.",
+      "# TYPE a_total counter",
+      'a_total{x="1"} 2',
+      'a_total{runtime="0"} 5',
+      "# HELP b B.",
+      "# TYPE b gauge",
+      'b{runtime="0"} 1',
+      'b{v="a}b\\"c",runtime="0"} 2 # {trace_id="t"} 1',
+      "",
+    ]);
+    expect(mergeExpositions("# TYPE c counter\nc_total 1\n# EOF\n", []).endsWith("# EOF\n")).toBe(true);
   });
 });

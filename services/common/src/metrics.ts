@@ -268,3 +268,69 @@ export async function serveMetrics(
   logger.info({ url: server.url }, "Serving metrics");
   return server;
 }
+
+/** A sample line with `extra` labels added to its own (its exemplar, after ` # `, untouched). */
+function withLabels(line: string, extra: string): string {
+  const space = line.indexOf(" ");
+  const brace = line.indexOf("{");
+  if (brace === -1 || (space !== -1 && space < brace)) return `${line.slice(0, space)}{${extra}}${line.slice(space)}`;
+  let quoted = false;
+  for (let i = brace + 1; i < line.length; i++) {
+    const c = line[i];
+    if (quoted && c === "\\") i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === "}" && !quoted) {
+      const empty = i === brace + 1;
+      return `${line.slice(0, i)}${empty ? "" : ","}${extra}${line.slice(i)}`;
+    }
+  }
+  return line;
+}
+
+/**
+ * One exposition of this process's metrics and other processes' (under `npm start`, the runtime
+ * processes'), theirs labelled (e.g. `runtime="0"`): each family's HELP and TYPE once, and all its
+ * samples together, as the text format (and OpenMetrics) want. Families only others have follow.
+ */
+export function mergeExpositions(own: string, others: Array<{ labels: Record<string, string>; text: string }>): string {
+  const families = new Map<string, { header: string[]; samples: string[] }>();
+  let openMetrics = false;
+  const family = (name: string) => {
+    let entry = families.get(name);
+    if (!entry) {
+      entry = { header: [], samples: [] };
+      families.set(name, entry);
+    }
+    return entry;
+  };
+  const add = (text: string, extra: string | undefined) => {
+    let current: { header: string[]; samples: string[] } | undefined;
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      if (line === "# EOF") {
+        openMetrics = true;
+        continue;
+      }
+      const meta = /^# (HELP|TYPE|UNIT) (\S+)/.exec(line);
+      if (meta) {
+        current = family(meta[2] as string);
+        // The first exposition naming the family writes its header (this process's comes first).
+        if (!current.header.some((h) => h.startsWith(`# ${meta[1]} `))) current.header.push(line);
+        continue;
+      }
+      if (line.startsWith("#") || !current) continue;
+      current.samples.push(extra ? withLabels(line, extra) : line);
+    }
+  };
+  add(own, undefined);
+  for (const other of others) {
+    const extra = Object.entries(other.labels)
+      .map(([name, value]) => `${name}="${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`)
+      .join(",");
+    add(other.text, extra);
+  }
+  const out: string[] = [];
+  for (const { header, samples } of families.values()) out.push(...header, ...samples);
+  if (openMetrics) out.push("# EOF");
+  return `${out.join("\n")}\n`;
+}

@@ -304,6 +304,17 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       allowedHosts: options.allowedHosts,
       publicUrl: options.publicUrl,
       metrics,
+      // Each runtime process's own metrics, labelled with its slot; one that does not answer in time is left out.
+      moreMetrics: async () => {
+        const answers = await Promise.all(
+          runtime.metricsUrls().map((url, slot) =>
+            fetch(url, { signal: AbortSignal.timeout(2_000) })
+              .then(async (res) => (res.ok ? { labels: { runtime: String(slot) }, text: await res.text() } : undefined))
+              .catch(() => undefined),
+          ),
+        );
+        return answers.filter((answer) => answer !== undefined);
+      },
     });
     stops.push(() => app.close());
     await app.listen({ host: options.host, port: publicPort });

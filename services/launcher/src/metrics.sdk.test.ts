@@ -73,6 +73,11 @@ describe("metrics under npm start", () => {
     expect(sample(after, 'langopen_pg_pool_max_connections{pool="api-server"}')).toBeGreaterThan(0);
     expect(sample(after, 'langopen_pg_pool_connections{pool="worker"}')).toBeGreaterThan(0);
     expect(sample(after, 'langopen_redis_up{client="langopen"}')).toBe(1);
+    // The runtime processes' own metrics, labelled by process: the Execute the run made, and their memory.
+    expect(after).toMatch(
+      /^langopen_rpc_server_requests_total\{service="langopen\.runtime\.v1\.RuntimeService",method="Execute",code="ok",runtime="\d"\} [1-9]/m,
+    );
+    expect(after).toMatch(/^nodejs_heap_size_used_bytes\{runtime="0"\} [1-9]/m);
   });
 
   it("counts failed RPCs by code, refused webhooks, and reports each dependency up", async () => {

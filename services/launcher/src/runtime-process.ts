@@ -121,6 +121,8 @@ export interface RuntimeProcess {
   exitSince(url: string, sinceMs: number): RuntimeExit | undefined;
   /** The graphs of the runtime serving now. */
   readonly graphs: RuntimeGraph[];
+  /** Where each runtime process serving now exposes its metrics (Prometheus text, loopback), by slot. */
+  metricsUrls(): string[];
   /**
    * Starts a runtime on the project as it is now and, once it serves every graph, sends new
    * calls to it and stops the previous one when the calls it has (runs) have ended. A project
@@ -183,6 +185,8 @@ export interface RuntimeProcessOptions {
 interface Child {
   readonly proc: ChildProcess;
   readonly port: number;
+  /** Where it serves its own metrics (loopback). */
+  readonly metricsUrl: string;
   /** Calls sent to it through the reload proxy and not ended yet. */
   calls: number;
   /** When its event loop last answered the watchdog (or when it started). */
@@ -228,6 +232,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     const heapLimit = options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : [];
     // Per process: its own scratch folder, and the project's TypeScript compiled as it is now.
     const sandbox = await prepareSandbox(options.configPath, sandboxSettings, inherited);
+    // Its own metrics (its RPCs, its memory and event loop): the launcher's /metrics adds them, per process.
+    const metricsPort = await freePort();
     if (sandbox.sameUserBecause && !warnedSameUser) {
       warnedSameUser = true;
       log.warn({ reason: sandbox.sameUserBecause }, "Runs graph code as this process's user, under Node's permission model only");
@@ -243,6 +249,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       API_SERVER_URL: options.apiServerUrl,
       ...(options.gatewayUrl ? { LANGOPEN_GATEWAY_URL: options.gatewayUrl } : {}),
       LOG_LEVEL: options.logLevel,
+      METRICS_HOST: "127.0.0.1",
+      METRICS_PORT: String(metricsPort),
       // Its own grace for open calls ends before this process would kill it.
       SHUTDOWN_GRACE_MS: String(KILL_AFTER_MS - 2_000),
     };
@@ -305,6 +313,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     const child: Child = {
       proc,
       port,
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       calls: 0,
       answeredAt: Date.now(),
       hung: false,
@@ -540,6 +549,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       urls,
       graphs,
       exitSince: (url, sinceMs) => exitOf((port) => url === `http://127.0.0.1:${port}` || url === proxy.url, sinceMs),
+      metricsUrls: () => current.map((child) => child.metricsUrl),
       reload: async () => false,
       async stop() {
         stopping = true;
@@ -670,6 +680,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     urls: [proxy.url],
     // Every process of every generation answers at the proxy's URL.
     exitSince: (url, sinceMs) => (url === proxy.url ? exitOf(() => true, sinceMs) : undefined),
+    metricsUrls: () => current.map((child) => child.metricsUrl),
     get graphs() {
       return graphs;
     },

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { mergeExpositions } from "@langopen/common";
 import { MetricsQuery } from "../../schemas/metrics.js";
 
 /**
@@ -9,11 +10,19 @@ export function canonicalExposition(text: string): string {
   return text.replace(/ Nan$/gm, " NaN");
 }
 
-/** GET /metrics: the gateway's metrics as Prometheus text (the default) or, with `format=json`, as JSON. */
-export const metricsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+/** Other processes' expositions to serve with this one's, each with the labels that tell them apart. */
+export type MoreMetrics = () => Promise<Array<{ labels: Record<string, string>; text: string }>>;
+
+/**
+ * GET /metrics: the process's metrics as Prometheus text (the default) or, with `format=json`, as
+ * JSON; with `more` (under `npm start`, the runtime processes'), theirs merged into the text.
+ */
+export const metricsRoutes: FastifyPluginAsyncTypebox<{ more?: MoreMetrics }> = async (fastify, options) => {
   fastify.get("/metrics", { schema: { querystring: MetricsQuery } }, async (request, reply) => {
     const { registry } = fastify.metrics;
     if (request.query.format === "json") return registry.getMetricsAsJSON();
-    return reply.type(registry.contentType).send(canonicalExposition(await registry.metrics()));
+    const own = await registry.metrics();
+    const text = options.more ? mergeExpositions(own, await options.more()) : own;
+    return reply.type(registry.contentType).send(canonicalExposition(text));
   });
 };
