@@ -278,7 +278,11 @@ async function surroundings(launcherPid, dataDir, publicPort, canary) {
   const tree = descendantsOf([launcherPid], false);
   // Under gVisor, the process holding a runtime's sockets on the host is its sandbox (runsc-sandbox).
   const runtimePids = tree.filter((pid) => cmdline(pid).includes("runtime-runner") || cmdline(pid).startsWith("runsc-sandbox"));
-  const runtimePorts = runtimePids.flatMap((pid) => listeningPorts(pid));
+  // Their RPC ports: those that speak HTTP/2 (each runtime also serves its metrics over HTTP/1.1 on loopback).
+  const runtimePorts = [];
+  for (const port of runtimePids.flatMap((pid) => listeningPorts(pid))) {
+    if ((await h2Status(port, "/langopen.runtime.v1.RuntimeService/ListGraphs")) !== 0) runtimePorts.push(port);
+  }
   const apiPort = await apiPortOf(listeningPorts(launcherPid).filter((p) => p !== publicPort));
   let postgres;
   for (const pid of findPids("postgres", "-D", dataDir)) {
