@@ -22,25 +22,18 @@ export function registerRunGauges(registry: Registry, runs: Pick<RunStore, "coun
     }
     return last.counts;
   };
-  new Gauge({
-    name: "langopen_runs_pending",
-    help: "Runs waiting to be started (pending), due now or scheduled later.",
-    registers: [registry],
-    async collect() {
-      // Unknown while the database cannot answer: no sample rather than a stale one (the rest of the scrape stands).
-      const known = await counts().catch(() => undefined);
-      if (known) this.set(known.pending);
-      else this.reset();
-    },
-  });
-  new Gauge({
-    name: "langopen_runs_running",
-    help: "Runs being executed by a worker now.",
-    registers: [registry],
-    async collect() {
-      const known = await counts().catch(() => undefined);
-      if (known) this.set(known.running);
-      else this.reset();
-    },
-  });
+  const gauge = (name: string, help: string, key: "pending" | "running") =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        // Unknown while the database cannot answer: no sample rather than a stale one (the rest of the scrape stands).
+        const known = await counts().catch(() => undefined);
+        if (known) this.set(known[key]);
+        else this.reset();
+      },
+    });
+  gauge("langopen_runs_pending", "Runs waiting to be started (pending), due now or scheduled later.", "pending");
+  gauge("langopen_runs_running", "Runs being executed by a worker now.", "running");
 }
