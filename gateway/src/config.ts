@@ -34,6 +34,10 @@ export const GatewayConfigSchema = Type.Object({
   LANGOPEN_API_KEYS: Type.Optional(Type.String()),
   /** A file of such entries, one per line (`#` comments); hashes keep the keys out of the file. */
   LANGOPEN_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** The control plane that issues this deployment's API keys (instead of LANGOPEN_API_KEYS). */
+  LANGOPEN_CONTROL_URL: Type.Optional(UrlSchema(["http", "https"])),
+  /** The deployment this data plane serves, as the control plane knows it; with LANGOPEN_CONTROL_URL. */
+  LANGOPEN_DEPLOYMENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   /** The runtime serving the project's custom auth (langgraph.json `auth.path`); absent: no custom auth. */
   AUTH_RUNTIME_URL: Type.Optional(Type.String({ minLength: 1 })),
   /**

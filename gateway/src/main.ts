@@ -5,6 +5,7 @@ import {
   ConfigError,
   createLogger,
   createReplicatedTransport,
+  createRpcTransport,
   type LanggraphHttpConfig,
   loadConfig,
   readLanggraphConfig,
@@ -55,9 +56,15 @@ if (internalSecret === undefined) {
   logger.warn("LANGOPEN_INTERNAL_SECRET is not set: the api-servers will refuse the gateway's calls (UNAUTHENTICATED)");
 }
 const transport = createReplicatedTransport(urlList(config.API_SERVER_URL), { token: internalSecret });
+if ((config.LANGOPEN_CONTROL_URL === undefined) !== (config.LANGOPEN_DEPLOYMENT_ID === undefined))
+  refuseToStart(new StartupError("LANGOPEN_CONTROL_URL and LANGOPEN_DEPLOYMENT_ID go together: set both or neither"));
 const auth = await loadAuth({
   apiKeys: config.LANGOPEN_API_KEYS,
   apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
+  controlPlane:
+    config.LANGOPEN_CONTROL_URL && config.LANGOPEN_DEPLOYMENT_ID
+      ? { transport: createRpcTransport(config.LANGOPEN_CONTROL_URL), deploymentId: config.LANGOPEN_DEPLOYMENT_ID }
+      : undefined,
   runtime: config.AUTH_RUNTIME_URL
     ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
     : undefined,

@@ -1,10 +1,13 @@
 import { readFile } from "node:fs/promises";
-import type { Transport } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
 import type { AuthOptions } from "../plugins/auth.js";
 import { parseApiKeys, staticApiKeys } from "./api-keys.js";
+import { controlPlaneApiKeys } from "./control-plane-keys.js";
 import { CustomAuth } from "./custom-auth.js";
 
 export { type ApiKeyPrincipal, type ApiKeyVerifier, parseApiKeys, staticApiKeys } from "./api-keys.js";
+export { controlPlaneApiKeys } from "./control-plane-keys.js";
 export { AuthRejected, CustomAuth } from "./custom-auth.js";
 
 export interface AuthSources {
@@ -12,6 +15,11 @@ export interface AuthSources {
   apiKeys?: string;
   /** `LANGOPEN_API_KEYS_FILE`: the same entries, one per line. */
   apiKeysFile?: string;
+  /**
+   * A control plane issuing this deployment's keys (LANGOPEN_CONTROL_URL, LANGOPEN_DEPLOYMENT_ID):
+   * presented keys are asked about there; instead of the keys above.
+   */
+  controlPlane?: { transport: Transport; deploymentId: string };
   /** The runtime that serves the project's custom auth (AuthService), when it has one. */
   runtime?: Transport;
 }
@@ -27,8 +35,18 @@ export async function loadAuth(sources: AuthSources): Promise<AuthOptions> {
     }
   }
   const keys = parseApiKeys(text);
+  if (sources.controlPlane && keys.length > 0)
+    throw new Error(
+      "API keys come from the control plane (LANGOPEN_CONTROL_URL): LANGOPEN_API_KEYS and LANGOPEN_API_KEYS_FILE must not be set",
+    );
   return {
-    apiKeys: keys.length > 0 ? staticApiKeys(keys) : undefined,
+    apiKeys: sources.controlPlane
+      ? controlPlaneApiKeys(createClient(ApiKeyService, sources.controlPlane.transport), {
+          deploymentId: sources.controlPlane.deploymentId,
+        })
+      : keys.length > 0
+        ? staticApiKeys(keys)
+        : undefined,
     customAuth: sources.runtime ? await CustomAuth.connect(sources.runtime) : undefined,
   };
 }

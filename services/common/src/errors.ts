@@ -43,6 +43,10 @@ export const Reason = {
   GraphNotLoaded: "GRAPH_NOT_LOADED",
   /** A graph factory threw while building the graph for a run. */
   GraphFactoryFailed: "GRAPH_FACTORY_FAILED",
+  /** A revision has no bundle to deploy (its build failed or has not finished). */
+  RevisionNotBuilt: "REVISION_NOT_BUILT",
+  /** A deployment's source cannot do what was asked (e.g. rebuild an upload without a new one). */
+  SourceMismatch: "SOURCE_MISMATCH",
   Unavailable: "DEPENDENCY_UNAVAILABLE",
   Internal: "INTERNAL",
   Unimplemented: "UNIMPLEMENTED",

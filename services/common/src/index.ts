@@ -1,3 +1,4 @@
+export * from "./bundle.js";
 export * from "./caller.js";
 export * from "./config.js";
 export * from "./delay.js";

@@ -53,6 +53,8 @@ export interface RpcServerOptions {
   auth?: RpcAuth;
   /** The token inProcessTransport sends: in-process callers act with its role. */
   inProcessToken?: string;
+  /** Interceptors run after the standard ones (request scope, credentials, metrics), e.g. a service's own access checks. */
+  interceptors?: Interceptor[];
   /** Where the server counts and times the RPCs it answers (langopen_rpc_server_*); absent: not measured. */
   metrics?: Registry;
 }
@@ -71,6 +73,9 @@ export interface RpcServer {
   /** Stops accepting, ends open streams with UNAVAILABLE so clients reconnect, waits for the rest. */
   close(graceMs?: number): Promise<void>;
 }
+
+/** The address of the peer that made an RPC over the network; absent for in-process calls. */
+export const peerAddressKey = createContextKey<string | undefined>(undefined, { description: "langopen peer address" });
 
 /** The header carrying a request's id from the gateway through every service it reaches. */
 export const REQUEST_ID_HEADER = "x-request-id";
@@ -233,11 +238,12 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     registerHealth(router, health);
     registerReflection(router, files);
   });
-  const interceptors = serverInterceptors(logger, options.auth, options.metrics);
+  const interceptors = [...serverInterceptors(logger, options.auth, options.metrics), ...(options.interceptors ?? [])];
   const handler = connectNodeAdapter({
     routes: (router) => replayRoutes(router, recorded),
     interceptors,
     shutdownSignal: shutdown.signal,
+    contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress),
   });
   const inProcessTransport = createInProcessTransport({
     routes: recorded,

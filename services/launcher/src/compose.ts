@@ -89,6 +89,8 @@ export interface LangOpenOptions {
   /** API keys (`LANGOPEN_API_KEYS`) and a keys file (`LANGOPEN_API_KEYS_FILE`): see the gateway's auth. */
   apiKeys?: string;
   apiKeysFile?: string;
+  /** A control plane issuing this deployment's keys (LANGOPEN_CONTROL_URL, LANGOPEN_DEPLOYMENT_ID); instead of apiKeys. */
+  controlPlane?: { url: string; deploymentId: string };
   /** LANGOPEN_ALLOW_UNAUTHENTICATED: serve without authentication on a non-loopback host, on purpose. */
   allowUnauthenticated?: boolean;
   /** LANGOPEN_ALLOWED_HOSTS: hosts requests may name besides loopback ones; `*`: any. */
@@ -159,7 +161,11 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
   try {
     // Before anything starts: no unauthenticated API on an interface other machines reach.
     const project = await readLanggraphConfig(options.configPath);
-    const keys = await loadAuth({ apiKeys: options.apiKeys, apiKeysFile: options.apiKeysFile });
+    const controlPlane = options.controlPlane && {
+      transport: createRpcTransport(options.controlPlane.url),
+      deploymentId: options.controlPlane.deploymentId,
+    };
+    const keys = await loadAuth({ apiKeys: options.apiKeys, apiKeysFile: options.apiKeysFile, controlPlane });
     assertSafeBinding({
       host: options.host,
       authConfigured: authConfigured(keys) || project.auth?.path !== undefined,
@@ -279,6 +285,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     const auth = await loadAuth({
       apiKeys: options.apiKeys,
       apiKeysFile: options.apiKeysFile,
+      controlPlane,
       runtime: project.auth?.path ? runtimeTransport : undefined,
     });
     customAuth = auth.customAuth;

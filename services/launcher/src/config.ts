@@ -31,6 +31,18 @@ export const LauncherConfigSchema = Type.Object({
   LANGOPEN_ALLOWED_HOSTS: gateway.LANGOPEN_ALLOWED_HOSTS,
   LANGOPEN_ALLOW_UNAUTHENTICATED: gateway.LANGOPEN_ALLOW_UNAUTHENTICATED,
   LANGOPEN_PUBLIC_URL: gateway.LANGOPEN_PUBLIC_URL,
+  LANGOPEN_CONTROL_URL: gateway.LANGOPEN_CONTROL_URL,
+  LANGOPEN_DEPLOYMENT_ID: gateway.LANGOPEN_DEPLOYMENT_ID,
+  /**
+   * A signed revision bundle (a control plane's build) to serve instead of a project folder: it is
+   * verified (digest and signature) and extracted into LANGOPEN_DATA_DIR/bundle before anything of
+   * it loads; LANGOPEN_CONFIG is then the langgraph.json inside it. Needs the public key below.
+   */
+  LANGOPEN_BUNDLE: Type.Optional(Type.String({ minLength: 1 })),
+  /** The digest the bundle must have (`sha256:<hex>`): the revision's. */
+  LANGOPEN_BUNDLE_DIGEST: Type.Optional(Type.String({ pattern: "^sha256:[0-9a-f]{64}$" })),
+  /** The platform's public key (PEM) that bundles must be signed with. */
+  LANGOPEN_BUNDLE_PUBLIC_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Absent: an embedded Postgres under LANGOPEN_DATA_DIR. */
   DATABASE_URL: Type.Optional(worker.DATABASE_URL),
   /** Absent: signalling stays in-process. */

@@ -1,11 +1,24 @@
 // First: traces (when OTEL_* ask for them) start before the modules they instrument load.
 import "@langopen/common/telemetry-start";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { apiServerLimits } from "@langopen/api-server";
-import { createLogger, loadConfig, resolveInternalSecret, runMain, stopOnSignals } from "@langopen/common";
+import {
+  type BundleDigest,
+  BundleRefused,
+  createLogger,
+  extractVerifiedBundle,
+  type Logger,
+  loadConfig,
+  resolveInternalSecret,
+  runMain,
+  StartupError,
+  stopOnSignals,
+} from "@langopen/common";
 import { parseHostList } from "@langopen/gateway";
 import { chooseConfig, startLangOpen } from "./compose.js";
-import { LauncherConfigSchema } from "./config.js";
+import { type LauncherConfig, LauncherConfigSchema } from "./config.js";
 
 const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 8123] [--host 127.0.0.1] [--watch]
   --watch  reload the graphs when a file of the project changes (runs already started finish on the old code)
@@ -14,7 +27,42 @@ Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA
   LANGOPEN_PUBLIC_URL, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE, LANGOPEN_RUNTIME_PROCESSES,
   LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB, LANGOPEN_RUNTIME_MAX_MEMORY_MB, LANGOPEN_RUN_TIMEOUT_SECONDS, LANGOPEN_JSON_MAX_DEPTH, LANGOPEN_JSON_MAX_ITEMS,
   LANGOPEN_JSON_MAX_OBJECT_KEYS, LANGOPEN_MCP_MAX_BATCH, LANGOPEN_SANDBOX (node | none | gvisor), LANGOPEN_SANDBOX_UID,
-  LANGOPEN_SANDBOX_GID`;
+  LANGOPEN_SANDBOX_GID, LANGOPEN_CONTROL_URL, LANGOPEN_DEPLOYMENT_ID, LANGOPEN_BUNDLE, LANGOPEN_BUNDLE_DIGEST,
+  LANGOPEN_BUNDLE_PUBLIC_KEY_FILE`;
+
+/**
+ * A signed bundle to serve (LANGOPEN_BUNDLE): verified, then extracted into the data folder;
+ * returns the langgraph.json inside it. Nothing of it is loaded before the check passes.
+ */
+async function openBundle(config: LauncherConfig, logger: Logger): Promise<string> {
+  const bundle = config.LANGOPEN_BUNDLE as string;
+  if (!config.LANGOPEN_BUNDLE_PUBLIC_KEY_FILE)
+    throw new StartupError("LANGOPEN_BUNDLE needs LANGOPEN_BUNDLE_PUBLIC_KEY_FILE: the public key its signature is checked with");
+  let publicKey: string;
+  try {
+    publicKey = await readFile(config.LANGOPEN_BUNDLE_PUBLIC_KEY_FILE, "utf8");
+  } catch (err) {
+    throw new StartupError(
+      `Cannot read the bundle's public key ${config.LANGOPEN_BUNDLE_PUBLIC_KEY_FILE}: ${(err as Error).message}`,
+    );
+  }
+  const dest = path.resolve(config.LANGOPEN_DATA_DIR, "bundle");
+  try {
+    const digest = await extractVerifiedBundle(
+      bundle,
+      publicKey,
+      dest,
+      config.LANGOPEN_BUNDLE_DIGEST as BundleDigest | undefined,
+    );
+    logger.info({ bundle: digest }, "Verified and extracted the bundle");
+  } catch (err) {
+    if (err instanceof BundleRefused) throw new StartupError(`Refused to serve the bundle: ${err.message}`);
+    throw err;
+  }
+  const configPath = path.resolve(dest, config.LANGOPEN_CONFIG ?? "langgraph.json");
+  if (path.relative(dest, configPath).startsWith("..")) throw new StartupError("LANGOPEN_CONFIG must stay inside the bundle");
+  return configPath;
+}
 
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
@@ -37,13 +85,18 @@ async function main(): Promise<void> {
     ...(args.config !== undefined && { LANGOPEN_CONFIG: args.config }),
   });
   const logger = createLogger({ service: "langopen", level: config.LOG_LEVEL });
+  if ((config.LANGOPEN_CONTROL_URL === undefined) !== (config.LANGOPEN_DEPLOYMENT_ID === undefined))
+    throw new StartupError("LANGOPEN_CONTROL_URL and LANGOPEN_DEPLOYMENT_ID go together: set both or neither");
+  const configPath = config.LANGOPEN_BUNDLE
+    ? await openBundle(config, logger)
+    : chooseConfig(config.LANGOPEN_CONFIG, process.cwd());
   const langopen = await startLangOpen(
     {
       host: config.HOST,
       port: config.PORT,
       databaseUrl: config.DATABASE_URL,
       redisUrl: config.REDIS_URL,
-      configPath: chooseConfig(config.LANGOPEN_CONFIG, process.cwd()),
+      configPath,
       langgraphConfig: config.LANGGRAPH_CONFIG,
       watch: args.watch === true,
       dataDir: config.LANGOPEN_DATA_DIR,
@@ -57,6 +110,10 @@ async function main(): Promise<void> {
       mcpMaxBatch: config.LANGOPEN_MCP_MAX_BATCH,
       apiKeys: config.LANGOPEN_API_KEYS,
       apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
+      controlPlane:
+        config.LANGOPEN_CONTROL_URL && config.LANGOPEN_DEPLOYMENT_ID
+          ? { url: config.LANGOPEN_CONTROL_URL, deploymentId: config.LANGOPEN_DEPLOYMENT_ID }
+          : undefined,
       allowUnauthenticated: config.LANGOPEN_ALLOW_UNAUTHENTICATED,
       allowedHosts: parseHostList(config.LANGOPEN_ALLOWED_HOSTS),
       publicUrl: config.LANGOPEN_PUBLIC_URL,

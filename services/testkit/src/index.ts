@@ -1,6 +1,6 @@
 export * from "./database.js";
 export * from "./postgres.js";
-export { freePort } from "./process.js";
+export { freePort, makeTempDir } from "./process.js";
 export * from "./provided.js";
 export * from "./redis.js";
 export * from "./until.js";

@@ -1,0 +1,238 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createBuilderService } from "@langopen/builder";
+import {
+  generateInternalSecret,
+  type Logger,
+  loadOrCreateSigningKey,
+  migrate,
+  type Pool,
+  type RpcServer,
+  startPolling,
+  startRpcServer,
+} from "@langopen/common";
+import { BuilderService } from "@langopen/gen/langopen/builder/v1/builder_service_pb";
+import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
+import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
+import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
+import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
+import { startEmbeddedPostgres } from "@langopen/launcher";
+import pg from "pg";
+import { LocalDriver } from "./driver/local.js";
+import { checkOperatorKey, hashApiKey, newApiKey } from "./keys.js";
+import { logSource } from "./logs.js";
+import { pipelinePass } from "./pipeline.js";
+import { SecretBox } from "./secrets.js";
+import { registerControlServices } from "./service.js";
+import { ControlStore, createControlPool, type SandboxName } from "./store.js";
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
+
+/** The data plane each deployment runs: the launcher's entry point. */
+const LAUNCHER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.resolve("@langopen/launcher"))), "main.js");
+
+export interface PlatformOptions {
+  host: string;
+  port: number;
+  /** Where the platform keeps its Postgres (when embedded), keys, bundles, builds and deployments. */
+  dataDir: string;
+  /** Absent: an embedded Postgres in dataDir. */
+  databaseUrl?: string;
+  /** The first admin key; absent: generated (and returned once as `generatedAdminKey`). */
+  adminKey?: string;
+  /** The secrets key as text; absent: the file below, else made in dataDir. */
+  secretsKey?: string;
+  secretsKeyFile?: string;
+  allowFileUrls?: boolean;
+  buildTimeoutSeconds: number;
+  buildConcurrency: number;
+  npmCache?: string;
+  defaultSandbox: SandboxName;
+  drainMs: number;
+  keyCacheSeconds: number;
+  /** Milliseconds between passes of the control loop (sooner when a change wakes it). */
+  loopMs?: number;
+  /** Variables every data plane gets (default: PATH and HOME). */
+  dataPlaneEnv?: Record<string, string | undefined>;
+}
+
+export interface Platform {
+  /** The control plane's Connect/gRPC URL. */
+  readonly url: string;
+  /** The admin key made at this first start, when none was given: shown once. */
+  readonly generatedAdminKey?: string;
+  readonly server: RpcServer;
+  stop(): Promise<void>;
+}
+
+/** The control plane's database on the platform's Postgres (made when missing); its URL. */
+async function controlDatabase(adminUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query("SELECT 1 FROM pg_database WHERE datname = 'langopen_control'");
+    if (found.rowCount === 0) await client.query("CREATE DATABASE langopen_control");
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = "/langopen_control";
+  return url.toString();
+}
+
+/**
+ * Builder calls come from this process (the pipeline, in process, with its token) or from an
+ * admin key: a build runs a repository's code through git and npm, and writes signed bundles.
+ */
+function builderGuard(store: ControlStore, inProcessToken: string): Interceptor {
+  return (next) => async (req) => {
+    if (req.service.typeName !== BuilderService.typeName) return next(req);
+    const header = req.header.get("authorization") ?? "";
+    const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (token === inProcessToken) return next(req);
+    if (!token) throw new ConnectError("The builder needs an admin API key", Code.Unauthenticated);
+    const key = await store.findApiKey(hashApiKey(token));
+    if (!key) throw new ConnectError("The API key is not valid (unknown or revoked)", Code.Unauthenticated);
+    if (key.role !== "ADMIN" || key.deployment_id !== null)
+      throw new ConnectError("Only an admin key for every deployment may call the builder directly", Code.PermissionDenied);
+    return next(req);
+  };
+}
+
+/** The first admin key, when the platform has no key at all. */
+async function bootstrapAdminKey(store: ControlStore, given: string | undefined, logger: Logger): Promise<string | undefined> {
+  if ((await store.countApiKeys()) > 0) return undefined;
+  if (given) checkOperatorKey(given);
+  const fresh = newApiKey();
+  const key = given ?? fresh.key;
+  const row = await store.insertApiKey({
+    name: "admin",
+    role: "ADMIN",
+    deploymentId: null,
+    prefix: key.slice(0, 10),
+    sha256: hashApiKey(key),
+    createdBy: "",
+  });
+  await store.audit({
+    actor: "system",
+    actorName: "platform",
+    action: "api_key.create",
+    target: row.key_id,
+    details: { name: "admin", role: "ADMIN", from: given ? "LANGOPEN_ADMIN_KEY" : "generated" },
+    allowed: true,
+  });
+  logger.info(
+    { key_id: row.key_id },
+    given ? "Created the first admin key from LANGOPEN_ADMIN_KEY" : "Generated the first admin key",
+  );
+  return given ? undefined : key;
+}
+
+/** The control plane, the builder and the local driver in one process, on one Postgres. */
+export async function startPlatform(options: PlatformOptions, logger: Logger): Promise<Platform> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch((err: unknown) => logger.warn({ err }, "Failed to stop a component"));
+  };
+  try {
+    const dataDir = path.resolve(options.dataDir);
+    let adminUrl = options.databaseUrl;
+    if (!adminUrl) {
+      const db = await startEmbeddedPostgres(dataDir, logger);
+      stops.push(db.stop);
+      adminUrl = db.url;
+    }
+    const controlUrl = options.databaseUrl ?? (await controlDatabase(adminUrl));
+    await migrate(controlUrl, MIGRATIONS_DIR, logger);
+    const pool: Pool = createControlPool(controlUrl, logger);
+    stops.push(() => pool.end());
+    const store = new ControlStore(pool);
+    const secretBox = options.secretsKey
+      ? SecretBox.fromText(options.secretsKey)
+      : await SecretBox.fromFile(
+          options.secretsKeyFile ?? path.join(dataDir, "secrets-key"),
+          options.secretsKeyFile === undefined,
+        );
+    const signing = await loadOrCreateSigningKey(path.join(dataDir, "signing-key.pem"));
+    const publicKeyFile = path.join(dataDir, "signing-key.pub.pem");
+    await writeFile(publicKeyFile, signing.publicKeyPem);
+    const bundleDir = path.join(dataDir, "bundles");
+    const loopback = options.host === "127.0.0.1" || options.host === "::1" || options.host === "localhost";
+    const builder = createBuilderService({
+      dataDir: path.join(dataDir, "builder"),
+      bundleDir,
+      signingKey: signing.privateKey,
+      allowFileUrls: options.allowFileUrls ?? loopback,
+      timeoutMs: options.buildTimeoutSeconds * 1_000,
+      concurrency: options.buildConcurrency,
+      npmCache: options.npmCache,
+      logger: logger.child({ component: "builder" }),
+    });
+    stops.push(() => builder.close());
+    const generatedAdminKey = await bootstrapAdminKey(store, options.adminKey, logger);
+
+    const inProcessToken = generateInternalSecret();
+    let wake = () => {};
+    let builderClient: Client<typeof BuilderService> | undefined;
+    const deploymentsDir = path.join(dataDir, "deployments");
+    const logs = logSource(
+      { streamBuildLog: (...args) => (builderClient as Client<typeof BuilderService>).streamBuildLog(...args) } as Client<
+        typeof BuilderService
+      >,
+      (id) => path.join(deploymentsDir, id, "runtime.log"),
+    );
+    const server = await startRpcServer({
+      host: options.host,
+      port: options.port,
+      logger,
+      services: [DeploymentService, ApiKeyService, SecretService, AuditService, BuilderService],
+      inProcessToken,
+      interceptors: [builderGuard(store, inProcessToken)],
+      routes: (router) => {
+        registerControlServices(router, {
+          store,
+          secrets: secretBox,
+          logs,
+          logger,
+          wake: () => wake(),
+          defaultSandbox: options.defaultSandbox,
+          verifyCacheSeconds: options.keyCacheSeconds,
+        });
+        builder.register(router);
+      },
+    });
+    stops.push(() => server.close());
+    builderClient = createClient(BuilderService, server.inProcessTransport);
+    const driver = new LocalDriver({
+      deploymentsDir,
+      bundleDir,
+      publicKeyFile,
+      adminDatabaseUrl: adminUrl,
+      controlUrl: server.url,
+      launcherMain: LAUNCHER_MAIN,
+      secretBox,
+      logger: logger.child({ component: "driver" }),
+      drainMs: options.drainMs,
+      baseEnv: options.dataPlaneEnv,
+    });
+    stops.push(() => driver.stop());
+    const loop = startPolling(
+      (_signal) =>
+        pipelinePass({ store, builder: builderClient as Client<typeof BuilderService>, driver, secrets: secretBox, logger }),
+      {
+        intervalMs: options.loopMs ?? 1_000,
+        logger,
+        failure: "Control loop pass failed",
+      },
+    );
+    wake = () => loop.wake();
+    stops.push(() => loop.stop());
+    logger.info({ url: server.url }, "Platform is ready");
+    return { url: server.url, generatedAdminKey, server, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,33 @@
+import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { type Static, Type } from "typebox";
+
+/** `npm run platform`: the control plane, the builder and the local driver in one process. */
+export const PlatformConfigSchema = Type.Object({
+  ...BaseConfigSchema.properties,
+  CONTROL_HOST: Type.String({ default: "127.0.0.1" }),
+  /** The control plane's Connect/gRPC port (the CLI's LANGOPEN_CONTROL_URL). */
+  CONTROL_PORT: PortSchema(8130),
+  /** A Postgres for the platform (it needs CREATEDB and CREATEROLE for deployments' databases); absent: an embedded one. */
+  DATABASE_URL: Type.Optional(UrlSchema(["postgres", "postgresql"])),
+  /** Where the platform keeps its Postgres, keys, bundles, builds and deployments' folders. */
+  LANGOPEN_PLATFORM_DIR: Type.String({ default: ".langopen-platform" }),
+  /** The first admin key (at least 32 characters), used when the platform has no key yet; absent: one is generated and printed once. */
+  LANGOPEN_ADMIN_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  /** The key secrets are encrypted with (32 bytes, base64 or hex); absent: LANGOPEN_SECRETS_KEY_FILE, else one made in the platform folder. */
+  LANGOPEN_SECRETS_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  LANGOPEN_SECRETS_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Whether builds may clone file:// URLs and local paths; absent: only when the control plane listens on loopback. */
+  BUILDER_ALLOW_FILE_URLS: Type.Optional(Type.Boolean()),
+  BUILDER_TIMEOUT_SECONDS: Type.Integer({ minimum: 10, default: 900 }),
+  BUILDER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
+  /** npm's cache for builds (a warm one makes installs fast); absent: npm's default. */
+  NPM_CACHE: Type.Optional(Type.String({ minLength: 1 })),
+  /** The sandbox of deployments that choose none. */
+  LANGOPEN_DEFAULT_SANDBOX: Type.Union([Type.Literal("node"), Type.Literal("gvisor"), Type.Literal("none")], { default: "node" }),
+  /** How long a data plane may drain its runs when a revision replaces it. */
+  LANGOPEN_DRAIN_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** How long data planes may cache the answer about an API key (a revoked key works at most this long). */
+  LANGOPEN_KEY_CACHE_SECONDS: Type.Integer({ minimum: 0, maximum: 3_600, default: 10 }),
+});
+
+export type PlatformConfig = Static<typeof PlatformConfigSchema>;

@@ -1,0 +1,409 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { appendFile, readdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Client } from "@langchain/langgraph-sdk";
+import { createLogger } from "@langopen/common";
+import { Role } from "@langopen/gen/langopen/control/v1/api_key_pb";
+import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
+import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
+import { DeploymentStatus, RevisionStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
+import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
+import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
+import { createTestDatabase, makeTempDir, type TestDatabase, until } from "@langopen/testkit";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type Platform, startPlatform } from "./compose.js";
+import { git, makeProjectRepo, pushVersion } from "./test-fixtures/project.js";
+
+/*
+ * The platform as its users meet it: a real git repository (file:// URL) with two graphs and a
+ * locked dependency, built by the real builder (git, npm), bundled, signed, run by the local
+ * driver as a real data plane process on its own database, reached with the official SDK using a
+ * key the CLI issued; then a push, a secret, a rollback under load, a tampered bundle, the audit.
+ */
+
+const exec = promisify(execFile);
+/** Messages carry bigint fields, which JSON.stringify refuses. */
+const plain = (value: unknown) => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? String(v) : v));
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const CLI = path.join(ROOT, "services/cli/dist/main.js");
+const ADMIN_KEY = `admin-${randomBytes(24).toString("hex")}`;
+const logger = createLogger({ service: "test", level: "silent" });
+
+let platform: Platform;
+let database: TestDatabase;
+let repoDir: string;
+let repoUrl: string;
+let platformDir: string;
+
+const withKey =
+  (key: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${key}`);
+    return next(req);
+  };
+
+function clients(key?: string) {
+  const transport = createGrpcTransport({ baseUrl: platform.url, interceptors: key ? [withKey(key)] : [] });
+  return {
+    deployments: createClient(DeploymentService, transport),
+    keys: createClient(ApiKeyService, transport),
+    secrets: createClient(SecretService, transport),
+    audit: createClient(AuditService, transport),
+  };
+}
+
+/** The CLI as a user runs it: exit code, stdout, stderr. */
+async function cli(args: string[], key = ADMIN_KEY): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, LANGOPEN_CONTROL_URL: platform.url, LANGOPEN_API_KEY: key },
+      timeout: 240_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1) as string) as Record<string, string>;
+
+async function waitRevision(revisionId: string, timeoutMs = 180_000) {
+  const admin = clients(ADMIN_KEY);
+  return until(
+    async () => {
+      const { revision } = await admin.deployments.getRevision({ revisionId });
+      return revision &&
+        [RevisionStatus.DEPLOYED, RevisionStatus.BUILD_FAILED, RevisionStatus.DEPLOY_FAILED, RevisionStatus.SKIPPED].includes(
+          revision.status,
+        )
+        ? revision
+        : undefined;
+    },
+    `revision ${revisionId} to end`,
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+async function lastValues(client: Client, graph: string, input: Record<string, unknown>) {
+  let values: Record<string, unknown> = {};
+  for await (const chunk of client.runs.stream(null, graph, { input, streamMode: "values" })) {
+    if (chunk.event === "values") values = chunk.data as Record<string, unknown>;
+  }
+  return values;
+}
+
+beforeAll(async () => {
+  repoDir = await makeTempDir("repo");
+  repoUrl = await makeProjectRepo(repoDir);
+  database = await createTestDatabase(inject("databaseUrl"));
+  // Inside the repository: the graphs find @langchain/langgraph in its node_modules, as projects served from it do.
+  platformDir = path.join(ROOT, "node_modules/.cache/langopen-test", `platform-${randomBytes(4).toString("hex")}`);
+  platform = await startPlatform(
+    {
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: platformDir,
+      databaseUrl: database.url,
+      adminKey: ADMIN_KEY,
+      buildTimeoutSeconds: 180,
+      buildConcurrency: 2,
+      defaultSandbox: "NODE",
+      drainMs: 5_000,
+      keyCacheSeconds: 1,
+      loopMs: 200,
+    },
+    logger,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await platform?.stop();
+  const dbs = await (async () => {
+    const client = new pg.Client({ connectionString: inject("databaseUrl") });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'lo\\_%'");
+      for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+      return rows.length;
+    } finally {
+      await client.end();
+    }
+  })();
+  expect(dbs).toBeGreaterThanOrEqual(0);
+  await database?.drop();
+  await rm(platformDir, { recursive: true, force: true });
+  await rm(repoDir, { recursive: true, force: true });
+}, 120_000);
+
+describe("platform", () => {
+  let deployed: Record<string, string>;
+  let devKey: string;
+  let firstRevision: string;
+
+  it("deploys a git repository with two graphs; the SDK streams a run with a key the CLI issued", async () => {
+    const out = await cli(["deploy", "--name", "support-bot", "--git", repoUrl, "--ref", "main", "--json"]);
+    expect(out.code, out.stderr).toBe(0);
+    deployed = lastJson(out.stdout);
+    expect(deployed).toMatchObject({ status: "DEPLOYED" });
+    expect(deployed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(deployed.bundle_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(deployed.commit_sha).toBe(await git(repoDir, "rev-parse", "HEAD"));
+    expect(out.stderr).toMatch(/install/i); // the build log streamed as it ran
+    firstRevision = deployed.revision_id as string;
+
+    const keyOut = await cli([
+      "keys",
+      "create",
+      "--name",
+      "bot-dev",
+      "--role",
+      "developer",
+      "--deployment",
+      "support-bot",
+      "--json",
+    ]);
+    expect(keyOut.code, keyOut.stderr).toBe(0);
+    devKey = lastJson(keyOut.stdout).key as string;
+    expect(devKey).toMatch(/^lok_/);
+
+    const client = new Client({ apiUrl: deployed.url, apiKey: devKey });
+    const assistants = await client.assistants.search({ limit: 10 });
+    expect(assistants.map((a) => a.graph_id).sort()).toEqual(["echo", "shout"]);
+    expect(await lastValues(client, "shout", { text: "world" })).toMatchObject({
+      reply: "hello world from shout",
+      version: "v1",
+    });
+
+    // The data plane asks the control plane about keys: none, a wrong one, a revoked one are refused.
+    expect((await fetch(`${deployed.url}/assistants/search`, { method: "POST", body: "{}" })).status).toBe(401);
+    const wrong = await fetch(`${deployed.url}/assistants/search`, {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "application/json", "x-api-key": "lok_nope" },
+    });
+    expect(wrong.status).toBe(401);
+    const admin = clients(ADMIN_KEY);
+    const temp = await admin.keys.createApiKey({ name: "temp", role: Role.VIEWER, deployment: "support-bot" });
+    const ok = await fetch(`${deployed.url}/assistants/search`, {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "application/json", "x-api-key": temp.key },
+    });
+    expect(ok.status).toBe(200);
+    await admin.keys.revokeApiKey({ keyId: temp.apiKey?.keyId ?? "" });
+    await until(
+      async () =>
+        (await fetch(`${deployed.url}/assistants/search`, { method: "POST", body: "{}", headers: { "x-api-key": temp.key } }))
+          .status === 401,
+      "the revoked key to be refused (cache of 1 s)",
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+  }, 300_000);
+
+  it("deploys a push as a new revision, redeploys on a secret, rolls back under load without losing a run", async () => {
+    await pushVersion(repoDir, "v2");
+    const second = await cli(["deploy", "--name", "support-bot", "--git", repoUrl, "--json"]);
+    expect(second.code, second.stderr).toBe(0);
+    const rev2 = lastJson(second.stdout);
+    expect(rev2).toMatchObject({ status: "DEPLOYED", url: deployed.url, deployment_id: deployed.deployment_id });
+    expect(rev2.revision_id).not.toBe(firstRevision);
+    const client = new Client({ apiUrl: deployed.url, apiKey: devKey });
+    expect(await lastValues(client, "echo", { text: "a" })).toMatchObject({ version: "v2", secret: "" });
+
+    const set = await cli(["secrets", "set", "support-bot", "SECRET_TOKEN=s3cr3t-value"], devKey);
+    expect(set.code, set.stderr).toBe(0);
+    const admin = clients(ADMIN_KEY);
+    const afterSecret = await until(
+      async () => {
+        const { deployment } = await admin.deployments.getDeployment({ deployment: "support-bot" });
+        return deployment && deployment.currentRevisionId !== rev2.revision_id && deployment.status === DeploymentStatus.READY
+          ? deployment
+          : undefined;
+      },
+      "the secret's redeploy",
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
+    expect(await lastValues(client, "echo", { text: "a" })).toMatchObject({ version: "v2", secret: "s3cr3t-value" });
+    const listed = await admin.secrets.listSecrets({ deployment: "support-bot" });
+    expect(listed.secrets.map((s) => [s.name, s.maskedValue])).toEqual([["SECRET_TOKEN", "****ue"]]);
+    const shown = await admin.deployments.getDeployment({ deployment: "support-bot" });
+    expect(plain(shown)).not.toContain("s3cr3t");
+
+    // Rollback while runs are being created and run: every accepted run ends, none is lost.
+    const accepted: Array<{ thread: string; run: string }> = [];
+    let creating = true;
+    const load = (async () => {
+      while (creating) {
+        try {
+          const thread = await client.threads.create();
+          const run = await client.runs.create(thread.thread_id, "echo", { input: { text: "load", sleep_ms: 200 } });
+          accepted.push({ thread: thread.thread_id, run: run.run_id });
+        } catch {
+          // Refused while the data plane switches: not accepted, nothing to lose.
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    })();
+    await until(async () => accepted.length >= 5, "some runs accepted before the rollback", { timeoutMs: 30_000 });
+    const back = await cli(["rollback", "support-bot", "--revision", firstRevision, "--json"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(lastJson(back.stdout)).toMatchObject({ status: "DEPLOYED" });
+    await until(async () => accepted.length >= 10, "runs accepted after the rollback", { timeoutMs: 60_000 });
+    creating = false;
+    await load;
+    for (const { thread, run } of accepted) {
+      const ended = await until(
+        async () => {
+          const r = await client.runs.get(thread, run);
+          return r.status === "pending" || r.status === "running" ? undefined : r;
+        },
+        `run ${run} to end`,
+        { timeoutMs: 120_000, intervalMs: 200, retryErrors: true },
+      );
+      expect(ended.status).toBe("success");
+    }
+    expect(accepted.length).toBeGreaterThanOrEqual(10);
+    expect(await lastValues(client, "echo", { text: "b" })).toMatchObject({ version: "v1", secret: "s3cr3t-value" });
+    void afterSecret;
+  }, 400_000);
+
+  it("refuses a tampered bundle and keeps the serving revision; the audit log lists every change", async () => {
+    const admin = clients(ADMIN_KEY);
+    const { revisions } = await admin.deployments.listRevisions({ deployment: "support-bot" });
+    const v2 = revisions.find((r) => r.redeployOf === "" && r.revisionId !== firstRevision);
+    expect(v2).toBeDefined();
+    const bundles = await readdir(path.join(platformDir, "bundles"));
+    const file = bundles.find((f) => f === `${v2?.bundleDigest.replace(":", "-")}.tgz`);
+    expect(file).toBeDefined();
+    await appendFile(path.join(platformDir, "bundles", file as string), "tampered");
+    const out = await cli(["rollback", "support-bot", "--revision", v2?.revisionId ?? "", "--json"]);
+    expect(out.code).toBe(1);
+    const result = lastJson(out.stdout);
+    expect(result.status).toBe("DEPLOY_FAILED");
+    const { revision } = await admin.deployments.getRevision({ revisionId: result.revision_id as string });
+    expect(revision?.statusMessage).toMatch(/altered/);
+    const client = new Client({ apiUrl: deployed.url, apiKey: devKey });
+    await until(
+      async () =>
+        (await admin.deployments.getDeployment({ deployment: "support-bot" })).deployment?.status === DeploymentStatus.READY,
+      "the previous revision to serve again",
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
+    expect(await lastValues(client, "echo", { text: "c" })).toMatchObject({ version: "v1" });
+
+    const audit = await cli(["audit", "--deployment", "support-bot", "--json"]);
+    expect(audit.code, audit.stderr).toBe(0);
+    const text = audit.stdout;
+    for (const action of [
+      "deployment.create",
+      "revision.create",
+      "api_key.create",
+      "api_key.revoke",
+      "secret.set",
+      "revision.rollback",
+    ])
+      expect(text).toContain(action);
+    const events = (await admin.audit.listAuditEvents({ deployment: "support-bot" })).events;
+    expect(events.every((e) => e.actorName !== "" && e.time !== undefined)).toBe(true);
+    expect(plain(events)).not.toContain("s3cr3t");
+  }, 300_000);
+
+  it("answers bad input with the right code and creates nothing half-way", async () => {
+    const admin = clients(ADMIN_KEY);
+    const code = async (p: Promise<unknown>) => {
+      try {
+        await p;
+        return Code[0];
+      } catch (err) {
+        return Code[ConnectError.from(err).code];
+      }
+    };
+    const source = (url: string, ref = "") => ({ configPath: "", kind: { case: "git" as const, value: { url, ref } } });
+    expect(await code(admin.deployments.createDeployment({ name: "support-bot", source: source(repoUrl) }))).toBe(
+      "AlreadyExists",
+    );
+    expect(await code(admin.deployments.createDeployment({ name: "Bad Name", source: source(repoUrl) }))).toBe("InvalidArgument");
+    expect(await code(admin.deployments.createDeployment({ name: "no-source" }))).toBe("InvalidArgument");
+    expect(
+      await code(admin.deployments.createDeployment({ name: "bad-env", source: source(repoUrl), env: { DATABASE_URL: "x" } })),
+    ).toBe("InvalidArgument");
+    expect(
+      await code(admin.deployments.rollback({ deployment: "support-bot", revisionId: "00000000-0000-0000-0000-000000000000" })),
+    ).toBe("NotFound");
+    expect(await code(admin.deployments.getDeployment({ deployment: "nope" }))).toBe("NotFound");
+    expect(await code(clients().deployments.listDeployments({}))).toBe("Unauthenticated");
+    expect(await code(clients("lok_wrong").deployments.listDeployments({}))).toBe("Unauthenticated");
+    const viewer = await admin.keys.createApiKey({ name: "viewer", role: Role.VIEWER });
+    expect(await code(clients(viewer.key).deployments.createDeployment({ name: "by-viewer", source: source(repoUrl) }))).toBe(
+      "PermissionDenied",
+    );
+    expect(await code(clients(viewer.key).keys.createApiKey({ name: "x", role: Role.ADMIN }))).toBe("PermissionDenied");
+    const names = (await admin.deployments.listDeployments({})).deployments.map((d) => d.name);
+    expect(names).toEqual(["support-bot"]);
+    const refused = (await admin.audit.listAuditEvents({ action: "deployment.create" })).events.filter((e) => !e.allowed);
+    expect(refused.map((e) => e.actorName)).toContain("viewer");
+
+    // Defects found by the build: each fails its revision with where the defect is.
+    const empty = await makeTempDir("empty-repo");
+    try {
+      await git(empty, "init", "-q", "-b", "main");
+      await exec("sh", ["-c", "echo '{}' > package.json"], { cwd: empty });
+      await git(empty, "add", "-A");
+      await git(empty, "commit", "-q", "-m", "no langgraph.json");
+      const noConfig = await cli(["deploy", "--name", "no-config", "--git", `file://${empty}`, "--json"]);
+      expect(noConfig.code).toBe(1);
+      expect(lastJson(noConfig.stdout).status).toBe("BUILD_FAILED");
+      expect(noConfig.stderr).toMatch(/langgraph\.json/);
+      const badRef = await cli(["deploy", "--name", "bad-ref", "--git", repoUrl, "--ref", "no-such-branch", "--json"]);
+      expect(badRef.code).toBe(1);
+      expect(lastJson(badRef.stdout).status).toBe("BUILD_FAILED");
+      expect(badRef.stderr).toMatch(/no-such-branch/);
+      const { deployment } = await admin.deployments.getDeployment({ deployment: "bad-ref" });
+      expect(deployment?.status).toBe(DeploymentStatus.FAILED);
+      expect(deployment?.url).toBe("");
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+
+    // Deleting stops the data plane and drops its database.
+    await admin.deployments.deleteDeployment({ deployment: "bad-ref" });
+    await admin.deployments.deleteDeployment({ deployment: "support-bot" });
+    await until(
+      async () => (await admin.deployments.listDeployments({})).deployments.every((d) => d.name === "no-config"),
+      "the deletions",
+    );
+    await until(
+      async () => {
+        try {
+          await fetch(`${deployed.url}/ok`);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      "the deleted deployment's data plane to stop",
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const client = new pg.Client({ connectionString: inject("databaseUrl") });
+    await client.connect();
+    try {
+      const name = `lo_${deployed.deployment_id?.replace(/-/g, "")}`;
+      await until(
+        async () => (await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount === 0,
+        "its database to be dropped",
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+    } finally {
+      await client.end();
+    }
+  }, 400_000);
+});
