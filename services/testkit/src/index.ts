@@ -1,6 +1,7 @@
+export { freePort } from "@langopen/common";
 export * from "./database.js";
 export * from "./postgres.js";
-export { freePort, makeTempDir } from "./process.js";
+export { makeTempDir } from "./process.js";
 export * from "./provided.js";
 export * from "./redis.js";
 export * from "./until.js";

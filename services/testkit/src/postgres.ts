@@ -1,18 +1,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { appendFile, chmod, chown, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
-import { allowTraversal, embeddedPostgresDir } from "@langopen/common";
-import {
-  freePort,
-  isRoot,
-  makeTempDir,
-  onProcessExit,
-  readLogTail,
-  run,
-  STARTUP_TIMEOUT_MS,
-  userIds,
-  withDeadline,
-} from "./process.js";
+import { allowTraversal, embeddedPostgresDir, freePort } from "@langopen/common";
+import { isRoot, makeTempDir, onProcessExit, readLogTail, run, STARTUP_TIMEOUT_MS, userIds, withDeadline } from "./process.js";
 
 /** A throwaway PostgreSQL server on a loopback port. Its data lives in a temp dir removed by stop(). */
 export interface PostgresServer {

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
@@ -9,20 +8,6 @@ import { delimiter, join } from "node:path";
 export const STARTUP_TIMEOUT_MS = 30_000;
 
 export const isRoot = process.getuid?.() === 0;
-
-/** Asks the kernel for a free TCP port on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error("Could not obtain a free port"))));
-    });
-  });
-}
 
 export function makeTempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `langopen-${prefix}-`));

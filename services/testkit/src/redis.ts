@@ -3,18 +3,9 @@ import { rmSync } from "node:fs";
 import { rm, truncate } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
+import { freePort } from "@langopen/common";
 import type { StartOptions } from "./postgres.js";
-import {
-  findExecutable,
-  freePort,
-  isRoot,
-  makeTempDir,
-  onProcessExit,
-  readLogTail,
-  run,
-  STARTUP_TIMEOUT_MS,
-  sleep,
-} from "./process.js";
+import { findExecutable, isRoot, makeTempDir, onProcessExit, readLogTail, run, STARTUP_TIMEOUT_MS, sleep } from "./process.js";
 
 /** A throwaway redis-server on a loopback port: no persistence, stopped by stop(). */
 export interface RedisServer {
