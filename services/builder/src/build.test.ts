@@ -215,6 +215,54 @@ describe("runBuild defects", () => {
     expect(escaping.defects[0]?.message).toBe("the config path must be a file inside the source");
   });
 
+  it("refuses dependencies on this machine's files outside the source, in package.json and in the lockfile", async () => {
+    // What a hostile repository could ask npm to copy into its bundle: another project of the machine.
+    const secret = path.join(root, "secret-pkg");
+    await mkdir(secret, { recursive: true });
+    await writeFiles(secret, { "package.json": { name: "secret-pkg", version: "1.0.0" }, "key.pem": "PRIVATE" });
+    const manifest =
+      '{\n  "name": "thief",\n  "dependencies": {\n    "stolen": "file:../../secret-pkg",\n    "cloned": "git+file:///srv/other.git"\n  }\n}\n';
+    const { url } = await repo("outside-deps", { ...simpleProject(), "package.json": manifest });
+    const result = await build(gitSpec(url));
+    expect(result.status).toBe("FAILED");
+    expect(result.message).toBe("2 dependencies lie outside the source");
+    expect(result.defects).toEqual([
+      { file: "package.json", line: 4, message: 'dependency "stolen" (file:../../secret-pkg) is outside the source' },
+      {
+        file: "package.json",
+        line: 5,
+        message:
+          'dependency "cloned" (git+file:///srv/other.git) is a git repository of this machine, which the builder does not clone',
+      },
+    ]);
+    expect(result.bundleDigest).toBe("");
+
+    const lock = {
+      name: "thief",
+      lockfileVersion: 3,
+      packages: {
+        "": { name: "thief", dependencies: { innocent: "^1.0.0" } },
+        "node_modules/innocent": { version: "1.0.0", resolved: `file:${secret}` },
+      },
+    };
+    const { url: lockUrl } = await repo("outside-lock", {
+      ...simpleProject(),
+      "package.json": { name: "thief", dependencies: { innocent: "^1.0.0" } },
+      "package-lock.json": lock,
+    });
+    const locked = await build(gitSpec(lockUrl));
+    expect(locked.status).toBe("FAILED");
+    expect(locked.defects).toEqual([
+      {
+        file: "package-lock.json",
+        line: expect.any(Number),
+        message: `dependency "innocent" (file:${secret}) is outside the source`,
+      },
+    ]);
+    expect(locked.defects[0]?.line).toBeGreaterThan(0);
+    await expectNoWork();
+  });
+
   it("does not install or write through links of the source", async () => {
     const { dir } = await repo("links", simpleProject());
     const outside = path.join(root, "outside-target");

@@ -1,7 +1,7 @@
 import { access, lstat, readFile } from "node:fs/promises";
 import path from "node:path";
 import { runChild } from "./child.js";
-import { BuildFailure } from "./failure.js";
+import { BuildFailure, type Defect } from "./failure.js";
 
 export interface InstallContext {
   /** The folder of the project's package.json. */
@@ -72,6 +72,86 @@ async function refuseLinks(ctx: InstallContext): Promise<void> {
   if (defects.length > 0) throw new BuildFailure(`${defects.map((d) => d.file).join(", ")} may not be a symbolic link`, defects);
 }
 
+const DEPENDENCY_FIELDS = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"] as const;
+
+/** The path a local dependency spec names (`file:x`, `link:x`, `./x`, `../x`, `/x`, `~/x`); undefined for a registry, git or URL spec. */
+function localPathOf(spec: string): string | undefined {
+  const bare = spec.replace(/^(file|link):/i, "");
+  if (bare !== spec || /^(\.{1,2}\/|\/|~\/)/.test(spec)) return bare.replace(/^\/\/(?=\/)/, "");
+  return undefined;
+}
+
+/**
+ * Refuses what would make npm read this machine's files beyond the source: a dependency on a local
+ * path outside it (another deployment's bundle, the platform's keys), in package.json or in the
+ * lockfile's `resolved`, and a git dependency cloned from this machine (`git+file:`).
+ */
+async function refuseLocalSpecsOutside(ctx: InstallContext, packageJson: string): Promise<void> {
+  const defects: Defect[] = [];
+  const shown = path.relative(ctx.sourceDir, packageJson) || "package.json";
+  const text = await readFile(packageJson, "utf8");
+  let manifest: Record<string, unknown>;
+  try {
+    manifest = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return; // npm reports an unreadable package.json itself, with its reason.
+  }
+  const lineOf = (needle: string) => {
+    const at = text.indexOf(needle);
+    return at === -1 ? 0 : text.slice(0, at).split("\n").length;
+  };
+  const check = (where: string, line: number, name: string, spec: string) => {
+    if (/^git\+file:/i.test(spec)) {
+      defects.push({
+        file: where,
+        line,
+        message: `dependency "${name}" (${spec}) is a git repository of this machine, which the builder does not clone`,
+      });
+      return;
+    }
+    const local = localPathOf(spec);
+    if (local === undefined) return;
+    const target = path.resolve(ctx.projectDir, local.replace(/^~(?=\/)/, ctx.home));
+    const rel = path.relative(ctx.sourceDir, target);
+    if (rel.startsWith("..") || path.isAbsolute(rel) || local.startsWith("~/"))
+      defects.push({ file: where, line, message: `dependency "${name}" (${spec}) is outside the source` });
+  };
+  for (const field of DEPENDENCY_FIELDS) {
+    const deps = manifest[field];
+    if (deps === null || typeof deps !== "object") continue;
+    for (const [name, spec] of Object.entries(deps as Record<string, unknown>))
+      if (typeof spec === "string") check(shown, lineOf(`"${name}"`), name, spec);
+  }
+  for (const lockName of ["package-lock.json", "npm-shrinkwrap.json"]) {
+    const lockFile = path.join(ctx.projectDir, lockName);
+    let lockText: string;
+    try {
+      lockText = await readFile(lockFile, "utf8");
+    } catch {
+      continue;
+    }
+    let packages: Record<string, LockedPackage> | undefined;
+    try {
+      packages = (JSON.parse(lockText) as { packages?: Record<string, LockedPackage> }).packages;
+    } catch {
+      continue; // npm ci reports a broken lockfile itself.
+    }
+    const where = path.relative(ctx.sourceDir, lockFile);
+    for (const [key, entry] of Object.entries(packages ?? {})) {
+      if (entry === null || typeof entry !== "object" || typeof entry.resolved !== "string") continue;
+      const name = key.slice(key.lastIndexOf("node_modules/") + (key.includes("node_modules/") ? "node_modules/".length : 0));
+      const spec = entry.link && localPathOf(entry.resolved) === undefined ? `file:${entry.resolved}` : entry.resolved;
+      const line = lockText.indexOf(`"${key}"`) === -1 ? 0 : lockText.slice(0, lockText.indexOf(`"${key}"`)).split("\n").length;
+      check(where, line, name || key, spec);
+    }
+  }
+  if (defects.length > 0)
+    throw new BuildFailure(
+      `${defects.length === 1 ? "a dependency lies" : `${defects.length} dependencies lie`} outside the source`,
+      defects,
+    );
+}
+
 /** The npm error line worth showing: the first that says something, else the last line. */
 function npmReason(lines: string[]): string {
   const said = lines
@@ -96,6 +176,7 @@ export async function installDependencies(ctx: InstallContext): Promise<void> {
     ctx.log(`no ${shown(packageJson)}: no dependencies to install`);
     return;
   }
+  await refuseLocalSpecsOutside(ctx, packageJson);
   const locked =
     (await exists(path.join(ctx.projectDir, "package-lock.json"))) ||
     (await exists(path.join(ctx.projectDir, "npm-shrinkwrap.json")));
