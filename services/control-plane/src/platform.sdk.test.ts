@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFile, readdir, rm } from "node:fs/promises";
+import { appendFile, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -28,6 +28,19 @@ import { git, makeProjectRepo, pushVersion } from "./test-fixtures/project.js";
  */
 
 const exec = promisify(execFile);
+/** The launchers serving a deployment: processes whose environment names it (Linux /proc). */
+async function launcherPids(deploymentId: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const environ = await readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (environ.split("\0").includes(`LANGOPEN_DEPLOYMENT_ID=${deploymentId}`) && cmdline.includes("launcher"))
+      pids.push(Number(entry));
+  }
+  return pids;
+}
+
 /** Messages carry bigint fields, which JSON.stringify refuses. */
 const plain = (value: unknown) => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? String(v) : v));
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -313,6 +326,33 @@ describe("platform", () => {
     expect(events.every((e) => e.actorName !== "" && e.time !== undefined)).toBe(true);
     expect(plain(events)).not.toContain("s3cr3t");
   }, 300_000);
+
+  it("starts a deployment's data plane again when it dies, on the same URL", async () => {
+    const admin = clients(ADMIN_KEY);
+    const pids = await launcherPids(deployed.deployment_id as string);
+    expect(pids).toHaveLength(1);
+    process.kill(pids[0] as number, "SIGKILL");
+    await until(
+      async () => (await launcherPids(deployed.deployment_id as string)).some((pid) => pid !== pids[0]),
+      "a new data plane",
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      },
+    );
+    await until(
+      async () =>
+        (await admin.deployments.getDeployment({ deployment: "support-bot" })).deployment?.status === DeploymentStatus.READY &&
+        (await fetch(`${deployed.url}/ok`).then(
+          (r) => r.ok,
+          () => false,
+        )),
+      "the deployment to serve again",
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
+    const client = new Client({ apiUrl: deployed.url, apiKey: devKey });
+    expect(await lastValues(client, "echo", { text: "again" })).toMatchObject({ reply: "hello again from echo", version: "v1" });
+  }, 200_000);
 
   it("lists the control plane's and the builder's services through reflection, as buf curl sees them", async () => {
     const { stdout } = await exec(path.join(ROOT, "node_modules/.bin/buf"), [
