@@ -105,6 +105,7 @@ describe("usage", () => {
     [["logs", "a", "--revision", "r"], "--revision goes with --build"],
     [["keys", "create", "--name", "ci"], "missing --role"],
     [["keys", "create", "--name", "ci", "--role", "root"], "--role must be one of admin, developer, viewer"],
+    [["deploy", "--name", "a", "--git", "https://example.com/a.git", "--dir", "."], "give --git or --dir, not both"],
   ])("%j is a usage error (exit 2): %s", async (argv, message) => {
     const res = await run(argv, { env: { LANGOPEN_API_KEY: "k" } });
     expect(res.code).toBe(2);
@@ -115,7 +116,7 @@ describe("usage", () => {
 
   it.each([
     [["deploy", "--git", "https://example.com/a.git"], "missing --name"],
-    [["deploy", "--name", "agent"], "missing --git"],
+    [["deploy", "--name", "agent"], "missing --git (or --dir)"],
   ])("%j names the missing flag (exit 2), with or without a key", async (argv, message) => {
     for (const env of [{}, { LANGOPEN_API_KEY: "k" }] as Record<string, string>[]) {
       const res = await run(argv, { env });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFile, readdir, readFile, rm } from "node:fs/promises";
+import { appendFile, cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -18,7 +18,7 @@ import { createTestDatabase, makeTempDir, type TestDatabase, until } from "@lang
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Platform, startPlatform } from "./compose.js";
-import { git, makeProjectRepo, pushVersion } from "./test-fixtures/project.js";
+import { git, graphSource, makeProjectRepo, pushVersion } from "./test-fixtures/project.js";
 
 /*
  * The platform as its users meet it: a real git repository (file:// URL) with two graphs and a
@@ -353,6 +353,45 @@ describe("platform", () => {
     const client = new Client({ apiUrl: deployed.url, apiKey: devKey });
     expect(await lastValues(client, "echo", { text: "again" })).toMatchObject({ reply: "hello again from echo", version: "v1" });
   }, 200_000);
+
+  it("deploys an uploaded folder, and a new upload as a new revision", async () => {
+    const admin = clients(ADMIN_KEY);
+    const folder = await makeTempDir("upload");
+    try {
+      // The project's files as a user has them: node_modules and .git are there and are left out.
+      await cp(repoDir, folder, { recursive: true });
+      const first = await cli(["deploy", "--name", "uploaded", "--dir", folder, "--json"]);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toMatch(/packed .* files/);
+      const one = lastJson(first.stdout);
+      expect(one.status).toBe("DEPLOYED");
+      const key = await admin.keys.createApiKey({ name: "uploaded", role: Role.DEVELOPER, deployment: "uploaded" });
+      const client = new Client({ apiUrl: one.url, apiKey: key.key });
+      expect(await lastValues(client, "shout", { text: "up" })).toMatchObject({ reply: "hello up from shout" });
+
+      await writeFile(path.join(folder, "src", "shout.mjs"), graphSource("v9", "shout"));
+      const second = await cli(["deploy", "--name", "uploaded", "--dir", folder, "--json"]);
+      expect(second.code, second.stderr).toBe(0);
+      const two = lastJson(second.stdout);
+      expect(two.revision_id).not.toBe(one.revision_id);
+      expect(two.bundle_digest).not.toBe(one.bundle_digest);
+      expect(await lastValues(client, "shout", { text: "up" })).toMatchObject({ version: "v9" });
+
+      // A folder deployment takes uploads only; a git source for it is refused and changes nothing.
+      const mixed = await cli(["deploy", "--name", "uploaded", "--git", repoUrl, "--json"]);
+      expect(mixed.code).toBe(1);
+      expect(mixed.stderr).toMatch(/already exists with source/);
+      expect((await admin.deployments.listRevisions({ deployment: "uploaded" })).revisions).toHaveLength(2);
+    } finally {
+      await cli(["deployments", "delete", "uploaded"]);
+      await rm(folder, { recursive: true, force: true });
+    }
+    await until(
+      async () => (await admin.deployments.listDeployments({})).deployments.every((d) => d.name !== "uploaded"),
+      "the upload's deletion",
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+  }, 300_000);
 
   it("lists the control plane's and the builder's services through reflection, as buf curl sees them", async () => {
     const { stdout } = await exec(path.join(ROOT, "node_modules/.bin/buf"), [

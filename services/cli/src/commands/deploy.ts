@@ -5,8 +5,9 @@ import { type Deployment, type Revision, SandboxProfile } from "@langopen/gen/la
 import { choice, integer, keyValues, parseCommand, required } from "../args.js";
 import { isNotFound } from "../client.js";
 import type { Command } from "../context.js";
-import { CliError } from "../errors.js";
+import { CliError, UsageError } from "../errors.js";
 import { line } from "../output.js";
+import { packFolder } from "../pack.js";
 import { finishRevision } from "../report.js";
 import { sourceText } from "../views.js";
 
@@ -16,16 +17,19 @@ export const deployCommand: Command = {
   name: "deploy",
   summary: "deploy a git repository (a new deployment, or a new revision of it) and wait until it serves",
   remote: true,
-  usage: `Usage: langopen deploy --name NAME --git URL [options]
+  usage: `Usage: langopen deploy --name NAME (--git URL | --dir PATH) [options]
 
 Creates the deployment NAME from a git repository holding a langgraph.json, or, when NAME exists
 with the same repository, builds a new revision of it; then follows the build and prints
-\`ready <url>\` once the revision serves.
+\`ready <url>\` once the revision serves. With --dir, the folder itself is uploaded instead (its
+files but node_modules, .git and .langopen), for projects that are not in a reachable repository.
 
 Options:
   --name NAME         the deployment (lower-case letters, digits and dashes)
   --git URL           the repository (a local folder becomes a file:// URL, which a control plane
                       on loopback accepts)
+  --dir PATH          a project folder to upload (a deployment made from a folder takes new
+                      uploads only)
   --ref REF           a branch, tag or commit (default: the repository's default branch, or the
                       deployment's ref)
   --config PATH       the langgraph.json inside the repository (default: langgraph.json)
@@ -41,6 +45,7 @@ Options:
     const { values } = parseCommand(argv, {
       name: { type: "string" },
       git: { type: "string" },
+      dir: { type: "string" },
       ref: { type: "string" },
       config: { type: "string" },
       env: { type: "string", multiple: true },
@@ -51,7 +56,8 @@ Options:
       timeout: { type: "string" },
     });
     const name = required(values.name, "name");
-    const git = required(values.git, "git");
+    if ((values.git === undefined) === (values.dir === undefined))
+      throw new UsageError(values.git === undefined ? "missing --git (or --dir)" : "give --git or --dir, not both");
     const sandboxName = choice(values.sandbox, "sandbox", ["node", "gvisor", "none"]);
     const timeoutSeconds = integer(values.timeout, "timeout", 1);
     const env = keyValues(values.env, "env", { allowEmpty: true });
@@ -59,7 +65,10 @@ Options:
       allowEmpty: false,
       emptyHint: "give a value, or set it later with `langopen secrets set`",
     });
-    const url = gitUrl(git, ctx.cwd);
+    const url = values.git !== undefined ? gitUrl(values.git, ctx.cwd) : undefined;
+    const upload = values.dir !== undefined ? await packFolder(path.resolve(ctx.cwd, values.dir)) : undefined;
+    if (upload) line(ctx.stderr, `packed ${values.dir} (${upload.files} files, ${upload.data.length} bytes gzipped)`);
+    const from = url ?? `the folder ${values.dir}`;
     const control = ctx.control(values);
 
     let existing: Deployment | undefined;
@@ -76,7 +85,14 @@ Options:
         control.deployments.createDeployment(
           {
             name,
-            source: { kind: { case: "git", value: { url, ref: values.ref ?? "" } }, configPath: values.config ?? "" },
+            source: {
+              kind:
+                url !== undefined
+                  ? { case: "git", value: { url, ref: values.ref ?? "" } }
+                  : { case: "tarball", value: { size: BigInt(upload?.data.length ?? 0) } },
+              configPath: values.config ?? "",
+            },
+            tarball: upload?.data,
             env,
             secrets: Object.entries(secrets).map(([key, value]) => ({ name: key, value })),
             sandbox: sandboxName ? SANDBOXES[sandboxName] : SandboxProfile.UNSPECIFIED,
@@ -89,7 +105,8 @@ Options:
       line(ctx.stderr, `created deployment ${name} (${existing?.deploymentId ?? "?"})`);
     } else {
       const source = existing.source?.kind;
-      if (source?.case !== "git" || !sameGitUrl(source.value.url, url))
+      const same = url !== undefined ? source?.case === "git" && sameGitUrl(source.value.url, url) : source?.case === "tarball";
+      if (!same)
         throw new CliError(
           `deployment ${name} already exists with source ${sourceText(existing.source)} (choose another --name)`,
         );
@@ -122,13 +139,13 @@ Options:
       if (!revision) {
         revision = (
           await control.call(`create a revision of ${name}`, (o) =>
-            control.deployments.createRevision({ deployment: id, ref: values.ref ?? "" }, o),
+            control.deployments.createRevision({ deployment: id, ref: values.ref ?? "", tarball: upload?.data }, o),
           )
         ).revision;
       }
       line(
         ctx.stderr,
-        `building revision #${revision?.number ?? "?"} of ${name} from ${url}${values.ref ? `@${values.ref}` : ""}`,
+        `building revision #${revision?.number ?? "?"} of ${name} from ${from}${values.ref ? `@${values.ref}` : ""}`,
       );
     }
     if (!revision) throw new CliError(`the control plane made no revision of ${name}`);
