@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { access, mkdir, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
+import { access, chmod, mkdir, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
@@ -459,4 +459,59 @@ describe("runBuild from a tarball", () => {
     expect((await build({ source: { tarball: new Uint8Array() } })).message).toBe("the tarball is empty");
     await expectNoWork();
   });
+});
+
+// A builder started as root runs git and npm as an unprivileged user, which cannot read the
+// platform's keys, bundles or other builds.
+describe.runIf(process.getuid?.() === 0)("runBuild as an unprivileged user", () => {
+  const nobody = { uid: 65534, gid: 65534 };
+  let open: string;
+
+  beforeAll(async () => {
+    // A folder that user may enter (its temp folder is private otherwise), for the work and a repository.
+    open = await tempDir("open");
+    await chmod(open, 0o755);
+  });
+
+  afterAll(async () => {
+    await rm(open, { recursive: true, force: true });
+  });
+
+  const buildAsNobody = (spec: BuildSpec, npmCache?: string) =>
+    build(spec, { user: nobody, workRoot: path.join(open, "work"), ...(npmCache && { npmCache }) });
+
+  it("clones and installs as that user when the repository and the npm cache are within its reach", async () => {
+    const dir = path.join(open, "repos", "locked");
+    await mkdir(dir, { recursive: true });
+    const url = await makeLockedProject(dir);
+    const cache = path.join(open, "npm-cache");
+    const result = await buildAsNobody(gitSpec(url), cache);
+    expect(result.message).toBe("");
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.log).toContain("git and npm run as uid 65534 gid 65534");
+    expect(result.log).toContain("node_modules written by uid 65534");
+    // The cache the builder made is that user's; the bundle still verifies.
+    expect((await stat(cache)).uid).toBe(65534);
+    await extractVerifiedBundle(result.bundleFile, publicKeyPem, path.join(open, "extracted"));
+  }, 60_000);
+
+  it("unpacks an upload for that user", async () => {
+    const dir = path.join(open, "upload-src");
+    await mkdir(dir, { recursive: true });
+    await makeLockedProject(dir);
+    await rm(path.join(dir, ".git"), { recursive: true, force: true });
+    const result = await buildAsNobody({ source: { tarball: await tarOf(dir) } });
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.log).toContain("node_modules written by uid 65534");
+  }, 60_000);
+
+  it("says why it runs the tools as its own user when the repository is out of that user's reach", async () => {
+    // The suite's repositories sit in a private temp folder.
+    const { url } = await repo("private", simpleProject());
+    const result = await buildAsNobody(gitSpec(url));
+    expect(result.status).toBe("SUCCEEDED");
+    expect(result.log).toContainEqual(
+      expect.stringMatching(/^git and npm run as this process's user: .* is out of reach of uid 65534 gid 65534$/),
+    );
+  }, 60_000);
 });

@@ -1,8 +1,10 @@
 import type { KeyObject } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chown, lchown, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { type BundleSignature, signatureFileOf, writeBundle } from "@langopen/common";
+import { fileURLToPath } from "node:url";
+import { type BundleSignature, signatureFileOf, unreadableBy, writeBundle } from "@langopen/common";
+import type { BuildUser } from "./child.js";
 import { BuildFailure, type Defect, formatDefect } from "./failure.js";
 import { installDependencies } from "./install.js";
 import { writeSbom } from "./sbom.js";
@@ -38,6 +40,13 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** The build's time limit; past it, it ends TIMED_OUT. Absent: none. */
   timeoutMs?: number;
+  /**
+   * The unprivileged user git and npm run as (this process must be root): they then cannot read
+   * the platform's keys, bundles or other builds. When the source (a local repository) or the
+   * npm cache is out of that user's reach, the build runs them as this process's user and its
+   * log says why. Absent: this process's user.
+   */
+  user?: BuildUser;
 }
 
 export interface BuildResult {
@@ -113,9 +122,18 @@ export async function runBuild(spec: BuildSpec, options: BuildOptions): Promise<
     const sourceDir = path.join(work, "src");
     const home = path.join(work, "home");
     await mkdir(home);
-    const ctx = { dest: sourceDir, home, signal, log };
+    let user = options.user;
+    if (user) {
+      await chown(work, user.uid, user.gid);
+      await chown(home, user.uid, user.gid);
+      user = await reachableBy(user, work, spec, options);
+    }
+    const ctx = { dest: sourceDir, home, signal, log, user };
     if ("git" in spec.source) result.commitSha = await cloneGit(spec.source.git, options.allowFileUrls ?? false, ctx);
-    else await extractTarball(spec.source.tarball, ctx);
+    else {
+      await extractTarball(spec.source.tarball, ctx);
+      if (user) await chownTree(sourceDir, user);
+    }
     checkpoint();
 
     const configPath = spec.configPath || DEFAULT_CONFIG_PATH;
@@ -128,8 +146,10 @@ export async function runBuild(spec: BuildSpec, options: BuildOptions): Promise<
     }
     log(`graphs: ${check.graphIds.join(", ")}`);
 
-    await installDependencies({ projectDir: check.projectDir, sourceDir, home, npmCache: options.npmCache, signal, log });
+    await installDependencies({ projectDir: check.projectDir, sourceDir, home, npmCache: options.npmCache, signal, log, user });
     checkpoint();
+    const installed = await stat(path.join(check.projectDir, "node_modules")).catch(() => undefined);
+    if (installed) log(`node_modules written by uid ${installed.uid}`);
 
     const sbom = await writeSbom(check.projectDir);
     result.sbomComponents = sbom.components;
@@ -171,4 +191,50 @@ export async function runBuild(spec: BuildSpec, options: BuildOptions): Promise<
     options.signal?.removeEventListener("abort", onAbort);
     if (work !== undefined) await rm(work, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/**
+ * `user` when what the build's tools must reach is within its reach: the work folder (its
+ * parents must let it through), a local repository (read)
+ * and the npm cache (read and write; made for the user when it does not exist yet). Otherwise
+ * undefined, and the log says why the tools run as this process's user.
+ */
+async function reachableBy(
+  user: BuildUser,
+  work: string,
+  spec: BuildSpec,
+  options: BuildOptions,
+): Promise<BuildUser | undefined> {
+  const { log } = options;
+  const local = "git" in spec.source ? localRepository(spec.source.git.url) : undefined;
+  let problem = await unreadableBy(user.uid, user.gid, local ? [work, local] : [work]);
+  if (!problem && options.npmCache) {
+    const made = await mkdir(options.npmCache, { recursive: true }).catch(() => undefined);
+    if (made !== undefined) await chown(options.npmCache, user.uid, user.gid);
+    problem = await unreadableBy(user.uid, user.gid, [options.npmCache], { write: true });
+  }
+  if (problem) {
+    log(`git and npm run as this process's user: ${problem} is out of reach of uid ${user.uid} gid ${user.gid}`);
+    return undefined;
+  }
+  log(`git and npm run as uid ${user.uid} gid ${user.gid}`);
+  return user;
+}
+
+/** The folder of a file:// URL or a local path; undefined for a remote URL. */
+function localRepository(url: string): string | undefined {
+  if (/^file:\/\//i.test(url)) {
+    try {
+      return fileURLToPath(url);
+    } catch {
+      return undefined;
+    }
+  }
+  return url.startsWith("/") ? url : undefined;
+}
+
+/** Gives `dir` and everything in it (links themselves, not their targets) to `user`. */
+async function chownTree(dir: string, user: BuildUser): Promise<void> {
+  await lchown(dir, user.uid, user.gid);
+  for (const entry of await readdir(dir, { recursive: true })) await lchown(path.join(dir, entry), user.uid, user.gid);
 }

@@ -8,6 +8,14 @@ export interface ChildOptions {
   signal: AbortSignal;
   /** Each line of output, as it comes. */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
+  /** The user the child runs as (this process must be root); absent: this process's. */
+  user?: BuildUser | undefined;
+}
+
+/** An unprivileged user for what a build runs (git, npm). */
+export interface BuildUser {
+  uid: number;
+  gid: number;
 }
 
 export interface ChildResult {
@@ -37,6 +45,7 @@ export function runChild(command: string, args: readonly string[], options: Chil
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
       shell: false,
+      ...(options.user && { uid: options.user.uid, gid: options.user.gid }),
     });
     let stdout = "";
     const stderrLines: string[] = [];

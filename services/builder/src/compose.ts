@@ -10,6 +10,7 @@ import {
   tokenSha256,
 } from "@langopen/common";
 import { BuilderService } from "@langopen/gen/langopen/builder/v1/builder_service_pb";
+import type { BuildUser } from "./child.js";
 import { createBuilderService } from "./service.js";
 
 export interface BuilderServerOptions {
@@ -21,6 +22,8 @@ export interface BuilderServerOptions {
   timeoutMs: number;
   concurrency: number;
   npmCache?: string | undefined;
+  /** The unprivileged user git and npm run as; absent: this process's. */
+  user?: BuildUser | undefined;
   /** The installation's secret, which callers must send; absent: every caller is trusted (loopback only). */
   internalSecret?: string | undefined;
 }
@@ -57,6 +60,7 @@ export async function startBuilderServer(options: BuilderServerOptions, logger: 
     timeoutMs: options.timeoutMs,
     concurrency: options.concurrency,
     npmCache: options.npmCache,
+    user: options.user,
   });
   let server: RpcServer;
   try {

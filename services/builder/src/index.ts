@@ -1,7 +1,8 @@
 export { type BuildOptions, type BuildOutcome, type BuildResult, type BuildSource, type BuildSpec, runBuild } from "./build.js";
 export type { BuildRecord, BuildState } from "./build-store.js";
+export type { BuildUser } from "./child.js";
 export { type BuilderServer, type BuilderServerOptions, startBuilderServer } from "./compose.js";
-export { type BuilderConfig, BuilderConfigSchema } from "./config.js";
+export { type BuilderConfig, BuilderConfigSchema, BuildSettingsSchema, buildUserOf } from "./config.js";
 export { BuildFailure, type Defect, formatDefect } from "./failure.js";
 export { SBOM_PATH } from "./sbom.js";
 export {

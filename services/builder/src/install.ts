@@ -1,6 +1,6 @@
 import { access, lstat, readFile } from "node:fs/promises";
 import path from "node:path";
-import { runChild } from "./child.js";
+import { type BuildUser, runChild } from "./child.js";
 import { BuildFailure, type Defect } from "./failure.js";
 
 export interface InstallContext {
@@ -14,6 +14,8 @@ export interface InstallContext {
   npmCache?: string | undefined;
   signal: AbortSignal;
   log: (line: string) => void;
+  /** The user npm runs as; absent: this process's. */
+  user?: BuildUser | undefined;
 }
 
 const exists = (file: string) =>
@@ -199,6 +201,7 @@ export async function installDependencies(ctx: InstallContext): Promise<void> {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: ctx.home, npm_config_cache: cache },
     signal: ctx.signal,
     onLine: (line) => ctx.log(line),
+    user: ctx.user,
   });
   const defect = { file: shown(packageJson), line: 0 };
   if (res.code !== 0) {

@@ -3,13 +3,13 @@
 import "@langopen/common/telemetry-start";
 import { createLogger, loadConfig, resolveInternalSecret, runMain, stopOnSignals } from "@langopen/common";
 import { startBuilderServer } from "./compose.js";
-import { BuilderConfigSchema } from "./config.js";
+import { BuilderConfigSchema, buildUserOf } from "./config.js";
 
 const USAGE = `Usage: node services/builder/dist/main.js
   The builder: turns a git repository (or an uploaded tarball) holding a langgraph.json into a
   signed revision bundle, serving langopen.builder.v1.BuilderService over gRPC/Connect.
 Environment: BUILDER_HOST, BUILDER_PORT, LANGOPEN_DATA_DIR, BUILDER_ALLOW_FILE_URLS, BUILDER_TIMEOUT_SECONDS,
-  BUILDER_CONCURRENCY, NPM_CACHE, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE, LOG_LEVEL, SHUTDOWN_GRACE_MS`;
+  BUILDER_CONCURRENCY, NPM_CACHE, BUILDER_UID, BUILDER_GID, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE, LOG_LEVEL, SHUTDOWN_GRACE_MS`;
 
 async function main(): Promise<void> {
   const config = loadConfig(BuilderConfigSchema, process.env);
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
       timeoutMs: config.BUILDER_TIMEOUT_SECONDS * 1_000,
       concurrency: config.BUILDER_CONCURRENCY,
       npmCache: config.NPM_CACHE,
+      user: buildUserOf(config, process.getuid?.()),
       internalSecret: await resolveInternalSecret(config),
     },
     logger,

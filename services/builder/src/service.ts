@@ -17,6 +17,7 @@ import {
 } from "@langopen/gen/langopen/builder/v1/builder_service_pb";
 import { type BuildResult, type BuildSource, runBuild } from "./build.js";
 import { type BuildRecord, type BuildState, BuildStore, isEnded, LogWriter, type StoredLine } from "./build-store.js";
+import type { BuildUser } from "./child.js";
 import { MAX_TARBALL_BYTES, redactUrl } from "./source.js";
 
 export interface BuilderServiceOptions {
@@ -35,6 +36,8 @@ export interface BuilderServiceOptions {
   concurrency?: number;
   /** A shared npm cache for installs; absent: a scratch one per build. */
   npmCache?: string | undefined;
+  /** The unprivileged user git and npm run as (see BuildOptions.user); absent: this process's. */
+  user?: BuildUser | undefined;
 }
 
 export interface BuilderServiceHandle {
@@ -230,6 +233,7 @@ export function createBuilderService(options: BuilderServiceOptions): BuilderSer
         workRoot,
         allowFileUrls: options.allowFileUrls ?? false,
         npmCache: options.npmCache,
+        ...(options.user && { user: options.user }),
         signal: build.abort.signal,
         timeoutMs: options.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS,
       },

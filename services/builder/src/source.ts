@@ -1,9 +1,9 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-import { runChild } from "./child.js";
+import { type BuildUser, runChild } from "./child.js";
 import { BuildFailure } from "./failure.js";
 
 /** The most bytes an uploaded (gzipped) tarball may have. */
@@ -27,6 +27,8 @@ export interface SourceContext {
   home: string;
   signal: AbortSignal;
   log: (line: string) => void;
+  /** The user git runs as; absent: this process's. */
+  user?: BuildUser | undefined;
 }
 
 /** The URL with the password (or token) of its user info masked, for logs and messages. */
@@ -90,10 +92,18 @@ function gitEnv(home: string): Record<string, string> {
     LC_ALL: "C",
     GIT_TERMINAL_PROMPT: "0",
     GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
+    // Only what gitConfigFile writes: none of this machine's git settings apply.
+    GIT_CONFIG_GLOBAL: path.join(home, ".gitconfig"),
     GIT_SSH_COMMAND: "ssh -o BatchMode=yes",
   };
 }
+
+/**
+ * git's whole configuration besides the command line's: a local repository may belong to another
+ * user than the one git runs as (a build user's clone of it), which git refuses unless told (and
+ * git before 2.46 reads safe.directory only from a global file, not from -c).
+ */
+const GIT_CONFIG_FILE = "[safe]\n\tdirectory = *\n";
 
 /** Options before git's subcommand: only the transports accepted above, never `ext::`. */
 function gitConfig(allowFileUrls: boolean): string[] {
@@ -135,8 +145,10 @@ export async function cloneGit(spec: GitSourceSpec, allowFileUrls: boolean, ctx:
       env: gitEnv(ctx.home),
       signal: ctx.signal,
       onLine: logOutput ? (line) => ctx.log(mask(line)) : undefined,
+      user: ctx.user,
     });
 
+  await writeFile(path.join(ctx.home, ".gitconfig"), GIT_CONFIG_FILE);
   ctx.log(`cloning ${shown} at ${ref === "" ? "its default branch" : ref}`);
   await mkdir(path.dirname(ctx.dest), { recursive: true });
   const clone = await git(["clone", "--no-checkout", "--", spec.url, ctx.dest], path.dirname(ctx.dest), true);

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
-import { createBuilderService } from "@langopen/builder";
+import { type BuildUser, createBuilderService } from "@langopen/builder";
 import {
   generateInternalSecret,
   type Logger,
@@ -49,6 +49,8 @@ export interface PlatformOptions {
   buildTimeoutSeconds: number;
   buildConcurrency: number;
   npmCache?: string;
+  /** The unprivileged user builds' git and npm run as; absent: this process's. */
+  buildUser?: BuildUser | undefined;
   defaultSandbox: SandboxName;
   drainMs: number;
   keyCacheSeconds: number;
@@ -168,6 +170,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       timeoutMs: options.buildTimeoutSeconds * 1_000,
       concurrency: options.buildConcurrency,
       npmCache: options.npmCache,
+      user: options.buildUser,
       logger: logger.child({ component: "builder" }),
     });
     stops.push(() => builder.close());

@@ -1,3 +1,4 @@
+import { BuildSettingsSchema } from "@langopen/builder";
 import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
 import { type Static, Type } from "typebox";
 
@@ -18,10 +19,7 @@ export const PlatformConfigSchema = Type.Object({
   LANGOPEN_SECRETS_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Whether builds may clone file:// URLs and local paths; absent: only when the control plane listens on loopback. */
   BUILDER_ALLOW_FILE_URLS: Type.Optional(Type.Boolean()),
-  BUILDER_TIMEOUT_SECONDS: Type.Integer({ minimum: 10, default: 900 }),
-  BUILDER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
-  /** npm's cache for builds (a warm one makes installs fast); absent: npm's default. */
-  NPM_CACHE: Type.Optional(Type.String({ minLength: 1 })),
+  ...BuildSettingsSchema.properties,
   /** The sandbox of deployments that choose none. */
   LANGOPEN_DEFAULT_SANDBOX: Type.Union([Type.Literal("node"), Type.Literal("gvisor"), Type.Literal("none")], { default: "node" }),
   /** How long a data plane may drain its runs when a revision replaces it. */

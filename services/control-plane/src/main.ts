@@ -2,6 +2,7 @@
 // First: traces (when OTEL_* ask for them) start before the modules they instrument load.
 import "@langopen/common/telemetry-start";
 import { parseArgs } from "node:util";
+import { buildUserOf } from "@langopen/builder";
 import { createLogger, loadConfig, runMain, stopOnSignals } from "@langopen/common";
 import { startPlatform } from "./compose.js";
 import { PlatformConfigSchema } from "./config.js";
@@ -11,7 +12,7 @@ const USAGE = `Usage: npm run platform -- [--port 8130] [--host 127.0.0.1]
   driver that runs each deployment's data plane on this machine. Talk to it with \`npx langopen\`.
 Environment: CONTROL_HOST, CONTROL_PORT, DATABASE_URL, LANGOPEN_PLATFORM_DIR, LANGOPEN_ADMIN_KEY,
   LANGOPEN_SECRETS_KEY, LANGOPEN_SECRETS_KEY_FILE, BUILDER_ALLOW_FILE_URLS, BUILDER_TIMEOUT_SECONDS,
-  BUILDER_CONCURRENCY, NPM_CACHE, LANGOPEN_DEFAULT_SANDBOX, LANGOPEN_DRAIN_MS, LANGOPEN_KEY_CACHE_SECONDS, LOG_LEVEL`;
+  BUILDER_CONCURRENCY, NPM_CACHE, BUILDER_UID, BUILDER_GID, LANGOPEN_DEFAULT_SANDBOX, LANGOPEN_DRAIN_MS, LANGOPEN_KEY_CACHE_SECONDS, LOG_LEVEL`;
 
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
       buildTimeoutSeconds: config.BUILDER_TIMEOUT_SECONDS,
       buildConcurrency: config.BUILDER_CONCURRENCY,
       npmCache: config.NPM_CACHE,
+      buildUser: buildUserOf(config, process.getuid?.()),
       defaultSandbox: ({ node: "NODE", gvisor: "GVISOR", none: "NONE" } as const)[config.LANGOPEN_DEFAULT_SANDBOX],
       drainMs: config.LANGOPEN_DRAIN_MS,
       keyCacheSeconds: config.LANGOPEN_KEY_CACHE_SECONDS,

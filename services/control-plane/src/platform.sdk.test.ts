@@ -11,7 +11,7 @@ import { createLogger } from "@langopen/common";
 import { Role } from "@langopen/gen/langopen/control/v1/api_key_pb";
 import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
 import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
-import { DeploymentStatus, RevisionStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
+import { DeploymentStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
 import { createTestDatabase, makeTempDir, type TestDatabase, until } from "@langopen/testkit";
@@ -88,23 +88,6 @@ async function cli(args: string[], key = ADMIN_KEY): Promise<{ code: number; std
 }
 
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1) as string) as Record<string, string>;
-
-async function waitRevision(revisionId: string, timeoutMs = 180_000) {
-  const admin = clients(ADMIN_KEY);
-  return until(
-    async () => {
-      const { revision } = await admin.deployments.getRevision({ revisionId });
-      return revision &&
-        [RevisionStatus.DEPLOYED, RevisionStatus.BUILD_FAILED, RevisionStatus.DEPLOY_FAILED, RevisionStatus.SKIPPED].includes(
-          revision.status,
-        )
-        ? revision
-        : undefined;
-    },
-    `revision ${revisionId} to end`,
-    { timeoutMs, intervalMs: 200 },
-  );
-}
 
 async function lastValues(client: Client, graph: string, input: Record<string, unknown>) {
   let values: Record<string, unknown> = {};

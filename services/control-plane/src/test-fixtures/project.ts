@@ -45,7 +45,7 @@ export async function makeProjectRepo(dir: string): Promise<string> {
     path.join(dir, "vendor", "greeting", "package.json"),
     JSON.stringify({ name: "greeting", version: "1.0.0", type: "module", main: "index.js" }),
   );
-  await writeFile(path.join(dir, "vendor", "greeting", "index.js"), "export const greet = (t) => `hello ${t}`;\n");
+  await writeFile(path.join(dir, "vendor", "greeting", "index.js"), 'export const greet = (t) => "hello " + t;\n');
   await exec("npm", ["pack", "--silent", "--pack-destination", path.join(dir, "vendor")], {
     cwd: path.join(dir, "vendor", "greeting"),
   });

@@ -12,6 +12,7 @@ import {
   readLanggraphConfig,
   readProjectEnv,
   StartupError,
+  unreadableBy,
 } from "@langopen/common";
 import { staticSchemaSpecs, writeStaticSchemasWhenReady } from "../schemas/static.js";
 import { bundleProjectUi } from "../ui/bundle.js";
@@ -354,29 +355,6 @@ async function extractForSandbox(
 
 /** The runtime-runner package's folder (dist/sandbox/index.js is two folders below it). */
 const RUNTIME_PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-/**
- * The first of `paths` (or of their parent folders) that a process of this uid and gid could not
- * read (a file) or enter and list (a folder), judged by the mode bits: the child has no
- * supplementary groups (libuv drops them when it changes the user).
- */
-async function unreadableBy(uid: number, gid: number, paths: string[]): Promise<string | undefined> {
-  const can = (st: { uid: number; gid: number; mode: number }, bits: number) => {
-    const shift = st.uid === uid ? 6 : st.gid === gid ? 3 : 0;
-    return ((st.mode >> shift) & bits) === bits;
-  };
-  for (const file of paths) {
-    const real = await realpath(file).catch(() => file);
-    for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
-      const st = await stat(dir).catch(() => undefined);
-      if (st && !can(st, 0o1)) return dir;
-      if (path.dirname(dir) === dir) break;
-    }
-    const st = await stat(real).catch(() => undefined);
-    if (st && !can(st, st.isDirectory() ? 0o5 : 0o4)) return real;
-  }
-  return undefined;
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
