@@ -1,7 +1,14 @@
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { freePort, freePortPreferring } from "./net.js";
+
+const exec = promisify(execFile);
 
 const ephemeralLow = Number.parseInt(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0] ?? "", 10);
 
@@ -36,5 +43,26 @@ describe("freePort", () => {
     } finally {
       taken.close();
     }
+  });
+});
+
+describe("freePort's reservations", () => {
+  it("never hands out a port another pick took within the minute, in this process or another", async () => {
+    const first = await freePort();
+    const marked = await stat(path.join(os.tmpdir(), "langopen-ports", String(first)));
+    expect(Date.now() - marked.mtimeMs).toBeLessThan(60_000);
+    // Another process's picks, at the same time as this one's.
+    const script = `import { freePort } from ${JSON.stringify(new URL("../dist/net.js", import.meta.url).href)};
+      const ports = []; for (let i = 0; i < 150; i++) ports.push(await freePort()); console.log(JSON.stringify(ports));`;
+    const [other, mine] = await Promise.all([
+      exec(process.execPath, ["--input-type=module", "-e", script]).then((r) => JSON.parse(r.stdout) as number[]),
+      (async () => {
+        const ports: number[] = [];
+        for (let i = 0; i < 150; i++) ports.push(await freePort());
+        return ports;
+      })(),
+    ]);
+    const all = [first, ...mine, ...other];
+    expect(new Set(all).size).toBe(all.length);
   });
 });

@@ -144,8 +144,10 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
     child.send({ type: "credentials", ...runtimeCredentials });
   }
   logger.info({ child_pid: child.pid, sandbox: config.LANGOPEN_SANDBOX, uid: sandbox.uid }, "Started the sandboxed runtime");
+  let stopAsked = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
+      stopAsked = true;
       // A signal to runsc does not reach the process inside: runsc sends it.
       if (gvisor) void gvisor.kill("TERM");
       else child.kill("SIGTERM");
@@ -161,7 +163,9 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
   await gvisor?.dispose();
   await sandbox.dispose();
   logger.info({ code, signal }, "Sandboxed runtime exited");
-  process.exit(code ?? 1);
+  // Stopped by the signal it was sent for a stop asked here (early in its start, before its own
+  // handlers were in place): a clean stop, as when it handles the signal itself.
+  process.exit(code ?? (stopAsked && signal === "SIGTERM" ? 0 : 1));
 }
 
 async function main(): Promise<void> {
