@@ -1,0 +1,9 @@
+export type { AgentDeployment } from "./generated/agent-deployment.js";
+export {
+  AGENT_DEPLOYMENT_GROUP,
+  AGENT_DEPLOYMENT_KIND,
+  AGENT_DEPLOYMENT_PLURAL,
+  AGENT_DEPLOYMENT_VERSION,
+  agentDeploymentSchema,
+} from "./generated/agent-deployment-schema.js";
+export { agentDeploymentIssues, isAgentDeployment, type SchemaIssue } from "./validate.js";
