@@ -209,13 +209,16 @@ export class LocalDriver implements Driver {
       ...(d.resources.runtime_memory_mb ? { LANGOPEN_RUNTIME_MAX_MEMORY_MB: String(d.resources.runtime_memory_mb) } : {}),
     };
     const log = createWriteStream(path.join(dir, "runtime.log"), { flags: "a" });
+    log.on("error", (err) => this.options.logger.warn({ err, deployment: d.name }, "Could not write the data plane's log"));
     const tail: string[] = [];
     const proc = spawn(process.execPath, [this.options.launcherMain], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
     unit.proc = proc;
     unit.log = log;
     for (const stream of [proc.stdout, proc.stderr]) {
       stream?.on("data", (chunk: Buffer) => {
-        log.write(chunk);
+        // The log ends when the process exits; its children (its runtimes) may still write a last
+        // line through the inherited pipe after it was killed.
+        if (!log.writableEnded) log.write(chunk);
         for (const line of chunk.toString("utf8").split("\n")) {
           if (line.trim() === "") continue;
           tail.push(line);
