@@ -46,6 +46,7 @@ const COMMANDS = [
   "secrets list",
   "secrets unset",
   "audit",
+  "bundle fetch",
   "dev",
 ];
 
@@ -106,6 +107,8 @@ describe("usage", () => {
     [["keys", "create", "--name", "ci"], "missing --role"],
     [["keys", "create", "--name", "ci", "--role", "root"], "--role must be one of admin, developer, viewer"],
     [["deploy", "--name", "a", "--git", "https://example.com/a.git", "--dir", "."], "give --git or --dir, not both"],
+    [["bundle", "fetch", "r1", "--to", "out"], "missing --public-key"],
+    [["bundle", "fetch", "--public-key", "k.pem", "--to", "out"], "REVISION_ID"],
   ])("%j is a usage error (exit 2): %s", async (argv, message) => {
     const res = await run(argv, { env: { LANGOPEN_API_KEY: "k" } });
     expect(res.code).toBe(2);

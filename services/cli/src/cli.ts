@@ -1,6 +1,7 @@
 import type { GlobalFlags } from "./args.js";
 import { type Control, createControl } from "./client.js";
 import { auditCommand } from "./commands/audit.js";
+import { bundleFetchCommand } from "./commands/bundle.js";
 import { deployCommand } from "./commands/deploy.js";
 import {
   deploymentsDeleteCommand,
@@ -39,6 +40,7 @@ const COMMANDS: readonly Command[] = [
   secretsListCommand,
   secretsUnsetCommand,
   auditCommand,
+  bundleFetchCommand,
   devCommand,
 ];
 

@@ -202,6 +202,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
           wake: () => wake(),
           defaultSandbox: options.defaultSandbox,
           verifyCacheSeconds: options.keyCacheSeconds,
+          bundleDir,
         });
         builder.register(router);
       },

@@ -310,6 +310,63 @@ describe("platform", () => {
     expect(plain(events)).not.toContain("s3cr3t");
   }, 300_000);
 
+  it("hands a revision's bundle to a key of its deployment, verified before it is extracted", async () => {
+    const admin = clients(ADMIN_KEY);
+    const reader = await admin.keys.createApiKey({ name: "bundle-reader", role: Role.VIEWER, deployment: "support-bot" });
+    const publicKey = path.join(platformDir, "signing-key.pub.pem");
+    const out = await makeTempDir("bundle-out");
+    try {
+      const { revision } = await admin.deployments.getRevision({ revisionId: firstRevision });
+      const fetched = await cli(
+        ["bundle", "fetch", firstRevision, "--public-key", publicKey, "--to", path.join(out, "v1"), "--json"],
+        reader.key,
+      );
+      expect(fetched.code, fetched.stderr).toBe(0);
+      expect(lastJson(fetched.stdout)).toMatchObject({ digest: revision?.bundleDigest, dir: path.join(out, "v1") });
+      expect(await readFile(path.join(out, "v1", "src", "echo.mjs"), "utf8")).toContain('"v1"');
+      expect(await readdir(path.join(out, "v1", "node_modules"))).toContain("greeting");
+
+      // The tampered bundle of v2 (previous test) is refused, and nothing is extracted.
+      const { revisions } = await admin.deployments.listRevisions({ deployment: "support-bot" });
+      const v2 = revisions.find((r) => r.redeployOf === "" && r.revisionId !== firstRevision && r.bundleDigest !== "");
+      const altered = await cli(
+        ["bundle", "fetch", v2?.revisionId ?? "", "--public-key", publicKey, "--to", path.join(out, "v2")],
+        reader.key,
+      );
+      expect(altered.code).toBe(1);
+      expect(altered.stderr).toMatch(/refused the bundle .* altered/);
+      expect(await readdir(path.join(out, "v2")).catch(() => [])).toEqual([]);
+
+      // Another platform's key does not vouch for this one's bundles.
+      const { generateKeyPairSync } = await import("node:crypto");
+      const otherKey = path.join(out, "other.pub.pem");
+      await writeFile(otherKey, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }).toString());
+      const foreign = await cli(
+        ["bundle", "fetch", firstRevision, "--public-key", otherKey, "--to", path.join(out, "v1b")],
+        reader.key,
+      );
+      expect(foreign.code).toBe(1);
+      expect(foreign.stderr).toMatch(/refused the bundle/);
+      expect(await readdir(path.join(out, "v1b")).catch(() => [])).toEqual([]);
+
+      // Unknown revisions and strangers get nothing.
+      const unknown = await cli(
+        ["bundle", "fetch", "00000000-0000-0000-0000-000000000000", "--public-key", publicKey, "--to", path.join(out, "x")],
+        reader.key,
+      );
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/not found/i);
+      const stranger = await cli(
+        ["bundle", "fetch", firstRevision, "--public-key", publicKey, "--to", path.join(out, "y")],
+        "lok_nope",
+      );
+      expect(stranger.code).toBe(1);
+      expect(stranger.stderr).toMatch(/not valid/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it("starts a deployment's data plane again when it dies, on the same URL", async () => {
     const admin = clients(ADMIN_KEY);
     const pids = await launcherPids(deployed.deployment_id as string);

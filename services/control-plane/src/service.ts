@@ -1,8 +1,13 @@
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
   alreadyExists,
+  type BundleDigest,
+  bundleFileName,
   failedPrecondition,
   invalidArgument,
   type Logger,
@@ -10,6 +15,7 @@ import {
   type PoolClient,
   peerAddressKey,
   Reason,
+  signatureFileOf,
 } from "@langopen/common";
 import type { ApiKeySchema } from "@langopen/gen/langopen/control/v1/api_key_pb";
 import { type ApiKey, Role } from "@langopen/gen/langopen/control/v1/api_key_pb";
@@ -62,7 +68,12 @@ export interface ControlServiceOptions {
   defaultSandbox: SandboxName;
   /** How long a data plane may cache a VerifyApiKey answer. */
   verifyCacheSeconds: number;
+  /** Where the builder writes bundles (GetBundle reads them there). */
+  bundleDir: string;
 }
+
+/** The size of GetBundle's chunks (well under any message limit). */
+const BUNDLE_CHUNK_BYTES = 256 * 1024;
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -480,6 +491,29 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
         throw notFound("revision", req.revisionId);
       await authorize(ctx, "deployments.read", "revision.get", rev.deployment_id);
       return { revision: revisionMessage(rev) };
+    },
+
+    async *getBundle(req, ctx) {
+      if (!req.revisionId) throw invalidArgument("revision_id is required");
+      const caller = await authenticate(ctx);
+      const rev = await store.getRevision(req.revisionId);
+      if (!rev || (caller.deploymentId !== null && caller.deploymentId !== rev.deployment_id))
+        throw notFound("revision", req.revisionId);
+      await authorize(ctx, "deployments.read", "revision.bundle", rev.deployment_id);
+      if (!rev.bundle_digest)
+        throw failedPrecondition(Reason.RevisionNotBuilt, `revision ${rev.number} has no bundle (its status is ${rev.status})`);
+      const file = path.join(options.bundleDir, bundleFileName(rev.bundle_digest as BundleDigest));
+      const [signature, info] = await Promise.all([readFile(signatureFileOf(file), "utf8"), stat(file)]).catch((err) => {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        throw failedPrecondition(
+          Reason.RevisionNotBuilt,
+          `the bundle of revision ${rev.number} (${rev.bundle_digest}) is missing from the platform's bundle store`,
+        );
+      });
+      yield { part: { case: "header", value: { digest: rev.bundle_digest, signature, size: BigInt(info.size) } } };
+      for await (const chunk of createReadStream(file, { highWaterMark: BUNDLE_CHUNK_BYTES, signal: ctx.signal })) {
+        yield { part: { case: "chunk", value: chunk as Buffer } };
+      }
     },
 
     async rollback(req, ctx) {

@@ -12,6 +12,129 @@ import type { Deployment, DeploymentJson, Resources, ResourcesJson, Revision, Re
 export declare const file_langopen_control_v1_deployment_service: GenFile;
 
 /**
+ * @generated from message langopen.control.v1.GetBundleRequest
+ */
+export declare type GetBundleRequest = Message<"langopen.control.v1.GetBundleRequest"> & {
+  /**
+   * @generated from field: string revision_id = 1;
+   */
+  revisionId: string;
+};
+
+/**
+ * @generated from message langopen.control.v1.GetBundleRequest
+ */
+export declare type GetBundleRequestJson = {
+  /**
+   * @generated from field: string revision_id = 1;
+   */
+  revisionId?: string;
+};
+
+/**
+ * Describes the message langopen.control.v1.GetBundleRequest.
+ * Use `create(GetBundleRequestSchema)` to create a new message.
+ */
+export declare const GetBundleRequestSchema: GenMessage<GetBundleRequest, {jsonType: GetBundleRequestJson}>;
+
+/**
+ * @generated from message langopen.control.v1.BundleHeader
+ */
+export declare type BundleHeader = Message<"langopen.control.v1.BundleHeader"> & {
+  /**
+   * sha256:<hex>
+   *
+   * @generated from field: string digest = 1;
+   */
+  digest: string;
+
+  /**
+   * The bundle's signature file as the platform wrote it (JSON: digest, Ed25519 signature, key id).
+   *
+   * @generated from field: string signature = 2;
+   */
+  signature: string;
+
+  /**
+   * @generated from field: int64 size = 3;
+   */
+  size: bigint;
+};
+
+/**
+ * @generated from message langopen.control.v1.BundleHeader
+ */
+export declare type BundleHeaderJson = {
+  /**
+   * sha256:<hex>
+   *
+   * @generated from field: string digest = 1;
+   */
+  digest?: string;
+
+  /**
+   * The bundle's signature file as the platform wrote it (JSON: digest, Ed25519 signature, key id).
+   *
+   * @generated from field: string signature = 2;
+   */
+  signature?: string;
+
+  /**
+   * @generated from field: int64 size = 3;
+   */
+  size?: string;
+};
+
+/**
+ * Describes the message langopen.control.v1.BundleHeader.
+ * Use `create(BundleHeaderSchema)` to create a new message.
+ */
+export declare const BundleHeaderSchema: GenMessage<BundleHeader, {jsonType: BundleHeaderJson}>;
+
+/**
+ * @generated from message langopen.control.v1.GetBundleResponse
+ */
+export declare type GetBundleResponse = Message<"langopen.control.v1.GetBundleResponse"> & {
+  /**
+   * @generated from oneof langopen.control.v1.GetBundleResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: langopen.control.v1.BundleHeader header = 1;
+     */
+    value: BundleHeader;
+    case: "header";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * @generated from message langopen.control.v1.GetBundleResponse
+ */
+export declare type GetBundleResponseJson = {
+  /**
+   * @generated from field: langopen.control.v1.BundleHeader header = 1;
+   */
+  header?: BundleHeaderJson;
+
+  /**
+   * @generated from field: bytes chunk = 2;
+   */
+  chunk?: string;
+};
+
+/**
+ * Describes the message langopen.control.v1.GetBundleResponse.
+ * Use `create(GetBundleResponseSchema)` to create a new message.
+ */
+export declare const GetBundleResponseSchema: GenMessage<GetBundleResponse, {jsonType: GetBundleResponseJson}>;
+
+/**
  * @generated from message langopen.control.v1.SecretValue
  */
 export declare type SecretValue = Message<"langopen.control.v1.SecretValue"> & {
@@ -1010,6 +1133,18 @@ export declare const DeploymentService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamLogsRequestSchema;
     output: typeof StreamLogsResponseSchema;
+  },
+  /**
+   * A built revision's signed bundle, for a data plane that runs elsewhere: first its header (digest
+   * and signature), then its bytes in chunks. The receiver verifies both with the platform's public
+   * key before it extracts anything. FAILED_PRECONDITION when the revision has no bundle.
+   *
+   * @generated from rpc langopen.control.v1.DeploymentService.GetBundle
+   */
+  getBundle: {
+    methodKind: "server_streaming";
+    input: typeof GetBundleRequestSchema;
+    output: typeof GetBundleResponseSchema;
   },
 }>;
 
