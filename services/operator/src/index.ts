@@ -6,4 +6,5 @@ export {
   AGENT_DEPLOYMENT_VERSION,
   agentDeploymentSchema,
 } from "./generated/agent-deployment-schema.js";
+export { type EgressTarget, type KubeObject, type RenderSettings, renderDataPlane } from "./render.js";
 export { agentDeploymentIssues, isAgentDeployment, type SchemaIssue } from "./validate.js";
