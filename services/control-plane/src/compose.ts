@@ -13,6 +13,7 @@ import {
   startPolling,
   startRpcServer,
 } from "@langopen/common";
+import { createPool } from "@langopen/data-plane";
 import { BuilderService } from "@langopen/gen/langopen/builder/v1/builder_service_pb";
 import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
 import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
@@ -26,7 +27,7 @@ import { logSource } from "./logs.js";
 import { pipelinePass } from "./pipeline.js";
 import { SecretBox } from "./secrets.js";
 import { registerControlServices } from "./service.js";
-import { ControlStore, createControlPool, type SandboxName } from "./store.js";
+import { ControlStore, type SandboxName } from "./store.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -148,7 +149,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
     }
     const controlUrl = options.databaseUrl ?? (await controlDatabase(adminUrl));
     await migrate(controlUrl, MIGRATIONS_DIR, logger);
-    const pool: Pool = createControlPool(controlUrl, logger);
+    const pool: Pool = createPool({ connectionString: controlUrl, applicationName: "langopen-control-plane" }, logger);
     stops.push(() => pool.end());
     const store = new ControlStore(pool);
     const secretBox = options.secretsKey

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { MAX_TARBALL_BYTES } from "@langopen/builder";
 import {
   alreadyExists,
   type BundleDigest,
@@ -80,7 +81,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Variables the data plane sets itself: a deployment may not override them (upstream keeps a similar list). */
 const RESERVED_ENV =
   /^(LANGOPEN_|DATABASE_URL$|REDIS_URL$|PORT$|HOST$|POSTGRES_|REDIS_|WORKER_|RPC_|METRICS_|NODE_OPTIONS$|PATH$|HOME$)/;
-const MAX_TARBALL = 64 * 1024 * 1024;
 const MAX_VALUE = 64 * 1024;
 
 const bearer = (ctx: HandlerContext): string | undefined => {
@@ -305,7 +305,8 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
         };
       } else if (source?.kind.case === "tarball" || req.tarball.length > 0) {
         if (req.tarball.length === 0) throw invalidArgument("a tarball source needs the tarball");
-        if (req.tarball.length > MAX_TARBALL) throw invalidArgument(`the tarball is larger than ${MAX_TARBALL} bytes`);
+        if (req.tarball.length > MAX_TARBALL_BYTES)
+          throw invalidArgument(`the tarball is larger than ${MAX_TARBALL_BYTES} bytes`);
         sourceRow = { tarball: { size: req.tarball.length }, config_path: checkConfigPath(source?.configPath ?? "") };
       } else {
         throw invalidArgument("source (a git URL, or a tarball) is required", [{ field: "source", description: "missing" }]);
@@ -391,7 +392,8 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
       }
       if (req.tarball.length > 0) {
         if (!source.tarball) throw failedPrecondition(Reason.SourceMismatch, "a tarball applies to tarball sources only");
-        if (req.tarball.length > MAX_TARBALL) throw invalidArgument(`the tarball is larger than ${MAX_TARBALL} bytes`);
+        if (req.tarball.length > MAX_TARBALL_BYTES)
+          throw invalidArgument(`the tarball is larger than ${MAX_TARBALL_BYTES} bytes`);
         source.tarball = { size: req.tarball.length };
         rebuild = true;
       }
@@ -456,7 +458,8 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
       if (source.tarball) {
         if (req.tarball.length === 0)
           throw failedPrecondition(Reason.SourceMismatch, "rebuilding an uploaded source needs a new tarball");
-        if (req.tarball.length > MAX_TARBALL) throw invalidArgument(`the tarball is larger than ${MAX_TARBALL} bytes`);
+        if (req.tarball.length > MAX_TARBALL_BYTES)
+          throw invalidArgument(`the tarball is larger than ${MAX_TARBALL_BYTES} bytes`);
         source.tarball = { size: req.tarball.length };
       } else if (req.tarball.length > 0) {
         throw failedPrecondition(Reason.SourceMismatch, "a tarball applies to tarball sources only");

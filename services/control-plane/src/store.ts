@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { type Logger, type Pool, type PoolClient, unavailable } from "@langopen/common";
-import pg from "pg";
+import type { Pool, PoolClient } from "@langopen/common";
+import { inTransaction, sqlState } from "@langopen/data-plane";
+import type pg from "pg";
 
 /**
  * Every SQL statement of the control plane. Rows come out as plain objects the service maps to
@@ -131,29 +132,6 @@ export interface NewDeployment {
 const UNIQUE_VIOLATION = "23505";
 
 /** A pool for the control plane's database: a connection it cannot get means the database is down. */
-export function createControlPool(connectionString: string, logger: Logger): Pool {
-  const pool = new pg.Pool({
-    connectionString,
-    max: 10,
-    application_name: "langopen-control-plane",
-    connectionTimeoutMillis: 5_000,
-  });
-  pool.on("error", (err) => logger.warn({ err }, "Lost idle Postgres connection"));
-  return pool;
-}
-
-const isUniqueViolation = (err: unknown): boolean => (err as { code?: string }).code === UNIQUE_VIOLATION;
-
-/** Errors that are not about the statement (connection refused, reset, terminated, shutting down) are an outage. */
-function outage(err: unknown): unknown {
-  const code = (err as { code?: string }).code ?? "";
-  const lost =
-    /^(08|57P0)/.test(code) ||
-    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOENT", "EPIPE"].includes(code) ||
-    /Connection terminated|timeout exceeded when trying to connect/.test((err as Error).message ?? "");
-  return lost ? unavailable("postgres", err) : err;
-}
-
 const DEPLOYMENT_COLUMNS = `d.*,
   (SELECT r.revision_id FROM revisions r WHERE r.deployment_id = d.deployment_id ORDER BY r.number DESC LIMIT 1) AS latest_revision_id,
   ARRAY(SELECT s.name FROM secrets s WHERE s.deployment_id = d.deployment_id ORDER BY s.name) AS secret_names`;
@@ -162,32 +140,12 @@ export class ControlStore {
   constructor(private readonly pool: Pool) {}
 
   private async query<R extends pg.QueryResultRow>(sql: string, values: unknown[] = [], client?: PoolClient): Promise<R[]> {
-    try {
-      return (await (client ?? this.pool).query<R>(sql, values)).rows;
-    } catch (err) {
-      throw outage(err);
-    }
+    return (await (client ?? this.pool).query<R>(sql, values)).rows;
   }
 
   /** Runs `fn` in one transaction; an audit entry written through it commits or rolls back with the change. */
   async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw unavailable("postgres", err);
-    }
-    try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw outage(err);
-    } finally {
-      client.release();
-    }
+    return inTransaction(this.pool, fn);
   }
 
   // Deployments
@@ -204,7 +162,7 @@ export class ControlStore {
       );
       return this.getDeployment((row as { deployment_id: string }).deployment_id, client);
     } catch (err) {
-      if (isUniqueViolation(err)) {
+      if (sqlState(err) === UNIQUE_VIOLATION) {
         await client.query("ROLLBACK TO SAVEPOINT create_deployment");
         return undefined;
       }

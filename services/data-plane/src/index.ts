@@ -20,6 +20,6 @@ export { isPgUnavailable, sqlState, translatePgError } from "./store/pg-errors.j
 export * from "./store/run-lease-store.js";
 export * from "./store/run-rows.js";
 export * from "./store/run-store.js";
-export { createPool, type PoolOptions } from "./store/sql.js";
+export { createPool, inTransaction, type PoolOptions } from "./store/sql.js";
 export * from "./store/thread-store.js";
 export * from "./store/webhook-store.js";
