@@ -5,12 +5,13 @@ import type { RunStore } from "@langopen/data-plane";
 const COUNT_CAP = 1_000_000;
 
 /**
- * The queue as the database holds it: `langopen_runs_pending` (waiting, due or scheduled) and
+ * The queue as the database holds it: `langopen_runs_pending` (waiting, due or scheduled),
+ * `langopen_runs_runnable` (what a worker could start now: what workers scale on) and
  * `langopen_runs_running`, counted when scraped, at most once per `refreshMs` (scrapes of several
  * Prometheus replicas, or a dashboard's, share one count).
  */
 export function registerRunGauges(registry: Registry, runs: Pick<RunStore, "countActive">, refreshMs = 1_000): void {
-  let last: { at: number; counts: Promise<{ pending: number; running: number }> } | undefined;
+  let last: { at: number; counts: Promise<{ pending: number; running: number; runnable: number }> } | undefined;
   const counts = () => {
     if (!last || Date.now() - last.at >= refreshMs) {
       const counting = runs.countActive(COUNT_CAP);
@@ -22,7 +23,7 @@ export function registerRunGauges(registry: Registry, runs: Pick<RunStore, "coun
     }
     return last.counts;
   };
-  const gauge = (name: string, help: string, key: "pending" | "running") =>
+  const gauge = (name: string, help: string, key: "pending" | "running" | "runnable") =>
     new Gauge({
       name,
       help,
@@ -35,5 +36,10 @@ export function registerRunGauges(registry: Registry, runs: Pick<RunStore, "coun
       },
     });
   gauge("langopen_runs_pending", "Runs waiting to be started (pending), due now or scheduled later.", "pending");
+  gauge(
+    "langopen_runs_runnable",
+    "Runs a worker could start now: due, first in their thread's queue, their thread not busy (what workers scale on).",
+    "runnable",
+  );
   gauge("langopen_runs_running", "Runs being executed by a worker now.", "running");
 }

@@ -226,11 +226,23 @@ export interface MetricsServer {
 
 /**
  * Serves `GET /metrics` over HTTP/1.1 on a port of its own, for services whose RPC port speaks
- * cleartext HTTP/2 (h2c), which Prometheus does not scrape. Nothing else is served.
+ * cleartext HTTP/2 (h2c), which Prometheus does not scrape. Nothing else is served, except the
+ * probes given (path: 200 while the check holds, 503 otherwise), for a process that serves no HTTP of its own.
  */
-export async function startMetricsServer(options: { host: string; port: number; registry: Registry }): Promise<MetricsServer> {
+export async function startMetricsServer(options: {
+  host: string;
+  port: number;
+  registry: Registry;
+  probes?: Record<string, () => boolean>;
+}): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const probe = options.probes?.[path];
+    if (probe && (req.method === "GET" || req.method === "HEAD")) {
+      const ok = probe();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok }));
+      return;
+    }
     if (path !== "/metrics" || (req.method !== "GET" && req.method !== "HEAD")) {
       res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ detail: "Not Found" }));
       return;

@@ -1,6 +1,6 @@
 // The metrics of one process under `npm start` (GET /metrics of the gateway shows every part's): what one run's
 // life adds, the queue, pools, RPCs and webhooks, that Prometheus accepts the exposition (`promtool check metrics`),
-// and that every metric the shipped alerts and dashboard (observability/) use is exported.
+// and that every metric the shipped alerts (charts/langopen/files/alerts.yml) and dashboard (observability/) use is exported.
 import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -9,7 +9,8 @@ import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, type TestStack } from "./test-fixtures/stack.js";
 
-const OBSERVABILITY = fileURLToPath(new URL("../../../observability/", import.meta.url));
+const ALERTS = fileURLToPath(new URL("../../../charts/langopen/files/alerts.yml", import.meta.url));
+const DASHBOARD = fileURLToPath(new URL("../../../observability/dashboard.json", import.meta.url));
 const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim() !== "";
 if (!hasPromtool && !process.env.CI) console.log("Skipping the promtool checks: apt-get install prometheus");
 
@@ -113,8 +114,8 @@ describe("metrics under npm start", () => {
   it("exports every metric the shipped alerts and dashboard use", async () => {
     const text = await scrape();
     const used = new Set<string>();
-    for (const file of ["alerts.yml", "dashboard.json"]) {
-      for (const match of (await readFile(`${OBSERVABILITY}${file}`, "utf8")).matchAll(/\blangopen_[a-z_]+/g)) {
+    for (const file of [ALERTS, DASHBOARD]) {
+      for (const match of (await readFile(file, "utf8")).matchAll(/\blangopen_[a-z_]+/g)) {
         used.add(match[0].replace(/_(bucket|sum|count)$/, ""));
       }
     }

@@ -1,17 +1,18 @@
-// The alert rules and dashboard shipped in observability/: promtool accepts the rules and their unit tests pass
-// (each alert fires on the series that should fire it and stays quiet on healthy ones); the dashboard is a
-// Grafana dashboard whose every panel queries Prometheus.
+// The alert rules the chart ships (charts/langopen/files/, rendered as its PrometheusRule) and the dashboard in
+// observability/: promtool accepts the rules and their unit tests pass (each alert fires on the series that should
+// fire it and stays quiet on healthy ones); the dashboard is a Grafana dashboard whose every panel queries Prometheus.
 import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-const DIR = fileURLToPath(new URL("../../../observability/", import.meta.url));
+const ALERTS_DIR = fileURLToPath(new URL("../../../charts/langopen/files/", import.meta.url));
+const DASHBOARD = fileURLToPath(new URL("../../../observability/dashboard.json", import.meta.url));
 const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim() !== "";
 
-const promtool = (...args: string[]) => spawnSync("promtool", args, { cwd: DIR, encoding: "utf8" });
+const promtool = (...args: string[]) => spawnSync("promtool", args, { cwd: ALERTS_DIR, encoding: "utf8" });
 
-describe("observability/", () => {
+describe("alert rules and dashboard", () => {
   it.skipIf(!hasPromtool && !process.env.CI)("has alert rules promtool accepts, whose unit tests pass", () => {
     const checked = promtool("check", "rules", "alerts.yml");
     expect(checked.error).toBeUndefined();
@@ -23,7 +24,7 @@ describe("observability/", () => {
   });
 
   it("has a dashboard whose every panel queries Prometheus", async () => {
-    const dashboard = JSON.parse(await readFile(`${DIR}dashboard.json`, "utf8")) as {
+    const dashboard = JSON.parse(await readFile(DASHBOARD, "utf8")) as {
       uid: string;
       panels: Array<{ title: string; datasource: { type: string }; targets: Array<{ expr: string }> }>;
     };

@@ -40,13 +40,33 @@ export interface RenderSettings {
   uid?: number;
   /** How long a worker may drain its runs on a rollout (SIGTERM, then SIGKILL after this). */
   drainSeconds?: number;
+  /** How long a revision's pods may take to become ready before its rollout counts as failed. */
+  progressDeadlineSeconds?: number;
 }
 
-const PORTS = { gateway: 8123, apiServer: 8124, runtime: 8125 } as const;
+const PORTS = { gateway: 8123, apiServer: 8124, runtime: 8125, metrics: 9464 } as const;
 const BUNDLE_DIR = "/bundle";
 const PROJECT_DIR = `${BUNDLE_DIR}/project`;
 const KEYS_DIR = "/etc/langopen/keys";
-type Component = "gateway" | "api-server" | "worker" | "runtime";
+export type Component = "gateway" | "api-server" | "worker" | "runtime";
+
+/** The kinds renderDataPlane can produce: what a reconcile lists to delete the owned objects no longer rendered. */
+export const RENDERED_KINDS = [
+  { apiVersion: "v1", kind: "ServiceAccount" },
+  { apiVersion: "apps/v1", kind: "Deployment" },
+  { apiVersion: "v1", kind: "Service" },
+  { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
+  { apiVersion: "policy/v1", kind: "PodDisruptionBudget" },
+  { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler" },
+  { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" },
+] as const;
+
+/** The label every pod of a revision carries (a rollout waits until no worker of the old one is left). */
+export const REVISION_LABEL = "platform.langopen.dev/revision";
+
+/** The labels that select everything the operator rendered for one AgentDeployment. */
+export const ownedSelector = (name: string) =>
+  `app.kubernetes.io/instance=${name},app.kubernetes.io/managed-by=langopen-operator`;
 
 /**
  * Everything a data plane is made of in the cluster, for one AgentDeployment: pure (the same
@@ -97,6 +117,11 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
       ? [{ name: "REDIS_URL", valueFrom: { secretKeyRef: { name: spec.redis.secretName, key: spec.redis.key } } }]
       : []),
   ];
+  /** Prometheus' scrape port of the services whose own port speaks h2c (the gateway serves /metrics itself). */
+  const metricsEnv = [
+    { name: "METRICS_HOST", value: "0.0.0.0" },
+    { name: "METRICS_PORT", value: String(PORTS.metrics) },
+  ];
   /** A server's listen variables: every interface of the pod, on its port. */
   const listenOn = (hostVar: string, portVar: string, port: number) => [
     { name: hostVar, value: "0.0.0.0" },
@@ -121,8 +146,18 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
     name: "fetch-bundle",
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy ?? "IfNotPresent",
-    command: ["node", "services/cli/dist/main.js", "bundle", "fetch", spec.revision.id],
-    args: ["--public-key", `${KEYS_DIR}/signing-key.pub.pem`, "--to", PROJECT_DIR],
+    // args, not command: the image's entry point (tini) stays the first process and reaps children.
+    args: [
+      "node",
+      "services/cli/dist/main.js",
+      "bundle",
+      "fetch",
+      spec.revision.id,
+      "--public-key",
+      `${KEYS_DIR}/signing-key.pub.pem`,
+      "--to",
+      PROJECT_DIR,
+    ],
     env: [{ name: "LANGOPEN_CONTROL_URL", value: settings.controlPlaneUrl }, secretEnv("LANGOPEN_API_KEY", "bundle-key")],
     securityContext: hardened,
     volumeMounts: [
@@ -134,7 +169,7 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
   const deployment = (
     component: Component,
     replicas: number,
-    container: { args: string[]; env: unknown[]; port?: number; resources: unknown },
+    container: { args: string[]; env: unknown[]; port?: number; metrics?: boolean; resources: unknown },
     extra: Record<string, unknown> = {},
   ): KubeObject => ({
     apiVersion: "apps/v1",
@@ -142,17 +177,18 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
     metadata: {
       ...meta(`${name}-${component}`, component),
       annotations: {
-        "platform.langopen.dev/revision": spec.revision.id,
+        [REVISION_LABEL]: spec.revision.id,
         "platform.langopen.dev/bundle": spec.revision.bundleDigest,
       },
     },
     spec: {
       replicas,
+      progressDeadlineSeconds: settings.progressDeadlineSeconds ?? 600,
       selector: { matchLabels: selector(component) },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: {
-          labels: { ...base(component), "platform.langopen.dev/revision": spec.revision.id },
+          labels: { ...base(component), [REVISION_LABEL]: spec.revision.id },
         },
         spec: {
           serviceAccountName: serviceAccount,
@@ -171,11 +207,13 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
               name: component,
               image: settings.image,
               imagePullPolicy: settings.imagePullPolicy ?? "IfNotPresent",
-              command: ["node"],
-              args: container.args,
+              args: ["node", ...container.args],
               env: container.env,
               envFrom,
-              ...(container.port ? { ports: [{ name: "serve", containerPort: container.port, protocol: "TCP" }] } : {}),
+              ports: [
+                ...(container.port ? [{ name: "serve", containerPort: container.port, protocol: "TCP" }] : []),
+                ...(container.metrics ? [{ name: "metrics", containerPort: PORTS.metrics, protocol: "TCP" }] : []),
+              ],
               resources: container.resources,
               securityContext: hardened,
               volumeMounts: [
@@ -194,13 +232,19 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
       },
     },
   });
-  const service = (component: Component, port: number, appProtocol: string): KubeObject => ({
+  const service = (component: Component, port: number, appProtocol: string, metrics = false): KubeObject => ({
     apiVersion: "v1",
     kind: "Service",
     metadata: meta(`${name}-${component}`, component),
     spec: {
       selector: selector(component),
-      ports: [{ name: "serve", port, targetPort: "serve", protocol: "TCP", appProtocol }],
+      ports: [
+        { name: "serve", port, targetPort: "serve", protocol: "TCP", appProtocol },
+        // The operator reads the runnable backlog here (status.backlog).
+        ...(metrics
+          ? [{ name: "metrics", port: PORTS.metrics, targetPort: "metrics", protocol: "TCP", appProtocol: "http" }]
+          : []),
+      ],
     },
   });
 
@@ -237,9 +281,11 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
     deployment("api-server", apiReplicas, {
       args: ["services/api-server/dist/main.js"],
       port: PORTS.apiServer,
+      metrics: true,
       resources: resourcesOf("apiServer"),
       env: [
         ...listenOn("RPC_HOST", "RPC_PORT", PORTS.apiServer),
+        ...metricsEnv,
         { name: "RUNTIME_URL", value: url("runtime", PORTS.runtime) },
         secretEnv("LANGOPEN_INTERNAL_SECRET", "internal-secret"),
         ...dependencyEnv,
@@ -251,8 +297,10 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
       workers.minReplicas ?? 1,
       {
         args: ["services/worker/dist/main.js"],
+        metrics: true,
         resources: resourcesOf("workers"),
         env: [
+          ...metricsEnv,
           { name: "RUNTIME_URLS", value: url("runtime", PORTS.runtime) },
           { name: "API_SERVER_URL", value: url("api-server", PORTS.apiServer) },
           { name: "LANGOPEN_GATEWAY_URL", value: url("gateway", PORTS.gateway) },
@@ -272,9 +320,11 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
       {
         args: ["services/runtime-runner/dist/main.js"],
         port: PORTS.runtime,
+        metrics: true,
         resources: resourcesOf("runtimes"),
         env: [
           ...listenOn("RPC_HOST", "RPC_PORT", PORTS.runtime),
+          ...metricsEnv,
           { name: "API_SERVER_URL", value: url("api-server", PORTS.apiServer) },
           { name: "LANGOPEN_GATEWAY_URL", value: url("gateway", PORTS.gateway) },
           secretEnv("LANGOPEN_RUNTIME_TOKEN", "runtime-token"),
@@ -285,7 +335,7 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
       sandbox === "none" ? {} : { runtimeClassName: sandbox },
     ),
     service("gateway", PORTS.gateway, "http"),
-    service("api-server", PORTS.apiServer, "kubernetes.io/h2c"),
+    service("api-server", PORTS.apiServer, "kubernetes.io/h2c", true),
     service("runtime", PORTS.runtime, "kubernetes.io/h2c"),
     ...networkPolicies(),
     ...disruptionBudgets(),
@@ -327,13 +377,15 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
       spec: { ...pods(component), policyTypes: ["Ingress", "Egress"], ingress, egress },
     });
     const fromOwn = { from: [pods()] };
+    // Prometheus and the operator scrape from their own namespaces; nothing else is served on this port.
+    const scrape = { from: [{ namespaceSelector: {} }], ports: [{ port: PORTS.metrics, protocol: "TCP" }] };
     return [
       policy("gateway", [{ ports: [{ port: PORTS.gateway, protocol: "TCP" }] }], common),
-      policy("api-server", [{ ...fromOwn, ports: [{ port: PORTS.apiServer, protocol: "TCP" }] }], common),
-      policy("worker", [], common),
+      policy("api-server", [{ ...fromOwn, ports: [{ port: PORTS.apiServer, protocol: "TCP" }] }, scrape], common),
+      policy("worker", [scrape], common),
       policy(
         "runtime",
-        [{ ...fromOwn, ports: [{ port: PORTS.runtime, protocol: "TCP" }] }],
+        [{ ...fromOwn, ports: [{ port: PORTS.runtime, protocol: "TCP" }] }, scrape],
         [
           dns,
           own,
@@ -401,7 +453,9 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
             type: "prometheus",
             metadata: {
               serverAddress: settings.prometheusUrl,
-              query: `sum(langopen_runs_pending{namespace="${namespace}",deployment_id="${spec.deploymentId}"})`,
+              // deployment_id: the chart's PodMonitor copies it from the pods' platform.langopen.dev/deployment-id
+              // label. max, not sum: every api-server replica counts the same queue.
+              query: `max(langopen_runs_runnable{namespace="${namespace}",deployment_id="${spec.deploymentId}"})`,
               threshold: String(spec.autoscaling?.backlogPerReplica ?? 10),
             },
           },

@@ -102,7 +102,7 @@ export interface RunStore {
    */
   countRunnable(atMost: number): Promise<number>;
   /** Runs waiting (pending, due or not) and running now, each counted up to `atMost` (for the metrics). */
-  countActive(atMost: number): Promise<{ pending: number; running: number }>;
+  countActive(atMost: number): Promise<{ pending: number; running: number; runnable: number }>;
   /** The thread as createFromThread's decide sees it, read without a lock (a guess to confirm there). */
   threadForRun(threadId: string, auth?: AuthFilter): Promise<ThreadForRun | undefined>;
   /**
@@ -246,13 +246,21 @@ export function createRunStore(pool: Pool, limits: RunStoreLimits = {}): RunStor
       return rows[0]?.n ?? 0;
     },
 
-    async countActive(atMost: number): Promise<{ pending: number; running: number }> {
-      const { rows } = await pool.query<{ pending: number; running: number }>(
+    async countActive(atMost: number): Promise<{ pending: number; running: number; runnable: number }> {
+      // runnable: what a worker could claim now (the claim's own predicate): due, the oldest pending
+      // run of its thread, and no run of that thread running. Runs queued behind a busy thread are not.
+      const { rows } = await pool.query<{ pending: number; running: number; runnable: number }>(
         `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM runs WHERE status = 'pending' LIMIT $1) AS p) AS pending,
-                (SELECT count(*)::int FROM (SELECT 1 FROM runs WHERE status = 'running' LIMIT $1) AS r) AS running`,
+                (SELECT count(*)::int FROM (SELECT 1 FROM runs WHERE status = 'running' LIMIT $1) AS r) AS running,
+                (SELECT count(*)::int FROM (
+                   SELECT 1 FROM runs r WHERE r.status = 'pending' AND r.run_after <= now()
+                     AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
+                     AND NOT EXISTS (SELECT 1 FROM runs y WHERE y.thread_id = r.thread_id AND y.status = 'pending'
+                                       AND (y.created_at, y.run_id) < (r.created_at, r.run_id))
+                   LIMIT $1) AS n) AS runnable`,
         [Math.max(0, Math.floor(atMost))],
       );
-      return { pending: rows[0]?.pending ?? 0, running: rows[0]?.running ?? 0 };
+      return { pending: rows[0]?.pending ?? 0, running: rows[0]?.running ?? 0, runnable: rows[0]?.runnable ?? 0 };
     },
 
     async createFromThread(
