@@ -30,6 +30,9 @@ function readConfig(): Readonly<GatewayConfig> {
 }
 
 /** Prints why the gateway must not start as configured, and exits. */
+/** How long the gateway waits for its runtime at start (it may start first, as pods do in any order). */
+const RUNTIME_WAIT_MS = 120_000;
+
 function refuseToStart(err: unknown): never {
   process.stderr.write(`${err instanceof StartupError ? err.message : String((err as Error)?.stack ?? err)}\n`);
   process.exit(1);
@@ -68,7 +71,11 @@ const auth = await loadAuth({
   runtime: config.AUTH_RUNTIME_URL
     ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
     : undefined,
-});
+  runtimeWait: {
+    ms: RUNTIME_WAIT_MS,
+    onWaiting: (err) => logger.info({ url: config.AUTH_RUNTIME_URL, err: err.message }, "Waiting for the runtime to answer"),
+  },
+}).catch(refuseToStart);
 const { http, ui } = await readProjectConfig(config.LANGOPEN_CONFIG);
 // The project's custom routes and UI run in a runtime, never here: without one to ask, refuse rather than answer 404.
 const httpAppRuntimeUrl = config.HTTP_APP_RUNTIME_URL ?? config.AUTH_RUNTIME_URL;

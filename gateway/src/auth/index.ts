@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { createClient, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { sleep } from "@langopen/common";
 import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
 import type { AuthOptions } from "../plugins/auth.js";
 import { parseApiKeys, staticApiKeys } from "./api-keys.js";
@@ -22,6 +23,25 @@ export interface AuthSources {
   controlPlane?: { transport: Transport; deploymentId: string };
   /** The runtime that serves the project's custom auth (AuthService), when it has one. */
   runtime?: Transport;
+  /**
+   * How long to wait for that runtime to answer when it is not up yet (in a cluster the pods
+   * start in any order); told of each wait. After it, the gateway refuses to start.
+   */
+  runtimeWait?: { ms: number; onWaiting?: (err: ConnectError) => void };
+}
+
+/** Calls until the peer answers, while it is unavailable (not yet listening), up to `waitMs`. */
+async function whenUp<T>(call: () => Promise<T>, wait: AuthSources["runtimeWait"]): Promise<T> {
+  const deadline = Date.now() + (wait?.ms ?? 0);
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof ConnectError && err.code === Code.Unavailable) || Date.now() + delay > deadline) throw err;
+      wait?.onWaiting?.(err);
+      await sleep(delay);
+    }
+  }
 }
 
 /** The gateway's auth from its settings: API keys, the project's custom auth (asked of the runtime), both or neither. */
@@ -47,7 +67,9 @@ export async function loadAuth(sources: AuthSources): Promise<AuthOptions> {
       : keys.length > 0
         ? staticApiKeys(keys)
         : undefined,
-    customAuth: sources.runtime ? await CustomAuth.connect(sources.runtime) : undefined,
+    customAuth: sources.runtime
+      ? await whenUp(() => CustomAuth.connect(sources.runtime as Transport), sources.runtimeWait)
+      : undefined,
   };
 }
 

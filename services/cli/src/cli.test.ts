@@ -2,6 +2,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createLogger, type RpcServer, startRpcServer } from "@langopen/common";
+import { DeploymentSchema, DeploymentStatus, SandboxProfile } from "@langopen/gen/langopen/control/v1/deployment_pb";
+import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { freePort } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliIo, runCli } from "./index.js";
@@ -226,5 +232,89 @@ describe("dev", () => {
     const res = await run(["dev", "--config", "sub/graphs.json"], { cwd: folder });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(path.join(folder, "sub", "graphs.json"));
+  });
+});
+
+describe("deployments get, against a control plane", () => {
+  const created = new Date(Date.now() - 3 * 3600_000);
+  const deployment = create(DeploymentSchema, {
+    deploymentId: "3f1c9a52-5a7e-4d0b-9f51-0c3e2b6a7d10",
+    name: "agent",
+    status: DeploymentStatus.DEGRADED,
+    statusMessage: "its data plane is down",
+    url: "http://agent.example",
+    replicas: 2,
+    sandbox: SandboxProfile.KATA,
+    createTime: timestampFromDate(created),
+    updateTime: timestampFromDate(created),
+    conditions: [
+      {
+        type: "Ready",
+        status: "False",
+        reason: "Unavailable",
+        message: "0 of 2 workers are ready",
+        lastTransitionTime: timestampFromDate(new Date(Date.now() - 90_000)),
+      },
+      { type: "Progressing", status: "False", reason: "Complete", message: "", lastTransitionTime: timestampFromDate(created) },
+      {
+        type: "Degraded",
+        status: "True",
+        reason: "Unavailable",
+        message: "pods crash:\nOOMKilled",
+        lastTransitionTime: timestampFromDate(new Date(Date.now() - 90_000)),
+      },
+    ],
+  });
+  let server: RpcServer;
+
+  beforeAll(async () => {
+    server = await startRpcServer({
+      host: "127.0.0.1",
+      port: 0,
+      logger: createLogger({ service: "test", level: "silent" }),
+      services: [DeploymentService],
+      routes: (router) =>
+        router.service(DeploymentService, {
+          async getDeployment(req) {
+            if (req.deployment !== "agent") throw new ConnectError("no such deployment", Code.NotFound);
+            return { deployment };
+          },
+        }),
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("prints the data plane's conditions as a table: TYPE STATUS REASON MESSAGE AGE", async () => {
+    const res = await run(["deployments", "get", "agent"], { env: { LANGOPEN_CONTROL_URL: server.url, LANGOPEN_API_KEY: "k" } });
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("sandbox:");
+    expect(res.stdout).toContain("KATA");
+    const lines = res.stdout.split("\n");
+    const header = lines.findIndex((l) => l.startsWith("TYPE"));
+    expect(lines[header]).toMatch(/^TYPE +STATUS +REASON +MESSAGE +AGE$/);
+    expect(lines[header + 1]).toMatch(/^Ready +False +Unavailable +0 of 2 workers are ready +9\ds$/);
+    expect(lines[header + 2]).toMatch(/^Progressing +False +Complete +- +3h$/);
+    // A line break in a message would break the columns.
+    expect(lines[header + 3]).toMatch(/^Degraded +True +Unavailable +pods crash: OOMKilled +9\ds$/);
+  });
+
+  it("--json includes the conditions", async () => {
+    const res = await run(["deployments", "get", "agent", "--json"], {
+      env: { LANGOPEN_CONTROL_URL: server.url, LANGOPEN_API_KEY: "k" },
+    });
+    expect(res.code).toBe(0);
+    const json = JSON.parse(res.stdout) as { conditions: Record<string, string>[]; sandbox: string };
+    expect(json.sandbox).toBe("KATA");
+    expect(json.conditions).toHaveLength(3);
+    expect(json.conditions[2]).toEqual({
+      type: "Degraded",
+      status: "True",
+      reason: "Unavailable",
+      message: "pods crash:\nOOMKilled",
+      last_transition_time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
   });
 });

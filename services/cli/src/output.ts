@@ -75,3 +75,14 @@ export function short(text: string, length = 12): string {
   const bare = text.startsWith("sha256:") ? text.slice("sha256:".length) : text;
   return bare.length > length ? bare.slice(0, length) : bare || "-";
 }
+
+/** How long ago, as kubectl shows ages: "42s", "5m", "3h", "2d" (the largest unit, rounded down). */
+export function age(ts: Timestamp, now: Date): string {
+  const seconds = Math.max(0, Math.floor((now.getTime() - timestampDate(ts).getTime()) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 120) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h`;
+  return `${Math.floor(hours / 24)}d`;
+}

@@ -3,6 +3,7 @@ import { Role } from "@langopen/gen/langopen/control/v1/api_key_pb";
 import type { AuditEvent } from "@langopen/gen/langopen/control/v1/audit_service_pb";
 import {
   type Deployment,
+  type DeploymentCondition,
   DeploymentStatus,
   type Revision,
   RevisionStatus,
@@ -10,7 +11,7 @@ import {
   type Source,
 } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import type { Secret } from "@langopen/gen/langopen/control/v1/secret_service_pb";
-import { enumName, isoTime, short, shortTime } from "./output.js";
+import { age, enumName, isoTime, short, shortTime } from "./output.js";
 
 // JSON output: snake_case keys, enum names without their prefix, times in RFC 3339.
 
@@ -66,6 +67,17 @@ export function deploymentJson(d: Deployment): Record<string, unknown> {
     latest_revision_id: d.latestRevisionId,
     create_time: isoTime(d.createTime),
     update_time: isoTime(d.updateTime),
+    conditions: d.conditions.map(conditionJson),
+  };
+}
+
+export function conditionJson(c: DeploymentCondition): Record<string, unknown> {
+  return {
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: c.message,
+    last_transition_time: isoTime(c.lastTransitionTime),
   };
 }
 
@@ -125,6 +137,11 @@ export function auditEventJson(e: AuditEvent): Record<string, unknown> {
 export const DEPLOYMENT_HEADERS = ["NAME", "ID", "STATUS", "URL", "SOURCE", "UPDATED"];
 export function deploymentRow(d: Deployment): string[] {
   return [d.name, d.deploymentId, deploymentStatus(d.status), d.url || "-", sourceText(d.source), shortTime(d.updateTime)];
+}
+
+export const CONDITION_HEADERS = ["TYPE", "STATUS", "REASON", "MESSAGE", "AGE"];
+export function conditionRow(c: DeploymentCondition, now: Date): string[] {
+  return [c.type, c.status, c.reason || "-", c.message || "-", c.lastTransitionTime ? age(c.lastTransitionTime, now) : "-"];
 }
 
 export const REVISION_HEADERS = ["#", "REVISION", "STATUS", "COMMIT", "BUNDLE", "CREATED", "NOTE"];

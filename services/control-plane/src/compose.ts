@@ -1,7 +1,8 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { KubeConfig } from "@kubernetes/client-node";
 import { type BuildUser, createBuilderService } from "@langopen/builder";
 import {
   generateInternalSecret,
@@ -9,7 +10,9 @@ import {
   loadOrCreateSigningKey,
   migrate,
   type Pool,
+  type Registry,
   type RpcServer,
+  StartupError,
   startPolling,
   startRpcServer,
 } from "@langopen/common";
@@ -21,6 +24,10 @@ import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_
 import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
 import { startEmbeddedPostgres } from "@langopen/launcher";
 import pg from "pg";
+import { createBundleKeyIssuer } from "./bundle-keys.js";
+import { DeploymentDatabases } from "./database-store.js";
+import type { Driver } from "./driver/contract.js";
+import { KubernetesDriver, type SecretKeyRef } from "./driver/kubernetes.js";
 import { LocalDriver } from "./driver/local.js";
 import { checkOperatorKey, hashApiKey, newApiKey } from "./keys.js";
 import { logSource } from "./logs.js";
@@ -31,12 +38,17 @@ import { ControlStore, type SandboxName } from "./store.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
 
+/** Where a pod finds its own namespace. */
+const POD_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
 /** The data plane each deployment runs: the launcher's entry point. */
 const LAUNCHER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.resolve("@langopen/launcher"))), "main.js");
 
 export interface PlatformOptions {
   host: string;
   port: number;
+  /** Where its RPCs are counted (langopen_rpc_server_*); served by main when METRICS_PORT asks. */
+  metrics?: Registry;
   /** Where the platform keeps its Postgres (when embedded), keys, bundles, builds and deployments. */
   dataDir: string;
   /** Absent: an embedded Postgres in dataDir. */
@@ -59,6 +71,22 @@ export interface PlatformOptions {
   loopMs?: number;
   /** Variables every data plane gets (default: PATH and HOME). */
   dataPlaneEnv?: Record<string, string | undefined>;
+  /** What runs deployments (default: local, processes on this machine). */
+  driver?: "local" | "kubernetes";
+  /** The control plane's URL as data planes reach it; absent: the URL it listens on. */
+  publicControlUrl?: string;
+  /** The Kubernetes driver's settings. */
+  kubernetes?: KubernetesPlatformOptions;
+}
+
+export interface KubernetesPlatformOptions {
+  /** Absent: the default (in a pod: its service account; else ~/.kube/config or KUBECONFIG). */
+  kubeConfig?: KubeConfig;
+  /** Absent: the pod's namespace, else "default". */
+  namespace?: string;
+  redisSecret?: SecretKeyRef;
+  /** Default "langopen-signing-key". */
+  publicKeyConfigMap?: string;
 }
 
 export interface Platform {
@@ -135,6 +163,13 @@ async function bootstrapAdminKey(store: ControlStore, given: string | undefined,
 
 /** The control plane, the builder and the local driver in one process, on one Postgres. */
 export async function startPlatform(options: PlatformOptions, logger: Logger): Promise<Platform> {
+  const kubernetes = options.driver === "kubernetes";
+  if (kubernetes && !options.databaseUrl)
+    throw new StartupError(
+      "The Kubernetes driver needs DATABASE_URL: a Postgres the control plane and the data planes both reach (each deployment gets a database on it)",
+    );
+  if (!kubernetes && options.defaultSandbox === "KATA")
+    throw new StartupError("The kata sandbox runs only on Kubernetes (LANGOPEN_DRIVER=kubernetes)");
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch((err: unknown) => logger.warn({ err }, "Failed to stop a component"));
@@ -191,6 +226,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       host: options.host,
       port: options.port,
       logger,
+      metrics: options.metrics,
       services: [DeploymentService, ApiKeyService, SecretService, AuditService, BuilderService],
       inProcessToken,
       interceptors: [builderGuard(store, inProcessToken)],
@@ -210,18 +246,46 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
     });
     stops.push(() => server.close());
     builderClient = createClient(BuilderService, server.inProcessTransport);
-    const driver = new LocalDriver({
-      deploymentsDir,
-      bundleDir,
-      publicKeyFile,
-      adminDatabaseUrl: adminUrl,
-      controlUrl: server.url,
-      launcherMain: LAUNCHER_MAIN,
-      secretBox,
-      logger: logger.child({ component: "driver" }),
-      drainMs: options.drainMs,
-      baseEnv: options.dataPlaneEnv,
-    });
+    const databases = new DeploymentDatabases({ adminDatabaseUrl: adminUrl, secretBox });
+    let driver: Driver;
+    if (kubernetes) {
+      const k = options.kubernetes ?? {};
+      let kubeConfig = k.kubeConfig;
+      if (!kubeConfig) {
+        kubeConfig = new KubeConfig();
+        kubeConfig.loadFromDefault();
+      }
+      const namespace = k.namespace ?? ((await readFile(POD_NAMESPACE_FILE, "utf8").catch(() => "")).trim() || "default");
+      driver = new KubernetesDriver({
+        kubeConfig,
+        namespace,
+        databases,
+        bundleKeys: createBundleKeyIssuer(store),
+        publicKeyPem: signing.publicKeyPem,
+        publicKeyConfigMap: k.publicKeyConfigMap ?? "langopen-signing-key",
+        bundleUrl: options.publicControlUrl ?? server.url,
+        ...(k.redisSecret ? { redisSecret: k.redisSecret } : {}),
+        logger: logger.child({ component: "driver" }),
+      });
+      logger.info({ namespace, cluster: kubeConfig.getCurrentCluster()?.server }, "Deployments run on Kubernetes");
+      if (!options.publicControlUrl)
+        logger.warn(
+          { url: server.url },
+          "LANGOPEN_PUBLIC_CONTROL_URL is not set: AgentDeployments name the address the control plane listens on, which data planes may not reach",
+        );
+    } else {
+      driver = new LocalDriver({
+        deploymentsDir,
+        bundleDir,
+        publicKeyFile,
+        databases,
+        controlUrl: server.url,
+        launcherMain: LAUNCHER_MAIN,
+        logger: logger.child({ component: "driver" }),
+        drainMs: options.drainMs,
+        baseEnv: options.dataPlaneEnv,
+      });
+    }
     stops.push(() => driver.stop());
     const loop = startPolling(
       (_signal) =>

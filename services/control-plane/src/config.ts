@@ -1,10 +1,12 @@
 import { BuildSettingsSchema } from "@langopen/builder";
-import { BaseConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
+import { BaseConfigSchema, MetricsConfigSchema, PortSchema, UrlSchema } from "@langopen/common";
 import { type Static, Type } from "typebox";
 
 /** `npm run platform`: the control plane, the builder and the local driver in one process. */
 export const PlatformConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  /** METRICS_HOST and METRICS_PORT: /metrics over HTTP/1.1 (the RPC port speaks h2c). */
+  ...MetricsConfigSchema.properties,
   CONTROL_HOST: Type.String({ default: "127.0.0.1" }),
   /** The control plane's Connect/gRPC port (the CLI's LANGOPEN_CONTROL_URL). */
   CONTROL_PORT: PortSchema(8130),
@@ -20,12 +22,29 @@ export const PlatformConfigSchema = Type.Object({
   /** Whether builds may clone file:// URLs and local paths; absent: only when the control plane listens on loopback. */
   BUILDER_ALLOW_FILE_URLS: Type.Optional(Type.Boolean()),
   ...BuildSettingsSchema.properties,
-  /** The sandbox of deployments that choose none. */
-  LANGOPEN_DEFAULT_SANDBOX: Type.Union([Type.Literal("node"), Type.Literal("gvisor"), Type.Literal("none")], { default: "node" }),
+  /** The sandbox of deployments that choose none (kata: Kubernetes only). */
+  LANGOPEN_DEFAULT_SANDBOX: Type.Union(
+    [Type.Literal("node"), Type.Literal("gvisor"), Type.Literal("none"), Type.Literal("kata")],
+    {
+      default: "node",
+    },
+  ),
   /** How long a data plane may drain its runs when a revision replaces it. */
   LANGOPEN_DRAIN_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   /** How long data planes may cache the answer about an API key (a revoked key works at most this long). */
   LANGOPEN_KEY_CACHE_SECONDS: Type.Integer({ minimum: 0, maximum: 3_600, default: 10 }),
+  /** What runs deployments: processes on this machine, or AgentDeployment resources an operator runs on Kubernetes. */
+  LANGOPEN_DRIVER: Type.Union([Type.Literal("local"), Type.Literal("kubernetes")], { default: "local" }),
+  /** Where the AgentDeployments and their Secrets go; absent: the pod's own namespace, else "default". */
+  LANGOPEN_KUBE_NAMESPACE: Type.Optional(Type.String({ pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength: 63 })),
+  /** A Secret in that namespace holding the Redis URL data planes use; absent: none (each data plane signals in process). */
+  LANGOPEN_KUBE_REDIS_SECRET: Type.Optional(Type.String({ pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", maxLength: 253 })),
+  /** The key of that Secret holding the URL. */
+  LANGOPEN_KUBE_REDIS_SECRET_KEY: Type.String({ pattern: "^[-._a-zA-Z0-9]+$", default: "url" }),
+  /** The ConfigMap the platform's public key is written to (data planes verify bundles with it). */
+  LANGOPEN_PUBLIC_KEY_CONFIGMAP: Type.String({ pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", default: "langopen-signing-key" }),
+  /** The control plane's URL as data planes reach it (bundles, API keys); absent: http://CONTROL_HOST:CONTROL_PORT. */
+  LANGOPEN_PUBLIC_CONTROL_URL: Type.Optional(UrlSchema(["http", "https"])),
 });
 
 export type PlatformConfig = Static<typeof PlatformConfigSchema>;

@@ -2,9 +2,9 @@ import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@langopen/common";
 import type { BuilderService } from "@langopen/gen/langopen/builder/v1/builder_service_pb";
 import { type Build, BuildStatus } from "@langopen/gen/langopen/builder/v1/builder_service_pb";
-import type { DesiredDataPlane, Driver, ObservedDataPlane } from "./driver/contract.js";
+import type { DataPlaneCondition, DesiredDataPlane, Driver, ObservedDataPlane } from "./driver/contract.js";
 import type { SecretBox } from "./secrets.js";
-import type { ControlStore, DeploymentRow, RevisionRow } from "./store.js";
+import type { ConditionRow, ControlStore, DeploymentRow, RevisionRow } from "./store.js";
 
 export interface PipelineOptions {
   store: ControlStore;
@@ -98,6 +98,7 @@ async function reconcileDeployments(options: PipelineOptions): Promise<void> {
       deploymentId: row.deployment_id,
       name: row.name,
       revisionId: rev.revision_id,
+      revisionNumber: rev.number,
       bundleDigest: rev.bundle_digest,
       configPath: rev.source.config_path,
       env: row.env,
@@ -120,6 +121,10 @@ async function reconcileDeployments(options: PipelineOptions): Promise<void> {
     }
     const rev = revisions.get(row.deployment_id);
     const seen = observed.get(row.deployment_id);
+    if (seen?.conditions) {
+      const conditions = seen.conditions.map(conditionRow);
+      if (!sameConditions(row.conditions, conditions)) await store.setDeploymentConditions(row.deployment_id, conditions);
+    }
     if (!rev || !seen || seen.revisionId !== rev.revision_id) {
       await noteUndeployable(options, row);
       continue;
@@ -145,6 +150,27 @@ async function reconcileDeployments(options: PipelineOptions): Promise<void> {
         break;
     }
   }
+}
+
+function conditionRow(c: DataPlaneCondition): ConditionRow {
+  return { type: c.type, status: c.status, reason: c.reason, message: c.message, last_transition_time: c.lastTransitionTime };
+}
+
+/** Field by field: rows read back from JSONB come with their keys in another order. */
+function sameConditions(a: ConditionRow[], b: ConditionRow[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((x, i) => {
+      const y = b[i] as ConditionRow;
+      return (
+        x.type === y.type &&
+        x.status === y.status &&
+        x.reason === y.reason &&
+        x.message === y.message &&
+        x.last_transition_time === y.last_transition_time
+      );
+    })
+  );
 }
 
 /** The revision did not deploy: the deployment goes back to the one that served, if any. */

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client } from "@langchain/langgraph-sdk";
-import { createLogger } from "@langopen/common";
+import { createLogger, createMetricsRegistry } from "@langopen/common";
 import { Role } from "@langopen/gen/langopen/control/v1/api_key_pb";
 import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
 import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
@@ -49,6 +49,8 @@ const ADMIN_KEY = `admin-${randomBytes(24).toString("hex")}`;
 const logger = createLogger({ service: "test", level: "silent" });
 
 let platform: Platform;
+/** The control plane's metrics (what its METRICS_PORT serves). */
+const metrics = createMetricsRegistry();
 let database: TestDatabase;
 let repoDir: string;
 let repoUrl: string;
@@ -116,6 +118,7 @@ beforeAll(async () => {
       drainMs: 5_000,
       keyCacheSeconds: 1,
       loopMs: 200,
+      metrics,
     },
     logger,
   );
@@ -138,6 +141,14 @@ afterAll(async () => {
 }, 120_000);
 
 describe("platform", () => {
+  it("counts the control plane's RPCs for Prometheus (what METRICS_PORT serves)", async () => {
+    const client = createClient(DeploymentService, createGrpcTransport({ baseUrl: platform.url }));
+    await expect(client.listDeployments({})).rejects.toMatchObject({ code: Code.Unauthenticated });
+    expect(await metrics.metrics()).toMatch(
+      /^langopen_rpc_server_requests_total\{service="langopen\.control\.v1\.DeploymentService",method="ListDeployments",code="unauthenticated"\} [1-9]/m,
+    );
+  });
+
   let deployed: Record<string, string>;
   let devKey: string;
   let firstRevision: string;
@@ -152,6 +163,25 @@ describe("platform", () => {
     expect(deployed.commit_sha).toBe(await git(repoDir, "rev-parse", "HEAD"));
     expect(out.stderr).toMatch(/install/i); // the build log streamed as it ran
     firstRevision = deployed.revision_id as string;
+
+    // The local driver reports conditions as the operator does: what `deployments get` shows.
+    const shown = await until(
+      async () => {
+        const got = await cli(["deployments", "get", "support-bot", "--json"]);
+        const conditions = (JSON.parse(got.stdout) as { conditions: Record<string, string>[] }).conditions;
+        return conditions.some((c) => c.type === "Ready" && c.status === "True") && conditions;
+      },
+      "the deployment's Ready condition",
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    expect(shown.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual([
+      "Ready=True/Available",
+      "Progressing=False/Complete",
+      "Degraded=False/AsExpected",
+    ]);
+    const table = await cli(["deployments", "get", "support-bot"]);
+    expect(table.stdout).toMatch(/^TYPE +STATUS +REASON +MESSAGE +AGE$/m);
+    expect(table.stdout).toMatch(/^Ready +True +Available +the data plane serves +\d+s$/m);
 
     const keyOut = await cli([
       "keys",

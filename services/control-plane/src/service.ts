@@ -129,6 +129,16 @@ export function deploymentMessage(row: DeploymentRow): MessageInitShape<typeof D
     url: row.url,
     createTime: ts(row.create_time),
     updateTime: ts(row.update_time),
+    conditions: (row.conditions ?? []).map((c) => {
+      const time = new Date(c.last_transition_time);
+      return {
+        type: c.type,
+        status: c.status,
+        reason: c.reason,
+        message: c.message,
+        lastTransitionTime: Number.isNaN(time.getTime()) ? undefined : timestampFromDate(time),
+      };
+    }),
   };
 }
 

@@ -19,7 +19,7 @@ export type RevisionStatusName =
   | "DEPLOY_FAILED"
   | "SKIPPED";
 export type RoleName = "ADMIN" | "DEVELOPER" | "VIEWER";
-export type SandboxName = "NODE" | "GVISOR" | "NONE";
+export type SandboxName = "NODE" | "GVISOR" | "NONE" | "KATA";
 
 export const TERMINAL_REVISION: ReadonlySet<RevisionStatusName> = new Set([
   "DEPLOYED",
@@ -40,6 +40,16 @@ export interface ResourcesRow {
   runtime_memory_mb?: number;
 }
 
+/** A condition of a deployment's data plane, as the driver reported it. */
+export interface ConditionRow {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  /** RFC 3339. */
+  last_transition_time: string;
+}
+
 export interface DeploymentRow {
   deployment_id: string;
   name: string;
@@ -55,6 +65,7 @@ export interface DeploymentRow {
   latest_revision_id: string | null;
   secret_names: string[];
   url: string;
+  conditions: ConditionRow[];
   delete_time: Date | null;
   create_time: Date;
   update_time: Date;
@@ -239,6 +250,11 @@ export class ControlStore {
        WHERE deployment_id = $1`,
       [id, status, message, extra.currentRevisionId !== undefined, extra.currentRevisionId ?? null, extra.url ?? null],
     );
+  }
+
+  /** What the driver reports about the data plane (written when it changed). */
+  async setDeploymentConditions(id: string, conditions: ConditionRow[]): Promise<void> {
+    await this.query("UPDATE deployments SET conditions = $2 WHERE deployment_id = $1", [id, JSON.stringify(conditions)]);
   }
 
   // Revisions

@@ -257,12 +257,9 @@ async function drainWorkers(ctx: ReconcileContext, agd: LiveAgentDeployment, wor
     { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" },
     { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler" },
   ]) {
-    try {
-      await ctx.kube.delete({ apiVersion, kind, namespace, name: `${name}-worker` });
-    } catch (err) {
-      // The kind is not served (KEDA not installed): nothing to pause.
-      if (!(err instanceof Error && /Unrecognized API version/.test(err.message)) && !isStatus(err, 404)) throw err;
-    }
+    const ref = { apiVersion, kind, namespace, name: `${name}-worker` };
+    // read is undefined too where the kind is not served (KEDA not installed): nothing to pause.
+    if (await ctx.kube.read(ref)) await ctx.kube.delete(ref);
   }
   if ((worker.spec?.replicas ?? 0) !== 0) {
     await ctx.kube.mergePatch({

@@ -11,7 +11,12 @@ import { packFolder } from "../pack.js";
 import { finishRevision } from "../report.js";
 import { sourceText } from "../views.js";
 
-const SANDBOXES = { node: SandboxProfile.NODE, gvisor: SandboxProfile.GVISOR, none: SandboxProfile.NONE } as const;
+const SANDBOXES = {
+  node: SandboxProfile.NODE,
+  gvisor: SandboxProfile.GVISOR,
+  none: SandboxProfile.NONE,
+  kata: SandboxProfile.KATA,
+} as const;
 
 export const deployCommand: Command = {
   name: "deploy",
@@ -36,7 +41,7 @@ Options:
   --env KEY=VALUE     a variable for the graphs; repeatable (on an existing deployment, the
                       variables given replace all of its variables)
   --secret KEY=VALUE  a secret for the graphs; repeatable (stored encrypted, never shown again)
-  --sandbox PROFILE   node, gvisor or none (default: the platform's)
+  --sandbox PROFILE   node, gvisor, none or kata (Kubernetes only) (default: the platform's)
   --json              print the outcome as one JSON object (the last line of stdout)
   --no-wait           return once the revision is made
   --timeout SECONDS   how long to wait (default: 900)`,
@@ -58,7 +63,7 @@ Options:
     const name = required(values.name, "name");
     if ((values.git === undefined) === (values.dir === undefined))
       throw new UsageError(values.git === undefined ? "missing --git (or --dir)" : "give --git or --dir, not both");
-    const sandboxName = choice(values.sandbox, "sandbox", ["node", "gvisor", "none"]);
+    const sandboxName = choice(values.sandbox, "sandbox", ["node", "gvisor", "none", "kata"]);
     const timeoutSeconds = integer(values.timeout, "timeout", 1);
     const env = keyValues(values.env, "env", { allowEmpty: true });
     const secrets = keyValues(values.secret, "secret", {

@@ -6,6 +6,8 @@ import type { Command } from "../context.js";
 import { CliError } from "../errors.js";
 import { enumName, fields, jsonLine, line, shortTime, table } from "../output.js";
 import {
+  CONDITION_HEADERS,
+  conditionRow,
   DEPLOYMENT_HEADERS,
   deploymentJson,
   deploymentRow,
@@ -61,7 +63,8 @@ export const deploymentsGetCommand: Command = {
   remote: true,
   usage: `Usage: langopen deployments get NAME_OR_ID [--json]
 
-Shows a deployment: status, URL, source, variables, secret names, revisions.
+Shows a deployment: status, URL, source, variables, secret names, revisions, and the
+conditions its driver reports about its data plane (Ready, Progressing, Degraded).
 
 Options:
   --json  print it as a JSON object`,
@@ -101,6 +104,16 @@ Options:
       ["created", shortTime(d.createTime)],
       ["updated", shortTime(d.updateTime)],
     ]);
+    if (d.conditions.length > 0) {
+      line(ctx.stdout);
+      const now = new Date();
+      table(
+        ctx.stdout,
+        CONDITION_HEADERS,
+        d.conditions.map((c) => conditionRow(c, now)),
+        "",
+      );
+    }
     return 0;
   },
 };

@@ -12,6 +12,8 @@ export interface DesiredDataPlane {
   name: string;
   /** The revision to run; a different one than running means: drain the old, then start this. */
   revisionId: string;
+  /** Its number within the deployment (shown to people). */
+  revisionNumber: number;
   /** The signed bundle to run (`sha256:<hex>`); the data plane verifies it before loading anything. */
   bundleDigest: string;
   /** The langgraph.json inside the bundle. */
@@ -36,6 +38,23 @@ export type DataPlanePhase =
   /** The revision could not be started (the message says why); nothing of it runs. */
   | "failed";
 
+/** One aspect of a data plane, as Kubernetes conditions are (types Ready, Progressing, Degraded). */
+export interface DataPlaneCondition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  /** A CamelCase word (e.g. Available, RollingOut, RevisionFailed). */
+  reason: string;
+  message: string;
+  /** When the status last changed (RFC 3339). */
+  lastTransitionTime: string;
+}
+
+/** Replicas of one part of a data plane. */
+export interface ComponentReplicas {
+  replicas: number;
+  readyReplicas: number;
+}
+
 export interface ObservedDataPlane {
   deploymentId: string;
   /** The revision this observation is about (the one starting, serving or failed). */
@@ -44,6 +63,12 @@ export interface ObservedDataPlane {
   message: string;
   /** Where its API answers (empty until known). */
   url: string;
+  /** What users see of the data plane's state; absent: the driver knows nothing new (what was stored stays). */
+  conditions?: DataPlaneCondition[];
+  /** Runnable runs waiting, when the driver knows. */
+  backlog?: number;
+  /** Replicas per part (gateway, apiServer, workers, runtimes), when the driver knows. */
+  components?: Record<string, ComponentReplicas>;
 }
 
 export interface Driver {

@@ -3,9 +3,8 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { type BundleDigest, bundleFileName, freePortPreferring, type Logger, sleep } from "@langopen/common";
-import pg from "pg";
-import type { SecretBox } from "../secrets.js";
-import type { DataPlanePhase, DesiredDataPlane, Driver, ObservedDataPlane } from "./contract.js";
+import type { DeploymentDatabases } from "../database-store.js";
+import type { DataPlaneCondition, DataPlanePhase, DesiredDataPlane, Driver, ObservedDataPlane } from "./contract.js";
 
 export interface LocalDriverOptions {
   /** Where each deployment keeps its data folder and log (`<dir>/<deployment id>/`). */
@@ -14,14 +13,12 @@ export interface LocalDriverOptions {
   bundleDir: string;
   /** The platform's public key (PEM file): the data plane verifies bundles with it. */
   publicKeyFile: string;
-  /** The platform's Postgres as a superuser: each deployment gets a role and database of its own on it. */
-  adminDatabaseUrl: string;
+  /** Each deployment's role and database of its own on the platform's Postgres. */
+  databases: DeploymentDatabases;
   /** Where data planes ask about API keys. */
   controlUrl: string;
   /** The data plane's entry point (the launcher's dist/main.js). */
   launcherMain: string;
-  /** Derives each deployment's database password (nothing to store). */
-  secretBox: SecretBox;
   logger: Logger;
   /** How long a data plane may take to answer /ok. */
   startTimeoutMs?: number;
@@ -44,13 +41,14 @@ interface Unit {
   /** A start or stop under way: no other begins until it ends. */
   busy?: Promise<void>;
   restarts: number;
+  /** What was last reported (a condition keeps its transition time while its status stays). */
+  conditions: DataPlaneCondition[];
 }
 
-const SANDBOX_MODES = { NODE: "node", GVISOR: "gvisor", NONE: "none" } as const;
+/** The sandbox each profile gets on this machine; Kata needs Kubernetes. */
+const SANDBOX_MODES = { NODE: "node", GVISOR: "gvisor", NONE: "none", KATA: undefined } as const;
 /** The lines of a data plane's output kept to say why it did not start. */
 const TAIL_LINES = 20;
-
-const roleOf = (deploymentId: string) => `lo_${deploymentId.replace(/-/g, "")}`;
 
 /**
  * Runs each deployment's data plane as a process on this machine: the launcher, with its own
@@ -72,7 +70,7 @@ export class LocalDriver implements Driver {
       wanted.add(d.deploymentId);
       let unit = this.units.get(d.deploymentId);
       if (!unit) {
-        unit = { revisionId: "", phase: "stopped", message: "", url: "", restarts: 0 };
+        unit = { revisionId: "", phase: "stopped", message: "", url: "", restarts: 0, conditions: [] };
         this.units.set(d.deploymentId, unit);
       }
       unit.desired = d;
@@ -87,13 +85,11 @@ export class LocalDriver implements Driver {
     }
     return [...this.units.entries()]
       .filter(([, u]) => u.desired !== undefined && u.phase !== "stopped")
-      .map(([deploymentId, u]) => ({
-        deploymentId,
-        revisionId: u.revisionId,
-        phase: u.phase as DataPlanePhase,
-        message: u.message,
-        url: u.url,
-      }));
+      .map(([deploymentId, u]) => {
+        const phase = u.phase as DataPlanePhase;
+        u.conditions = mergeConditions(u.conditions, conditionsOf(phase, u.message), new Date());
+        return { deploymentId, revisionId: u.revisionId, phase, message: u.message, url: u.url, conditions: u.conditions };
+      });
   }
 
   isStopped(deploymentId: string): boolean {
@@ -103,11 +99,7 @@ export class LocalDriver implements Driver {
 
   async remove(deploymentId: string): Promise<void> {
     this.units.delete(deploymentId);
-    const role = roleOf(deploymentId);
-    await this.admin(async (client) => {
-      await client.query(`DROP DATABASE IF EXISTS "${role}" WITH (FORCE)`);
-      await client.query(`DROP ROLE IF EXISTS "${role}"`);
-    });
+    await this.options.databases.drop(deploymentId);
     await rm(path.join(this.options.deploymentsDir, deploymentId), { recursive: true, force: true });
     this.options.logger.info({ deployment_id: deploymentId }, "Removed deployment's database and files");
   }
@@ -134,37 +126,6 @@ export class LocalDriver implements Driver {
       });
   }
 
-  private async admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: this.options.adminDatabaseUrl });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-
-  /** The deployment's own role and database (made once); its URL. Other roles cannot connect to it. */
-  private async databaseUrl(deploymentId: string): Promise<string> {
-    const role = roleOf(deploymentId);
-    // Hex only: safe to write into the statement (CREATE ROLE takes no parameters).
-    const password = this.options.secretBox.derive(`database password ${deploymentId}`);
-    await this.admin(async (client) => {
-      const roles = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
-      if (roles.rowCount === 0) await client.query(`CREATE ROLE "${role}" LOGIN PASSWORD '${password}'`);
-      const dbs = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [role]);
-      if (dbs.rowCount === 0) {
-        await client.query(`CREATE DATABASE "${role}" OWNER "${role}"`);
-        await client.query(`REVOKE ALL ON DATABASE "${role}" FROM PUBLIC`);
-      }
-    });
-    const url = new URL(this.options.adminDatabaseUrl);
-    url.username = role;
-    url.password = password;
-    url.pathname = `/${role}`;
-    return url.toString();
-  }
-
   private async switchTo(unit: Unit, d: DesiredDataPlane): Promise<void> {
     const previous = unit.revisionId;
     unit.revisionId = d.revisionId;
@@ -181,8 +142,11 @@ export class LocalDriver implements Driver {
   private async start(unit: Unit, d: DesiredDataPlane): Promise<void> {
     unit.message = "starting";
     const dir = path.join(this.options.deploymentsDir, d.deploymentId);
+    const sandbox = SANDBOX_MODES[d.sandbox];
+    if (sandbox === undefined)
+      throw new Error(`the ${d.sandbox.toLowerCase()} sandbox runs only on Kubernetes (LANGOPEN_DRIVER=kubernetes)`);
     await mkdir(dir, { recursive: true });
-    const databaseUrl = await this.databaseUrl(d.deploymentId);
+    const databaseUrl = await this.options.databases.ensure(d.deploymentId);
     const previousPort = unit.port ?? (d.previousUrl ? Number(new URL(d.previousUrl).port) || undefined : undefined);
     const port = await freePortPreferring(previousPort);
     unit.port = port;
@@ -202,7 +166,7 @@ export class LocalDriver implements Driver {
       LANGOPEN_CONFIG: d.configPath,
       LANGOPEN_CONTROL_URL: this.options.controlUrl,
       LANGOPEN_DEPLOYMENT_ID: d.deploymentId,
-      LANGOPEN_SANDBOX: SANDBOX_MODES[d.sandbox],
+      LANGOPEN_SANDBOX: sandbox,
       SHUTDOWN_GRACE_MS: String(drainMs),
       ...(d.resources.runtime_processes ? { LANGOPEN_RUNTIME_PROCESSES: String(d.resources.runtime_processes) } : {}),
       ...(d.resources.worker_concurrency ? { WORKER_CONCURRENCY: String(d.resources.worker_concurrency) } : {}),
@@ -299,6 +263,50 @@ export class LocalDriver implements Driver {
     unit.log?.end();
     unit.phase = "stopped";
   }
+}
+
+/** Conditions as the Kubernetes operator reports them, from a phase: so users see the same view on one machine. */
+function conditionsOf(phase: DataPlanePhase, message: string): Omit<DataPlaneCondition, "lastTransitionTime">[] {
+  const asExpected = { type: "Degraded", status: "False", reason: "AsExpected", message: "" } as const;
+  switch (phase) {
+    case "ready":
+      return [
+        { type: "Ready", status: "True", reason: "Available", message: "the data plane serves" },
+        { type: "Progressing", status: "False", reason: "Complete", message: "" },
+        asExpected,
+      ];
+    case "starting":
+      return [
+        { type: "Ready", status: "False", reason: "RollingOut", message },
+        { type: "Progressing", status: "True", reason: "RollingOut", message },
+        asExpected,
+      ];
+    case "restarting":
+      return [
+        { type: "Ready", status: "False", reason: "Unavailable", message },
+        { type: "Progressing", status: "True", reason: "RollingOut", message: "restarting the data plane" },
+        { type: "Degraded", status: "True", reason: "Unavailable", message },
+      ];
+    case "failed":
+      return [
+        { type: "Ready", status: "False", reason: "RevisionFailed", message },
+        { type: "Progressing", status: "False", reason: "RevisionFailed", message },
+        { type: "Degraded", status: "True", reason: "RevisionFailed", message },
+      ];
+  }
+}
+
+/** The new conditions, each keeping its previous transition time while its status stays the same. */
+function mergeConditions(
+  previous: DataPlaneCondition[],
+  next: Omit<DataPlaneCondition, "lastTransitionTime">[],
+  now: Date,
+): DataPlaneCondition[] {
+  return next.map((c) => {
+    const before = previous.find((p) => p.type === c.type);
+    const lastTransitionTime = before && before.status === c.status ? before.lastTransitionTime : now.toISOString();
+    return { ...c, lastTransitionTime };
+  });
 }
 
 function definedOnly(env: Record<string, string | undefined>): Record<string, string> {

@@ -298,6 +298,13 @@ export declare type Deployment = Message<"langopen.control.v1.Deployment"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 15;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * What the driver last reported about the data plane (on Kubernetes: the AgentDeployment's conditions).
+   *
+   * @generated from field: repeated langopen.control.v1.DeploymentCondition conditions = 16;
+   */
+  conditions: DeploymentCondition[];
 };
 
 /**
@@ -394,6 +401,13 @@ export declare type DeploymentJson = {
    * @generated from field: google.protobuf.Timestamp update_time = 15;
    */
   updateTime?: TimestampJson;
+
+  /**
+   * What the driver last reported about the data plane (on Kubernetes: the AgentDeployment's conditions).
+   *
+   * @generated from field: repeated langopen.control.v1.DeploymentCondition conditions = 16;
+   */
+  conditions?: DeploymentConditionJson[];
 };
 
 /**
@@ -401,6 +415,96 @@ export declare type DeploymentJson = {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export declare const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}>;
+
+/**
+ * One aspect of a deployment's data plane, as Kubernetes conditions are: Ready, Progressing, Degraded.
+ *
+ * @generated from message langopen.control.v1.DeploymentCondition
+ */
+export declare type DeploymentCondition = Message<"langopen.control.v1.DeploymentCondition"> & {
+  /**
+   * "Ready", "Progressing" or "Degraded".
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * "True", "False" or "Unknown".
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * A CamelCase word saying why (e.g. "Available", "RollingOut", "RevisionFailed").
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * What it means, for people.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * When the status last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp last_transition_time = 5;
+   */
+  lastTransitionTime?: Timestamp | undefined;
+};
+
+/**
+ * One aspect of a deployment's data plane, as Kubernetes conditions are: Ready, Progressing, Degraded.
+ *
+ * @generated from message langopen.control.v1.DeploymentCondition
+ */
+export declare type DeploymentConditionJson = {
+  /**
+   * "Ready", "Progressing" or "Degraded".
+   *
+   * @generated from field: string type = 1;
+   */
+  type?: string;
+
+  /**
+   * "True", "False" or "Unknown".
+   *
+   * @generated from field: string status = 2;
+   */
+  status?: string;
+
+  /**
+   * A CamelCase word saying why (e.g. "Available", "RollingOut", "RevisionFailed").
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason?: string;
+
+  /**
+   * What it means, for people.
+   *
+   * @generated from field: string message = 4;
+   */
+  message?: string;
+
+  /**
+   * When the status last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp last_transition_time = 5;
+   */
+  lastTransitionTime?: TimestampJson;
+};
+
+/**
+ * Describes the message langopen.control.v1.DeploymentCondition.
+ * Use `create(DeploymentConditionSchema)` to create a new message.
+ */
+export declare const DeploymentConditionSchema: GenMessage<DeploymentCondition, {jsonType: DeploymentConditionJson}>;
 
 /**
  * An immutable build of a deployment's source; a rollback is a new revision reusing an earlier bundle.
@@ -605,12 +709,19 @@ export enum SandboxProfile {
    * @generated from enum value: SANDBOX_PROFILE_NONE = 3;
    */
   NONE = 3,
+
+  /**
+   * Each runtime pod in a Kata Containers VM (the kata runtime class; Kubernetes only).
+   *
+   * @generated from enum value: SANDBOX_PROFILE_KATA = 4;
+   */
+  KATA = 4,
 }
 
 /**
  * @generated from enum langopen.control.v1.SandboxProfile
  */
-export declare type SandboxProfileJson = "SANDBOX_PROFILE_UNSPECIFIED" | "SANDBOX_PROFILE_NODE" | "SANDBOX_PROFILE_GVISOR" | "SANDBOX_PROFILE_NONE";
+export declare type SandboxProfileJson = "SANDBOX_PROFILE_UNSPECIFIED" | "SANDBOX_PROFILE_NODE" | "SANDBOX_PROFILE_GVISOR" | "SANDBOX_PROFILE_NONE" | "SANDBOX_PROFILE_KATA";
 
 /**
  * Describes the enum langopen.control.v1.SandboxProfile.

@@ -1,0 +1,170 @@
+// The data plane as the operator renders it really runs: the four Deployments' commands and
+// environments (secret references resolved from the Secrets the control plane writes), started as
+// processes from this checkout against the test Postgres and Redis, serve a run through the
+// official SDK, and the api-server's metrics port answers the backlog the operator reports. Only
+// what a cluster would provide differs: Service DNS names become loopback ports, the bundle's
+// project folder is a local one, and the control plane (API keys) is left out.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Client } from "@langchain/langgraph-sdk";
+import { generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
+import { createTestDatabase, freePort, until } from "@langopen/testkit";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { backlogFromMetrics } from "./backlog.js";
+import type { AgentDeployment } from "./generated/agent-deployment.js";
+import type { LiveAgentDeployment } from "./reconcile.js";
+import { type KubeObject, renderDataPlane } from "./render.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const PROJECT = fileURLToPath(new URL("../../../scripts/smoke/graphs/langgraph.json", import.meta.url));
+const NAME = "support-bot";
+const NS = "agents";
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef: { name: string; key: string } };
+}
+interface Container {
+  args: string[];
+  env: EnvVar[];
+}
+
+const agd: AgentDeployment = {
+  apiVersion: "platform.langopen.dev/v1alpha1",
+  kind: "AgentDeployment",
+  metadata: { name: NAME, namespace: NS, uid: "6f1c2a9e-1111-4c1e-9d53-3b0e6a0d2f10" },
+  spec: {
+    deploymentId: "df6db9a1-0489-4e00-95f0-322a02251be9",
+    revision: {
+      id: "rev-1",
+      bundleDigest: `sha256:${"b".repeat(64)}`,
+      bundleUrl: "http://langopen-control-plane.langopen.svc:8130",
+    },
+    database: { secretName: `${NAME}-database`, key: "url" },
+    redis: { secretName: "langopen-redis", key: "url" },
+    env: [{ name: "GREETING", value: "hello" }],
+  },
+};
+
+const children: ChildProcess[] = [];
+let gatewayUrl = "";
+let metricsUrl = "";
+let dropDatabase: (() => Promise<void>) | undefined;
+const logs = new Map<string, string>();
+
+beforeAll(async () => {
+  const database = await createTestDatabase(inject("databaseUrl"));
+  dropDatabase = database.drop;
+  const secret = generateInternalSecret();
+  const runtime = runtimeCredentialsOf(secret);
+  // What the control plane's Kubernetes driver writes, by Secret name and key.
+  const secrets: Record<string, Record<string, string>> = {
+    [`${NAME}-database`]: { url: database.url },
+    "langopen-redis": { url: inject("redisUrl") },
+    [`${NAME}-credentials`]: {
+      "internal-secret": secret,
+      "runtime-token": runtime.token,
+      "internal-secret-sha256": runtime.internalSecretSha256,
+      "bundle-key": "unused-here",
+    },
+  };
+  const objects = renderDataPlane(agd, {
+    image: "ghcr.io/langopen/langopen:0.1.0",
+    controlPlaneUrl: "http://langopen-control-plane.langopen.svc:8130",
+    controlPlane: { to: [{ podSelector: {} }], ports: [{ port: 8130 }] },
+    dependencies: [],
+    publicKeyConfigMap: "langopen-signing-key",
+    credentialsSecret: "{name}-credentials",
+    prometheusUrl: "http://prometheus:9090",
+  });
+  // The pods' fixed ports, each Service's DNS name and port mapped to a free loopback port.
+  const local = new Map<string, number>();
+  for (const port of ["gateway:8123", "api-server:8124", "runtime:8125"]) local.set(port, await freePort());
+  const metricsPorts = new Map<string, number>();
+  const urlOf = (text: string) =>
+    text.replace(new RegExp(`http://${NAME}-([a-z-]+)\\.${NS}\\.svc:(\\d+)`, "g"), (_m, c: string, p: string) => {
+      const port = local.get(`${c}:${p}`);
+      if (!port) throw new Error(`the render points at ${c}:${p}, which no rendered Service serves`);
+      return `http://127.0.0.1:${port}`;
+    });
+  const order = ["api-server", "runtime", "worker", "gateway"];
+  for (const component of order) {
+    const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === `${NAME}-${component}`) as KubeObject;
+    const pod = (deployment.spec as { template: { spec: { containers: Container[] } } }).template.spec;
+    const [container] = pod.containers;
+    if (!container) throw new Error(`${component} has no container`);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info" };
+    for (const v of container.env) {
+      if (v.valueFrom) {
+        const { name, key } = v.valueFrom.secretKeyRef;
+        const value = secrets[name]?.[key];
+        if (value === undefined)
+          throw new Error(`${component}: ${v.name} refers to Secret ${name} key ${key}, which nobody writes`);
+        env[v.name] = value;
+      } else env[v.name] = urlOf(v.value ?? "");
+    }
+    // The cluster's differences (see the top of the file).
+    for (const host of ["HOST", "RPC_HOST", "METRICS_HOST"]) if (env[host]) env[host] = "127.0.0.1";
+    if (env.PORT) env.PORT = String(local.get("gateway:8123"));
+    if (env.RPC_PORT) env.RPC_PORT = String(local.get(`${component}:${env.RPC_PORT}`));
+    if (env.METRICS_PORT) {
+      metricsPorts.set(component, await freePort());
+      env.METRICS_PORT = String(metricsPorts.get(component));
+    }
+    env.LANGOPEN_CONFIG = PROJECT;
+    delete env.LANGOPEN_CONTROL_URL;
+    delete env.LANGOPEN_DEPLOYMENT_ID;
+    const [node, ...args] = container.args;
+    expect(node).toBe("node");
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    logs.set(component, "");
+    const keep = (chunk: Buffer) => logs.set(component, `${logs.get(component) ?? ""}${chunk}`.slice(-8_000));
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    children.push(child);
+    if (component === "api-server") {
+      // The first api-server applies the migrations before the others start.
+      await until(
+        async () => /Started RPC server/.test(logs.get(component) ?? "") || (child.exitCode !== null && "exited"),
+        "the api-server",
+        {
+          timeoutMs: 60_000,
+        },
+      );
+    }
+  }
+  gatewayUrl = `http://127.0.0.1:${local.get("gateway:8123")}`;
+  metricsUrl = `http://127.0.0.1:${metricsPorts.get("api-server")}/metrics`;
+  await until(async () => (await fetch(`${gatewayUrl}/ok`).catch(() => undefined))?.ok, "the gateway", {
+    timeoutMs: 60_000,
+  }).catch((err) => {
+    throw new Error(`${err}\n${[...logs].map(([c, l]) => `--- ${c}\n${l}`).join("\n")}`);
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const child of children) child.kill("SIGTERM");
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)));
+  await dropDatabase?.();
+});
+
+describe("the rendered data plane", () => {
+  it("serves a streamed run through the official SDK, across all four components", async () => {
+    const client = new Client({ apiUrl: gatewayUrl });
+    const thread = await client.threads.create();
+    const events: string[] = [];
+    let last: { step?: number } = {};
+    for await (const chunk of client.runs.stream(thread.thread_id, "smoke", { input: {}, streamMode: ["values"] })) {
+      events.push(chunk.event);
+      if (chunk.event === "values") last = chunk.data as { step?: number };
+    }
+    expect(events.filter((e) => e === "values").length).toBeGreaterThanOrEqual(5);
+    expect(last.step).toBe(5);
+  });
+
+  it("reports the runnable backlog on the api-server's metrics port, as the operator reads it", async () => {
+    const read = backlogFromMetrics({ urlOf: () => metricsUrl });
+    expect(await read({ metadata: { name: NAME, namespace: NS } } as LiveAgentDeployment)).toBe(0);
+  });
+});
