@@ -12,6 +12,7 @@ import {
   type Component,
   type KubeObject,
   ownedSelector,
+  publicUrlOf,
   RENDERED_KINDS,
   REVISION_LABEL,
   type RenderSettings,
@@ -42,7 +43,6 @@ interface DeploymentObject extends LiveObject {
 }
 
 export interface OperatorSettings extends RenderSettings {
-  /** Where a deployment's API answers: `{name}` and `{namespace}` are replaced. */
   urlTemplate: string;
 }
 
@@ -150,7 +150,7 @@ export async function reconcileAgentDeployment(
         return [field, { replicas: d?.spec?.replicas ?? 0, readyReplicas: d?.status?.readyReplicas ?? 0 }];
       }),
     ),
-    url: ctx.settings.urlTemplate.replaceAll("{name}", name).replaceAll("{namespace}", namespace),
+    url: publicUrlOf(ctx.settings, name, namespace),
   };
   const backlog = await ctx.backlog?.(agd).catch(() => undefined);
   if (backlog !== undefined) status.backlog = backlog;

@@ -42,6 +42,13 @@ export interface RenderSettings {
   drainSeconds?: number;
   /** How long a revision's pods may take to become ready before its rollout counts as failed. */
   progressDeadlineSeconds?: number;
+  /** Where a deployment's API answers for its users: `{name}` and `{namespace}` are replaced. */
+  urlTemplate?: string;
+}
+
+/** A deployment's URL as its users reach it (the status shows it; the gateway hands it out in A2A cards). */
+export function publicUrlOf(settings: Pick<RenderSettings, "urlTemplate">, name: string, namespace: string): string | undefined {
+  return settings.urlTemplate?.replaceAll("{name}", name).replaceAll("{namespace}", namespace);
 }
 
 const PORTS = { gateway: 8123, apiServer: 8124, runtime: 8125, metrics: 9464 } as const;
@@ -256,6 +263,17 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
   const sandbox = spec.sandbox ?? "gvisor";
   const drain = settings.drainSeconds ?? 30;
 
+  const publicUrl = publicUrlOf(settings, name, namespace);
+  // The gateway serves only requests whose Host names it (DNS rebinding): its Service's names, and the public host.
+  const gatewayService = `${name}-gateway`;
+  const allowedHosts = [
+    gatewayService,
+    `${gatewayService}.${namespace}`,
+    `${gatewayService}.${namespace}.svc`,
+    `${gatewayService}.${namespace}.svc.cluster.local`,
+    ...(publicUrl ? [new URL(publicUrl).hostname] : []),
+  ];
+
   const objects: KubeObject[] = [
     {
       apiVersion: "v1",
@@ -274,6 +292,8 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
         { name: "HTTP_APP_RUNTIME_URL", value: url("runtime", PORTS.runtime) },
         { name: "LANGOPEN_CONTROL_URL", value: settings.controlPlaneUrl },
         { name: "LANGOPEN_DEPLOYMENT_ID", value: spec.deploymentId },
+        { name: "LANGOPEN_ALLOWED_HOSTS", value: [...new Set(allowedHosts)].join(",") },
+        ...(publicUrl ? [{ name: "LANGOPEN_PUBLIC_URL", value: publicUrl }] : []),
         secretEnv("LANGOPEN_INTERNAL_SECRET", "internal-secret"),
         ...projectEnv,
       ],

@@ -5,6 +5,7 @@
 // what a cluster would provide differs: Service DNS names become loopback ports, the bundle's
 // project folder is a local one, and the control plane (API keys) is left out.
 import { type ChildProcess, spawn } from "node:child_process";
+import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { Client } from "@langchain/langgraph-sdk";
 import { generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
@@ -77,6 +78,7 @@ beforeAll(async () => {
     publicKeyConfigMap: "langopen-signing-key",
     credentialsSecret: "{name}-credentials",
     prometheusUrl: "http://prometheus:9090",
+    urlTemplate: "https://{name}.agents.example.com",
   });
   // The pods' fixed ports, each Service's DNS name and port mapped to a free loopback port.
   const local = new Map<string, number>();
@@ -161,6 +163,23 @@ describe("the rendered data plane", () => {
     }
     expect(events.filter((e) => e === "values").length).toBeGreaterThanOrEqual(5);
     expect(last.step).toBe(5);
+  });
+
+  it("answers requests naming it as the cluster does (its Service, the public host), and no other Host", async () => {
+    const get = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL("/info", gatewayUrl);
+        http
+          .get({ host: url.hostname, port: url.port, path: url.pathname, headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on("error", reject);
+      });
+    expect(await get(`${NAME}-gateway.${NS}.svc:8123`)).toBe(200);
+    expect(await get(`${NAME}-gateway.${NS}.svc.cluster.local:8123`)).toBe(200);
+    expect(await get(`${NAME}.agents.example.com`)).toBe(200);
+    expect(await get("rebound.attacker.example")).toBeGreaterThanOrEqual(400);
   });
 
   it("reports the runnable backlog on the api-server's metrics port, as the operator reads it", async () => {

@@ -121,11 +121,12 @@ async function lockedThreadFirst<T>(row: ClaimedRun, act: () => Promise<T>, what
 }
 
 /** Enqueues a run on an existing thread. */
-const enqueue = (threadId: string) =>
+/** A run queued on a thread (on a new one with `createThread`). */
+const enqueue = (threadId: string, createThread = false) =>
   store.create({
     runId: randomUUID(),
     threadId,
-    createThread: false,
+    createThread,
     deleteThreadOnEnd: false,
     assistantId: ASSISTANT,
     graphId: "echo",
@@ -259,30 +260,16 @@ describe("RunStore.finish of a run that keeps its thread", () => {
 describe("RunStore.countActive", () => {
   it("counts as runnable only what a worker could claim now, not runs queued behind a busy thread", async () => {
     const before = await store.countActive(1_000_000);
-    const runOn = (threadId: string, createThread: boolean) =>
-      store.create({
-        runId: randomUUID(),
-        threadId,
-        createThread,
-        deleteThreadOnEnd: false,
-        assistantId: ASSISTANT,
-        graphId: "echo",
-        metadata: {},
-        spec: encodeSpec(create(RunSpecSchema, { assistantId: ASSISTANT })),
-        multitask: "enqueue",
-        afterSeconds: 0,
-        requestId: null,
-      });
     // A busy thread (its first run running, as a worker's claim leaves it) with two runs queued behind it.
     const busyThread = randomUUID();
-    const { run: first } = await runOn(busyThread, true);
+    const { run: first } = await enqueue(busyThread, true);
     await pool.query("UPDATE runs SET status = 'running' WHERE run_id = $1", [first.run_id]);
-    await runOn(busyThread, false);
-    await runOn(busyThread, false);
+    await enqueue(busyThread);
+    await enqueue(busyThread);
     // An idle thread with two runs: the first could start now, the second waits behind it.
     const idleThread = randomUUID();
-    await runOn(idleThread, true);
-    await runOn(idleThread, false);
+    await enqueue(idleThread, true);
+    await enqueue(idleThread);
     const after = await store.countActive(1_000_000);
     expect(after.running - before.running).toBe(1);
     expect(after.pending - before.pending).toBe(4);
