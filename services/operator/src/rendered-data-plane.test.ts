@@ -49,6 +49,7 @@ const agd: AgentDeployment = {
 };
 
 const children: ChildProcess[] = [];
+const byComponent = new Map<string, ChildProcess>();
 let gatewayUrl = "";
 let metricsUrl = "";
 let dropDatabase: (() => Promise<void>) | undefined;
@@ -125,6 +126,7 @@ beforeAll(async () => {
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
     children.push(child);
+    byComponent.set(component, child);
     if (component === "api-server") {
       // The first api-server applies the migrations before the others start.
       await until(
@@ -185,5 +187,23 @@ describe("the rendered data plane", () => {
   it("reports the runnable backlog on the api-server's metrics port, as the operator reads it", async () => {
     const read = backlogFromMetrics({ urlOf: () => metricsUrl });
     expect(await read({ metadata: { name: NAME, namespace: NS } } as LiveAgentDeployment)).toBe(0);
+  });
+
+  it("loses no accepted run when a rollout stops its worker: SIGTERM lets it finish the run within the rendered grace", async () => {
+    const client = new Client({ apiUrl: gatewayUrl });
+    const thread = await client.threads.create();
+    const run = await client.runs.create(thread.thread_id, "smoke", { input: {} });
+    await until(async () => (await client.runs.get(thread.thread_id, run.run_id)).status === "running", "the run to start", {
+      timeoutMs: 15_000,
+    });
+    // What the operator's scale-to-zero makes the kubelet do to the old revision's worker.
+    const worker = byComponent.get("worker") as ChildProcess;
+    const exited = new Promise<number | null>((resolve) => worker.once("exit", (code) => resolve(code)));
+    worker.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const done = await client.runs.get(thread.thread_id, run.run_id);
+    expect(done.status).toBe("success");
+    const state = await client.threads.getState(thread.thread_id);
+    expect((state.values as { step: number }).step).toBe(5);
   });
 });
