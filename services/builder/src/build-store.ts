@@ -15,6 +15,8 @@ export interface BuildRecord {
   bundle_digest: string;
   bundle_signature: string;
   graph_ids: string[];
+  /** Normalized `egress` of langgraph.json; absent in records written before it was kept. */
+  egress?: string[];
   sbom_components: number;
   /** ISO 8601. */
   create_time: string;

@@ -67,6 +67,8 @@ describe("runBuild from git", () => {
     expect(first.status).toBe("SUCCEEDED");
     expect(first.commitSha).toBe(head);
     expect(first.graphIds).toEqual(["agent", "helper"]);
+    expect(first.egress).toEqual([]);
+    expect(first.log).toContain("egress: none declared");
     expect(first.defects).toEqual([]);
     expect(first.bundleDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(await digestOf(first.bundleFile)).toBe(first.bundleDigest);
@@ -110,6 +112,29 @@ describe("runBuild from git", () => {
     expect((await build(gitSpec(url, nextHead.slice(0, 10)))).commitSha).toBe(nextHead);
     await expectNoWork();
   }, 60_000);
+
+  it("carries the project's egress, merged and normalized, and logs it", async () => {
+    const project = simpleProject();
+    const { url } = await repo("egress", {
+      ...project,
+      "langgraph.json": {
+        ...(project["langgraph.json"] as object),
+        egress: [
+          "API.OpenAI.com:443",
+          "*.anthropic.com:443",
+          "203.0.113.0/24:8443,443",
+          "[2001:DB8::]/32:443",
+          "api.openai.com:8443",
+        ],
+      },
+    });
+    const result = await build(gitSpec(url));
+    expect(result.message).toBe("");
+    expect(result.status).toBe("SUCCEEDED");
+    const normalized = ["api.openai.com:443,8443", "*.anthropic.com:443", "203.0.113.0/24:443,8443", "[2001:db8::]/32:443"];
+    expect(result.egress).toEqual(normalized);
+    expect(result.log).toContain(`egress: ${normalized.join(", ")}`);
+  });
 
   it("installs a locked dependency and lists it in the SBOM", async () => {
     const dir = path.join(root, "repos", "locked");
@@ -201,6 +226,59 @@ describe("runBuild defects", () => {
       { file: "config/langgraph.json", line: 6, message: expect.stringContaining('unknown key "unknown_key"') },
       { file: "config/langgraph.json", line: 3, message: 'graph "a": ./a.mjs does not exist' },
       { file: "config/langgraph.json", line: 4, message: 'graph "b": ./b.mjs does not exist' },
+    ]);
+  });
+
+  it("reports each bad egress entry at its line, with the file's other defects", async () => {
+    const { url } = await repo("bad-egress", {
+      "langgraph.json": `{
+  "graphs": {
+    "agent": "./agent.mjs:graph"
+  },
+  "egress": [
+    "api.openai.com:443",
+    "api.openai.com",
+    "10.0.0.1/8:443"
+  ],
+  "unknown_key": true
+}
+`,
+      "agent.mjs": "export const graph = 1;\n",
+    });
+    const result = await build(gitSpec(url));
+    expect(result.status).toBe("FAILED");
+    expect(result.message).toBe("langgraph.json has 3 defects");
+    expect(result.egress).toEqual([]);
+    expect(result.defects).toEqual([
+      { file: "langgraph.json", line: 10, message: expect.stringContaining('unknown key "unknown_key"') },
+      {
+        file: "langgraph.json",
+        line: 7,
+        message:
+          'egress entry "api.openai.com": it names no port: write "host:port" or "cidr:port", such as "api.openai.com:443"',
+      },
+      {
+        file: "langgraph.json",
+        line: 8,
+        message: 'egress entry "10.0.0.1/8:443": 10.0.0.1/8 has bits set past its prefix length: the block is 10.0.0.0/8',
+      },
+    ]);
+    expect(result.log).toContain(
+      'langgraph.json:7: egress entry "api.openai.com": it names no port: write "host:port" or "cidr:port", such as "api.openai.com:443"',
+    );
+
+    // Not a list: the defect is at the key.
+    const { url: notList } = await repo("egress-not-list", {
+      "langgraph.json": '{\n  "graphs": {"agent": "./agent.mjs:graph"},\n  "egress": "api.openai.com:443"\n}\n',
+      "agent.mjs": "export const graph = 1;\n",
+    });
+    expect((await build(gitSpec(notList))).defects).toEqual([
+      {
+        file: "langgraph.json",
+        line: 3,
+        message:
+          '"egress" must be a list of strings such as "api.openai.com:443" or "203.0.113.0/24:443", got "api.openai.com:443"',
+      },
     ]);
   });
 

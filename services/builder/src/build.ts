@@ -64,6 +64,8 @@ export interface BuildResult {
   bundleFile: string;
   /** The graph ids of the project's langgraph.json. */
   graphIds: string[];
+  /** Its `egress`, normalized ("api.openai.com:443"); empty: none declared (or the build failed before it was read). */
+  egress: string[];
   /** Components of the bundle's CycloneDX SBOM. */
   sbomComponents: number;
 }
@@ -112,6 +114,7 @@ export async function runBuild(spec: BuildSpec, options: BuildOptions): Promise<
     bundleSignature: "",
     bundleFile: "",
     graphIds: [],
+    egress: [],
     sbomComponents: 0,
   };
   const workRoot = options.workRoot ?? os.tmpdir();
@@ -145,6 +148,8 @@ export async function runBuild(spec: BuildSpec, options: BuildOptions): Promise<
       throw new BuildFailure(`${check.configPath} has ${plural(check.defects.length, "defect")}`, check.defects);
     }
     log(`graphs: ${check.graphIds.join(", ")}`);
+    result.egress = check.egress;
+    log(`egress: ${check.egress.join(", ") || "none declared"}`);
 
     await installDependencies({ projectDir: check.projectDir, sourceDir, home, npmCache: options.npmCache, signal, log, user });
     checkpoint();

@@ -49,7 +49,11 @@ beforeAll(async () => {
   dataDir = path.join(root, "data");
   const repo = path.join(root, "repo");
   await mkdir(repo);
-  repoUrl = await makeRepo(repo, simpleProject());
+  const project = simpleProject();
+  repoUrl = await makeRepo(repo, {
+    ...project,
+    "langgraph.json": { ...(project["langgraph.json"] as object), egress: ["api.openai.com:443", "203.0.113.0/24:8443,443"] },
+  });
   const slow = path.join(root, "slow");
   await mkdir(slow);
   slowUrl = await makeRepo(slow, {
@@ -84,6 +88,8 @@ describe("BuilderService over HTTP/2", () => {
     expect(build?.message).toBe("");
     expect(build?.commitSha).toBe(await git(path.join(root, "repo"), "rev-parse", "HEAD"));
     expect(build?.graphIds).toEqual(["agent", "helper"]);
+    expect(build?.egress).toEqual(["api.openai.com:443", "203.0.113.0/24:443,8443"]);
+    expect(followed).toContain("egress: api.openai.com:443, 203.0.113.0/24:443,8443");
     expect(build?.bundleDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(build?.bundleSignature).not.toBe("");
     expect(build?.sbomComponents).toBe(0);
@@ -123,9 +129,10 @@ describe("BuilderService over HTTP/2", () => {
     // A build an earlier process left running.
     await mkdir(path.join(dataDir, "builds", "orphan"));
     const orphan = JSON.parse(await readFile(path.join(dataDir, "builds", "rev-1", "build.json"), "utf8"));
+    // Written by a builder that did not keep egress yet.
     await writeFile(
       path.join(dataDir, "builds", "orphan", "build.json"),
-      JSON.stringify({ ...orphan, build_id: "orphan", status: "RUNNING", end_time: undefined }),
+      JSON.stringify({ ...orphan, build_id: "orphan", status: "RUNNING", end_time: undefined, egress: undefined }),
     );
 
     await stop();
@@ -133,10 +140,12 @@ describe("BuilderService over HTTP/2", () => {
     const again = (await client.getBuild({ buildId: "rev-1" })).build;
     expect(again?.status).toBe(BuildStatus.SUCCEEDED);
     expect(again?.bundleDigest).toBe(build?.bundleDigest);
+    expect(again?.egress).toEqual(build?.egress);
     expect(await readLog(client, "rev-1", true)).toEqual(followed);
     const interrupted = (await client.getBuild({ buildId: "orphan" })).build;
     expect(interrupted?.status).toBe(BuildStatus.FAILED);
     expect(interrupted?.message).toBe("interrupted by a restart");
+    expect(interrupted?.egress).toEqual([]);
     expect(await readLog(client, "orphan", true)).toEqual(["interrupted by a restart"]);
     expect(await codeOf(client.startBuild({ buildId: "rev-1", source: { case: "git", value: { url: repoUrl, ref: "" } } }))).toBe(
       Code.AlreadyExists,

@@ -102,6 +102,7 @@ export function toBuildMessage(record: BuildRecord): Build {
     bundleDigest: record.bundle_digest,
     bundleSignature: record.bundle_signature,
     graphIds: record.graph_ids,
+    egress: record.egress ?? [],
     sbomComponents: record.sbom_components,
     createTime: timestampFromDate(new Date(record.create_time)),
     endTime: record.end_time ? timestampFromDate(new Date(record.end_time)) : undefined,
@@ -175,6 +176,7 @@ export function createBuilderService(options: BuilderServiceOptions): BuilderSer
       bundle_digest: result.bundleDigest ?? "",
       bundle_signature: result.bundleSignature ?? "",
       graph_ids: result.graphIds ?? record.graph_ids,
+      egress: result.egress ?? record.egress ?? [],
       sbom_components: result.sbomComponents ?? 0,
       end_time: new Date().toISOString(),
     } satisfies Partial<BuildRecord>);
@@ -298,6 +300,7 @@ export function createBuilderService(options: BuilderServiceOptions): BuilderSer
         bundle_digest: "",
         bundle_signature: "",
         graph_ids: [],
+        egress: [],
         sbom_components: 0,
         create_time: new Date().toISOString(),
         source,

@@ -1,6 +1,6 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { readLanggraphConfig } from "@langopen/common";
+import { formatEgressEntry, parseEgress, readLanggraphConfig } from "@langopen/common";
 import type { Defect } from "./failure.js";
 
 export const DEFAULT_CONFIG_PATH = "langgraph.json";
@@ -10,6 +10,8 @@ export interface ProjectCheck {
   defects: Defect[];
   /** The graph ids of langgraph.json (those it declares, even when it has defects). */
   graphIds: string[];
+  /** Its `egress`, normalized ("api.openai.com:443"); empty when it has defects or declares none. */
+  egress: string[];
   /** The config's path relative to the source, `/`-separated. */
   configPath: string;
   /** The folder of the langgraph.json (the project: its package.json, node_modules). */
@@ -161,11 +163,17 @@ export async function checkProject(sourceDir: string, configPath: string): Promi
   const relative = normalizeConfigPath(configPath);
   if (relative === undefined) {
     defects.push({ file: configPath, line: 0, message: "the config path must be a file inside the source" });
-    return { defects, graphIds: [], configPath, projectDir: root };
+    return { defects, graphIds: [], egress: [], configPath, projectDir: root };
   }
   const file = path.join(root, relative);
   const projectDir = path.dirname(file);
-  const result = (graphIds: string[] = []): ProjectCheck => ({ defects, graphIds, configPath: relative, projectDir });
+  const result = (graphIds: string[] = [], egress: string[] = []): ProjectCheck => ({
+    defects,
+    graphIds,
+    egress: defects.length === 0 ? egress : [],
+    configPath: relative,
+    projectDir,
+  });
   let real: string;
   try {
     real = await realpath(file);
@@ -198,20 +206,26 @@ export async function checkProject(sourceDir: string, configPath: string): Promi
   const graphsIn = (parsed as { graphs?: unknown }).graphs;
   const graphIds = graphsIn && typeof graphsIn === "object" && !Array.isArray(graphsIn) ? Object.keys(graphsIn) : [];
 
+  const egressIn = (parsed as { egress?: unknown }).egress;
+  const egress = parseEgress(egressIn);
   try {
     await readLanggraphConfig(real);
   } catch (err) {
     const message = (err as Error).message.replaceAll(`${real}: `, "").replaceAll(real, relative);
-    // The line of the first quoted name the message gives (a key, a graph id), when it is in the file.
-    const named = /"([^"]+)"/.exec(message)?.[1];
-    let line = 0;
-    if (named !== undefined) {
-      const key = named.split(".").at(-1) ?? named;
-      line = message.startsWith("graph ") ? lineOfKey(text, key, graphsOffset(text)) : lineOfKey(text, key);
-      if (line === 0) line = lineOfKey(text, key);
+    // The egress problems (what it checks last) are reported below, each at its entry's line.
+    if (message !== egress.problems.join("; ")) {
+      // The line of the first quoted name the message gives (a key, a graph id), when it is in the file.
+      const named = /"([^"]+)"/.exec(message)?.[1];
+      let line = 0;
+      if (named !== undefined) {
+        const key = named.split(".").at(-1) ?? named;
+        line = message.startsWith("graph ") ? lineOfKey(text, key, graphsOffset(text)) : lineOfKey(text, key);
+        if (line === 0) line = lineOfKey(text, key);
+      }
+      defects.push({ file: relative, line, message });
     }
-    defects.push({ file: relative, line, message });
   }
+  for (const { line, message } of egressDefects(text, egressIn, egress.problems)) defects.push({ file: relative, line, message });
 
   if (graphsIn && typeof graphsIn === "object" && !Array.isArray(graphsIn)) {
     for (const [id, spec] of Object.entries(graphsIn as Record<string, unknown>)) {
@@ -224,7 +238,33 @@ export async function checkProject(sourceDir: string, configPath: string): Promi
         defects.push({ file: relative, line: lineOfKey(text, id, graphsOffset(text)), message: `graph "${id}": ${problem}` });
     }
   }
-  return result(graphIds);
+  return result(graphIds, egress.entries.map(formatEgressEntry));
+}
+
+/**
+ * The problems of `egress` with their lines: an entry's at the line of that entry (its string,
+ * looked for in order after the "egress" key), the others (not a list, too many) at the key's.
+ */
+function egressDefects(text: string, value: unknown, problems: string[]): Array<{ line: number; message: string }> {
+  if (problems.length === 0) return [];
+  const keyLine = lineOfKey(text, "egress");
+  const lines = new Map<string, number>();
+  if (Array.isArray(value)) {
+    let from = /"egress"\s*:/.exec(text)?.index ?? 0;
+    for (const item of value) {
+      let line = keyLine;
+      if (typeof item === "string") {
+        const literal = JSON.stringify(item);
+        const at = text.indexOf(literal, from);
+        if (at >= 0) {
+          line = lineAt(text, at);
+          from = at + literal.length;
+        }
+      }
+      for (const problem of parseEgress([item]).problems) if (!lines.has(problem)) lines.set(problem, line);
+    }
+  }
+  return problems.map((message) => ({ line: lines.get(message) ?? keyLine, message }));
 }
 
 async function graphFileProblem(root: string, projectDir: string, graphFile: string): Promise<string | undefined> {

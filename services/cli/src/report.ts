@@ -55,6 +55,7 @@ export async function finishRevision(ctx: CommandContext, run: RevisionRun): Pro
       bundle_digest: revision.bundleDigest,
       commit_sha: revision.commitSha,
       graph_ids: revision.graphIds,
+      egress: revision.egress,
       defects: revision.defects,
       redeploy_of: revision.redeployOf,
       ...(outcome.timedOut && { timed_out: true }),

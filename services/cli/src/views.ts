@@ -93,6 +93,7 @@ export function revisionJson(r: Revision): Record<string, unknown> {
     bundle_digest: r.bundleDigest,
     redeploy_of: r.redeployOf,
     graph_ids: r.graphIds,
+    egress: r.egress,
     defects: r.defects,
     create_time: isoTime(r.createTime),
     deploy_time: isoTime(r.deployTime),

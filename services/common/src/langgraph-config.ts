@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import path from "node:path";
 import { parseEnv } from "node:util";
 import { StartupError } from "./service-process.js";
@@ -22,6 +23,8 @@ export interface LanggraphConfig {
   ui?: Record<string, string>;
   /** `ui_config` of langgraph.json: modules the bundles take from the page instead of bundling them. */
   ui_config?: { shared?: string[] };
+  /** `egress` of langgraph.json (LangOpen's own key): where graph code may connect, merged per destination. */
+  egress?: EgressEntry[];
   /** Keys present that apply to building an image or to Python projects only: accepted, not applied (worth a warning). */
   ignored: string[];
 }
@@ -54,6 +57,10 @@ export const LANGGRAPH_JSON_KEYS: Record<string, { action: "apply" | "ignore" | 
   pip_installer: { action: "ignore", why: "applies to Python graphs only" },
   ui: { action: "apply", why: "generative UI components, bundled at start and served under /ui" },
   ui_config: { action: "apply", why: "the packages UI bundles share with the page (`shared`)" },
+  egress: {
+    action: "apply",
+    why: "where graph code may connect; enforced by the operator's NetworkPolicy on Kubernetes, not by npm start yet",
+  },
   node_loader: { action: "refuse", why: "custom Node.js loaders are not supported" },
   store: { action: "refuse", why: "store.index (semantic search) and store.ttl are not supported" },
   checkpointer: { action: "refuse", why: "checkpointer settings (ttl, serde) are not supported" },
@@ -151,7 +158,23 @@ export async function readLanggraphConfig(file: string): Promise<LanggraphConfig
     throw new Error(`${absolute}: "auth.path" must be "./file:export" or "./file", got ${JSON.stringify(auth.path)}`);
   }
   checkUi(absolute, ui, ui_config);
-  return { path: absolute, dir: path.dirname(absolute), graphs, env, store, checkpointer, auth, http, ui, ui_config, ignored };
+  const egressIn = (parsed as { egress?: unknown }).egress;
+  const egress = parseEgress(egressIn);
+  if (egress.problems.length > 0) throw new StartupError(`${absolute}: ${egress.problems.join("; ")}`);
+  return {
+    path: absolute,
+    dir: path.dirname(absolute),
+    graphs,
+    env,
+    store,
+    checkpointer,
+    auth,
+    http,
+    ui,
+    ui_config,
+    ...(egressIn !== undefined && { egress: egress.entries }),
+    ignored,
+  };
 }
 
 /** `ui` must map names to files inside the project, `ui_config.shared` list module names. */
@@ -178,6 +201,218 @@ function checkUi(file: string, ui: unknown, uiConfig: unknown): void {
     if (!valid)
       throw new StartupError(`${file}: "ui_config" must be {"shared": ["module", ...]}, got ${JSON.stringify(uiConfig)}`);
   }
+}
+
+/** One destination graph code may reach: an entry of the AgentDeployment's `spec.egress`. */
+export interface EgressEntry {
+  /** A host name in lower case, or a wildcard suffix such as `*.example.com`. */
+  host?: string;
+  /** An address block in canonical form, such as `203.0.113.0/24` or `2001:db8::/32`. */
+  cidr?: string;
+  /** Sorted, without duplicates. */
+  ports: number[];
+}
+
+/** The AgentDeployment's limits (its CRD): destinations, ports of one destination. */
+export const MAX_EGRESS_ENTRIES = 64;
+export const MAX_EGRESS_PORTS = 16;
+const MAX_HOST_LENGTH = 253;
+
+/** What a parser of `egress` gives: the value, or what is wrong with the input. */
+type Parsed<T> = T | { problem: string };
+const failed = <T extends object>(value: Parsed<T>): value is { problem: string } => "problem" in value;
+
+/**
+ * Reads `egress` of a langgraph.json: a list of `"host:port[,port…]"` or `"cidr:port[,port…]"`
+ * strings (`api.openai.com:443`, `*.anthropic.com:443`, `203.0.113.0/24:443,8443`,
+ * `[2001:db8::]/32:443`). Entries naming the same host or block are merged. `problems` names
+ * each bad entry (empty: all are good); `entries` holds those that parsed. Absent (undefined): none.
+ */
+export function parseEgress(value: unknown): { entries: EgressEntry[]; problems: string[] } {
+  if (value === undefined) return { entries: [], problems: [] };
+  if (!Array.isArray(value))
+    return {
+      entries: [],
+      problems: [`"egress" must be a list of strings such as "api.openai.com:443" or "203.0.113.0/24:443", got ${shown(value)}`],
+    };
+  const problems: string[] = [];
+  const byTarget = new Map<string, EgressEntry>();
+  for (const item of value) {
+    if (typeof item !== "string") {
+      problems.push(`egress entry ${shown(item)} must be a string such as "api.openai.com:443"`);
+      continue;
+    }
+    const entry = parseEgressEntry(item);
+    if (failed(entry)) {
+      problems.push(`egress entry ${shown(item)}: ${entry.problem}`);
+      continue;
+    }
+    const target = entry.host ?? (entry.cidr as string);
+    const seen = byTarget.get(target);
+    if (seen) seen.ports = [...new Set([...seen.ports, ...entry.ports])].sort((a, b) => a - b);
+    else byTarget.set(target, entry);
+  }
+  const entries = [...byTarget.values()];
+  for (const [target, entry] of byTarget)
+    if (entry.ports.length > MAX_EGRESS_PORTS)
+      problems.push(`the egress entries of ${target} list ${entry.ports.length} ports together, more than ${MAX_EGRESS_PORTS}`);
+  if (entries.length > MAX_EGRESS_ENTRIES)
+    problems.push(`"egress" names ${entries.length} destinations, more than ${MAX_EGRESS_ENTRIES}`);
+  return { entries, problems };
+}
+
+/** An entry as `egress` of langgraph.json writes it, in normalized form: `api.openai.com:443`, `[2001:db8::]/32:443`. */
+export function formatEgressEntry(entry: EgressEntry): string {
+  const ports = entry.ports.join(",");
+  if (entry.host !== undefined) return `${entry.host}:${ports}`;
+  const cidr = entry.cidr ?? "";
+  const slash = cidr.lastIndexOf("/");
+  return cidr.includes(":") ? `[${cidr.slice(0, slash)}]${cidr.slice(slash)}:${ports}` : `${cidr}:${ports}`;
+}
+
+/** A value for a message: JSON, cut short. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 100 ? `${text.slice(0, 97)}…` : text;
+}
+
+/** One `egress` string as an entry, or what is wrong with it. */
+function parseEgressEntry(raw: string): Parsed<EgressEntry> {
+  const text = raw.trim();
+  const colon = text.lastIndexOf(":");
+  if (colon < 0 || colon < text.lastIndexOf("]"))
+    return { problem: 'it names no port: write "host:port" or "cidr:port", such as "api.openai.com:443"' };
+  const target = text.slice(0, colon).trim();
+  const example = "such as [2001:db8::]/32:443";
+  let destination: Parsed<Omit<EgressEntry, "ports">>;
+  if (target === "") return { problem: "it names no host or address before the port" };
+  if (target.startsWith("[")) {
+    const match = /^\[([^\]]*)\](?:\/(.*))?$/s.exec(target);
+    const address = match?.[1] ?? "";
+    if (!match || isIP(address) !== 6 || address.includes("%"))
+      return { problem: `${shown(address || target)} is not an IPv6 address (IPv6 blocks are written in brackets, ${example})` };
+    if (match[2] === undefined)
+      return { problem: `an address needs a prefix length: write [${address}]/128 for this address alone` };
+    destination = parseBlock(address, match[2], 6);
+  } else if (target.includes(":")) {
+    return { problem: `an IPv6 address or block is written in brackets, ${example}` };
+  } else if (target.includes("/")) {
+    const slash = target.lastIndexOf("/");
+    const address = target.slice(0, slash);
+    if (isIP(address) !== 4)
+      return { problem: `${shown(address)} is not an IPv4 address (IPv6 blocks are written in brackets, ${example})` };
+    destination = parseBlock(address, target.slice(slash + 1), 4);
+  } else if (isIP(target) === 4) {
+    return { problem: `an address needs a prefix length: write ${target}/32 for this address alone` };
+  } else {
+    destination = hostOf(target);
+  }
+  if (failed(destination)) return destination;
+  const ports = parsePorts(text.slice(colon + 1));
+  if (failed(ports)) return ports;
+  return { ...destination, ports: ports.ports };
+}
+
+/** The ports of an entry, sorted without duplicates. */
+function parsePorts(text: string): Parsed<{ ports: number[] }> {
+  const ports = new Set<number>();
+  for (const part of text.split(",")) {
+    const port = part.trim();
+    if (port === "") return { problem: 'a port is missing (ports are separated by commas, such as "443,8443")' };
+    if (/^\d+-\d+$/.test(port)) return { problem: `port ranges (${port}) are not supported: list the ports` };
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+      return { problem: `port ${shown(port)} is not a number from 1 to 65535` };
+    ports.add(Number(port));
+  }
+  if (ports.size > MAX_EGRESS_PORTS) return { problem: `${ports.size} ports, more than ${MAX_EGRESS_PORTS}` };
+  return { ports: [...ports].sort((a, b) => a - b) };
+}
+
+/**
+ * A host name in lower case without its final dot. A leading `*.` covers a domain's subdomains
+ * and needs a domain of two labels or more (`*.com` is refused).
+ */
+function hostOf(given: string): Parsed<{ host: string }> {
+  const host = given.toLowerCase().replace(/\.$/, "");
+  const wildcard = host.startsWith("*.");
+  const labels = (wildcard ? host.slice(2) : host).split(".");
+  if (host.includes("*") && (!wildcard || labels.length < 2 || labels.some((l) => l.includes("*"))))
+    return {
+      problem: `${shown(given)}: a wildcard covers the subdomains of a domain of two labels or more, written *.example.com`,
+    };
+  if (host.length > MAX_HOST_LENGTH) return { problem: `the host name has more than ${MAX_HOST_LENGTH} characters` };
+  const bad = labels.find((l) => !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(l));
+  if (bad !== undefined)
+    return {
+      problem: `${shown(given)} is not a valid host name ${
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: non-ASCII is what is looked for
+        /[^\x00-\x7f]/.test(bad) ? "(write internationalized names in punycode, xn--…)" : `(label ${shown(bad)})`
+      }`,
+    };
+  if (/^\d+$/.test(labels.at(-1) ?? "")) return { problem: `${shown(given)} is neither a host name nor an IPv4 address` };
+  return { host };
+}
+
+/** `address/prefix` in canonical form; refused: a bad prefix, bits set past it. */
+function parseBlock(address: string, prefixText: string, family: 4 | 6): Parsed<{ cidr: string }> {
+  const width = family === 4 ? 32 : 128;
+  const written = family === 4 ? `${address}/${prefixText}` : `[${address}]/${prefixText}`;
+  if (!/^(?:0|[1-9]\d{0,2})$/.test(prefixText) || Number(prefixText) > width)
+    return { problem: `the prefix length of ${written} must be a number from 0 to ${width}` };
+  const prefix = Number(prefixText);
+  // 16-bit groups: two for IPv4, eight for IPv6.
+  const groups = family === 4 ? ipv4Groups(address) : ipv6Groups(address);
+  const network = groups.map((group, i) => {
+    const bits = Math.min(Math.max(prefix - 16 * i, 0), 16);
+    return group & ((0xffff << (16 - bits)) & 0xffff);
+  });
+  const text = family === 4 ? formatIpv4(network) : formatIpv6(network);
+  if (network.some((group, i) => group !== groups[i]))
+    return {
+      problem: `${written} has bits set past its prefix length: the block is ${family === 4 ? text : `[${text}]`}/${prefix}`,
+    };
+  return { cidr: `${text}/${prefix}` };
+}
+
+function ipv4Groups(address: string): number[] {
+  const [a = 0, b = 0, c = 0, d = 0] = address.split(".").map(Number);
+  return [(a << 8) | b, (c << 8) | d];
+}
+
+const formatIpv4 = ([high = 0, low = 0]: number[]) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+
+/** The eight groups of an address isIP calls IPv6 (a trailing IPv4 part becomes two groups). */
+function ipv6Groups(address: string): number[] {
+  let text = address.toLowerCase();
+  const last = text.lastIndexOf(":");
+  if (text.slice(last + 1).includes(".")) {
+    const [high = 0, low = 0] = ipv4Groups(text.slice(last + 1));
+    text = `${text.slice(0, last + 1)}${high.toString(16)}:${low.toString(16)}`;
+  }
+  const groupsOf = (part: string) => (part === "" ? [] : part.split(":").map((g) => Number.parseInt(g, 16)));
+  const [head = "", tail] = text.split("::");
+  if (tail === undefined) return groupsOf(head);
+  const before = groupsOf(head);
+  const after = groupsOf(tail);
+  return [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
+}
+
+/** RFC 5952: lower-case hex, no leading zeros, the first longest run of two zero groups or more as `::`. */
+function formatIpv6(groups: number[]): string {
+  let start = -1;
+  let length = 0;
+  for (let i = 0; i < groups.length; ) {
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > length && j - i >= 2) {
+      start = i;
+      length = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (start < 0) return hex.join(":");
+  return `${hex.slice(0, start).join(":")}::${hex.slice(start + length).join(":")}`;
 }
 
 /**

@@ -58,6 +58,7 @@ async function followBuilds({ store, builder, logger }: PipelineOptions): Promis
           commitSha: build.commitSha,
           bundleDigest: build.bundleDigest,
           graphIds: build.graphIds,
+          egress: build.egress,
         });
         logger.info({ revision_id: rev.revision_id, bundle: build.bundleDigest, status }, "Build succeeded");
         break;
@@ -101,6 +102,7 @@ async function reconcileDeployments(options: PipelineOptions): Promise<void> {
       revisionNumber: rev.number,
       bundleDigest: rev.bundle_digest,
       configPath: rev.source.config_path,
+      egress: rev.egress,
       env: row.env,
       secrets: opened,
       resources: row.resources,

@@ -154,6 +154,7 @@ export function revisionMessage(row: RevisionRow): MessageInitShape<typeof Revis
     bundleDigest: row.bundle_digest,
     redeployOf: row.redeploy_of ?? "",
     graphIds: row.graph_ids,
+    egress: row.egress,
     defects: row.defects,
     createTime: ts(row.create_time),
     deployTime: ts(row.deploy_time),

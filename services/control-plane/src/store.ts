@@ -82,6 +82,8 @@ export interface RevisionRow {
   bundle_digest: string;
   redeploy_of: string | null;
   graph_ids: string[];
+  /** Normalized `egress` of its langgraph.json ("api.openai.com:443"). */
+  egress: string[];
   defects: string[];
   create_time: Date;
   deploy_time: Date | null;
@@ -269,9 +271,9 @@ export class ControlStore {
     const from = fields.redeployOf;
     const [row] = await this.query<RevisionRow>(
       `INSERT INTO revisions (revision_id, deployment_id, number, status, status_message, source, tarball,
-                              commit_sha, bundle_digest, redeploy_of, graph_ids)
+                              commit_sha, bundle_digest, redeploy_of, graph_ids, egress)
        VALUES ($1, $2, (SELECT COALESCE(max(number), 0) + 1 FROM revisions WHERE deployment_id = $2), $3, $4, $5, $6,
-               $7, $8, $9, $10)
+               $7, $8, $9, $10, $11)
        RETURNING ${REVISION_COLUMNS}`,
       [
         randomUUID(),
@@ -284,6 +286,7 @@ export class ControlStore {
         from?.bundle_digest ?? "",
         from?.revision_id ?? null,
         from?.graph_ids ?? [],
+        from?.egress ?? [],
       ],
       client,
     );
@@ -344,12 +347,13 @@ export class ControlStore {
    */
   async recordBuilt(
     id: string,
-    built: { commitSha: string; bundleDigest: string; graphIds: string[] },
+    built: { commitSha: string; bundleDigest: string; graphIds: string[]; egress: string[] },
   ): Promise<RevisionStatusName> {
     return this.transaction(async (client) => {
       const [rev] = await this.query<{ deployment_id: string; number: number }>(
-        "UPDATE revisions SET commit_sha = $2, bundle_digest = $3, graph_ids = $4, tarball = NULL WHERE revision_id = $1 RETURNING deployment_id, number",
-        [id, built.commitSha, built.bundleDigest, built.graphIds],
+        `UPDATE revisions SET commit_sha = $2, bundle_digest = $3, graph_ids = $4, egress = $5, tarball = NULL
+         WHERE revision_id = $1 RETURNING deployment_id, number`,
+        [id, built.commitSha, built.bundleDigest, built.graphIds, built.egress],
         client,
       );
       if (!rev) return "SKIPPED";
@@ -522,7 +526,7 @@ export class ControlStore {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REVISION_COLUMNS =
-  "revision_id, deployment_id, number, status, status_message, source, commit_sha, bundle_digest, redeploy_of, graph_ids, defects, create_time, deploy_time";
+  "revision_id, deployment_id, number, status, status_message, source, commit_sha, bundle_digest, redeploy_of, graph_ids, egress, defects, create_time, deploy_time";
 const KEY_COLUMNS = "key_id, name, role, deployment_id, prefix, created_by, create_time, revoke_time, last_used_time";
 
 export const isUuid = (value: string): boolean => UUID.test(value);

@@ -97,6 +97,7 @@ Options:
       ["current revision", revisionText(current, d.currentRevisionId)],
       ...(latest ? [["latest revision", revisionText(latest, d.latestRevisionId)] as const] : []),
       ["graphs", current?.graphIds.join(", ") || "-"],
+      ["egress", current ? current.egress.join(", ") || "none declared" : "-"],
       ["sandbox", enumName(SandboxProfile, d.sandbox)],
       ["replicas", String(d.replicas)],
       ["env", env.length ? env.map(([k, v]) => `${k}=${v}`).join(" ") : "-"],

@@ -18,6 +18,11 @@ export interface DesiredDataPlane {
   bundleDigest: string;
   /** The langgraph.json inside the bundle. */
   configPath: string;
+  /**
+   * Where graph code may connect: `egress` of that langgraph.json, normalized by the builder
+   * ("api.openai.com:443", "203.0.113.0/24:443,8443"). Empty: none declared.
+   */
+  egress: string[];
   env: Record<string, string>;
   /** Decrypted here, handed only to the deployment's data plane. */
   secrets: Record<string, string>;

@@ -5,10 +5,11 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { CustomObjectsApi } from "@kubernetes/client-node";
-import { createLogger, migrate, type Pool, runtimeTokenOf, tokenSha256 } from "@langopen/common";
+import { createLogger, type Logger, migrate, type Pool, runtimeTokenOf, tokenSha256 } from "@langopen/common";
 import { createPool } from "@langopen/data-plane";
 import { DeploymentStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
+import { agentDeploymentIssues } from "@langopen/operator";
 import {
   createTestDatabase,
   type FakeKube,
@@ -19,17 +20,17 @@ import {
   until,
 } from "@langopen/testkit";
 import pg from "pg";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { BUNDLE_KEY_NAME, createBundleKeyIssuer } from "../bundle-keys.js";
 import { MIGRATIONS_DIR, startPlatform } from "../compose.js";
 import { DeploymentDatabases, databaseNameOf } from "../database-store.js";
 import { hashApiKey, newApiKey } from "../keys.js";
 import { pipelinePass } from "../pipeline.js";
 import { SecretBox } from "../secrets.js";
-import { registerControlServices } from "../service.js";
+import { registerControlServices, revisionMessage } from "../service.js";
 import { ControlStore, type DeploymentRow, type RevisionRow } from "../store.js";
 import type { DesiredDataPlane, ObservedDataPlane } from "./contract.js";
-import { KubernetesDriver } from "./kubernetes.js";
+import { agentDeploymentSpec, KubernetesDriver } from "./kubernetes.js";
 
 /*
  * The Kubernetes driver against the fake API server (real HTTP, the real @kubernetes/client-node)
@@ -93,7 +94,7 @@ afterEach(async () => {
 });
 
 /** A deployment with a built revision (what the pipeline hands the driver), and one secret. */
-async function newDeployment(name: string): Promise<{ row: DeploymentRow; rev: RevisionRow }> {
+async function newDeployment(name: string, egress: string[] = []): Promise<{ row: DeploymentRow; rev: RevisionRow }> {
   const source = { git: { url: "https://example.com/agent.git", ref: "main" }, config_path: "graphs/langgraph.json" };
   const { deploymentId, revisionId } = await store.transaction(async (client) => {
     const row = await store.createDeployment(
@@ -112,7 +113,7 @@ async function newDeployment(name: string): Promise<{ row: DeploymentRow; rev: R
     return { deploymentId: row.deployment_id, revisionId: rev.revision_id };
   });
   made.push(deploymentId);
-  await store.recordBuilt(revisionId, { commitSha: "c1", bundleDigest: DIGEST_1, graphIds: ["agent"] });
+  await store.recordBuilt(revisionId, { commitSha: "c1", bundleDigest: DIGEST_1, graphIds: ["agent"], egress });
   return {
     row: (await store.getDeployment(deploymentId)) as DeploymentRow,
     rev: (await store.getRevision(revisionId)) as RevisionRow,
@@ -124,7 +125,7 @@ async function newRevision(row: DeploymentRow, digest: string): Promise<Revision
   const rev = await store.transaction((client) =>
     store.createRevision(row.deployment_id, { status: "AWAITING_BUILD", source: row.source }, client),
   );
-  await store.recordBuilt(rev.revision_id, { commitSha: "c2", bundleDigest: digest, graphIds: ["agent"] });
+  await store.recordBuilt(rev.revision_id, { commitSha: "c2", bundleDigest: digest, graphIds: ["agent"], egress: [] });
   return (await store.getRevision(rev.revision_id)) as RevisionRow;
 }
 
@@ -136,6 +137,7 @@ function desiredOf(row: DeploymentRow, rev: RevisionRow, secrets: Record<string,
     revisionNumber: rev.number,
     bundleDigest: rev.bundle_digest,
     configPath: rev.source.config_path,
+    egress: rev.egress,
     env: row.env,
     secrets,
     resources: row.resources,
@@ -265,6 +267,55 @@ describe("Kubernetes driver", () => {
       components: { workers: { minReplicas: 2 } },
     });
     expect(cr.status).toBeUndefined();
+  });
+
+  it("writes the revision's egress as the AgentDeployment's spec.egress, which the CRD's schema accepts; a redeploy keeps it", async () => {
+    const egress = ["api.openai.com:443", "203.0.113.0/24:443,8443"];
+    const { row, rev } = await newDeployment("agent-egress", egress);
+    expect(rev.egress).toEqual(egress);
+    await pipeline();
+    const cr = agent("agent-egress") as FakeObject;
+    const spec = cr.spec as Record<string, unknown>;
+    expect(spec.egress).toEqual([
+      { host: "api.openai.com", ports: [443] },
+      { cidr: "203.0.113.0/24", ports: [443, 8443] },
+    ]);
+    expect(agentDeploymentIssues({ apiVersion: cr.apiVersion, kind: cr.kind, metadata: cr.metadata, spec })).toEqual([]);
+
+    // A redeploy (rollback, secret change) runs the same bundle: the same egress, shown in the Revision.
+    const redeployed = await store.transaction((client) =>
+      store.createRevision(row.deployment_id, { status: "AWAITING_DEPLOY", source: row.source, redeployOf: rev }, client),
+    );
+    expect(redeployed.egress).toEqual(egress);
+    expect(revisionMessage(redeployed).egress).toEqual(egress);
+    await pipeline();
+    expect(agent("agent-egress")?.spec).toMatchObject({ revision: { id: redeployed.revision_id }, egress: spec.egress });
+  });
+
+  it("leaves out of spec.egress an entry that does not parse, and says so", () => {
+    const warn = vi.fn();
+    const d: DesiredDataPlane = {
+      deploymentId: "00000000-0000-4000-8000-000000000001",
+      name: "agent-odd",
+      revisionId: "00000000-0000-4000-8000-000000000002",
+      revisionNumber: 1,
+      bundleDigest: DIGEST_1,
+      configPath: "langgraph.json",
+      egress: ["[2001:db8::]/32:443", "not a host:443"],
+      env: {},
+      secrets: {},
+      resources: {},
+      sandbox: "GVISOR",
+      replicas: 1,
+      previousUrl: "",
+    };
+    const spec = agentDeploymentSpec(d, { bundleUrl: BUNDLE_URL, logger: { warn } as unknown as Logger });
+    expect(spec.egress).toEqual([{ cidr: "2001:db8::/32", ports: [443] }]);
+    expect(warn).toHaveBeenCalledWith(
+      expect.objectContaining({ deployment: "agent-odd", why: expect.stringContaining('"not a host:443"') }),
+      "Left out egress entry of revision",
+    );
+    expect(agentDeploymentSpec({ ...d, egress: [] }, { bundleUrl: BUNDLE_URL })).not.toHaveProperty("egress");
   });
 
   it("writes nothing on a second pass over the same deployments, and keeps the credentials", async () => {

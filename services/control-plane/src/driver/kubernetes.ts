@@ -8,7 +8,14 @@ import {
   type V1ObjectMeta,
   type V1Secret,
 } from "@kubernetes/client-node";
-import { generateInternalSecret, type Logger, runtimeCredentialsOf } from "@langopen/common";
+import {
+  generateInternalSecret,
+  type Logger,
+  MAX_EGRESS_ENTRIES,
+  MAX_EGRESS_PORTS,
+  parseEgress,
+  runtimeCredentialsOf,
+} from "@langopen/common";
 import {
   AGENT_DEPLOYMENT_GROUP as AGENT_GROUP,
   AGENT_DEPLOYMENT_PLURAL as AGENT_PLURAL,
@@ -88,10 +95,29 @@ const labelsOf = (deploymentId: string): Record<string, string> => ({
   [DEPLOYMENT_ID_LABEL]: deploymentId,
 });
 
+type EgressSpec = NonNullable<AgentDeploymentSpec["egress"]>;
+
+/**
+ * `spec.egress` from the revision's egress (the builder's normalized strings). A string that does
+ * not parse cannot come from the builder; it is left out, and said in the log.
+ */
+function egressSpec(d: DesiredDataPlane, logger: Logger | undefined): EgressSpec {
+  const { entries, problems } = parseEgress(d.egress);
+  for (const problem of problems)
+    logger?.warn({ deployment: d.name, revision_id: d.revisionId, why: problem }, "Left out egress entry of revision");
+  return entries
+    .filter((e) => e.ports.length <= MAX_EGRESS_PORTS)
+    .slice(0, MAX_EGRESS_ENTRIES)
+    .map((e) => ({
+      ...(e.host !== undefined ? { host: e.host } : { cidr: e.cidr }),
+      ports: e.ports as EgressSpec[number]["ports"],
+    }));
+}
+
 /** The AgentDeployment's spec for a desired data plane: a pure function of it and the driver's settings. */
 export function agentDeploymentSpec(
   d: DesiredDataPlane,
-  settings: { bundleUrl: string; redisSecret?: SecretKeyRef },
+  settings: { bundleUrl: string; redisSecret?: SecretKeyRef; logger?: Logger },
 ): AgentDeploymentSpec {
   const names = secretNamesOf(d.name);
   const workers: NonNullable<NonNullable<AgentDeploymentSpec["components"]>["workers"]> = { minReplicas: d.replicas };
@@ -104,6 +130,7 @@ export function agentDeploymentSpec(
   }
   if (d.resources.runtime_memory_mb) runtimes.resources = { limits: { memory: `${d.resources.runtime_memory_mb}Mi` } };
   if (Object.keys(runtimes).length > 0) components.runtimes = runtimes;
+  const egress = egressSpec(d, settings.logger);
   return {
     deploymentId: d.deploymentId,
     revision: {
@@ -114,6 +141,8 @@ export function agentDeploymentSpec(
       configPath: d.configPath,
     },
     sandbox: SANDBOXES[d.sandbox],
+    // None declared: no field, so specs written before egress was kept stay the same.
+    ...(egress.length > 0 ? { egress } : {}),
     env: Object.keys(d.env)
       .sort()
       .map((name) => ({ name, value: d.env[name] as string })),

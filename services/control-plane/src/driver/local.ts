@@ -56,7 +56,8 @@ const TAIL_LINES = 20;
  * restarts when free), in-process signals, the bundle it verifies before loading anything, and
  * the deployment's variables and secrets. A switch of revision drains the old process (SIGTERM:
  * it finishes the runs in flight, queued runs wait in the database) and then starts the new one
- * on the same port and database. A process that dies is started again, with backoff.
+ * on the same port and database. A process that dies is started again, with backoff. A revision's
+ * `egress` is not applied: the launcher (npm start) does not restrict egress yet.
  */
 export class LocalDriver implements Driver {
   private readonly units = new Map<string, Unit>();

@@ -331,6 +331,14 @@ export declare type Build = Message<"langopen.builder.v1.Build"> & {
   graphIds: string[];
 
   /**
+   * Where its graph code may connect (`egress` of langgraph.json), normalized: "api.openai.com:443",
+   * "203.0.113.0/24:443,8443", "[2001:db8::]/32:443". Empty: none declared.
+   *
+   * @generated from field: repeated string egress = 12;
+   */
+  egress: string[];
+
+  /**
    * Components in the bundle's CycloneDX SBOM.
    *
    * @generated from field: int32 sbom_components = 9;
@@ -401,6 +409,14 @@ export declare type BuildJson = {
    * @generated from field: repeated string graph_ids = 8;
    */
   graphIds?: string[];
+
+  /**
+   * Where its graph code may connect (`egress` of langgraph.json), normalized: "api.openai.com:443",
+   * "203.0.113.0/24:443,8443", "[2001:db8::]/32:443". Empty: none declared.
+   *
+   * @generated from field: repeated string egress = 12;
+   */
+  egress?: string[];
 
   /**
    * Components in the bundle's CycloneDX SBOM.

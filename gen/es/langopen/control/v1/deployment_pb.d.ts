@@ -573,6 +573,14 @@ export declare type Revision = Message<"langopen.control.v1.Revision"> & {
   graphIds: string[];
 
   /**
+   * Where its graph code may connect (`egress` of its langgraph.json), normalized: "api.openai.com:443",
+   * "203.0.113.0/24:443,8443". On Kubernetes the data plane's NetworkPolicy opens exactly these. Empty: none declared.
+   *
+   * @generated from field: repeated string egress = 14;
+   */
+  egress: string[];
+
+  /**
    * Defects the build found, "file:line: message".
    *
    * @generated from field: repeated string defects = 11;
@@ -655,6 +663,14 @@ export declare type RevisionJson = {
    * @generated from field: repeated string graph_ids = 10;
    */
   graphIds?: string[];
+
+  /**
+   * Where its graph code may connect (`egress` of its langgraph.json), normalized: "api.openai.com:443",
+   * "203.0.113.0/24:443,8443". On Kubernetes the data plane's NetworkPolicy opens exactly these. Empty: none declared.
+   *
+   * @generated from field: repeated string egress = 14;
+   */
+  egress?: string[];
 
   /**
    * Defects the build found, "file:line: message".
