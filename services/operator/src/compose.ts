@@ -22,6 +22,8 @@ export interface OperatorOptions {
   logger: Logger;
   /** How the runnable backlog of a data plane is read (tests give their own). */
   backlog?: (agd: LiveAgentDeployment) => Promise<number | undefined>;
+  /** How egress host names are resolved (tests give their own; default: the system resolver). */
+  resolve?: (host: string) => Promise<string[]>;
   resyncMs?: number;
   leaseSeconds?: number;
   retryMs?: number;
@@ -67,6 +69,7 @@ export async function startOperator(options: OperatorOptions): Promise<Operator>
     namespace: settings.watchNamespace || undefined,
     logger: logger.child({ component: "controller" }),
     backlog: options.backlog ?? backlogFromMetrics(),
+    resolve: options.resolve,
     resyncMs: options.resyncMs,
   });
   let leading = !options.leaderElection;

@@ -64,7 +64,9 @@ async function setup(options: { kubelet?: boolean; kinds?: typeof FAKE_KUBE_KIND
   return { fake, kube };
 }
 
-async function operator(extra: { identity?: string; leaderElection?: boolean; backlog?: number } = {}): Promise<Operator> {
+async function operator(
+  extra: { identity?: string; leaderElection?: boolean; backlog?: number; resolve?: (host: string) => Promise<string[]> } = {},
+): Promise<Operator> {
   if (!fake) throw new Error("setup first");
   const op = await startOperator({
     kubeConfig: fake.kubeConfig(NS),
@@ -76,6 +78,7 @@ async function operator(extra: { identity?: string; leaderElection?: boolean; ba
     port: 0,
     logger,
     backlog: async () => extra.backlog ?? 3,
+    resolve: extra.resolve ?? (async (host) => Promise.reject(new Error(`${host}: no DNS in this test`))),
     leaseSeconds: 2,
     retryMs: 150,
   });
@@ -338,6 +341,58 @@ describe("operator reconcile", () => {
     await until(async () => fake.list("autoscaling/v2", "HorizontalPodAutoscaler", NS).length === 0, "the HPAs pruned", {
       timeoutMs: 10_000,
     });
+  });
+});
+
+describe("egress", () => {
+  it("opens the declared blocks and the addresses the declared hosts resolve to, and follows the addresses when they change", async () => {
+    const { fake, kube } = await setup();
+    let openai = ["198.51.100.7", "2001:db8::7"];
+    const op = await operator({
+      resolve: async (host) => {
+        if (host === "api.openai.com") return openai;
+        throw new Error(`getaddrinfo ENOTFOUND ${host}`);
+      },
+    });
+    await kube.create(
+      resource("egress", {
+        egress: [
+          { host: "api.openai.com", ports: [443] },
+          { host: "*.anthropic.com", ports: [443] },
+          { host: "gone.invalid", ports: [443] },
+          { cidr: "203.0.113.0/24", ports: [443, 8443] },
+        ],
+      }) as never,
+    );
+    await until(async () => condition("egress", "Ready")?.status === "True", "Ready", { timeoutMs: 15_000 });
+    type Policy = {
+      metadata: { annotations?: Record<string, string> };
+      spec: { egress: Array<{ to: unknown[]; ports?: unknown[] }> };
+    };
+    const policy = () => fake.get("networking.k8s.io/v1", "NetworkPolicy", NS, "egress-runtime") as unknown as Policy;
+    const declared = (p: Policy) => p.spec.egress.filter((r) => r.to.some((t) => (t as { ipBlock?: unknown }).ipBlock));
+    expect(declared(policy())).toEqual([
+      {
+        to: [{ ipBlock: { cidr: "198.51.100.7/32" } }, { ipBlock: { cidr: "2001:db8::7/128" } }],
+        ports: [{ port: 443, protocol: "TCP" }],
+      },
+      {
+        to: [{ ipBlock: { cidr: "203.0.113.0/24" } }],
+        ports: [
+          { port: 443, protocol: "TCP" },
+          { port: 8443, protocol: "TCP" },
+        ],
+      },
+    ]);
+    expect(policy().metadata.annotations?.["platform.langopen.dev/egress-hosts"]).toBe(
+      "api.openai.com:443 *.anthropic.com:443 gone.invalid:443",
+    );
+    openai = ["198.51.100.9"];
+    op.controller.enqueue(NS, "egress");
+    await until(async () => JSON.stringify(declared(policy())).includes("198.51.100.9/32"), "the new address", {
+      timeoutMs: 10_000,
+    });
+    expect(JSON.stringify(declared(policy()))).not.toContain("198.51.100.7");
   });
 });
 

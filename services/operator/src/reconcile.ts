@@ -1,3 +1,4 @@
+import { lookup } from "node:dns/promises";
 import type { Logger } from "@langopen/common";
 import { APPLIED_HASH, applyObject, NotOwnedError } from "./apply.js";
 import type { AgentDeployment } from "./generated/agent-deployment.js";
@@ -50,6 +51,8 @@ export interface ReconcileContext {
   kube: Kube;
   settings: OperatorSettings;
   logger: Logger;
+  /** A host name's addresses (the declared egress hosts become NetworkPolicy address blocks); default: the system resolver. */
+  resolve?: (host: string) => Promise<string[]>;
   /** The runnable backlog of a data plane (its api-server's `langopen_runs_runnable`); undefined when unknown. */
   backlog?: (agd: LiveAgentDeployment) => Promise<number | undefined>;
   now?: () => Date;
@@ -273,8 +276,29 @@ async function drainWorkers(ctx: ReconcileContext, agd: LiveAgentDeployment, wor
   return worker.status?.replicas ?? 0;
 }
 
+/**
+ * The addresses of the declared egress host names, now. A name that does not resolve opens
+ * nothing (logged); a wildcard cannot be resolved and stays in the policy's annotation only.
+ */
+async function resolveEgressHosts(ctx: ReconcileContext, agd: LiveAgentDeployment): Promise<Record<string, string[]>> {
+  const resolve = ctx.resolve ?? systemResolve;
+  const out: Record<string, string[]> = {};
+  for (const host of new Set((agd.spec.egress ?? []).flatMap((e) => (e.host && !e.host.startsWith("*.") ? [e.host] : [])))) {
+    try {
+      out[host] = await resolve(host);
+    } catch (err) {
+      ctx.logger.warn({ agent_deployment: agd.metadata.name, host, err: describeError(err) }, "Could not resolve an egress host");
+    }
+  }
+  return out;
+}
+
+async function systemResolve(host: string): Promise<string[]> {
+  return (await lookup(host, { all: true })).map((a) => a.address);
+}
+
 async function applyAll(ctx: ReconcileContext, agd: LiveAgentDeployment): Promise<void> {
-  const objects = renderDataPlane(agd, ctx.settings);
+  const objects = renderDataPlane(agd, ctx.settings, await resolveEgressHosts(ctx, agd));
   const scaled = new Set(
     objects
       .filter((o) => o.kind === "ScaledObject" || o.kind === "HorizontalPodAutoscaler")

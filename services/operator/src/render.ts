@@ -80,7 +80,12 @@ export const ownedSelector = (name: string) =>
  * resource and settings give the same objects), so reconcile is "apply these, delete the owned
  * ones not among them". Every object is owned by the resource (garbage-collected with it).
  */
-export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings): KubeObject[] {
+export function renderDataPlane(
+  agd: AgentDeployment,
+  settings: RenderSettings,
+  /** The addresses each declared host name resolved to when the reconcile looked (NetworkPolicy takes no names). */
+  resolvedHosts: Record<string, string[]> = {},
+): KubeObject[] {
   const name = agd.metadata?.name;
   const namespace = agd.metadata?.namespace;
   const uid = agd.metadata?.uid;
@@ -376,13 +381,20 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
     };
     const own = { to: [pods()] };
     const common = [dns, own, settings.controlPlane, ...settings.dependencies];
-    const declared = (spec.egress ?? []).filter((e) => e.cidr);
+    // Address blocks as declared; host names as the addresses they resolved to (each reconcile
+    // resolves again: an address that changes is a policy rewrite). A wildcard resolves to nothing.
+    const declared = (spec.egress ?? []).flatMap((e) => {
+      const blocks = e.cidr
+        ? [e.cidr]
+        : (resolvedHosts[e.host ?? ""] ?? []).map((ip) => (ip.includes(":") ? `${ip}/128` : `${ip}/32`));
+      return blocks.length > 0 ? [{ blocks: [...new Set(blocks)].sort(), ports: e.ports }] : [];
+    });
     const policy = (component: Component, ingress: unknown[], egress: unknown[]): KubeObject => ({
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
       metadata: {
         ...meta(`${name}-${component}`, component),
-        // NetworkPolicy has no host names: a DNS-aware policy engine can apply these.
+        // The names as declared (wildcards too), for people and for a DNS-aware policy engine.
         ...(component === "runtime" && (spec.egress ?? []).some((e) => e.host)
           ? {
               annotations: {
@@ -411,7 +423,7 @@ export function renderDataPlane(agd: AgentDeployment, settings: RenderSettings):
           own,
           settings.controlPlane,
           ...declared.map((e) => ({
-            to: [{ ipBlock: { cidr: e.cidr } }],
+            to: e.blocks.map((cidr) => ({ ipBlock: { cidr } })),
             ports: e.ports.map((port) => ({ port, protocol: "TCP" })),
           })),
         ],
