@@ -296,6 +296,15 @@ AgentDeployment to render its data plane (services/operator/src/render.ts, Rende
 {{- if not .Values.operator.watchAllNamespaces -}}
 {{- $_ := set $settings "watchNamespace" (include "langopen.dataPlaneNamespace" .) -}}
 {{- end -}}
+{{- with .Values.dataPlane.ingress -}}
+{{- if .enabled -}}
+{{- $ingress := dict -}}
+{{- if .className }}{{- $_ := set $ingress "className" .className -}}{{ end -}}
+{{- if .annotations }}{{- $_ := set $ingress "annotations" .annotations -}}{{ end -}}
+{{- if .tlsSecretName }}{{- $_ := set $ingress "tlsSecretName" .tlsSecretName -}}{{ end -}}
+{{- $_ := set $settings "ingress" $ingress -}}
+{{- end -}}
+{{- end -}}
 {{- toPrettyJson $settings -}}
 {{- end -}}
 

@@ -202,6 +202,7 @@ interface CiValues {
     namespace?: string;
     sandbox?: string;
     egress?: { postgres?: { cidrs?: string[] }; redis?: { cidrs?: string[] } };
+    ingress?: { enabled?: boolean; className?: string; tlsSecretName?: string };
   };
   redis?: { existingSecret?: string };
   dev?: { postgres?: { enabled?: boolean }; redis?: { enabled?: boolean } };
@@ -502,6 +503,16 @@ describe("charts/langopen", () => {
         expect(text, file).toContain(cidr);
       }
       if (values.dev?.postgres?.enabled) expect(text).toContain('"app.kubernetes.io/component":"postgres"');
+      // A route per deployment only when asked, with what was asked.
+      expect(settings.ingress, file).toEqual(
+        values.dataPlane?.ingress?.enabled
+          ? {
+              className: values.dataPlane.ingress.className,
+              tlsSecretName: values.dataPlane.ingress.tlsSecretName,
+              annotations: expect.objectContaining({ "nginx.ingress.kubernetes.io/proxy-buffering": "off" }),
+            }
+          : undefined,
+      );
       // The control plane's environment: the sandbox, the Kubernetes driver and where its objects go.
       const env = envOf(controlPlane.spec.template.spec.containers[0] as Container);
       expect(env, file).toMatchObject({

@@ -51,6 +51,17 @@ export const OperatorSettingsSchema = Type.Object(
     drainSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
     progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 86_400 })),
     urlTemplate: Type.String({ minLength: 1 }),
+    /** An Ingress per deployment to its gateway, on the URL template's host. */
+    ingress: Type.Optional(
+      Type.Object(
+        {
+          className: Type.Optional(Type.String({ minLength: 1 })),
+          annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+          tlsSecretName: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     leaseName: Type.String({ minLength: 1, default: "langopen-operator" }),
     /** The namespace whose AgentDeployments it serves; absent or empty: every namespace. */
     watchNamespace: Type.Optional(Type.String()),

@@ -158,6 +158,43 @@ describe("renderDataPlane", () => {
     expect(JSON.stringify(named(next, "Deployment", "support-bot-worker"))).toContain("next-revision");
   });
 
+  it("routes the public URL's host to the gateway with an Ingress when the installation asks, and only then", () => {
+    expect(renderDataPlane(resource(), SETTINGS).filter((o) => o.kind === "Ingress")).toEqual([]);
+    const objects = renderDataPlane(resource(), {
+      ...SETTINGS,
+      urlTemplate: "https://{name}.agents.example.com",
+      ingress: {
+        className: "nginx",
+        annotations: { "nginx.ingress.kubernetes.io/proxy-buffering": "off" },
+        tlsSecretName: "agents-wildcard-tls",
+      },
+    });
+    const ingress = named(objects, "Ingress", "support-bot") as KubeObject;
+    expect(kubeIssues(ingress)).toEqual([]);
+    expect(ingress.metadata.annotations).toEqual({ "nginx.ingress.kubernetes.io/proxy-buffering": "off" });
+    expect(ingress.spec).toEqual({
+      ingressClassName: "nginx",
+      tls: [{ hosts: ["support-bot.agents.example.com"], secretName: "agents-wildcard-tls" }],
+      rules: [
+        {
+          host: "support-bot.agents.example.com",
+          http: {
+            paths: [
+              { path: "/", pathType: "Prefix", backend: { service: { name: "support-bot-gateway", port: { number: 8123 } } } },
+            ],
+          },
+        },
+      ],
+    });
+    // The gateway accepts requests naming that host, and hands out that URL.
+    const env = (podOf(named(objects, "Deployment", "support-bot-gateway") as KubeObject).containers[0]?.env ?? []) as Array<{
+      name: string;
+      value?: string;
+    }>;
+    expect(env.find((e) => e.name === "LANGOPEN_ALLOWED_HOSTS")?.value).toContain("support-bot.agents.example.com");
+    expect(env.find((e) => e.name === "LANGOPEN_PUBLIC_URL")?.value).toBe("https://support-bot.agents.example.com");
+  });
+
   it("refuses a resource the API server has not stored yet (no uid for owner references)", () => {
     const agd = resource();
     agd.metadata = { name: "support-bot", namespace: "agents" };

@@ -44,6 +44,17 @@ export interface RenderSettings {
   progressDeadlineSeconds?: number;
   /** Where a deployment's API answers for its users: `{name}` and `{namespace}` are replaced. */
   urlTemplate?: string;
+  /**
+   * An Ingress per deployment routing the public URL's host to its gateway (the URL template must
+   * be absolute, with a host per deployment). Absent: no route (users expose the gateways themselves).
+   */
+  ingress?: {
+    className?: string;
+    /** E.g. the controller's SSE settings (no response buffering, long read timeouts). */
+    annotations?: Record<string, string>;
+    /** A TLS Secret for the host (e.g. a wildcard certificate), for https URLs. */
+    tlsSecretName?: string;
+  };
 }
 
 /** A deployment's URL as its users reach it (the status shows it; the gateway hands it out in A2A cards). */
@@ -66,6 +77,7 @@ export const RENDERED_KINDS = [
   { apiVersion: "policy/v1", kind: "PodDisruptionBudget" },
   { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler" },
   { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" },
+  { apiVersion: "networking.k8s.io/v1", kind: "Ingress" },
 ] as const;
 
 /** The label every pod of a revision carries (a rollout waits until no worker of the old one is left). */
@@ -365,8 +377,40 @@ export function renderDataPlane(
     ...networkPolicies(),
     ...disruptionBudgets(),
     ...scalers(),
+    ...route(),
   ];
   return objects;
+
+  function route(): KubeObject[] {
+    if (!settings.ingress || !publicUrl) return [];
+    const { hostname, protocol } = new URL(publicUrl);
+    const { className, annotations, tlsSecretName } = settings.ingress;
+    return [
+      {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "Ingress",
+        metadata: { ...meta(`${name}`, "gateway"), ...(annotations ? { annotations } : {}) },
+        spec: {
+          ...(className ? { ingressClassName: className } : {}),
+          ...(protocol === "https:" && tlsSecretName ? { tls: [{ hosts: [hostname], secretName: tlsSecretName }] } : {}),
+          rules: [
+            {
+              host: hostname,
+              http: {
+                paths: [
+                  {
+                    path: "/",
+                    pathType: "Prefix",
+                    backend: { service: { name: gatewayService, port: { number: PORTS.gateway } } },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    ];
+  }
 
   function networkPolicies(): KubeObject[] {
     const pods = (component?: Component) => ({
