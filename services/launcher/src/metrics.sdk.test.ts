@@ -1,6 +1,6 @@
 // The metrics of one process under `npm start` (GET /metrics of the gateway shows every part's): what one run's
 // life adds, the queue, pools, RPCs and webhooks, that Prometheus accepts the exposition (`promtool check metrics`),
-// and that every metric the shipped alerts (charts/langopen/files/alerts.yml) and dashboard (observability/) use is exported.
+// and that every metric the shipped alerts (charts/langopen/files/alerts.yml) and dashboard (charts/langopen/files/) use is exported.
 import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, type TestStack } from "./test-fixtures/stack.js";
 
 const ALERTS = fileURLToPath(new URL("../../../charts/langopen/files/alerts.yml", import.meta.url));
-const DASHBOARD = fileURLToPath(new URL("../../../observability/dashboard.json", import.meta.url));
+const DASHBOARD = fileURLToPath(new URL("../../../charts/langopen/files/dashboard.json", import.meta.url));
 const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim() !== "";
 if (!hasPromtool && !process.env.CI) console.log("Skipping the promtool checks: apt-get install prometheus");
 

@@ -1,5 +1,5 @@
-// The alert rules the chart ships (charts/langopen/files/, rendered as its PrometheusRule) and the dashboard in
-// observability/: promtool accepts the rules and their unit tests pass (each alert fires on the series that should
+// The alert rules and the dashboard the chart ships (charts/langopen/files/, rendered as its PrometheusRule and a
+// ConfigMap for Grafana): promtool accepts the rules and their unit tests pass (each alert fires on the series that should
 // fire it and stays quiet on healthy ones); the dashboard is a Grafana dashboard whose every panel queries Prometheus.
 import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const ALERTS_DIR = fileURLToPath(new URL("../../../charts/langopen/files/", import.meta.url));
-const DASHBOARD = fileURLToPath(new URL("../../../observability/dashboard.json", import.meta.url));
+const DASHBOARD = fileURLToPath(new URL("../../../charts/langopen/files/dashboard.json", import.meta.url));
 const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim() !== "";
 
 const promtool = (...args: string[]) => spawnSync("promtool", args, { cwd: ALERTS_DIR, encoding: "utf8" });

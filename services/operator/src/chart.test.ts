@@ -558,8 +558,9 @@ describe("charts/langopen", () => {
     }
   });
 
-  it("renders exactly the rules of files/alerts.yml as the PrometheusRule, and monitors the platform and the data planes", async () => {
+  it("renders exactly the rules of files/alerts.yml as the PrometheusRule and the dashboard for Grafana, and monitors the platform and the data planes", async () => {
     const alerts = parse(await readFile(path.join(CHART, "files/alerts.yml"), "utf8")) as { groups: unknown[] };
+    const dashboard = JSON.parse(await readFile(path.join(CHART, "files/dashboard.json"), "utf8"));
     for (const [file, { objects, values }] of rendered) {
       const rules = ofKind<KubeManifest & { spec: { groups: unknown[] } }>(objects, "PrometheusRule");
       if (!values.monitoring?.enabled) {
@@ -578,6 +579,13 @@ describe("charts/langopen", () => {
       ]);
       expect(pods[0]?.spec.namespaceSelector).toEqual(values.operator?.watchAllNamespaces ? { any: true } : expect.anything());
       for (const o of [...rules, ...pods]) expect(o.metadata?.labels).toMatchObject(values.monitoring.labels ?? {});
+      // The dashboard, byte for byte, where Grafana's sidecar finds it.
+      const board = named(objects, "ConfigMap", fullName("dashboard")) as unknown as {
+        metadata: { labels: Record<string, string> };
+        data: Record<string, string>;
+      };
+      expect(board.metadata.labels.grafana_dashboard).toBe("1");
+      expect(JSON.parse(board.data["langopen-overview.json"] ?? "")).toEqual(dashboard);
     }
   });
 
