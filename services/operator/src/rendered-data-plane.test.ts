@@ -4,7 +4,7 @@
 // official SDK, and the api-server's metrics port answers the backlog the operator reports. Only
 // what a cluster would provide differs: Service DNS names become loopback ports, the bundle's
 // project folder is a local one, and the control plane (API keys) is left out.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { Client } from "@langchain/langgraph-sdk";
@@ -52,6 +52,8 @@ const children: ChildProcess[] = [];
 const byComponent = new Map<string, ChildProcess>();
 let gatewayUrl = "";
 let metricsUrl = "";
+/** Each split service's /metrics (the gateway serves its own on its port). */
+const scrapeUrls = new Map<string, string>();
 let dropDatabase: (() => Promise<void>) | undefined;
 const logs = new Map<string, string>();
 
@@ -140,6 +142,8 @@ beforeAll(async () => {
   }
   gatewayUrl = `http://127.0.0.1:${local.get("gateway:8123")}`;
   metricsUrl = `http://127.0.0.1:${metricsPorts.get("api-server")}/metrics`;
+  for (const [component, port] of metricsPorts) scrapeUrls.set(component, `http://127.0.0.1:${port}/metrics`);
+  scrapeUrls.set("gateway", `${gatewayUrl}/metrics`);
   await until(async () => (await fetch(`${gatewayUrl}/ok`).catch(() => undefined))?.ok, "the gateway", {
     timeoutMs: 60_000,
   }).catch((err) => {
@@ -188,6 +192,30 @@ describe("the rendered data plane", () => {
     const read = backlogFromMetrics({ urlOf: () => metricsUrl });
     expect(await read({ metadata: { name: NAME, namespace: NS } } as LiveAgentDeployment)).toBe(0);
   });
+
+  const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim() !== "";
+  it.skipIf(!hasPromtool && !process.env.CI)(
+    "serves Prometheus metrics from every process, each exposition clean by promtool check metrics",
+    async () => {
+      expect([...scrapeUrls.keys()].sort()).toEqual(["api-server", "gateway", "runtime", "worker"]);
+      const expected: Record<string, RegExp> = {
+        "api-server": /^langopen_rpc_server_requests_total\{service="langopen\.data\.v1\.RunService"/m,
+        worker: /^langopen_run_attempts_total\{outcome="success"\} [1-9]/m,
+        runtime:
+          /^langopen_rpc_server_requests_total\{service="langopen\.runtime\.v1\.RuntimeService",method="Execute",code="ok"\} [1-9]/m,
+        gateway: /^langopen_gateway_http_requests_total\{/m,
+      };
+      for (const [component, url] of scrapeUrls) {
+        const res = await fetch(url);
+        expect(res.status, component).toBe(200);
+        const text = await res.text();
+        expect(text, component).toMatch(expected[component] as RegExp);
+        const checked = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+        expect(`${checked.stdout}${checked.stderr}`, component).toBe("");
+        expect(checked.status, component).toBe(0);
+      }
+    },
+  );
 
   it("loses no accepted run when a rollout stops its worker: SIGTERM lets it finish the run within the rendered grace", async () => {
     const client = new Client({ apiUrl: gatewayUrl });
