@@ -1,3 +1,5 @@
+export { loadOperatorSettings, type Operator, type OperatorOptions, startOperator } from "./compose.js";
+export type { OperatorSettingsFile } from "./config.js";
 export type { AgentDeployment } from "./generated/agent-deployment.js";
 export {
   AGENT_DEPLOYMENT_GROUP,

@@ -9,7 +9,7 @@ import { createLogger, type Logger, migrate, type Pool, runtimeTokenOf, tokenSha
 import { createPool } from "@langopen/data-plane";
 import { DeploymentStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
-import { agentDeploymentIssues } from "@langopen/operator";
+import { agentDeploymentIssues, startOperator } from "@langopen/operator";
 import {
   createTestDatabase,
   type FakeKube,
@@ -601,6 +601,88 @@ describe("Kubernetes driver", () => {
     // The ConfigMap is the platform's: it stays.
     expect(fake.get("v1", "ConfigMap", NS, "langopen-signing-key")).toBeDefined();
     expect(await store.listForDriver()).toEqual([]);
+  });
+
+  it("works with the real operator on the same API server: READY with its conditions, a drained switch, a drained delete", async () => {
+    fake.setKubelet(true);
+    const operator = await startOperator({
+      kubeConfig: fake.kubeConfig(NS),
+      settings: {
+        image: "ghcr.io/langopen/langopen:0.1.0",
+        controlPlaneUrl: BUNDLE_URL,
+        controlPlane: {
+          to: [{ podSelector: { matchLabels: { "app.kubernetes.io/component": "control-plane" } } }],
+          ports: [{ port: 8130 }],
+        },
+        dependencies: [{ to: [{ ipBlock: { cidr: "10.20.0.0/16" } }], ports: [{ port: 5432 }] }],
+        publicKeyConfigMap: "langopen-signing-key",
+        credentialsSecret: "{name}-credentials",
+        prometheusUrl: "http://prometheus:9090",
+        urlTemplate: "https://{name}.agents.example.com",
+        leaseName: "langopen-operator",
+        watchNamespace: NS,
+      },
+      identity: "operator-0",
+      leaseNamespace: NS,
+      leaderElection: false,
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      backlog: async () => 0,
+    });
+    try {
+      const settle = (what: string, done: (row: DeploymentRow) => boolean) =>
+        until(
+          async () => {
+            await pipeline();
+            const row = (await store.getDeployment(what)) as DeploymentRow | undefined;
+            return row && done(row) && row;
+          },
+          what,
+          { timeoutMs: 20_000, intervalMs: 100 },
+        );
+      const { row, rev } = await newDeployment("together");
+      const ready = await settle(row.deployment_id, (r) => r.status === "READY");
+      expect(ready).toMatchObject({ current_revision_id: rev.revision_id, url: "https://together.agents.example.com" });
+      expect(ready.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual([
+        "Ready=True/Available",
+        "Progressing=False/Complete",
+        "Degraded=False/AsExpected",
+      ]);
+      expect((await store.getRevision(rev.revision_id))?.status).toBe("DEPLOYED");
+      // The operator rendered the data plane from the control plane's spec and Secrets.
+      const gateway = fake.get("apps/v1", "Deployment", NS, "together-gateway") as FakeObject & {
+        spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom?: unknown }> }> } } };
+      };
+      expect(gateway.spec.template.spec.containers[0]?.env.find((e) => e.name === "LANGOPEN_INTERNAL_SECRET")?.valueFrom).toEqual(
+        {
+          secretKeyRef: { name: "together-credentials", key: "internal-secret" },
+        },
+      );
+      expect(fake.get("v1", "Secret", NS, "together-credentials")).toBeDefined();
+
+      // A push: the operator drains, switches, and the control plane records the new revision serving.
+      const rev2 = await newRevision(row, DIGEST_2);
+      await settle(row.deployment_id, (r) => r.current_revision_id === rev2.revision_id && r.status === "READY");
+      expect((await store.getRevision(rev2.revision_id))?.status).toBe("DEPLOYED");
+      expect(agent("together")?.status).toMatchObject({ currentRevision: rev2.revision_id, previousRevision: rev.revision_id });
+
+      // Deleted: the operator drains under its finalizer, then the control plane drops the database.
+      await store.transaction((client) => store.markDeleted(row.deployment_id, client));
+      await until(
+        async () => {
+          await pipeline();
+          return (await store.listForDriver()).length === 0;
+        },
+        "the deployment to be purged",
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect(agent("together")).toBeUndefined();
+      expect(fake.list("apps/v1", "Deployment", NS)).toEqual([]);
+      expect(await databaseExists(row.deployment_id)).toBe(false);
+    } finally {
+      await operator.stop();
+    }
   });
 
   it("deletes AgentDeployments of deployments no longer desired, and only its own", async () => {
