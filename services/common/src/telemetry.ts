@@ -17,8 +17,8 @@ import {
  * for an OTLP endpoint. When off, nothing of the SDK is loaded and the interceptors and spans
  * below cost a flag check. When on, one tracer provider per process exports with OTLP over HTTP
  * (`http/protobuf`, the spec's default, or `http/json`), the W3C trace context is propagated, and
- * `pg` is instrumented (the SDK is loaded with `require`, synchronously, so that a service's
- * first import can install its hooks before `pg` loads: see telemetry-start.ts).
+ * `pg` and `ioredis` are instrumented (the SDK is loaded with `require`, synchronously, so that a
+ * service's first import can install its hooks before `pg` loads: see telemetry-start.ts).
  */
 
 const require = createRequire(import.meta.url);
@@ -82,10 +82,24 @@ export function startTracing(options: { serviceName: string; env: Record<string,
   // The global provider, AsyncLocalStorage contexts, and W3C trace context (with baggage) propagation.
   provider.register();
   // Queries only inside a traced operation: the workers' polls and the probes would otherwise be a trace each.
+  const { IORedisInstrumentation } =
+    require("@opentelemetry/instrumentation-ioredis") as typeof import("@opentelemetry/instrumentation-ioredis");
   registerInstrumentations({
     tracerProvider: provider,
-    instrumentations: [new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true })],
+    instrumentations: [
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+      // The command and how many arguments, never the arguments: they carry run events (graph
+      // state, messages: large, and the users' data), which the default would copy into spans.
+      new IORedisInstrumentation({
+        requireParentSpan: true,
+        dbStatementSerializer: (command, args) => `${command} [${args.length} arguments]`,
+      }),
+    ],
   });
+  // The instrumentations patch a package when it is require()d. Services import ioredis (an ES
+  // import of a CommonJS package, which the require hook does not see); requiring it here patches
+  // the one class both share, whenever the import happens.
+  require("ioredis");
   enabled = true;
   return {
     enabled: true,

@@ -138,6 +138,21 @@ describe("traces", () => {
       expect(span.attributes).toMatchObject({ "langgraph.node": node, "langopen.run_id": run.attributes["langopen.run_id"] });
       expect(parentOf(span)?.spanId).toBe(executeServer.spanId);
     }
+    // Redis commands made for the run (its events, its wake-ups) are spans of the trace, with their command.
+    const redis = spans.filter((s) => s.attributes["db.system.name"] === "redis");
+    expect(
+      redis.some((s) => parentOf(s)?.spanId === create.spanId),
+      "a Redis call of the RPC (the wake-up)",
+    ).toBe(true);
+    expect(
+      redis.some((s) => parentOf(s)?.spanId === run.spanId),
+      "a Redis call of the run (its events)",
+    ).toBe(true);
+    for (const span of redis) {
+      expect(span.kind, span.name).toBe(3);
+      // The command, never its arguments (run events: the users' data).
+      expect(span.attributes["db.query.text"], span.name).toMatch(/^\w+ \[\d+ arguments\]$/);
+    }
     // The gateway's request span is an ancestor of the RPC's.
     let ancestor = parentOf(create);
     while (ancestor && ancestor.kind !== 2) ancestor = parentOf(ancestor);
