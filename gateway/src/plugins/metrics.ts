@@ -2,13 +2,14 @@ import { createMetricsRegistry, exemplarsEnabled, observeWithTrace, type Registr
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { Counter, Gauge, Histogram } from "prom-client";
-import type { EventStreamOptions } from "./sse.js";
+import type { EventStreamOptions, SseEvent } from "./sse.js";
 
 /*
  * The gateway's Prometheus metrics, on a registry of its own (never prom-client's global one,
  * so that several gateways in one process, as in tests, keep theirs apart): the process's
  * default metrics, every answered request by method, route pattern and status, their
- * durations, and the event streams open right now. GET /metrics serves them.
+ * durations, the event streams open right now, and how late their events reach the clients.
+ * GET /metrics serves them.
  */
 
 export interface GatewayMetrics {
@@ -16,6 +17,7 @@ export interface GatewayMetrics {
   requests: Counter<"method" | "route" | "status_code">;
   duration: Histogram<"method" | "route" | "status_code">;
   openStreams: Gauge<"route">;
+  streamLag: Histogram;
 }
 
 declare module "fastify" {
@@ -29,6 +31,16 @@ export const UNMATCHED_ROUTE = "unmatched";
 
 /** The status label of a request whose client left before any answer (nginx's "client closed request"). */
 export const CLIENT_CLOSED_STATUS = "499";
+
+/** Stream lag in seconds: most events reach their client within milliseconds. */
+const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** When an event was appended to its log: the milliseconds of its id (`<ms>-<seq>`, in-process and Redis alike). */
+export function appendedAt(event: Pick<SseEvent, "id">): number | undefined {
+  const dash = event.id.indexOf("-");
+  const ms = Number(dash < 0 ? event.id : event.id.slice(0, dash));
+  return Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
+}
 
 /** Request durations in seconds; event streams last long and land in the last buckets. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -77,7 +89,24 @@ export function createGatewayMetrics(shared?: Registry): GatewayMetrics {
       labelNames: ["route"] as const,
       registers: [registry],
     }),
+    streamLag: new Histogram({
+      name: "langopen_stream_event_lag_seconds",
+      help:
+        "From an event's append to its log until the gateway writes it to a client's stream, for events appended " +
+        "while that client was connected (a replay of older events after a resume is not lag).",
+      buckets: LAG_BUCKETS,
+      registers: [registry],
+    }),
   };
+}
+
+/** The stream's events, each appended while the client was connected observed as lag (clock skew between machines: at least 0). */
+async function* observingLag(events: AsyncIterable<SseEvent>, since: number, lag: Histogram): AsyncIterable<SseEvent> {
+  for await (const event of events) {
+    const at = appendedAt(event);
+    if (at !== undefined && at >= since) lag.observe(Math.max(0, Date.now() - at) / 1_000);
+    yield event;
+  }
 }
 
 export const metricsPlugin = fp(
@@ -111,8 +140,9 @@ export const metricsPlugin = fp(
       reply.sendEventStream = async function (this: FastifyReply, options: EventStreamOptions) {
         const route = routeOf(request);
         metrics.openStreams.inc({ route });
+        const since = Date.now();
         try {
-          await send.call(this, options);
+          await send.call(this, { ...options, open: (signal) => observingLag(options.open(signal), since, metrics.streamLag) });
         } finally {
           metrics.openStreams.dec({ route });
         }

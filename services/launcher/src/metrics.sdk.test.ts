@@ -45,11 +45,15 @@ describe("metrics under npm start", () => {
     const waits = (text: string) => sample(text, "langopen_run_queue_wait_seconds_count") ?? 0;
     const durations = (text: string) => sample(text, 'langopen_run_duration_seconds_count{outcome="success"}') ?? 0;
     const events = (text: string) => sample(text, "langopen_stream_events_total") ?? 0;
+    const lagged = (text: string) => sample(text, "langopen_stream_event_lag_seconds_count") ?? 0;
 
     const thread = await client.threads.create();
     const chunks: string[] = [];
-    for await (const chunk of client.runs.stream(thread.thread_id, "agent", { input: { value: 1 }, streamMode: ["values"] }))
+    let runId = "";
+    for await (const chunk of client.runs.stream(thread.thread_id, "agent", { input: { value: 1 }, streamMode: ["values"] })) {
       chunks.push(chunk.event);
+      if (chunk.event === "metadata") runId = (chunk.data as { run_id: string }).run_id;
+    }
     expect(chunks).toContain("values");
 
     const after = await scrape();
@@ -58,6 +62,14 @@ describe("metrics under npm start", () => {
     expect(durations(after) - durations(before)).toBe(1);
     // metadata, values, end at least.
     expect(events(after) - events(before)).toBeGreaterThanOrEqual(3);
+    // Each event this client received live was timed from its append to its hand-off to the stream.
+    expect(lagged(after) - lagged(before)).toBe(chunks.length);
+    expect(sample(after, 'langopen_stream_event_lag_seconds_bucket{le="+Inf"}')).toBe(lagged(after));
+    // Joining the ended run replays its events: old ones, not lag.
+    const replayed: string[] = [];
+    for await (const chunk of client.runs.joinStream(thread.thread_id, runId, { lastEventId: "0" })) replayed.push(chunk.event);
+    expect(replayed.length).toBeGreaterThan(1);
+    expect(lagged(await scrape())).toBe(lagged(after));
     expect(sample(after, "langopen_runs_pending")).toBe(0);
     expect(sample(after, "langopen_runs_running")).toBe(0);
     expect(sample(after, "langopen_workers_busy")).toBe(0);
