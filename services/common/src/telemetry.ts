@@ -96,9 +96,10 @@ export function startTracing(options: { serviceName: string; env: Record<string,
       }),
     ],
   });
-  // The instrumentations patch a package when it is require()d. Services import ioredis (an ES
-  // import of a CommonJS package, which the require hook does not see); requiring it here patches
-  // the one class both share, whenever the import happens.
+  // The instrumentations patch a package when it is require()d. Services import pg and ioredis
+  // (ES imports of CommonJS packages, which the require hook does not see); requiring them here
+  // patches the one module both share, whenever the import happens.
+  require("pg");
   require("ioredis");
   enabled = true;
   return {

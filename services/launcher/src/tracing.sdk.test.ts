@@ -153,6 +153,16 @@ describe("traces", () => {
       // The command, never its arguments (run events: the users' data).
       expect(span.attributes["db.query.text"], span.name).toMatch(/^\w+ \[\d+ arguments\]$/);
     }
+    // Postgres queries are spans of the RPCs that made them (the checkpoints the run wrote).
+    const putBatch = spans.filter((s) => s.name === "langopen.data.v1.CheckpointService/PutBatch" && s.kind === 2);
+    expect(putBatch.length, "the checkpoint writes").toBeGreaterThanOrEqual(1);
+    const queries = spans.filter(
+      (s) => s.attributes["db.system"] === "postgresql" || s.attributes["db.system.name"] === "postgresql",
+    );
+    expect(
+      queries.some((q) => putBatch.some((p) => parentOf(q)?.spanId === p.spanId)),
+      `a query under PutBatch (queries: ${queries.length})`,
+    ).toBe(true);
     // The gateway's request span is an ancestor of the RPC's.
     let ancestor = parentOf(create);
     while (ancestor && ancestor.kind !== 2) ancestor = parentOf(ancestor);

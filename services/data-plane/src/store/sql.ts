@@ -12,8 +12,17 @@ export interface PoolOptions {
 type QueryCallback = (err: Error | null | undefined, res?: unknown) => void;
 type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, done: (release?: unknown) => void) => void;
 
-const clientQuery = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
-const poolConnect = pg.Pool.prototype.connect as (this: pg.Pool, callback?: ConnectCallback) => unknown;
+// Looked up at each call, not kept: tracing (telemetry.ts) may wrap pg's methods after this module loaded.
+const clientQuery = {
+  apply: (self: pg.Client, args: unknown[]) =>
+    (pg.Client.prototype.query as (this: pg.Client, ...a: unknown[]) => unknown).apply(self, args),
+  call: (self: pg.Client, ...args: unknown[]) =>
+    (pg.Client.prototype.query as (this: pg.Client, ...a: unknown[]) => unknown).apply(self, args),
+};
+const poolConnect = {
+  call: (self: pg.Pool, callback?: ConnectCallback) =>
+    (pg.Pool.prototype.connect as (this: pg.Pool, callback?: ConnectCallback) => unknown).call(self, callback),
+};
 
 const translating =
   (callback: QueryCallback): QueryCallback =>
