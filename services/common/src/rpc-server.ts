@@ -149,9 +149,11 @@ export function requestInterceptor(logger: Logger): Interceptor {
  * scopes, then the edge, then who may call (see authInterceptor).
  */
 export function serverInterceptors(logger: Logger, auth?: RpcAuth, metrics?: Registry): Interceptor[] {
+  // Under npm start the parts of one process name themselves on their logger (service): their spans too.
+  const { service: component } = logger.bindings() as { service?: unknown };
   return [
     ...(metrics ? [rpcMetricsInterceptor(metrics)] : []),
-    tracingServerInterceptor(),
+    tracingServerInterceptor(typeof component === "string" ? component : undefined),
     requestInterceptor(logger),
     edgeInterceptor(logger),
     authInterceptor(auth, logger),

@@ -229,16 +229,18 @@ export function tracingClientInterceptor(): ConnectInterceptor {
 /**
  * A server span per RPC, child of the caller's span: from the call's `traceparent`, or (a caller
  * in the same process, whose calls carry no headers) from the active context. The handler runs
- * inside it, so its own calls and spans join the trace.
+ * inside it, so its own calls and spans join the trace. `component`: the part of the process
+ * serving it (under npm start, where every part shares one service name).
  */
-export function tracingServerInterceptor(): ConnectInterceptor {
+export function tracingServerInterceptor(component?: string): ConnectInterceptor {
   return (next) => async (req) => {
     if (!enabled || UNTRACED_SERVICES.has(req.method.parent.typeName)) return next(req);
     const service = req.method.parent.typeName;
     const parent = req.header.has("traceparent") ? propagation.extract(ROOT_CONTEXT, req.header, headerGetter) : context.active();
+    const attributes = rpcAttributes(service, req.method.name);
     const span = tracer().startSpan(
       `${service}/${req.method.name}`,
-      { kind: SpanKind.SERVER, attributes: rpcAttributes(service, req.method.name) },
+      { kind: SpanKind.SERVER, attributes: component ? { ...attributes, "langopen.component": component } : attributes },
       parent,
     );
     const inSpanContext = trace.setSpan(parent, span);

@@ -119,6 +119,8 @@ describe("traces", () => {
     expect(roots.map((s) => s.parentSpanId)).toEqual(roots.map(() => clientSpanId));
 
     const create = one((s) => s.name === "langopen.data.v1.RunService/CreateAndStreamRun" && s.kind === 2, "the RPC span");
+    // Under npm start one service name covers every part: the api-server's spans say it is the api-server.
+    expect(create.attributes["langopen.component"]).toBe("api-server");
     const run = one((s) => s.name === "run" && s.service === "langopen", "the worker's attempt span");
     expect(run.attributes).toMatchObject({ "langopen.thread_id": thread.thread_id, "langopen.attempt": 1 });
     expect(parentOf(run)?.spanId).toBe(create.spanId);
