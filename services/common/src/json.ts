@@ -18,3 +18,15 @@ export function jsonText(bytes: Uint8Array, fallback = "null"): string {
 export function textBytes(text: string): Uint8Array {
   return encoder.encode(text);
 }
+
+/** JSON with sorted keys and no undefined members: the same value, the same text (for digests of objects). */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "@langopen/common";
 import { isStatus, type Kube, type LiveObject, refOf } from "./kube.js";
 import type { KubeObject } from "./render.js";
 
@@ -75,16 +76,5 @@ function annotationsOf(object: KubeObject): Record<string, string> {
 export function digestOf(object: KubeObject, withoutReplicas: boolean): string {
   const copy = structuredClone(object) as KubeObject & { spec?: Record<string, unknown> };
   if (withoutReplicas && copy.spec) delete copy.spec.replicas;
-  return createHash("sha256").update(canonical(copy)).digest("hex").slice(0, 32);
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
+  return createHash("sha256").update(canonicalJson(copy)).digest("hex").slice(0, 32);
 }

@@ -8,5 +8,6 @@ export {
   AGENT_DEPLOYMENT_VERSION,
   agentDeploymentSchema,
 } from "./generated/agent-deployment-schema.js";
+export { describeError as describeKubeError, isStatus as isKubeStatus } from "./kube.js";
 export { type EgressTarget, type KubeObject, type RenderSettings, renderDataPlane } from "./render.js";
 export { agentDeploymentIssues, isAgentDeployment, type SchemaIssue } from "./validate.js";

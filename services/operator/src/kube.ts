@@ -155,8 +155,8 @@ function isUnknownKind(err: unknown): boolean {
 /** What an API error says, for a status condition or a log line (without the whole response). */
 export function describeError(err: unknown): string {
   if (err instanceof ApiException) {
-    const body = err.body as { message?: string } | string | undefined;
-    const message = typeof body === "string" ? safeMessage(body) : body?.message;
+    const body = err.body as { message?: string; reason?: string } | string | undefined;
+    const message = typeof body === "string" ? safeMessage(body) : (body?.message ?? body?.reason);
     return `the Kubernetes API answered ${err.code}${message ? `: ${message}` : ""}`;
   }
   return err instanceof Error ? err.message : String(err);
@@ -164,8 +164,9 @@ export function describeError(err: unknown): string {
 
 function safeMessage(body: string): string | undefined {
   try {
-    const parsed = JSON.parse(body) as { message?: unknown };
-    return typeof parsed.message === "string" ? parsed.message : undefined;
+    const parsed = JSON.parse(body) as { message?: unknown; reason?: unknown };
+    if (typeof parsed.message === "string") return parsed.message;
+    return typeof parsed.reason === "string" ? parsed.reason : undefined;
   } catch {
     return body.slice(0, 200) || undefined;
   }

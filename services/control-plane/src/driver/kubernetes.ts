@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import {
-  ApiException,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
@@ -9,6 +8,7 @@ import {
   type V1Secret,
 } from "@kubernetes/client-node";
 import {
+  canonicalJson,
   generateInternalSecret,
   type Logger,
   MAX_EGRESS_ENTRIES,
@@ -21,6 +21,8 @@ import {
   AGENT_DEPLOYMENT_PLURAL as AGENT_PLURAL,
   AGENT_DEPLOYMENT_VERSION as AGENT_VERSION,
   type AgentDeployment,
+  describeKubeError,
+  isKubeStatus,
 } from "@langopen/operator";
 import type { BundleKeyIssuer } from "../bundle-keys.js";
 import type { DeploymentDatabases } from "../database-store.js";
@@ -164,19 +166,7 @@ export function isSubset(want: unknown, have: unknown): boolean {
   return want === have;
 }
 
-/** JSON with sorted keys: the same value, the same text. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object")
-    return `{${Object.keys(value)
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  return JSON.stringify(value);
-}
-
-const specHash = (spec: AgentDeploymentSpec) => createHash("sha256").update(canonical(spec)).digest("hex");
+const specHash = (spec: AgentDeploymentSpec) => createHash("sha256").update(canonicalJson(spec)).digest("hex");
 
 type Condition = NonNullable<AgentDeploymentStatus["conditions"]>[number];
 
@@ -247,34 +237,6 @@ export function observeAgentDeployment(cr: AgentDeploymentObject): ObservedDataP
   };
 }
 
-/** The HTTP status of a failed call to the API server; undefined for a network failure. */
-export function kubeStatusOf(err: unknown): number | undefined {
-  return err instanceof ApiException ? (err as ApiException<unknown>).code : undefined;
-}
-
-/** A failed call to the API server in a few words: "403 secrets is forbidden: …", or the network error. */
-export function kubeErrorText(err: unknown): string {
-  if (err instanceof ApiException) {
-    const e = err as ApiException<unknown>;
-    let body: unknown = e.body;
-    if (typeof body === "string") {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        // plain text
-      }
-    }
-    const detail =
-      body && typeof body === "object"
-        ? ((body as { message?: string; reason?: string }).message ?? (body as { reason?: string }).reason)
-        : typeof body === "string"
-          ? body.slice(0, 200)
-          : undefined;
-    return `HTTP ${e.code}${detail ? `: ${detail}` : ""}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
 const decode = (data: Record<string, string> | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
 const encode = (data: Record<string, string>): Record<string, string> =>
@@ -296,7 +258,7 @@ class WriteError extends Error {
     readonly object: string,
     readonly failure: unknown,
   ) {
-    super(`${object}: ${kubeErrorText(failure)}`, { cause: failure });
+    super(`${object}: ${describeKubeError(failure)}`, { cause: failure });
   }
 }
 
@@ -364,7 +326,7 @@ export class KubernetesDriver implements Driver {
     for (const secret of secrets.items) {
       const name = secret.metadata?.name as string;
       await this.call(this.core.deleteNamespacedSecret({ namespace, name })).catch((err: unknown) => {
-        if (kubeStatusOf(err) !== 404) throw err;
+        if (!isKubeStatus(err, 404)) throw err;
       });
     }
     await this.options.databases.drop(deploymentId);
@@ -458,10 +420,10 @@ export class KubernetesDriver implements Driver {
 
   /** Logs a failure once while it lasts (a pass runs every second or so). */
   private noteFailure(key: string, err: unknown, msg: string, fields: Record<string, unknown> = {}): void {
-    const text = `${key} ${kubeErrorText(err)}`;
+    const text = `${key} ${describeKubeError(err)}`;
     const level = text === this.lastLogged ? "debug" : "warn";
     this.lastLogged = text;
-    this.options.logger[level]({ ...fields, err: kubeErrorText(err) }, msg);
+    this.options.logger[level]({ ...fields, err: describeKubeError(err) }, msg);
   }
 
   private async pass(desired: DesiredDataPlane[]): Promise<void> {
@@ -490,7 +452,7 @@ export class KubernetesDriver implements Driver {
       secrets = new Map(secretList.items.map((s) => [s.metadata?.name as string, s]));
       this.readError = undefined;
     } catch (err) {
-      this.readError = kubeErrorText(err);
+      this.readError = describeKubeError(err);
       this.noteFailure("read", err, "Could not list AgentDeployments and Secrets; retrying", { namespace });
       return;
     }
@@ -534,7 +496,7 @@ export class KubernetesDriver implements Driver {
         );
         this.options.logger.info({ deployment_id: id, name }, "Deleted AgentDeployment");
       } catch (err) {
-        if (kubeStatusOf(err) !== 404)
+        if (!isKubeStatus(err, 404))
           this.noteFailure(`delete ${id}`, err, "Could not delete AgentDeployment; retrying", { deployment_id: id, name });
       }
     }
@@ -547,7 +509,7 @@ export class KubernetesDriver implements Driver {
     try {
       existing = await this.call(this.core.readNamespacedConfigMap({ namespace, name }));
     } catch (err) {
-      if (kubeStatusOf(err) !== 404) throw err;
+      if (!isKubeStatus(err, 404)) throw err;
     }
     const labels = { [MANAGED_BY_LABEL]: MANAGED_BY };
     if (!existing) {
@@ -658,10 +620,10 @@ export class KubernetesDriver implements Driver {
       }
       return true;
     } catch (err) {
-      if (!existing && kubeStatusOf(err) === 409)
+      if (!existing && isKubeStatus(err, 409))
         throw new WriteError(`Secret ${name}`, new Error("a Secret of that name exists and is not the control plane's"));
       // Changed since it was listed: the next pass sees the new one.
-      if (kubeStatusOf(err) === 409) return false;
+      if (isKubeStatus(err, 409)) return false;
       throw new WriteError(`Secret ${name}`, err);
     }
   }
@@ -689,7 +651,7 @@ export class KubernetesDriver implements Driver {
         agents.set(d.deploymentId, created);
         this.options.logger.info({ deployment: d.name, revision_id: d.revisionId }, "Created AgentDeployment");
       } catch (err) {
-        if (kubeStatusOf(err) === 409)
+        if (isKubeStatus(err, 409))
           throw new WriteError(what, new Error("an AgentDeployment of that name exists and is not the control plane's"));
         throw new WriteError(what, err);
       }
@@ -721,7 +683,7 @@ export class KubernetesDriver implements Driver {
       this.options.logger.info({ deployment: d.name, revision_id: d.revisionId }, "Replaced AgentDeployment's spec");
     } catch (err) {
       // Changed since it was listed (the operator wrote its status, say): the next pass sees the new one.
-      if (kubeStatusOf(err) === 409) return;
+      if (isKubeStatus(err, 409)) return;
       throw new WriteError(what, err);
     }
   }
