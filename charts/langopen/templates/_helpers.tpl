@@ -291,6 +291,7 @@ AgentDeployment to render its data plane (services/operator/src/render.ts, Rende
   "drainSeconds" (int .Values.dataPlane.drainSeconds)
   "progressDeadlineSeconds" (int .Values.dataPlane.progressDeadlineSeconds)
   "urlTemplate" .Values.dataPlane.urlTemplate
+  "egressAllowedCidrs" .Values.dataPlane.egressAllowedCidrs
   "leaseName" (include "langopen.componentName" (list . "operator"))
 -}}
 {{- if not .Values.operator.watchAllNamespaces -}}

@@ -16,6 +16,7 @@ import { Value } from "typebox/value";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { OperatorSettingsSchema } from "./config.js";
+import { allowedCidrProblems } from "./egress.js";
 import { type KubeManifest, kubeIssues } from "./testing/kube-validate.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -201,6 +202,7 @@ interface CiValues {
   dataPlane?: {
     namespace?: string;
     sandbox?: string;
+    egressAllowedCidrs?: string[];
     egress?: { postgres?: { cidrs?: string[] }; redis?: { cidrs?: string[] } };
     ingress?: { enabled?: boolean; className?: string; tlsSecretName?: string };
   };
@@ -535,6 +537,33 @@ describe("charts/langopen", () => {
         annotations: { "checksum/settings": expect.stringMatching(/^[0-9a-f]{64}$/) },
       });
     }
+  });
+
+  it("gives the operator the private blocks graph code may reach (none by default), and refuses one that is not a block", async () => {
+    for (const [file, { objects, values }] of rendered) {
+      const settings = JSON.parse(
+        (named(objects, "ConfigMap", fullName("operator")) as unknown as { data: Record<string, string> }).data[
+          "settings.json"
+        ] ?? "",
+      );
+      expect(settings.egressAllowedCidrs, file).toEqual(values.dataPlane?.egressAllowedCidrs ?? []);
+      // As the operator checks them when it loads its settings.
+      expect(allowedCidrProblems(settings.egressAllowedCidrs), file).toEqual([]);
+    }
+    expect(rendered.get("gateway-monitoring-values.yaml")?.values.dataPlane?.egressAllowedCidrs?.length).toBeGreaterThan(0);
+    const minimal = ci("minimal-values.yaml");
+    const address = await template([
+      minimal,
+      await valuesFile("allowed-address.json", { dataPlane: { egressAllowedCidrs: ["10.20.0.5"] } }),
+    ]);
+    expect(address.outcome.code).not.toBe(0);
+    expect(address.outcome.stderr).toMatch(/\/dataPlane\/egressAllowedCidrs\/0.*does not match pattern/);
+    const one = await template([
+      minimal,
+      await valuesFile("allowed-string.json", { dataPlane: { egressAllowedCidrs: "10.0.0.0/8" } }),
+    ]);
+    expect(one.outcome.code).not.toBe(0);
+    expect(one.outcome.stderr).toMatch(/\/dataPlane\/egressAllowedCidrs/);
   });
 
   it("runs graph code in the configured RuntimeClass, and creates RuntimeClasses only when asked", () => {

@@ -5,6 +5,7 @@ import { Value } from "typebox/value";
 import { backlogFromMetrics } from "./backlog.js";
 import { type OperatorSettingsFile, OperatorSettingsSchema } from "./config.js";
 import { Controller } from "./controller.js";
+import { allowedCidrProblems } from "./egress.js";
 import { Kube } from "./kube.js";
 import { LeaderElection } from "./leader.js";
 import type { LiveAgentDeployment } from "./reconcile.js";
@@ -42,6 +43,8 @@ export async function loadOperatorSettings(file: string): Promise<OperatorSettin
   const parsed: unknown = JSON.parse(await readFile(file, "utf8"));
   const withDefaults = Value.Default(OperatorSettingsSchema, parsed);
   const problems = [...Value.Errors(OperatorSettingsSchema, withDefaults)].map((e) => `${e.instancePath || "/"}: ${e.message}`);
+  if (problems.length === 0)
+    problems.push(...allowedCidrProblems((withDefaults as OperatorSettingsFile).egressAllowedCidrs ?? []));
   if (problems.length > 0) throw new Error(`${file} is not valid operator settings: ${problems.join("; ")}`);
   return withDefaults as OperatorSettingsFile;
 }

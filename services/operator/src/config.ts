@@ -51,6 +51,12 @@ export const OperatorSettingsSchema = Type.Object(
     drainSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
     progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 86_400 })),
     urlTemplate: Type.String({ minLength: 1 }),
+    /**
+     * Special-purpose address blocks (private, link-local, loopback…) graph code may reach when its
+     * project declares them, such as an internal API at 10.20.0.5/32. By default none: a project's
+     * egress never opens them. Each a block written as its network address (checked at load).
+     */
+    egressAllowedCidrs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 43 }), { default: [] })),
     /** An Ingress per deployment to its gateway, on the URL template's host. */
     ingress: Type.Optional(
       Type.Object(

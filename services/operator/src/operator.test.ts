@@ -1,7 +1,8 @@
 // The operator through the real @kubernetes/client-node against the in-process fake API server
 // (no real API server runs in CI): reconcile, drain before a revision switch, deletion behind the
 // drain finalizer, conflicts and outages, prune, leader election.
-import { createLogger } from "@langopen/common";
+import { Writable } from "node:stream";
+import { createLogger, type Logger } from "@langopen/common";
 import { FAKE_KUBE_KINDS, type FakeKube, type FakeObject, startFakeKube, until } from "@langopen/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Operator, startOperator } from "./compose.js";
@@ -65,7 +66,13 @@ async function setup(options: { kubelet?: boolean; kinds?: typeof FAKE_KUBE_KIND
 }
 
 async function operator(
-  extra: { identity?: string; leaderElection?: boolean; backlog?: number; resolve?: (host: string) => Promise<string[]> } = {},
+  extra: {
+    identity?: string;
+    leaderElection?: boolean;
+    backlog?: number;
+    resolve?: (host: string) => Promise<string[]>;
+    logger?: Logger;
+  } = {},
 ): Promise<Operator> {
   if (!fake) throw new Error("setup first");
   const op = await startOperator({
@@ -76,7 +83,7 @@ async function operator(
     leaderElection: extra.leaderElection ?? false,
     host: "127.0.0.1",
     port: 0,
-    logger,
+    logger: extra.logger ?? logger,
     backlog: async () => extra.backlog ?? 3,
     resolve: extra.resolve ?? (async (host) => Promise.reject(new Error(`${host}: no DNS in this test`))),
     leaseSeconds: 2,
@@ -393,6 +400,82 @@ describe("egress", () => {
       timeoutMs: 10_000,
     });
     expect(JSON.stringify(declared(policy()))).not.toContain("198.51.100.7");
+  });
+
+  it("keeps the metadata endpoint and cluster addresses closed, says so in an EgressRestricted condition, and drops it once nothing is refused", async () => {
+    const { fake, kube } = await setup();
+    let internal = ["10.1.2.3"];
+    const logs: Array<{ level: number; msg: string; agent_deployment?: string; refused?: unknown }> = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const op = await operator({
+      logger: createLogger({ service: "test", level: "warn", pretty: false, destination }),
+      resolve: async (host) => {
+        if (host === "internal.example.com") return internal;
+        if (host === "api.openai.com") return ["198.51.100.7"];
+        throw new Error(`getaddrinfo ENOTFOUND ${host}`);
+      },
+    });
+    await kube.create(
+      resource("private", {
+        egress: [
+          { cidr: "169.254.169.254/32", ports: [80] },
+          { host: "internal.example.com", ports: [443] },
+          { host: "api.openai.com", ports: [443] },
+        ],
+      }) as never,
+    );
+    // Still serves: only the refused destinations stay closed.
+    await until(async () => condition("private", "Ready")?.status === "True", "Ready", { timeoutMs: 15_000 });
+    const policy = () =>
+      fake.get("networking.k8s.io/v1", "NetworkPolicy", NS, "private-runtime") as unknown as {
+        spec: { egress: Array<{ to: Array<{ ipBlock?: unknown }>; ports?: unknown[] }> };
+      };
+    const declared = () => policy().spec.egress.filter((r) => r.to.some((t) => t.ipBlock));
+    expect(declared()).toEqual([{ to: [{ ipBlock: { cidr: "198.51.100.7/32" } }], ports: [{ port: 443, protocol: "TCP" }] }]);
+    expect(JSON.stringify(policy().spec)).not.toMatch(/169\.254\.169\.254|10\.1\.2\.3/);
+    const restricted = condition("private", "EgressRestricted");
+    expect(restricted).toMatchObject({ status: "True", reason: "PrivateAddressRefused" });
+    expect(restricted?.message).toContain("169.254.169.254/32:80 (not opened)");
+    expect(restricted?.message).toContain("internal.example.com:443 (resolved to 10.1.2.3, not opened)");
+    expect(restricted?.message).not.toContain("api.openai.com");
+    expect(agdOf("private")?.status?.conditions?.map((c) => c.type)).toEqual([
+      "Ready",
+      "Progressing",
+      "Degraded",
+      "EgressRestricted",
+    ]);
+    // A warning when the refusal appears (not at every pass).
+    const warnings = () => logs.filter((l) => l.msg.startsWith("Kept private or special-purpose addresses"));
+    expect(warnings()[0]).toMatchObject({
+      level: 40,
+      agent_deployment: "private",
+      refused: [
+        { entry: "169.254.169.254/32:80", refused: ["169.254.169.254/32"] },
+        { entry: "internal.example.com:443", refused: ["10.1.2.3"] },
+      ],
+    });
+    const warned = warnings().length;
+    op.controller.enqueue(NS, "private");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(warnings().length).toBe(warned);
+
+    // The project drops the metadata endpoint and the host moves to a public address: the condition goes.
+    internal = ["203.0.113.9"];
+    const live = agdOf("private") as FakeObject & AgentDeployment;
+    await kube.replace({ ...live, spec: { ...live.spec, egress: live.spec.egress?.slice(1) } } as never);
+    op.controller.enqueue(NS, "private");
+    await until(async () => condition("private", "EgressRestricted") === undefined, "EgressRestricted gone", {
+      timeoutMs: 10_000,
+    });
+    await until(async () => JSON.stringify(declared()).includes("203.0.113.9/32"), "the public address opened", {
+      timeoutMs: 10_000,
+    });
+    expect(condition("private", "Ready")?.status).toBe("True");
   });
 });
 

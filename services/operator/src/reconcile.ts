@@ -1,6 +1,7 @@
 import { lookup } from "node:dns/promises";
 import type { Logger } from "@langopen/common";
 import { APPLIED_HASH, applyObject, NotOwnedError } from "./apply.js";
+import { describeRefusals, EGRESS_REFUSED_REASON, planEgress } from "./egress.js";
 import type { AgentDeployment } from "./generated/agent-deployment.js";
 import {
   AGENT_DEPLOYMENT_GROUP,
@@ -29,7 +30,10 @@ export const AGENT_DEPLOYMENT_API_VERSION = `${AGENT_DEPLOYMENT_GROUP}/${AGENT_D
 export type LiveAgentDeployment = AgentDeployment & LiveObject;
 type Status = NonNullable<AgentDeployment["status"]>;
 type Condition = NonNullable<Status["conditions"]>[number];
-type ConditionType = "Ready" | "Progressing" | "Degraded";
+/** EgressRestricted: present (True) only while spec.egress names addresses the installation keeps closed. */
+type ConditionType = "Ready" | "Progressing" | "Degraded" | "EgressRestricted";
+/** A condition to write, or null: to remove (a condition present only while it holds). */
+type ConditionUpdate = [Condition["status"], string, string] | null;
 
 interface DeploymentObject extends LiveObject {
   spec?: { replicas?: number; template?: { metadata?: { labels?: Record<string, string> } } };
@@ -130,13 +134,18 @@ export async function reconcileAgentDeployment(
     ctx.logger.info({ agent_deployment: name, from: current, to: target }, "Workers drained; switching revision");
   }
 
+  const resolvedHosts = await resolveEgressHosts(ctx, agd);
+  const egressRestricted = egressCondition(ctx, agd, resolvedHosts);
+  // Every status written from here on says what of the declared egress was kept closed.
+  const write = (conditions: Partial<Record<ConditionType, ConditionUpdate>>, fields?: Partial<Status>) =>
+    writeStatus(ctx, agd, { ...conditions, EgressRestricted: egressRestricted }, fields);
   try {
-    await applyAll(ctx, agd);
+    await applyAll(ctx, agd, resolvedHosts);
   } catch (err) {
     if (isStatus(err, 409)) return { requeueAfterMs: 0 };
     const message = err instanceof NotOwnedError ? err.message : describeError(err);
     ctx.logger.warn({ agent_deployment: name, err: message }, "Could not apply the data plane");
-    await writeStatus(ctx, agd, {
+    await write({
       Degraded: ["True", "ApplyFailed", message],
       Progressing: ["True", "RollingOut", `revision ${target}: waiting to apply its objects`],
       Ready: ["False", "ApplyFailed", message],
@@ -164,9 +173,7 @@ export async function reconcileAgentDeployment(
       if (current) status.previousRevision = current;
       ctx.logger.info({ agent_deployment: name, revision: target }, "Revision serving");
     }
-    await writeStatus(
-      ctx,
-      agd,
+    await write(
       {
         Ready: ["True", "Available", `revision ${target} serves`],
         Progressing: ["False", "Complete", `revision ${target} rolled out`],
@@ -181,9 +188,7 @@ export async function reconcileAgentDeployment(
   );
   if (stuck && current !== target) {
     const message = `revision ${target}: the ${stuck.component} did not become ready: ${stuck.why}`;
-    await writeStatus(
-      ctx,
-      agd,
+    await write(
       {
         Degraded: ["True", "RevisionFailed", message],
         Progressing: ["False", "RevisionFailed", message],
@@ -200,9 +205,7 @@ export async function reconcileAgentDeployment(
     })
     .join(", ");
   if (current === target) {
-    await writeStatus(
-      ctx,
-      agd,
+    await write(
       {
         Degraded: ["True", "Unavailable", `revision ${target} serves with fewer replicas than asked: ${waiting}`],
         Progressing: ["True", "RollingOut", `revision ${target}: ${waiting}`],
@@ -211,9 +214,7 @@ export async function reconcileAgentDeployment(
       status,
     );
   } else {
-    await writeStatus(
-      ctx,
-      agd,
+    await write(
       {
         Progressing: ["True", "RollingOut", `revision ${target}: ${waiting}`],
         Ready: ["False", "RollingOut", `revision ${target} is starting: ${waiting}`],
@@ -297,8 +298,33 @@ async function systemResolve(host: string): Promise<string[]> {
   return (await lookup(host, { all: true })).map((a) => a.address);
 }
 
-async function applyAll(ctx: ReconcileContext, agd: LiveAgentDeployment): Promise<void> {
-  const objects = renderDataPlane(agd, ctx.settings, await resolveEgressHosts(ctx, agd));
+/**
+ * The EgressRestricted condition: True, naming them, while spec.egress names blocks or hosts whose
+ * addresses the installation keeps closed (the NetworkPolicy leaves them out); absent otherwise.
+ * Logged as a warning when it appears or changes (not at every pass).
+ */
+function egressCondition(
+  ctx: ReconcileContext,
+  agd: LiveAgentDeployment,
+  resolvedHosts: Record<string, string[]>,
+): ConditionUpdate {
+  const plan = planEgress(agd.spec.egress ?? [], resolvedHosts, ctx.settings.egressAllowedCidrs);
+  const message = describeRefusals(plan);
+  if (message === undefined) return null;
+  const before = agd.status?.conditions?.find((c) => c.type === "EgressRestricted");
+  if (before?.status !== "True" || before.message !== message)
+    ctx.logger.warn(
+      {
+        agent_deployment: agd.metadata.name,
+        refused: plan.filter((p) => p.refused.length > 0).map((p) => ({ entry: p.entry, refused: p.refused })),
+      },
+      "Kept private or special-purpose addresses of the declared egress closed",
+    );
+  return ["True", EGRESS_REFUSED_REASON, message];
+}
+
+async function applyAll(ctx: ReconcileContext, agd: LiveAgentDeployment, resolvedHosts: Record<string, string[]>): Promise<void> {
+  const objects = renderDataPlane(agd, ctx.settings, resolvedHosts);
   const scaled = new Set(
     objects
       .filter((o) => o.kind === "ScaledObject" || o.kind === "HorizontalPodAutoscaler")
@@ -378,16 +404,19 @@ function stripServerFields(agd: LiveAgentDeployment): unknown {
 async function writeStatus(
   ctx: ReconcileContext,
   agd: LiveAgentDeployment,
-  conditions: Partial<Record<ConditionType, [Condition["status"], string, string]>>,
+  conditions: Partial<Record<ConditionType, ConditionUpdate>>,
   fields: Partial<Status> = {},
 ): Promise<void> {
   const now = (ctx.now?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, "Z");
   const generation = agd.metadata.generation ?? 1;
   const before = agd.status ?? {};
   const merged = new Map((before.conditions ?? []).map((c) => [c.type, c]));
-  for (const [type, [status, reason, message]] of Object.entries(conditions) as Array<
-    [ConditionType, [Condition["status"], string, string]]
-  >) {
+  for (const [type, update] of Object.entries(conditions) as Array<[ConditionType, ConditionUpdate]>) {
+    if (update === null) {
+      merged.delete(type);
+      continue;
+    }
+    const [status, reason, message] = update;
     const old = merged.get(type);
     merged.set(type, {
       type,
@@ -398,7 +427,7 @@ async function writeStatus(
       lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now,
     });
   }
-  const order: ConditionType[] = ["Ready", "Progressing", "Degraded"];
+  const order: ConditionType[] = ["Ready", "Progressing", "Degraded", "EgressRestricted"];
   const next: Status = {
     ...before,
     ...fields,

@@ -1,3 +1,4 @@
+import { BlockList } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { AgentDeployment } from "./generated/agent-deployment.js";
 import { type KubeObject, type RenderSettings, renderDataPlane } from "./render.js";
@@ -199,5 +200,190 @@ describe("renderDataPlane", () => {
     const agd = resource();
     agd.metadata = { name: "support-bot", namespace: "agents" };
     expect(() => renderDataPlane(agd, SETTINGS)).toThrow(/uid/);
+  });
+});
+
+describe("renderDataPlane: graph code's egress never reaches special-purpose addresses unless the installation allows them", () => {
+  type Peer = { ipBlock: { cidr: string; except?: string[] } };
+  /** The runtimes' rules to what the project declared (its address blocks), and the policy. */
+  const declaredRules = (agd: AgentDeployment, settings: RenderSettings = SETTINGS, resolved: Record<string, string[]> = {}) => {
+    const policy = named(renderDataPlane(agd, settings, resolved), "NetworkPolicy", "support-bot-runtime") as KubeObject;
+    expect(kubeIssues(policy)).toEqual([]);
+    const rules = (policy.spec as { egress: Array<{ to: Array<Partial<Peer>>; ports: unknown[] }> }).egress;
+    const declared = rules.filter((r) => r.to.some((t) => t.ipBlock)) as Array<{ to: Peer[]; ports: unknown[] }>;
+    for (const rule of declared) {
+      expect(rule.to.length).toBeGreaterThan(0);
+      // Kubernetes' rule: each except a strict subset of its cidr.
+      for (const { ipBlock } of rule.to) {
+        const [address = "", prefix = ""] = ipBlock.cidr.split("/");
+        const family = address.includes(":") ? "ipv6" : "ipv4";
+        const list = new BlockList();
+        list.addSubnet(address, Number(prefix), family);
+        for (const except of ipBlock.except ?? []) {
+          const [inner = "", innerPrefix = ""] = except.split("/");
+          expect(list.check(inner, family) && Number(innerPrefix) > Number(prefix), `${except} in ${ipBlock.cidr}`).toBe(true);
+        }
+      }
+    }
+    return { declared, text: JSON.stringify(declared) };
+  };
+  const tcp = (...ports: number[]) => ports.map((port) => ({ port, protocol: "TCP" }));
+  const IPV4_DENIED = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+  ];
+
+  it("opens no declared block inside one (the cluster's networks, the metadata endpoint, loopback, shared space)", () => {
+    const { declared, text } = declaredRules(
+      resource({
+        egress: [
+          { cidr: "10.0.0.0/8", ports: [443] },
+          { cidr: "169.254.169.254/32", ports: [80] },
+          { cidr: "127.0.0.1/32", ports: [8125] },
+          { cidr: "172.20.0.0/16", ports: [443] },
+          { cidr: "192.168.1.0/24", ports: [443] },
+          { cidr: "100.64.0.0/10", ports: [443] },
+          { cidr: "224.0.0.251/32", ports: [5353] },
+          { cidr: "203.0.113.0/24", ports: [443] },
+        ],
+      }),
+    );
+    // Only the public block remains: the others have no rule at all (not a rule without peers, which opens everything).
+    expect(declared).toEqual([{ to: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: tcp(443) }]);
+    for (const closed of ["10.0.0.0", "169.254", "127.0.0.1", "172.20", "192.168", "100.64", "224.0"])
+      expect(text).not.toContain(closed);
+  });
+
+  it("opens a declared block holding some without them (ipBlock.except)", () => {
+    const { declared } = declaredRules(
+      resource({
+        egress: [
+          { cidr: "0.0.0.0/0", ports: [443] },
+          { cidr: "8.0.0.0/5", ports: [8443] },
+          { cidr: "192.0.0.0/16", ports: [80] },
+        ],
+      }),
+    );
+    expect(declared).toEqual([
+      { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: IPV4_DENIED } }], ports: tcp(443) },
+      { to: [{ ipBlock: { cidr: "8.0.0.0/5", except: ["10.0.0.0/8"] } }], ports: tcp(8443) },
+      { to: [{ ipBlock: { cidr: "192.0.0.0/16", except: ["192.0.0.0/24"] } }], ports: tcp(80) },
+    ]);
+  });
+
+  it("does the same for IPv6: unique local, link-local, loopback, multicast, NAT64 closed; ::/0 without them", () => {
+    const { declared } = declaredRules(
+      resource({
+        egress: [
+          { cidr: "fd00::/8", ports: [443] },
+          { cidr: "fe80::1/128", ports: [443] },
+          { cidr: "::1/128", ports: [443] },
+          { cidr: "ff02::fb/128", ports: [5353] },
+          { cidr: "64:ff9b::a00:1/128", ports: [443] },
+          { cidr: "2001:db8::/32", ports: [443] },
+          { cidr: "::/0", ports: [8443] },
+        ],
+      }),
+    );
+    expect(declared).toEqual([
+      { to: [{ ipBlock: { cidr: "2001:db8::/32" } }], ports: tcp(443) },
+      {
+        to: [
+          {
+            ipBlock: {
+              cidr: "::/0",
+              except: ["::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8"],
+            },
+          },
+        ],
+        ports: tcp(8443),
+      },
+    ]);
+  });
+
+  it("judges an IPv4-mapped IPv6 block or address by its IPv4 address (and opens it as IPv4, what its packets carry)", () => {
+    const { declared, text } = declaredRules(
+      resource({
+        egress: [
+          { cidr: "::ffff:a9fe:a9fe/128", ports: [80] }, // ::ffff:169.254.169.254
+          { cidr: "::ffff:a00:0/104", ports: [443] }, // ::ffff:10.0.0.0/104
+          { cidr: "::ffff:c633:6407/128", ports: [443] }, // ::ffff:198.51.100.7
+          { host: "mapped.example.com", ports: [8443] },
+        ],
+      }),
+      SETTINGS,
+      { "mapped.example.com": ["::ffff:10.1.2.3", "::ffff:203.0.113.9"] },
+    );
+    expect(declared).toEqual([
+      { to: [{ ipBlock: { cidr: "198.51.100.7/32" } }], ports: tcp(443) },
+      { to: [{ ipBlock: { cidr: "203.0.113.9/32" } }], ports: tcp(8443) },
+    ]);
+    expect(text).not.toMatch(/169\.254|a9fe|10\.0\.0|10\.1\.2\.3|ffff/);
+  });
+
+  it("drops the addresses a declared host resolves to that are special-purpose (the metadata endpoint, the cluster's), and keeps the others", () => {
+    const { declared, text } = declaredRules(
+      resource({
+        egress: [
+          { host: "metadata.example.com", ports: [80] },
+          { host: "internal.example.com", ports: [443] },
+          { host: "api.openai.com", ports: [443] },
+        ],
+      }),
+      SETTINGS,
+      {
+        "metadata.example.com": ["169.254.169.254"],
+        "internal.example.com": ["10.1.2.3", "fd00::3"],
+        "api.openai.com": ["198.51.100.7", "10.96.0.1", "2001:db8::7"],
+      },
+    );
+    expect(declared).toEqual([
+      { to: [{ ipBlock: { cidr: "198.51.100.7/32" } }, { ipBlock: { cidr: "2001:db8::7/128" } }], ports: tcp(443) },
+    ]);
+    expect(text).not.toMatch(/169\.254|10\.1\.2\.3|10\.96|fd00/);
+  });
+
+  it("re-opens exactly the blocks the installation allows (egressAllowedCidrs)", () => {
+    const settings = { ...SETTINGS, egressAllowedCidrs: ["10.20.0.5/32", "169.254.0.0/16", "fd12:3456::/32"] };
+    const { declared } = declaredRules(
+      resource({
+        egress: [
+          { cidr: "10.20.0.5/32", ports: [443] },
+          { cidr: "10.0.0.0/8", ports: [8443] },
+          { cidr: "0.0.0.0/0", ports: [80] },
+          { cidr: "169.254.169.254/32", ports: [8080] },
+          { cidr: "10.20.0.6/32", ports: [9000] },
+          { cidr: "fd12:3456:1::/48", ports: [443] },
+          { host: "internal.example.com", ports: [9443] },
+        ],
+      }),
+      settings,
+      { "internal.example.com": ["10.20.0.5", "10.1.2.3"] },
+    );
+    expect(declared).toEqual([
+      { to: [{ ipBlock: { cidr: "10.20.0.5/32" } }], ports: tcp(443) },
+      // Inside a closed block: only the allowed part of it.
+      { to: [{ ipBlock: { cidr: "10.20.0.5/32" } }], ports: tcp(8443) },
+      // Holding closed blocks: without them but for the allowed ones (a whole allowed block is no exception).
+      {
+        to: [
+          { ipBlock: { cidr: "0.0.0.0/0", except: IPV4_DENIED.filter((c) => c !== "169.254.0.0/16") } },
+          { ipBlock: { cidr: "10.20.0.5/32" } },
+        ],
+        ports: tcp(80),
+      },
+      { to: [{ ipBlock: { cidr: "169.254.169.254/32" } }], ports: tcp(8080) },
+      { to: [{ ipBlock: { cidr: "fd12:3456:1::/48" } }], ports: tcp(443) },
+      { to: [{ ipBlock: { cidr: "10.20.0.5/32" } }], ports: tcp(9443) },
+    ]);
   });
 });

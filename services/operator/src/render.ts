@@ -1,3 +1,4 @@
+import { planEgress } from "./egress.js";
 import type { AgentDeployment } from "./generated/agent-deployment.js";
 import { AGENT_DEPLOYMENT_GROUP, AGENT_DEPLOYMENT_KIND, AGENT_DEPLOYMENT_VERSION } from "./generated/agent-deployment-schema.js";
 
@@ -42,6 +43,11 @@ export interface RenderSettings {
   drainSeconds?: number;
   /** How long a revision's pods may take to become ready before its rollout counts as failed. */
   progressDeadlineSeconds?: number;
+  /**
+   * Special-purpose address blocks (private, link-local, loopback…) graph code may reach when its
+   * project declares them: by default none (see egress.ts, DENIED_CIDRS). Blocks, such as 10.20.0.5/32.
+   */
+  egressAllowedCidrs?: string[];
   /** Where a deployment's API answers for its users: `{name}` and `{namespace}` are replaced. */
   urlTemplate?: string;
   /**
@@ -427,12 +433,9 @@ export function renderDataPlane(
     const common = [dns, own, settings.controlPlane, ...settings.dependencies];
     // Address blocks as declared; host names as the addresses they resolved to (each reconcile
     // resolves again: an address that changes is a policy rewrite). A wildcard resolves to nothing.
-    const declared = (spec.egress ?? []).flatMap((e) => {
-      const blocks = e.cidr
-        ? [e.cidr]
-        : (resolvedHosts[e.host ?? ""] ?? []).map((ip) => (ip.includes(":") ? `${ip}/128` : `${ip}/32`));
-      return blocks.length > 0 ? [{ blocks: [...new Set(blocks)].sort(), ports: e.ports }] : [];
-    });
+    // Never special-purpose address space (the cluster's networks, the metadata endpoint) unless the
+    // installation allows it: planEgress leaves it out, and the reconcile reports what it left out.
+    const declared = planEgress(spec.egress ?? [], resolvedHosts, settings.egressAllowedCidrs).filter((e) => e.peers.length > 0);
     const policy = (component: Component, ingress: unknown[], egress: unknown[]): KubeObject => ({
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
@@ -466,10 +469,8 @@ export function renderDataPlane(
           dns,
           own,
           settings.controlPlane,
-          ...declared.map((e) => ({
-            to: e.blocks.map((cidr) => ({ ipBlock: { cidr } })),
-            ports: e.ports.map((port) => ({ port, protocol: "TCP" })),
-          })),
+          // A rule without peers would open every address: entries that open nothing have no rule.
+          ...declared.map((e) => ({ to: e.peers, ports: e.ports.map((port) => ({ port, protocol: "TCP" })) })),
         ],
       ),
     ];
