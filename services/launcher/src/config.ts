@@ -80,7 +80,7 @@ export const LauncherConfigSchema = Type.Object({
    * fails: a Buffer's throws in graph code, V8's ends the process (replaced; the run ends `error`).
    * 2048: the heap limit and as much again for buffers; 0: no limit.
    */
-  LANGOPEN_RUNTIME_MAX_MEMORY_MB: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 2_048 }),
+  LANGOPEN_RUNTIME_MAX_MEMORY_MB: runtime.LANGOPEN_RUNTIME_MAX_MEMORY_MB,
   LANGOPEN_SANDBOX: runtime.LANGOPEN_SANDBOX,
   LANGOPEN_SANDBOX_UID: runtime.LANGOPEN_SANDBOX_UID,
   LANGOPEN_SANDBOX_GID: runtime.LANGOPEN_SANDBOX_GID,

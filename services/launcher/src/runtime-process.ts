@@ -37,7 +37,17 @@ import { AuthService } from "@langopen/gen/langopen/runtime/v1/auth_service_pb";
 import { HttpAppService } from "@langopen/gen/langopen/runtime/v1/http_app_service_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { GraphStatus, RuntimeStartedMessage } from "@langopen/runtime-runner";
-import { type GvisorSpawn, prepareSandbox, type SandboxSettings, startInGvisor } from "@langopen/runtime-runner/sandbox";
+import {
+  type GvisorSpawn,
+  type PreparedProject,
+  prepareProject,
+  type RuntimeMemoryLimits,
+  runtimeExitCause,
+  type SandboxSettings,
+  type SandboxSpawn,
+  startInGvisor,
+  withMemoryLimit,
+} from "@langopen/runtime-runner/sandbox";
 
 import { PASSWORD_FILE } from "./embedded-postgres.js";
 
@@ -182,6 +192,20 @@ export interface RuntimeProcessOptions {
   sandbox?: SandboxSettings;
 }
 
+/**
+ * One version of the project's files as runtime processes run it: prepared once (compiled, its
+ * UI bundled, what it may read listed) for every process started on it, restarts included. A
+ * reload (--watch) starts another; the one it replaces is disposed once its last process exited.
+ */
+interface Generation {
+  readonly project: Promise<PreparedProject>;
+  /** Processes started (or starting) on it that have not exited. */
+  users: number;
+  /** No process will be started on it any more: disposed once the last one exited. */
+  retired: boolean;
+  disposed?: Promise<void>;
+}
+
 interface Child {
   readonly proc: ChildProcess;
   readonly port: number;
@@ -228,12 +252,54 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       registers: [options.metrics],
     });
 
-  const spawnChild = async (port: number): Promise<Child> => {
+  const limits: RuntimeMemoryLimits = {
+    heap: options.maxOldSpaceMb ? { mb: options.maxOldSpaceMb, setting: "LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB" } : undefined,
+    memoryMb: options.maxMemoryMb,
+  };
+
+  /** A generation on the project as it is now; its preparation starts at once, shared by the processes started on it. */
+  const newGeneration = (): Generation => {
+    const project = prepareProject(options.configPath, sandboxSettings, inherited);
+    project.catch(() => {});
+    return { project, users: 0, retired: false };
+  };
+  const disposeGeneration = (generation: Generation): Promise<void> => {
+    generation.disposed ??= generation.project.then(
+      (project) => project.dispose(),
+      () => {},
+    );
+    return generation.disposed;
+  };
+  /** No more processes on it: disposed now if none runs, else when the last one exits. */
+  const retireGeneration = (generation: Generation): Promise<void> => {
+    generation.retired = true;
+    return generation.users === 0 ? disposeGeneration(generation) : Promise.resolve();
+  };
+  const releaseGeneration = (generation: Generation): Promise<void> => {
+    generation.users--;
+    return generation.retired && generation.users === 0 ? disposeGeneration(generation) : Promise.resolve();
+  };
+
+  const spawnChild = async (port: number, generation: Generation): Promise<Child> => {
     const heapLimit = options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : [];
-    // Per process: its own scratch folder, and the project's TypeScript compiled as it is now.
-    const sandbox = await prepareSandbox(options.configPath, sandboxSettings, inherited);
-    // Its own metrics (its RPCs, its memory and event loop): the launcher's /metrics adds them, per process.
-    const metricsPort = await freePort();
+    generation.users++;
+    let sandbox: SandboxSpawn;
+    let metricsPort: number;
+    try {
+      // Shared by the generation's processes: the project compiled, what it may read; per process: its scratch folder.
+      sandbox = await (await generation.project).prepareProcess();
+    } catch (err) {
+      await releaseGeneration(generation);
+      throw err;
+    }
+    try {
+      // Its own metrics (its RPCs, its memory and event loop): the launcher's /metrics adds them, per process.
+      metricsPort = await freePort();
+    } catch (err) {
+      await sandbox.dispose();
+      await releaseGeneration(generation);
+      throw err;
+    }
     if (sandbox.sameUserBecause && !warnedSameUser) {
       warnedSameUser = true;
       log.warn({ reason: sandbox.sameUserBecause }, "Runs graph code as this process's user, under Node's permission model only");
@@ -265,12 +331,12 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         ({ proc, gvisor } = await startInGvisor(sandbox, {
           argv: [...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN],
           env,
-          memoryMb: options.maxMemoryMb,
+          memoryMb: limits.memoryMb,
           credentials,
           onMessage: (message) => messages.emit("message", message),
         }));
       } else {
-        const [command, args] = withMemoryLimit([...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN], options.maxMemoryMb);
+        const [command, args] = withMemoryLimit([...sandbox.execArgv, ...heapLimit, RUNTIME_MAIN], limits.memoryMb);
         proc = spawn(command, args, {
           cwd: sandbox.cwd,
           uid: sandbox.uid,
@@ -287,11 +353,15 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     } catch (err) {
       await gvisor?.dispose();
       await sandbox.dispose();
+      await releaseGeneration(generation);
       throw err;
     }
     const exited = new Promise<void>((resolve) =>
       proc.once("exit", () => {
-        void (gvisor?.dispose() ?? Promise.resolve()).then(() => sandbox.dispose()).finally(resolve);
+        void (gvisor?.dispose() ?? Promise.resolve())
+          .then(() => sandbox.dispose())
+          .then(() => releaseGeneration(generation))
+          .finally(resolve);
       }),
     );
     const started = new Promise<RuntimeGraph[]>((resolve, reject) => {
@@ -336,19 +406,12 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     };
     proc.once("exit", (code, signal) => {
       if (stopping) return;
-      // V8 aborts the process when the heap limit is reached (SIGABRT; 134 through a shell).
-      const heapExhausted = !child.hung && (signal === "SIGABRT" || code === 134);
-      // In gVisor the memory limit is the container's: past it the kernel kills the whole sandbox (runsc exits 137).
-      const containerExhausted =
-        gvisor !== undefined && options.maxMemoryMb !== undefined && code === 137 && !child.hung && !stoppedByUs;
-      const outOfMemory = heapExhausted || containerExhausted;
-      const reason = child.hung
-        ? `the runtime process running the run stopped answering for ${Math.round((options.hangKillMs ?? 0) / 1000)} s (graph code kept its event loop busy past the run timeout) and was killed`
-        : containerExhausted
-          ? `the runtime process running the run ran out of memory (its sandbox's limit ${options.maxMemoryMb} MB, LANGOPEN_RUNTIME_MAX_MEMORY_MB) and was restarted`
-          : outOfMemory
-            ? `the runtime process running the run ran out of memory (heap limit ${options.maxOldSpaceMb ? `${options.maxOldSpaceMb} MB, LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB` : "Node's default"}) and was restarted`
-            : `the runtime process running the run exited (code ${code}, signal ${signal}) and was restarted`;
+      const { reason, outOfMemory } = child.hung
+        ? {
+            reason: `the runtime process running the run stopped answering for ${Math.round((options.hangKillMs ?? 0) / 1000)} s (graph code kept its event loop busy past the run timeout) and was killed`,
+            outOfMemory: false,
+          }
+        : runtimeExitCause({ code, signal, gvisor: gvisor !== undefined, stoppedByParent: stoppedByUs }, limits);
       exits.push({ port, at: Date.now(), reason, outOfMemory });
       if (exits.length > EXITS_KEPT) exits.shift();
     });
@@ -428,11 +491,11 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   };
 
   const size = Math.max(1, options.processes ?? 1);
-  /** Starts a generation of `size` children on the project as it is now; all serve, or all are stopped. */
-  const spawnGeneration = async (): Promise<Child[]> => {
+  /** Starts `size` children of a generation; all serve, or all are stopped. */
+  const spawnGeneration = async (generation: Generation): Promise<Child[]> => {
     const ports: number[] = [];
     while (ports.length < size) ports.push(await freePort());
-    const spawned = await Promise.allSettled(ports.map((port) => spawnChild(port)));
+    const spawned = await Promise.allSettled(ports.map((port) => spawnChild(port, generation)));
     const children = spawned.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     const failed = spawned.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
@@ -467,8 +530,17 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     }
     return best ?? (current[0] as Child);
   };
-  let current = await spawnGeneration();
-  let graphs = await servingAll(current);
+  /** The generation new children start on (with --watch, each reload makes another). */
+  let generation = newGeneration();
+  let current: Child[];
+  let graphs: RuntimeGraph[];
+  try {
+    current = await spawnGeneration(generation);
+    graphs = await servingAll(current);
+  } catch (err) {
+    await retireGeneration(generation);
+    throw err;
+  }
   const urlOf = (child: Child) => `http://127.0.0.1:${child.port}`;
   const retiring = new Set<Child>();
   const transports = new WeakMap<Child, Transport>();
@@ -508,6 +580,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     });
   } catch (err) {
     await Promise.all(current.map((child) => child.stop()));
+    await retireGeneration(generation);
     throw err;
   }
 
@@ -527,7 +600,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
           if (stopping) return;
           let next: Child;
           try {
-            next = await spawnChild(dead.port);
+            // On the generation its siblings run: the project is not prepared again.
+            next = await spawnChild(dead.port, generation);
           } catch (err) {
             log.error({ err, slot }, "Failed to restart the runtime process");
             return;
@@ -555,11 +629,15 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
         stopping = true;
         await proxy.close();
         await Promise.all(current.map((child) => child.stop()));
+        await retireGeneration(generation);
       },
     };
   }
 
-  /** A child of the serving generation that dies is replaced by a child on the project as it is now. */
+  /**
+   * A child of the serving generation that dies is replaced by another of that generation (a
+   * change of the project since brings a reload of its own).
+   */
   const replaceOnExit = (child: Child) => {
     child.proc.once("exit", (code, signal) => {
       if (stopping || !current.includes(child)) return;
@@ -570,7 +648,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   const replace = async (dead: Child): Promise<void> => {
     let next: Child | undefined;
     try {
-      next = await spawnChild(await freePort());
+      next = await spawnChild(await freePort(), generation);
       await serving(next);
     } catch (err) {
       if (stopping) return;
@@ -614,12 +692,15 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   /** The children a reload is starting, stopped at once when everything stops. */
   let starting: Child[] | undefined;
   const reloadOnce = async (): Promise<boolean> => {
-    const next = await spawnGeneration();
-    starting = next;
+    const nextGeneration = newGeneration();
+    let next: Child[];
     let nextGraphs: RuntimeGraph[];
     try {
+      next = await spawnGeneration(nextGeneration);
+      starting = next;
       nextGraphs = await servingAll(next);
     } catch (err) {
+      void retireGeneration(nextGeneration);
       if (err instanceof GraphLoadError) {
         log.error(
           { failed: err.failed.map((g) => ({ graph_id: g.graphId, file: g.file, cause: g.error })) },
@@ -634,9 +715,13 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     }
     if (stopping) {
       await Promise.all(next.map((child) => child.stop()));
+      await retireGeneration(nextGeneration);
       return false;
     }
     const previous = current;
+    // Its build folder goes once the last of its children (retired below, after their calls) has exited.
+    void retireGeneration(generation);
+    generation = nextGeneration;
     current = next;
     graphs = nextGraphs;
     proxy.health.setAll(ServingStatus.SERVING);
@@ -693,19 +778,9 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       await reloading?.catch(() => {});
       await proxy.close();
       await Promise.all([...current, ...retiring].map((child) => child.stop()));
+      await retireGeneration(generation);
     },
   };
-}
-
-/**
- * Node with `argv`, under a limit on its data segment when `maxMemoryMb` is given: Node has no
- * way to set a child's rlimits, so a shell sets it and `exec`s Node in its place (same pid, same
- * IPC channel). On Windows, no limit.
- */
-function withMemoryLimit(argv: string[], maxMemoryMb: number | undefined): [string, string[]] {
-  if (maxMemoryMb === undefined || process.platform === "win32") return [process.execPath, argv];
-  const kb = Math.floor(maxMemoryMb * 1024);
-  return ["/bin/sh", ["-c", `ulimit -d ${kb} && exec "$0" "$@"`, process.execPath, ...argv]];
 }
 
 type Method = (input: unknown, options: CallOptions) => unknown;

@@ -42,6 +42,16 @@ export const RuntimeConfigSchema = Type.Object({
     SANDBOX_MODES.map((mode) => Type.Literal(mode)),
     { default: "node" },
   ),
+  /**
+   * The sandboxed runtime process's memory in MB, heap and off-heap together (its data segment,
+   * RLIMIT_DATA; in gVisor the sandbox's memory limit, plus 128 MB for gVisor itself): buffers
+   * graph code allocates do not count against the heap limit. Past it an allocation fails: a
+   * Buffer's throws in graph code, V8's ends the process (its supervisor logs that it ran out of
+   * memory and starts it again). 2048, as under `npm start`: room for a heap of 1024 MB
+   * (NODE_OPTIONS=--max-old-space-size=1024) and as much again for buffers; 0: no limit. Not
+   * applied with LANGOPEN_SANDBOX=none (the graphs run in this process).
+   */
+  LANGOPEN_RUNTIME_MAX_MEMORY_MB: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 2_048 }),
   /** The user graph code runs as when the runtime is started as root (65534: `nobody`). */
   LANGOPEN_SANDBOX_UID: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: DEFAULT_SANDBOX_ID }),
   /** The group graph code runs as when the runtime is started as root (65534: `nogroup`). */

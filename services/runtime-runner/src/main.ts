@@ -1,6 +1,6 @@
 // First: traces (when OTEL_* ask for them) start before the modules they instrument load.
 import "@langopen/common/telemetry-start";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
@@ -23,8 +23,11 @@ import {
   type GvisorSpawn,
   isLangOpenVariable,
   PARENT_MESSAGE_PREFIX,
-  prepareSandbox,
+  prepareProject,
+  type RuntimeMemoryLimits,
+  runtimeExitCause,
   startInGvisor,
+  withMemoryLimit,
 } from "./sandbox/index.js";
 import type { BuiltModules } from "./sandbox/typescript-build.js";
 
@@ -75,16 +78,29 @@ async function credentials(config: RuntimeConfig, launched: boolean, stdio: bool
 
 /** How long the sandboxed child may take to stop after its supervisor passed on a signal. */
 const CHILD_KILL_AFTER_MS = 15_000;
+/** How long the supervisor waits before it starts again a sandboxed child that died. */
+const RESTART_AFTER_MS = 500;
+
+/** A sandboxed child as its supervisor sees it. */
+interface SandboxedChild {
+  /** Asks it to stop (a signal to runsc does not reach the process inside: runsc sends it). */
+  kill(signal: "TERM" | "KILL"): void;
+  /** Once it has exited and its scratch folder (and gVisor container) is gone; `started`: it had said it serves. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; started: boolean; gvisor: boolean }>;
+}
 
 /**
  * Split mode with the sandbox on: this process holds the credentials (its environment, which
- * /proc keeps) and runs none of the graph code. It starts the runtime in a sandboxed child (the
- * same one a launcher starts), hands the credentials over IPC, passes signals on, and exits as
- * the child does (its orchestrator restarts it).
+ * /proc keeps) and runs none of the graph code. It prepares the project once (compiled, what it
+ * may read), starts the runtime in a sandboxed child (the same one a launcher starts, under the
+ * same memory limit, LANGOPEN_RUNTIME_MAX_MEMORY_MB), hands the credentials over IPC and passes
+ * signals on. A child that dies once it served (out of memory, a crash) is started again on the
+ * same preparation, its exit's cause logged as a launcher words it; one that fails to start ends
+ * this process with its exit code (its orchestrator restarts it), as does a stop.
  */
 async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
   const runtimeCredentials = await credentials(config, false, false);
-  const sandbox = await prepareSandbox(
+  const project = await prepareProject(
     config.LANGOPEN_CONFIG,
     {
       mode: config.LANGOPEN_SANDBOX,
@@ -96,18 +112,21 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
     },
     process.env,
   );
-  if (sandbox.sameUserBecause) {
+  if (project.sameUserBecause) {
     logger.warn(
-      { reason: sandbox.sameUserBecause },
+      { reason: project.sameUserBecause },
       "Runs graph code as this process's user, under Node's permission model only",
     );
   }
   // NODE_OPTIONS stays out of the child's environment (it could undo the sandbox's flags); the heap
   // limit an operator sets there (README, split mode) is passed on as a flag.
-  const heapLimit = /--max-old-space-size=(\d+)/.exec(process.env.NODE_OPTIONS ?? "")?.[0];
-  const argv = [...sandbox.execArgv, ...(heapLimit ? [heapLimit] : []), fileURLToPath(import.meta.url)];
-  const env: Record<string, string> = {
-    ...sandbox.env,
+  const heapLimit = /--max-old-space-size=(\d+)/.exec(process.env.NODE_OPTIONS ?? "");
+  const limits: RuntimeMemoryLimits = {
+    heap: heapLimit ? { mb: Number(heapLimit[1]), setting: "--max-old-space-size in NODE_OPTIONS" } : undefined,
+    memoryMb: config.LANGOPEN_RUNTIME_MAX_MEMORY_MB || undefined,
+  };
+  const argv = [...(heapLimit ? [heapLimit[0]] : []), fileURLToPath(import.meta.url)];
+  const childEnv: Record<string, string> = {
     LANGOPEN_CONFIG: config.LANGOPEN_CONFIG,
     RPC_HOST: config.RPC_HOST,
     RPC_PORT: String(config.RPC_PORT),
@@ -120,52 +139,111 @@ async function supervise(config: RuntimeConfig, logger: Logger): Promise<void> {
     LOG_LEVEL: config.LOG_LEVEL,
     GRAPH_LOAD_TIMEOUT_MS: String(config.GRAPH_LOAD_TIMEOUT_MS),
     SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
-    ...(sandbox.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(sandbox.builtModules) } : {}),
-    ...(sandbox.typedSchemasFile ? { LANGOPEN_TYPED_SCHEMAS_FILE: sandbox.typedSchemasFile } : {}),
-    ...(sandbox.uiDir ? { LANGOPEN_UI_DIR: sandbox.uiDir } : {}),
+    ...(project.builtModules ? { LANGOPEN_BUILT_MODULES: JSON.stringify(project.builtModules) } : {}),
+    ...(project.typedSchemasFile ? { LANGOPEN_TYPED_SCHEMAS_FILE: project.typedSchemasFile } : {}),
+    ...(project.uiDir ? { LANGOPEN_UI_DIR: project.uiDir } : {}),
   };
-  let gvisor: GvisorSpawn | undefined;
-  let child: ReturnType<typeof spawn>;
-  if (sandbox.gvisor) {
-    // Its messages are for a launcher; nobody waits for them here.
-    ({ proc: child, gvisor } = await startInGvisor(sandbox, {
-      argv,
-      env,
-      credentials: { type: "credentials", ...runtimeCredentials },
-    }));
-  } else {
-    child = spawn(process.execPath, argv, {
-      env,
-      cwd: sandbox.cwd,
-      uid: sandbox.uid,
-      gid: sandbox.gid,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+  const message = { type: "credentials", ...runtimeCredentials };
+
+  /** One sandboxed child on the prepared project, with its own scratch folder. */
+  const startChild = async (): Promise<SandboxedChild> => {
+    const sandbox = await project.prepareProcess();
+    let started = false;
+    const onMessage = (m: unknown) => {
+      if ((m as RuntimeStartedMessage | undefined)?.type === "started") started = true;
+    };
+    let gvisor: GvisorSpawn | undefined;
+    let child: ChildProcess;
+    const env = { ...sandbox.env, ...childEnv };
+    try {
+      if (sandbox.gvisor) {
+        ({ proc: child, gvisor } = await startInGvisor(sandbox, {
+          argv: [...sandbox.execArgv, ...argv],
+          env,
+          memoryMb: limits.memoryMb,
+          credentials: message,
+          onMessage,
+        }));
+      } else {
+        const [command, args] = withMemoryLimit([...sandbox.execArgv, ...argv], limits.memoryMb);
+        child = spawn(command, args, {
+          env,
+          cwd: sandbox.cwd,
+          uid: sandbox.uid,
+          gid: sandbox.gid,
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        });
+        child.on("message", onMessage);
+        child.send(message);
+      }
+    } catch (err) {
+      await gvisor?.dispose();
+      await sandbox.dispose();
+      throw err;
+    }
+    const proc = child;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      proc.once("exit", (code, signal) => resolve({ code, signal })),
+    ).then(async ({ code, signal }) => {
+      await gvisor?.dispose();
+      await sandbox.dispose();
+      return { code, signal, started, gvisor: gvisor !== undefined };
     });
-    child.send({ type: "credentials", ...runtimeCredentials });
-  }
-  logger.info({ child_pid: child.pid, sandbox: config.LANGOPEN_SANDBOX, uid: sandbox.uid }, "Started the sandboxed runtime");
+    logger.info({ child_pid: proc.pid, sandbox: config.LANGOPEN_SANDBOX, uid: sandbox.uid }, "Started the sandboxed runtime");
+    return {
+      kill(signal) {
+        if (gvisor) void gvisor.kill(signal);
+        else proc.kill(signal === "TERM" ? "SIGTERM" : "SIGKILL");
+        // runsc itself, when what it ran does not end.
+        if (gvisor && signal === "KILL") proc.kill("SIGKILL");
+      },
+      exited,
+    };
+  };
+
   let stopAsked = false;
+  let onStop = () => {};
+  const stopRequested = new Promise<void>((resolve) => {
+    onStop = resolve;
+  });
+  let child: SandboxedChild | undefined;
+  const stopChild = (running: SandboxedChild) => {
+    running.kill("TERM");
+    setTimeout(() => running.kill("KILL"), CHILD_KILL_AFTER_MS).unref();
+  };
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
+      if (stopAsked) return;
       stopAsked = true;
-      // A signal to runsc does not reach the process inside: runsc sends it.
-      if (gvisor) void gvisor.kill("TERM");
-      else child.kill("SIGTERM");
-      setTimeout(() => {
-        void gvisor?.kill("KILL");
-        child.kill("SIGKILL");
-      }, CHILD_KILL_AFTER_MS).unref();
+      onStop();
+      if (child) stopChild(child);
     });
   }
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
-  );
-  await gvisor?.dispose();
-  await sandbox.dispose();
-  logger.info({ code, signal }, "Sandboxed runtime exited");
-  // Stopped by the signal it was sent for a stop asked here (early in its start, before its own
-  // handlers were in place): a clean stop, as when it handles the signal itself.
-  process.exit(code ?? (stopAsked && signal === "SIGTERM" ? 0 : 1));
+  for (;;) {
+    try {
+      child = await startChild();
+    } catch (err) {
+      await project.dispose();
+      throw err;
+    }
+    if (stopAsked) stopChild(child);
+    const { code, signal, started, gvisor } = await child.exited;
+    child = undefined;
+    if (stopAsked || !started) {
+      await project.dispose();
+      logger.info({ code, signal }, "Sandboxed runtime exited");
+      // Stopped by the signal it was sent for a stop asked here (early in its start, before its own
+      // handlers were in place): a clean stop, as when it handles the signal itself.
+      process.exit(code ?? (stopAsked && signal === "SIGTERM" ? 0 : 1));
+    }
+    const { reason, outOfMemory } = runtimeExitCause({ code, signal, gvisor, stoppedByParent: false }, limits);
+    logger.error({ code, signal, reason, out_of_memory: outOfMemory }, "Sandboxed runtime died; restarting it");
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, RESTART_AFTER_MS)), stopRequested]);
+    if (stopAsked) {
+      await project.dispose();
+      process.exit(0);
+    }
+  }
 }
 
 async function main(): Promise<void> {

@@ -194,16 +194,19 @@ describe("gVisor's preconditions and leftovers", () => {
     const deadScratch = path.join(os.tmpdir(), `langopen-runtime-${deadPid}-abc`);
     const deadState = path.join(os.tmpdir(), `langopen-gvisor-${deadPid}`);
     const deadBuild = path.join(cache, `langopen-runtime-${deadPid}-def`);
+    // A UI bundle made without the sandbox (LANGOPEN_SANDBOX=none).
+    const deadUi = path.join(os.tmpdir(), `langopen-ui-${deadPid}-ghi`);
     const liveScratch = path.join(os.tmpdir(), `langopen-runtime-${process.pid}-live`);
     try {
-      for (const folder of [deadScratch, path.join(deadState, "state"), deadBuild, liveScratch]) {
+      for (const folder of [deadScratch, path.join(deadState, "state"), deadBuild, deadUi, liveScratch]) {
         await mkdir(folder, { recursive: true });
       }
       const removed = await removeStaleSandboxes(canRun ? runscPath : undefined, [cache]);
-      expect(removed).toEqual(expect.arrayContaining([deadScratch, deadState, deadBuild]));
+      expect(removed).toEqual(expect.arrayContaining([deadScratch, deadState, deadBuild, deadUi]));
       expect(removed).not.toContain(liveScratch);
       await expect(access(deadScratch)).rejects.toThrow();
       await expect(access(deadBuild)).rejects.toThrow();
+      await expect(access(deadUi)).rejects.toThrow();
       await access(liveScratch);
     } finally {
       await rm(liveScratch, { recursive: true, force: true });

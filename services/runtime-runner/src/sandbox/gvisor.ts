@@ -67,14 +67,14 @@ function alive(pid: number): boolean {
 /**
  * Removes what launchers that died without stopping (SIGKILL, a crash) left in the OS temp
  * folder and in `folders` (the project's build cache): gVisor containers and state
- * (`langopen-gvisor-<pid>`), scratch and build folders (`langopen-runtime-<pid>-*`) whose pid no
- * longer runs. Best effort.
+ * (`langopen-gvisor-<pid>`), scratch and build folders (`langopen-runtime-<pid>-*`) and UI bundles
+ * made without the sandbox (`langopen-ui-<pid>-*`) whose pid no longer runs. Best effort.
  */
 export async function removeStaleSandboxes(runsc?: string, folders: string[] = []): Promise<string[]> {
   const removed: string[] = [];
   for (const folder of [os.tmpdir(), ...folders]) {
     for (const name of await readdir(folder).catch(() => [] as string[])) {
-      const match = /^langopen-(gvisor|runtime)-(\d+)(?:-|$)/.exec(name);
+      const match = /^langopen-(gvisor|runtime|ui)-(\d+)(?:-|$)/.exec(name);
       if (!match || alive(Number(match[2]))) continue;
       const full = path.join(folder, name);
       if (match[1] === "gvisor" && runsc) {

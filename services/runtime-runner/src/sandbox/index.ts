@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chown, lstat, mkdtemp, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -27,8 +27,14 @@ export {
   PARENT_MESSAGE_PREFIX,
   removeStaleSandboxes,
 } from "./gvisor.js";
+export {
+  type RuntimeExitCause,
+  type RuntimeMemoryLimits,
+  type RuntimeProcessExit,
+  runtimeExitCause,
+  withMemoryLimit,
+} from "./memory.js";
 export { DEFAULT_SANDBOX_ID, SANDBOX_MODES, type SandboxMode } from "./modes.js";
-
 export { type BuiltModule, type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
 
 /** What a project may ask for in langgraph.json (`"langopen": {"sandbox": {"allow": [...]}}`), and Node's flag for each. */
@@ -58,11 +64,11 @@ export interface SandboxSettings {
    * runs it and leaves the result in `typedSchemasFile`.
    */
   typedSchemas?: boolean;
-  /** Where this process logs what it does for the runtime (the schema extraction). */
+  /** Where this process logs what it does for the runtime (the preparation, the schema extraction). */
   logger?: Logger;
 }
 
-/** How to spawn one runtime process of a project. */
+/** How to spawn one runtime process of a project (see PreparedProject.prepareProcess). */
 export interface SandboxSpawn {
   /** Flags before the script (Node's permission model, when on). */
   execArgv: string[];
@@ -90,7 +96,7 @@ export interface SandboxSpawn {
    * may read inside /tmp, which is private to the sandbox (the project may lie there).
    */
   gvisor?: { runsc: string; hidden: string[]; readOnly: string[] };
-  /** Removes the scratch folder. */
+  /** Removes the scratch folder (what its project shares stays: see PreparedProject). */
   dispose(): Promise<void>;
 }
 
@@ -158,45 +164,80 @@ export async function readSandboxAllowances(configPath: string): Promise<Sandbox
 }
 
 /**
- * Prepares a sandboxed runtime process for a project: its scratch folder (owned by the
- * unprivileged user when this process is root), its environment, the TypeScript entries compiled
- * (graph code may not spawn esbuild itself), and Node's permission model with the allow-lists:
- * read the project (but not `hidden` folders inside it), the node_modules it resolves from and
- * the runtime's own code; write the scratch folder only.
+ * A project prepared for its runtime processes: what they all share, prepared once per version
+ * of the project's files (see prepareProject), then one `prepareProcess` per process started
+ * on it (a restart included).
  */
-export async function prepareSandbox(
+export interface PreparedProject {
+  /** Source file to compiled file of the project's TypeScript entries (LANGOPEN_BUILT_MODULES), if any. */
+  readonly builtModules?: BuiltModules;
+  /** Where the schemas of the graphs' TypeScript types will be once extracted (LANGOPEN_TYPED_SCHEMAS_FILE), if any. */
+  readonly typedSchemasFile?: string;
+  /** Where the project's UI components are bundled (LANGOPEN_UI_DIR), if it declares any. */
+  readonly uiDir?: string;
+  /** See SandboxSpawn's. */
+  readonly sameUserBecause?: string;
+  /** One runtime process of it: its own scratch folder (removed by its dispose), environment and flags. */
+  prepareProcess(): Promise<SandboxSpawn>;
+  /** Removes what was prepared (the build folder); once no process of it runs. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Prepares a project for sandboxed runtime processes, once for all of them: the TypeScript
+ * entries compiled (graph code may not spawn esbuild itself), the UI components bundled, the
+ * typed schemas' extraction started, and the allow-lists of Node's permission model: read the
+ * project (but not `hidden` folders inside it), the node_modules it resolves from and the
+ * runtime's own code. Each process then gets its own scratch folder (owned by the unprivileged
+ * user when this process is root), the only place it may write. The result is for this version
+ * of the project's files: a change needs another preparation.
+ */
+export async function prepareProject(
   configPath: string,
   settings: SandboxSettings,
   inherited: Record<string, string | undefined>,
-): Promise<SandboxSpawn> {
+): Promise<PreparedProject> {
+  const startedAt = Date.now();
   const config = await readLanggraphConfig(configPath);
   const projectDir = config.dir;
   const projectEnv = await readProjectEnv(config, inherited);
-  if (settings.mode === "none") {
-    // For debugging only: no permission model, no other user, TypeScript through tsx as before; still none of LangOpen's variables.
-    const ui = await bundleUiOutside(config);
-    return {
-      execArgv: [],
-      env: sandboxEnv(inherited, { deny: settings.deny, projectEnv }),
-      cwd: process.cwd(),
-      uiDir: ui?.dir,
-      dispose: async () => ui?.dispose(),
-    };
-  }
+  const prepared = (fields: Record<string, unknown>) =>
+    settings.logger?.info(
+      { config: config.path, ...fields, took_ms: Date.now() - startedAt },
+      "Prepared the project for its runtime processes",
+    );
   const runsc = settings.mode === "gvisor" ? await findRunsc(inherited.PATH ?? process.env.PATH) : undefined;
   if (!staleRemoved) {
     // Once per process: what launchers killed before they could clean up left behind.
     staleRemoved = true;
     await removeStaleSandboxes(runsc, [path.join(projectDir, "node_modules", ".cache", "langopen")]);
   }
-  // The pid in the name lets a later start tell a leftover of a dead process from a live one's.
-  const scratchDir = await mkdtemp(path.join(os.tmpdir(), `langopen-runtime-${process.pid}-`));
+  if (settings.mode === "none") {
+    // For debugging only: no permission model, no other user, TypeScript through tsx as before; still none of LangOpen's variables.
+    const ui = await bundleUiOutside(config);
+    prepared({ sandbox: settings.mode, ui: ui !== undefined });
+    return {
+      uiDir: ui?.dir,
+      prepareProcess: async () => ({
+        execArgv: [],
+        env: sandboxEnv(inherited, { deny: settings.deny, projectEnv }),
+        cwd: process.cwd(),
+        uiDir: ui?.dir,
+        dispose: async () => {},
+      }),
+      dispose: async () => ui?.dispose(),
+    };
+  }
   // Compiled entries go inside the project, where their bare imports resolve as the sources' do.
-  const buildDir = path.join(projectDir, "node_modules", ".cache", "langopen", path.basename(scratchDir));
-  const dispose = async () => {
-    await rm(scratchDir, { recursive: true, force: true }).catch(() => {});
-    await rm(buildDir, { recursive: true, force: true }).catch(() => {});
-  };
+  // The pid in the name lets a later start tell a leftover of a dead process from a live one's.
+  const buildDir = path.join(
+    projectDir,
+    "node_modules",
+    ".cache",
+    "langopen",
+    `langopen-runtime-${process.pid}-${randomBytes(6).toString("hex")}`,
+  );
+  const dispose = () => rm(buildDir, { recursive: true, force: true }).catch(() => {});
   try {
     const allowances = await readSandboxAllowances(config.path);
     const asRoot = process.getuid?.() === 0;
@@ -209,8 +250,6 @@ export async function prepareSandbox(
         sameUserBecause = `${unreadable} is not readable by uid ${uid} gid ${gid} (make it and its parent folders readable, e.g. chmod o+rX, or set LANGOPEN_SANDBOX_UID/GID to a user who can read it)`;
         uid = undefined;
         gid = undefined;
-      } else {
-        await chown(scratchDir, uid, gid);
       }
     }
     const builtModules = await buildTypeScriptEntries(config, buildDir);
@@ -228,31 +267,56 @@ export async function prepareSandbox(
     // Node's permission model checks the path asked for, not where a link leads: a link the
     // project ships that leads out of what it may read is left out (with its folder's other entries listed).
     const realProject = await realpath(projectDir);
-    const escaping = await escapingLinks(realProject, [realProject, ...codeRoots, scratchDir], hidden);
+    const escaping = await escapingLinks(realProject, [realProject, ...codeRoots], hidden);
     const roots = [...(await readableBut(projectDir, [...hidden, ...escaping])), ...codeRoots];
-    // One flag per path (Node 20.20 takes no comma-separated list; earlier 20.x split on commas,
-    // so a path holding one is left out and stays unreadable).
-    const readable = [...new Set([...roots, scratchDir])].filter((p) => !p.includes(","));
-    const execArgv = [
-      "--experimental-permission",
-      ...(Object.keys(builtModules).length > 0 ? ["--enable-source-maps"] : []),
-      "--disable-warning=ExperimentalWarning",
-      ...readable.map((p) => `--allow-fs-read=${p}`),
-      `--allow-fs-write=${scratchDir}`,
-      ...allowances.map((a) => ALLOWANCES[a]),
-    ];
+    const gvisor = runsc ? { runsc, hidden, readOnly: await underTmp([projectDir, realProject, ...codeRoots]) } : undefined;
+    const built = Object.keys(builtModules).length > 0 ? builtModules : undefined;
+    prepared({
+      sandbox: settings.mode,
+      compiled: Object.values(builtModules).filter((m) => "file" in m).length,
+      ui: uiDir !== undefined,
+      readable: roots.length,
+    });
     return {
-      execArgv,
-      env: sandboxEnv(inherited, { deny: settings.deny, projectEnv, scratchDir }),
-      uid,
-      gid,
-      cwd: projectDir,
-      scratchDir,
-      builtModules: Object.keys(builtModules).length > 0 ? builtModules : undefined,
+      builtModules: built,
       typedSchemasFile,
       uiDir,
       sameUserBecause,
-      gvisor: runsc ? { runsc, hidden, readOnly: await underTmp([projectDir, realProject, ...codeRoots]) } : undefined,
+      async prepareProcess() {
+        const scratchDir = await mkdtemp(path.join(os.tmpdir(), `langopen-runtime-${process.pid}-`));
+        const removeScratch = () => rm(scratchDir, { recursive: true, force: true }).catch(() => {});
+        try {
+          if (uid !== undefined && gid !== undefined) await chown(scratchDir, uid, gid);
+        } catch (err) {
+          await removeScratch();
+          throw err;
+        }
+        // One flag per path (Node 20.20 takes no comma-separated list; earlier 20.x split on commas,
+        // so a path holding one is left out and stays unreadable).
+        const readable = [...new Set([...roots, scratchDir])].filter((p) => !p.includes(","));
+        const execArgv = [
+          "--experimental-permission",
+          ...(built ? ["--enable-source-maps"] : []),
+          "--disable-warning=ExperimentalWarning",
+          ...readable.map((p) => `--allow-fs-read=${p}`),
+          `--allow-fs-write=${scratchDir}`,
+          ...allowances.map((a) => ALLOWANCES[a]),
+        ];
+        return {
+          execArgv,
+          env: sandboxEnv(inherited, { deny: settings.deny, projectEnv, scratchDir }),
+          uid,
+          gid,
+          cwd: projectDir,
+          scratchDir,
+          builtModules: built,
+          typedSchemasFile,
+          uiDir,
+          sameUserBecause,
+          gvisor,
+          dispose: removeScratch,
+        };
+      },
       dispose,
     };
   } catch (err) {
@@ -281,7 +345,7 @@ export async function bundleUiOutside(config: LanggraphConfig): Promise<{ dir: s
 }
 
 /**
- * Starts a runtime that prepareSandbox prepared for gVisor. No IPC channel crosses into gVisor:
+ * Starts a runtime that prepareProcess prepared for gVisor. No IPC channel crosses into gVisor:
  * the credentials go as stdin's first line (stdin stays open: its end tells the runtime its
  * parent is gone), and the runtime's messages to its parent come as prefixed lines on stdout,
  * whose other lines pass on to this process's stdout. runsc itself runs as root on the host: it
