@@ -48,10 +48,14 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 /** The ids of the request's span (@fastify/otel's, with traces on), for its duration's exemplar. */
 function requestTraceIds(request: FastifyRequest): { trace_id: string; span_id: string } | undefined {
   if (!exemplarsEnabled()) return undefined;
-  const otel = (request as { opentelemetry?: () => { span: { spanContext(): { traceId: string; spanId: string } } | null } })
-    .opentelemetry;
+  const otel = (
+    request as {
+      opentelemetry?: () => { span: { spanContext(): { traceId: string; spanId: string; traceFlags: number } } | null };
+    }
+  ).opentelemetry;
   const span = otel?.call(request).span?.spanContext();
-  return span ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
+  // A trace the sampler dropped is never exported: no exemplar points at it.
+  return span && (span.traceFlags & 1) === 1 ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
 }
 
 /** The route pattern of a request (`/threads/:thread_id/runs`), never its raw URL. */

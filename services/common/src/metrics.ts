@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { context, trace } from "@opentelemetry/api";
+import { context, TraceFlags, trace } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
@@ -52,11 +52,13 @@ export function exemplarsEnabled(): boolean {
   return tracingEnabled();
 }
 
-/** The active span's ids as exemplar labels; undefined without traces or outside spans. */
+/** The active span's ids as exemplar labels; undefined without traces, outside spans or in a trace not sampled (never exported). */
 export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
   if (!exemplarsEnabled()) return undefined;
   const span = trace.getSpan(context.active())?.spanContext();
-  return span && trace.isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
+  return span && trace.isSpanContextValid(span) && (span.traceFlags & TraceFlags.SAMPLED) !== 0
+    ? { trace_id: span.traceId, span_id: span.spanId }
+    : undefined;
 }
 
 /**
@@ -232,6 +234,8 @@ export interface MetricsServer {
 export async function startMetricsServer(options: {
   host: string;
   port: number;
+  /** A Unix socket to listen on instead of host and port (a runtime in gVisor); `url` is then `unix:<path>`. */
+  socketPath?: string;
   registry: Registry;
   probes?: Record<string, () => boolean>;
 }): Promise<MetricsServer> {
@@ -255,12 +259,16 @@ export async function startMetricsServer(options: {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
+    if (options.socketPath !== undefined) server.listen(options.socketPath, () => resolve());
+    else server.listen(options.port, options.host, () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  const { port } = options.socketPath !== undefined ? { port: 0 } : (server.address() as AddressInfo);
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/metrics`,
+    url:
+      options.socketPath !== undefined
+        ? `unix:${options.socketPath}`
+        : `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/metrics`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -30,6 +30,14 @@ export function tracingEnabled(): boolean {
   return enabled;
 }
 
+/**
+ * Whether the active span records (tracing on and this trace sampled): work done only for spans,
+ * such as LangChain callbacks making a span per node, is skipped for traces the sampler dropped.
+ */
+export function tracingActiveSpan(): boolean {
+  return enabled && trace.getActiveSpan()?.isRecording() === true;
+}
+
 /** Whether OTEL_* ask for traces: an OTLP endpoint, and neither the SDK nor the trace exporter switched off. */
 export function tracingRequested(env: Record<string, string | undefined>): boolean {
   if (env.OTEL_SDK_DISABLED?.toLowerCase() === "true") return false;

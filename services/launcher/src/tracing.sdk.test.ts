@@ -219,6 +219,51 @@ describe("traces", () => {
     expect(call.parentSpanId).toBe(node.spanId);
   });
 
+  it("nests a subgraph's node spans under its node's, its model call under the inner node only; an interrupt is no error", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const client = new Client({
+      apiUrl: stack.url,
+      defaultHeaders: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` },
+    });
+    const thread = await client.threads.create();
+    await client.runs.wait(thread.thread_id, "nested", { input: { messages: [{ role: "user", content: "hi" }] } });
+    expect((await client.threads.get(thread.thread_id)).status).toBe("interrupted");
+    const find = (name: string) => receiver.spans.find((s) => s.traceId === traceId && s.name === name);
+    const [outer, innerNode, ask] = await until(
+      async () => {
+        const found = [find("node outer"), find("node inner"), find("node ask")];
+        return found.every(Boolean) && (found as ReceivedSpan[]);
+      },
+      "the three node spans",
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(innerNode?.parentSpanId).toBe(outer?.spanId);
+    expect(innerNode?.attributes["langopen.thread_id"]).toBe(thread.thread_id);
+    const calls = receiver.spans.filter((s) => s.traceId === traceId && s.attributes["gen_ai.operation.name"] === "chat");
+    expect(calls.map((s) => s.parentSpanId)).toEqual([innerNode?.spanId]);
+    // The interrupt bubbles up through its node: the node's span is not a failure.
+    expect((ask as ReceivedSpan & { status?: { code?: number } }).status?.code ?? 0).not.toBe(2);
+  });
+
+  it("makes no node spans for a trace the client did not sample", async () => {
+    const unsampled = randomBytes(16).toString("hex");
+    const sampled = randomBytes(16).toString("hex");
+    const run = (traceId: string, flags: string) =>
+      new Client({
+        apiUrl: stack.url,
+        defaultHeaders: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-${flags}` },
+      }).runs.wait(null, "three_steps", { input: {} });
+    await run(unsampled, "00");
+    await run(sampled, "01");
+    // Spans are exported in order of ending: once the later run's nodes are in, the earlier's would be too.
+    await until(
+      async () => receiver.spans.some((s) => s.traceId === sampled && s.name === "node third"),
+      "the sampled run's node spans",
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(receiver.spans.filter((s) => s.traceId === unsampled)).toEqual([]);
+  });
+
   it("links the latency histograms to traces with exemplars", async () => {
     const res = await fetch(`${stack.url}/metrics`);
     expect(res.headers.get("content-type")).toMatch(/^application\/openmetrics-text/);

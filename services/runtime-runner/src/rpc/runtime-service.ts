@@ -24,7 +24,7 @@ import type { CompiledGraphLike } from "../graphs/types.js";
 import { callerCheckpoints } from "../remote/caller-checkpoints.js";
 import { type CheckpointClient, type FenceInit, RemoteCheckpointer, type StateWriteGrantInit } from "../remote/checkpointer.js";
 import { RemoteStore, type StoreClient } from "../remote/store.js";
-import { GraphSpans } from "../tracing/graph-spans.js";
+import { traceGraphNodes } from "../tracing/graph-spans.js";
 
 export interface RuntimeServiceDeps {
   graphs: GraphRegistry;
@@ -210,7 +210,10 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     const callerServes = acknowledged && req.servesCheckpoints;
     let graph: CompiledGraphLike;
     try {
-      graph = wire(await graphs.build(graphId, config), {
+      const built = await graphs.build(graphId, config);
+      // With traces on: a span per node (and per model call in it) when the run's trace is sampled.
+      if (tracingEnabled()) traceGraphNodes(built);
+      graph = wire(built, {
         fence: req.fence,
         stateful,
         onWriteFailed,
@@ -232,19 +235,6 @@ export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<
     const translator = new StreamTranslator({ modes, subgraphs: spec.streamSubgraphs, runId });
     const options = {
       ...config,
-      // With traces on: a span per node and per model call, children of this Execute's span.
-      ...(tracingEnabled()
-        ? {
-            callbacks: [
-              new GraphSpans({
-                "langopen.run_id": runId,
-                "langopen.thread_id": req.threadId,
-                "langopen.assistant_id": req.assistantId,
-                "langopen.graph_id": graphId,
-              }),
-            ],
-          }
-        : {}),
       streamMode: plan.libModes,
       subgraphs: spec.streamSubgraphs,
       signal: runAbort.signal,

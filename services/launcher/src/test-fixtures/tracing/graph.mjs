@@ -1,6 +1,6 @@
 // Three nodes in a row, for the trace test: one span per node is expected under the run's.
 import { FakeListChatModel } from "@langchain/core/utils/testing";
-import { Annotation, END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
+import { Annotation, END, interrupt, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 
 const State = Annotation.Root({ visited: Annotation({ reducer: (a, b) => [...a, ...b], default: () => [] }) });
 
@@ -37,4 +37,21 @@ export const chat = new StateGraph(MessagesAnnotation)
   .addNode("model", async (state) => ({ messages: [await model.invoke(state.messages)] }))
   .addEdge(START, "model")
   .addEdge("model", END)
+  .compile();
+
+/** A node whose subgraph calls the model: its spans nest (outer node, inner node, the model call under the inner). */
+const inner = new StateGraph(MessagesAnnotation)
+  .addNode("inner", async (state) => ({ messages: [await model.invoke(state.messages)] }))
+  .addEdge(START, "inner")
+  .addEdge("inner", END)
+  .compile();
+export const nested = new StateGraph(MessagesAnnotation)
+  .addNode("outer", inner)
+  .addNode("ask", () => {
+    interrupt("continue?");
+    return {};
+  })
+  .addEdge(START, "outer")
+  .addEdge("outer", "ask")
+  .addEdge("ask", END)
   .compile();
