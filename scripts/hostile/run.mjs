@@ -43,7 +43,8 @@ const LAUNCHER_MAIN = path.join(ROOT, "services/launcher/dist/main.js");
  *  today: what a graph gets without any sandbox ("exposed": the sandbox must close it; "denied":
  *    something else already guards it, e.g. credentials or the heap limit);
  *  reach: only reaches a loopback port, which Node's permission model cannot close (the probe
- *    beside it shows that the port wants credentials); denied only under gVisor;
+ *    beside it shows that the port wants credentials): reported, not judged, but under gVisor
+ *    (no network there: it must be denied);
  *  control: must keep working under the sandbox; bomb: judged by the run's end and by the
  *    echo runs beside it; endedBy: the ends of its run that mean the server stopped it (a memory
  *    bomb ended by the run timeout proves nothing: it was only slow to allocate).
@@ -141,8 +142,8 @@ let sameUser = process.getuid?.() !== 0;
 function expectedOf(probe) {
   if (probe.control) return "allowed";
   if (args.expect === "exposed") return probe.today;
-  // gVisor runs with the host's network (the runtime serves and calls on loopback): loopback stays reachable.
-  if (probe.reach) return "any*";
+  // Node's permission model has no control over sockets; gVisor gives the runtime no network at all.
+  if (probe.reach) return args.sandbox === "gvisor" ? "denied" : "any*";
   if (probe.otherUser && sameUser) return "any*";
   return "denied";
 }
@@ -276,14 +277,17 @@ async function waitForPool(ports) {
 /** What the probes aim at: the launcher, its runtimes, its Postgres, its data directory. */
 async function surroundings(launcherPid, dataDir, publicPort, canary) {
   const tree = descendantsOf([launcherPid], false);
-  // Under gVisor, the process holding a runtime's sockets on the host is its sandbox (runsc-sandbox).
+  // Under gVisor, the process of a runtime on the host is its sandbox (runsc-sandbox).
   const runtimePids = tree.filter((pid) => cmdline(pid).includes("runtime-runner") || cmdline(pid).startsWith("runsc-sandbox"));
-  // Their RPC ports: those that speak HTTP/2 (each runtime also serves its metrics over HTTP/1.1 on loopback).
+  // Their RPC ports: those that speak HTTP/2 and know the runtime's service (each runtime also serves its
+  // metrics over HTTP/1.1). Under gVisor the launcher listens on them and passes connections on.
+  const launcherPorts = listeningPorts(launcherPid).filter((p) => p !== publicPort);
   const runtimePorts = [];
-  for (const port of runtimePids.flatMap((pid) => listeningPorts(pid))) {
-    if ((await h2Status(port, "/langopen.runtime.v1.RuntimeService/ListGraphs")) !== 0) runtimePorts.push(port);
+  for (const port of [...runtimePids.flatMap((pid) => listeningPorts(pid)), ...launcherPorts]) {
+    const status = await h2Status(port, "/langopen.runtime.v1.RuntimeService/ListGraphs");
+    if (status !== 0 && status !== 404 && !runtimePorts.includes(port)) runtimePorts.push(port);
   }
-  const apiPort = await apiPortOf(listeningPorts(launcherPid).filter((p) => p !== publicPort));
+  const apiPort = await apiPortOf(launcherPorts.filter((p) => !runtimePorts.includes(p)));
   let postgres;
   for (const pid of findPids("postgres", "-D", dataDir)) {
     const args = cmdline(pid);
@@ -454,10 +458,10 @@ function printTable(rows, settings) {
     lines.push(
       "",
       "\\* Reported, not judged (an error still fails): Node's permission model has no control over sockets, so",
-      "a graph may reach loopback ports (under gVisor too, which shares the host's network so that the runtime serves",
-      "and calls on loopback); what keeps it out is the credentials each service asks",
-      "for (the login and RPC probes, which are judged). Where graph code runs as the launcher's own user (the",
-      "launcher is not root, or the project is not readable by the sandbox user), nothing refuses signal-parent.",
+      "a graph may reach loopback ports (under gVisor it may not: no network there, and these are judged); what",
+      "keeps it out is the credentials each service asks for (the login and RPC probes, which are judged). Where",
+      "graph code runs as the launcher's own user (the launcher is not root, or the project is not readable by the",
+      "sandbox user), nothing refuses signal-parent.",
     );
   process.stdout.write(`\n${lines.join("\n")}\n\n`);
 }

@@ -36,7 +36,11 @@ const REFUSED = new Set([
 ]);
 
 const errText = (err) => `${err?.code ? `${err.code}: ` : ""}${String(err?.message ?? err).slice(0, 160)}`;
-const isRefusal = (err) => REFUSED.has(err?.code) || /permission|access denied|not allowed|disabled/i.test(String(err?.message));
+// A refused connection may come wrapped (an HTTP/2 stream cancelled because its session could not connect).
+const isRefusal = (err) =>
+  REFUSED.has(err?.code) ||
+  /permission|access denied|not allowed|disabled/i.test(String(err?.message)) ||
+  (err?.cause !== undefined && err.cause !== err && isRefusal(err.cause));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs one attempt; a thrown refusal is `denied`, anything else thrown is `error`. */

@@ -213,6 +213,34 @@ export interface EgressEntry {
   ports: number[];
 }
 
+/**
+ * The special-purpose address blocks graph code does not reach unless something opens them on
+ * purpose: the installation on Kubernetes (the operator's egressAllowedCidrs), or under gVisor an
+ * `egress` entry naming a block inside them. Loopback, link-local and the cloud metadata endpoint,
+ * private and shared ranges, multicast, reserved, and their IPv6 counterparts (IPv4-mapped
+ * addresses among them).
+ */
+export const SPECIAL_PURPOSE_CIDRS = [
+  "0.0.0.0/8",
+  "10.0.0.0/8",
+  "100.64.0.0/10",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "172.16.0.0/12",
+  "192.0.0.0/24",
+  "192.168.0.0/16",
+  "198.18.0.0/15",
+  "224.0.0.0/4",
+  "240.0.0.0/4",
+  "::/128",
+  "::1/128",
+  "::ffff:0:0/96",
+  "64:ff9b::/96",
+  "fc00::/7",
+  "fe80::/10",
+  "ff00::/8",
+] as const;
+
 /** The AgentDeployment's limits (its CRD): destinations, ports of one destination. */
 export const MAX_EGRESS_ENTRIES = 64;
 export const MAX_EGRESS_PORTS = 16;

@@ -1,5 +1,6 @@
 import type http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
 import { type CallOptions, Code, ConnectError, type HandlerContext, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { bearerToken } from "./internal-credentials.js";
@@ -44,6 +45,12 @@ export interface RpcTransportOptions {
    * peer that is gone. (The launcher's watchdog and the run timeout deal with a stuck runtime.)
    */
   peerMayBlock?: boolean;
+  /**
+   * Connect over this Unix socket instead of to the URL's host and port (a runtime in gVisor, which
+   * has no network: its parent passes the connection on). The URL still names the server: the
+   * `:authority` of the calls and, for https, the name its certificate must show.
+   */
+  socketPath?: string;
 }
 
 /** How often an open connection is pinged, and how long its peer may take to answer. */
@@ -98,15 +105,18 @@ export function createRpcTransport(baseUrl: string, options: RpcTransportOptions
       },
       {
         maxSessionMemory: RPC_SESSION_MEMORY_MB,
-        createConnection: options.peerMayBlock
-          ? (authority: URL) =>
-              net.connect({
-                host: authority.hostname.replace(/^\[|\]$/g, ""),
-                port: Number(authority.port || 80),
-                keepAlive: true,
-                keepAliveInitialDelay: PING_INTERVAL_MS,
-              })
-          : undefined,
+        createConnection:
+          options.socketPath !== undefined
+            ? (authority: URL) => connectOverSocket(authority, options.socketPath as string)
+            : options.peerMayBlock
+              ? (authority: URL) =>
+                  net.connect({
+                    host: authority.hostname.replace(/^\[|\]$/g, ""),
+                    port: Number(authority.port || 80),
+                    keepAlive: true,
+                    keepAliveInitialDelay: PING_INTERVAL_MS,
+                  })
+              : undefined,
       },
     ),
     acceptCompression: [],
@@ -116,6 +126,14 @@ export function createRpcTransport(baseUrl: string, options: RpcTransportOptions
       ...(options.token === undefined ? [] : [bearerToken(options.token)]),
     ],
   });
+}
+
+/** A connection to `authority` over a Unix socket: TLS inside it for https (ALPN h2, the URL's host name checked). */
+function connectOverSocket(authority: URL, socketPath: string): net.Socket {
+  const socket = net.connect(socketPath);
+  if (authority.protocol !== "https:") return socket;
+  const host = authority.hostname.replace(/^\[|\]$/g, "");
+  return tls.connect({ socket, host, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["h2"] });
 }
 
 /** Base URLs from a comma-separated list, e.g. API_SERVER_URL=http://a:8124,http://b:8124. */
@@ -138,9 +156,16 @@ function neverReached(err: unknown): boolean {
  * could not reach its replica (refused connection) moves on to the next, so a restarting
  * replica costs no failed requests. Calls that reached a server are never repeated.
  */
-export function createReplicatedTransport(baseUrls: string[], options: RpcTransportOptions = {}): Transport {
+export function createReplicatedTransport(
+  baseUrls: string[],
+  options: Omit<RpcTransportOptions, "socketPath"> & {
+    /** The Unix socket to reach each of baseUrls over, in order (see RpcTransportOptions.socketPath); absent: their host and port. */
+    socketPaths?: readonly string[];
+  } = {},
+): Transport {
   if (baseUrls.length === 0) throw new Error("at least one base URL is required");
-  const transports = baseUrls.map((url) => createRpcTransport(url, options));
+  const { socketPaths, ...common } = options;
+  const transports = baseUrls.map((url, i) => createRpcTransport(url, { ...common, socketPath: socketPaths?.[i] }));
   if (transports.length === 1) return transports[0] as Transport;
   let next = 0;
   const attempt = async <T>(call: (t: Transport) => Promise<T>): Promise<T> => {

@@ -41,6 +41,11 @@ export * from "./internal-credentials.js";
 export interface RpcServerOptions {
   host: string;
   port: number;
+  /**
+   * A Unix socket to listen on instead of host and port (a runtime in gVisor, which has no network:
+   * its parent passes connections on). `url` is then `unix:<path>` and `port` 0.
+   */
+  socketPath?: string;
   logger: Logger;
   /** Registers the business services. */
   routes: (router: ConnectRouter) => void;
@@ -261,20 +266,26 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => {
+    const listening = () => {
       server.off("error", reject);
       resolve();
-    });
+    };
+    if (options.socketPath !== undefined) server.listen(options.socketPath, listening);
+    else server.listen(options.port, options.host, listening);
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = options.socketPath !== undefined ? 0 : (server.address() as AddressInfo).port;
   health.set("", ServingStatus.SERVING);
   for (const service of options.services) health.set(service.typeName, ServingStatus.SERVING);
   const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
-  logger.info({ port, host: options.host }, "Started RPC server");
+  if (options.socketPath !== undefined) logger.info({ socket: options.socketPath }, "Started RPC server");
+  else logger.info({ port, host: options.host }, "Started RPC server");
 
   return {
     port,
-    url: `http://${hostForUrl === "0.0.0.0" ? "127.0.0.1" : hostForUrl}:${port}`,
+    url:
+      options.socketPath !== undefined
+        ? `unix:${options.socketPath}`
+        : `http://${hostForUrl === "0.0.0.0" ? "127.0.0.1" : hostForUrl}:${port}`,
     health,
     inProcessTransport,
     async close(graceMs = 5_000) {

@@ -152,6 +152,17 @@ function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
+/** "host:port" of a database or Redis URL (its default port when it names none); undefined without a host. */
+function destinationOf(url: string | undefined, defaultPort: number): string | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return u.hostname ? `${u.hostname}:${u.port || defaultPort}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts the data plane and the gateway in one process; stop() reverses the order. */
 export async function startLangOpen(options: LangOpenOptions, logger: Logger): Promise<LangOpen> {
   const stops: Array<() => Promise<void>> = [];
@@ -248,6 +259,8 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
         sandbox: {
           mode: "node",
           ...options.sandbox,
+          // Under gVisor, graph code reaches what langgraph.json's egress declares, never these.
+          egressDenied: [destinationOf(databaseUrl, 5432), destinationOf(options.redisUrl, 6379)].flatMap((d) => d ?? []),
           hidden: [
             ...launcherSecrets(options.dataDir, options.configPath),
             ...(options.apiKeysFile ? [path.resolve(options.apiKeysFile)] : []),

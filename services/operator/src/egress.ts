@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { formatEgressEntry } from "@langopen/common";
+import { formatEgressEntry, SPECIAL_PURPOSE_CIDRS } from "@langopen/common";
 import type { AgentDeployment } from "./generated/agent-deployment.js";
 
 /*
@@ -28,26 +28,7 @@ const WIDTH = { 4: 32, 6: 128 } as const;
 const MAPPED_PREFIX = 0xffffn << 32n;
 
 /** The special-purpose blocks no runtime reaches unless the installation allows them. */
-export const DENIED_CIDRS = [
-  "0.0.0.0/8",
-  "10.0.0.0/8",
-  "100.64.0.0/10",
-  "127.0.0.0/8",
-  "169.254.0.0/16",
-  "172.16.0.0/12",
-  "192.0.0.0/24",
-  "192.168.0.0/16",
-  "198.18.0.0/15",
-  "224.0.0.0/4",
-  "240.0.0.0/4",
-  "::/128",
-  "::1/128",
-  "::ffff:0:0/96",
-  "64:ff9b::/96",
-  "fc00::/7",
-  "fe80::/10",
-  "ff00::/8",
-] as const;
+export const DENIED_CIDRS = SPECIAL_PURPOSE_CIDRS;
 
 /**
  * `address/prefix` as a block, or why it is not one. Bits set past the prefix are refused when

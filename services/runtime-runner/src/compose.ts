@@ -29,8 +29,12 @@ export interface RuntimeOptions {
   configPath: string;
   host: string;
   port: number;
+  /** A Unix socket to serve on instead of host and port (in gVisor: its parent passes the connections on). */
+  socketPath?: string;
   /** The api-server serving CheckpointService and StoreService. */
   apiServerUrl: string;
+  /** The Unix socket reaching each of apiServerUrl's URLs, in order (in gVisor); absent: their host and port. */
+  apiServerSockets?: readonly string[];
   /** A graph whose module takes longer than this to load is reported as failed. */
   graphLoadTimeoutMs?: number;
   /**
@@ -71,6 +75,13 @@ export interface RuntimeStartedMessage {
   graphs: GraphStatus[];
 }
 
+/** http://host:port, a wildcard host as loopback. */
+function tcpUrl(host: string, port: number): string {
+  if (host === "0.0.0.0" || host === "") return `http://127.0.0.1:${port}`;
+  if (host === "::") return `http://[::1]:${port}`;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** The composition root of the runtime: graphs, data-plane clients, RuntimeService, server. */
 export async function startRuntime(options: RuntimeOptions, logger: Logger): Promise<Runtime> {
   // Before any graph loads: a module may create its Client as it loads.
@@ -100,10 +111,14 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
   // The project's generative UI, bundled before this process started (the sandbox cannot run esbuild).
   const ui = options.uiDir ? await loadProjectUi(options.uiDir) : undefined;
   if (ui) logger.info({ namespaces: ui.namespaces }, "Serving UI components");
-  const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl), { token: options.credentials?.token });
+  const dataPlane = createReplicatedTransport(urlList(options.apiServerUrl), {
+    token: options.credentials?.token,
+    socketPaths: options.apiServerSockets,
+  });
   const rpc = await startRpcServer({
     host: options.host,
     port: options.port,
+    socketPath: options.socketPath,
     logger,
     // Its callers (workers, api-servers, gateways) hold the secret; the runtime knows only its digest.
     auth: options.credentials && internalOnlyAuth(options.credentials.internalSecretSha256),
@@ -125,15 +140,17 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
   });
   const listed = graphs.list();
   const failed = listed.filter((g) => !g.loaded);
+  // On a socket (in gVisor), its parent serves host and port for it: that is where callers reach it.
+  const url = options.socketPath !== undefined ? tcpUrl(options.host, options.port) : rpc.url;
   if (failed.length === 0) {
-    logger.info({ url: rpc.url, graphs: listed.map((g) => g.graphId) }, "Runtime is ready");
+    logger.info({ url, graphs: listed.map((g) => g.graphId) }, "Runtime is ready");
   } else {
     // A graph that does not load is a broken deployment, not a detail: health checks say so,
     // while the graphs that loaded stay usable.
     rpc.health.setAll(ServingStatus.NOT_SERVING);
     logger.error(
       {
-        url: rpc.url,
+        url,
         graphs: listed.filter((g) => g.loaded).map((g) => g.graphId),
         failed: failed.map((g) => ({ graph_id: g.graphId, file: g.file, cause: g.error })),
       },

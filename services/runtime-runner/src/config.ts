@@ -91,6 +91,12 @@ export const RuntimeConfigSchema = Type.Object({
    * stdin, its end means the parent is gone, and the started message goes out on stdout.
    */
   LANGOPEN_PARENT_CHANNEL: Type.Optional(Type.Literal("stdio")),
+  /**
+   * Set by the process that starts a runtime in gVisor, not by users: JSON of the Unix sockets
+   * that are its only way in and out (the sandbox has no network): where it serves its RPC and
+   * metrics, the api-servers' relays, the egress proxy (see sandbox/network.ts).
+   */
+  LANGOPEN_SANDBOX_NETWORK: Type.Optional(Type.String()),
 });
 
 export type RuntimeConfig = Static<typeof RuntimeConfigSchema>;

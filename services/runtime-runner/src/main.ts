@@ -14,6 +14,7 @@ import {
   runMain,
   StartupError,
   serveMetrics,
+  startMetricsServer,
   stopOnSignals,
 } from "@langopen/common";
 import { type RuntimeStartedMessage, startRuntime } from "./compose.js";
@@ -29,6 +30,7 @@ import {
   startInGvisor,
   withMemoryLimit,
 } from "./sandbox/index.js";
+import type { SandboxNetworkSockets } from "./sandbox/network.js";
 import type { BuiltModules } from "./sandbox/typescript-build.js";
 
 /** How long a launched runtime waits for its credentials on the IPC channel. */
@@ -265,13 +267,23 @@ async function main(): Promise<void> {
     !launched && config.LANGOPEN_UI_DIR === undefined
       ? await bundleUiOutside(await readLanggraphConfig(config.LANGOPEN_CONFIG))
       : undefined;
+  // In gVisor (no network): its sockets, and graph code's way out through the egress proxy, set
+  // before any graph code loads (see sandbox/network.ts).
+  const sockets = config.LANGOPEN_SANDBOX_NETWORK
+    ? (JSON.parse(config.LANGOPEN_SANDBOX_NETWORK) as SandboxNetworkSockets)
+    : undefined;
+  const egress = sockets
+    ? await (await import("./sandbox/egress-route.js")).routeEgress(sockets.egress, sockets.forwards)
+    : undefined;
   const metrics = createMetricsRegistry();
   const runtime = await startRuntime(
     {
       configPath: config.LANGOPEN_CONFIG,
       host: config.RPC_HOST,
       port: config.RPC_PORT,
+      socketPath: sockets?.rpc,
       apiServerUrl: config.API_SERVER_URL,
+      apiServerSockets: sockets?.apiServers,
       graphLoadTimeoutMs: config.GRAPH_LOAD_TIMEOUT_MS,
       credentials: runtimeCredentials,
       builtModules,
@@ -282,7 +294,9 @@ async function main(): Promise<void> {
     },
     logger,
   );
-  const metricsServer = await serveMetrics(config, metrics, logger);
+  const metricsServer = sockets?.metrics
+    ? await startMetricsServer({ host: config.METRICS_HOST, port: 0, socketPath: sockets.metrics, registry: metrics })
+    : await serveMetrics(config, metrics, logger);
   // Started by a launcher with an IPC channel: the launcher stops this process (SIGTERM, or by
   // going away), after the runs on it ended. A terminal's Ctrl-C reaches the whole process group,
   // this process too: it leaves that to the launcher.
@@ -292,6 +306,7 @@ async function main(): Promise<void> {
     async () => {
       await runtime.stop(config.SHUTDOWN_GRACE_MS);
       await metricsServer?.close();
+      await egress?.close();
       await ownUi?.dispose();
     },
     {

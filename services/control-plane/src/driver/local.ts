@@ -57,7 +57,8 @@ const TAIL_LINES = 20;
  * the deployment's variables and secrets. A switch of revision drains the old process (SIGTERM:
  * it finishes the runs in flight, queued runs wait in the database) and then starts the new one
  * on the same port and database. A process that dies is started again, with backoff. A revision's
- * `egress` is not applied: the launcher (npm start) does not restrict egress yet.
+ * `egress` (its langgraph.json's) is applied under the gVisor profile only, by the launcher's
+ * egress proxy; under the node profile nothing restricts the network.
  */
 export class LocalDriver implements Driver {
   private readonly units = new Map<string, Unit>();

@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,32 +73,112 @@ function probe(state) {
 export const graph = new StateGraph(State).addNode("probe", probe).addEdge("__start__", "probe").compile();
 `;
 
+/** What graph code reaches of the network: the ports to try come in its input. */
+const NET_GRAPH = `
+import dns from "node:dns/promises";
+import http from "node:http";
+import net from "node:net";
+import { Annotation, StateGraph } from "@langchain/langgraph";
+import { Client } from "@langchain/langgraph-sdk";
+
+const State = Annotation.Root({ ports: Annotation(), report: Annotation() });
+
+async function attempt(fn) {
+  try {
+    return "allowed: " + String(await fn()).slice(0, 300);
+  } catch (err) {
+    return "denied: " + String(err.cause?.message ?? err.code ?? err.message).slice(0, 400);
+  }
+}
+
+function tcp(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.setTimeout(5000, () => socket.destroy(new Error("timed out")));
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", reject);
+  });
+}
+
+function httpGet(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
+}
+
+async function probe({ ports }) {
+  const undeclared = () => fetch("http://127.0.0.1:" + ports.undeclared + "/").then((r) => r.text());
+  return {
+    report: {
+      declared: await attempt(() => fetch("http://127.0.0.1:" + ports.declared + "/model").then((r) => r.text())),
+      declaredHttpModule: await attempt(() => httpGet("http://127.0.0.1:" + ports.declared + "/module")),
+      undeclared: await attempt(undeclared),
+      undeclaredAgain: await attempt(undeclared),
+      postgres: await attempt(() => tcp(ports.postgres)),
+      apiServer: await attempt(() => tcp(ports.apiServer)),
+      gatewayRaw: await attempt(() => tcp(ports.gateway)),
+      sdkClient: await attempt(async () => "assistants: " + (await new Client().assistants.search({ limit: 5 })).length),
+      dns: await attempt(async () => JSON.stringify(await dns.lookup("example.com"))),
+    },
+  };
+}
+
+export const graph = new StateGraph(State).addNode("probe", probe).addEdge("__start__", "probe").compile();
+`;
+
 describe.skipIf(!canRun && !process.env.CI)("npm start with LANGOPEN_SANDBOX=gvisor", () => {
   let dir: string;
   let dataDir: string;
   let launcher: LauncherProcess;
   let client: Client;
   let dropDb: () => Promise<void>;
+  let port: number;
+  let databaseUrl: string;
+  /** Loopback servers graph code may (declared in egress) and may not reach. */
+  let declared: Server;
+  let undeclared: Server;
+  const portOf = (server: Server) => (server.address() as AddressInfo).port;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "langopen-gvisor-test-"));
     await chmod(dir, 0o755);
     await symlink(REPO_MODULES, path.join(dir, "node_modules"), "dir");
     await writeFile(path.join(dir, "probe.mjs"), PROBE_GRAPH);
+    await writeFile(path.join(dir, "net.mjs"), NET_GRAPH);
+    const serve = async (name: string) => {
+      const server = createServer((req, res) => res.end(`${name} answered ${req.url}`));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+      return server;
+    };
+    declared = await serve("declared");
+    undeclared = await serve("undeclared");
     await writeFile(
       path.join(dir, "langgraph.json"),
-      JSON.stringify({ graphs: { probe: "./probe.mjs:graph" }, langopen: { sandbox: { allow: ["child_process"] } } }),
+      JSON.stringify({
+        graphs: { probe: "./probe.mjs:graph", net: "./net.mjs:graph" },
+        egress: [`127.0.0.1/32:${portOf(declared)}`, "api.openai.com:443"],
+        langopen: { sandbox: { allow: ["child_process"] } },
+      }),
     );
     const db = await createTestDatabase(inject("databaseUrl"));
+    databaseUrl = db.url;
     dropDb = () => db.drop();
     dataDir = path.join(dir, ".langopen");
-    const port = await freePort();
+    port = await freePort();
     const { REDIS_URL: _r, ...inherited } = process.env;
     launcher = spawnLauncher(["--config", path.join(dir, "langgraph.json"), "--port", String(port)], {
       ...inherited,
       DATABASE_URL: db.url,
       LANGOPEN_DATA_DIR: dataDir,
-      LANGOPEN_RUNTIME_PROCESSES: "1",
+      // Two: each has its own sockets, relays and egress proxy.
+      LANGOPEN_RUNTIME_PROCESSES: "2",
       LANGOPEN_SANDBOX: "gvisor",
       LOG_LEVEL: "info",
     });
@@ -110,6 +192,8 @@ describe.skipIf(!canRun && !process.env.CI)("npm start with LANGOPEN_SANDBOX=gvi
       await launcher.exited;
     }
     await dropDb?.();
+    declared?.close();
+    undeclared?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -154,6 +238,53 @@ describe.skipIf(!canRun && !process.env.CI)("npm start with LANGOPEN_SANDBOX=gvi
     await expect(access(path.join(dir, "pwned"))).rejects.toThrow();
   });
 
+  it("reaches what egress declares and nothing else: no socket out, no name resolved, the proxy's refusal named", {
+    timeout: 90_000,
+  }, async () => {
+    const apiServerPort = (
+      launcher.lines().find((line) => line.msg === "Started RPC server" && line.service === "api-server") as { port?: number }
+    )?.port;
+    expect(apiServerPort).toBeGreaterThan(0);
+    const ports = {
+      declared: portOf(declared),
+      undeclared: portOf(undeclared),
+      postgres: Number(new URL(databaseUrl).port || 5432),
+      apiServer: apiServerPort,
+      gateway: port,
+    };
+    const thread = await client.threads.create();
+    const values = (await client.runs.wait(thread.thread_id, "net", { input: { ports } })) as {
+      report: Record<string, string>;
+    };
+    const got = values.report;
+    console.log("What the graph reached inside gVisor:", got);
+    // The model-provider case: a declared destination answers fetch and the http module.
+    expect(got.declared).toBe(`allowed: declared answered /model`);
+    expect(got.declaredHttpModule).toBe(`allowed: declared answered /module`);
+    // Anything else: the proxy's sentence, naming the destination and where to declare it.
+    const refusal = `LangOpen's egress proxy refused 127.0.0.1:${ports.undeclared}: an internal address`;
+    expect(got.undeclared).toContain(`denied: ${refusal}`);
+    expect(got.undeclared).toContain('"egress" of langgraph.json');
+    expect(got.undeclaredAgain).toContain(`denied: ${refusal}`);
+    // No socket reaches the host: the sandbox's loopback is its own.
+    expect(got.postgres).toBe("denied: ECONNREFUSED");
+    expect(got.apiServer).toBe("denied: ECONNREFUSED");
+    expect(got.gatewayRaw).toBe("denied: ECONNREFUSED");
+    // The installation's own API stays reachable for the SDK's Client() without a URL.
+    expect(got.sdkClient).toMatch(/^allowed: assistants: \d+$/);
+    // No name resolves inside (the proxy resolves the declared ones outside).
+    expect(got.dns).toBe("denied: EAI_AGAIN");
+    // The launcher said so, once for both attempts.
+    const warnings = launcher
+      .lines()
+      .filter((line) => line.msg === "Refused a connection of graph code outside the project's egress");
+    expect(warnings.filter((line) => line.destination === `127.0.0.1:${ports.undeclared}`)).toHaveLength(1);
+    // The runtime processes' metrics reach the launcher's /metrics through their sockets.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('runtime="0"');
+    expect(metrics).toContain('runtime="1"');
+  });
+
   it("leaves no container, bundle or scratch folder behind once the launcher stops", { timeout: 60_000 }, async () => {
     const pid = launcher.child.pid as number;
     launcher.child.kill("SIGTERM");
@@ -164,6 +295,10 @@ describe.skipIf(!canRun && !process.env.CI)("npm start with LANGOPEN_SANDBOX=gvi
     const state = left.includes(`langopen-gvisor-${pid}`)
       ? await readdir(path.join(os.tmpdir(), `langopen-gvisor-${pid}`, "state")).catch(() => [])
       : [];
+    // The folders of the runtimes' Unix sockets (see network.ts).
+    const sockets = left.includes(`langopen-gvisor-${pid}`)
+      ? await readdir(path.join(os.tmpdir(), `langopen-gvisor-${pid}`, "net")).catch(() => [])
+      : [];
     // runsc makes a cgroup per container (under each v1 controller, or the v2 root) and leaves it behind.
     const cgroups: string[] = [];
     for (const dir of ["/sys/fs/cgroup", "/sys/fs/cgroup/memory"]) {
@@ -171,9 +306,10 @@ describe.skipIf(!canRun && !process.env.CI)("npm start with LANGOPEN_SANDBOX=gvi
         if (name.startsWith(`langopen-${pid}-`)) cgroups.push(path.join(dir, name));
       }
     }
-    expect({ scratch: left.filter((n) => n.startsWith("langopen-runtime-")), state, cgroups }).toEqual({
+    expect({ scratch: left.filter((n) => n.startsWith("langopen-runtime-")), state, sockets, cgroups }).toEqual({
       scratch: [],
       state: [],
+      sockets: [],
       cgroups: [],
     });
   });

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { access, constants, mkdir, readdir, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { access, constants, lstat, mkdir, readdir, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -116,6 +117,28 @@ async function containerIds(root: string): Promise<string[]> {
   return [...new Set(entries.flatMap((e) => /_sandbox:(.+)\.state$/.exec(e)?.[1] ?? []))];
 }
 
+/**
+ * A new folder for the Unix sockets a runtime in gVisor shares with this process (see
+ * network.ts), in this process's gVisor folder (removed with it): short, for socket paths.
+ */
+export async function newSocketDir(): Promise<string> {
+  const parent = path.join(stateHome(), "net");
+  await mkdir(parent, { recursive: true, mode: 0o700 });
+  return path.join(parent, randomBytes(4).toString("hex"));
+}
+
+/**
+ * Where daemons of the host keep their Unix sockets (Postgres, D-Bus, Docker, ...): hidden
+ * inside, where a socket of the host would otherwise be reachable (--host-uds=all, which the
+ * runtime's own sockets need), unless the runtime needs something there.
+ */
+const SOCKET_HOMES = ["/run", "/var/run"];
+
+function inside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
 export interface GvisorSpawn {
   command: string;
   args: string[];
@@ -141,6 +164,8 @@ export interface GvisorOptions {
   readOnly?: string[];
   /** The container's memory limit (its cgroup) in MB, the sandbox's own overhead added. */
   memoryMb?: number;
+  /** The folder of the Unix sockets shared with this process (mounted read-write): the sandbox's only way out. */
+  socketDir: string;
 }
 
 let counter = 0;
@@ -148,8 +173,9 @@ let counter = 0;
 /**
  * An OCI bundle running the runtime in gVisor: the host's root read-only (Node, the runtime and
  * the project are found where they are), a private /tmp, the scratch folder read-write, the
- * `hidden` paths covered, gVisor's own /proc (no host process is visible), no network namespace
- * (`--network=host`: the runtime serves and calls the api-server on loopback) and the sandbox user.
+ * `hidden` paths covered, gVisor's own /proc (no host process is visible), no network
+ * (`--network=none`: a loopback of its own; what it serves and calls crosses as Unix sockets in
+ * `socketDir`, see network.ts), the host's socket folders (/run) covered, and the sandbox user.
  */
 export async function gvisorSpawn(options: GvisorOptions): Promise<GvisorSpawn> {
   const home = stateHome();
@@ -170,6 +196,14 @@ export async function gvisorSpawn(options: GvisorOptions): Promise<GvisorSpawn> 
         : { destination: hidden, type: "bind", source: emptyFile, options: ["rbind", "ro"] },
     );
   }
+  // Unix sockets of the host are reachable wherever the sandbox sees them (--host-uds=all): those
+  // of the host's daemons are covered, unless a path the runtime needs lies there.
+  const needed = [options.cwd, options.scratchDir, options.socketDir, ...(options.readOnly ?? []), options.argv[0] ?? ""];
+  const socketHomes: string[] = [];
+  for (const home of SOCKET_HOMES) {
+    const st = await lstat(home).catch(() => undefined);
+    if (st?.isDirectory() && !needed.some((p) => inside(p, home))) socketHomes.push(home);
+  }
   const spec = {
     ociVersion: "1.0.0",
     process: {
@@ -188,8 +222,15 @@ export async function gvisorSpawn(options: GvisorOptions): Promise<GvisorSpawn> 
       { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
       { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"] },
+      ...socketHomes.map((home) => ({
+        destination: home,
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "nodev", "noexec", "mode=755", "size=4k"],
+      })),
       ...(options.readOnly ?? []).map((dir) => ({ destination: dir, type: "bind", source: dir, options: ["rbind", "ro"] })),
       { destination: options.scratchDir, type: "bind", source: options.scratchDir, options: ["rbind", "rw"] },
+      { destination: options.socketDir, type: "bind", source: options.socketDir, options: ["rbind", "rw"] },
       ...hiddenMounts,
     ],
     linux: {
@@ -204,7 +245,8 @@ export async function gvisorSpawn(options: GvisorOptions): Promise<GvisorSpawn> 
   let disposed = false;
   return {
     command: options.runsc,
-    args: [...base, `--platform=${PLATFORM}`, "--network=host", "run", "--bundle", bundle, id],
+    // No network; Unix sockets of the host (those in socketDir) connect and are made (a listening runtime).
+    args: [...base, `--platform=${PLATFORM}`, "--network=none", "--host-uds=all", "run", "--bundle", bundle, id],
     async kill(signal) {
       await run(options.runsc, [...base, "kill", ...(signal === "KILL" ? ["--all"] : []), id, signal]).catch(() => {});
     },

@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
   createLogger,
+  type EgressEntry,
   type LanggraphConfig,
   type Logger,
   readLanggraphConfig,
@@ -16,8 +17,9 @@ import {
 } from "@langopen/common";
 import { staticSchemaSpecs, writeStaticSchemasWhenReady } from "../schemas/static.js";
 import { bundleProjectUi } from "../ui/bundle.js";
-import { findRunsc, type GvisorSpawn, gvisorSpawn, PARENT_MESSAGE_PREFIX, removeStaleSandboxes } from "./gvisor.js";
+import { findRunsc, type GvisorSpawn, gvisorSpawn, newSocketDir, PARENT_MESSAGE_PREFIX, removeStaleSandboxes } from "./gvisor.js";
 import { DEFAULT_SANDBOX_ID, type SandboxMode } from "./modes.js";
+import { startSandboxNetwork } from "./network.js";
 import { type BuiltModules, buildTypeScriptEntries } from "./typescript-build.js";
 
 export {
@@ -64,8 +66,14 @@ export interface SandboxSettings {
    * runs it and leaves the result in `typedSchemasFile`.
    */
   typedSchemas?: boolean;
-  /** Where this process logs what it does for the runtime (the preparation, the schema extraction). */
+  /** Where this process logs what it does for the runtime (the preparation, the schema extraction, refused egress). */
   logger?: Logger;
+  /**
+   * With `gvisor`: destinations of the installation's own ("host:port": its Postgres, its Redis)
+   * that graph code never reaches through the egress proxy, even when langgraph.json's `egress`
+   * declares them. The api-servers and the runtime's own ports are added by startInGvisor.
+   */
+  egressDenied?: readonly string[];
 }
 
 /** How to spawn one runtime process of a project (see PreparedProject.prepareProcess). */
@@ -95,7 +103,16 @@ export interface SandboxSpawn {
    * `hidden` folders, which the host root mounted read-only would otherwise show), and what it
    * may read inside /tmp, which is private to the sandbox (the project may lie there).
    */
-  gvisor?: { runsc: string; hidden: string[]; readOnly: string[] };
+  gvisor?: {
+    runsc: string;
+    hidden: string[];
+    readOnly: string[];
+    /** `egress` of langgraph.json: all that the egress proxy opens (see network.ts). */
+    egress: EgressEntry[];
+    /** See SandboxSettings.egressDenied. */
+    egressDenied: readonly string[];
+    logger?: Logger;
+  };
   /** Removes the scratch folder (what its project shares stays: see PreparedProject). */
   dispose(): Promise<void>;
 }
@@ -269,7 +286,16 @@ export async function prepareProject(
     const realProject = await realpath(projectDir);
     const escaping = await escapingLinks(realProject, [realProject, ...codeRoots], hidden);
     const roots = [...(await readableBut(projectDir, [...hidden, ...escaping])), ...codeRoots];
-    const gvisor = runsc ? { runsc, hidden, readOnly: await underTmp([projectDir, realProject, ...codeRoots]) } : undefined;
+    const gvisor = runsc
+      ? {
+          runsc,
+          hidden,
+          readOnly: await underTmp([projectDir, realProject, ...codeRoots]),
+          egress: config.egress ?? [],
+          egressDenied: settings.egressDenied ?? [],
+          logger: settings.logger,
+        }
+      : undefined;
     const built = Object.keys(builtModules).length > 0 ? builtModules : undefined;
     prepared({
       sandbox: settings.mode,
@@ -350,6 +376,11 @@ export async function bundleUiOutside(config: LanggraphConfig): Promise<{ dir: s
  * parent is gone), and the runtime's messages to its parent come as prefixed lines on stdout,
  * whose other lines pass on to this process's stdout. runsc itself runs as root on the host: it
  * gets nothing of this process's environment but where to find programs.
+ *
+ * The sandbox has no network: this process serves the runtime's TCP address (RPC_HOST:RPC_PORT,
+ * and its metrics') and passes the connections on to its socket, passes on its calls to the
+ * api-servers, and runs its egress proxy, which opens what the project's `egress` declares (see network.ts). All of that
+ * ends with the process; dispose removes the rest.
  */
 export async function startInGvisor(
   sandbox: SandboxSpawn,
@@ -363,32 +394,83 @@ export async function startInGvisor(
   },
 ): Promise<{ proc: ChildProcess; gvisor: GvisorSpawn }> {
   if (!sandbox.gvisor || !sandbox.scratchDir) throw new Error("the sandbox was not prepared for gVisor");
-  const gvisor = await gvisorSpawn({
-    runsc: sandbox.gvisor.runsc,
-    argv: [process.execPath, ...options.argv],
-    env: { ...options.env, LANGOPEN_PARENT_CHANNEL: "stdio" },
-    cwd: sandbox.cwd,
+  const socketDir = await newSocketDir();
+  const network = await startSandboxNetwork({
+    dir: socketDir,
+    env: options.env,
+    egress: sandbox.gvisor.egress,
+    denied: sandbox.gvisor.egressDenied,
     uid: sandbox.uid,
     gid: sandbox.gid,
-    scratchDir: sandbox.scratchDir,
-    hidden: sandbox.gvisor.hidden,
-    readOnly: sandbox.gvisor.readOnly,
-    memoryMb: options.memoryMb,
+    logger: sandbox.gvisor.logger,
+  }).catch(async (err: unknown) => {
+    await rm(socketDir, { recursive: true, force: true }).catch(() => {});
+    throw err;
   });
+  const removeNetwork = async () => {
+    await network.close();
+    await rm(socketDir, { recursive: true, force: true }).catch(() => {});
+  };
+  let gvisor: GvisorSpawn;
+  try {
+    gvisor = await gvisorSpawn({
+      runsc: sandbox.gvisor.runsc,
+      argv: [process.execPath, ...options.argv],
+      env: { ...network.env, LANGOPEN_PARENT_CHANNEL: "stdio" },
+      cwd: sandbox.cwd,
+      uid: sandbox.uid,
+      gid: sandbox.gid,
+      scratchDir: sandbox.scratchDir,
+      hidden: sandbox.gvisor.hidden,
+      readOnly: sandbox.gvisor.readOnly,
+      memoryMb: options.memoryMb,
+      socketDir,
+    });
+  } catch (err) {
+    await removeNetwork();
+    throw err;
+  }
   const proc = spawn(gvisor.command, gvisor.args, { env: { PATH: process.env.PATH ?? "" }, stdio: ["pipe", "pipe", "inherit"] });
   proc.stdin?.on("error", () => {});
+  // Its address is served (and its calls passed on) for as long as it runs.
+  proc.once("exit", () => void network.close());
+  // It serves on its socket; its parent hears of the TCP address this process serves for it.
+  const onMessage = (message: unknown) => {
+    const started = (message as { type?: unknown } | undefined)?.type === "started";
+    options.onMessage?.(started ? { ...(message as object), url: tcpUrl(options.env) } : message);
+  };
   createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on("line", (line) => {
     if (line.startsWith(PARENT_MESSAGE_PREFIX)) {
+      let message: unknown;
       try {
-        options.onMessage?.(JSON.parse(line.slice(PARENT_MESSAGE_PREFIX.length)));
-      } catch {}
+        message = JSON.parse(line.slice(PARENT_MESSAGE_PREFIX.length));
+      } catch {
+        return;
+      }
+      onMessage(message);
     } else if (line !== "") {
       process.stdout.write(`${line}\n`);
     }
   });
   // First, before it loads any graph: the credentials.
   if (options.credentials) proc.stdin?.write(`${JSON.stringify(options.credentials)}\n`);
-  return { proc, gvisor };
+  return {
+    proc,
+    gvisor: {
+      ...gvisor,
+      async dispose() {
+        await gvisor.dispose();
+        await removeNetwork();
+      },
+    },
+  };
+}
+
+/** The TCP address a runtime is reached at (RPC_HOST:RPC_PORT), as a URL. */
+function tcpUrl(env: Record<string, string>): string {
+  const host = env.RPC_HOST || "127.0.0.1";
+  const shown = host === "0.0.0.0" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${env.RPC_PORT}`;
 }
 
 /**
