@@ -10,6 +10,7 @@ import {
   loadConfig,
   readLanggraphConfig,
   resolveInternalSecret,
+  runtimeCallerTokenOf,
   StartupError,
   stopOnSignals,
   urlList,
@@ -59,6 +60,8 @@ if (internalSecret === undefined) {
   logger.warn("LANGOPEN_INTERNAL_SECRET is not set: the api-servers will refuse the gateway's calls (UNAUTHENTICATED)");
 }
 const transport = createReplicatedTransport(urlList(config.API_SERVER_URL), { token: internalSecret });
+// Runtimes get a token of their own from callers, never the secret: graph code runs where they read it.
+const runtimeCallerToken = internalSecret && runtimeCallerTokenOf(internalSecret);
 if ((config.LANGOPEN_CONTROL_URL === undefined) !== (config.LANGOPEN_DEPLOYMENT_ID === undefined))
   refuseToStart(new StartupError("LANGOPEN_CONTROL_URL and LANGOPEN_DEPLOYMENT_ID go together: set both or neither"));
 const auth = await loadAuth({
@@ -69,7 +72,7 @@ const auth = await loadAuth({
       ? { transport: createRpcTransport(config.LANGOPEN_CONTROL_URL), deploymentId: config.LANGOPEN_DEPLOYMENT_ID }
       : undefined,
   runtime: config.AUTH_RUNTIME_URL
-    ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: internalSecret, peerMayBlock: true })
+    ? createReplicatedTransport(urlList(config.AUTH_RUNTIME_URL), { token: runtimeCallerToken, peerMayBlock: true })
     : undefined,
   runtimeWait: {
     ms: RUNTIME_WAIT_MS,
@@ -100,7 +103,7 @@ const app = await buildApp({
   ui,
   httpAppTransport:
     (http?.app || ui) && httpAppRuntimeUrl
-      ? createReplicatedTransport(urlList(httpAppRuntimeUrl), { token: internalSecret, peerMayBlock: true })
+      ? createReplicatedTransport(urlList(httpAppRuntimeUrl), { token: runtimeCallerToken, peerMayBlock: true })
       : undefined,
   customRouteHeadTimeoutMs: config.LANGOPEN_CUSTOM_ROUTE_HEAD_TIMEOUT_MS,
   allowedHosts: parseHostList(config.LANGOPEN_ALLOWED_HOSTS),

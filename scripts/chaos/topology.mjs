@@ -357,7 +357,7 @@ export async function startTopology(options) {
           RPC_PORT: String(port),
           API_SERVER_URL: apiUrls.join(","),
           LANGOPEN_RUNTIME_TOKEN: runtimeCredentials.token,
-          LANGOPEN_INTERNAL_SECRET_SHA256: runtimeCredentials.internalSecretSha256,
+          LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: runtimeCredentials.callerTokenSha256,
           CHAOS_TRACE_DIR: traceDir,
           CHAOS_RUNTIME_NAME: `runtime-${i + 1}`,
           // The chaos graph writes its traces to CHAOS_TRACE_DIR, outside the scratch folder the

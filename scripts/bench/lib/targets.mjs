@@ -56,7 +56,7 @@ function baseEnv(options) {
     "LANGOPEN_INTERNAL_SECRET",
     "LANGOPEN_INTERNAL_SECRET_FILE",
     "LANGOPEN_RUNTIME_TOKEN",
-    "LANGOPEN_INTERNAL_SECRET_SHA256",
+    "LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256",
   ]) {
     delete env[key];
   }
@@ -236,7 +236,7 @@ async function startSplit(options) {
         RPC_PORT: String(port),
         API_SERVER_URL: apiUrl,
         LANGOPEN_RUNTIME_TOKEN: runtimeCredentials.token,
-        LANGOPEN_INTERNAL_SECRET_SHA256: runtimeCredentials.internalSecretSha256,
+        LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: runtimeCredentials.callerTokenSha256,
       };
       return start("runtime-runner", runtimeEnv, runtimePorts.length > 1 ? `runtime-runner-${i + 1}` : "runtime-runner");
     });

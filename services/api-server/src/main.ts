@@ -12,6 +12,7 @@ import {
   registerRedisMetrics,
   requireInternalSecret,
   runMain,
+  runtimeCallerTokenOf,
   serveMetrics,
   stopOnSignals,
   urlList,
@@ -33,7 +34,9 @@ async function main(): Promise<void> {
   const signals = redis ? createRedisSignals({ redis, logger, ...budgets }) : createLocalSignals(budgets);
   const runtimeUrls = config.RUNTIME_URL ? urlList(config.RUNTIME_URL) : [];
   const runtimeTransport =
-    runtimeUrls.length > 0 ? createReplicatedTransport(runtimeUrls, { token: internalSecret, peerMayBlock: true }) : undefined;
+    runtimeUrls.length > 0
+      ? createReplicatedTransport(runtimeUrls, { token: runtimeCallerTokenOf(internalSecret), peerMayBlock: true })
+      : undefined;
   const server = await startApiServer(
     {
       databaseUrl: config.DATABASE_URL,

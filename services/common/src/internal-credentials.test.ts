@@ -19,6 +19,7 @@ import {
   methodName,
   type RpcAuth,
   resolveInternalSecret,
+  runtimeCallerTokenOf,
   runtimeCredentialsOf,
   runtimeTokenOf,
   signStateWriteGrant,
@@ -230,8 +231,12 @@ describe("derived credentials", () => {
     // What `printf %s "langopen runtime v1" | openssl dgst -sha256 -hmac "$SECRET"` prints.
     expect(RUNTIME_TOKEN).toBe(createHmac("sha256", SECRET).update("langopen runtime v1").digest("hex"));
     const credentials = runtimeCredentialsOf(SECRET);
-    expect(credentials).toEqual({ token: RUNTIME_TOKEN, internalSecretSha256: tokenSha256(SECRET) });
+    // Its callers send HMAC-SHA256(secret, 'langopen runtime caller v1'), never the secret (graph code could read it there).
+    const callerToken = createHmac("sha256", SECRET).update("langopen runtime caller v1").digest("hex");
+    expect(runtimeCallerTokenOf(SECRET)).toBe(callerToken);
+    expect(credentials).toEqual({ token: RUNTIME_TOKEN, callerTokenSha256: tokenSha256(callerToken) });
     expect(JSON.stringify(credentials)).not.toContain(SECRET);
+    expect(new Set([SECRET, RUNTIME_TOKEN, callerToken]).size).toBe(3);
   });
 
   it("accepts a state-write grant of the secret for its thread until it expires, and nothing else", () => {

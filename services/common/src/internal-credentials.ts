@@ -25,6 +25,8 @@ export const INTERNAL_SECRET_FILE = "internal-secret";
 
 /** What the runtime's token is derived from: HMAC-SHA256(secret, this). Versioned so it can change. */
 const RUNTIME_TOKEN_LABEL = "langopen runtime v1";
+/** What the token callers of a runtime send is derived from, the same way. */
+const RUNTIME_CALLER_TOKEN_LABEL = "langopen runtime caller v1";
 /** What a state-write grant signs (followed by its thread and expiry), kept apart from the runtime's token. */
 const GRANT_LABEL = "langopen state-write grant v1";
 
@@ -51,6 +53,16 @@ export function generateInternalSecret(): string {
 /** The token of the runtime, derived from the secret: HMAC-SHA256(secret, "langopen runtime v1"), hex. */
 export function runtimeTokenOf(secret: string): string {
   return createHmac("sha256", secret).update(RUNTIME_TOKEN_LABEL).digest("hex");
+}
+
+/**
+ * The token the installation's services send when they call a runtime, derived from the secret:
+ * HMAC-SHA256(secret, "langopen runtime caller v1"), hex. Not the secret itself: graph code runs
+ * in the runtime's process and could read what its callers send; this token opens runtimes only
+ * (no data-plane server accepts it), and the secret cannot be had back from it.
+ */
+export function runtimeCallerTokenOf(secret: string): string {
+  return createHmac("sha256", secret).update(RUNTIME_CALLER_TOKEN_LABEL).digest("hex");
 }
 
 /** The SHA-256 of a token, hex: what a server keeps to check it. */
@@ -119,8 +131,8 @@ export async function loadOrCreateInternalSecret(dataDir: string, logger: Logger
 export interface RuntimeCredentials {
   /** Sent on the runtime's calls to the data plane. */
   token: string;
-  /** SHA-256 (hex) of the installation's secret: the runtime accepts callers that send the secret. */
-  internalSecretSha256: string;
+  /** SHA-256 (hex) of the runtime caller token (runtimeCallerTokenOf): the runtime accepts callers that send it. */
+  callerTokenSha256: string;
 }
 
 /**
@@ -133,7 +145,7 @@ export interface RuntimeCredentialsMessage extends RuntimeCredentials {
 
 /** What a runtime is given: derived from the secret, which it never sees. */
 export function runtimeCredentialsOf(secret: string): RuntimeCredentials {
-  return { token: runtimeTokenOf(secret), internalSecretSha256: tokenSha256(secret) };
+  return { token: runtimeTokenOf(secret), callerTokenSha256: tokenSha256(runtimeCallerTokenOf(secret)) };
 }
 
 /** A 64-hex-digit value (a token or a digest), as the runtime's environment gives them. */
@@ -157,9 +169,12 @@ export interface RpcAuth {
   permissions?: Partial<Record<Exclude<InternalRole, "internal">, ReadonlySet<string>>>;
 }
 
-/** A server whose only callers hold the installation's secret (a runtime's, say): every method for them. */
-export function internalOnlyAuth(internalSecretSha256: string): RpcAuth {
-  return { accepted: [{ sha256: internalSecretSha256, role: "internal" }] };
+/**
+ * A server whose only callers are the installation's services, sending the token whose digest is
+ * `sha256` (the secret itself for the builder; the runtime caller token for a runtime): every method for them.
+ */
+export function internalOnlyAuth(sha256: string): RpcAuth {
+  return { accepted: [{ sha256, role: "internal" }] };
 }
 
 /** The role of the caller of the RPC being served; set by authInterceptor on every server. */

@@ -16,6 +16,7 @@ import {
   type Registry,
   readLanggraphConfig,
   registerRedisMetrics,
+  runtimeCallerTokenOf,
   StartupError,
 } from "@langopen/common";
 import { createLocalSignals, createRedisSignals, type Signals } from "@langopen/data-plane";
@@ -212,7 +213,10 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     // The public port too: graph code reaches its own server there (the SDK's Client() without a URL).
     const publicPort = options.port === 0 ? await freePort() : options.port;
     const url = `http://${urlHost(options.host)}:${publicPort}`;
-    const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`, { token: internalSecret, peerMayBlock: true });
+    const runtimeTransport = createRpcTransport(`http://127.0.0.1:${runtimePort}`, {
+      token: runtimeCallerTokenOf(internalSecret),
+      peerMayBlock: true,
+    });
     const api = await startApiServer(
       {
         databaseUrl,

@@ -7,6 +7,7 @@ import {
   errorInfo,
   generateInternalSecret,
   Reason,
+  runtimeCallerTokenOf,
   runtimeTokenOf,
   signStateWriteGrant,
   tokenSha256,
@@ -43,7 +44,7 @@ const decoder = new TextDecoder();
 const LEAKABLE = {
   LANGOPEN_INTERNAL_SECRET: SECRET,
   LANGOPEN_RUNTIME_TOKEN: RUNTIME_TOKEN,
-  LANGOPEN_INTERNAL_SECRET_SHA256: tokenSha256(SECRET),
+  LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: tokenSha256(runtimeCallerTokenOf(SECRET)),
 };
 
 let stack: TestStack;
@@ -144,11 +145,23 @@ describe("the internal doors of a running LangOpen", () => {
     expect(await refusal(createClient(RuntimeService, createRpcTransport(stack.runtimeUrl)).listGraphs({}))).toMatchObject({
       code: "Unauthenticated",
     });
-    // The secret opens both.
+    // The secret opens the data plane; a runtime opens to the caller token derived from it, and the
+    // secret itself is not sent there (graph code runs in that process and could read it).
     await createClient(ThreadService, internal).searchThreads({});
+    const callerToken = runtimeCallerTokenOf(SECRET);
     expect(
-      (await createClient(RuntimeService, createRpcTransport(stack.runtimeUrl, { token: SECRET })).listGraphs({})).graphs,
+      (await createClient(RuntimeService, createRpcTransport(stack.runtimeUrl, { token: callerToken })).listGraphs({})).graphs,
     ).toHaveLength(3);
+    expect(
+      (await refusal(createClient(RuntimeService, createRpcTransport(stack.runtimeUrl, { token: SECRET })).listGraphs({}))).code,
+    ).toBe("Unauthenticated");
+  });
+
+  it("give graph code nothing of the data plane with what a runtime's callers send it", async () => {
+    // What graph code could read off a call to its runtime: the caller token. No data-plane server takes it.
+    const stolen = createRpcTransport(stack.rpcUrl, { token: runtimeCallerTokenOf(SECRET) });
+    expect((await refusal(createClient(ThreadService, stolen).searchThreads({}))).code).toBe("Unauthenticated");
+    expect((await refusal(createClient(StoreService, stolen).searchItems({ namespacePrefix: [] }))).code).toBe("Unauthenticated");
   });
 
   it("refuse the PutCheckpoint that rewrote a thread's state, without a token or with a wrong one", async () => {

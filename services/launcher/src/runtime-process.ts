@@ -26,6 +26,7 @@ import {
   type Registry,
   type RpcServer,
   type RuntimeCredentialsMessage,
+  runtimeCallerTokenOf,
   runtimeCredentialsOf,
   ServingStatus,
   StartupError,
@@ -252,6 +253,8 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       registers: [options.metrics],
     });
 
+  // What callers of a runtime send (its processes', and this process's runtime port): not the secret, which graph code could read there.
+  const callerToken = options.internalSecret ? runtimeCallerTokenOf(options.internalSecret) : undefined;
   const limits: RuntimeMemoryLimits = {
     heap: options.maxOldSpaceMb ? { mb: options.maxOldSpaceMb, setting: "LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB" } : undefined,
     memoryMb: options.maxMemoryMb,
@@ -430,7 +433,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
     child.answeredAt = Date.now();
     const health = createClient(
       Health,
-      createRpcTransport(`http://127.0.0.1:${child.port}`, { token: options.internalSecret, peerMayBlock: true }),
+      createRpcTransport(`http://127.0.0.1:${child.port}`, { token: callerToken, peerMayBlock: true }),
     );
     let probing = false;
     const timer = setInterval(() => {
@@ -547,7 +550,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
   const transportOf = (child: Child): Transport => {
     let transport = transports.get(child);
     if (!transport) {
-      transport = createRpcTransport(urlOf(child), { token: options.internalSecret, peerMayBlock: true });
+      transport = createRpcTransport(urlOf(child), { token: callerToken, peerMayBlock: true });
       transports.set(child, transport);
     }
     return transport;
@@ -559,7 +562,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions, logger
       port: options.port,
       logger: log,
       services: FORWARDED,
-      auth: options.internalSecret ? internalOnlyAuth(tokenSha256(options.internalSecret)) : undefined,
+      auth: callerToken ? internalOnlyAuth(tokenSha256(callerToken)) : undefined,
       routes: (router) => {
         for (const service of FORWARDED) {
           const clients = new WeakMap<Child, Client<DescService>>();

@@ -31,7 +31,7 @@ export interface RenderSettings {
   publicKeyConfigMap: string;
   /**
    * The Secret the operator keeps per deployment: `internal-secret` (LANGOPEN_INTERNAL_SECRET),
-   * `runtime-token` and `internal-secret-sha256` (the runtime's derived credentials) and
+   * `runtime-token` and `caller-token-sha256` (the runtime's derived credentials) and
    * `bundle-key` (a viewer key of the deployment, for the bundle fetch). `{name}` is replaced.
    */
   credentialsSecret: string;
@@ -371,7 +371,7 @@ export function renderDataPlane(
           { name: "API_SERVER_URL", value: url("api-server", PORTS.apiServer) },
           { name: "LANGOPEN_GATEWAY_URL", value: url("gateway", PORTS.gateway) },
           secretEnv("LANGOPEN_RUNTIME_TOKEN", "runtime-token"),
-          secretEnv("LANGOPEN_INTERNAL_SECRET_SHA256", "internal-secret-sha256"),
+          secretEnv("LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256", "caller-token-sha256"),
           ...projectEnv,
         ],
       },

@@ -69,7 +69,7 @@ beforeAll(async () => {
     [`${NAME}-credentials`]: {
       "internal-secret": secret,
       "runtime-token": runtime.token,
-      "internal-secret-sha256": runtime.internalSecretSha256,
+      "caller-token-sha256": runtime.callerTokenSha256,
       "bundle-key": "unused-here",
     },
   };

@@ -121,7 +121,7 @@ export async function startRuntime(options: RuntimeOptions, logger: Logger): Pro
     socketPath: options.socketPath,
     logger,
     // Its callers (workers, api-servers, gateways) hold the secret; the runtime knows only its digest.
-    auth: options.credentials && internalOnlyAuth(options.credentials.internalSecretSha256),
+    auth: options.credentials && internalOnlyAuth(options.credentials.callerTokenSha256),
     services: [RuntimeService, AuthService, HttpAppService],
     metrics: options.metrics,
     routes: (router) => {

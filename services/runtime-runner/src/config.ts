@@ -21,15 +21,16 @@ export const RuntimeConfigSchema = Type.Object({
    * installation's secret, which the runtime never gets (it runs the user's graph code):
    * LANGOPEN_RUNTIME_TOKEN = hex HMAC-SHA256(secret, "langopen runtime v1")
    *   (`printf %s "langopen runtime v1" | openssl dgst -sha256 -hmac "$SECRET"`), and
-   * LANGOPEN_INTERNAL_SECRET_SHA256 = hex SHA-256 of the secret (`printf %s "$SECRET" | sha256sum`).
+   * LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256 = hex SHA-256 of the token its callers send, itself hex
+   *   HMAC-SHA256(secret, "langopen runtime caller v1") (never the secret: graph code could read it here).
    * The environment is visible to graph code until the sandbox isolates it; the token only lets it
    * read and write checkpoints and store items of the runs it executes. A launcher passes them
    * on its IPC channel instead.
    */
   /** What the runtime sends the data plane: it may read, and write for its runs only. */
   LANGOPEN_RUNTIME_TOKEN: Type.Optional(HexDigestSchema),
-  /** The SHA-256 of the secret its callers (workers, api-servers, gateways) send. */
-  LANGOPEN_INTERNAL_SECRET_SHA256: Type.Optional(HexDigestSchema),
+  /** The SHA-256 of the caller token its callers (workers, api-servers, gateways) send. */
+  LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: Type.Optional(HexDigestSchema),
   /**
    * How graph code is isolated. `node`: the runtime runs the graphs in a child process under
    * Node's permission model (read the project, write a scratch folder, no child processes,

@@ -43,7 +43,7 @@ describe("the runtime's credentials in split mode", () => {
       const { ready, code, stderr } = await run(env);
       expect(ready).toBe(false);
       expect(code).toBe(1);
-      expect(stderr).toContain("LANGOPEN_RUNTIME_TOKEN and LANGOPEN_INTERNAL_SECRET_SHA256");
+      expect(stderr).toContain("LANGOPEN_RUNTIME_TOKEN and LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256");
       expect(stderr).not.toMatch(/at .*\.js:\d+/); // a message, not a stack
     }
   });
@@ -51,13 +51,13 @@ describe("the runtime's credentials in split mode", () => {
   it("takes a token and a digest of 64 hex digits, and starts with both", async () => {
     const bad = await run({
       LANGOPEN_RUNTIME_TOKEN: "not-hex",
-      LANGOPEN_INTERNAL_SECRET_SHA256: credentials.internalSecretSha256,
+      LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: credentials.callerTokenSha256,
     });
     expect(bad).toMatchObject({ ready: false, code: 1 });
     expect(bad.stderr).toContain("LANGOPEN_RUNTIME_TOKEN");
     const good = await run({
       LANGOPEN_RUNTIME_TOKEN: credentials.token,
-      LANGOPEN_INTERNAL_SECRET_SHA256: credentials.internalSecretSha256,
+      LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: credentials.callerTokenSha256,
     });
     expect(good.ready).toBe(true);
   });

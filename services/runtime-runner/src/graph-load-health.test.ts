@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken, freePort, generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
+import { bearerToken, freePort, generateInternalSecret, runtimeCallerTokenOf, runtimeCredentialsOf } from "@langopen/common";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -37,7 +37,7 @@ async function startSplit(configPath: string): Promise<Started> {
       LOG_LEVEL: "info",
       GRAPH_LOAD_TIMEOUT_MS: "2000",
       LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
-      LANGOPEN_INTERNAL_SECRET_SHA256: CREDENTIALS.internalSecretSha256,
+      LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: CREDENTIALS.callerTokenSha256,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -100,7 +100,7 @@ describe("a runtime run on its own whose graphs fail to load", () => {
 
   it("reports NOT_SERVING on its health service and logs each graph, its file and the cause", async () => {
     started = await startSplit(path.join(dir, "langgraph.json"));
-    const transport = createGrpcTransport({ baseUrl: started.url, interceptors: [bearerToken(SECRET)] });
+    const transport = createGrpcTransport({ baseUrl: started.url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] });
     const health = createClient(Health, transport);
     expect((await health.check({ service: "" })).status).toBe(ServingStatus.NOT_SERVING);
     expect((await health.check({ service: RuntimeService.typeName })).status).toBe(ServingStatus.NOT_SERVING);

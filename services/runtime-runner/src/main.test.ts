@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken, freePort, generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
+import { bearerToken, freePort, generateInternalSecret, runtimeCallerTokenOf, runtimeCredentialsOf } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeRun, json } from "./test-fixtures/run-helpers.js";
@@ -44,7 +44,7 @@ beforeAll(async () => {
       API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
       LOG_LEVEL: "info",
       LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
-      LANGOPEN_INTERNAL_SECRET_SHA256: CREDENTIALS.internalSecretSha256,
+      LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: CREDENTIALS.callerTokenSha256,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -57,7 +57,10 @@ afterAll(() => {
 
 describe("the runtime process (dist/main.js)", () => {
   it("loads every graph, TypeScript included, through plain Node", async () => {
-    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(SECRET)] }));
+    const client = createClient(
+      RuntimeService,
+      createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] }),
+    );
     const { graphs } = await client.listGraphs({});
     expect(graphs.filter((g) => !g.loaded)).toEqual([]);
     // parent.ts, run without a thread: no data plane is needed.
@@ -66,7 +69,10 @@ describe("the runtime process (dist/main.js)", () => {
   });
 
   it("runs a graph that blocks its event loop without stalling the caller's process", async () => {
-    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(SECRET)] }));
+    const client = createClient(
+      RuntimeService,
+      createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] }),
+    );
     let last = Date.now();
     let worstGap = 0;
     const ticker = setInterval(() => {

@@ -42,13 +42,13 @@ const CREDENTIALS_TIMEOUT_MS = 30_000;
  * process.env (graph code could still find them in /proc/self/environ: see the config).
  */
 async function credentials(config: RuntimeConfig, launched: boolean, stdio: boolean): Promise<RuntimeCredentials> {
-  const { LANGOPEN_RUNTIME_TOKEN: token, LANGOPEN_INTERNAL_SECRET_SHA256: digest } = config;
+  const { LANGOPEN_RUNTIME_TOKEN: token, LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: digest } = config;
   delete process.env.LANGOPEN_RUNTIME_TOKEN;
-  delete process.env.LANGOPEN_INTERNAL_SECRET_SHA256;
-  if (token !== undefined && digest !== undefined) return { token, internalSecretSha256: digest };
+  delete process.env.LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256;
+  if (token !== undefined && digest !== undefined) return { token, callerTokenSha256: digest };
   if (token !== undefined || digest !== undefined || !launched) {
     throw new StartupError(
-      "The runtime-runner needs LANGOPEN_RUNTIME_TOKEN and LANGOPEN_INTERNAL_SECRET_SHA256, both derived from the " +
+      "The runtime-runner needs LANGOPEN_RUNTIME_TOKEN and LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256, both derived from the " +
         'installation\'s internal secret: the token is the hex HMAC-SHA256 of "langopen runtime v1" keyed with the ' +
         "secret, the other the hex SHA-256 of the secret",
     );
@@ -62,7 +62,7 @@ async function credentials(config: RuntimeConfig, launched: boolean, stdio: bool
       if (message?.type !== "credentials") return;
       clearTimeout(timer);
       process.off("message", onMessage);
-      resolve({ token: message.token, internalSecretSha256: message.internalSecretSha256 });
+      resolve({ token: message.token, callerTokenSha256: message.callerTokenSha256 });
     };
     if (!stdio) return void process.on("message", onMessage);
     // In gVisor: the first line of stdin; the rest of stdin stays open until the parent goes.

@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken, freePort, generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
+import { bearerToken, freePort, generateInternalSecret, runtimeCallerTokenOf, runtimeCredentialsOf } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeRun, json } from "./test-fixtures/run-helpers.js";
@@ -78,7 +78,7 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s: the runtime-runner superv
         API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
         LOG_LEVEL: "info",
         LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
-        LANGOPEN_INTERNAL_SECRET_SHA256: CREDENTIALS.internalSecretSha256,
+        LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: CREDENTIALS.callerTokenSha256,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -110,7 +110,10 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s: the runtime-runner superv
   });
 
   it("keeps the credentials out of the graph code's reach", { timeout: 60_000 }, async () => {
-    const client = createClient(RuntimeService, createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(SECRET)] }));
+    const client = createClient(
+      RuntimeService,
+      createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] }),
+    );
     const run = await executeRun(client, { graphId: "probe", spec: { inputJson: json({}) } });
     expect(run.outcome).toBe("SUCCESS");
     const report = (run.values as { report: Record<string, unknown> }).report;

@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken, freePort, generateInternalSecret, runtimeCredentialsOf } from "@langopen/common";
+import { bearerToken, freePort, generateInternalSecret, runtimeCallerTokenOf, runtimeCredentialsOf } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,7 +42,11 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s, LANGOPEN_RUNTIME_MAX_MEMO
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Line);
   const count = (msg: string) => lines().filter((line) => line.msg === msg).length;
-  const client = () => createClient(RuntimeService, createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(SECRET)] }));
+  const client = () =>
+    createClient(
+      RuntimeService,
+      createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] }),
+    );
   const echo = async (text: string) =>
     (await executeRun(client(), { graphId: "echo", spec: { inputJson: json({ text }) } })).values;
 
@@ -65,7 +69,7 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s, LANGOPEN_RUNTIME_MAX_MEMO
         API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
         LOG_LEVEL: "info",
         LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
-        LANGOPEN_INTERNAL_SECRET_SHA256: CREDENTIALS.internalSecretSha256,
+        LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: CREDENTIALS.callerTokenSha256,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

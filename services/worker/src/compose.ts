@@ -7,6 +7,7 @@ import {
   type Registry,
   recordRoutes,
   registerPoolMetrics,
+  runtimeCallerTokenOf,
   serverInterceptors,
   urlList,
 } from "@langopen/common";
@@ -100,7 +101,13 @@ export function startWorkerService(options: WorkerServiceOptions, logger: Logger
     checkpoints,
     signals: options.signals,
     runtimes: options.runtimeUrls.map((url) =>
-      createClient(RuntimeService, createRpcTransport(url, { token: options.internalSecret, peerMayBlock: true })),
+      createClient(
+        RuntimeService,
+        createRpcTransport(url, {
+          token: options.internalSecret && runtimeCallerTokenOf(options.internalSecret),
+          peerMayBlock: true,
+        }),
+      ),
     ),
     logger,
     concurrency: options.concurrency ?? WORKER_DEFAULTS.WORKER_CONCURRENCY,

@@ -5,7 +5,15 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { CustomObjectsApi } from "@kubernetes/client-node";
-import { createLogger, type Logger, migrate, type Pool, runtimeTokenOf, tokenSha256 } from "@langopen/common";
+import {
+  createLogger,
+  type Logger,
+  migrate,
+  type Pool,
+  runtimeCallerTokenOf,
+  runtimeTokenOf,
+  tokenSha256,
+} from "@langopen/common";
 import { createPool } from "@langopen/data-plane";
 import { DeploymentStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
@@ -227,10 +235,10 @@ describe("Kubernetes driver", () => {
     expect(secretData("agent-one-secrets")).toEqual({ OPENAI_API_KEY: "sk-1" });
 
     const credentials = secretData("agent-one-credentials");
-    expect(Object.keys(credentials).sort()).toEqual(["bundle-key", "internal-secret", "internal-secret-sha256", "runtime-token"]);
+    expect(Object.keys(credentials).sort()).toEqual(["bundle-key", "caller-token-sha256", "internal-secret", "runtime-token"]);
     expect(credentials["internal-secret"]).toMatch(/^[0-9a-f]{64}$/);
     expect(credentials["runtime-token"]).toBe(runtimeTokenOf(credentials["internal-secret"] as string));
-    expect(credentials["internal-secret-sha256"]).toBe(tokenSha256(credentials["internal-secret"] as string));
+    expect(credentials["caller-token-sha256"]).toBe(tokenSha256(runtimeCallerTokenOf(credentials["internal-secret"] as string)));
     const key = await store.findApiKey(hashApiKey(credentials["bundle-key"] as string));
     expect(key).toMatchObject({ role: "VIEWER", deployment_id: row.deployment_id, name: BUNDLE_KEY_NAME, revoke_time: null });
 

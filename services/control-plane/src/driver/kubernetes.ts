@@ -573,7 +573,7 @@ export class KubernetesDriver implements Driver {
       {
         "internal-secret": internalSecret,
         "runtime-token": runtime.token,
-        "internal-secret-sha256": runtime.internalSecretSha256,
+        "caller-token-sha256": runtime.callerTokenSha256,
         "bundle-key": bundleKey,
       },
       credentialsSecret,
