@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -6,60 +6,40 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken, freePort, generateInternalSecret, runtimeCallerTokenOf, runtimeCredentialsOf } from "@langopen/common";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
+import { until } from "@langopen/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type SplitRuntime, spawnSplitRuntime } from "./test-fixtures/split-runtime.js";
 
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const ECHO = fileURLToPath(new URL("../test-graphs/echo.mjs", import.meta.url));
-
-/** The installation's secret its callers send; the runtime gets only what derives from it. */
-const SECRET = generateInternalSecret();
-const CREDENTIALS = runtimeCredentialsOf(SECRET);
 
 interface Started {
   child: ChildProcess;
   url: string;
   lines: () => Array<Record<string, unknown>>;
+  runtime: SplitRuntime;
 }
 
 /** The runtime on its own (split mode, no launcher and no IPC channel), once it has said how its graphs loaded. */
 async function startSplit(configPath: string): Promise<Started> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      LANGOPEN_CONFIG: configPath,
-      RPC_HOST: "127.0.0.1",
-      RPC_PORT: String(port),
-      API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
-      LOG_LEVEL: "info",
-      GRAPH_LOAD_TIMEOUT_MS: "2000",
-      LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
-      LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: CREDENTIALS.callerTokenSha256,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  const runtime = await spawnSplitRuntime(configPath, { GRAPH_LOAD_TIMEOUT_MS: "2000" });
   const lines = () =>
-    output
+    runtime
+      .output()
       .split("\n")
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the runtime did not start:\n${output}`)), 30_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-      if (/"msg":"(Runtime is ready|Marked Runtime not serving[^"]*)"/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the runtime exited with ${code}:\n${output}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}`, lines };
+  await until(
+    async () => {
+      if (runtime.child.exitCode !== null)
+        throw new Error(`the runtime exited with ${runtime.child.exitCode}:\n${runtime.output()}`);
+      return /"msg":"(Runtime is ready|Marked Runtime not serving[^"]*)"/.test(runtime.output());
+    },
+    "the runtime to say how its graphs loaded",
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+  return { child: runtime.child, url: `http://127.0.0.1:${runtime.port}`, lines, runtime };
 }
 
 async function stopChild(child: ChildProcess): Promise<number | null> {
@@ -100,7 +80,7 @@ describe("a runtime run on its own whose graphs fail to load", () => {
 
   it("reports NOT_SERVING on its health service and logs each graph, its file and the cause", async () => {
     started = await startSplit(path.join(dir, "langgraph.json"));
-    const transport = createGrpcTransport({ baseUrl: started.url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] });
+    const transport = started.runtime.transport();
     const health = createClient(Health, transport);
     expect((await health.check({ service: "" })).status).toBe(ServingStatus.NOT_SERVING);
     expect((await health.check({ service: RuntimeService.typeName })).status).toBe(ServingStatus.NOT_SERVING);

@@ -1,14 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { chmod, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken, freePort, generateInternalSecret, runtimeCallerTokenOf, runtimeCredentialsOf } from "@langopen/common";
-import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeRun, json } from "./test-fixtures/run-helpers.js";
+import { readyUrl, type SplitRuntime, spawnSplitRuntime } from "./test-fixtures/split-runtime.js";
 
 /**
  * Split mode (dist/main.js started with its credentials in its environment): the process that
@@ -16,10 +13,7 @@ import { executeRun, json } from "./test-fixtures/run-helpers.js";
  * graph probing its surroundings finds neither the credentials nor a way to them. The same
  * holds with the child in gVisor (LANGOPEN_SANDBOX=gvisor; needs runsc and root, which CI has).
  */
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const REPO_MODULES = fileURLToPath(new URL("../../../node_modules", import.meta.url));
-const SECRET = generateInternalSecret();
-const CREDENTIALS = runtimeCredentialsOf(SECRET);
 
 const PROBE_GRAPH = `
 import { execSync } from "node:child_process";
@@ -58,7 +52,7 @@ const MODES = ["node", ...(canRunGvisor || process.env.CI ? ["gvisor"] : [])] as
 describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s: the runtime-runner supervises a sandboxed child", (mode) => {
   let dir: string;
   let child: ChildProcess;
-  let output = "";
+  let runtime: SplitRuntime;
   let url: string;
 
   beforeAll(async () => {
@@ -68,37 +62,9 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s: the runtime-runner superv
     await symlink(REPO_MODULES, path.join(dir, "node_modules"), "dir");
     await writeFile(path.join(dir, "probe.mjs"), PROBE_GRAPH);
     await writeFile(path.join(dir, "langgraph.json"), JSON.stringify({ graphs: { probe: "./probe.mjs:graph" } }));
-    child = spawn(process.execPath, [MAIN], {
-      env: {
-        ...process.env,
-        LANGOPEN_CONFIG: path.join(dir, "langgraph.json"),
-        LANGOPEN_SANDBOX: mode,
-        RPC_HOST: "127.0.0.1",
-        RPC_PORT: String(await freePort()),
-        API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
-        LOG_LEVEL: "info",
-        LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
-        LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: CREDENTIALS.callerTokenSha256,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-    });
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`runtime did not become ready:\n${output}`)), 60_000);
-      const check = () => {
-        const line = output.split("\n").find((l) => l.includes("Runtime is ready"));
-        if (!line) return;
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { url: string }).url);
-      };
-      child.stdout?.on("data", check);
-      child.once("exit", (code) => reject(new Error(`runtime exited with ${code}:\n${output}`)));
-    });
+    runtime = await spawnSplitRuntime(path.join(dir, "langgraph.json"), { LANGOPEN_SANDBOX: mode });
+    child = runtime.child;
+    url = await readyUrl(runtime);
   }, 90_000);
 
   afterAll(async () => {
@@ -110,10 +76,7 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s: the runtime-runner superv
   });
 
   it("keeps the credentials out of the graph code's reach", { timeout: 60_000 }, async () => {
-    const client = createClient(
-      RuntimeService,
-      createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] }),
-    );
+    const client = runtime.client(url);
     const run = await executeRun(client, { graphId: "probe", spec: { inputJson: json({}) } });
     expect(run.outcome).toBe("SUCCESS");
     const report = (run.values as { report: Record<string, unknown> }).report;
@@ -121,7 +84,7 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s: the runtime-runner superv
     expect(report.supervisorEnviron).toMatch(/^denied: /);
     expect(report.ownEnviron).toMatch(/^denied: /);
     expect(report.spawnProcess).toMatch(/^denied: /);
-    expect(JSON.stringify(report)).not.toContain(CREDENTIALS.token);
+    expect(JSON.stringify(report)).not.toContain(runtime.credentials.token);
     if (process.getuid?.() === 0) {
       expect(report.uid).toBe(65534);
       // In gVisor the supervisor is not even in the child's process table (its parent there is none).
@@ -132,7 +95,7 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s: the runtime-runner superv
   it("stops, with its child, on SIGTERM with exit code 0", { timeout: 30_000 }, async () => {
     const supervisor = child.pid as number;
     // Inside gVisor the child logs the pids of its own process table: only the host's count here.
-    const pids = mode === "node" ? [...output.matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1])) : [supervisor];
+    const pids = mode === "node" ? [...runtime.output().matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1])) : [supervisor];
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

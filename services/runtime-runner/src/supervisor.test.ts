@@ -1,15 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { chmod, cp, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken, freePort, generateInternalSecret, runtimeCallerTokenOf, runtimeCredentialsOf } from "@langopen/common";
-import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeRun, json } from "./test-fixtures/run-helpers.js";
+import { type SplitRuntime, spawnSplitRuntime } from "./test-fixtures/split-runtime.js";
 
 /**
  * Split mode's supervisor bounds its sandboxed child's memory as a launcher bounds each runtime
@@ -17,12 +14,9 @@ import { executeRun, json } from "./test-fixtures/run-helpers.js";
  * run that allocates past it takes the child down, the supervisor says it ran out of memory and
  * starts it again on the project it prepared once (the TypeScript graph is not compiled again).
  */
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("./test-fixtures/memory", import.meta.url));
 const REPO_MODULES = fileURLToPath(new URL("../../../node_modules", import.meta.url));
 const BUILD_CACHE = path.join(REPO_MODULES, ".cache", "langopen");
-const SECRET = generateInternalSecret();
-const CREDENTIALS = runtimeCredentialsOf(SECRET);
 const LIMIT_MB = 256;
 
 const canRunGvisor =
@@ -34,19 +28,16 @@ type Line = Record<string, unknown> & { msg: string };
 describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s, LANGOPEN_RUNTIME_MAX_MEMORY_MB=256", (mode) => {
   let dir: string;
   let supervisor: ChildProcess;
-  let output = "";
+  let runtime: SplitRuntime;
   let url: string;
   const lines = (): Line[] =>
-    output
+    runtime
+      .output()
       .split("\n")
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Line);
   const count = (msg: string) => lines().filter((line) => line.msg === msg).length;
-  const client = () =>
-    createClient(
-      RuntimeService,
-      createGrpcTransport({ baseUrl: url, interceptors: [bearerToken(runtimeCallerTokenOf(SECRET))] }),
-    );
+  const client = () => runtime.client(url);
   const echo = async (text: string) =>
     (await executeRun(client(), { graphId: "echo", spec: { inputJson: json({ text }) } })).values;
 
@@ -56,35 +47,18 @@ describe.each(MODES)("split mode, LANGOPEN_SANDBOX=%s, LANGOPEN_RUNTIME_MAX_MEMO
     await chmod(dir, 0o755);
     await cp(FIXTURE, dir, { recursive: true });
     await symlink(REPO_MODULES, path.join(dir, "node_modules"), "dir");
-    const { NODE_OPTIONS: _n, ...inherited } = process.env;
-    supervisor = spawn(process.execPath, [MAIN], {
-      env: {
-        ...inherited,
-        LANGOPEN_CONFIG: path.join(dir, "langgraph.json"),
-        LANGOPEN_SANDBOX: mode,
-        LANGOPEN_RUNTIME_MAX_MEMORY_MB: String(LIMIT_MB),
-        LANGOPEN_TYPED_SCHEMAS: "false",
-        RPC_HOST: "127.0.0.1",
-        RPC_PORT: String(await freePort()),
-        API_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
-        LOG_LEVEL: "info",
-        LANGOPEN_RUNTIME_TOKEN: CREDENTIALS.token,
-        LANGOPEN_RUNTIME_CALLER_TOKEN_SHA256: CREDENTIALS.callerTokenSha256,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    runtime = await spawnSplitRuntime(path.join(dir, "langgraph.json"), {
+      LANGOPEN_SANDBOX: mode,
+      LANGOPEN_RUNTIME_MAX_MEMORY_MB: String(LIMIT_MB),
+      LANGOPEN_TYPED_SCHEMAS: "false",
     });
-    supervisor.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-    });
-    supervisor.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-    });
+    supervisor = runtime.child;
     await until(async () => count("Runtime is ready") > 0 || supervisor.exitCode !== null, "the runtime to be ready", {
       timeoutMs: 90_000,
       intervalMs: 100,
     });
     const ready = lines().find((line) => line.msg === "Runtime is ready");
-    if (!ready) throw new Error(`the runtime did not start:\n${output}`);
+    if (!ready) throw new Error(`the runtime did not start:\n${runtime.output()}`);
     url = ready.url as string;
   }, 120_000);
 
