@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// What tracing costs: two `npm start` processes (embedded Postgres, the same project: a three-node graph), one
-// without OTEL_* and one exporting every span (OTEL_TRACES_SAMPLER=always_on) with OTLP/HTTP to a receiver this
-// script runs and that drops what it gets; the same loads against each, rounds alternating. Prints medians
+// What tracing costs: three `npm start` processes (embedded Postgres, the same project: a three-node graph), one
+// without OTEL_*, one exporting every span (OTEL_TRACES_SAMPLER=always_on) and one a tenth of the traces
+// (parentbased_traceidratio 0.1), with OTLP/HTTP to a receiver this script runs and that drops what it gets; the
+// same loads against each, rounds rotating the order. Prints medians
 // (min-max) of stateless runs/wait per second under 8 clients with their p50, and of one client's runs/wait p50.
 // Tracing is process-wide, hence a process per mode. Loopback only; every loop is bounded. See README.md here.
 import { spawn } from "node:child_process";
@@ -47,6 +48,14 @@ const work = mkdtempSync(path.join(tmpdir(), "langopen-tracing-bench-"));
 const modes = [
   { name: "tracing off", env: {} },
   { name: "tracing on (100 %)", env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_TRACES_SAMPLER: "always_on" } },
+  {
+    name: "tracing on (10 %)",
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector,
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0.1",
+    },
+  },
 ];
 
 async function start(mode, port, dataDir) {
@@ -113,7 +122,7 @@ try {
     await serialWaits(mode.url); // warm-up
   }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 ? [...modes].reverse() : modes) {
+    for (const mode of [...modes.slice(round % modes.length), ...modes.slice(0, round % modes.length)]) {
       const result = await load(mode.url);
       if (result.failed > 0) throw new Error(`${mode.name}: ${result.failed} runs/wait failed`);
       mode.loads.push(result);
