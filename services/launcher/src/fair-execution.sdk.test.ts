@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { Client } from "@langchain/langgraph-sdk";
-import { createRpcTransport } from "@langopen/common";
+import { createRpcTransport, runtimeCallerTokenOf } from "@langopen/common";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +34,7 @@ async function echo(client: Client, text: string): Promise<unknown> {
 async function allRuntimesAnswer(stack: TestStack): Promise<boolean> {
   const answers = await Promise.all(
     stack.runtimeUrls.map((url) =>
-      createClient(RuntimeService, createRpcTransport(url, { token: stack.internalSecret }))
+      createClient(RuntimeService, createRpcTransport(url, { token: runtimeCallerTokenOf(stack.internalSecret) }))
         .listGraphs({}, { timeoutMs: 1_000 })
         .then(
           () => true,

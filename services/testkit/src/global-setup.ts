@@ -1,3 +1,5 @@
+import { fileURLToPath } from "node:url";
+import { allowTraversal } from "@langopen/common";
 import type { TestProject } from "vitest/node";
 import { startPostgres } from "./postgres.js";
 import "./provided.js";
@@ -8,6 +10,11 @@ import { startRedis } from "./redis.js";
  * as `inject("databaseUrl")` and `inject("redisUrl")`. The returned teardown stops both.
  */
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
+  // Graph code runs as the sandbox user (uid 65534) when the tests run as root, and must reach the
+  // checkout's packages: a `mktemp -d` clone is private to its owner. What `npm start` would ask of a
+  // user (its warning says so), done up front rather than by whichever test happens to start an
+  // embedded Postgres (which adds the same search bit) first.
+  await allowTraversal(fileURLToPath(new URL("../../..", import.meta.url)));
   const [postgres, redis] = await Promise.allSettled([startPostgres(), startRedis()]);
   if (postgres.status === "rejected" || redis.status === "rejected") {
     const started = [postgres, redis].flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
