@@ -139,7 +139,10 @@ function load(url, durationS = DURATION_S) {
         connections: 8,
         duration: durationS,
       },
-      (err, result) => (err ? reject(err) : resolve({ rps: latencies.length / result.duration, p50: median(latencies), failed })),
+      (err, result) =>
+        err
+          ? reject(err)
+          : resolve({ runs: latencies.length, rps: latencies.length / result.duration, p50: median(latencies), failed }),
     );
     instance.on("response", (_c, status, _b, ms) => (status === 200 ? latencies.push(ms) : failed++));
   });
@@ -256,7 +259,7 @@ try {
       const result = await load(mode.url);
       const spent = cpuSpent(before, cpuTicksOf([mode.child.pid]));
       if (result.failed > 0) throw new Error(`${mode.name}: ${result.failed} runs/wait failed`);
-      const runs = result.rps * DURATION_S;
+      const runs = result.runs;
       const total = Object.values(spent).reduce((a, b) => a + b, 0);
       const rest = (spent["launcher (gateway+api-server+worker)"] ?? 0) + (spent.postgres ?? 0);
       // CPU ms per run of the whole process tree, and of the runtime side (all but the launcher and Postgres: the
