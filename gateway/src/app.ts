@@ -27,6 +27,7 @@ import { cronRoutes } from "./routes/crons/index.js";
 import { customRoutes } from "./routes/custom-routes.js";
 import { mcpRoutes } from "./routes/mcp/index.js";
 import { type MoreMetrics, metricsRoutes } from "./routes/metrics/index.js";
+import { portalPlugin } from "./routes/portal/index.js";
 import { protocolV2Routes } from "./routes/protocol-v2/index.js";
 import { runRoutes } from "./routes/runs/index.js";
 import { stateRoutes } from "./routes/state/index.js";
@@ -82,6 +83,11 @@ export interface GatewayDeps {
   metrics?: Registry;
   /** Other processes' metrics GET /metrics adds (under `npm start`, the runtime processes'). */
   moreMetrics?: MoreMetrics;
+  /**
+   * The built portal app served at /portal/ (`defaultPortalDir()` finds the workspace's); absent:
+   * its page answers 404, its RPCs are served all the same.
+   */
+  portalDir?: string;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = GATEWAY_DEFAULTS.BODY_LIMIT_BYTES;
@@ -192,6 +198,13 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   if (!http.disable_mcp) await app.register(mcpRoutes, { version: deps.info?.version, maxBatch: deps.mcpMaxBatch });
   if (!http.disable_runs) await app.register(protocolV2Routes);
   if (!http.disable_meta) await app.register(metricsRoutes, { more: deps.moreMetrics });
+  await app.register(portalPlugin, {
+    transport: deps.transport,
+    dir: deps.portalDir,
+    bodyLimitBytes,
+    jsonLimits: app.jsonBodyLimits,
+    http,
+  });
   // Last, and as a catch-all: the API's own routes always win over the project's.
   if ((http.app || deps.ui) && deps.httpAppTransport) {
     await app.register(customRoutes, {

@@ -56,6 +56,8 @@ export const GatewayConfigSchema = Type.Object({
   LANGOPEN_ALLOWED_HOSTS: Type.Optional(Type.String()),
   /** Serve without authentication on a non-loopback HOST: without it the server refuses to start. */
   LANGOPEN_ALLOW_UNAUTHENTICATED: Type.Boolean({ default: false }),
+  /** The built portal app served at /portal/; absent: the workspace's `portal/dist`, when there is one. */
+  LANGOPEN_PORTAL_DIR: Type.Optional(Type.String({ minLength: 1 })),
   /** Where clients reach this server (e.g. https://agents.example.com), for the URLs it hands out (A2A cards). */
   LANGOPEN_PUBLIC_URL: Type.Optional(UrlSchema(["http", "https"])),
 });

@@ -19,6 +19,7 @@ import { buildApp } from "./app.js";
 import { authConfigured, loadAuth } from "./auth/index.js";
 import { type GatewayConfig, GatewayConfigSchema } from "./config.js";
 import { assertSafeBinding, parseHostList } from "./plugins/host-check.js";
+import { defaultPortalDir } from "./routes/portal/index.js";
 
 function readConfig(): Readonly<GatewayConfig> {
   try {
@@ -117,6 +118,7 @@ const app = await buildApp({
   },
   mcpMaxBatch: config.LANGOPEN_MCP_MAX_BATCH,
   info: { version },
+  portalDir: config.LANGOPEN_PORTAL_DIR ?? defaultPortalDir(),
 });
 await app.listen({
   port: config.PORT,

@@ -201,6 +201,9 @@ export function guardOf(method: string, url: string | undefined): RouteGuard | u
   if (url === undefined) return undefined;
   // The API docs' own files (the Swagger UI page's scripts and the spec it loads).
   if (url.startsWith("/docs/") && (method === "GET" || method === "HEAD")) return "open";
+  // The portal's RPCs: each method authorizes itself (routes/portal/guards.ts); its app's files hold no data.
+  if (url.startsWith("/portal/rpc/")) return "in-handler";
+  if ((url === "/portal" || url.startsWith("/portal/")) && (method === "GET" || method === "HEAD")) return "open";
   const key = `${method === "HEAD" ? "GET" : method} ${url.length > 1 && url.endsWith("/") ? url.slice(0, -1) : url}`;
   return Object.hasOwn(ROUTE_GUARDS, key) ? ROUTE_GUARDS[key] : undefined;
 }

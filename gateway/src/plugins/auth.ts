@@ -64,7 +64,22 @@ function flatHeaders(request: FastifyRequest): Record<string, string> {
   return out;
 }
 
+/** Connect's name of the code a refusal's status maps to (the portal's RPCs answer in Connect's error shape). */
+function connectCodeOf(status: number): string {
+  if (status === 401) return "unauthenticated";
+  if (status === 403) return "permission_denied";
+  if (status === 404) return "not_found";
+  if (status === 429) return "resource_exhausted";
+  return status >= 500 ? "internal" : "invalid_argument";
+}
+
 function refuse(reply: FastifyReply, status: number, detail: string, headers: Record<string, string> = {}) {
+  if (reply.request.routeOptions.url?.startsWith("/portal/rpc/")) {
+    return reply
+      .code(status)
+      .headers(headers)
+      .send({ code: connectCodeOf(status), message: detail });
+  }
   return reply.code(status).headers(headers).send({ detail });
 }
 

@@ -177,6 +177,8 @@ export const openapiPlugin = fp<OpenApiOptions>(
         const own = (schema ?? {}) as FastifySchema & Record<string, unknown>;
         const visible = url === DOCS_PAGE && method === "GET";
         if (own.hide === true && !visible) return { schema: own, url };
+        // The portal is an app and its RPCs are Connect's, described by the protos: not REST operations.
+        if (url === "/portal" || url.startsWith("/portal/")) return { schema: { ...own, hide: true }, url };
         const described: Record<string, unknown> = { ...own, hide: false };
         described.tags ??= [tagOf(url)];
         described.summary ??= SUMMARIES[`${method} ${url}`] ?? `${method} ${url}`;

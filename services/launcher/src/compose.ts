@@ -20,7 +20,15 @@ import {
   StartupError,
 } from "@langopen/common";
 import { createLocalSignals, createRedisSignals, type Signals } from "@langopen/data-plane";
-import { assertSafeBinding, authConfigured, buildApp, type CustomAuth, type JsonLimits, loadAuth } from "@langopen/gateway";
+import {
+  assertSafeBinding,
+  authConfigured,
+  buildApp,
+  type CustomAuth,
+  defaultPortalDir,
+  type JsonLimits,
+  loadAuth,
+} from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
 import type { SandboxSettings } from "@langopen/runtime-runner/sandbox";
@@ -327,6 +335,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       customRouteHeadTimeoutMs: options.customRouteHeadTimeoutMs,
       allowedHosts: options.allowedHosts,
       publicUrl: options.publicUrl,
+      portalDir: defaultPortalDir(),
       metrics,
       // Each runtime process's own metrics, labelled with its slot; one that does not answer in time is left out.
       moreMetrics: async () => {

@@ -1,0 +1,128 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { createContextValues, type Transport } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import fastifyStatic from "@fastify/static";
+import type { LanggraphHttpConfig } from "@langopen/common";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { JsonLimits } from "../../plugins/json-body.js";
+import { PORTAL_SERVICES } from "./guards.js";
+import { kFastifyRequest, portalRpcRoutes } from "./rpc.js";
+
+/** Where the portal's app is served, and under it, the Connect RPCs it calls. */
+export const PORTAL_PATH = "/portal/";
+export const PORTAL_RPC_PREFIX = "/portal/rpc";
+
+export interface PortalRoutesOptions {
+  /** The api-server transport (the same one the REST routes use). */
+  transport: Transport;
+  /** The built app (`portal/dist`); absent or missing: its paths answer 404 saying so, the RPCs still work. */
+  dir: string | undefined;
+  bodyLimitBytes: number;
+  jsonLimits: JsonLimits;
+  http: LanggraphHttpConfig;
+}
+
+/** The built portal of this installation, when the workspace has one (`npm run build` makes it). */
+export function defaultPortalDir(): string | undefined {
+  try {
+    const manifest = createRequire(import.meta.url).resolve("@langopen/portal/package.json");
+    return path.join(path.dirname(manifest), "dist");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The portal's page may load only what this server serves; nothing may frame it. Inline styles are
+ * allowed for the graph view, which positions its nodes with them.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join("; ");
+
+const PAGE_HEADERS = {
+  "content-security-policy": CONTENT_SECURITY_POLICY,
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+};
+
+/**
+ * The portal: its app as static files at /portal/ (any other path under it answers the app's page,
+ * whose router shows the view), and the RPCs it makes at /portal/rpc, over HTTP/1.1 as browsers
+ * speak Connect. Every RPC is authenticated as any request (auth plugin) and authorized per method
+ * with the project's handlers (guards.ts) before it is forwarded to the api-server.
+ */
+export const portalPlugin: FastifyPluginAsync<PortalRoutesOptions> = async (fastify, options) => {
+  const disabled = (name: string) => options.http[`disable_${name}` as keyof LanggraphHttpConfig] === true;
+  const services = PORTAL_SERVICES.filter((entry) => {
+    if (entry.switch === "webhooks") return !disabled("runs") && !disabled("webhooks");
+    return !disabled(entry.switch);
+  });
+  await fastify.register(async (scope) => {
+    // Connect reads its bodies itself (within readMaxBytes); the API's JSON parser stays outside.
+    scope.removeAllContentTypeParsers();
+    // A path no method serves is answered without reading its body, whatever its type.
+    scope.addContentTypeParser("*", (_request, _payload, done) => done(null));
+    await scope.register(fastifyConnectPlugin, {
+      prefix: PORTAL_RPC_PREFIX,
+      routes: portalRpcRoutes(services, options.transport, {
+        dropWebhooks: options.http.disable_webhooks === true,
+        limits: options.jsonLimits,
+      }),
+      readMaxBytes: options.bodyLimitBytes,
+      // Protobuf's decoders stop at 100 levels of messages by default; a JSON value in a Struct
+      // takes two per level. Room for twice the JSON depth limit, so that what the limit refuses
+      // is answered by the check of each call (InvalidArgument, naming the limit); deeper still,
+      // the decoder refuses it (Internal, as Connect answers a message it cannot decode).
+      binaryOptions: { recursionLimit: 4 * options.jsonLimits.maxDepth + 16 },
+      jsonOptions: { recursionLimit: 4 * options.jsonLimits.maxDepth + 16 },
+      contextValues: (request) => createContextValues().set(kFastifyRequest, request),
+    });
+    // A method of no portal service: Unimplemented, in Connect's shape.
+    scope.all(`${PORTAL_RPC_PREFIX}/*`, async (request, reply) =>
+      reply.code(404).send({ code: "unimplemented", message: `${request.url} is not a portal RPC` }),
+    );
+  });
+
+  const dir = options.dir;
+  if (dir === undefined || !existsSync(path.join(dir, "index.html"))) {
+    const notBuilt = async (_request: unknown, reply: FastifyReply) =>
+      reply.code(404).send({ detail: "The portal is not built: run `npm run build`" });
+    fastify.get("/portal", notBuilt);
+    fastify.get(`${PORTAL_PATH}*`, notBuilt);
+    return;
+  }
+  await fastify.register(async (scope) => {
+    await scope.register(fastifyStatic, {
+      root: dir,
+      prefix: PORTAL_PATH,
+      wildcard: false,
+      // The headers below say how long each file may be kept.
+      cacheControl: false,
+      index: "index.html",
+      setHeaders(res, file) {
+        for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
+        // Vite names assets by their content: they never change; the page always revalidates.
+        const asset = file.includes(`${path.sep}assets${path.sep}`);
+        res.setHeader("cache-control", asset ? "public, max-age=31536000, immutable" : "no-cache");
+      },
+    });
+    // A view's URL (shared, bookmarked, reloaded) answers the page; its router shows the view.
+    scope.get(`${PORTAL_PATH}*`, async (request, reply) => {
+      // A missing asset is missing: answering it the page would hand a script HTML.
+      if (request.url.startsWith(`${PORTAL_PATH}assets/`)) return reply.code(404).send({ detail: "Not Found" });
+      reply.headers({ ...PAGE_HEADERS, "cache-control": "no-cache" });
+      return reply.sendFile("index.html");
+    });
+  });
+};
