@@ -2,6 +2,7 @@ import {
   BaseConfigSchema,
   configDefaults,
   InternalSecretConfigSchema,
+  MAX_JSON_DEPTH,
   PortSchema,
   UrlListSchema,
   UrlSchema,
@@ -21,7 +22,7 @@ export const GatewayConfigSchema = Type.Object({
   /** Largest accepted request body; larger bodies get 413. */
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   /** Most levels of nested objects and arrays in a JSON body; deeper bodies get 413. */
-  LANGOPEN_JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: 10_000, default: DEFAULT_JSON_LIMITS.maxDepth }),
+  LANGOPEN_JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: MAX_JSON_DEPTH, default: DEFAULT_JSON_LIMITS.maxDepth }),
   /** Most object keys plus array elements in a JSON body; bodies with more get 413. */
   LANGOPEN_JSON_MAX_ITEMS: Type.Integer({ minimum: 1, default: DEFAULT_JSON_LIMITS.maxItems }),
   /** Most keys in any one object of a JSON body; bodies with a larger object get 413. */

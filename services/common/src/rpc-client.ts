@@ -5,7 +5,7 @@ import { type CallOptions, Code, ConnectError, type HandlerContext, type Interce
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { bearerToken } from "./internal-credentials.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
-import { REQUEST_ID_HEADER, RPC_SESSION_MEMORY_MB, requestScopeKey } from "./rpc-server.js";
+import { REQUEST_ID_HEADER, RPC_RECURSION_LIMIT, RPC_SESSION_MEMORY_MB, requestScopeKey } from "./rpc-server.js";
 import { tracingClientInterceptor } from "./telemetry.js";
 
 /**
@@ -97,6 +97,7 @@ export function createRpcTransport(baseUrl: string, options: RpcTransportOptions
   encodeNestedMessagesWithoutCopies();
   return createGrpcTransport({
     baseUrl,
+    binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
     sessionManager: new GuardedSessionManager(
       baseUrl,
       {

@@ -141,3 +141,27 @@ describe("request ids", () => {
     expect(values.get(requestScopeKey)).toBe(callerScope);
   });
 });
+
+describe("nesting", () => {
+  it("carries JSON in Structs as deep as the public API accepts, both ways, over HTTP/2", async () => {
+    const { ThreadService } = await import("@langopen/gen/langopen/data/v1/thread_service_pb");
+    const { MAX_JSON_DEPTH } = await import("./rpc-server.js");
+    const server = await startRpcServer({
+      host: "127.0.0.1",
+      port: 0,
+      logger: pino({ level: "silent" }),
+      services: [ThreadService],
+      routes: (router) =>
+        router.service(ThreadService, {
+          updateThread: (req) => ({ thread: { threadId: req.threadId, metadata: req.metadata } }),
+        }),
+    });
+    servers.push(server);
+    const client = createClient(ThreadService, createRpcTransport(server.url));
+    let deep: Record<string, unknown> = { leaf: true };
+    // The object holding `leaf` is level 1; the metadata itself is the outermost level.
+    for (let i = 1; i < MAX_JSON_DEPTH - 1; i++) deep = { d: deep };
+    const res = await client.updateThread({ threadId: "t", metadata: { d: deep } as never });
+    expect(JSON.stringify(res.thread?.metadata)).toBe(JSON.stringify({ d: deep }));
+  });
+});

@@ -35,6 +35,20 @@ import { tracingServerInterceptor } from "./telemetry.js";
  */
 export const RPC_SESSION_MEMORY_MB = 256;
 
+/**
+ * Most JSON nesting the public API lets through (LANGOPEN_JSON_MAX_DEPTH may not exceed it).
+ * Deeper, recursive code downstream (serialising, converting, storing) nears the end of the stack.
+ */
+export const MAX_JSON_DEPTH = 500;
+
+/**
+ * Levels of nested messages the services decode (protobuf's default is 100). A JSON value in a
+ * Struct (metadata, config, context) takes two per level of the JSON: with the default, a
+ * thread's metadata nested 50 deep, which the public API accepts, failed between the gateway
+ * and the api-server as a message that could not be decoded.
+ */
+export const RPC_RECURSION_LIMIT = 2 * MAX_JSON_DEPTH + 64;
+
 // The credentials of the internal ports belong with the server that checks them.
 export * from "./internal-credentials.js";
 
@@ -248,6 +262,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const interceptors = [...serverInterceptors(logger, options.auth, options.metrics), ...(options.interceptors ?? [])];
   const handler = connectNodeAdapter({
     routes: (router) => replayRoutes(router, recorded),
+    binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
     interceptors,
     shutdownSignal: shutdown.signal,
     contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress),

@@ -4,7 +4,7 @@ import path from "node:path";
 import { createContextValues, type Transport } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifyStatic from "@fastify/static";
-import type { LanggraphHttpConfig } from "@langopen/common";
+import { type LanggraphHttpConfig, RPC_RECURSION_LIMIT } from "@langopen/common";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import type { JsonLimits } from "../../plugins/json-body.js";
 import { PORTAL_SERVICES } from "./guards.js";
@@ -80,12 +80,11 @@ export const portalPlugin: FastifyPluginAsync<PortalRoutesOptions> = async (fast
         limits: options.jsonLimits,
       }),
       readMaxBytes: options.bodyLimitBytes,
-      // Protobuf's decoders stop at 100 levels of messages by default; a JSON value in a Struct
-      // takes two per level. Room for twice the JSON depth limit, so that what the limit refuses
-      // is answered by the check of each call (InvalidArgument, naming the limit); deeper still,
-      // the decoder refuses it (Internal, as Connect answers a message it cannot decode).
-      binaryOptions: { recursionLimit: 4 * options.jsonLimits.maxDepth + 16 },
-      jsonOptions: { recursionLimit: 4 * options.jsonLimits.maxDepth + 16 },
+      // The services' decoding depth: what the JSON limits refuse is answered by the check of each
+      // call (InvalidArgument, naming the limit); deeper than the decoders go, Connect refuses
+      // the message it cannot decode (Internal).
+      binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
+      jsonOptions: { recursionLimit: RPC_RECURSION_LIMIT },
       contextValues: (request) => createContextValues().set(kFastifyRequest, request),
     });
     // A method of no portal service: Unimplemented, in Connect's shape.
