@@ -6,4 +6,4 @@ export { assertSafeBinding, type BindingChoice, isLoopbackAddress, parseHostList
 export { DEFAULT_JSON_LIMITS, type JsonLimits } from "./plugins/json-body.js";
 export { createRpcClients, type RpcClients } from "./plugins/rpc-clients.js";
 export { DEFAULT_HEARTBEAT_MS } from "./plugins/sse.js";
-export { defaultPortalDir, PORTAL_PATH, PORTAL_RPC_PREFIX } from "./routes/portal/index.js";
+export { defaultPortalDir, PORTAL_PATH, PORTAL_RPC_PREFIX, portalAppPlugin } from "./routes/portal/index.js";

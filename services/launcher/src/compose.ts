@@ -351,7 +351,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     });
     stops.push(() => app.close());
     await app.listen({ host: options.host, port: publicPort });
-    logger.info({ url }, "LangOpen is ready");
+    logger.info({ url, portal: `${url}/portal/` }, "LangOpen is ready");
     return { url, rpcUrl: api.rpc.url, runtimeUrl: runtime.url, runtimeUrls: runtime.urls, internalSecret, stop };
   } catch (err) {
     await stop();

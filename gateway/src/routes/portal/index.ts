@@ -56,11 +56,55 @@ const PAGE_HEADERS = {
   "x-frame-options": "DENY",
 };
 
+export interface PortalAppOptions {
+  /** The built app (`portal/dist`); absent or missing: its paths answer 404 saying how to build it. */
+  dir: string | undefined;
+}
+
 /**
- * The portal: its app as static files at /portal/ (any other path under it answers the app's page,
- * whose router shows the view), and the RPCs it makes at /portal/rpc, over HTTP/1.1 as browsers
- * speak Connect. Every RPC is authenticated as any request (auth plugin) and authorized per method
- * with the project's handlers (guards.ts) before it is forwarded to the api-server.
+ * The portal's app as static files at /portal/: any other path under it answers the app's page
+ * (whose router shows the view), a missing asset 404. Served by the gateway for one deployment's
+ * agents and by the control plane for the platform.
+ */
+export const portalAppPlugin: FastifyPluginAsync<PortalAppOptions> = async (fastify, options) => {
+  const dir = options.dir;
+  if (dir === undefined || !existsSync(path.join(dir, "index.html"))) {
+    const notBuilt = async (_request: unknown, reply: FastifyReply) =>
+      reply.code(404).send({ detail: "The portal is not built: run `npm run build`" });
+    fastify.get("/portal", notBuilt);
+    fastify.get(`${PORTAL_PATH}*`, notBuilt);
+    return;
+  }
+  await fastify.register(async (scope) => {
+    await scope.register(fastifyStatic, {
+      root: dir,
+      prefix: PORTAL_PATH,
+      wildcard: false,
+      // The headers below say how long each file may be kept.
+      cacheControl: false,
+      index: "index.html",
+      setHeaders(res, file) {
+        for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
+        // Vite names assets by their content: they never change; the page always revalidates.
+        const asset = file.includes(`${path.sep}assets${path.sep}`);
+        res.setHeader("cache-control", asset ? "public, max-age=31536000, immutable" : "no-cache");
+      },
+    });
+    // A view's URL (shared, bookmarked, reloaded) answers the page; its router shows the view.
+    scope.get(`${PORTAL_PATH}*`, async (request, reply) => {
+      // A missing asset is missing: answering it the page would hand a script HTML.
+      if (request.url.startsWith(`${PORTAL_PATH}assets/`)) return reply.code(404).send({ detail: "Not Found" });
+      reply.headers({ ...PAGE_HEADERS, "cache-control": "no-cache" });
+      return reply.sendFile("index.html");
+    });
+  });
+};
+
+/**
+ * The portal of one deployment: its app at /portal/ (portalAppPlugin), and the RPCs it makes at
+ * /portal/rpc, over HTTP/1.1 as browsers speak Connect. Every RPC is authenticated as any request
+ * (auth plugin) and authorized per method with the project's handlers (guards.ts) before it is
+ * forwarded to the api-server.
  */
 export const portalPlugin: FastifyPluginAsync<PortalRoutesOptions> = async (fastify, options) => {
   const disabled = (name: string) => options.http[`disable_${name}` as keyof LanggraphHttpConfig] === true;
@@ -93,35 +137,5 @@ export const portalPlugin: FastifyPluginAsync<PortalRoutesOptions> = async (fast
     );
   });
 
-  const dir = options.dir;
-  if (dir === undefined || !existsSync(path.join(dir, "index.html"))) {
-    const notBuilt = async (_request: unknown, reply: FastifyReply) =>
-      reply.code(404).send({ detail: "The portal is not built: run `npm run build`" });
-    fastify.get("/portal", notBuilt);
-    fastify.get(`${PORTAL_PATH}*`, notBuilt);
-    return;
-  }
-  await fastify.register(async (scope) => {
-    await scope.register(fastifyStatic, {
-      root: dir,
-      prefix: PORTAL_PATH,
-      wildcard: false,
-      // The headers below say how long each file may be kept.
-      cacheControl: false,
-      index: "index.html",
-      setHeaders(res, file) {
-        for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
-        // Vite names assets by their content: they never change; the page always revalidates.
-        const asset = file.includes(`${path.sep}assets${path.sep}`);
-        res.setHeader("cache-control", asset ? "public, max-age=31536000, immutable" : "no-cache");
-      },
-    });
-    // A view's URL (shared, bookmarked, reloaded) answers the page; its router shows the view.
-    scope.get(`${PORTAL_PATH}*`, async (request, reply) => {
-      // A missing asset is missing: answering it the page would hand a script HTML.
-      if (request.url.startsWith(`${PORTAL_PATH}assets/`)) return reply.code(404).send({ detail: "Not Found" });
-      reply.headers({ ...PAGE_HEADERS, "cache-control": "no-cache" });
-      return reply.sendFile("index.html");
-    });
-  });
+  await fastify.register(portalAppPlugin, { dir: options.dir });
 };

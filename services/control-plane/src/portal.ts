@@ -1,0 +1,100 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { type Logger, RPC_RECURSION_LIMIT } from "@langopen/common";
+import { PORTAL_PATH, PORTAL_RPC_PREFIX, portalAppPlugin } from "@langopen/gateway";
+import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
+import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
+import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
+import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
+import Fastify, { type FastifyBaseLogger } from "fastify";
+
+/**
+ * What the portal may call, per service: what a person does with the platform. Not the calls of
+ * data planes (VerifyApiKey, GetBundle) nor the builder's: a method missing here answers
+ * Unimplemented on the portal's port, whatever the key.
+ */
+const PORTAL_METHODS = new Map<DescService, readonly string[]>([
+  [
+    DeploymentService,
+    [
+      "createDeployment",
+      "getDeployment",
+      "listDeployments",
+      "updateDeployment",
+      "deleteDeployment",
+      "createRevision",
+      "listRevisions",
+      "getRevision",
+      "rollback",
+      "streamLogs",
+    ],
+  ],
+  [ApiKeyService, ["createApiKey", "listApiKeys", "revokeApiKey"]],
+  [SecretService, ["setSecret", "listSecrets", "unsetSecret"]],
+  [AuditService, ["listAuditEvents"]],
+]);
+
+/** A router that takes the portal's methods of the portal's services and drops every other. */
+function portalMethodsOnly(router: ConnectRouter): ConnectRouter {
+  return {
+    ...router,
+    service(service, implementation, options) {
+      const allowed = PORTAL_METHODS.get(service as DescService);
+      if (!allowed) return this;
+      const impl = implementation as Record<string, unknown>;
+      const picked = Object.fromEntries(allowed.filter((name) => impl[name] !== undefined).map((name) => [name, impl[name]]));
+      router.service(service, picked as typeof implementation, options);
+      return this;
+    },
+  };
+}
+
+export interface PortalServerOptions {
+  host: string;
+  port: number;
+  /** The built portal app (`portal/dist`); absent: its page answers 404 saying how to build it. */
+  dir: string | undefined;
+  /** Registers the control plane's services (the same implementations its RPC port serves). */
+  routes: (router: ConnectRouter) => void;
+  /** The RPC port's interceptors (metrics, tracing, request scope). */
+  interceptors: Interceptor[];
+  logger: Logger;
+}
+
+export interface PortalServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The platform's portal over HTTP/1.1 (the RPC port speaks h2c, which browsers do not): the app at
+ * /portal/ and, at /portal/rpc, the platform's services as a person uses them, with the key the
+ * portal sends (`x-api-key` or a bearer token) checked by each call as on the RPC port.
+ */
+export async function startPortalServer(options: PortalServerOptions): Promise<PortalServer> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: "portal" }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+  });
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_request, _payload, done) => done(null));
+    await scope.register(fastifyConnectPlugin, {
+      prefix: PORTAL_RPC_PREFIX,
+      routes: (router) => options.routes(portalMethodsOnly(router)),
+      interceptors: options.interceptors,
+      // Deployment settings and secrets are small; a megabyte is far above any of them.
+      readMaxBytes: 1024 * 1024,
+      binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
+      jsonOptions: { recursionLimit: RPC_RECURSION_LIMIT },
+    });
+    scope.all(`${PORTAL_RPC_PREFIX}/*`, async (request, reply) =>
+      reply.code(404).send({ code: "unimplemented", message: `${request.url} is not a portal RPC` }),
+    );
+  });
+  await app.register(portalAppPlugin, { dir: options.dir });
+  app.get("/", async (_request, reply) => reply.redirect(PORTAL_PATH));
+  const address = await app.listen({ host: options.host, port: options.port });
+  return { url: `${address}${PORTAL_PATH}`, close: () => app.close() };
+}
