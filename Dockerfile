@@ -5,7 +5,7 @@
 FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /app
 COPY . .
-RUN npm ci --no-audit --no-fund && npx tsc -b
+RUN npm ci --no-audit --no-fund && npm run build
 
 FROM node:20.20.2-bookworm-slim
 # git: the builder clones deployments' sources; tini reaps the builder's children and forwards SIGTERM.

@@ -131,6 +131,8 @@ type Container = {
   resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
   env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
   volumeMounts?: Array<{ name: string; mountPath: string }>;
+  ports?: Array<{ name?: string; containerPort: number; protocol?: string }>;
+  startupProbe?: Record<string, unknown>;
   readinessProbe?: Record<string, unknown>;
   livenessProbe?: Record<string, unknown>;
 };
@@ -149,6 +151,23 @@ type Workload = KubeManifest & {
   metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> };
   spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
 };
+type Port = { name: string; port: number; targetPort?: string | number; protocol?: string; appProtocol?: string };
+type ServiceObject = KubeManifest & { spec: { ports: Port[] } };
+type IngressObject = KubeManifest & {
+  spec: {
+    ingressClassName?: string;
+    tls?: Array<{ hosts: string[]; secretName: string }>;
+    rules: Array<{
+      host: string;
+      http: {
+        paths: Array<{ path: string; pathType: string; backend: { service: { name: string; port: { name?: string } } } }>;
+      };
+    }>;
+  };
+};
+type RouteObject = KubeManifest & {
+  spec: { rules: Array<{ matches: Array<{ path: { type: string; value: string } }>; backendRefs: unknown[] }> };
+};
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 type Selector = {
   matchLabels?: Record<string, string>;
@@ -158,7 +177,7 @@ type Policy = KubeManifest & {
   spec: {
     podSelector: Selector;
     policyTypes: string[];
-    ingress?: Array<{ from?: unknown[] }>;
+    ingress?: Array<{ from?: unknown[]; ports?: Array<{ port: number; protocol?: string }> }>;
     egress?: Array<{ to?: unknown[] }>;
   };
 };
@@ -197,7 +216,7 @@ const ci = (file: string) => path.join(CI_DIR, file);
 /** What the ci values files set, as far as the tests read it (the chart's defaults fill the rest). */
 interface CiValues {
   image?: { digest?: string };
-  controlPlane?: { adminKey?: { existingSecret?: string } };
+  controlPlane?: { adminKey?: { existingSecret?: string }; metrics?: { enabled?: boolean } };
   operator?: { watchAllNamespaces?: boolean };
   dataPlane?: {
     namespace?: string;
@@ -209,10 +228,16 @@ interface CiValues {
   redis?: { existingSecret?: string };
   dev?: { postgres?: { enabled?: boolean }; redis?: { enabled?: boolean } };
   runtimeClasses?: { create?: boolean };
-  networkPolicy?: { enabled?: boolean };
+  networkPolicy?: { enabled?: boolean; ingressController?: unknown[] };
+  ingress?: { enabled?: boolean; host?: string; tlsSecretName?: string };
   migrations?: { enabled?: boolean };
   monitoring?: { enabled?: boolean; labels?: Record<string, string> };
 }
+/** The chart's own values.yaml (what the ci values files leave unset). */
+const DEFAULTS = parse(await readFile(path.join(CHART, "values.yaml"), "utf8")) as {
+  networkPolicy: { ingressController: unknown[] };
+  ingress: { portalAnnotations: Record<string, string> };
+};
 /** Each ci values file's rendering, and its values. */
 const rendered = new Map<string, { objects: KubeManifest[]; values: CiValues }>();
 let skipReason = "";
@@ -302,6 +327,12 @@ describe("charts/langopen", () => {
     const sandbox = await template([minimal, await valuesFile("sandbox.json", { dataPlane: { sandbox: "firecracker" } })]);
     expect(sandbox.outcome.code).not.toBe(0);
     expect(sandbox.outcome.stderr).toMatch(/\/dataPlane\/sandbox.*value must be one of 'gvisor', 'kata', 'none'/);
+    // The metrics port is neither the RPC port nor the portal's.
+    for (const port of [8130, 8131]) {
+      const clash = await template([minimal, await valuesFile(`metrics-${port}.json`, { controlPlane: { metrics: { port } } })]);
+      expect(clash.outcome.code, `metrics on ${port}`).not.toBe(0);
+      expect(clash.outcome.stderr).toMatch(/\/controlPlane\/metrics\/port/);
+    }
     const latest = await template([minimal, await valuesFile("latest.json", { image: { tag: "latest" } })]);
     expect(latest.outcome.stderr).toMatch(/\/image\/tag/);
     // The chart's defaults alone: the secrets key is required, and a Postgres.
@@ -438,6 +469,35 @@ describe("charts/langopen", () => {
     }
   });
 
+  it("lets the ingress controller or Gateway reach the portal's port, and nobody else (when networkPolicy.enabled)", async () => {
+    const opens8131 = (p: Policy) => (p.spec.ingress ?? []).filter((rule) => (rule.ports ?? []).some((x) => x.port === 8131));
+    for (const [file, { objects, values }] of rendered) {
+      if (values.networkPolicy?.enabled === false) continue;
+      const peers = values.networkPolicy?.ingressController ?? DEFAULTS.networkPolicy.ingressController;
+      const policy = named<Policy>(objects, "NetworkPolicy", fullName("control-plane"));
+      // Every rule names its ports: none lets its peers reach the portal by naming no port.
+      for (const rule of policy.spec.ingress ?? []) expect(rule.ports?.length, file).toBeGreaterThan(0);
+      // The portal: the peers that reach the RPC port from outside, on 8131 alone.
+      expect(opens8131(policy), file).toEqual([{ from: peers, ports: [{ port: 8131, protocol: "TCP" }] }]);
+      const rpc = (policy.spec.ingress ?? []).find((rule) => rule.ports?.some((x) => x.port === 8130));
+      expect(rpc?.from, file).toEqual(expect.arrayContaining(peers));
+      expect(rpc?.ports, file).toEqual([{ port: 8130, protocol: "TCP" }]);
+      // No other policy of the release opens it.
+      for (const p of ofKind<Policy>(objects, "NetworkPolicy"))
+        if (p !== policy) expect(opens8131(p), `${file}: ${p.metadata?.name}`).toEqual([]);
+    }
+    expect(rendered.get("gateway-monitoring-values.yaml")?.values.networkPolicy?.ingressController?.length).toBeGreaterThan(0);
+    // No ingress controller named: the portal's port opens to nobody (an empty peer list would open it to all).
+    const closed = await template([
+      ci("minimal-values.yaml"),
+      await valuesFile("no-ingress-controller.json", { networkPolicy: { ingressController: [] } }),
+    ]);
+    expect(closed.outcome.code, closed.outcome.stderr).toBe(0);
+    const policy = named<Policy>(closed.objects, "NetworkPolicy", fullName("control-plane"));
+    expect(opens8131(policy)).toEqual([]);
+    expect(policy.spec.ingress?.find((rule) => rule.ports?.some((x) => x.port === 8130))?.from?.length).toBe(2);
+  });
+
   it("grants RBAC by name: no wildcards, no Secret writes by the operator, a ClusterRole only to watch every namespace", () => {
     for (const [file, { objects, values }] of rendered) {
       const roles = objects.filter((o) => o.kind === "Role" || o.kind === "ClusterRole") as Array<
@@ -526,6 +586,7 @@ describe("charts/langopen", () => {
         LANGOPEN_PLATFORM_DIR: "/var/lib/langopen",
         CONTROL_HOST: "0.0.0.0",
         CONTROL_PORT: "8130",
+        PORTAL_PORT: "8131",
         NPM_CACHE: "/var/cache/npm",
       });
       expect(env.LANGOPEN_SECRETS_KEY).toEqual({ secretKeyRef: { name: "langopen-secrets-key", key: "secrets-key" } });
@@ -640,9 +701,30 @@ describe("charts/langopen", () => {
     }
   });
 
+  it("serves the portal on its own port: PORTAL_PORT, the container's port and the Service's (HTTP/1.1)", () => {
+    for (const [file, { objects, values }] of rendered) {
+      const metrics =
+        values.controlPlane?.metrics?.enabled === false ? [] : [{ name: "metrics", containerPort: 8133, protocol: "TCP" }];
+      const [container] = named<Workload>(objects, "Deployment", fullName("control-plane")).spec.template.spec.containers;
+      expect(envOf(container as Container), file).toMatchObject({ CONTROL_PORT: "8130", PORTAL_PORT: "8131" });
+      expect(container?.ports, file).toEqual([
+        { name: "grpc", containerPort: 8130, protocol: "TCP" },
+        { name: "portal", containerPort: 8131, protocol: "TCP" },
+        ...metrics,
+      ]);
+      const service = named<ServiceObject>(objects, "Service", fullName("control-plane"));
+      expect(service.spec.ports.slice(0, 2), file).toEqual([
+        { name: "grpc", port: 8130, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
+        { name: "portal", port: 8131, targetPort: "portal", protocol: "TCP", appProtocol: "http" },
+      ]);
+    }
+  });
+
   it("probes the control plane over grpc.health.v1 and the operator over HTTP", () => {
     const objects = rendered.get("minimal-values.yaml")?.objects ?? [];
     const [controlPlane] = named<Workload>(objects, "Deployment", fullName("control-plane")).spec.template.spec.containers;
+    // The portal is the same process: the gRPC probes answer for it (its page answers 404 in an image without it).
+    expect(controlPlane?.startupProbe).toMatchObject({ grpc: { port: 8130 } });
     expect(controlPlane?.readinessProbe).toMatchObject({ grpc: { port: 8130 } });
     expect(controlPlane?.livenessProbe).toMatchObject({ grpc: { port: 8130 } });
     const [operator] = named<Workload>(objects, "Deployment", fullName("operator")).spec.template.spec.containers;
@@ -663,21 +745,64 @@ describe("charts/langopen", () => {
       ["dev-deps-values.yaml", "minimal-values.yaml", "no-sandbox-no-netpol-values.yaml"].map(notes),
     );
     expect(dev).toContain("WARNING: NOT FOR PRODUCTION. This release runs a throwaway Postgres and Redis");
+    // How to open the portal: through a port-forward, and through the route when there is one.
+    for (const text of [dev, minimal, bare]) {
+      expect(text).toContain(
+        `kubectl -n ${NAMESPACE} port-forward svc/${fullName("control-plane")} 8131:8131\n  then open http://127.0.0.1:8131/portal/`,
+      );
+      expect(text).toContain("sign in with a platform API key");
+    }
+    expect(minimal).not.toContain("/portal/\nor, from this machine");
+    expect(await notes("hpa-kata-ingress-values.yaml")).toContain("https://langopen.example.com/portal/\nor, from this machine:");
+    expect(await notes("gateway-monitoring-values.yaml")).toContain("https://langopen.example.com/portal/");
     expect(minimal).not.toContain("WARNING");
     expect(bare).toContain("WARNING: dataPlane.sandbox=none");
     expect(bare).toContain("WARNING: networkPolicy.enabled=false");
   });
 
-  it("routes the control plane over HTTP/2 through an Ingress or a Gateway API HTTPRoute", () => {
+  it("routes the control plane over HTTP/2, and /portal to the portal's port, through an Ingress or a Gateway API HTTPRoute", () => {
     const service = named(rendered.get("minimal-values.yaml")?.objects ?? [], "Service", fullName("control-plane"));
     expect(JSON.stringify(service)).toContain('"appProtocol":"kubernetes.io/h2c"');
-    const ingress = named(rendered.get("hpa-kata-ingress-values.yaml")?.objects ?? [], "Ingress", fullName("control-plane"));
-    expect(ingress.metadata?.annotations).toEqual({ "nginx.ingress.kubernetes.io/backend-protocol": "GRPC" });
-    const route = named<KubeManifest & { spec: { rules: Array<{ backendRefs: unknown[] }> } }>(
+    for (const [file, { objects, values }] of rendered) {
+      const ingresses = ofKind<IngressObject>(objects, "Ingress");
+      if (!values.ingress?.enabled) {
+        expect(ingresses, file).toEqual([]);
+        continue;
+      }
+      expect(ingresses.map((i) => i.metadata?.name).sort(), file).toEqual([fullName("control-plane"), fullName("portal")]);
+      const backend = (name: string) => ({ service: { name: fullName("control-plane"), port: { name } } });
+      const tls = values.ingress.tlsSecretName
+        ? [{ hosts: [values.ingress.host], secretName: values.ingress.tlsSecretName }]
+        : undefined;
+      // The RPCs: everything but /portal, over gRPC (the GRPC backend-protocol applies to its whole Ingress).
+      const rpc = named<IngressObject>(objects, "Ingress", fullName("control-plane"));
+      expect(rpc.metadata?.annotations).toEqual({ "nginx.ingress.kubernetes.io/backend-protocol": "GRPC" });
+      expect(rpc.spec.rules).toEqual([
+        { host: values.ingress.host, http: { paths: [{ path: "/", pathType: "Prefix", backend: backend("grpc") }] } },
+      ]);
+      // The portal: the same host, class and certificate, /portal to its port, unbuffered (log follows).
+      const portal = named<IngressObject>(objects, "Ingress", fullName("portal"));
+      expect(portal.metadata?.annotations).toEqual(DEFAULTS.ingress.portalAnnotations);
+      expect(portal.metadata?.annotations).not.toHaveProperty("nginx.ingress.kubernetes.io/backend-protocol");
+      expect(portal.metadata?.annotations).toMatchObject({ "nginx.ingress.kubernetes.io/proxy-buffering": "off" });
+      expect(portal.spec.rules).toEqual([
+        { host: values.ingress.host, http: { paths: [{ path: "/portal", pathType: "Prefix", backend: backend("portal") }] } },
+      ]);
+      expect(portal.spec.ingressClassName).toBe(rpc.spec.ingressClassName);
+      expect(portal.spec.tls).toEqual(tls);
+      expect(rpc.spec.tls).toEqual(tls);
+    }
+    expect(rendered.get("hpa-kata-ingress-values.yaml")?.values.ingress?.enabled).toBe(true);
+    const route = named<RouteObject>(
       rendered.get("gateway-monitoring-values.yaml")?.objects ?? [],
       "HTTPRoute",
       fullName("control-plane"),
     );
-    expect(route.spec.rules[0]?.backendRefs).toEqual([{ name: fullName("control-plane"), port: 8130 }]);
+    const to = (prefix: string) => route.spec.rules.find((r) => r.matches.some((m) => m.path.value === prefix));
+    expect(route.spec.rules.length).toBe(2);
+    expect(to("/")?.matches).toEqual([{ path: { type: "PathPrefix", value: "/" } }]);
+    expect(to("/")?.backendRefs).toEqual([{ name: fullName("control-plane"), port: 8130 }]);
+    expect(to("/portal")?.matches).toEqual([{ path: { type: "PathPrefix", value: "/portal" } }]);
+    expect(to("/portal")?.backendRefs).toEqual([{ name: fullName("control-plane"), port: 8131 }]);
   });
 });
