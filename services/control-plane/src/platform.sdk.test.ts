@@ -613,6 +613,7 @@ describe("the platform's portal", () => {
     const page = await fetch(`${origin}/portal/deployments`);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await (await fetch(`${origin}/portal/config.json`)).json()).toEqual({ mode: "platform" });
     const root = await fetch(`${origin}/`, { redirect: "manual" });
     expect(root.status).toBe(302);
     expect(root.headers.get("location")).toBe("/portal/");

@@ -93,7 +93,7 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
       reply.code(404).send({ code: "unimplemented", message: `${request.url} is not a portal RPC` }),
     );
   });
-  await app.register(portalAppPlugin, { dir: options.dir });
+  await app.register(portalAppPlugin, { dir: options.dir, mode: "platform" });
   app.get("/", async (_request, reply) => reply.redirect(PORTAL_PATH));
   const address = await app.listen({ host: options.host, port: options.port });
   return { url: `${address}${PORTAL_PATH}`, close: () => app.close() };

@@ -35,14 +35,15 @@ export function defaultPortalDir(): string | undefined {
 }
 
 /**
- * The portal's page may load only what this server serves; nothing may frame it. Inline styles are
- * allowed for the graph view, which positions its nodes with them.
+ * The portal's page may load only what this server serves, and nothing may frame it. No inline
+ * script or style: the graph view positions its nodes through the DOM's style properties, which
+ * the policy does not restrict.
  */
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
+  "style-src 'self'",
+  "img-src 'self'",
   "connect-src 'self'",
   "frame-ancestors 'none'",
   "base-uri 'none'",
@@ -59,45 +60,56 @@ const PAGE_HEADERS = {
 export interface PortalAppOptions {
   /** The built app (`portal/dist`); absent or missing: its paths answer 404 saying how to build it. */
   dir: string | undefined;
+  /** What the app shows: one deployment's agents, or the platform's deployments (its /portal/config.json). */
+  mode: "deployment" | "platform";
 }
 
 /**
  * The portal's app as static files at /portal/: any other path under it answers the app's page
  * (whose router shows the view), a missing asset 404. Served by the gateway for one deployment's
- * agents and by the control plane for the platform.
+ * agents and by the control plane for the platform; `/portal/config.json` tells the app which.
  */
 export const portalAppPlugin: FastifyPluginAsync<PortalAppOptions> = async (fastify, options) => {
   const dir = options.dir;
-  if (dir === undefined || !existsSync(path.join(dir, "index.html"))) {
-    const notBuilt = async (_request: unknown, reply: FastifyReply) =>
-      reply.code(404).send({ detail: "The portal is not built: run `npm run build`" });
-    fastify.get("/portal", notBuilt);
-    fastify.get(`${PORTAL_PATH}*`, notBuilt);
-    return;
-  }
-  await fastify.register(async (scope) => {
-    await scope.register(fastifyStatic, {
-      root: dir,
-      prefix: PORTAL_PATH,
-      wildcard: false,
-      // The headers below say how long each file may be kept.
-      cacheControl: false,
-      index: "index.html",
-      setHeaders(res, file) {
-        for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
-        // Vite names assets by their content: they never change; the page always revalidates.
-        const asset = file.includes(`${path.sep}assets${path.sep}`);
-        res.setHeader("cache-control", asset ? "public, max-age=31536000, immutable" : "no-cache");
-      },
-    });
-    // A view's URL (shared, bookmarked, reloaded) answers the page; its router shows the view.
-    scope.get(`${PORTAL_PATH}*`, async (request, reply) => {
-      // A missing asset is missing: answering it the page would hand a script HTML.
-      if (request.url.startsWith(`${PORTAL_PATH}assets/`)) return reply.code(404).send({ detail: "Not Found" });
-      reply.headers({ ...PAGE_HEADERS, "cache-control": "no-cache" });
-      return reply.sendFile("index.html");
-    });
-  });
+  const config = { mode: options.mode };
+  await fastify.register(
+    async (scope) => {
+      scope.get("/config.json", async (_request, reply) => reply.header("cache-control", "no-cache").send(config));
+      if (dir === undefined || !existsSync(path.join(dir, "index.html"))) {
+        const notBuilt = async (_request: unknown, reply: FastifyReply) =>
+          reply.code(404).send({ detail: "The portal is not built: run `npm run build`" });
+        scope.get("/", notBuilt);
+        scope.get("/*", notBuilt);
+        return;
+      }
+      await scope.register(fastifyStatic, {
+        root: dir,
+        prefix: "/",
+        // Files are looked up when asked for, so a rebuild is served without a restart.
+        wildcard: true,
+        // The headers below say how long each file may be kept.
+        cacheControl: false,
+        index: "index.html",
+        setHeaders(res, file) {
+          for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
+          // Vite names assets by their content: they never change; the page always revalidates.
+          const asset = file.includes(`${path.sep}assets${path.sep}`);
+          res.setHeader("cache-control", asset ? "public, max-age=31536000, immutable" : "no-cache");
+        },
+      });
+      // A view's URL (shared, bookmarked, reloaded) answers the page; its router shows the view.
+      scope.setNotFoundHandler(async (request, reply) => {
+        // A missing asset is missing (answering it the page would hand a script HTML); so is any non-GET.
+        const method = request.method === "GET" || request.method === "HEAD";
+        if (!method || request.url.startsWith(`${PORTAL_PATH}assets/`)) {
+          return reply.code(404).send({ detail: "Not Found" });
+        }
+        reply.headers({ ...PAGE_HEADERS, "cache-control": "no-cache" });
+        return reply.sendFile("index.html");
+      });
+    },
+    { prefix: "/portal" },
+  );
 };
 
 /**
@@ -137,5 +149,5 @@ export const portalPlugin: FastifyPluginAsync<PortalRoutesOptions> = async (fast
     );
   });
 
-  await fastify.register(portalAppPlugin, { dir: options.dir });
+  await fastify.register(portalAppPlugin, { dir: options.dir, mode: "deployment" });
 };

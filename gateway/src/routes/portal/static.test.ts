@@ -39,6 +39,7 @@ describe("the portal's files", () => {
       expect(res.headers["content-type"]).toMatch(/^text\/html/);
       expect(res.headers["content-security-policy"]).toContain("default-src 'self'");
       expect(res.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+      expect(res.headers["content-security-policy"]).not.toContain("unsafe-inline");
       expect(res.headers["cache-control"]).toBe("no-cache");
       expect(res.body).toContain("/portal/assets/app-1a2b.js");
     }
@@ -57,6 +58,19 @@ describe("the portal's files", () => {
     expect(asset.headers["content-type"]).toMatch(/javascript/);
     expect(asset.headers["cache-control"]).toContain("immutable");
     expect((await app.inject({ url: "/portal/assets/gone-0000.js" })).statusCode).toBe(404);
+  });
+
+  it("serves what a rebuild adds without a restart", async () => {
+    writeFileSync(path.join(dir, "assets", "app-3c4d.js"), "console.log('rebuilt')");
+    const res = await app.inject({ url: "/portal/assets/app-3c4d.js" });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain("rebuilt");
+  });
+
+  it("tells the app it serves one deployment's agents", async () => {
+    const res = await app.inject({ url: "/portal/config.json" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ mode: "deployment" });
   });
 
   it("does not serve files outside its folder", async () => {
