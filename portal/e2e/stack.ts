@@ -1,0 +1,19 @@
+// The server the portal's browser tests open: the launcher (what `npm start` runs) on its own
+// database of the harness's Postgres and Redis, serving the test graphs (echo, steps, slow,
+// interrupt, parent, chat, blocking) and the built portal at /portal/.
+import { startTestStack, TEST_GRAPHS, type TestStack } from "../../services/launcher/src/test-fixtures/stack.js";
+
+export interface PortalStack {
+  stack: TestStack;
+  /** The portal's root, e.g. http://127.0.0.1:PORT/portal/ */
+  portalUrl: string;
+  stop(): Promise<void>;
+}
+
+/** The test graphs served with the portal; `apiKeys` (`name=key,...`) turns sign-in on. */
+export async function startPortalStack(options: { apiKeys?: string; configPath?: string } = {}): Promise<PortalStack> {
+  const stack = await startTestStack(options.configPath ?? TEST_GRAPHS, {
+    launcher: options.apiKeys ? { apiKeys: options.apiKeys } : {},
+  });
+  return { stack, portalUrl: `${stack.url}/portal/`, stop: () => stack.stop() };
+}
