@@ -3,6 +3,7 @@
 // authorized by the project's handlers and filtered as the REST routes are, and bad input is
 // refused before anything is written.
 import { fileURLToPath } from "node:url";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Client } from "@langchain/langgraph-sdk";
@@ -38,25 +39,11 @@ function transportAs(token?: string, binary = true) {
   });
 }
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  for (let v = n; ; v = Math.floor(v / 128)) {
-    if (v < 128) {
-      out.push(v);
-      return out;
-    }
-    out.push((v % 128) | 0x80);
-  }
-}
-const concat = (...parts: (number[] | Uint8Array)[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
+/** A field of length-delimited bytes, as protobuf encodes it. */
+const field = (no: number, bytes: Uint8Array): Uint8Array =>
+  new BinaryWriter().tag(no, WireType.LengthDelimited).bytes(bytes).finish();
+/** A Struct with one field "d" (its map entry: key 1, value 2). */
+const structOfD = (value: Uint8Array): Uint8Array => field(1, Buffer.concat([field(1, Buffer.from("d")), field(2, value)]));
 
 const threadsAs = (token?: string) => createClient(ThreadService, transportAs(token));
 const runsAs = (token?: string) => createClient(RunService, transportAs(token));
@@ -177,17 +164,10 @@ describe("portal RPCs", () => {
     expect((await alice.countThreads({})).count).toBe(before);
 
     // 5 000 levels of Struct in binary, well under the byte limit: refused by the decoder, and the server answers on.
-    const level = (inner: Uint8Array): Uint8Array => {
-      // Value{struct_value: Struct{fields: {"d": inner}}}: each level a map entry inside a Struct inside a Value.
-      const entry = concat([0x0a, 0x01, 0x64, 0x12], varint(inner.length), inner);
-      const struct = concat([0x0a], varint(entry.length), entry);
-      return concat([0x2a], varint(struct.length), struct);
-    };
-    let value: Uint8Array = new Uint8Array([0x20, 0x01]); // Value{bool_value: true}
-    for (let i = 0; i < 5_000; i++) value = level(value);
-    const metadataEntry = concat([0x0a, 0x01, 0x64, 0x12], varint(value.length), value);
-    const metadata = concat([0x0a], varint(metadataEntry.length), metadataEntry);
-    const body = concat([0x12], varint(metadata.length), metadata); // CreateThreadRequest{metadata}
+    // Value{struct_value (5): Struct{d: inner}}, 5 000 times over Value{bool_value: true}.
+    let value: Uint8Array = new BinaryWriter().tag(4, WireType.Varint).bool(true).finish();
+    for (let i = 0; i < 5_000; i++) value = field(5, structOfD(value));
+    const body = field(2, structOfD(value)); // CreateThreadRequest{metadata (2): {d: value}}
     const res = await fetch(`${stack.url}/portal/rpc/langopen.data.v1.ThreadService/CreateThread`, {
       method: "POST",
       headers: { "content-type": "application/proto", authorization: "Bearer token-alice" },
