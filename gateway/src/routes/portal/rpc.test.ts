@@ -1,0 +1,72 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createLogger } from "@langopen/common";
+import { RunSchema } from "@langopen/gen/langopen/data/v1/run_pb";
+import type { CreateRunRequest } from "@langopen/gen/langopen/data/v1/run_service_pb";
+import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
+import { type PutItemRequest, StoreService } from "@langopen/gen/langopen/data/v1/store_service_pb";
+import type { FastifyInstance } from "fastify";
+import { afterEach, describe, expect, it } from "vitest";
+import { buildApp, type GatewayDeps } from "../../app.js";
+
+// What the portal's forwarder hands the api-server (a stand-in that records it, as the route
+// tests' stand-in does): the fields the public API cannot set are cleared, switched-off parts
+// of the API are not reachable.
+
+const logger = createLogger({ service: "portal-rpc-test", level: "silent" });
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function start(http: GatewayDeps["http"] = {}) {
+  const runs: CreateRunRequest[] = [];
+  const puts: PutItemRequest[] = [];
+  const transport = createRouterTransport((router) => {
+    router.service(RunService, {
+      createRun(req) {
+        runs.push(req);
+        return { run: create(RunSchema, { runId: "r", threadId: req.threadId }) };
+      },
+    });
+    router.service(StoreService, {
+      putItem(req) {
+        puts.push(req);
+        return {};
+      },
+    });
+  });
+  app = await buildApp({ logger, transport, http });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  const browser = createConnectTransport({ baseUrl: `${url}/portal/rpc`, httpVersion: "1.1" });
+  return { runs, puts, runsClient: createClient(RunService, browser), store: createClient(StoreService, browser) };
+}
+
+describe("the portal's forwarder", () => {
+  it("clears what only the server sets: a run's trace parent, a store write's fence", async () => {
+    const { runs, puts, runsClient, store } = await start();
+    await runsClient.createRun({
+      threadId: "t",
+      spec: { assistantId: "a", traceParent: "00-forged-01", webhook: "https://example.com/hook" },
+    });
+    expect(runs[0]?.spec?.traceParent).toBe("");
+    expect(runs[0]?.spec?.webhook).toBe("https://example.com/hook");
+    await store.putItem({
+      namespace: ["n"],
+      key: "k",
+      valueJson: new TextEncoder().encode("{}"),
+      fence: { runId: "r", epoch: 1n },
+    });
+    expect(puts[0]?.fence).toBeUndefined();
+  });
+
+  it("drops webhooks when http.disable_webhooks is set, and serves no switched-off part of the API", async () => {
+    const { runs, runsClient, store } = await start({ disable_webhooks: true, disable_store: true });
+    await runsClient.createRun({ threadId: "t", spec: { assistantId: "a", webhook: "https://example.com/hook" } });
+    expect(runs[0]?.spec?.webhook).toBe("");
+    const err = await store.putItem({ namespace: ["n"], key: "k" }).catch((e) => ConnectError.from(e));
+    expect((err as ConnectError).code).toBe(Code.Unimplemented);
+  });
+});
