@@ -204,6 +204,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     bodyLimitBytes,
     jsonLimits: app.jsonBodyLimits,
     http,
+    oidc: deps.auth?.oidc?.settings,
   });
   // Last, and as a catch-all: the API's own routes always win over the project's.
   if ((http.app || deps.ui) && deps.httpAppTransport) {

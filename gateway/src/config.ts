@@ -4,10 +4,12 @@ import {
   InternalSecretConfigSchema,
   MAX_JSON_DEPTH,
   PortSchema,
+  StartupError,
   UrlListSchema,
   UrlSchema,
 } from "@langopen/common";
 import { type Static, Type } from "typebox";
+import type { OidcSettings } from "./auth/oidc.js";
 import { DEFAULT_JSON_LIMITS } from "./plugins/json-body.js";
 
 /** Environment of the gateway process, read once by main.ts (or by a launcher that embeds the gateway). */
@@ -57,6 +59,17 @@ export const GatewayConfigSchema = Type.Object({
   LANGOPEN_ALLOWED_HOSTS: Type.Optional(Type.String()),
   /** Serve without authentication on a non-loopback HOST: without it the server refuses to start. */
   LANGOPEN_ALLOW_UNAUTHENTICATED: Type.Boolean({ default: false }),
+  /**
+   * An OpenID Connect provider whose users may sign in (the portal: authorization code with PKCE):
+   * its issuer URL; with LANGOPEN_OIDC_CLIENT_ID. Its tokens are accepted as `Authorization: Bearer`.
+   */
+  LANGOPEN_OIDC_ISSUER: Type.Optional(UrlSchema(["http", "https"])),
+  /** The client the portal signs in as at that provider (a public client: no secret). */
+  LANGOPEN_OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  /** The audience tokens must name; absent: the client id (the ID tokens the portal holds). */
+  LANGOPEN_OIDC_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  /** A claim of the token holding the user's permissions (an array of strings). */
+  LANGOPEN_OIDC_PERMISSIONS_CLAIM: Type.Optional(Type.String({ minLength: 1 })),
   /** The built portal app served at /portal/; absent: the workspace's `portal/dist`, when there is one. */
   LANGOPEN_PORTAL_DIR: Type.Optional(Type.String({ minLength: 1 })),
   /** Where clients reach this server (e.g. https://agents.example.com), for the URLs it hands out (A2A cards). */
@@ -67,3 +80,23 @@ export type GatewayConfig = Static<typeof GatewayConfigSchema>;
 
 /** The defaults declared above, for callers that pass options in code (the launcher, tests). */
 export const GATEWAY_DEFAULTS = configDefaults(GatewayConfigSchema);
+
+/** The OIDC settings of a gateway's (or a launcher's) environment; both the issuer and the client, or neither. */
+export function oidcSettingsOf(config: {
+  LANGOPEN_OIDC_ISSUER?: string;
+  LANGOPEN_OIDC_CLIENT_ID?: string;
+  LANGOPEN_OIDC_AUDIENCE?: string;
+  LANGOPEN_OIDC_PERMISSIONS_CLAIM?: string;
+}): OidcSettings | undefined {
+  const { LANGOPEN_OIDC_ISSUER: issuer, LANGOPEN_OIDC_CLIENT_ID: clientId } = config;
+  if ((issuer === undefined) !== (clientId === undefined)) {
+    throw new StartupError("LANGOPEN_OIDC_ISSUER and LANGOPEN_OIDC_CLIENT_ID go together: set both or neither");
+  }
+  if (issuer === undefined || clientId === undefined) return undefined;
+  return {
+    issuer,
+    clientId,
+    audience: config.LANGOPEN_OIDC_AUDIENCE,
+    permissionsClaim: config.LANGOPEN_OIDC_PERMISSIONS_CLAIM,
+  };
+}

@@ -16,6 +16,7 @@ import {
   urlList,
 } from "@langopen/common";
 import { buildApp } from "./app.js";
+import { oidcSettingsOf } from "./config.js";
 import { authConfigured, loadAuth } from "./auth/index.js";
 import { type GatewayConfig, GatewayConfigSchema } from "./config.js";
 import { assertSafeBinding, parseHostList } from "./plugins/host-check.js";
@@ -65,9 +66,16 @@ const transport = createReplicatedTransport(urlList(config.API_SERVER_URL), { to
 const runtimeCallerToken = internalSecret && runtimeCallerTokenOf(internalSecret);
 if ((config.LANGOPEN_CONTROL_URL === undefined) !== (config.LANGOPEN_DEPLOYMENT_ID === undefined))
   refuseToStart(new StartupError("LANGOPEN_CONTROL_URL and LANGOPEN_DEPLOYMENT_ID go together: set both or neither"));
+let oidc: ReturnType<typeof oidcSettingsOf>;
+try {
+  oidc = oidcSettingsOf(config);
+} catch (err) {
+  refuseToStart(err);
+}
 const auth = await loadAuth({
   apiKeys: config.LANGOPEN_API_KEYS,
   apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
+  oidc,
   controlPlane:
     config.LANGOPEN_CONTROL_URL && config.LANGOPEN_DEPLOYMENT_ID
       ? { transport: createRpcTransport(config.LANGOPEN_CONTROL_URL), deploymentId: config.LANGOPEN_DEPLOYMENT_ID }

@@ -6,10 +6,12 @@ import type { AuthOptions } from "../plugins/auth.js";
 import { parseApiKeys, staticApiKeys } from "./api-keys.js";
 import { controlPlaneApiKeys } from "./control-plane-keys.js";
 import { CustomAuth } from "./custom-auth.js";
+import { createOidcVerifier, type OidcSettings } from "./oidc.js";
 
 export { type ApiKeyPrincipal, type ApiKeyVerifier, parseApiKeys, staticApiKeys } from "./api-keys.js";
 export { controlPlaneApiKeys } from "./control-plane-keys.js";
 export { AuthRejected, CustomAuth } from "./custom-auth.js";
+export { createOidcVerifier, type OidcSettings, type OidcVerifier } from "./oidc.js";
 
 export interface AuthSources {
   /** `LANGOPEN_API_KEYS`: `name=key` entries (or `name=sha256:<hex>`), comma-separated. */
@@ -28,6 +30,8 @@ export interface AuthSources {
    * start in any order); told of each wait. After it, the gateway refuses to start.
    */
   runtimeWait?: { ms: number; onWaiting?: (err: ConnectError) => void };
+  /** Sign-in with an OpenID Connect provider (LANGOPEN_OIDC_*): its tokens are accepted as bearer tokens. */
+  oidc?: OidcSettings;
 }
 
 /** Calls until the peer answers, while it is unavailable (not yet listening), up to `waitMs`. */
@@ -67,6 +71,7 @@ export async function loadAuth(sources: AuthSources): Promise<AuthOptions> {
       : keys.length > 0
         ? staticApiKeys(keys)
         : undefined,
+    oidc: sources.oidc ? createOidcVerifier(sources.oidc) : undefined,
     customAuth: sources.runtime
       ? await whenUp(() => CustomAuth.connect(sources.runtime as Transport), sources.runtimeWait)
       : undefined,
@@ -74,4 +79,5 @@ export async function loadAuth(sources: AuthSources): Promise<AuthOptions> {
 }
 
 /** Whether anything stands between a client and the API. */
-export const authConfigured = (auth: AuthOptions): boolean => auth.apiKeys !== undefined || auth.customAuth !== undefined;
+export const authConfigured = (auth: AuthOptions): boolean =>
+  auth.apiKeys !== undefined || auth.oidc !== undefined || auth.customAuth !== undefined;

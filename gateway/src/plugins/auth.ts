@@ -7,6 +7,7 @@ import type { ApiKeyVerifier } from "../auth/api-keys.js";
 import { type CustomAuth, isAuthRejected } from "../auth/custom-auth.js";
 import { type AuthResource, guardOf, type RouteGuard } from "../auth/events.js";
 import { filterConditions, UnsupportedFilterError } from "../auth/filter.js";
+import { OidcUnavailableError, type OidcVerifier } from "../auth/oidc.js";
 
 /** One authorized event: the value as the handler left it, and the caller header its calls carry. */
 export interface AuthorizedCall {
@@ -14,9 +15,11 @@ export interface AuthorizedCall {
   callerHeader: string | undefined;
 }
 
-/** Who may call the API: keys, the project's custom auth, both, or neither (everyone). */
+/** Who may call the API: keys, OIDC tokens, the project's custom auth, any of them, or none (everyone). */
 export interface AuthOptions {
   apiKeys?: ApiKeyVerifier;
+  /** Bearer tokens of an OpenID Connect provider (the portal's sign-in), beside or instead of keys. */
+  oidc?: OidcVerifier;
   customAuth?: CustomAuth;
 }
 
@@ -70,6 +73,7 @@ function connectCodeOf(status: number): string {
   if (status === 403) return "permission_denied";
   if (status === 404) return "not_found";
   if (status === 429) return "resource_exhausted";
+  if (status === 503) return "unavailable";
   return status >= 500 ? "internal" : "invalid_argument";
 }
 
@@ -91,7 +95,7 @@ function refuse(reply: FastifyReply, status: number, detail: string, headers: Re
  * from the table is refused: forgetting to list one cannot leave it open.
  */
 export const authPlugin = fp<AuthOptions>(
-  async (fastify, { apiKeys, customAuth }) => {
+  async (fastify, { apiKeys, oidc, customAuth }) => {
     // Routes registered without a guard: refused when auth is on; listed so a test can insist on none.
     const unguarded: string[] = [];
     fastify.decorate("unguardedRoutes", unguarded);
@@ -118,7 +122,11 @@ export const authPlugin = fp<AuthOptions>(
       this.callerHeader = authorized.callerHeader;
       return authorized.value;
     });
-    if (!apiKeys && !customAuth) return;
+    if (!apiKeys && !oidc && !customAuth) return;
+    const credentialsWanted = [apiKeys && "an API key (x-api-key)", oidc && "an OIDC token (Authorization: Bearer)"]
+      .filter(Boolean)
+      .join(" or ");
+    const challenge = [apiKeys && "ApiKey", oidc && `Bearer realm="${oidc.settings.issuer}"`].filter(Boolean).join(", ");
 
     fastify.addHook("onRequest", async (request, reply) => {
       // A route may carry its own guard (custom routes: open or authenticated as langgraph.json says).
@@ -133,11 +141,17 @@ export const authPlugin = fp<AuthOptions>(
       }
       try {
         let user: AuthUser | undefined;
-        if (apiKeys) {
+        if (apiKeys || oidc) {
           const presented = request.headers["x-api-key"];
-          const principal = typeof presented === "string" && presented !== "" ? await apiKeys.verify(presented) : undefined;
-          if (!principal) return refuse(reply, 401, "Missing or invalid API key", { "www-authenticate": "ApiKey" });
-          user = keyUser(principal.name);
+          const principal =
+            apiKeys && typeof presented === "string" && presented !== "" ? await apiKeys.verify(presented) : undefined;
+          if (principal) user = keyUser(principal.name);
+          const bearer = oidc && !principal ? /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? "")?.[1] : undefined;
+          if (oidc && bearer) user = await oidc.verify(bearer);
+          if (!user) {
+            const detail = oidc ? `Missing or invalid credentials: send ${credentialsWanted}` : "Missing or invalid API key";
+            return refuse(reply, 401, detail, { "www-authenticate": challenge });
+          }
         }
         if (customAuth?.authenticates) {
           user = await customAuth.authenticate(
@@ -156,6 +170,10 @@ export const authPlugin = fp<AuthOptions>(
         }
       } catch (err) {
         if (isAuthRejected(err)) return refuse(reply, err.status, err.detail, err.headers);
+        if (err instanceof OidcUnavailableError) {
+          request.log.warn({ err }, "Refused a request: the OIDC issuer did not answer");
+          return refuse(reply, 503, err.message, { "retry-after": "5" });
+        }
         throw err;
       }
     });

@@ -28,6 +28,7 @@ import {
   defaultPortalDir,
   type JsonLimits,
   loadAuth,
+  type OidcSettings,
 } from "@langopen/gateway";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import { RuntimeService } from "@langopen/gen/langopen/runtime/v1/runtime_service_pb";
@@ -98,6 +99,8 @@ export interface LangOpenOptions {
   /** API keys (`LANGOPEN_API_KEYS`) and a keys file (`LANGOPEN_API_KEYS_FILE`): see the gateway's auth. */
   apiKeys?: string;
   apiKeysFile?: string;
+  /** Sign-in with an OpenID Connect provider (LANGOPEN_OIDC_*): see the gateway's auth. */
+  oidc?: OidcSettings;
   /** A control plane issuing this deployment's keys (LANGOPEN_CONTROL_URL, LANGOPEN_DEPLOYMENT_ID); instead of apiKeys. */
   controlPlane?: { url: string; deploymentId: string };
   /** LANGOPEN_ALLOW_UNAUTHENTICATED: serve without authentication on a non-loopback host, on purpose. */
@@ -185,7 +188,12 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
       transport: createRpcTransport(options.controlPlane.url),
       deploymentId: options.controlPlane.deploymentId,
     };
-    const keys = await loadAuth({ apiKeys: options.apiKeys, apiKeysFile: options.apiKeysFile, controlPlane });
+    const keys = await loadAuth({
+      apiKeys: options.apiKeys,
+      apiKeysFile: options.apiKeysFile,
+      oidc: options.oidc,
+      controlPlane,
+    });
     assertSafeBinding({
       host: options.host,
       authConfigured: authConfigured(keys) || project.auth?.path !== undefined,
@@ -310,6 +318,7 @@ export async function startLangOpen(options: LangOpenOptions, logger: Logger): P
     const auth = await loadAuth({
       apiKeys: options.apiKeys,
       apiKeysFile: options.apiKeysFile,
+      oidc: options.oidc,
       controlPlane,
       runtime: project.auth?.path ? runtimeTransport : undefined,
     });

@@ -16,14 +16,15 @@ import {
   StartupError,
   stopOnSignals,
 } from "@langopen/common";
-import { parseHostList } from "@langopen/gateway";
+import { oidcSettingsOf, parseHostList } from "@langopen/gateway";
 import { chooseConfig, startLangOpen } from "./compose.js";
 import { type LauncherConfig, LauncherConfigSchema } from "./config.js";
 
 const USAGE = `Usage: npm start -- [--config path/to/langgraph.json] [--port 8123] [--host 127.0.0.1] [--watch]
   --watch  reload the graphs when a file of the project changes (runs already started finish on the old code)
 Environment: PORT, HOST, LANGOPEN_CONFIG, DATABASE_URL, REDIS_URL, LANGOPEN_DATA_DIR, LOG_LEVEL,
-  LANGOPEN_API_KEYS, LANGOPEN_API_KEYS_FILE, LANGOPEN_ALLOWED_HOSTS, LANGOPEN_ALLOW_UNAUTHENTICATED,
+  LANGOPEN_API_KEYS, LANGOPEN_API_KEYS_FILE, LANGOPEN_OIDC_ISSUER, LANGOPEN_OIDC_CLIENT_ID, LANGOPEN_OIDC_AUDIENCE,
+  LANGOPEN_OIDC_PERMISSIONS_CLAIM, LANGOPEN_ALLOWED_HOSTS, LANGOPEN_ALLOW_UNAUTHENTICATED,
   LANGOPEN_PUBLIC_URL, LANGOPEN_INTERNAL_SECRET, LANGOPEN_INTERNAL_SECRET_FILE, LANGOPEN_RUNTIME_PROCESSES,
   LANGOPEN_RUNTIME_MAX_OLD_SPACE_MB, LANGOPEN_RUNTIME_MAX_MEMORY_MB, LANGOPEN_RUN_TIMEOUT_SECONDS, LANGOPEN_JSON_MAX_DEPTH, LANGOPEN_JSON_MAX_ITEMS,
   LANGOPEN_JSON_MAX_OBJECT_KEYS, LANGOPEN_MCP_MAX_BATCH, LANGOPEN_SANDBOX (node | none | gvisor), LANGOPEN_SANDBOX_UID,
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
       mcpMaxBatch: config.LANGOPEN_MCP_MAX_BATCH,
       apiKeys: config.LANGOPEN_API_KEYS,
       apiKeysFile: config.LANGOPEN_API_KEYS_FILE,
+      oidc: oidcSettingsOf(config),
       controlPlane:
         config.LANGOPEN_CONTROL_URL && config.LANGOPEN_DEPLOYMENT_ID
           ? { url: config.LANGOPEN_CONTROL_URL, deploymentId: config.LANGOPEN_DEPLOYMENT_ID }

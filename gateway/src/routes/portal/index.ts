@@ -22,6 +22,8 @@ export interface PortalRoutesOptions {
   bodyLimitBytes: number;
   jsonLimits: JsonLimits;
   http: LanggraphHttpConfig;
+  /** Sign-in with an OpenID Connect provider, when the gateway accepts its tokens. */
+  oidc?: PortalOidc;
 }
 
 /** The built portal of this installation, when the workspace has one (`npm run build` makes it). */
@@ -39,29 +41,40 @@ export function defaultPortalDir(): string | undefined {
  * script or style: the graph view positions its nodes through the DOM's style properties, which
  * the policy does not restrict.
  */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-].join("; ");
+function pageHeaders(oidc: PortalOidc | undefined): Record<string, string> {
+  // Signing in with OIDC, the app fetches the provider's discovery document and exchanges its code there.
+  const connect = oidc ? `connect-src 'self' ${new URL(oidc.issuer).origin}` : "connect-src 'self'";
+  const policy = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    connect,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join("; ");
+  return {
+    "content-security-policy": policy,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+  };
+}
 
-const PAGE_HEADERS = {
-  "content-security-policy": CONTENT_SECURITY_POLICY,
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-};
+/** The OpenID Connect provider the app offers to sign in with (authorization code with PKCE). */
+export interface PortalOidc {
+  issuer: string;
+  clientId: string;
+}
 
 export interface PortalAppOptions {
   /** The built app (`portal/dist`); absent or missing: its paths answer 404 saying how to build it. */
   dir: string | undefined;
   /** What the app shows: one deployment's agents, or the platform's deployments (its /portal/config.json). */
   mode: "deployment" | "platform";
+  /** Sign-in with an OpenID Connect provider, when the server accepts its tokens. */
+  oidc?: PortalOidc;
 }
 
 /**
@@ -71,7 +84,11 @@ export interface PortalAppOptions {
  */
 export const portalAppPlugin: FastifyPluginAsync<PortalAppOptions> = async (fastify, options) => {
   const dir = options.dir;
-  const config = { mode: options.mode };
+  const config = {
+    mode: options.mode,
+    ...(options.oidc && { oidc: { issuer: options.oidc.issuer, clientId: options.oidc.clientId } }),
+  };
+  const headers = pageHeaders(options.oidc);
   await fastify.register(
     async (scope) => {
       scope.get("/config.json", async (_request, reply) => reply.header("cache-control", "no-cache").send(config));
@@ -91,7 +108,7 @@ export const portalAppPlugin: FastifyPluginAsync<PortalAppOptions> = async (fast
         cacheControl: false,
         index: "index.html",
         setHeaders(res, file) {
-          for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
+          for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
           // Vite names assets by their content: they never change; the page always revalidates.
           const asset = file.includes(`${path.sep}assets${path.sep}`);
           res.setHeader("cache-control", asset ? "public, max-age=31536000, immutable" : "no-cache");
@@ -104,7 +121,7 @@ export const portalAppPlugin: FastifyPluginAsync<PortalAppOptions> = async (fast
         if (!method || request.url.startsWith(`${PORTAL_PATH}assets/`)) {
           return reply.code(404).send({ detail: "Not Found" });
         }
-        reply.headers({ ...PAGE_HEADERS, "cache-control": "no-cache" });
+        reply.headers({ ...headers, "cache-control": "no-cache" });
         return reply.sendFile("index.html");
       });
     },
@@ -149,5 +166,5 @@ export const portalPlugin: FastifyPluginAsync<PortalRoutesOptions> = async (fast
     );
   });
 
-  await fastify.register(portalAppPlugin, { dir: options.dir, mode: "deployment" });
+  await fastify.register(portalAppPlugin, { dir: options.dir, mode: "deployment", oidc: options.oidc });
 };
