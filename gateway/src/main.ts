@@ -16,9 +16,8 @@ import {
   urlList,
 } from "@langopen/common";
 import { buildApp } from "./app.js";
-import { oidcSettingsOf } from "./config.js";
 import { authConfigured, loadAuth } from "./auth/index.js";
-import { type GatewayConfig, GatewayConfigSchema } from "./config.js";
+import { type GatewayConfig, GatewayConfigSchema, oidcSettingsOf } from "./config.js";
 import { assertSafeBinding, parseHostList } from "./plugins/host-check.js";
 import { defaultPortalDir } from "./routes/portal/index.js";
 
