@@ -53,6 +53,7 @@ const credentials: Interceptor = (next) => async (req) => {
       continue;
     }
     req.header.delete("x-api-key");
+    req.header.delete("authorization");
     for (const [name, value] of Object.entries(credentialHeaders())) req.header.set(name, value);
     try {
       const res = await next(req);

@@ -7,10 +7,15 @@ import { Page } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
+import { threadPath } from "../threads/run-names";
 
 const PAGE_SIZE = 50;
 
-/** The crons, soonest next run first. */
+export function cronPath(cronId: string): string {
+  return `/crons/${encodeURIComponent(cronId)}`;
+}
+
+/** The crons, soonest next run first (?page= pages); each opens at /crons/:cronId. */
 export function CronsPage() {
   const page = usePage();
   const crons = useQuery(
@@ -21,15 +26,26 @@ export function CronsPage() {
   const count = useQuery(CronService.method.countCrons, {});
   const total = count.data ? Number(count.data.count) : undefined;
   return (
-    <Page title="Crons" subtitle={total === undefined ? undefined : `${total} cron${total === 1 ? "" : "s"}`}>
+    <Page
+      title="Crons"
+      subtitle={total === undefined ? "Runs on a schedule" : `${total} cron${total === 1 ? "" : "s"}`}
+      actions={
+        <Link to="/crons/new" className="button button-primary">
+          New cron
+        </Link>
+      }
+    >
       <QueryView query={crons} loading="Loading crons…" errorContext="Could not load the crons">
         {({ crons: list }) =>
           list.length === 0 ? (
-            <p className="empty">No crons.</p>
+            <p className="empty">
+              No crons. <Link to="/crons/new">Create one</Link> to run an assistant on a schedule.
+            </p>
           ) : (
             <>
               <div className="table-wrap">
                 <table>
+                  <caption className="visually-hidden">Crons</caption>
                   <thead>
                     <tr>
                       <th scope="col">Cron</th>
@@ -44,19 +60,33 @@ export function CronsPage() {
                     {list.map((cron) => (
                       <tr key={cron.cronId}>
                         <td>
-                          <code>{cron.cronId}</code>
+                          <Link to={cronPath(cron.cronId)}>
+                            <code>{cron.cronId}</code>
+                          </Link>
                         </td>
                         <td>
-                          <code>{cron.schedule}</code> {cron.timezone || "UTC"}
+                          <code>{cron.schedule}</code> <span className="muted">{cron.timezone || "UTC"}</span>
                         </td>
                         <td>
-                          <Link to={`/assistants/${encodeURIComponent(cron.assistantId)}/graph`}>{cron.assistantId}</Link>
+                          <Link to={`/assistants/${encodeURIComponent(cron.assistantId)}/graph`}>
+                            <code>{cron.assistantId.slice(0, 8)}</code>
+                          </Link>
                         </td>
-                        <td>{cron.threadId ? <code>{cron.threadId}</code> : <span className="muted">stateless</span>}</td>
                         <td>
-                          <Time value={cron.nextRunTime} />
+                          {cron.threadId ? (
+                            <Link to={threadPath(cron.threadId)}>
+                              <code>{cron.threadId.slice(0, 8)}</code>
+                            </Link>
+                          ) : (
+                            <span className="muted">new each run</span>
+                          )}
                         </td>
-                        <td>{cron.enabled ? "yes" : "no"}</td>
+                        <td>{cron.enabled ? <Time value={cron.nextRunTime} /> : <span className="muted">—</span>}</td>
+                        <td>
+                          <span className={cron.enabled ? "badge badge-success" : "badge"}>
+                            {cron.enabled ? "enabled" : "disabled"}
+                          </span>
+                        </td>
                       </tr>
                     ))}
                   </tbody>

@@ -1,9 +1,10 @@
 import { useQuery } from "@connectrpc/connect-query";
+import type { WebhookDelivery } from "@langopen/gen/langopen/data/v1/webhook_pb";
 import { WebhookDeliveryStatus } from "@langopen/gen/langopen/data/v1/webhook_pb";
 import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_pb";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useId } from "react";
-import { useSearchParams } from "react-router";
+import { type FormEvent, useEffect, useId, useState } from "react";
+import { Link, useSearchParams } from "react-router";
 import { Page } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
@@ -17,35 +18,95 @@ const STATUS_NAMES: Record<WebhookDeliveryStatus, string> = {
   [WebhookDeliveryStatus.FAILED]: "failed",
 };
 const STATUSES = [WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.DELIVERED, WebhookDeliveryStatus.FAILED];
+/** How often the list is read again while a delivery waits for an attempt. */
+const PENDING_POLL_MS = 5_000;
 
-/** The deliveries of runs' webhooks, newest first; ?status= filters. */
+/**
+ * The deliveries of runs' webhooks, newest first: those of one run (?run=, linked from a run)
+ * or of every run; ?status= filters, ?page= pages.
+ */
 export function WebhooksPage() {
   const [params, setParams] = useSearchParams();
   const page = usePage();
+  const runId = params.get("run") ?? "";
   const statusName = params.get("status") ?? "";
   const status = STATUSES.find((candidate) => STATUS_NAMES[candidate] === statusName) ?? WebhookDeliveryStatus.UNSPECIFIED;
-  const statusId = useId();
+  const id = useId();
+  const [typedRun, setTypedRun] = useState(runId);
+
+  // The URL changed under the field (back, forward, a link): the field follows it.
+  useEffect(() => setTypedRun(runId), [runId]);
+
   const deliveries = useQuery(
     WebhookService.method.listWebhookDeliveries,
-    { status, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE },
-    { placeholderData: keepPreviousData },
+    { runId, status, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE },
+    {
+      placeholderData: keepPreviousData,
+      refetchInterval: (query) =>
+        query.state.data?.deliveries.some((delivery) => delivery.status === WebhookDeliveryStatus.PENDING)
+          ? PENDING_POLL_MS
+          : false,
+    },
   );
+
+  const setParam = (name: string, value: string) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    next.delete("page");
+    setParams(next);
+  };
+
+  const submitRun = (event: FormEvent) => {
+    event.preventDefault();
+    setParam("run", typedRun.trim());
+  };
+
   return (
-    <Page title="Webhooks" subtitle="Notifications of runs' ends to their webhooks">
-      <div className="toolbar">
+    <Page
+      title="Webhooks"
+      subtitle={
+        runId ? (
+          <span>
+            Deliveries of run <code>{runId}</code>
+          </span>
+        ) : (
+          "Notifications of runs' ends to their webhooks"
+        )
+      }
+    >
+      <search className="toolbar" aria-label="Filter the deliveries">
+        <form className="field-row" onSubmit={submitRun}>
+          <div className="field">
+            <label htmlFor={`${id}-run`}>Run</label>
+            <input
+              id={`${id}-run`}
+              type="search"
+              value={typedRun}
+              placeholder="every run"
+              spellCheck={false}
+              onChange={(event) => setTypedRun(event.target.value)}
+            />
+          </div>
+          <button type="submit" className="button">
+            Show
+          </button>
+          {runId && (
+            <button
+              type="button"
+              className="button"
+              onClick={() => {
+                setTypedRun("");
+                setParam("run", "");
+              }}
+            >
+              Every run
+            </button>
+          )}
+        </form>
         <div className="field">
-          <label htmlFor={statusId}>Status</label>
-          <select
-            id={statusId}
-            value={statusName}
-            onChange={(event) => {
-              const next = new URLSearchParams(params);
-              if (event.target.value) next.set("status", event.target.value);
-              else next.delete("status");
-              next.delete("page");
-              setParams(next);
-            }}
-          >
+          <label htmlFor={`${id}-status`}>Status</label>
+          <select id={`${id}-status`} value={statusName} onChange={(event) => setParam("status", event.target.value)}>
             <option value="">Any status</option>
             {STATUSES.map((candidate) => (
               <option key={candidate} value={STATUS_NAMES[candidate]}>
@@ -54,50 +115,34 @@ export function WebhooksPage() {
             ))}
           </select>
         </div>
-      </div>
+      </search>
       <QueryView query={deliveries} loading="Loading deliveries…" errorContext="Could not load the webhook deliveries">
         {({ deliveries: list }) =>
           list.length === 0 ? (
-            <p className="empty">No webhook deliveries{statusName ? ` with status ${statusName}` : ""}.</p>
+            <p className="empty">
+              {runId ? "This run has no webhook deliveries" : "No webhook deliveries"}
+              {statusName ? ` with status ${statusName}` : ""}.
+              {runId && !statusName && " A run notifies a webhook only when it was created with one."}
+            </p>
           ) : (
             <>
               <div className="table-wrap">
                 <table>
+                  <caption className="visually-hidden">Webhook deliveries</caption>
                   <thead>
                     <tr>
-                      <th scope="col">Run</th>
+                      {!runId && <th scope="col">Run</th>}
                       <th scope="col">URL</th>
                       <th scope="col">Status</th>
                       <th scope="col">Attempts</th>
-                      <th scope="col">Last answer</th>
+                      <th scope="col">Last error</th>
                       <th scope="col">Created</th>
+                      <th scope="col">Delivered</th>
                     </tr>
                   </thead>
                   <tbody>
                     {list.map((delivery) => (
-                      <tr key={delivery.deliveryId}>
-                        <td>
-                          <code>{delivery.runId}</code>
-                        </td>
-                        <td className="cell-wrap">{delivery.url}</td>
-                        <td>
-                          <span className={`badge badge-delivery-${STATUS_NAMES[delivery.status]}`}>
-                            {STATUS_NAMES[delivery.status]}
-                          </span>
-                          {delivery.nextAttemptTime && (
-                            <div className="muted">
-                              next <Time value={delivery.nextAttemptTime} />
-                            </div>
-                          )}
-                        </td>
-                        <td>{delivery.attempts}</td>
-                        <td className="cell-wrap">
-                          {delivery.lastStatusCode > 0 && <code>{delivery.lastStatusCode}</code>} {delivery.lastError}
-                        </td>
-                        <td>
-                          <Time value={delivery.createTime} />
-                        </td>
-                      </tr>
+                      <DeliveryRow key={delivery.deliveryId} delivery={delivery} showRun={!runId} />
                     ))}
                   </tbody>
                 </table>
@@ -108,5 +153,42 @@ export function WebhooksPage() {
         }
       </QueryView>
     </Page>
+  );
+}
+
+function DeliveryRow({ delivery, showRun }: { delivery: WebhookDelivery; showRun: boolean }) {
+  const name = STATUS_NAMES[delivery.status];
+  return (
+    <tr>
+      {showRun && (
+        <td>
+          <Link to={`?run=${encodeURIComponent(delivery.runId)}`} aria-label={`Deliveries of run ${delivery.runId}`}>
+            <code>{delivery.runId.slice(0, 8)}</code>
+          </Link>
+        </td>
+      )}
+      <td className="cell-wrap">
+        <code>{delivery.url}</code>
+      </td>
+      <td>
+        <span className={`badge badge-delivery-${name}`}>{name}</span>
+        {delivery.nextAttemptTime && (
+          <div className="muted">
+            next <Time value={delivery.nextAttemptTime} />
+          </div>
+        )}
+      </td>
+      <td>{delivery.attempts}</td>
+      <td className="cell-wrap">
+        {delivery.lastStatusCode > 0 && <code>HTTP {delivery.lastStatusCode}</code>}{" "}
+        {delivery.lastError || (delivery.lastStatusCode > 0 ? "" : <span className="muted">—</span>)}
+      </td>
+      <td>
+        <Time value={delivery.createTime} />
+      </td>
+      <td>
+        <Time value={delivery.deliverTime} />
+      </td>
+    </tr>
   );
 }
