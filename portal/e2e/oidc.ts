@@ -9,37 +9,44 @@ import Provider from "oidc-provider";
 export interface OidcProvider {
   issuer: string;
   clientId: string;
+  /** Registers the portal's callback URL (known once the server it signs in to has started). */
+  allowRedirect(redirectUri: string): void;
   close(): Promise<void>;
 }
 
-/** A provider whose client may redirect back to `redirectUri` (the portal's callback page). */
-export async function startOidcProvider(redirectUri: string, clientId = "langopen-portal"): Promise<OidcProvider> {
-  const server = http.createServer();
+/** A provider listening at once (its issuer URL is needed to start the server); its client registered by allowRedirect. */
+export async function startOidcProvider(clientId = "langopen-portal"): Promise<OidcProvider> {
+  const server = http.createServer((_req, res) => {
+    res.statusCode = 503;
+    res.end("no client registered yet");
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: clientId,
-        token_endpoint_auth_method: "none",
-        redirect_uris: [redirectUri],
-        post_logout_redirect_uris: [new URL(redirectUri).origin],
-        grant_types: ["authorization_code"],
-        response_types: ["code"],
-      },
-    ],
-    pkce: { required: () => true },
-    claims: { openid: ["sub"], profile: ["name"], email: ["email"] },
-    findAccount: (_ctx, id) => ({
-      accountId: id,
-      claims: () => ({ sub: id, name: `User ${id}`, email: `${id}@example.test` }),
-    }),
-    cookies: { keys: [randomBytes(32).toString("hex")] },
-  });
-  server.on("request", provider.callback());
   return {
     issuer,
     clientId,
+    allowRedirect(redirectUri) {
+      const provider = new Provider(issuer, {
+        clients: [
+          {
+            client_id: clientId,
+            token_endpoint_auth_method: "none",
+            redirect_uris: [redirectUri],
+            grant_types: ["authorization_code"],
+            response_types: ["code"],
+          },
+        ],
+        pkce: { required: () => true },
+        claims: { openid: ["sub"], profile: ["name"], email: ["email"] },
+        findAccount: (_ctx, id) => ({
+          accountId: id,
+          claims: () => ({ sub: id, name: `User ${id}`, email: `${id}@example.test` }),
+        }),
+        cookies: { keys: [randomBytes(32).toString("hex")] },
+      });
+      server.removeAllListeners("request");
+      server.on("request", provider.callback());
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

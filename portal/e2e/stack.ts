@@ -10,10 +10,15 @@ export interface PortalStack {
   stop(): Promise<void>;
 }
 
-/** The test graphs served with the portal; `apiKeys` (`name=key,...`) turns sign-in on. */
-export async function startPortalStack(options: { apiKeys?: string; configPath?: string } = {}): Promise<PortalStack> {
+/**
+ * The test graphs served with the portal; `apiKeys` (`name=key,...`) or `oidc` (a provider's
+ * issuer and the portal's client id) turn sign-in on.
+ */
+export async function startPortalStack(
+  options: { apiKeys?: string; oidc?: { issuer: string; clientId: string }; configPath?: string } = {},
+): Promise<PortalStack> {
   const stack = await startTestStack(options.configPath ?? TEST_GRAPHS, {
-    launcher: options.apiKeys ? { apiKeys: options.apiKeys } : {},
+    launcher: { ...(options.apiKeys && { apiKeys: options.apiKeys }), ...(options.oidc && { oidc: options.oidc }) },
   });
   return { stack, portalUrl: `${stack.url}/portal/`, stop: () => stack.stop() };
 }

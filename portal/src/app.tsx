@@ -1,7 +1,9 @@
-// The app: providers (queries, transport), the router, and the shell every page renders in.
+// The app: providers (queries, transport), the router, and the shell every page renders in. The
+// server's mode (/portal/config.json) chooses the pages: one deployment's agents, or the
+// platform's deployments, keys, secrets and audit log.
 import { TransportProvider } from "@connectrpc/connect-query";
 import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { Suspense, use, useEffect, useRef, useState } from "react";
 import {
   createBrowserRouter,
   isRouteErrorResponse,
@@ -9,6 +11,7 @@ import {
   Navigate,
   NavLink,
   Outlet,
+  type RouteObject,
   useLocation,
   useRouteError,
 } from "react-router";
@@ -16,20 +19,47 @@ import { RouterProvider } from "react-router/dom";
 import { LoginDialog } from "./auth/login-form";
 import { signOut, useSession } from "./auth/session";
 import { ErrorBox } from "./components/error-box";
+import { Loading } from "./components/loading";
 import { Page } from "./components/page";
 import { isTransient } from "./lib/errors";
+import { loadMode, type PortalMode } from "./lib/mode";
 import { transport } from "./rpc";
 import { assistantRoutes } from "./views/assistants/routes";
 import { dataRoutes } from "./views/data-routes";
+import { platformRoutes } from "./views/platform/routes";
 
-const NAV = [
-  { to: "/assistants", label: "Assistants" },
-  { to: "/threads", label: "Threads" },
-  { to: "/interrupts", label: "Interrupts" },
-  { to: "/store", label: "Store" },
-  { to: "/crons", label: "Crons" },
-  { to: "/webhooks", label: "Webhooks" },
-];
+interface NavItem {
+  to: string;
+  label: string;
+}
+
+/** Each mode's pages: the main navigation, and where "/" and the brand lead. */
+const MODES: Record<PortalMode, { nav: NavItem[]; home: string; homeLabel: string; routes: RouteObject[] }> = {
+  deployment: {
+    nav: [
+      { to: "/assistants", label: "Assistants" },
+      { to: "/threads", label: "Threads" },
+      { to: "/interrupts", label: "Interrupts" },
+      { to: "/store", label: "Store" },
+      { to: "/crons", label: "Crons" },
+      { to: "/webhooks", label: "Webhooks" },
+    ],
+    home: "/assistants",
+    homeLabel: "Go to the assistants",
+    routes: [...assistantRoutes, ...dataRoutes],
+  },
+  platform: {
+    nav: [
+      { to: "/deployments", label: "Deployments" },
+      { to: "/keys", label: "API keys" },
+      { to: "/secrets", label: "Secrets" },
+      { to: "/audit", label: "Audit log" },
+    ],
+    home: "/deployments",
+    homeLabel: "Go to the deployments",
+    routes: platformRoutes,
+  },
+};
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -42,7 +72,8 @@ const queryClient = new QueryClient({
   },
 });
 
-function Shell() {
+function Shell({ mode }: { mode: PortalMode }) {
+  const { nav, home } = MODES[mode];
   const { apiKey, prompt } = useSession();
   const client = useQueryClient();
   const location = useLocation();
@@ -74,7 +105,7 @@ function Shell() {
       </a>
       <header className="sidebar">
         <div className="brand-row">
-          <Link to="/assistants" className="brand">
+          <Link to={home} className="brand">
             <img src={`${import.meta.env.BASE_URL}favicon.svg`} alt="" width={24} height={24} />
             LangOpen
           </Link>
@@ -90,7 +121,7 @@ function Shell() {
         </div>
         <nav id="primary-nav" aria-label="Main" className={menuOpen ? "nav nav-open" : "nav"}>
           <ul>
-            {NAV.map((item) => (
+            {nav.map((item) => (
               <li key={item.to}>
                 <NavLink to={item.to} className="nav-link">
                   {item.label}
@@ -115,20 +146,21 @@ function Shell() {
   );
 }
 
-function NotFound() {
+function NotFound({ mode }: { mode: PortalMode }) {
+  const { home, homeLabel } = MODES[mode];
   return (
     <Page title="Page not found">
       <p>
-        There is no page at this address. <Link to="/assistants">Go to the assistants</Link>.
+        There is no page at this address. <Link to={home}>{homeLabel}</Link>.
       </p>
     </Page>
   );
 }
 
 /** What a page shows when rendering it threw: the error, inside the shell. */
-function RouteError() {
+function RouteError({ mode }: { mode: PortalMode }) {
   const error = useRouteError();
-  if (isRouteErrorResponse(error) && error.status === 404) return <NotFound />;
+  if (isRouteErrorResponse(error) && error.status === 404) return <NotFound mode={mode} />;
   return (
     <Page title="This page failed">
       <ErrorBox error={error} onRetry={() => window.location.reload()} />
@@ -136,32 +168,52 @@ function RouteError() {
   );
 }
 
-const router = createBrowserRouter(
-  [
-    {
-      path: "/",
-      element: <Shell />,
-      children: [
-        {
-          errorElement: <RouteError />,
-          children: [
-            { index: true, element: <Navigate to="/assistants" replace /> },
-            ...assistantRoutes,
-            ...dataRoutes,
-            { path: "*", element: <NotFound /> },
-          ],
-        },
-      ],
-    },
-  ],
-  { basename: "/portal" },
-);
+function createRouter(mode: PortalMode) {
+  const { home, routes } = MODES[mode];
+  return createBrowserRouter(
+    [
+      {
+        path: "/",
+        element: <Shell mode={mode} />,
+        children: [
+          {
+            errorElement: <RouteError mode={mode} />,
+            children: [
+              { index: true, element: <Navigate to={home} replace /> },
+              ...routes,
+              { path: "*", element: <NotFound mode={mode} /> },
+            ],
+          },
+        ],
+      },
+    ],
+    { basename: "/portal" },
+  );
+}
+
+// Asked for as the app loads: by its first render, the answer is usually there.
+void loadMode();
+
+/** One router per mode, made when first needed (the mode does not change while the app runs). */
+const routers = new Map<PortalMode, ReturnType<typeof createRouter>>();
+
+function ModeRouter() {
+  const mode = use(loadMode());
+  let router = routers.get(mode);
+  if (!router) {
+    router = createRouter(mode);
+    routers.set(mode, router);
+  }
+  return <RouterProvider router={router} />;
+}
 
 export function App() {
   return (
     <TransportProvider transport={transport}>
       <QueryClientProvider client={queryClient}>
-        <RouterProvider router={router} />
+        <Suspense fallback={<Loading label="Starting the portal…" />}>
+          <ModeRouter />
+        </Suspense>
       </QueryClientProvider>
     </TransportProvider>
   );

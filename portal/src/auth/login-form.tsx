@@ -1,4 +1,5 @@
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
+import { loadOidcSettings, type OidcSettings, startOidcSignIn } from "./oidc";
 import { CREDENTIAL_NAMES, type CredentialKind, dismissLogin, getSession, type LoginPrompt, signIn } from "./session";
 
 const KINDS: Array<{ kind: CredentialKind; label: string; hint: string }> = [
@@ -16,6 +17,25 @@ export function LoginDialog({ prompt }: { prompt: LoginPrompt }) {
   const [kind, setKind] = useState<CredentialKind>(prompt.refused ?? getSession().kind);
   const inputId = useId();
   const hintId = useId();
+  const [oidc, setOidc] = useState<OidcSettings | undefined>();
+  const [leaving, setLeaving] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    void loadOidcSettings().then((settings) => {
+      if (live) setOidc(settings);
+    });
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  const withProvider = () => {
+    if (!oidc) return;
+    setLeaving(true);
+    const here = `${window.location.pathname}${window.location.search}`;
+    void startOidcSignIn(oidc, here).catch(() => setLeaving(false));
+  };
 
   useEffect(() => {
     const element = dialog.current;
@@ -47,6 +67,14 @@ export function LoginDialog({ prompt }: { prompt: LoginPrompt }) {
             ? `The server did not accept that ${CREDENTIAL_NAMES[prompt.refused ?? "api-key"]}. Check it and try again.`
             : "This server requires a sign-in. What you give is kept in this browser tab only, until you sign out or close the tab."}
         </p>
+        {oidc && (
+          <div className="login-oidc">
+            <button type="button" className="button button-primary" onClick={withProvider} disabled={leaving}>
+              Sign in with {new URL(oidc.issuer).host}
+            </button>
+            <p className="muted">Or give a key or a token:</p>
+          </div>
+        )}
         <fieldset className="login-kinds">
           <legend>Sign in with</legend>
           {KINDS.map((option) => (

@@ -57,8 +57,9 @@ export interface StartOptions {
 const IDLE: RunState = { phase: "idle", events: [], droppedEvents: 0, progress: EMPTY_PROGRESS, transcript: EMPTY_TRANSCRIPT };
 /** Events kept for the list; progress and transcript are folded from every event regardless. */
 const MAX_EVENTS_KEPT = 2000;
-/** How often buffered events reach React while a run streams. */
-const FLUSH_MS = 50;
+/** How often buffered events reach React while a run streams: once a frame, so an event is on screen
+ * within about one frame of arriving and a token stream re-renders at most once per frame. */
+const FLUSH_MS = 16;
 /** How long a cancelled run's stream may take to end before it is dropped. */
 const CANCEL_GRACE_MS = 10_000;
 

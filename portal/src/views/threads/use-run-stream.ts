@@ -46,7 +46,9 @@ export interface StreamSource {
 
 const IDLE: LiveRunState = { phase: "idle", events: [], droppedEvents: 0, progress: EMPTY_PROGRESS };
 const MAX_EVENTS_KEPT = 2000;
-const FLUSH_MS = 50;
+/** How often buffered events reach React while a run streams: once a frame, so an event is on screen
+ * within about one frame of arriving and a token stream re-renders at most once per frame. */
+const FLUSH_MS = 16;
 const CANCEL_GRACE_MS = 10_000;
 
 interface Live {
