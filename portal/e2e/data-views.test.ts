@@ -144,16 +144,17 @@ describe("the data pages", () => {
       await editor.fill(JSON.stringify({ ...values, count: 42 }, null, 2));
       await page.getByRole("button", { name: "Save as new checkpoint" }).click();
       const notice = await shown(page.getByRole("status").filter({ hasText: "New checkpoint" }));
-      const forkedId = new URL(page.url()).searchParams.get("checkpoint");
-      expect(forkedId).toBeTruthy();
-      expect(await notice.textContent()).toContain(forkedId);
+      // The server's newest checkpoint is the fork; the page names and selects it (the URL and the
+      // notice may settle a render apart, so each is awaited, bounded).
+      const [newest] = await client.threads.getHistory(thread.thread_id, { limit: 1 });
+      const forkedId = newest?.checkpoint.checkpoint_id ?? "";
+      expect(forkedId).not.toBe("");
+      await page.waitForURL((url) => url.searchParams.get("checkpoint") === forkedId, { timeout: WAIT_MS });
+      await expect.poll(async () => (await notice.textContent()) ?? "", { timeout: WAIT_MS }).toContain(forkedId);
       const forked = page.locator(".checkpoint-selected");
       await shown(forked.getByText("state update"));
       expect(await forked.getByRole("list", { name: "Changes to the values" }).textContent()).toContain("42");
 
-      const history = await client.threads.getHistory(thread.thread_id, { limit: 1 });
-      const [newest] = history;
-      expect(newest?.checkpoint.checkpoint_id).toBe(forkedId);
       expect(newest?.metadata?.source).toBe("update");
       expect((newest?.values as { count?: number } | undefined)?.count).toBe(42);
 
