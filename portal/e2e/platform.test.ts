@@ -12,11 +12,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "@langopen/common";
 import { createTestDatabase, makeTempDir, type TestDatabase, until } from "@langopen/testkit";
-import pg from "pg";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Platform, startPlatform } from "../../services/control-plane/src/compose.js";
-import { databaseNameOf } from "../../services/control-plane/src/database-store.js";
+import { dropDeploymentDatabases } from "../../services/control-plane/src/test-fixtures/databases.js";
 import { git, makeProjectRepo } from "../../services/control-plane/src/test-fixtures/project.js";
 import { launchBrowser, type PortalBrowser, type PortalPage } from "./browser.js";
 
@@ -72,28 +71,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await platform?.stop();
-  // What a failed test may have left: the databases of this platform's deployments, and no others (another
-  // test file's platform may be running on the same Postgres).
-  const ids: string[] = [];
-  if (database) {
-    const control = new pg.Client({ connectionString: database.url });
-    await control.connect();
-    try {
-      const { rows } = await control.query<{ deployment_id: string }>("SELECT deployment_id::text FROM deployments");
-      ids.push(...rows.map((row) => row.deployment_id));
-    } catch {
-      // No deployments table: the platform never migrated, so it made no databases.
-    } finally {
-      await control.end();
-    }
-  }
-  const client = new pg.Client({ connectionString: inject("databaseUrl") });
-  await client.connect();
-  try {
-    for (const id of ids) await client.query(`DROP DATABASE IF EXISTS "${databaseNameOf(id)}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  // What a failed test may have left: the databases of this platform's deployments (only its own).
+  if (database) await dropDeploymentDatabases(database.url, inject("databaseUrl"));
   await database?.drop();
   if (platformDir) await rm(platformDir, { recursive: true, force: true });
   if (repoDir) await rm(repoDir, { recursive: true, force: true });

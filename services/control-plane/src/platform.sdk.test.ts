@@ -19,7 +19,7 @@ import { createTestDatabase, makeTempDir, type TestDatabase, until } from "@lang
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Platform, startPlatform } from "./compose.js";
-import { databaseNameOf } from "./database-store.js";
+import { dropDeploymentDatabases } from "./test-fixtures/databases.js";
 import { git, graphSource, makeProjectRepo, pushVersion } from "./test-fixtures/project.js";
 
 /*
@@ -152,28 +152,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await platform?.stop();
-  // What a failed test may have left: the databases of this platform's deployments, and no others (another
-  // test file's platform may be running on the same Postgres).
-  const ids: string[] = [];
-  if (database) {
-    const control = new pg.Client({ connectionString: database.url });
-    await control.connect();
-    try {
-      const { rows } = await control.query<{ deployment_id: string }>("SELECT deployment_id::text FROM deployments");
-      ids.push(...rows.map((row) => row.deployment_id));
-    } catch {
-      // No deployments table: the platform never migrated, so it made no databases.
-    } finally {
-      await control.end();
-    }
-  }
-  const client = new pg.Client({ connectionString: inject("databaseUrl") });
-  await client.connect();
-  try {
-    for (const id of ids) await client.query(`DROP DATABASE IF EXISTS "${databaseNameOf(id)}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  // What a failed test may have left: the databases of this platform's deployments (only its own).
+  if (database) await dropDeploymentDatabases(database.url, inject("databaseUrl"));
   await database?.drop();
   await rm(platformDir, { recursive: true, force: true });
   await rm(repoDir, { recursive: true, force: true });
