@@ -29,6 +29,13 @@ function ephemeralLow(): number {
 const FIRST_PICKED_PORT = 10_000;
 const PICKS = 20;
 
+/**
+ * Ports at or above FIRST_PICKED_PORT that browsers refuse to connect to (the Fetch standard's
+ * "bad port" list: 10080 is Amanda's). A picked port can become a public one that a browser opens
+ * (the portal's tests), so it is never picked.
+ */
+const BROWSER_BLOCKED_PORTS = new Set([10_080]);
+
 /** Where picked ports are marked taken for a while, across the machine's processes. */
 const RESERVATIONS = path.join(os.tmpdir(), "langopen-ports");
 /** How long a picked port stays marked: ample time for its server to bind it. */
@@ -74,7 +81,7 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   if (high > FIRST_PICKED_PORT) {
     for (let i = 0; i < PICKS; i++) {
       const port = FIRST_PICKED_PORT + Math.floor(Math.random() * (high - FIRST_PICKED_PORT + 1));
-      if (!(await reserve(port))) continue;
+      if (BROWSER_BLOCKED_PORTS.has(port) || !(await reserve(port))) continue;
       try {
         return await listenOnce(port, host);
       } catch {
