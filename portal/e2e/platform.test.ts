@@ -298,6 +298,10 @@ describe("the platform's portal", () => {
       await visible(page.getByText("echo", { exact: true }));
       await visible(page.getByText("shout", { exact: true }));
       expect(new URL(page.url()).pathname).toMatch(/^\/portal\/deployments\/support-bot\/revisions\/[0-9a-f-]{36}$/);
+      // Its SBOM: the packages of the bundle, searchable.
+      await visible(page.getByRole("heading", { name: "Software bill of materials" }));
+      await page.getByLabel("Find a package or licence").fill("greet");
+      await visible(page.getByRole("cell", { name: "greeting", exact: true }));
 
       // The list shows it ready, with its source.
       await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Deployments" }).click();

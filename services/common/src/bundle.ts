@@ -170,3 +170,33 @@ export async function extractVerifiedBundle(
   }
   return digest;
 }
+
+/**
+ * One file of a bundle, read without extracting the rest (e.g. its SBOM); undefined when the
+ * bundle has no such file. Larger than `maxBytes`: an error, so that a crafted entry cannot fill
+ * memory.
+ */
+export async function readBundleEntry(bundlePath: string, entryPath: string, maxBytes: number): Promise<Buffer | undefined> {
+  const wanted = entryPath.replace(/^\.\//, "");
+  let found: Buffer | undefined;
+  let tooLarge = false;
+  await tar.list({
+    file: bundlePath,
+    strict: true,
+    filter: (p) => p.replace(/^\.\//, "") === wanted,
+    onReadEntry: (entry) => {
+      if (entry.type !== "File" || entry.size > maxBytes) {
+        tooLarge ||= entry.size > maxBytes;
+        entry.resume();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      entry.on("data", (chunk: Buffer) => chunks.push(chunk));
+      entry.on("end", () => {
+        found = Buffer.concat(chunks);
+      });
+    },
+  });
+  if (tooLarge) throw new Error(`${wanted} in ${path.basename(bundlePath)} is larger than ${maxBytes} bytes`);
+  return found;
+}

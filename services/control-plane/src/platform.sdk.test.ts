@@ -77,7 +77,14 @@ function portalClients(key?: string) {
   const transport = createConnectTransport({
     baseUrl: new URL("rpc", platform.portalUrl).toString(),
     httpVersion: "1.1",
-    interceptors: key ? [(next) => (req) => (req.header.set("x-api-key", key), next(req))] : [],
+    interceptors: key
+      ? [
+          (next) => (req) => {
+            req.header.set("x-api-key", key);
+            return next(req);
+          },
+        ]
+      : [],
   });
   return {
     deployments: createClient(DeploymentService, transport),
@@ -182,6 +189,17 @@ describe("platform", () => {
     expect(deployed.commit_sha).toBe(await git(repoDir, "rev-parse", "HEAD"));
     expect(out.stderr).toMatch(/install/i); // the build log streamed as it ran
     firstRevision = deployed.revision_id as string;
+
+    // Its SBOM, read from the signed bundle: the packages the project installed, for anyone who may read it.
+    const { sbomJson } = await clients(ADMIN_KEY).deployments.getRevisionSbom({ revisionId: firstRevision });
+    const sbom = JSON.parse(new TextDecoder().decode(sbomJson)) as {
+      bomFormat: string;
+      components: { group?: string; name: string }[];
+    };
+    expect(sbom.bomFormat).toBe("CycloneDX");
+    expect(sbom.components.map((c) => (c.group ? `${c.group}/${c.name}` : c.name))).toContain("greeting");
+    const viaPortal = await portalClients(ADMIN_KEY).deployments.getRevisionSbom({ revisionId: firstRevision });
+    expect(viaPortal.sbomJson).toEqual(sbomJson);
 
     // The local driver reports conditions as the operator does: what `deployments get` shows.
     const shown = await until(
@@ -630,6 +648,10 @@ describe("the platform's portal", () => {
     expect(await codeOf(asViewer.keys.createApiKey({ name: "escalate", role: Role.ADMIN }))).toBe("PermissionDenied");
     const audit = await admin.audit.listAuditEvents({});
     expect(audit.events.map((e) => e.action)).toContain("api_key.create");
+    // A revision that does not exist has no SBOM (one that does: the first test reads it through the portal).
+    expect(await codeOf(asViewer.deployments.getRevisionSbom({ revisionId: "0190b3c2-8c4f-7000-8000-0000000000f1" }))).toBe(
+      "NotFound",
+    );
   });
 
   it("does not serve the calls of data planes and of the builder, whatever the key", async () => {

@@ -7,7 +7,7 @@ import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service
 import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 
 /**
  * What the portal may call, per service: what a person does with the platform. Not the calls of
@@ -26,6 +26,7 @@ const PORTAL_METHODS = new Map<DescService, readonly string[]>([
       "createRevision",
       "listRevisions",
       "getRevision",
+      "getRevisionSbom",
       "rollback",
       "streamLogs",
     ],
@@ -75,7 +76,7 @@ export interface PortalServer {
 export async function startPortalServer(options: PortalServerOptions): Promise<PortalServer> {
   const app = Fastify({
     loggerInstance: options.logger.child({ component: "portal" }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import { MAX_TARBALL_BYTES } from "@langopen/builder";
+import { MAX_TARBALL_BYTES, SBOM_PATH } from "@langopen/builder";
 import {
   alreadyExists,
   type BundleDigest,
@@ -16,6 +16,7 @@ import {
   type PoolClient,
   peerAddressKey,
   Reason,
+  readBundleEntry,
   signatureFileOf,
 } from "@langopen/common";
 import type { ApiKeySchema } from "@langopen/gen/langopen/control/v1/api_key_pb";
@@ -72,6 +73,9 @@ export interface ControlServiceOptions {
   /** Where the builder writes bundles (GetBundle reads them there). */
   bundleDir: string;
 }
+
+/** The largest SBOM a revision may answer (a project's lock file has thousands of packages at most). */
+const MAX_SBOM_BYTES = 16 * 1024 * 1024;
 
 /** The size of GetBundle's chunks (well under any message limit). */
 const BUNDLE_CHUNK_BYTES = 256 * 1024;
@@ -505,6 +509,27 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
         throw notFound("revision", req.revisionId);
       await authorize(ctx, "deployments.read", "revision.get", rev.deployment_id);
       return { revision: revisionMessage(rev) };
+    },
+
+    async getRevisionSbom(req, ctx) {
+      if (!req.revisionId) throw invalidArgument("revision_id is required");
+      const caller = await authenticate(ctx);
+      const rev = await store.getRevision(req.revisionId);
+      if (!rev || (caller.deploymentId !== null && caller.deploymentId !== rev.deployment_id))
+        throw notFound("revision", req.revisionId);
+      await authorize(ctx, "deployments.read", "revision.sbom", rev.deployment_id);
+      if (!rev.bundle_digest)
+        throw failedPrecondition(Reason.RevisionNotBuilt, `revision ${rev.number} has no bundle (its status is ${rev.status})`);
+      const file = path.join(options.bundleDir, bundleFileName(rev.bundle_digest as BundleDigest));
+      const sbom = await readBundleEntry(file, SBOM_PATH, MAX_SBOM_BYTES).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+        throw failedPrecondition(
+          Reason.RevisionNotBuilt,
+          `the bundle of revision ${rev.number} (${rev.bundle_digest}) is missing from the platform's bundle store`,
+        );
+      });
+      if (!sbom) throw new ConnectError(`the bundle of revision ${rev.number} carries no SBOM (${SBOM_PATH})`, Code.NotFound);
+      return { sbomJson: sbom };
     },
 
     async *getBundle(req, ctx) {

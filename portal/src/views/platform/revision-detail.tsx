@@ -6,6 +6,7 @@ import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
 import { deploymentPath, useDeploymentContext } from "./deployment-context";
 import { revisionInProgress, sourceSummary } from "./format";
+import { RevisionSbom } from "./revision-sbom";
 import { RollbackButton } from "./rollback";
 import { RevisionStatusBadge } from "./status";
 
@@ -114,6 +115,7 @@ export function RevisionDetail() {
                 <p className="muted">No egress declared in its langgraph.json.</p>
               )}
             </Section>
+            {revision.bundleDigest && <RevisionSbom revisionId={revision.revisionId} />}
             <Section title="Defects">
               {revision.defects.length > 0 ? (
                 <ul className="defects">

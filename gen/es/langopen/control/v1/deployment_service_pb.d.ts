@@ -973,6 +973,62 @@ export declare type GetRevisionResponseJson = {
 export declare const GetRevisionResponseSchema: GenMessage<GetRevisionResponse, {jsonType: GetRevisionResponseJson}>;
 
 /**
+ * @generated from message langopen.control.v1.GetRevisionSbomRequest
+ */
+export declare type GetRevisionSbomRequest = Message<"langopen.control.v1.GetRevisionSbomRequest"> & {
+  /**
+   * @generated from field: string revision_id = 1;
+   */
+  revisionId: string;
+};
+
+/**
+ * @generated from message langopen.control.v1.GetRevisionSbomRequest
+ */
+export declare type GetRevisionSbomRequestJson = {
+  /**
+   * @generated from field: string revision_id = 1;
+   */
+  revisionId?: string;
+};
+
+/**
+ * Describes the message langopen.control.v1.GetRevisionSbomRequest.
+ * Use `create(GetRevisionSbomRequestSchema)` to create a new message.
+ */
+export declare const GetRevisionSbomRequestSchema: GenMessage<GetRevisionSbomRequest, {jsonType: GetRevisionSbomRequestJson}>;
+
+/**
+ * @generated from message langopen.control.v1.GetRevisionSbomResponse
+ */
+export declare type GetRevisionSbomResponse = Message<"langopen.control.v1.GetRevisionSbomResponse"> & {
+  /**
+   * The CycloneDX document as the build wrote it.
+   *
+   * @generated from field: bytes sbom_json = 1;
+   */
+  sbomJson: Uint8Array;
+};
+
+/**
+ * @generated from message langopen.control.v1.GetRevisionSbomResponse
+ */
+export declare type GetRevisionSbomResponseJson = {
+  /**
+   * The CycloneDX document as the build wrote it.
+   *
+   * @generated from field: bytes sbom_json = 1;
+   */
+  sbomJson?: string;
+};
+
+/**
+ * Describes the message langopen.control.v1.GetRevisionSbomResponse.
+ * Use `create(GetRevisionSbomResponseSchema)` to create a new message.
+ */
+export declare const GetRevisionSbomResponseSchema: GenMessage<GetRevisionSbomResponse, {jsonType: GetRevisionSbomResponseJson}>;
+
+/**
  * @generated from message langopen.control.v1.RollbackResponse
  */
 export declare type RollbackResponse = Message<"langopen.control.v1.RollbackResponse"> & {
@@ -1112,6 +1168,18 @@ export declare const DeploymentService: GenService<{
     methodKind: "unary";
     input: typeof GetRevisionRequestSchema;
     output: typeof GetRevisionResponseSchema;
+  },
+  /**
+   * The software bill of materials its build wrote into a built revision's bundle (CycloneDX JSON:
+   * every package the bundle carries, with its version, purl and licences). FAILED_PRECONDITION when
+   * the revision has no bundle; NOT_FOUND when its bundle carries none.
+   *
+   * @generated from rpc langopen.control.v1.DeploymentService.GetRevisionSbom
+   */
+  getRevisionSbom: {
+    methodKind: "unary";
+    input: typeof GetRevisionSbomRequestSchema;
+    output: typeof GetRevisionSbomResponseSchema;
   },
   /**
    * Brings an earlier built revision's bundle back as a new revision, without building.
