@@ -7,11 +7,12 @@ export function usePage(): number {
 }
 
 /**
- * Previous/next links for a list paged by offset (?page=). `hasMore`: the page came back full, or
- * a known total says there is more.
+ * Previous/next links for a list paged by offset (?page=). `shown`: the rows on this page; there is
+ * more when a known total says so or, with no total, when the page came back full.
  */
-export function Pager({ page, hasMore, total, pageSize }: { page: number; hasMore: boolean; total?: number; pageSize: number }) {
+export function Pager({ page, shown, total, pageSize }: { page: number; shown: number; total?: number; pageSize: number }) {
   const [params] = useSearchParams();
+  const hasMore = total !== undefined ? page * pageSize < total : shown === pageSize;
   if (page === 1 && !hasMore) return null;
   const link = (to: number) => {
     const next = new URLSearchParams(params);

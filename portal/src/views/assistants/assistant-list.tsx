@@ -3,13 +3,13 @@ import type { Assistant } from "@langopen/gen/langopen/data/v1/assistant_pb";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { SortOrder } from "@langopen/gen/langopen/data/v1/common_pb";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect, useId, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { ErrorBox } from "../../components/error-box";
 import { Loading } from "../../components/loading";
 import { Page } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { Time } from "../../components/time";
+import { ParamSelect, TypedSearchField, useTypedParam } from "../../components/url-filters";
 
 const PAGE_SIZE = 50;
 /** How long typing pauses before the search runs (and the URL changes). */
@@ -29,41 +29,11 @@ function groupByGraph(assistants: Assistant[]): Array<[string, Assistant[]]> {
 
 /** The assistants, grouped by graph; searched by name and graph (both in the URL). */
 export function AssistantList() {
-  const [params, setParams] = useSearchParams();
-  const name = params.get("q") ?? "";
+  const [params] = useSearchParams();
+  const nameSearch = useTypedParam("q", TYPING_PAUSE_MS);
+  const name = nameSearch.value;
   const graphId = params.get("graph") ?? "";
   const page = usePage();
-  const [typed, setTyped] = useState(name);
-  const searchId = useId();
-  const graphSelectId = useId();
-
-  const pushed = useRef(name);
-
-  // The URL changed under the field (back, forward, a link): the field follows it.
-  useEffect(() => {
-    if (name !== pushed.current) {
-      pushed.current = name;
-      setTyped(name);
-    }
-  }, [name]);
-
-  useEffect(() => {
-    if (typed === name) return;
-    const timer = setTimeout(() => {
-      pushed.current = typed;
-      setParams(
-        (current) => {
-          const next = new URLSearchParams(current);
-          if (typed) next.set("q", typed);
-          else next.delete("q");
-          next.delete("page");
-          return next;
-        },
-        { replace: true },
-      );
-    }, TYPING_PAUSE_MS);
-    return () => clearTimeout(timer);
-  }, [typed, name, setParams]);
 
   const filter = { name, graphId };
   const search = useQuery(
@@ -83,37 +53,8 @@ export function AssistantList() {
       subtitle={total === undefined ? undefined : `${total} assistant${total === 1 ? "" : "s"}${name || graphId ? " match" : ""}`}
     >
       <search className="toolbar">
-        <div className="field">
-          <label htmlFor={searchId}>Name</label>
-          <input
-            id={searchId}
-            type="search"
-            value={typed}
-            placeholder="Search by name"
-            onChange={(e) => setTyped(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={graphSelectId}>Graph</label>
-          <select
-            id={graphSelectId}
-            value={graphId}
-            onChange={(event) => {
-              const next = new URLSearchParams(params);
-              if (event.target.value) next.set("graph", event.target.value);
-              else next.delete("graph");
-              next.delete("page");
-              setParams(next);
-            }}
-          >
-            <option value="">All graphs</option>
-            {graphIds.map((id) => (
-              <option key={id} value={id}>
-                {id}
-              </option>
-            ))}
-          </select>
-        </div>
+        <TypedSearchField label="Name" placeholder="Search by name" search={nameSearch} />
+        <ParamSelect label="Graph" param="graph" value={graphId} anyLabel="All graphs" options={graphIds} />
         {search.isFetching && !search.isPending && <Loading inline label="Updating…" />}
       </search>
       {graphs.isError && (
@@ -155,14 +96,7 @@ export function AssistantList() {
           </section>
         ))
       )}
-      {search.data && (
-        <Pager
-          page={page}
-          pageSize={PAGE_SIZE}
-          total={total}
-          hasMore={total !== undefined ? page * PAGE_SIZE < total : search.data.assistants.length === PAGE_SIZE}
-        />
-      )}
+      {search.data && <Pager page={page} pageSize={PAGE_SIZE} total={total} shown={search.data.assistants.length} />}
     </Page>
   );
 }

@@ -1,88 +1,21 @@
 import { Link, useParams } from "react-router";
-import { ErrorBox } from "../../components/error-box";
-import { isJsonObject } from "../../lib/json";
-import { formatDuration } from "../../lib/time";
-import { isActive, type RunController, type RunState } from "./use-run";
-
-function statusOf(state: RunState): { label: string; tone: string } {
-  switch (state.phase) {
-    case "idle":
-      return { label: "Not started", tone: "neutral" };
-    case "starting":
-      return { label: "Starting…", tone: "running" };
-    case "streaming":
-      return { label: "Running…", tone: "running" };
-    case "cancelling":
-      return { label: "Cancelling…", tone: "running" };
-    case "ended":
-      switch (state.outcome) {
-        case "success":
-          return { label: "Finished", tone: "success" };
-        case "interrupted":
-          return { label: "Interrupted", tone: "warning" };
-        case "cancelled":
-          return { label: "Cancelled", tone: "warning" };
-        default:
-          return { label: "Failed", tone: "error" };
-      }
-  }
-}
-
-/** The error the graph raised, as the run's `error` event carries it ({error, message}). */
-function streamError(state: RunState): { name: string; message: string } | undefined {
-  for (let i = state.events.length - 1; i >= 0; i--) {
-    const event = state.events[i];
-    if (event?.event !== "error") continue;
-    const data = event.data;
-    if (isJsonObject(data)) return { name: String(data.error ?? "Error"), message: String(data.message ?? "") };
-    return { name: "Error", message: String(data) };
-  }
-  return undefined;
-}
+import { RunStatusLine } from "../runs/run-status";
+import type { RunController } from "./use-run";
 
 /** The run's status line (run, thread, duration) with its Cancel button, and what went wrong. */
 export function RunSummary({ run }: { run: RunController }) {
-  const { state } = run;
   const { assistantId = "" } = useParams();
-  const { label, tone } = statusOf(state);
-  const raised = streamError(state);
-  const duration = state.startedAt !== undefined && state.endedAt !== undefined ? state.endedAt - state.startedAt : undefined;
   return (
     <div className="run-summary">
-      <div className="run-summary-line" aria-live="polite">
-        <span className={`badge badge-${tone}`}>{label}</span>
-        {state.run && (
-          <span>
-            run <code>{state.run.runId}</code>
-          </span>
+      <RunStatusLine
+        run={run}
+        cancelLabel="Cancel"
+        threadId={(threadId) => (
+          <Link to={`/assistants/${encodeURIComponent(assistantId)}/run?thread=${encodeURIComponent(threadId)}`}>
+            <code>{threadId}</code>
+          </Link>
         )}
-        {state.threadId && (
-          <span>
-            thread{" "}
-            <Link to={`/assistants/${encodeURIComponent(assistantId)}/run?thread=${encodeURIComponent(state.threadId)}`}>
-              <code>{state.threadId}</code>
-            </Link>
-          </span>
-        )}
-        {duration !== undefined && <span>{formatDuration(duration)}</span>}
-        {isActive(state.phase) && (
-          <button
-            type="button"
-            className="button button-danger"
-            onClick={() => void run.cancel()}
-            disabled={state.phase === "cancelling"}
-          >
-            {state.phase === "cancelling" ? "Cancelling…" : "Cancel"}
-          </button>
-        )}
-      </div>
-      {state.error !== undefined && <ErrorBox error={state.error} context="The run could not go on" />}
-      {raised && (
-        <div className="error-box" role="alert">
-          <p className="error-title">The graph raised {raised.name}</p>
-          {raised.message && <p className="error-detail">{raised.message}</p>}
-        </div>
-      )}
+      />
     </div>
   );
 }

@@ -3,6 +3,7 @@ import { SortOrder } from "@langopen/gen/langopen/data/v1/common_pb";
 import { CronService } from "@langopen/gen/langopen/data/v1/cron_service_pb";
 import { keepPreviousData } from "@tanstack/react-query";
 import { Link } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { Page } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
@@ -43,61 +44,41 @@ export function CronsPage() {
             </p>
           ) : (
             <>
-              <div className="table-wrap">
-                <table>
-                  <caption className="visually-hidden">Crons</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Cron</th>
-                      <th scope="col">Schedule</th>
-                      <th scope="col">Assistant</th>
-                      <th scope="col">Thread</th>
-                      <th scope="col">Next run</th>
-                      <th scope="col">Enabled</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((cron) => (
-                      <tr key={cron.cronId}>
-                        <td>
-                          <Link to={cronPath(cron.cronId)}>
-                            <code>{cron.cronId}</code>
-                          </Link>
-                        </td>
-                        <td>
-                          <code>{cron.schedule}</code> <span className="muted">{cron.timezone || "UTC"}</span>
-                        </td>
-                        <td>
-                          <Link to={`/assistants/${encodeURIComponent(cron.assistantId)}/graph`}>
-                            <code>{cron.assistantId.slice(0, 8)}</code>
-                          </Link>
-                        </td>
-                        <td>
-                          {cron.threadId ? (
-                            <Link to={threadPath(cron.threadId)}>
-                              <code>{cron.threadId.slice(0, 8)}</code>
-                            </Link>
-                          ) : (
-                            <span className="muted">new each run</span>
-                          )}
-                        </td>
-                        <td>{cron.enabled ? <Time value={cron.nextRunTime} /> : <span className="muted">—</span>}</td>
-                        <td>
-                          <span className={cron.enabled ? "badge badge-success" : "badge"}>
-                            {cron.enabled ? "enabled" : "disabled"}
-                          </span>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager
-                page={page}
-                pageSize={PAGE_SIZE}
-                total={total}
-                hasMore={total !== undefined ? page * PAGE_SIZE < total : list.length === PAGE_SIZE}
-              />
+              <DataTable caption="Crons" columns={["Cron", "Schedule", "Assistant", "Thread", "Next run", "Enabled"]}>
+                {list.map((cron) => (
+                  <tr key={cron.cronId}>
+                    <td>
+                      <Link to={cronPath(cron.cronId)}>
+                        <code>{cron.cronId}</code>
+                      </Link>
+                    </td>
+                    <td>
+                      <code>{cron.schedule}</code> <span className="muted">{cron.timezone || "UTC"}</span>
+                    </td>
+                    <td>
+                      <Link to={`/assistants/${encodeURIComponent(cron.assistantId)}/graph`}>
+                        <code>{cron.assistantId.slice(0, 8)}</code>
+                      </Link>
+                    </td>
+                    <td>
+                      {cron.threadId ? (
+                        <Link to={threadPath(cron.threadId)}>
+                          <code>{cron.threadId.slice(0, 8)}</code>
+                        </Link>
+                      ) : (
+                        <span className="muted">new each run</span>
+                      )}
+                    </td>
+                    <td>{cron.enabled ? <Time value={cron.nextRunTime} /> : <span className="muted">—</span>}</td>
+                    <td>
+                      <span className={cron.enabled ? "badge badge-success" : "badge"}>
+                        {cron.enabled ? "enabled" : "disabled"}
+                      </span>
+                    </td>
+                  </tr>
+                ))}
+              </DataTable>
+              <Pager page={page} pageSize={PAGE_SIZE} total={total} shown={list.length} />
             </>
           )
         }

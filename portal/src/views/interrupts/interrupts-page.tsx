@@ -12,10 +12,11 @@ import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
 import { decodeJsonLenient, parseJsonText } from "../../lib/json";
+import { isActive } from "../runs/use-run-stream";
 import { LiveRun } from "../threads/live-run";
 import { threadPath } from "../threads/run-names";
 import { threadAssistant, threadGraphLabel, threadRunLink } from "../threads/thread-links";
-import { isLive, resumeInterrupt, useRunStream } from "../threads/use-run-stream";
+import { resumeInterrupt, useRunStream } from "../threads/use-run-stream";
 import { type PendingInterrupt, pendingInterrupts, resumeFor } from "./pending";
 
 const PAGE_SIZE = 20;
@@ -71,7 +72,7 @@ export function InterruptsPage() {
     void run.watch(resumeInterrupt(thread.threadId, resume, interruptIds));
   };
 
-  const busy = isLive(run.state.phase);
+  const busy = isActive(run.state.phase);
   return (
     <Page
       title="Interrupts"
@@ -126,12 +127,7 @@ export function InterruptsPage() {
                   />
                 ))}
               </ul>
-              <Pager
-                page={page}
-                pageSize={PAGE_SIZE}
-                total={total}
-                hasMore={total !== undefined ? page * PAGE_SIZE < total : list.length === PAGE_SIZE}
-              />
+              <Pager page={page} pageSize={PAGE_SIZE} total={total} shown={list.length} />
             </>
           )
         }

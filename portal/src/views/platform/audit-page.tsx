@@ -3,6 +3,7 @@ import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb
 import { keepPreviousData } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useId, useState } from "react";
 import { Link, useSearchParams } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { JsonView } from "../../components/json-view";
 import { Loading } from "../../components/loading";
 import { Page } from "../../components/page";
@@ -138,79 +139,66 @@ export function AuditPage() {
             <p className="empty">{filtered ? "No event matches." : "No events yet."}</p>
           ) : (
             <>
-              <div className="table-wrap">
-                <table>
-                  <caption className="visually-hidden">Audit events, newest first</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Time</th>
-                      <th scope="col">Actor</th>
-                      <th scope="col">Action</th>
-                      <th scope="col">Target</th>
-                      <th scope="col">Deployment</th>
-                      <th scope="col">From</th>
-                      <th scope="col">Details</th>
+              <DataTable
+                caption="Audit events, newest first"
+                columns={["Time", "Actor", "Action", "Target", "Deployment", "From", "Details"]}
+              >
+                {list.map((event) => {
+                  const deploymentName = event.deploymentId ? nameOf(event.deploymentId) : undefined;
+                  const details = event.details ?? {};
+                  return (
+                    <tr key={event.eventId} className={event.allowed ? undefined : "row-refused"}>
+                      <td>
+                        <Time value={event.time} absolute />
+                      </td>
+                      <td>
+                        <span>{event.actorName || event.actor}</span>
+                        {event.actorName && event.actor !== event.actorName && (
+                          <div>
+                            <Link className="muted" to={`/audit?actor=${encodeURIComponent(event.actor)}`}>
+                              <code>{event.actor}</code>
+                            </Link>
+                          </div>
+                        )}
+                      </td>
+                      <td>
+                        <code>{event.action}</code>
+                        {!event.allowed && <span className="badge badge-error audit-refused">refused</span>}
+                      </td>
+                      <td className="cell-wrap">{event.target && <code>{event.target}</code>}</td>
+                      <td>
+                        {event.deploymentId ? (
+                          deploymentName ? (
+                            <Link to={deploymentPath(deploymentName, "overview")}>{deploymentName}</Link>
+                          ) : (
+                            // Deleted (or out of this key's sight): its trail stays readable by its id.
+                            <Link
+                              to={`/audit?deployment=${encodeURIComponent(event.deploymentId)}`}
+                              title="A deleted deployment: its events"
+                            >
+                              <code>{event.deploymentId}</code>
+                            </Link>
+                          )
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                      </td>
+                      <td>{event.sourceAddress && <code>{event.sourceAddress}</code>}</td>
+                      <td className="cell-wrap">
+                        {Object.keys(details).length > 0 ? (
+                          <details>
+                            <summary>{Object.keys(details).join(", ")}</summary>
+                            <JsonView value={details} copyable={false} />
+                          </details>
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                      </td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((event) => {
-                      const deploymentName = event.deploymentId ? nameOf(event.deploymentId) : undefined;
-                      const details = event.details ?? {};
-                      return (
-                        <tr key={event.eventId} className={event.allowed ? undefined : "row-refused"}>
-                          <td>
-                            <Time value={event.time} absolute />
-                          </td>
-                          <td>
-                            <span>{event.actorName || event.actor}</span>
-                            {event.actorName && event.actor !== event.actorName && (
-                              <div>
-                                <Link className="muted" to={`/audit?actor=${encodeURIComponent(event.actor)}`}>
-                                  <code>{event.actor}</code>
-                                </Link>
-                              </div>
-                            )}
-                          </td>
-                          <td>
-                            <code>{event.action}</code>
-                            {!event.allowed && <span className="badge badge-error audit-refused">refused</span>}
-                          </td>
-                          <td className="cell-wrap">{event.target && <code>{event.target}</code>}</td>
-                          <td>
-                            {event.deploymentId ? (
-                              deploymentName ? (
-                                <Link to={deploymentPath(deploymentName, "overview")}>{deploymentName}</Link>
-                              ) : (
-                                // Deleted (or out of this key's sight): its trail stays readable by its id.
-                                <Link
-                                  to={`/audit?deployment=${encodeURIComponent(event.deploymentId)}`}
-                                  title="A deleted deployment: its events"
-                                >
-                                  <code>{event.deploymentId}</code>
-                                </Link>
-                              )
-                            ) : (
-                              <span className="muted">—</span>
-                            )}
-                          </td>
-                          <td>{event.sourceAddress && <code>{event.sourceAddress}</code>}</td>
-                          <td className="cell-wrap">
-                            {Object.keys(details).length > 0 ? (
-                              <details>
-                                <summary>{Object.keys(details).join(", ")}</summary>
-                                <JsonView value={details} copyable={false} />
-                              </details>
-                            ) : (
-                              <span className="muted">—</span>
-                            )}
-                          </td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={page} pageSize={PAGE_SIZE} hasMore={list.length === PAGE_SIZE} />
+                  );
+                })}
+              </DataTable>
+              <Pager page={page} pageSize={PAGE_SIZE} shown={list.length} />
             </>
           )
         }

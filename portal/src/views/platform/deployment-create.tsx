@@ -9,29 +9,18 @@ import { Page } from "../../components/page";
 import { ActionError } from "./action-error";
 import { deploymentClient } from "./clients";
 import { deploymentPath } from "./deployment-context";
-import { DEPLOYMENT_NAME, formatBytes, SANDBOXES } from "./format";
+import { ArchiveField, CodeField, MAX_UPLOAD_BYTES, SandboxSelect } from "./form-fields";
+import { DEPLOYMENT_NAME, formatBytes } from "./format";
 import { KeyValueEditor, type Pair, pairProblems, recordOf } from "./key-value-editor";
 import { ResourcesFields, type ResourcesText, resourcesOf } from "./resources-fields";
-
-/** The portal's port reads at most a megabyte per call: an upload must fit in it. */
-const MAX_UPLOAD_BYTES = 1024 * 1024 - 64 * 1024;
 
 /** A form for CreateDeployment: a name, a git repository (or an uploaded tarball), settings, variables and secrets. */
 export function DeploymentCreatePage() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const ids = {
-    name: useId(),
-    nameHint: useId(),
     kindGit: useId(),
     kindTarball: useId(),
-    url: useId(),
-    ref: useId(),
-    refHint: useId(),
-    configPath: useId(),
-    configHint: useId(),
-    tarball: useId(),
-    sandbox: useId(),
     replicas: useId(),
   };
   const [name, setName] = useState("");
@@ -125,24 +114,14 @@ export function DeploymentCreatePage() {
       }
     >
       <form className="platform-form" onSubmit={(event) => void submit(event)} noValidate>
-        <div className="field">
-          <label htmlFor={ids.name}>Name</label>
-          <input
-            id={ids.name}
-            type="text"
-            className="code-input"
-            autoComplete="off"
-            spellCheck={false}
-            required
-            value={name}
-            aria-invalid={tried && nameProblem ? true : undefined}
-            aria-describedby={ids.nameHint}
-            onChange={(event) => setName(event.target.value)}
-          />
-          <p id={ids.nameHint} className={tried && nameProblem ? "form-error" : "hint"}>
-            {tried && nameProblem ? nameProblem : "Lower-case letters, digits and dashes; part of its URL and unique."}
-          </p>
-        </div>
+        <CodeField
+          label="Name"
+          required
+          value={name}
+          onChange={setName}
+          hint="Lower-case letters, digits and dashes; part of its URL and unique."
+          problem={tried ? nameProblem : undefined}
+        />
 
         <fieldset>
           <legend>Source</legend>
@@ -162,90 +141,43 @@ export function DeploymentCreatePage() {
           </div>
           {kind === "git" ? (
             <>
-              <div className="field">
-                <label htmlFor={ids.url}>Git URL</label>
-                <input
-                  id={ids.url}
-                  type="text"
-                  className="code-input"
-                  inputMode="url"
-                  autoComplete="off"
-                  spellCheck={false}
-                  placeholder="https://github.com/acme/agents.git"
-                  required
-                  value={url}
-                  aria-invalid={tried && urlProblem ? true : undefined}
-                  onChange={(event) => setUrl(event.target.value)}
-                />
-                {tried && urlProblem && <p className="form-error">{urlProblem}</p>}
-              </div>
-              <div className="field">
-                <label htmlFor={ids.ref}>Ref</label>
-                <input
-                  id={ids.ref}
-                  type="text"
-                  className="code-input"
-                  autoComplete="off"
-                  spellCheck={false}
-                  placeholder="main"
-                  value={ref}
-                  aria-describedby={ids.refHint}
-                  onChange={(event) => setRef(event.target.value)}
-                />
-                <p id={ids.refHint} className="hint">
-                  A branch, tag or commit; empty: the repository's default branch.
-                </p>
-              </div>
+              <CodeField
+                label="Git URL"
+                inputMode="url"
+                placeholder="https://github.com/acme/agents.git"
+                required
+                value={url}
+                onChange={setUrl}
+                problem={tried ? urlProblem : undefined}
+              />
+              <CodeField
+                label="Ref"
+                placeholder="main"
+                value={ref}
+                onChange={setRef}
+                hint="A branch, tag or commit; empty: the repository's default branch."
+              />
             </>
           ) : (
-            <div className="field">
-              <label htmlFor={ids.tarball}>Project archive</label>
-              <input
-                id={ids.tarball}
-                type="file"
-                accept=".tar.gz,.tgz,application/gzip"
-                aria-invalid={tried && tarballProblem ? true : undefined}
-                onChange={(event) => setTarball(event.target.files?.[0])}
-              />
-              {tried && tarballProblem ? (
-                <p className="form-error">{tarballProblem}</p>
-              ) : (
-                <p className="hint">The project as a gzipped tar, up to {formatBytes(MAX_UPLOAD_BYTES)} from the portal.</p>
-              )}
-            </div>
-          )}
-          <div className="field">
-            <label htmlFor={ids.configPath}>Config path</label>
-            <input
-              id={ids.configPath}
-              type="text"
-              className="code-input"
-              autoComplete="off"
-              spellCheck={false}
-              placeholder="langgraph.json"
-              value={configPath}
-              aria-describedby={ids.configHint}
-              onChange={(event) => setConfigPath(event.target.value)}
+            <ArchiveField
+              label="Project archive"
+              onChange={setTarball}
+              hint={<>The project as a gzipped tar, up to {formatBytes(MAX_UPLOAD_BYTES)} from the portal.</>}
+              problem={tried ? tarballProblem : undefined}
             />
-            <p id={ids.configHint} className="hint">
-              The langgraph.json inside the source; empty: langgraph.json at its root.
-            </p>
-          </div>
+          )}
+          <CodeField
+            label="Config path"
+            placeholder="langgraph.json"
+            value={configPath}
+            onChange={setConfigPath}
+            hint="The langgraph.json inside the source; empty: langgraph.json at its root."
+          />
         </fieldset>
 
         <fieldset>
           <legend>Runtime</legend>
-          <div className="field">
-            <label htmlFor={ids.sandbox}>Sandbox</label>
-            <select id={ids.sandbox} value={sandbox} onChange={(event) => setSandbox(Number(event.target.value))}>
-              <option value={SandboxProfile.UNSPECIFIED}>The platform's default</option>
-              {SANDBOXES.map((candidate) => (
-                <option key={candidate.value} value={candidate.value}>
-                  {candidate.label}: {candidate.description}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SandboxSelect value={sandbox} onChange={setSandbox} unspecified="The platform's default" />
           <div className="field">
             <label htmlFor={ids.replicas}>Replicas</label>
             <input

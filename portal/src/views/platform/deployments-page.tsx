@@ -2,13 +2,14 @@ import { useQuery } from "@connectrpc/connect-query";
 import { type Deployment, DeploymentStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect, useId, useRef, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useState } from "react";
+import { Link } from "react-router";
 import { ErrorBox } from "../../components/error-box";
 import { Loading } from "../../components/loading";
 import { Page } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { Time } from "../../components/time";
+import { TypedSearchField, useTypedParam } from "../../components/url-filters";
 import { DeleteDeploymentDialog } from "./delete-deployment";
 import { sourceSummary } from "./format";
 import { DeploymentStatusBadge, Trouble } from "./status";
@@ -32,39 +33,10 @@ function troubled(deployment: Deployment): boolean {
 
 /** The deployments, newest first, with their status and why they fail; ?q= searches by name. */
 export function DeploymentsPage() {
-  const [params, setParams] = useSearchParams();
-  const name = params.get("q") ?? "";
+  const nameSearch = useTypedParam("q", TYPING_PAUSE_MS);
+  const name = nameSearch.value;
   const page = usePage();
-  const [typed, setTyped] = useState(name);
   const [deleting, setDeleting] = useState<Deployment>();
-  const searchId = useId();
-  const pushed = useRef(name);
-
-  // The URL changed under the field (back, forward, a link): the field follows it.
-  useEffect(() => {
-    if (name !== pushed.current) {
-      pushed.current = name;
-      setTyped(name);
-    }
-  }, [name]);
-
-  useEffect(() => {
-    if (typed === name) return;
-    const timer = setTimeout(() => {
-      pushed.current = typed;
-      setParams(
-        (current) => {
-          const next = new URLSearchParams(current);
-          if (typed) next.set("q", typed);
-          else next.delete("q");
-          next.delete("page");
-          return next;
-        },
-        { replace: true },
-      );
-    }, TYPING_PAUSE_MS);
-    return () => clearTimeout(timer);
-  }, [typed, name, setParams]);
 
   const list = useQuery(
     DeploymentService.method.listDeployments,
@@ -87,16 +59,7 @@ export function DeploymentsPage() {
       }
     >
       <search className="toolbar">
-        <div className="field">
-          <label htmlFor={searchId}>Name</label>
-          <input
-            id={searchId}
-            type="search"
-            value={typed}
-            placeholder="Search by name"
-            onChange={(event) => setTyped(event.target.value)}
-          />
-        </div>
+        <TypedSearchField label="Name" placeholder="Search by name" search={nameSearch} />
         {list.isFetching && !list.isPending && <Loading inline label="Updating…" />}
       </search>
       {list.isPending ? (
@@ -150,7 +113,7 @@ export function DeploymentsPage() {
               </li>
             ))}
           </ul>
-          <Pager page={page} pageSize={PAGE_SIZE} hasMore={list.data.deployments.length === PAGE_SIZE} />
+          <Pager page={page} pageSize={PAGE_SIZE} shown={list.data.deployments.length} />
         </>
       )}
       {deleting && (

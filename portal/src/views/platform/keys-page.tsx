@@ -4,10 +4,12 @@ import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { useSearchParams } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { Page, Section } from "../../components/page";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
 import { ActionError } from "./action-error";
+import { AskTwice } from "./ask-twice";
 import { apiKeyClient } from "./clients";
 import { ROLES, roleName } from "./format";
 import { Modal } from "./modal";
@@ -71,52 +73,36 @@ export function KeysPage() {
           apiKeys.length === 0 ? (
             <p className="empty">No keys.</p>
           ) : (
-            <div className="table-wrap">
-              <table>
-                <caption className="visually-hidden">API keys</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Scope</th>
-                    <th scope="col">Prefix</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {apiKeys.map((apiKey) => (
-                    <tr key={apiKey.keyId} className={apiKey.revokeTime ? "row-revoked" : undefined}>
-                      <th scope="row">
-                        {apiKey.name}
-                        {apiKey.revokeTime && (
-                          <span className="badge badge-error key-revoked">
-                            revoked <Time value={apiKey.revokeTime} />
-                          </span>
-                        )}
-                      </th>
-                      <td>{roleName(apiKey.role)}</td>
-                      <td>
-                        {apiKey.deploymentId ? (
-                          (nameOf(apiKey.deploymentId) ?? <code>{apiKey.deploymentId}</code>)
-                        ) : (
-                          <span className="muted">all deployments</span>
-                        )}
-                      </td>
-                      <td>
-                        <code>{apiKey.prefix}…</code>
-                      </td>
-                      <td>
-                        <Time value={apiKey.createTime} />
-                      </td>
-                      <td>{apiKey.lastUsedTime ? <Time value={apiKey.lastUsedTime} /> : <span className="muted">never</span>}</td>
-                      <td>{!apiKey.revokeTime && <RevokeButton apiKey={apiKey} />}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable caption="API keys" columns={["Name", "Role", "Scope", "Prefix", "Created", "Last used", "Actions"]}>
+              {apiKeys.map((apiKey) => (
+                <tr key={apiKey.keyId} className={apiKey.revokeTime ? "row-revoked" : undefined}>
+                  <th scope="row">
+                    {apiKey.name}
+                    {apiKey.revokeTime && (
+                      <span className="badge badge-error key-revoked">
+                        revoked <Time value={apiKey.revokeTime} />
+                      </span>
+                    )}
+                  </th>
+                  <td>{roleName(apiKey.role)}</td>
+                  <td>
+                    {apiKey.deploymentId ? (
+                      (nameOf(apiKey.deploymentId) ?? <code>{apiKey.deploymentId}</code>)
+                    ) : (
+                      <span className="muted">all deployments</span>
+                    )}
+                  </td>
+                  <td>
+                    <code>{apiKey.prefix}…</code>
+                  </td>
+                  <td>
+                    <Time value={apiKey.createTime} />
+                  </td>
+                  <td>{apiKey.lastUsedTime ? <Time value={apiKey.lastUsedTime} /> : <span className="muted">never</span>}</td>
+                  <td>{!apiKey.revokeTime && <RevokeButton apiKey={apiKey} />}</td>
+                </tr>
+              ))}
+            </DataTable>
           )
         }
       </QueryView>
@@ -287,33 +273,25 @@ function RevokeButton({ apiKey }: { apiKey: ApiKey }) {
   });
   return (
     <div className="row-actions">
-      {!confirming ? (
-        <button
-          type="button"
-          className="button button-small button-danger"
-          onClick={() => {
-            revoke.reset();
-            setConfirming(true);
-          }}
-        >
-          Revoke<span className="visually-hidden"> {apiKey.name}</span>
-        </button>
-      ) : (
-        <span className="confirm">
-          <span>Revoke "{apiKey.name}"? Calls with it are refused from now on.</span>
-          <button
-            type="button"
-            className="button button-small button-danger"
-            disabled={revoke.isPending}
-            onClick={() => revoke.mutate({ keyId: apiKey.keyId })}
-          >
-            {revoke.isPending ? "Revoking…" : "Yes, revoke"}
-          </button>
-          <button type="button" className="button button-small" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </span>
-      )}
+      <AskTwice
+        asking={confirming}
+        onAsk={() => {
+          revoke.reset();
+          setConfirming(true);
+        }}
+        onCancel={() => setConfirming(false)}
+        label={
+          <>
+            Revoke<span className="visually-hidden"> {apiKey.name}</span>
+          </>
+        }
+        question={<>Revoke "{apiKey.name}"? Calls with it are refused from now on.</>}
+        confirmLabel="Yes, revoke"
+        pendingLabel="Revoking…"
+        pending={revoke.isPending}
+        onConfirm={() => revoke.mutate({ keyId: apiKey.keyId })}
+        tone="danger"
+      />
       {revoke.isError && (
         <ActionError error={revoke.error} context="Could not revoke the key" needs="Revoking keys needs an admin key." />
       )}

@@ -3,6 +3,7 @@ import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_
 import { keepPreviousData, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
@@ -41,70 +42,58 @@ export function RevisionsTab() {
             <p className="empty">No revisions.</p>
           ) : (
             <>
-              <div className="table-wrap">
-                <table>
-                  <caption className="visually-hidden">Revisions of {deployment.name}, newest first</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Revision</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Commit</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Deployed</th>
-                      <th scope="col">Actions</th>
+              <DataTable
+                caption={<>Revisions of {deployment.name}, newest first</>}
+                columns={["Revision", "Status", "Commit", "Created", "Deployed", "Actions"]}
+              >
+                {list.map((revision) => {
+                  const serving = revision.revisionId === deployment.currentRevisionId;
+                  return (
+                    <tr key={revision.revisionId}>
+                      <th scope="row">
+                        <Link to={deploymentPath(deployment, "revisions", revision.revisionId)}>#{revision.number}</Link>
+                        {serving && <span className="badge badge-success revision-serving">serving</span>}
+                      </th>
+                      <td className="cell-wrap">
+                        <RevisionStatusBadge status={revision.status} />
+                        {revision.statusMessage && <div className="muted">{revision.statusMessage}</div>}
+                        {revision.redeployOf && (
+                          <div className="muted">
+                            <Link to={deploymentPath(deployment, "revisions", revision.redeployOf)}>
+                              redeploys{" "}
+                              {numbers.has(revision.redeployOf) ? `#${numbers.get(revision.redeployOf)}` : "a built revision"}
+                            </Link>
+                          </div>
+                        )}
+                      </td>
+                      <td>
+                        {revision.commitSha ? (
+                          <code title={revision.commitSha}>{shortSha(revision.commitSha)}</code>
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                      </td>
+                      <td>
+                        <Time value={revision.createTime} />
+                      </td>
+                      <td>
+                        <Time value={revision.deployTime} />
+                      </td>
+                      <td>
+                        <div className="row-actions">
+                          <Link
+                            to={`${deploymentPath(deployment, "logs")}?kind=build&revision=${encodeURIComponent(revision.revisionId)}`}
+                          >
+                            Build log<span className="visually-hidden"> of revision {revision.number}</span>
+                          </Link>
+                          <RollbackButton deployment={deployment} revision={revision} />
+                        </div>
+                      </td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((revision) => {
-                      const serving = revision.revisionId === deployment.currentRevisionId;
-                      return (
-                        <tr key={revision.revisionId}>
-                          <th scope="row">
-                            <Link to={deploymentPath(deployment, "revisions", revision.revisionId)}>#{revision.number}</Link>
-                            {serving && <span className="badge badge-success revision-serving">serving</span>}
-                          </th>
-                          <td className="cell-wrap">
-                            <RevisionStatusBadge status={revision.status} />
-                            {revision.statusMessage && <div className="muted">{revision.statusMessage}</div>}
-                            {revision.redeployOf && (
-                              <div className="muted">
-                                <Link to={deploymentPath(deployment, "revisions", revision.redeployOf)}>
-                                  redeploys{" "}
-                                  {numbers.has(revision.redeployOf) ? `#${numbers.get(revision.redeployOf)}` : "a built revision"}
-                                </Link>
-                              </div>
-                            )}
-                          </td>
-                          <td>
-                            {revision.commitSha ? (
-                              <code title={revision.commitSha}>{shortSha(revision.commitSha)}</code>
-                            ) : (
-                              <span className="muted">—</span>
-                            )}
-                          </td>
-                          <td>
-                            <Time value={revision.createTime} />
-                          </td>
-                          <td>
-                            <Time value={revision.deployTime} />
-                          </td>
-                          <td>
-                            <div className="row-actions">
-                              <Link
-                                to={`${deploymentPath(deployment, "logs")}?kind=build&revision=${encodeURIComponent(revision.revisionId)}`}
-                              >
-                                Build log<span className="visually-hidden"> of revision {revision.number}</span>
-                              </Link>
-                              <RollbackButton deployment={deployment} revision={revision} />
-                            </div>
-                          </td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={page} pageSize={PAGE_SIZE} hasMore={list.length === PAGE_SIZE} />
+                  );
+                })}
+              </DataTable>
+              <Pager page={page} pageSize={PAGE_SIZE} shown={list.length} />
             </>
           );
         }}

@@ -4,6 +4,7 @@ import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { ActionError } from "./action-error";
+import { AskTwice } from "./ask-twice";
 
 /**
  * "Roll back to this revision", confirmed first: its bundle comes back as a new revision, without
@@ -23,33 +24,21 @@ export function RollbackButton({ deployment, revision }: { deployment: Deploymen
   if (!revision.bundleDigest || revision.revisionId === deployment.currentRevisionId) return null;
   return (
     <div className="rollback">
-      {!confirming ? (
-        <button
-          type="button"
-          className="button button-small"
-          onClick={() => {
-            rollback.reset();
-            setConfirming(true);
-          }}
-        >
-          Roll back to #{revision.number}
-        </button>
-      ) : (
-        <span className="confirm">
-          <span>Deploy revision {revision.number}'s bundle again, as a new revision?</span>
-          <button
-            type="button"
-            className="button button-small button-primary"
-            disabled={rollback.isPending}
-            onClick={() => rollback.mutate({ deployment: deployment.deploymentId, revisionId: revision.revisionId })}
-          >
-            {rollback.isPending ? "Rolling back…" : "Yes, roll back"}
-          </button>
-          <button type="button" className="button button-small" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </span>
-      )}
+      <AskTwice
+        asking={confirming}
+        onAsk={() => {
+          rollback.reset();
+          setConfirming(true);
+        }}
+        onCancel={() => setConfirming(false)}
+        label={<>Roll back to #{revision.number}</>}
+        question={<>Deploy revision {revision.number}'s bundle again, as a new revision?</>}
+        confirmLabel="Yes, roll back"
+        pendingLabel="Rolling back…"
+        pending={rollback.isPending}
+        onConfirm={() => rollback.mutate({ deployment: deployment.deploymentId, revisionId: revision.revisionId })}
+        tone="primary"
+      />
       {rollback.isSuccess && (
         <p className="hint" role="status">
           Rolling back: revision {rollback.data.revision?.number} deploys revision {revision.number}'s bundle.

@@ -4,14 +4,17 @@ import { type Secret, SecretService } from "@langopen/gen/langopen/control/v1/se
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useState } from "react";
 import { Link, useSearchParams } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { ErrorBox } from "../../components/error-box";
 import { Loading } from "../../components/loading";
 import { Page, Section } from "../../components/page";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
 import { ActionError } from "./action-error";
+import { AskTwice } from "./ask-twice";
 import { secretClient } from "./clients";
 import { deploymentPath } from "./deployment-context";
+import { CodeField } from "./form-fields";
 import { VARIABLE_NAME } from "./format";
 import { useDeploymentChoices } from "./use-deployments";
 
@@ -82,33 +85,21 @@ function DeploymentSecrets({ deployment }: { deployment: string }) {
             list.length === 0 ? (
               <p className="empty">No secrets.</p>
             ) : (
-              <div className="table-wrap">
-                <table>
-                  <caption className="visually-hidden">Secrets of {deployment}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Updated</th>
-                      <th scope="col">Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((secret) => (
-                      <tr key={secret.name}>
-                        <th scope="row">
-                          <code>{secret.name}</code>
-                        </th>
-                        <td>
-                          <Time value={secret.updateTime} />
-                        </td>
-                        <td>
-                          <UnsetButton deployment={deployment} secret={secret} />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable caption={<>Secrets of {deployment}</>} columns={["Name", "Updated", "Actions"]}>
+                {list.map((secret) => (
+                  <tr key={secret.name}>
+                    <th scope="row">
+                      <code>{secret.name}</code>
+                    </th>
+                    <td>
+                      <Time value={secret.updateTime} />
+                    </td>
+                    <td>
+                      <UnsetButton deployment={deployment} secret={secret} />
+                    </td>
+                  </tr>
+                ))}
+              </DataTable>
             )
           }
         </QueryView>
@@ -126,7 +117,7 @@ const invalidateSecrets = (queryClient: ReturnType<typeof useQueryClient>) =>
 
 function SetSecretForm({ deployment }: { deployment: string }) {
   const queryClient = useQueryClient();
-  const ids = { name: useId(), nameHint: useId(), value: useId(), valueHint: useId() };
+  const ids = { value: useId(), valueHint: useId() };
   const [name, setName] = useState("");
   const [value, setValue] = useState("");
   const [saved, setSaved] = useState<string>();
@@ -156,27 +147,15 @@ function SetSecretForm({ deployment }: { deployment: string }) {
   return (
     <Section title="Set a secret">
       <form className="platform-form secret-form" onSubmit={(event) => void submit(event)} autoComplete="off">
-        <div className="field">
-          <label htmlFor={ids.name}>Name</label>
-          <input
-            id={ids.name}
-            type="text"
-            className="code-input"
-            autoComplete="off"
-            spellCheck={false}
-            placeholder="OPENAI_API_KEY"
-            required
-            value={name}
-            aria-invalid={nameProblem ? true : undefined}
-            aria-describedby={ids.nameHint}
-            onChange={(event) => setName(event.target.value)}
-          />
-          <p id={ids.nameHint} className={nameProblem ? "form-error" : "hint"}>
-            {nameProblem
-              ? "Letters, digits and underscores, not starting with a digit."
-              : "The environment variable the graphs read it from. An existing secret of that name is replaced."}
-          </p>
-        </div>
+        <CodeField
+          label="Name"
+          placeholder="OPENAI_API_KEY"
+          required
+          value={name}
+          onChange={setName}
+          hint="The environment variable the graphs read it from. An existing secret of that name is replaced."
+          problem={nameProblem ? "Letters, digits and underscores, not starting with a digit." : undefined}
+        />
         <div className="field">
           <label htmlFor={ids.value}>Value</label>
           <input
@@ -221,33 +200,25 @@ function UnsetButton({ deployment, secret }: { deployment: string; secret: Secre
   });
   return (
     <div className="row-actions">
-      {!confirming ? (
-        <button
-          type="button"
-          className="button button-small button-danger"
-          onClick={() => {
-            unset.reset();
-            setConfirming(true);
-          }}
-        >
-          Unset<span className="visually-hidden"> {secret.name}</span>
-        </button>
-      ) : (
-        <span className="confirm">
-          <span>Unset {secret.name}? The deployment is redeployed without it.</span>
-          <button
-            type="button"
-            className="button button-small button-danger"
-            disabled={unset.isPending}
-            onClick={() => unset.mutate({ deployment, name: secret.name })}
-          >
-            {unset.isPending ? "Unsetting…" : "Yes, unset"}
-          </button>
-          <button type="button" className="button button-small" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </span>
-      )}
+      <AskTwice
+        asking={confirming}
+        onAsk={() => {
+          unset.reset();
+          setConfirming(true);
+        }}
+        onCancel={() => setConfirming(false)}
+        label={
+          <>
+            Unset<span className="visually-hidden"> {secret.name}</span>
+          </>
+        }
+        question={<>Unset {secret.name}? The deployment is redeployed without it.</>}
+        confirmLabel="Yes, unset"
+        pendingLabel="Unsetting…"
+        pending={unset.isPending}
+        onConfirm={() => unset.mutate({ deployment, name: secret.name })}
+        tone="danger"
+      />
       {unset.isError && (
         <ActionError
           error={unset.error}

@@ -3,17 +3,16 @@ import { createConnectQueryKey, useMutation } from "@connectrpc/connect-query";
 import { SandboxProfile } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import { DeploymentService, type UpdateDeploymentRequestSchema } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useId, useState } from "react";
+import { type FormEvent, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { Section } from "../../components/page";
 import { ActionError } from "./action-error";
 import { DeleteDeploymentDialog } from "./delete-deployment";
 import { useDeploymentContext } from "./deployment-context";
-import { formatBytes, SANDBOXES, sandboxName } from "./format";
+import { ArchiveField, CodeField, MAX_UPLOAD_BYTES, SandboxSelect } from "./form-fields";
+import { formatBytes, sandboxName } from "./format";
 import { KeyValueEditor, type Pair, pairProblems, pairsOf, recordOf } from "./key-value-editor";
 import { ResourcesFields, type ResourcesText, resourcesOf, resourcesText } from "./resources-fields";
-
-const MAX_UPLOAD_BYTES = 1024 * 1024 - 64 * 1024;
 
 function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
@@ -70,7 +69,6 @@ function SettingsForm() {
   const queryClient = useQueryClient();
   const source = deployment.source;
   const git = source?.kind.case === "git" ? source.kind.value : undefined;
-  const ids = { ref: useId(), configPath: useId(), sandbox: useId(), tarball: useId() };
   const [ref, setRef] = useState(git?.ref ?? "");
   const [configPath, setConfigPath] = useState(source?.configPath ?? "");
   const [env, setEnv] = useState<Pair[]>(() => pairsOf(deployment.env));
@@ -130,58 +128,16 @@ function SettingsForm() {
               <span className="field-label">Git URL</span>
               <code>{git.url}</code>
             </div>
-            <div className="field">
-              <label htmlFor={ids.ref}>Ref</label>
-              <input
-                id={ids.ref}
-                type="text"
-                className="code-input"
-                autoComplete="off"
-                spellCheck={false}
-                placeholder="the default branch"
-                value={ref}
-                onChange={(event) => setRef(event.target.value)}
-              />
-            </div>
+            <CodeField label="Ref" placeholder="the default branch" value={ref} onChange={setRef} />
           </>
         )}
-        {source?.kind.case === "tarball" && (
-          <div className="field">
-            <label htmlFor={ids.tarball}>New upload (.tar.gz)</label>
-            <input
-              id={ids.tarball}
-              type="file"
-              accept=".tar.gz,.tgz,application/gzip"
-              onChange={(event) => setTarball(event.target.files?.[0])}
-            />
-          </div>
-        )}
-        <div className="field">
-          <label htmlFor={ids.configPath}>Config path</label>
-          <input
-            id={ids.configPath}
-            type="text"
-            className="code-input"
-            autoComplete="off"
-            spellCheck={false}
-            placeholder="langgraph.json"
-            value={configPath}
-            onChange={(event) => setConfigPath(event.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.sandbox}>Sandbox</label>
-          <select id={ids.sandbox} value={sandbox} onChange={(event) => setSandbox(Number(event.target.value))}>
-            {sandbox === SandboxProfile.UNSPECIFIED && (
-              <option value={SandboxProfile.UNSPECIFIED}>{sandboxName(SandboxProfile.UNSPECIFIED)}</option>
-            )}
-            {SANDBOXES.map((candidate) => (
-              <option key={candidate.value} value={candidate.value}>
-                {candidate.label}: {candidate.description}
-              </option>
-            ))}
-          </select>
-        </div>
+        {source?.kind.case === "tarball" && <ArchiveField label="New upload (.tar.gz)" onChange={setTarball} />}
+        <CodeField label="Config path" placeholder="langgraph.json" value={configPath} onChange={setConfigPath} />
+        <SandboxSelect
+          value={sandbox}
+          onChange={setSandbox}
+          unspecified={sandbox === SandboxProfile.UNSPECIFIED ? sandboxName(SandboxProfile.UNSPECIFIED) : undefined}
+        />
         <fieldset>
           <legend>Resources</legend>
           <ResourcesFields value={resources} onChange={setResources} />

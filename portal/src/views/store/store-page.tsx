@@ -203,7 +203,7 @@ export function StorePage() {
                           />
                         ))}
                       </ul>
-                      <Pager page={page} pageSize={PAGE_SIZE} hasMore={list.length === PAGE_SIZE} />
+                      <Pager page={page} pageSize={PAGE_SIZE} shown={list.length} />
                     </>
                   )
                 }

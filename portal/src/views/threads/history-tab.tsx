@@ -8,13 +8,14 @@ import { JsonView } from "../../components/json-view";
 import { Loading } from "../../components/loading";
 import { compactPreview, decodeJson, decodeJsonLenient } from "../../lib/json";
 import { formatAbsolute, formatRelative } from "../../lib/time";
+import { isActive } from "../runs/use-run-stream";
 import { type Checkpoint, toCheckpoint, type Writers, writersOf } from "./checkpoints";
 import { ForkEditor } from "./fork-editor";
 import { LiveRun } from "./live-run";
 import { diffState, type StateChange } from "./state-diff";
 import { useGraphNodes, useThreadAssistant } from "./thread-assistant";
 import { useThreadContext } from "./thread-page";
-import { isLive, rerunFromCheckpoint, useRunStream } from "./use-run-stream";
+import { rerunFromCheckpoint, useRunStream } from "./use-run-stream";
 
 const PAGE_SIZE = 10;
 
@@ -69,7 +70,7 @@ export function HistoryTab() {
     );
   };
 
-  const running = isLive(run.state.phase);
+  const running = isActive(run.state.phase);
   const rerun = (checkpoint: Checkpoint) => {
     if (!assistant.assistantId) return;
     setRerunOf(checkpoint);

@@ -4,19 +4,22 @@ import { RunStatus } from "@langopen/gen/langopen/data/v1/run_pb";
 import { CancelAction, RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { keepPreviousData, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useId, useRef } from "react";
+import { useEffect, useRef } from "react";
 import { Link, useSearchParams } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { ErrorBox } from "../../components/error-box";
 import { JsonView } from "../../components/json-view";
 import { Section } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
+import { ParamSelect } from "../../components/url-filters";
 import { decodeJsonLenient } from "../../lib/json";
+import { isActive } from "../runs/use-run-stream";
 import { LiveRun } from "./live-run";
 import { RUN_STATUS_NAMES, runIsActive, runStatusTone } from "./run-names";
 import { useThreadContext } from "./thread-page";
-import { isLive, joinRun, useRunStream } from "./use-run-stream";
+import { joinRun, useRunStream } from "./use-run-stream";
 
 const PAGE_SIZE = 20;
 const STATUSES = [
@@ -27,6 +30,7 @@ const STATUSES = [
   RunStatus.TIMEOUT,
   RunStatus.INTERRUPTED,
 ];
+const STATUS_OPTIONS = STATUSES.map((status) => RUN_STATUS_NAMES[status]);
 /** How often the list is read again while one of its runs is pending or running. */
 const ACTIVE_POLL_MS = 2_000;
 
@@ -37,12 +41,11 @@ const ACTIVE_POLL_MS = 2_000;
 export function RunsTab() {
   const { thread, assistantId } = useThreadContext();
   const threadId = thread.threadId;
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
   const page = usePage();
   const statusName = params.get("status") ?? "";
   const status = STATUSES.find((candidate) => RUN_STATUS_NAMES[candidate] === statusName) ?? RunStatus.UNSPECIFIED;
   const selected = params.get("run") ?? undefined;
-  const statusId = useId();
   const runs = useQuery(
     RunService.method.listRuns,
     { threadId, status, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE },
@@ -56,27 +59,7 @@ export function RunsTab() {
     <div className="runs">
       {selected && <RunDetail key={selected} threadId={threadId} runId={selected} assistantId={assistantId} />}
       <search className="toolbar" aria-label="Filter the runs">
-        <div className="field">
-          <label htmlFor={statusId}>Status</label>
-          <select
-            id={statusId}
-            value={statusName}
-            onChange={(event) => {
-              const next = new URLSearchParams(params);
-              if (event.target.value) next.set("status", event.target.value);
-              else next.delete("status");
-              next.delete("page");
-              setParams(next);
-            }}
-          >
-            <option value="">Any status</option>
-            {STATUSES.map((candidate) => (
-              <option key={candidate} value={RUN_STATUS_NAMES[candidate]}>
-                {RUN_STATUS_NAMES[candidate]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ParamSelect label="Status" param="status" value={statusName} anyLabel="Any status" options={STATUS_OPTIONS} />
       </search>
       <QueryView query={runs} loading="Loading the runs…" errorContext="Could not load the runs">
         {({ runs: list }) =>
@@ -84,27 +67,12 @@ export function RunsTab() {
             <p className="empty">{statusName ? `No ${statusName} runs on this thread.` : "No runs on this thread yet."}</p>
           ) : (
             <>
-              <div className="table-wrap">
-                <table>
-                  <caption className="visually-hidden">Runs of the thread</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Run</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Assistant</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Updated</th>
-                      <th scope="col">Webhook</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((run) => (
-                      <RunRow key={run.runId} run={run} selected={run.runId === selected} params={params} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={page} pageSize={PAGE_SIZE} hasMore={list.length === PAGE_SIZE} />
+              <DataTable caption="Runs of the thread" columns={["Run", "Status", "Assistant", "Created", "Updated", "Webhook"]}>
+                {list.map((run) => (
+                  <RunRow key={run.runId} run={run} selected={run.runId === selected} params={params} />
+                ))}
+              </DataTable>
+              <Pager page={page} pageSize={PAGE_SIZE} shown={list.length} />
             </>
           )
         }
@@ -232,7 +200,7 @@ function RunDetail({ threadId, runId, assistantId }: { threadId: string; runId: 
                     {runIsActive(run.status) ? "Attach" : "Replay events"}
                   </button>
                 )}
-                {runIsActive(run.status) && !isLive(stream.state.phase) && (
+                {runIsActive(run.status) && !isActive(stream.state.phase) && (
                   <button
                     type="button"
                     className="button button-danger"

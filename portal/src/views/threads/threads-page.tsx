@@ -5,16 +5,19 @@ import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb"
 import { keepPreviousData } from "@tanstack/react-query";
 import { useEffect, useId, useState } from "react";
 import { Link, useSearchParams } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { Page } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
+import { ParamSelect } from "../../components/url-filters";
 import { parseMetadataFilter } from "./metadata-filter";
 import { threadPath } from "./run-names";
 import { THREAD_STATUS_NAMES, threadGraphLabel } from "./thread-links";
 
 const PAGE_SIZE = 50;
 const STATUSES = [ThreadStatus.IDLE, ThreadStatus.BUSY, ThreadStatus.INTERRUPTED, ThreadStatus.ERROR];
+const STATUS_OPTIONS = STATUSES.map((status) => THREAD_STATUS_NAMES[status]);
 /** How long typing pauses before the search runs (and the URL changes). */
 const TYPING_PAUSE_MS = 400;
 
@@ -25,7 +28,6 @@ export function ThreadsPage() {
   const statusName = params.get("status") ?? "";
   const metadataText = params.get("metadata") ?? "";
   const status = STATUSES.find((candidate) => THREAD_STATUS_NAMES[candidate] === statusName) ?? ThreadStatus.UNSPECIFIED;
-  const statusId = useId();
   const metadataId = useId();
   const [typed, setTyped] = useState(metadataText);
 
@@ -85,27 +87,7 @@ export function ThreadsPage() {
               : typedFilter.error}
           </p>
         </div>
-        <div className="field">
-          <label htmlFor={statusId}>Status</label>
-          <select
-            id={statusId}
-            value={statusName}
-            onChange={(event) => {
-              const next = new URLSearchParams(params);
-              if (event.target.value) next.set("status", event.target.value);
-              else next.delete("status");
-              next.delete("page");
-              setParams(next);
-            }}
-          >
-            <option value="">Any status</option>
-            {STATUSES.map((candidate) => (
-              <option key={candidate} value={THREAD_STATUS_NAMES[candidate]}>
-                {THREAD_STATUS_NAMES[candidate]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ParamSelect label="Status" param="status" value={statusName} anyLabel="Any status" options={STATUS_OPTIONS} />
       </search>
       {!filter.ok ? (
         <p className="empty">Fix the metadata filter to search.</p>
@@ -116,49 +98,30 @@ export function ThreadsPage() {
               <p className="empty">{filtered ? "No threads match." : "No threads yet."}</p>
             ) : (
               <>
-                <div className="table-wrap">
-                  <table>
-                    <caption className="visually-hidden">Threads</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Thread</th>
-                        <th scope="col">Status</th>
-                        <th scope="col">Graph</th>
-                        <th scope="col">Updated</th>
-                        <th scope="col">Created</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {list.map((thread) => (
-                        <tr key={thread.threadId}>
-                          <td>
-                            <Link to={threadPath(thread.threadId)}>
-                              <code>{thread.threadId}</code>
-                            </Link>
-                          </td>
-                          <td>
-                            <span className={`badge badge-status-${THREAD_STATUS_NAMES[thread.status]}`}>
-                              {THREAD_STATUS_NAMES[thread.status]}
-                            </span>
-                          </td>
-                          <td>{threadGraphLabel(thread) ?? <span className="muted">—</span>}</td>
-                          <td>
-                            <Time value={thread.updateTime} />
-                          </td>
-                          <td>
-                            <Time value={thread.createTime} />
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-                <Pager
-                  page={page}
-                  pageSize={PAGE_SIZE}
-                  total={total}
-                  hasMore={total !== undefined ? page * PAGE_SIZE < total : list.length === PAGE_SIZE}
-                />
+                <DataTable caption="Threads" columns={["Thread", "Status", "Graph", "Updated", "Created"]}>
+                  {list.map((thread) => (
+                    <tr key={thread.threadId}>
+                      <td>
+                        <Link to={threadPath(thread.threadId)}>
+                          <code>{thread.threadId}</code>
+                        </Link>
+                      </td>
+                      <td>
+                        <span className={`badge badge-status-${THREAD_STATUS_NAMES[thread.status]}`}>
+                          {THREAD_STATUS_NAMES[thread.status]}
+                        </span>
+                      </td>
+                      <td>{threadGraphLabel(thread) ?? <span className="muted">—</span>}</td>
+                      <td>
+                        <Time value={thread.updateTime} />
+                      </td>
+                      <td>
+                        <Time value={thread.createTime} />
+                      </td>
+                    </tr>
+                  ))}
+                </DataTable>
+                <Pager page={page} pageSize={PAGE_SIZE} total={total} shown={list.length} />
               </>
             )
           }

@@ -5,10 +5,12 @@ import { WebhookService } from "@langopen/gen/langopen/data/v1/webhook_service_p
 import { keepPreviousData } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useId, useState } from "react";
 import { Link, useSearchParams } from "react-router";
+import { DataTable } from "../../components/data-table";
 import { Page } from "../../components/page";
 import { Pager, usePage } from "../../components/pager";
 import { QueryView } from "../../components/query-view";
 import { Time } from "../../components/time";
+import { ParamSelect } from "../../components/url-filters";
 
 const PAGE_SIZE = 50;
 const STATUS_NAMES: Record<WebhookDeliveryStatus, string> = {
@@ -18,6 +20,7 @@ const STATUS_NAMES: Record<WebhookDeliveryStatus, string> = {
   [WebhookDeliveryStatus.FAILED]: "failed",
 };
 const STATUSES = [WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.DELIVERED, WebhookDeliveryStatus.FAILED];
+const STATUS_OPTIONS = STATUSES.map((status) => STATUS_NAMES[status]);
 /** How often the list is read again while a delivery waits for an attempt. */
 const PENDING_POLL_MS = 5_000;
 
@@ -104,17 +107,14 @@ export function WebhooksPage() {
             </button>
           )}
         </form>
-        <div className="field">
-          <label htmlFor={`${id}-status`}>Status</label>
-          <select id={`${id}-status`} value={statusName} onChange={(event) => setParam("status", event.target.value)}>
-            <option value="">Any status</option>
-            {STATUSES.map((candidate) => (
-              <option key={candidate} value={STATUS_NAMES[candidate]}>
-                {STATUS_NAMES[candidate]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ParamSelect
+          id={`${id}-status`}
+          label="Status"
+          param="status"
+          value={statusName}
+          anyLabel="Any status"
+          options={STATUS_OPTIONS}
+        />
       </search>
       <QueryView query={deliveries} loading="Loading deliveries…" errorContext="Could not load the webhook deliveries">
         {({ deliveries: list }) =>
@@ -126,28 +126,15 @@ export function WebhooksPage() {
             </p>
           ) : (
             <>
-              <div className="table-wrap">
-                <table>
-                  <caption className="visually-hidden">Webhook deliveries</caption>
-                  <thead>
-                    <tr>
-                      {!runId && <th scope="col">Run</th>}
-                      <th scope="col">URL</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Attempts</th>
-                      <th scope="col">Last error</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Delivered</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((delivery) => (
-                      <DeliveryRow key={delivery.deliveryId} delivery={delivery} showRun={!runId} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={page} pageSize={PAGE_SIZE} hasMore={list.length === PAGE_SIZE} />
+              <DataTable
+                caption="Webhook deliveries"
+                columns={[...(runId ? [] : ["Run"]), "URL", "Status", "Attempts", "Last error", "Created", "Delivered"]}
+              >
+                {list.map((delivery) => (
+                  <DeliveryRow key={delivery.deliveryId} delivery={delivery} showRun={!runId} />
+                ))}
+              </DataTable>
+              <Pager page={page} pageSize={PAGE_SIZE} shown={list.length} />
             </>
           )
         }
