@@ -41,7 +41,7 @@ async function start(http: GatewayDeps["http"] = {}) {
   app = await buildApp({ logger, transport, http });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
   const browser = createConnectTransport({ baseUrl: `${url}/portal/rpc`, httpVersion: "1.1" });
-  return { runs, puts, runsClient: createClient(RunService, browser), store: createClient(StoreService, browser) };
+  return { url, runs, puts, runsClient: createClient(RunService, browser), store: createClient(StoreService, browser) };
 }
 
 describe("the portal's forwarder", () => {
@@ -68,5 +68,47 @@ describe("the portal's forwarder", () => {
     expect(runs[0]?.spec?.webhook).toBe("");
     const err = await store.putItem({ namespace: ["n"], key: "k" }).catch((e) => ConnectError.from(e));
     expect((err as ConnectError).code).toBe(Code.Unimplemented);
+  });
+});
+
+describe("the portal's RPCs and other origins", () => {
+  const createRun = (url: string) => `${url}/portal/rpc/${RunService.typeName}/${RunService.method.createRun.name}`;
+  const body = JSON.stringify({ threadId: "t", spec: { assistantId: "a" } });
+
+  it("refuses a page of another origin before anything is forwarded, preflight or not", async () => {
+    const { url, runs } = await start();
+    const preflight = await fetch(createRun(url), {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://evil.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    expect(preflight.status).toBe(403);
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    // A "simple" request runs in a browser even when its answer is hidden: it must not reach the api-server.
+    const simple = await fetch(createRun(url), {
+      method: "POST",
+      headers: { origin: "https://evil.example", "content-type": "application/json" },
+      body,
+    });
+    expect(simple.status).toBe(403);
+    expect(simple.headers.get("access-control-allow-origin")).toBeNull();
+    expect(runs).toEqual([]);
+  });
+
+  it("serves the portal's own origin, and origins langgraph.json allows", async () => {
+    const { url, runs } = await start({ cors: { allow_origins: ["https://studio.example"] } });
+    for (const origin of [url, "https://studio.example"]) {
+      const answer = await fetch(createRun(url), {
+        method: "POST",
+        headers: { origin, "content-type": "application/json" },
+        body,
+      });
+      expect(answer.status, origin).toBe(200);
+      expect(answer.headers.get("access-control-allow-origin")).toBe(origin);
+    }
+    expect(runs).toHaveLength(2);
   });
 });
