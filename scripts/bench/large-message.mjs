@@ -3,7 +3,10 @@
 // on a thread (`POST /threads/{id}/runs/wait`), on the example graph of `npm start` (it answers
 // "You said: <the message>", so the answer is twice the message). Checks that the message comes back intact.
 //
-//   node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--trace] [--url http://127.0.0.1:8123]
+//   node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--content x|prose] [--trace] [--url http://127.0.0.1:8123]
+//
+// The message is "x" repeated (--content x, the default) or prose-like words (--content prose: distinct words from
+// a fixed sequence, which compress about as little as text does, so Postgres's compression of large values shows).
 //
 // Without --url it starts LangOpen in this process as `npm start` does (embedded Postgres in a temporary
 // LANGOPEN_DATA_DIR, the runtime in a child process, the default 10 MiB body limit), and prints the CPU each
@@ -22,17 +25,19 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
     mb: { type: "string", default: "9" },
+    content: { type: "string", default: "x" },
     url: { type: "string" },
     trace: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (args.help) {
-  console.log("node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--trace] [--url URL]");
+  console.log("node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--content x|prose] [--trace] [--url URL]");
   process.exit(0);
 }
 const ROUNDS = Number(args.rounds);
 const SIZE = Math.round(Number(args.mb) * 1e6);
+if (args.content !== "x" && args.content !== "prose") throw new Error(`--content is x or prose, not ${args.content}`);
 
 // SQL statements of this process, for --trace.
 let statements = [];
@@ -147,7 +152,20 @@ const median = (xs) => {
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
 const client = new Client({ apiUrl });
-const content = "x".repeat(SIZE);
+/** `size` characters of words from a fixed pseudo-random sequence (the same in every run). */
+function prose(size) {
+  const words = [];
+  let length = 0;
+  let seed = 1;
+  while (length < size) {
+    seed = (seed * 48271) % 2147483647;
+    const word = seed.toString(36).slice(0, 3 + (seed % 6));
+    words.push(word);
+    length += word.length + 1;
+  }
+  return words.join(" ").slice(0, size);
+}
+const content = args.content === "prose" ? prose(SIZE) : "x".repeat(SIZE);
 const input = { messages: [{ role: "human", content }] };
 
 function intact(values) {
@@ -186,7 +204,9 @@ async function once(kind) {
 const kinds = ["stateless", "threaded"];
 const results = { stateless: [], threaded: [] };
 try {
-  console.log(`LangOpen at ${apiUrl}; message of ${(SIZE / 1e6).toFixed(1)} MB; ${ROUNDS} rounds (after 1 warm-up each)`);
+  console.log(
+    `LangOpen at ${apiUrl}; message of ${(SIZE / 1e6).toFixed(1)} MB (${args.content}); ${ROUNDS} rounds (after 1 warm-up each)`,
+  );
   for (const kind of kinds) await once(kind);
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of round % 2 ? [...kinds].reverse() : kinds) {
