@@ -1,11 +1,14 @@
 // A run started from the portal and watched live: create the thread when asked, then
 // CreateAndStreamRun (its first message is the run, every later one an event), watched with the
-// shared run stream (node progress and chat transcript folded in batches).
+// shared run stream (node progress and chat transcript folded in batches). A chat's edit or
+// regenerate forks: the run starts from an earlier checkpoint, looked up in the thread's history.
 import { ThreadService } from "@langopen/gen/langopen/data/v1/thread_service_pb";
 import { useCallback } from "react";
-import { encodeJson } from "../../lib/json";
+import { decodeJsonLenient, encodeJson } from "../../lib/json";
 import { threadClient } from "../../rpc";
 import { newRunItems, type StreamSource, useRunStream, type WatchOptions } from "../runs/use-run-stream";
+import { checkpointRef, toCheckpoint } from "../threads/checkpoints";
+import { findForkCheckpoint } from "./chat-fork";
 
 export { isActive } from "../runs/use-run-stream";
 
@@ -15,6 +18,11 @@ export interface RunRequest {
   input?: unknown;
   /** A Command ({resume, update, goto}) instead of, or beside, the input. */
   command?: unknown;
+  /**
+   * Forks the thread: the run starts from the newest checkpoint of its current branch whose
+   * messages are exactly these (by id), looked up once the run starts. Absent: from the latest.
+   */
+  forkAfterMessages?: string[];
   streamModes: string[];
   streamSubgraphs: boolean;
   interruptBefore: string[];
@@ -23,6 +31,23 @@ export interface RunRequest {
 
 /** A run finished or not, the assistant's threads list is stale once it has ended. */
 const STALE = [ThreadService];
+/** Checkpoints read per GetThreadHistory call while looking for where to fork. */
+const HISTORY_PAGE = 50;
+
+/** The checkpoint a fork starts from (see RunRequest.forkAfterMessages); an error when the branch holds none. */
+async function forkCheckpoint(threadId: string, messageIds: string[], signal: AbortSignal) {
+  const found = await findForkCheckpoint(messageIds, async (before) => {
+    const { statesJson } = await threadClient.getThreadHistory(
+      { threadId, limit: HISTORY_PAGE, before: before ? { threadId, checkpointNs: "", checkpointId: before } : undefined },
+      { signal },
+    );
+    return statesJson.flatMap((bytes) => toCheckpoint(decodeJsonLenient(bytes)) ?? []);
+  });
+  if (found === undefined) {
+    throw new Error("No checkpoint of the thread's current branch holds the messages before this point: it cannot fork there");
+  }
+  return checkpointRef(threadId, found);
+}
 
 /** A new run of the assistant (CreateAndStreamRun), on a thread created for it when the request names none. */
 function newRun(assistantId: string, graphId: string, request: RunRequest): StreamSource {
@@ -39,6 +64,7 @@ function newRun(assistantId: string, graphId: string, request: RunRequest): Stre
         threadId = thread.threadId;
         yield { thread: threadId };
       }
+      const checkpoint = request.forkAfterMessages && (await forkCheckpoint(threadId, request.forkAfterMessages, signal));
       yield* newRunItems(
         threadId,
         {
@@ -49,6 +75,7 @@ function newRun(assistantId: string, graphId: string, request: RunRequest): Stre
           streamSubgraphs: request.streamSubgraphs,
           interruptBefore: request.interruptBefore,
           interruptAfter: request.interruptAfter,
+          checkpoint,
         },
         signal,
       );
