@@ -1,5 +1,6 @@
 export { buildApp, DEFAULT_BODY_LIMIT_BYTES, EXPOSED_HEADERS, type GatewayDeps, type GatewayInfo } from "./app.js";
 export { type AuthSources, authConfigured, type CustomAuth, loadAuth, type OidcSettings } from "./auth/index.js";
+export { createOidcVerifier, OidcTokenError, OidcUnavailableError, type OidcVerifier } from "./auth/oidc.js";
 export { GATEWAY_DEFAULTS, type GatewayConfig, GatewayConfigSchema, oidcSettingsOf } from "./config.js";
 export type { AuthOptions } from "./plugins/auth.js";
 export { assertSafeBinding, type BindingChoice, isLoopbackAddress, parseHostList } from "./plugins/host-check.js";

@@ -15,6 +15,12 @@ declare module "oidc-provider" {
     features?: Record<string, unknown>;
     cookies?: { keys: string[] };
     ttl?: Record<string, number>;
+    jwks?: { keys: Record<string, unknown>[] };
+    conformIdTokenClaims?: boolean;
+    extraTokenClaims?(
+      ctx: unknown,
+      token: { kind: string; clientId: string; accountId?: string },
+    ): Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
   }
 
   export default class Provider {

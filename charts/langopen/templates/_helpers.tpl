@@ -336,6 +336,9 @@ AgentDeployment to render its data plane (services/operator/src/render.ts, Rende
 {{- if and .Values.controlPlane.autoscaling.enabled (gt (int .Values.controlPlane.autoscaling.minReplicas) (int .Values.controlPlane.autoscaling.maxReplicas)) -}}
 {{- fail "controlPlane.autoscaling: minReplicas must not exceed maxReplicas" -}}
 {{- end -}}
+{{- if and .Values.controlPlane.oidc.issuer (not .Values.controlPlane.oidc.clientId) -}}
+{{- fail "controlPlane.oidc.clientId: the portal's client at the provider is needed with controlPlane.oidc.issuer" -}}
+{{- end -}}
 {{- if and .Values.ingress.enabled (not .Values.ingress.host) -}}
 {{- fail "ingress.host: the control plane's host name is needed when ingress.enabled" -}}
 {{- end -}}

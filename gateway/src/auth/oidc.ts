@@ -18,6 +18,8 @@ export interface OidcVerifier {
   readonly settings: OidcSettings;
   /** The user a bearer token stands for; undefined when it is not a valid token of the issuer for the audience. */
   verify(token: string): Promise<AuthUser | undefined>;
+  /** The claims of a valid token of the issuer for the audience; OidcTokenError saying why when it is not one. */
+  claims(token: string): Promise<JWTPayload>;
 }
 
 const encoder = new TextEncoder();
@@ -30,9 +32,32 @@ export class OidcUnavailableError extends Error {
   }
 }
 
+/** A token that is not a valid one of the issuer for the audience; the message says why, for the caller. */
+export class OidcTokenError extends Error {
+  constructor(why: string) {
+    super(why);
+    this.name = "OidcTokenError";
+  }
+}
+
 /** Errors of jose that say the token is bad, not that the issuer could not be asked. */
 function isInvalidToken(err: unknown): boolean {
   return err instanceof errors.JOSEError && !(err instanceof errors.JWKSTimeout);
+}
+
+/** Why jose refused a token, in the caller's terms (jose's own words name its checks, not the token). */
+function refusalOf(err: errors.JOSEError, audience: string): string {
+  if (err instanceof errors.JWTExpired) return "it has expired";
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === "aud") return `it is not meant for this server (its audience is not ${audience})`;
+    if (err.claim === "iss") return "another issuer made it";
+    if (err.claim === "nbf" || err.claim === "iat") return "it is not valid yet";
+    return err.message;
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return "its signature does not verify";
+  if (err instanceof errors.JWKSNoMatchingKey) return "it is signed with a key the issuer does not publish";
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return "it is not a well-formed JWT";
+  return err.message;
 }
 
 function userOf(claims: JWTPayload, permissionsClaim: string | undefined): AuthUser {
@@ -77,21 +102,33 @@ export function createOidcVerifier(settings: OidcSettings): OidcVerifier {
     return keys;
   }
 
+  const audience = settings.audience ?? settings.clientId;
+
+  async function claims(token: string): Promise<JWTPayload> {
+    const jwks = await signingKeys();
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: [issuer, `${issuer}/`],
+        audience,
+        clockTolerance: 30,
+        requiredClaims: ["sub", "exp"],
+      });
+      return payload;
+    } catch (err) {
+      if (isInvalidToken(err)) throw new OidcTokenError(refusalOf(err as errors.JOSEError, audience));
+      throw new OidcUnavailableError(issuer, (err as Error).message);
+    }
+  }
+
   return {
     settings,
+    claims,
     async verify(token) {
-      const jwks = await signingKeys();
       try {
-        const { payload } = await jwtVerify(token, jwks, {
-          issuer: [issuer, `${issuer}/`],
-          audience: settings.audience ?? settings.clientId,
-          clockTolerance: 30,
-          requiredClaims: ["sub", "exp"],
-        });
-        return userOf(payload, settings.permissionsClaim);
+        return userOf(await claims(token), settings.permissionsClaim);
       } catch (err) {
-        if (isInvalidToken(err)) return undefined;
-        throw new OidcUnavailableError(issuer, (err as Error).message);
+        if (err instanceof OidcTokenError) return undefined;
+        throw err;
       }
     },
   };

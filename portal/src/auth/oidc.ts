@@ -1,7 +1,7 @@
 // Sign-in with the OpenID Connect provider the server names in /portal/config.json: the
 // authorization code flow with PKCE (oidc-client-ts), the provider's ID token then sent as a bearer
-// token (the gateway accepts ID tokens of the portal's client). Loaded only when used, so a server
-// without OIDC costs the bundle nothing.
+// token (a deployment's gateway and the platform's control plane accept ID tokens of the portal's
+// client). Loaded only when used, so a server without OIDC costs the bundle nothing.
 import type { UserManager } from "oidc-client-ts";
 import { loadConfig } from "../lib/mode";
 import { signIn } from "./session";
@@ -11,7 +11,7 @@ export interface OidcSettings {
   clientId: string;
 }
 
-/** Where the provider sends the browser back (the gateway answers the app's page there). */
+/** Where the provider sends the browser back (the server answers the app's page there). */
 export const CALLBACK_PATH = `${import.meta.env.BASE_URL}auth/callback`;
 
 /** The OIDC settings of a config.json body, when it has valid ones. */

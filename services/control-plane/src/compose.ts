@@ -32,6 +32,7 @@ import { KubernetesDriver, type SecretKeyRef } from "./driver/kubernetes.js";
 import { LocalDriver } from "./driver/local.js";
 import { checkOperatorKey, hashApiKey, newApiKey } from "./keys.js";
 import { logSource } from "./logs.js";
+import { createPlatformOidc, type PlatformOidcSettings } from "./oidc.js";
 import { pipelinePass } from "./pipeline.js";
 import { startPortalServer } from "./portal.js";
 import { SecretBox } from "./secrets.js";
@@ -81,6 +82,8 @@ export interface PlatformOptions {
   kubernetes?: KubernetesPlatformOptions;
   /** The portal over HTTP/1.1 on its own port (0: any free one), the app at /portal/; absent: not served. */
   portal?: { port: number; dir?: string };
+  /** An OpenID Connect provider whose users sign in (on both ports, and the portal offers it); absent: API keys only. */
+  oidc?: PlatformOidcSettings;
 }
 
 export interface KubernetesPlatformOptions {
@@ -237,6 +240,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       defaultSandbox: options.defaultSandbox,
       verifyCacheSeconds: options.keyCacheSeconds,
       bundleDir,
+      oidc: options.oidc && createPlatformOidc(options.oidc),
     };
     const server = await startRpcServer({
       host: options.host,
@@ -262,6 +266,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
         routes: (router) => registerControlServices(router, serviceOptions),
         interceptors: serverInterceptors(logger, undefined, options.metrics),
         logger,
+        oidc: options.oidc && { issuer: options.oidc.issuer, clientId: options.oidc.clientId },
       }));
     if (portal) stops.push(() => portal.close());
     builderClient = createClient(BuilderService, server.inProcessTransport);
@@ -317,7 +322,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
     );
     wake = () => loop.wake();
     stops.push(() => loop.stop());
-    logger.info({ url: server.url, portal: portal?.url }, "Platform is ready");
+    logger.info({ url: server.url, portal: portal?.url, oidc_issuer: options.oidc?.issuer }, "Platform is ready");
     return { url: server.url, generatedAdminKey, server, portalUrl: portal?.url, stop };
   } catch (err) {
     await stop();

@@ -14,6 +14,17 @@ export const PlatformConfigSchema = Type.Object({
   PORTAL_PORT: PortSchema(8131),
   /** The built portal app; absent: the workspace's `portal/dist`, when there is one. */
   LANGOPEN_PORTAL_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * An OpenID Connect provider whose users may use the platform (the portal signs in there: authorization
+   * code with PKCE): its issuer URL; with LANGOPEN_OIDC_CLIENT_ID. Its tokens are accepted as `Authorization: Bearer`.
+   */
+  LANGOPEN_OIDC_ISSUER: Type.Optional(UrlSchema(["http", "https"])),
+  /** The client the portal signs in as at that provider (a public client: no secret). */
+  LANGOPEN_OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  /** The audience tokens must name; absent: the client id (the ID tokens the portal holds). */
+  LANGOPEN_OIDC_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  /** The claim of a token holding the user's platform role: viewer, developer or admin (any case). */
+  LANGOPEN_OIDC_ROLE_CLAIM: Type.String({ minLength: 1, default: "langopen_role" }),
   /** A Postgres for the platform (it needs CREATEDB and CREATEROLE for deployments' databases); absent: an embedded one. */
   DATABASE_URL: Type.Optional(UrlSchema(["postgres", "postgresql"])),
   /** Where the platform keeps its Postgres, keys, bundles, builds and deployments' folders. */

@@ -13,7 +13,7 @@ import {
   serveMetrics,
   stopOnSignals,
 } from "@langopen/common";
-import { defaultPortalDir } from "@langopen/gateway";
+import { defaultPortalDir, oidcSettingsOf } from "@langopen/gateway";
 import { MIGRATIONS_DIR, startPlatform } from "./compose.js";
 import { PlatformConfigSchema } from "./config.js";
 
@@ -23,7 +23,8 @@ const USAGE = `Usage: npm run platform -- [--port 8130] [--host 127.0.0.1]
   that runs each deployment's data plane: on this machine (LANGOPEN_DRIVER=local), or as
   AgentDeployment resources an operator runs (LANGOPEN_DRIVER=kubernetes). Talk to it with
   \`npx langopen\`. \`migrate\` applies the control plane's migrations to DATABASE_URL and exits.
-Environment: CONTROL_HOST, CONTROL_PORT, PORTAL_PORT, LANGOPEN_PORTAL_DIR, DATABASE_URL, LANGOPEN_PLATFORM_DIR, LANGOPEN_ADMIN_KEY,
+Environment: CONTROL_HOST, CONTROL_PORT, PORTAL_PORT, LANGOPEN_PORTAL_DIR, LANGOPEN_OIDC_ISSUER, LANGOPEN_OIDC_CLIENT_ID,
+  LANGOPEN_OIDC_AUDIENCE, LANGOPEN_OIDC_ROLE_CLAIM, DATABASE_URL, LANGOPEN_PLATFORM_DIR, LANGOPEN_ADMIN_KEY,
   LANGOPEN_SECRETS_KEY, LANGOPEN_SECRETS_KEY_FILE, BUILDER_ALLOW_FILE_URLS, BUILDER_TIMEOUT_SECONDS,
   BUILDER_CONCURRENCY, NPM_CACHE, BUILDER_UID, BUILDER_GID, LANGOPEN_DEFAULT_SANDBOX, LANGOPEN_DRAIN_MS,
   LANGOPEN_KEY_CACHE_SECONDS, LANGOPEN_DRIVER, LANGOPEN_KUBE_NAMESPACE, LANGOPEN_KUBE_REDIS_SECRET,
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     ...(args.host !== undefined && { CONTROL_HOST: args.host }),
   });
   const logger = createLogger({ service: "platform", level: config.LOG_LEVEL });
+  const oidc = oidcSettingsOf(config);
   const metrics = createMetricsRegistry();
   const platform = await startPlatform(
     {
@@ -91,6 +93,12 @@ async function main(): Promise<void> {
       driver: config.LANGOPEN_DRIVER,
       publicControlUrl: config.LANGOPEN_PUBLIC_CONTROL_URL,
       portal: { port: config.PORTAL_PORT, dir: config.LANGOPEN_PORTAL_DIR ?? defaultPortalDir() },
+      oidc: oidc && {
+        issuer: oidc.issuer,
+        clientId: oidc.clientId,
+        audience: oidc.audience,
+        roleClaim: config.LANGOPEN_OIDC_ROLE_CLAIM,
+      },
       kubernetes: {
         namespace: config.LANGOPEN_KUBE_NAMESPACE,
         redisSecret: config.LANGOPEN_KUBE_REDIS_SECRET

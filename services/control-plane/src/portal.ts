@@ -1,7 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { type Logger, RPC_RECURSION_LIMIT } from "@langopen/common";
+import { MAX_TARBALL_BYTES } from "@langopen/builder";
+import { type Logger, peerAddressKey, RPC_RECURSION_LIMIT } from "@langopen/common";
 import { PORTAL_PATH, PORTAL_RPC_PREFIX, portalAppPlugin } from "@langopen/gateway";
 import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
 import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
@@ -36,6 +37,13 @@ const PORTAL_METHODS = new Map<DescService, readonly string[]>([
   [AuditService, ["listAuditEvents"]],
 ]);
 
+/**
+ * The largest call the portal may send: a deployment's upload as large as the RPC port takes
+ * (MAX_TARBALL_BYTES, which the services check), with a megabyte for the rest of the message
+ * (settings, variables, secrets).
+ */
+const PORTAL_READ_MAX_BYTES = MAX_TARBALL_BYTES + 1024 * 1024;
+
 /** A router that takes the portal's methods of the portal's services and drops every other. */
 function portalMethodsOnly(router: ConnectRouter): ConnectRouter {
   return {
@@ -61,6 +69,8 @@ export interface PortalServerOptions {
   /** The RPC port's interceptors (metrics, tracing, request scope). */
   interceptors: Interceptor[];
   logger: Logger;
+  /** The OpenID Connect provider the app offers to sign in with, when the control plane accepts its tokens. */
+  oidc?: { issuer: string; clientId: string };
 }
 
 export interface PortalServer {
@@ -71,10 +81,13 @@ export interface PortalServer {
 /**
  * The platform's portal over HTTP/1.1 (the RPC port speaks h2c, which browsers do not): the app at
  * /portal/ and, at /portal/rpc, the platform's services as a person uses them, with the key the
- * portal sends (`x-api-key` or a bearer token) checked by each call as on the RPC port.
+ * portal sends (`x-api-key`, or a bearer token: an API key or the OIDC provider's token) checked by
+ * each call as on the RPC port.
  */
 export async function startPortalServer(options: PortalServerOptions): Promise<PortalServer> {
   const app = Fastify({
+    // Connect reads the calls' bodies itself (within readMaxBytes); the same bound for anything else.
+    bodyLimit: PORTAL_READ_MAX_BYTES,
     loggerInstance: options.logger.child({ component: "portal" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -85,16 +98,17 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
       prefix: PORTAL_RPC_PREFIX,
       routes: (router) => options.routes(portalMethodsOnly(router)),
       interceptors: options.interceptors,
-      // Deployment settings and secrets are small; a megabyte is far above any of them.
-      readMaxBytes: 1024 * 1024,
+      readMaxBytes: PORTAL_READ_MAX_BYTES,
       binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
       jsonOptions: { recursionLimit: RPC_RECURSION_LIMIT },
+      // The audit log's source address, as on the RPC port.
+      contextValues: (request) => createContextValues().set(peerAddressKey, request.socket.remoteAddress),
     });
     scope.all(`${PORTAL_RPC_PREFIX}/*`, async (request, reply) =>
       reply.code(404).send({ code: "unimplemented", message: `${request.url} is not a portal RPC` }),
     );
   });
-  await app.register(portalAppPlugin, { dir: options.dir, mode: "platform" });
+  await app.register(portalAppPlugin, { dir: options.dir, mode: "platform", oidc: options.oidc });
   app.get("/", async (_request, reply) => reply.redirect(PORTAL_PATH));
   const address = await app.listen({ host: options.host, port: options.port });
   return { url: `${address}${PORTAL_PATH}`, close: () => app.close() };

@@ -37,6 +37,7 @@ import { DeploymentService, LogKind } from "@langopen/gen/langopen/control/v1/de
 import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
 import { hashApiKey, mayGrant, newApiKey, type Permission, roleMay } from "./keys.js";
 import type { LogSource } from "./logs.js";
+import { isJwt, type PlatformOidc } from "./oidc.js";
 import { maskSecret, type SecretBox } from "./secrets.js";
 import type {
   ApiKeyRow,
@@ -49,10 +50,14 @@ import type {
   SourceRow,
 } from "./store.js";
 
-/** Who calls: the key it presented. */
+/** Who calls: the key it presented, or the user an OIDC token stands for. */
 export interface Caller {
-  keyId: string;
+  /** What the audit log records as the actor: the key's id, or the token's subject. */
+  actor: string;
+  /** The key's name, or the user's name and e-mail address. */
   name: string;
+  /** How refusals name the caller: `key "ci"` or `user "Ada <ada@example.com>"`. */
+  label: string;
   role: RoleName;
   /** Null: every deployment. */
   deploymentId: string | null;
@@ -72,6 +77,8 @@ export interface ControlServiceOptions {
   verifyCacheSeconds: number;
   /** Where the builder writes bundles (GetBundle reads them there). */
   bundleDir: string;
+  /** An OpenID Connect provider whose tokens (a JWT as the bearer) are accepted beside API keys. */
+  oidc?: PlatformOidc;
 }
 
 /** The largest SBOM a revision may answer (a project's lock file has thousands of packages at most). */
@@ -234,14 +241,28 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
         "This call needs an API key: send `authorization: Bearer <key>` (LANGOPEN_API_KEY for the CLI)",
         Code.Unauthenticated,
       );
+    const address = ctx.values.get(peerAddressKey) ?? "in-process";
+    if (options.oidc && isJwt(key)) {
+      // A user of the provider acts on every deployment: a token carries no deployment scope.
+      const user = await options.oidc.identify(key);
+      return {
+        actor: user.subject,
+        name: user.displayName,
+        label: `user "${user.displayName}"`,
+        role: user.role,
+        deploymentId: null,
+        address,
+      };
+    }
     const row = await store.findApiKey(hashApiKey(key));
     if (!row) throw new ConnectError("The API key is not valid (unknown or revoked)", Code.Unauthenticated);
     return {
-      keyId: row.key_id,
+      actor: row.key_id,
       name: row.name,
+      label: `key "${row.name}"`,
       role: row.role,
       deploymentId: row.deployment_id,
-      address: ctx.values.get(peerAddressKey) ?? "in-process",
+      address,
     };
   }
 
@@ -256,7 +277,7 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
     const inScope = caller.deploymentId === null || (deploymentId != null && deploymentId === caller.deploymentId);
     if (roleMay(caller.role, permission) && inScope) return caller;
     await store.audit({
-      actor: caller.keyId,
+      actor: caller.actor,
       actorName: caller.name,
       action,
       deploymentId: deploymentId ?? null,
@@ -266,14 +287,14 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
     });
     throw new ConnectError(
       inScope
-        ? `The key "${caller.name}" (${caller.role.toLowerCase()}) may not do ${action}`
-        : `The key "${caller.name}" is scoped to another deployment`,
+        ? `The ${caller.label} (${caller.role.toLowerCase()}) may not do ${action}`
+        : `The ${caller.label} is scoped to another deployment`,
       Code.PermissionDenied,
     );
   }
 
   const audit = (caller: Caller, action: string, deploymentId: string | null, target: string, details: JsonObject = {}) => ({
-    actor: caller.keyId,
+    actor: caller.actor,
     actorName: caller.name,
     action,
     deploymentId,
@@ -628,7 +649,7 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
       if (!role) throw invalidArgument("role must be admin, developer or viewer", [{ field: "role", description: "missing" }]);
       if (!mayGrant(caller.role, role))
         throw new ConnectError(
-          `A ${caller.role.toLowerCase()} key cannot create ${role.toLowerCase()} keys`,
+          `The ${caller.label} (${caller.role.toLowerCase()}) cannot create ${role.toLowerCase()} keys`,
           Code.PermissionDenied,
         );
       const name = req.name.trim();
@@ -640,7 +661,7 @@ export function registerControlServices(router: ConnectRouter, options: ControlS
       const fresh = newApiKey();
       const row = await store.transaction(async (client) => {
         const created = await store.insertApiKey(
-          { name, role, deploymentId, prefix: fresh.prefix, sha256: fresh.sha256, createdBy: caller.keyId },
+          { name, role, deploymentId, prefix: fresh.prefix, sha256: fresh.sha256, createdBy: caller.actor },
           client,
         );
         await store.audit(audit(caller, "api_key.create", deploymentId, created.key_id, { name, role }), client);

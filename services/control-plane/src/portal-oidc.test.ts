@@ -1,0 +1,243 @@
+import { randomBytes } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { MAX_TARBALL_BYTES } from "@langopen/builder";
+import { createLogger } from "@langopen/common";
+import { Role } from "@langopen/gen/langopen/control/v1/api_key_pb";
+import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
+import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
+import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
+import { createTestDatabase, makeTempDir, type TestDatabase } from "@langopen/testkit";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { type OidcProvider, startOidcProvider } from "../../../portal/e2e/oidc.js";
+import { type Platform, startPlatform } from "./compose.js";
+
+/*
+ * Operators signing in with an OpenID Connect provider: a real one (oidc-provider on loopback)
+ * issues JWT access tokens for the platform's audience with the role claim, and the platform
+ * (its portal's port, as the portal calls it, and its RPC port) lets them in by that role, audits
+ * them by their subject, and refuses every other token with the reason.
+ */
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const ADMIN_KEY = `admin-${randomBytes(24).toString("hex")}`;
+const AUDIENCE = "https://platform.example.test";
+const logger = createLogger({ service: "test", level: "silent" });
+
+let idp: OidcProvider;
+let platform: Platform;
+let database: TestDatabase;
+let platformDir: string;
+let portalDir: string;
+
+beforeAll(async () => {
+  idp = await startOidcProvider({
+    serviceClients: {
+      "ops-admin": { langopen_role: "admin", name: "Ada Admin", email: "ada@example.test" },
+      "ops-viewer": { langopen_role: "Viewer" },
+      "ops-no-role": { name: "Nobody" },
+      "ops-root": { langopen_role: "root" },
+    },
+  });
+  database = await createTestDatabase(inject("databaseUrl"));
+  platformDir = path.join(ROOT, "node_modules/.cache/langopen-test", `platform-oidc-${randomBytes(4).toString("hex")}`);
+  // A stand-in for the built app: its page carries the portal's headers.
+  portalDir = await makeTempDir("portal");
+  await writeFile(path.join(portalDir, "index.html"), "<!doctype html><title>LangOpen</title>");
+  platform = await startPlatform(
+    {
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: platformDir,
+      databaseUrl: database.url,
+      adminKey: ADMIN_KEY,
+      buildTimeoutSeconds: 60,
+      buildConcurrency: 1,
+      defaultSandbox: "NODE",
+      drainMs: 1_000,
+      keyCacheSeconds: 1,
+      portal: { port: 0, dir: portalDir },
+      oidc: { issuer: idp.issuer, clientId: idp.clientId, audience: AUDIENCE, roleClaim: "langopen_role" },
+    },
+    logger,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await platform?.stop();
+  await idp?.close();
+  await database?.drop();
+  if (platformDir) await rm(platformDir, { recursive: true, force: true });
+  if (portalDir) await rm(portalDir, { recursive: true, force: true });
+}, 60_000);
+
+/** The platform's services as the portal calls them (Connect over HTTP/1.1), with a bearer token or an API key. */
+function portalClients(credential: string) {
+  const transport: Transport = createConnectTransport({
+    baseUrl: new URL("rpc", platform.portalUrl).toString(),
+    httpVersion: "1.1",
+    useBinaryFormat: true,
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${credential}`);
+        return next(req);
+      },
+    ],
+  });
+  return {
+    deployments: createClient(DeploymentService, transport),
+    keys: createClient(ApiKeyService, transport),
+    audit: createClient(AuditService, transport),
+  };
+}
+
+/** What a call was refused with. */
+async function refusal(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
+  if (!err) throw new Error("The call was not refused");
+  return { code: err.code, message: err.rawMessage };
+}
+
+describe("OIDC sign-in to the platform", () => {
+  // First: before any token was checked, the platform has not read the issuer's keys yet.
+  it("answers Unavailable naming the issuer while it does not answer, and lets the token in once it does", async () => {
+    const token = await idp.accessToken("ops-admin", AUDIENCE);
+    await idp.suspend();
+    try {
+      const refused = await refusal(portalClients(token).deployments.listDeployments({}));
+      expect(refused.code).toBe(Code.Unavailable);
+      expect(refused.message).toContain(`The OIDC issuer ${idp.issuer} did not answer`);
+    } finally {
+      await idp.resume();
+    }
+    expect((await portalClients(token).deployments.listDeployments({})).deployments).toEqual([]);
+  });
+
+  it("lets an admin's token list deployments and create a key, audited with its subject, name and e-mail", async () => {
+    const admin = portalClients(await idp.accessToken("ops-admin", AUDIENCE));
+    expect((await admin.deployments.listDeployments({})).deployments).toEqual([]);
+    const created = await admin.keys.createApiKey({ name: "made-by-ada", role: Role.VIEWER });
+    expect(created.apiKey?.createdBy).toBe("ops-admin");
+
+    const { events } = await admin.audit.listAuditEvents({ action: "api_key.create", actor: "ops-admin" });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      actor: "ops-admin",
+      actorName: "Ada Admin <ada@example.test>",
+      target: created.apiKey?.keyId,
+      allowed: true,
+      sourceAddress: "127.0.0.1",
+    });
+
+    // The key it made is an API key like any other, beside the tokens.
+    const viaKey = portalClients(created.key);
+    expect((await viaKey.deployments.listDeployments({})).deployments).toEqual([]);
+  });
+
+  it("lets a viewer's token read but not create keys (PermissionDenied, audited)", async () => {
+    const viewer = portalClients(await idp.accessToken("ops-viewer", AUDIENCE));
+    expect((await viewer.deployments.listDeployments({})).deployments).toEqual([]);
+    expect(await refusal(viewer.keys.createApiKey({ name: "nope", role: Role.VIEWER }))).toEqual({
+      code: Code.PermissionDenied,
+      message: 'The user "ops-viewer" (viewer) may not do api_key.create',
+    });
+    const { events } = await portalClients(ADMIN_KEY).audit.listAuditEvents({ actor: "ops-viewer" });
+    expect(events[0]).toMatchObject({ action: "api_key.create", actorName: "ops-viewer", allowed: false });
+  });
+
+  it("refuses a token for another audience, an expired one and a tampered one (Unauthenticated, saying why)", async () => {
+    const other = await idp.accessToken("ops-admin", "https://elsewhere.example.test");
+    expect(await refusal(portalClients(other).deployments.listDeployments({}))).toEqual({
+      code: Code.Unauthenticated,
+      message: `The OIDC token was refused: it is not meant for this server (its audience is not ${AUDIENCE})`,
+    });
+
+    // Issued an hour ago by the provider (its clock set back while it answers): expired 50 minutes ago.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() - 3_600_000 });
+    let expired: string;
+    try {
+      expired = await idp.accessToken("ops-admin", AUDIENCE);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await refusal(portalClients(expired).deployments.listDeployments({}))).toEqual({
+      code: Code.Unauthenticated,
+      message: "The OIDC token was refused: it has expired",
+    });
+
+    // A viewer's token whose claims were edited to say admin: its signature no longer verifies.
+    const [header, payload, signature] = (await idp.accessToken("ops-viewer", AUDIENCE)).split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...claims, langopen_role: "admin" })).toString("base64url");
+    expect(await refusal(portalClients(`${header}.${forged}.${signature}`).keys.listApiKeys({}))).toEqual({
+      code: Code.Unauthenticated,
+      message: "The OIDC token was refused: its signature does not verify",
+    });
+  });
+
+  it("refuses a valid token without a platform role (PermissionDenied naming the claim)", async () => {
+    const noRole = await idp.accessToken("ops-no-role", AUDIENCE);
+    expect(await refusal(portalClients(noRole).deployments.listDeployments({}))).toEqual({
+      code: Code.PermissionDenied,
+      message:
+        'The OIDC token of Nobody has no platform role: its claim "langopen_role" is missing (it must be viewer, developer or admin)',
+    });
+    const root = await idp.accessToken("ops-root", AUDIENCE);
+    expect(await refusal(portalClients(root).deployments.listDeployments({}))).toEqual({
+      code: Code.PermissionDenied,
+      message: 'The OIDC token of ops-root has no platform role: its claim "langopen_role" must be viewer, developer or admin',
+    });
+  });
+
+  it("takes tokens on the RPC port too, and keys that are not JWTs go on being API keys", async () => {
+    const withBearer = (credential: string) =>
+      createClient(
+        DeploymentService,
+        createGrpcTransport({
+          baseUrl: platform.url,
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${credential}`);
+              return next(req);
+            },
+          ],
+        }),
+      );
+    const token = await idp.accessToken("ops-admin", AUDIENCE);
+    expect((await withBearer(token).listDeployments({})).deployments).toEqual([]);
+    expect((await withBearer(ADMIN_KEY).listDeployments({})).deployments).toEqual([]);
+    expect(await refusal(withBearer("lok_not-a-key").listDeployments({}))).toEqual({
+      code: Code.Unauthenticated,
+      message: "The API key is not valid (unknown or revoked)",
+    });
+  });
+
+  it("offers the provider in the portal's config.json and lets the page reach it (CSP connect-src)", async () => {
+    const config = await fetch(new URL("config.json", platform.portalUrl));
+    expect(await config.json()).toEqual({ mode: "platform", oidc: { issuer: idp.issuer, clientId: idp.clientId } });
+    const page = await fetch(platform.portalUrl as string);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain(`connect-src 'self' ${idp.issuer};`);
+  });
+
+  it("takes an upload through the portal's port as large as the RPC port takes (the tarball's limit is the service's)", async () => {
+    const admin = portalClients(ADMIN_KEY);
+    const tooLarge = new Uint8Array(MAX_TARBALL_BYTES + 1);
+    // Past the portal's old 1 MiB bound: the call reaches the service, which refuses by its own limit.
+    expect(
+      await refusal(
+        admin.deployments.createDeployment({
+          name: "too-large",
+          source: { kind: { case: "tarball", value: {} } },
+          tarball: tooLarge,
+        }),
+      ),
+    ).toEqual({ code: Code.InvalidArgument, message: `the tarball is larger than ${MAX_TARBALL_BYTES} bytes` });
+  });
+});
