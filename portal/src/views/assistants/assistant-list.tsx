@@ -51,6 +51,11 @@ export function AssistantList() {
     <Page
       title="Assistants"
       subtitle={total === undefined ? undefined : `${total} assistant${total === 1 ? "" : "s"}${name || graphId ? " match" : ""}`}
+      actions={
+        <Link to={`/assistants/new${graphId ? `?graph=${encodeURIComponent(graphId)}` : ""}`} className="button button-primary">
+          New assistant
+        </Link>
+      }
     >
       <search className="toolbar">
         <TypedSearchField label="Name" placeholder="Search by name" search={nameSearch} />

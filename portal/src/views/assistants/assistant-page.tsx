@@ -2,11 +2,14 @@ import { useQuery } from "@connectrpc/connect-query";
 import type { Assistant } from "@langopen/gen/langopen/data/v1/assistant_pb";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { Link, Outlet, useParams } from "react-router";
+import { ErrorBox } from "../../components/error-box";
 import { Page } from "../../components/page";
 import { QueryView } from "../../components/query-view";
 import { Tabs } from "../../components/tabs";
 import type { AssistantContext } from "./assistant-context";
+import { DeleteAssistantButton, useDeleteAssistant } from "./delete-assistant";
 import { isActive, useRun } from "./use-run";
+import "./assistant-admin.css";
 
 const TABS = [
   { to: "graph", label: "Graph" },
@@ -40,6 +43,7 @@ export function AssistantPage() {
 function AssistantLoaded({ assistant }: { assistant: Assistant }) {
   const run = useRun(assistant.assistantId, assistant.graphId);
   const running = isActive(run.state.phase);
+  const remove = useDeleteAssistant(assistant);
   const context: AssistantContext = { assistant, run };
   return (
     <Page
@@ -55,13 +59,20 @@ function AssistantLoaded({ assistant }: { assistant: Assistant }) {
         </>
       }
       actions={
-        running && (
-          <Link to="run" className="badge badge-running">
-            Running…
+        <div className="assistant-actions">
+          {running && (
+            <Link to="run" className="badge badge-running">
+              Running…
+            </Link>
+          )}
+          <Link to={`/assistants/new?graph=${encodeURIComponent(assistant.graphId)}`} className="button">
+            New assistant
           </Link>
-        )
+          <DeleteAssistantButton assistant={assistant} remove={remove} />
+        </div>
       }
     >
+      {remove.isError && <ErrorBox error={remove.error} context="Could not delete the assistant" />}
       <Tabs tabs={TABS} label="Assistant" />
       <div className="tab-panel">
         <Outlet context={context} />

@@ -2,23 +2,23 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { createConnectQueryKey, useMutation } from "@connectrpc/connect-query";
 import { AssistantService } from "@langopen/gen/langopen/data/v1/assistant_service_pb";
 import { useQueryClient } from "@tanstack/react-query";
-import { useId, useState } from "react";
+import { useState } from "react";
 import { ErrorBox } from "../../components/error-box";
+import { JsonField } from "../../components/json-field";
 import { JsonView } from "../../components/json-view";
 import { Section } from "../../components/page";
 import { isJsonObject, parseJsonText, prettyJson } from "../../lib/json";
 import { useAssistantContext } from "./assistant-context";
+import { DetailsSection } from "./details-section";
 
-/** The assistant's config, context and metadata; config and context can be edited (each save is a new version). */
+/** The assistant's details (name, description, metadata), config and context, each edited on its own (each save is a new version). */
 export function ConfigTab() {
   const { assistant } = useAssistantContext();
   return (
     <>
+      <DetailsSection />
       <EditableJson field="config" title="Config" value={assistant.config ?? {}} />
       <EditableJson field="context" title="Context" value={assistant.context ?? {}} />
-      <Section title="Metadata">
-        <JsonView value={assistant.metadata ?? {}} />
-      </Section>
     </>
   );
 }
@@ -29,7 +29,6 @@ function EditableJson({ field, title, value }: { field: "config" | "context"; ti
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState("");
   const [error, setError] = useState<string>();
-  const editorId = useId();
   const update = useMutation(AssistantService.method.updateAssistant, {
     onSuccess: async () => {
       setEditing(false);
@@ -74,28 +73,14 @@ function EditableJson({ field, title, value }: { field: "config" | "context"; ti
             save();
           }}
         >
-          <div className="field">
-            <label htmlFor={editorId}>{title} (JSON object)</label>
-            <textarea
-              id={editorId}
-              className="code-input"
-              rows={12}
-              spellCheck={false}
-              value={text}
-              aria-invalid={error !== undefined}
-              aria-describedby={error ? `${editorId}-error` : `${editorId}-hint`}
-              onChange={(event) => setText(event.target.value)}
-            />
-            {error ? (
-              <p id={`${editorId}-error`} className="form-error">
-                {error}
-              </p>
-            ) : (
-              <p id={`${editorId}-hint`} className="hint">
-                Saving replaces the whole {field} and makes a new version of the assistant.
-              </p>
-            )}
-          </div>
+          <JsonField
+            label={`${title} (JSON object)`}
+            value={text}
+            onChange={setText}
+            hint={`Saving replaces the whole ${field} and makes a new version of the assistant.`}
+            error={error}
+            rows={12}
+          />
           {update.isError && <ErrorBox error={update.error} context={`Could not save the ${field}`} />}
           <div className="form-actions">
             <button type="submit" className="button button-primary" disabled={update.isPending}>
