@@ -51,7 +51,7 @@ export function DeploymentCreatePage() {
       ? tarball === undefined
         ? "Choose the project's .tar.gz."
         : tarball.size > MAX_UPLOAD_BYTES
-          ? `The file is ${formatBytes(tarball.size)}: the portal uploads at most ${formatBytes(MAX_UPLOAD_BYTES)} (use the CLI for larger ones).`
+          ? `The file is ${formatBytes(tarball.size)}: the portal uploads at most ${formatBytes(MAX_UPLOAD_BYTES)}.`
           : undefined
       : undefined;
 

@@ -4,8 +4,8 @@ import { SandboxProfile } from "@langopen/gen/langopen/control/v1/deployment_pb"
 import { type ReactNode, useId } from "react";
 import { SANDBOXES } from "./format";
 
-/** The portal's port reads at most a megabyte per call: an upload must fit in it. */
-export const MAX_UPLOAD_BYTES = 1024 * 1024 - 64 * 1024;
+/** The largest project archive the control plane takes (its MAX_TARBALL_BYTES, 64 MiB; a test holds them equal). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
 /** Under a field: what is wrong with it when something is, its hint otherwise (either may be absent). */
 function FieldNote({ id, hint, problem }: { id: string; hint?: ReactNode; problem?: string }) {
