@@ -7,6 +7,7 @@ import { Client } from "@langchain/langgraph-sdk";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, type PortalBrowser, type PortalPage } from "./browser.js";
+import { hidden as gone, shown as visible } from "./page.js";
 import { type PortalStack, startPortalStack } from "./stack.js";
 
 const GRAPHS = ["blocking", "chat", "echo", "interrupt", "parent", "slow", "steps"];
@@ -22,26 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-async function visible(locator: Locator, timeout = WAIT_MS): Promise<Locator> {
-  try {
-    await locator.waitFor({ state: "visible", timeout });
-  } catch (error) {
-    // Say what the page showed instead.
-    const page = locator.page();
-    const shown = await page
-      .locator("body")
-      .textContent({ timeout: 1_000 })
-      .then((text) => text ?? "")
-      .catch(() => "(nothing)");
-    throw new Error(`${String(error)}\nat ${page.url()}, the page showed:\n${shown.slice(0, 1_500)}`);
-  }
-  return locator;
-}
-
-async function gone(locator: Locator, timeout = WAIT_MS): Promise<void> {
-  await locator.waitFor({ state: "hidden", timeout });
-}
 
 /** The run's status badge says `label` (Running…, Finished, Interrupted, Cancelled, Failed). */
 async function statusIs(page: Page, label: string, timeout = WAIT_MS): Promise<void> {

@@ -8,7 +8,8 @@ import { Client } from "@langchain/langgraph-sdk";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusOf } from "../../services/launcher/src/test-fixtures/status.js";
-import { launchBrowser, type PortalBrowser, type PortalPage } from "./browser.js";
+import { launchBrowser, type PortalBrowser } from "./browser.js";
+import { closeClean, hidden, shown } from "./page.js";
 import { type PortalStack, startPortalStack } from "./stack.js";
 
 /** How long a page may take to show what it waits for. */
@@ -28,32 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-async function shown(locator: Locator, timeout = WAIT_MS): Promise<Locator> {
-  try {
-    await locator.waitFor({ state: "visible", timeout });
-  } catch (error) {
-    // Say what the page showed instead.
-    const page = locator.page();
-    const text = await page
-      .locator("body")
-      .textContent({ timeout: 1_000 })
-      .catch(() => "(nothing)");
-    throw new Error(`${String(error)}\nat ${page.url()}, the page showed:\n${(text ?? "").slice(0, 1_500)}`);
-  }
-  return locator;
-}
-
-async function hidden(locator: Locator, timeout = WAIT_MS): Promise<void> {
-  await locator.waitFor({ state: "hidden", timeout });
-}
-
-/** Asserts the page logged no error or warning (but `allowed` lines) and closes it. */
-async function closeClean(opened: PortalPage, allowed?: string): Promise<void> {
-  const problems = opened.problems.filter((line) => allowed === undefined || !line.includes(allowed));
-  expect(problems).toEqual([]);
-  await opened.context.close();
-}
 
 /** Whether `target` has the keyboard focus. */
 async function focused(target: Locator): Promise<boolean> {

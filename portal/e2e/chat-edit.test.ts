@@ -4,9 +4,10 @@
 // branch; through the SDK, the thread's state is that branch and its history still holds the old
 // one. While a run starts (its call held back), nothing can be edited or regenerated.
 import { Client } from "@langchain/langgraph-sdk";
-import type { Locator, Page, Route } from "playwright-core";
+import type { Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, type PortalBrowser, type PortalPage } from "./browser.js";
+import { launchBrowser, type PortalBrowser } from "./browser.js";
+import { closeClean, hidden as gone, shown as visible } from "./page.js";
 import { type PortalStack, startPortalStack } from "./stack.js";
 
 /** What the chat graph's model answers, whatever it is told. */
@@ -31,35 +32,9 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function visible(locator: Locator, timeout = WAIT_MS): Promise<Locator> {
-  try {
-    await locator.waitFor({ state: "visible", timeout });
-  } catch (error) {
-    // Say what the page showed instead.
-    const page = locator.page();
-    const shown = await page
-      .locator("body")
-      .textContent({ timeout: 1_000 })
-      .then((text) => text ?? "")
-      .catch(() => "(nothing)");
-    throw new Error(`${String(error)}\nat ${page.url()}, the page showed:\n${shown.slice(0, 1_500)}`);
-  }
-  return locator;
-}
-
-async function gone(locator: Locator, timeout = WAIT_MS): Promise<void> {
-  await locator.waitFor({ state: "hidden", timeout });
-}
-
 /** The run's status badge says `label` (Starting…, Running…, Finished, …). */
 async function statusIs(page: Page, label: string): Promise<void> {
   await visible(page.getByRole("main").getByText(label, { exact: true }).first());
-}
-
-/** The page had no console error or warning, nor an uncaught exception; then it is closed. */
-async function closeClean(opened: PortalPage): Promise<void> {
-  expect(opened.problems).toEqual([]);
-  await opened.context.close();
 }
 
 /**

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { Client } from "@langchain/langgraph-sdk";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, type PortalBrowser, type PortalPage } from "./browser.js";
+import { launchBrowser, type PortalBrowser } from "./browser.js";
+import { closeClean, eventually, hidden, shown } from "./page.js";
 import { type PortalStack, startPortalStack } from "./stack.js";
 
 /** How long a page may take to show what it waits for (a run of a test graph included). */
@@ -26,39 +27,12 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function shown(locator: Locator, timeout = WAIT_MS): Promise<Locator> {
-  await locator.waitFor({ state: "visible", timeout });
-  return locator;
-}
-
-async function hidden(locator: Locator, timeout = WAIT_MS): Promise<void> {
-  await locator.waitFor({ state: "hidden", timeout });
-}
-
-/** Asserts the page logged no error or warning (but `allowed` lines) and closes it. */
-async function closeClean(opened: PortalPage, allowed?: string): Promise<void> {
-  const problems = opened.problems.filter((line) => allowed === undefined || !line.includes(allowed));
-  expect(problems).toEqual([]);
-  await opened.context.close();
-}
-
 /** The checkpoint of the history timeline whose heading is `heading` (e.g. "Step 1"). */
 function checkpointItem(page: Page, heading: string): Locator {
   return page
     .getByRole("list", { name: "Checkpoints, newest first" })
     .getByRole("listitem")
     .filter({ has: page.getByRole("heading", { name: heading, exact: true }) });
-}
-
-/** Waits until `read` returns something `accept`s, polling the server (bounded). */
-async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeout = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await read();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 describe("the data pages", () => {

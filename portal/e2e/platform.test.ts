@@ -12,12 +12,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "@langopen/common";
 import { createTestDatabase, makeTempDir, type TestDatabase, until } from "@langopen/testkit";
-import type { Locator, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Platform, startPlatform } from "../../services/control-plane/src/compose.js";
 import { dropDeploymentDatabases } from "../../services/control-plane/src/test-fixtures/databases.js";
 import { git, makeProjectRepo } from "../../services/control-plane/src/test-fixtures/project.js";
 import { launchBrowser, type PortalBrowser, type PortalPage } from "./browser.js";
+import { hidden as gone, shown as visible } from "./page.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PORTAL_DIST = fileURLToPath(new URL("../dist", import.meta.url));
@@ -77,15 +78,6 @@ afterAll(async () => {
   if (platformDir) await rm(platformDir, { recursive: true, force: true });
   if (repoDir) await rm(repoDir, { recursive: true, force: true });
 }, 120_000);
-
-async function visible(locator: Locator, timeout = WAIT_MS): Promise<Locator> {
-  await locator.waitFor({ state: "visible", timeout });
-  return locator;
-}
-
-async function gone(locator: Locator, timeout = WAIT_MS): Promise<void> {
-  await locator.waitFor({ state: "hidden", timeout });
-}
 
 /**
  * The page at `pathname` (under /portal/), signed in with `key`: the deployments' list asks for a
