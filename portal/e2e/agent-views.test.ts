@@ -247,6 +247,56 @@ describe("the assistants' pages", () => {
   );
 
   it(
+    "puts earlier inputs back with the arrows, newest first, and sends one again; a new session has none",
+    async () => {
+      const tab = await browser.open(`${portal.portalUrl}assistants/steps/run`);
+      const { page } = tab;
+      const earlier = page.getByRole("button", { name: "Earlier input" });
+      const later = page.getByRole("button", { name: "Later input" });
+      const recalled = page.getByRole("group", { name: "Earlier inputs" }).locator("output");
+      await visible(page.getByLabel("Topic"));
+      expect(await earlier.count()).toBe(0);
+      for (const topic of ["alpha", "beta"]) {
+        await page.getByLabel("Topic").fill(topic);
+        await page.getByRole("button", { name: "Start run" }).click();
+        await statusIs(page, "Finished");
+      }
+      await expect.poll(() => recalled.textContent(), { timeout: WAIT_MS }).toBe("2 earlier");
+      await earlier.click();
+      const json = page.getByLabel("Input (JSON)");
+      expect(JSON.parse(await json.inputValue())).toEqual({ topic: "beta" });
+      expect(await recalled.textContent()).toBe('1 of 2: topic: "beta"');
+      await earlier.click();
+      expect(JSON.parse(await json.inputValue())).toEqual({ topic: "alpha" });
+      expect(await earlier.isDisabled()).toBe(true);
+      await later.click();
+      expect(JSON.parse(await json.inputValue())).toEqual({ topic: "beta" });
+      await earlier.click();
+
+      // Sent again: the run's thread holds that input, and it is the newest of the history.
+      const before = (await page.locator(".run-summary-line code").first().textContent()) ?? "";
+      await page.getByRole("button", { name: "Start run" }).click();
+      const summary = page.locator(".run-summary-line").first();
+      await expect.poll(() => summary.textContent(), { timeout: WAIT_MS }).not.toContain(before);
+      await statusIs(page, "Finished");
+      const { threadId } = await runIds(page);
+      expect((await sdk.threads.getState(threadId)).values).toMatchObject({ topic: "alpha" });
+      await page.reload();
+      await expect.poll(() => recalled.textContent(), { timeout: WAIT_MS }).toBe("2 earlier");
+      await earlier.click();
+      expect(JSON.parse(await page.getByLabel("Input (JSON)").inputValue())).toEqual({ topic: "alpha" });
+      await done(tab);
+
+      // The history is the tab's (sessionStorage): another session starts without one.
+      const other = await browser.open(`${portal.portalUrl}assistants/steps/run`);
+      await visible(other.page.getByLabel("Topic"));
+      expect(await other.page.getByRole("button", { name: "Earlier input" }).count()).toBe(0);
+      await done(other);
+    },
+    TEST_MS,
+  );
+
+  it(
     "streams a slow run live, lights its running node on the graph, and cancels it with Cancel",
     async () => {
       // 60 s of ticks: long enough to be watched and cancelled on a busy machine.

@@ -1,5 +1,6 @@
 import { type FormEvent, type ReactNode, useId, useState } from "react";
 import { parseJsonText, prettyJson } from "../../lib/json";
+import { describeInput } from "./input-history";
 import { buildInput, type FormField, type FormValues, initialValues } from "./schema-form";
 
 interface InputFormProps {
@@ -8,18 +9,29 @@ interface InputFormProps {
   busy: boolean;
   /** Settings shown inside the form, above its button (thread, run settings). */
   children?: ReactNode;
+  /** Inputs sent before, newest first: the arrows put one back in the form, as JSON. */
+  history?: readonly unknown[];
   onSubmit: (input: unknown) => void;
 }
 
 /** The run's input: a form generated from the input schema, or raw JSON. */
-export function InputForm({ fields, busy, children, onSubmit }: InputFormProps) {
+export function InputForm({ fields, busy, children, history = [], onSubmit }: InputFormProps) {
   const [values, setValues] = useState<FormValues>(() => initialValues(fields ?? []));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [raw, setRaw] = useState(fields === undefined);
   const [jsonText, setJsonText] = useState("{}");
   const [jsonError, setJsonError] = useState<string>();
+  /** Which earlier input the form shows (0: the newest); undefined: none, the form as typed. */
+  const [recalled, setRecalled] = useState<number>();
   const rawId = useId();
   const jsonId = useId();
+
+  const recall = (index: number) => {
+    setRecalled(index);
+    setJsonText(prettyJson(history[index]));
+    setJsonError(undefined);
+    setRaw(true);
+  };
 
   const switchToRaw = (on: boolean) => {
     if (on && fields) {
@@ -42,6 +54,7 @@ export function InputForm({ fields, busy, children, onSubmit }: InputFormProps) 
         return;
       }
       setJsonError(undefined);
+      setRecalled(undefined);
       return onSubmit(parsed.value);
     }
     const built = buildInput(fields, values);
@@ -50,6 +63,7 @@ export function InputForm({ fields, busy, children, onSubmit }: InputFormProps) 
       return;
     }
     setErrors({});
+    setRecalled(undefined);
     onSubmit(built.input);
   };
 
@@ -57,6 +71,33 @@ export function InputForm({ fields, busy, children, onSubmit }: InputFormProps) 
     <form className="input-form" onSubmit={submit} noValidate>
       <div className="form-head">
         <h3>Input</h3>
+        {history.length > 0 && (
+          <fieldset className="input-history" aria-label="Earlier inputs">
+            <button
+              type="button"
+              className="button button-small"
+              aria-label="Earlier input"
+              disabled={recalled === history.length - 1}
+              onClick={() => recall(recalled === undefined ? 0 : recalled + 1)}
+            >
+              ↑
+            </button>
+            <button
+              type="button"
+              className="button button-small"
+              aria-label="Later input"
+              disabled={recalled === undefined || recalled === 0}
+              onClick={() => recall((recalled ?? 1) - 1)}
+            >
+              ↓
+            </button>
+            <output className="muted" aria-live="polite">
+              {recalled === undefined
+                ? `${history.length} earlier`
+                : `${recalled + 1} of ${history.length}: ${describeInput(history[recalled], 40)}`}
+            </output>
+          </fieldset>
+        )}
         {fields && (
           <div className="checkbox">
             <input id={rawId} type="checkbox" checked={raw} onChange={(event) => switchToRaw(event.target.checked)} />

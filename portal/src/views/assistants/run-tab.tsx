@@ -14,6 +14,7 @@ import { ChatView } from "./chat-view";
 import { EventList } from "./event-list";
 import { interruptibleNodes } from "./graph-json";
 import { InputForm } from "./input-form";
+import { inputHistory, rememberInput } from "./input-history";
 import { GraphView } from "./lazy-graph-view";
 import { DEFAULT_RUN_SETTINGS, type RunSettings, RunSettingsPanel } from "./run-settings";
 import { RunSummary } from "./run-summary";
@@ -39,6 +40,10 @@ export function RunTab() {
   const [params, setParams] = useSearchParams();
   const [settings, setSettings] = useState<RunSettings>(DEFAULT_RUN_SETTINGS);
   const assistantId = assistant.assistantId;
+  // Read again when the graph changes or an input was sent (rememberInput wrote it).
+  const [sent, setSent] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `sent` marks a write to sessionStorage
+  const inputs = useMemo(() => inputHistory(sessionStorage, assistant.graphId), [assistant.graphId, sent]);
   const schema = useQuery(
     AssistantService.method.getAssistantSchemas,
     { assistantId },
@@ -127,7 +132,12 @@ export function RunTab() {
               key={assistantId}
               fields={fields}
               busy={isActive(run.state.phase)}
-              onSubmit={(input) => void run.start({ threadId: threadParam, input, ...settings })}
+              history={inputs}
+              onSubmit={(input) => {
+                rememberInput(sessionStorage, assistant.graphId, input);
+                setSent((count) => count + 1);
+                void run.start({ threadId: threadParam, input, ...settings });
+              }}
             >
               <ThreadChoice threadId={threadParam} onChange={(id) => setParam("thread", id)} />
               {settingsPanel}
