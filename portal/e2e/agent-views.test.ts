@@ -7,7 +7,7 @@ import { Client } from "@langchain/langgraph-sdk";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, type PortalBrowser, type PortalPage } from "./browser.js";
-import { hidden as gone, shown as visible } from "./page.js";
+import { hidden as gone, tabTo, shown as visible } from "./page.js";
 import { type PortalStack, startPortalStack } from "./stack.js";
 
 const GRAPHS = ["blocking", "chat", "echo", "interrupt", "parent", "slow", "steps"];
@@ -79,16 +79,6 @@ const WATCH_REPLIES = `(() => {
   };
   new MutationObserver(look).observe(list, { childList: true, subtree: true, characterData: true });
 })()`;
-
-/** Presses Tab until the focused element is `target` (at most `max` times); false when it never is. */
-async function tabTo(page: Page, target: Locator, max = 80): Promise<boolean> {
-  const handle = await target.elementHandle({ timeout: WAIT_MS });
-  for (let i = 0; i < max; i++) {
-    await page.keyboard.press("Tab");
-    if (await handle?.evaluate((element) => element.matches(":focus"))) return true;
-  }
-  return false;
-}
 
 describe("the assistants' pages", () => {
   let portal: PortalStack;
@@ -571,10 +561,10 @@ describe("the assistants' pages", () => {
 
       await page.goBack();
       const topic = await visible(page.getByLabel("Topic"));
-      expect(await tabTo(page, topic)).toBe(true);
+      expect(await tabTo(page, topic, 80)).toBe(true);
       await page.keyboard.type("keyboard");
       const start = page.getByRole("button", { name: "Start run" });
-      expect(await tabTo(page, start)).toBe(true);
+      expect(await tabTo(page, start, 80)).toBe(true);
       await page.keyboard.press("Enter");
       await statusIs(page, "Finished");
       await visible(page.getByText('"keyboard"', { exact: true }));

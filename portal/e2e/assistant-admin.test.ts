@@ -5,11 +5,11 @@
 // wait is on a condition, bounded; every page ends with no console problem.
 import { fileURLToPath } from "node:url";
 import { Client } from "@langchain/langgraph-sdk";
-import type { Locator, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusOf } from "../../services/launcher/src/test-fixtures/status.js";
 import { launchBrowser, type PortalBrowser } from "./browser.js";
-import { closeClean, hidden, shown } from "./page.js";
+import { closeClean, focused, hidden, shown, tabTo } from "./page.js";
 import { type PortalStack, startPortalStack } from "./stack.js";
 
 /** How long a page may take to show what it waits for. */
@@ -29,21 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-/** Whether `target` has the keyboard focus. */
-async function focused(target: Locator): Promise<boolean> {
-  return target.evaluate((element) => element.matches(":focus"));
-}
-
-/** Presses Tab (or Shift+Tab) until the focused element is `target` (at most `max` times); false when it never is. */
-async function tabTo(page: Page, target: Locator, max = 40, key = "Tab"): Promise<boolean> {
-  await target.waitFor({ state: "visible", timeout: WAIT_MS });
-  for (let i = 0; i < max; i++) {
-    await page.keyboard.press(key);
-    if (await focused(target)) return true;
-  }
-  return false;
-}
 
 /** The id of the assistant whose page is open (/portal/assistants/:id/…), once the page is there. */
 async function openedAssistantId(page: Page): Promise<string> {
@@ -186,7 +171,7 @@ describe("managing assistants", () => {
       const opened = await browser.open(`${portal.portalUrl}assistants/new?graph=echo`);
       const { page } = opened;
       const name = page.getByLabel("Name", { exact: true });
-      expect(await tabTo(page, name)).toBe(true);
+      expect(await tabTo(page, name, 40)).toBe(true);
       await page.keyboard.type("Typed by keyboard");
       await page.keyboard.press("Tab");
       expect(await focused(page.getByLabel("Description (optional)"))).toBe(true);
@@ -203,7 +188,7 @@ describe("managing assistants", () => {
       // Editing: the form takes the focus; Enter in the name saves; the focus comes back to its button.
       await page.getByRole("navigation", { name: "Assistant" }).getByRole("link", { name: "Config" }).click();
       const edit = page.getByRole("button", { name: "Edit details" });
-      expect(await tabTo(page, edit)).toBe(true);
+      expect(await tabTo(page, edit, 40)).toBe(true);
       await page.keyboard.press("Enter");
       const editName = page.getByLabel("Name", { exact: true });
       await shown(editName);

@@ -1,7 +1,7 @@
 // What the portal's browser tests wait for and check, shared by every file: an element shown or
 // hidden (a failure says what the page showed instead), a page closed with no console problem, the
 // server polled until it agrees. Every wait is bounded.
-import type { Locator } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { expect } from "vitest";
 import type { PortalPage } from "./browser.js";
 
@@ -43,4 +43,19 @@ export async function eventually<T>(read: () => Promise<T>, accept: (value: T) =
     if (accept(value) || Date.now() > deadline) return value;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** Whether `target` has the keyboard focus. */
+export async function focused(target: Locator): Promise<boolean> {
+  return target.evaluate((element) => element.matches(":focus"));
+}
+
+/** Presses Tab (or `key`, e.g. Shift+Tab) until `target` has the focus, at most `max` times; false when it never does. */
+export async function tabTo(page: Page, target: Locator, max: number, key = "Tab"): Promise<boolean> {
+  await target.waitFor({ state: "visible", timeout: WAIT_MS });
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press(key);
+    if (await focused(target)) return true;
+  }
+  return false;
 }
