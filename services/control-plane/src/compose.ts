@@ -36,7 +36,7 @@ import { createPlatformOidc, type PlatformOidcSettings } from "./oidc.js";
 import { pipelinePass } from "./pipeline.js";
 import { startPortalServer } from "./portal.js";
 import { SecretBox } from "./secrets.js";
-import { type ControlServiceOptions, registerControlServices } from "./service.js";
+import { type ControlServiceOptions, createAuthenticator, registerControlServices } from "./service.js";
 import { ControlStore, type SandboxName } from "./store.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -264,6 +264,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
         port: options.portal.port,
         dir: options.portal.dir,
         routes: (router) => registerControlServices(router, serviceOptions),
+        authenticate: createAuthenticator(serviceOptions),
         interceptors: serverInterceptors(logger, undefined, options.metrics),
         logger,
         oidc: options.oidc && { issuer: options.oidc.issuer, clientId: options.oidc.clientId },

@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { rm, writeFile } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
@@ -239,5 +241,89 @@ describe("OIDC sign-in to the platform", () => {
         }),
       ),
     ).toEqual({ code: Code.InvalidArgument, message: `the tarball is larger than ${MAX_TARBALL_BYTES} bytes` });
+  });
+});
+
+/**
+ * A call to the portal's port written by hand: its headers and the first `sent` bytes of a body of
+ * `length` bytes, the rest never sent. Resolves with the answer's status line and headers once they
+ * arrive, which for a call that waits on its body is never: resolves undefined after `waitMs`.
+ */
+async function partialCall(
+  headers: Record<string, string>,
+  length: number,
+  sent: number,
+  waitMs = 2_000,
+): Promise<{ socket: Socket; answer?: { status: number; head: string; body: string } }> {
+  const url = new URL("rpc/langopen.control.v1.DeploymentService/CreateDeployment", platform.portalUrl);
+  const socket = connect(Number(url.port), url.hostname);
+  await once(socket, "connect");
+  const lines = [
+    `POST ${url.pathname} HTTP/1.1`,
+    `host: ${url.host}`,
+    "content-type: application/proto",
+    `content-length: ${length}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+  socket.write(Buffer.alloc(sent));
+  let received = "";
+  socket.setEncoding("latin1");
+  socket.on("data", (chunk: string) => {
+    received += chunk;
+  });
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline && !received.includes("\r\n\r\n")) await new Promise((r) => setTimeout(r, 20));
+  if (!received.includes("\r\n\r\n")) return { socket };
+  // The head has come: give the (small) body a moment.
+  await new Promise((r) => setTimeout(r, 100));
+  const [head = "", body = ""] = received.split("\r\n\r\n", 2);
+  return { socket, answer: { status: Number(head.split(" ")[1]), head: head.toLowerCase(), body } };
+}
+
+describe("the portal's port knows the caller before it reads a body", () => {
+  const MiB = 1024 * 1024;
+
+  it("refuses a 60 MiB upload without a key, or with an unknown one, when only its headers have come", async () => {
+    const credentials: Record<string, string>[] = [{}, { "x-api-key": "lok_not-a-key" }, { authorization: "Bearer not-a-key" }];
+    for (const headers of credentials) {
+      const { socket, answer } = await partialCall(headers, 60 * MiB, 1024);
+      socket.destroy();
+      expect(answer?.status, JSON.stringify(headers)).toBe(401);
+      expect(answer?.head).toContain("connection: close");
+      expect(JSON.parse(answer?.body ?? "{}").code).toBe("unauthenticated");
+    }
+    // The service's own answer (ADMIN_KEY lists): nothing was created by the refused calls.
+    expect((await portalClients(ADMIN_KEY).deployments.listDeployments({})).deployments.map((d) => d.name)).not.toContain(
+      "too-large",
+    );
+  });
+
+  it("reads at most four large uploads at once: a fifth gets ResourceExhausted with Retry-After until one ends", async () => {
+    const reading = [];
+    for (let i = 0; i < 4; i++) {
+      const call = await partialCall({ "x-api-key": ADMIN_KEY }, 2 * MiB, 64 * 1024, 300);
+      // Known caller, body still coming: the port waits for it.
+      expect(call.answer).toBeUndefined();
+      reading.push(call.socket);
+    }
+    const fifth = await partialCall({ "x-api-key": ADMIN_KEY }, 2 * MiB, 64 * 1024);
+    fifth.socket.destroy();
+    expect(fifth.answer?.status).toBe(429);
+    expect(fifth.answer?.head).toContain("retry-after: 5");
+    expect(JSON.parse(fifth.answer?.body ?? "{}").code).toBe("resource_exhausted");
+    // A small call is not an upload: it is answered meanwhile.
+    expect((await portalClients(ADMIN_KEY).deployments.listDeployments({})).deployments).toBeDefined();
+    // One upload gone (its client went away): another is read.
+    reading.shift()?.destroy();
+    await vi.waitFor(
+      async () => {
+        const next = await partialCall({ "x-api-key": ADMIN_KEY }, 2 * MiB, 64 * 1024, 300);
+        next.socket.destroy();
+        expect(next.answer).toBeUndefined();
+      },
+      { timeout: 10_000, interval: 200 },
+    );
+    for (const socket of reading) socket.destroy();
   });
 });

@@ -1,5 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { MAX_TARBALL_BYTES } from "@langopen/builder";
 import { type Logger, peerAddressKey, RPC_RECURSION_LIMIT } from "@langopen/common";
@@ -8,7 +9,8 @@ import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service
 import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
-import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyReply, LogController } from "fastify";
+import { type Authenticator, authenticatedCallerKey, type Caller, credentialOf } from "./service.js";
 
 /**
  * What the portal may call, per service: what a person does with the platform. Not the calls of
@@ -44,6 +46,18 @@ const PORTAL_METHODS = new Map<DescService, readonly string[]>([
  */
 const PORTAL_READ_MAX_BYTES = MAX_TARBALL_BYTES + 1024 * 1024;
 
+/** Calls with a body larger than this count as uploads, of which at most MAX_CONCURRENT_UPLOADS are read at once. */
+const UPLOAD_BYTES = 1024 * 1024;
+const MAX_CONCURRENT_UPLOADS = 4;
+
+/** A Connect error as the protocol answers it, closing the connection so an unread body is not waited for. */
+function refuse(reply: FastifyReply, error: ConnectError, headers: Record<string, string> = {}) {
+  return reply
+    .code(codeToHttpStatus(error.code))
+    .headers({ connection: "close", ...headers })
+    .send({ code: codeToString(error.code), message: error.rawMessage });
+}
+
 /** A router that takes the portal's methods of the portal's services and drops every other. */
 function portalMethodsOnly(router: ConnectRouter): ConnectRouter {
   return {
@@ -66,6 +80,8 @@ export interface PortalServerOptions {
   dir: string | undefined;
   /** Registers the control plane's services (the same implementations its RPC port serves). */
   routes: (router: ConnectRouter) => void;
+  /** Checks a call's credential before its body is read (the services' own check, reused). */
+  authenticate: Authenticator;
   /** The RPC port's interceptors (metrics, tracing, request scope). */
   interceptors: Interceptor[];
   logger: Logger;
@@ -81,8 +97,10 @@ export interface PortalServer {
 /**
  * The platform's portal over HTTP/1.1 (the RPC port speaks h2c, which browsers do not): the app at
  * /portal/ and, at /portal/rpc, the platform's services as a person uses them, with the key the
- * portal sends (`x-api-key`, or a bearer token: an API key or the OIDC provider's token) checked by
- * each call as on the RPC port.
+ * portal sends (`x-api-key`, or a bearer token: an API key or the OIDC provider's token). The key
+ * is checked when the request's headers arrive, before its body is read: this port takes uploads
+ * of up to PORTAL_READ_MAX_BYTES, which only a caller the platform knows may make it hold, a few
+ * at a time. What the caller may do is checked by each call, as on the RPC port.
  */
 export async function startPortalServer(options: PortalServerOptions): Promise<PortalServer> {
   const app = Fastify({
@@ -91,7 +109,40 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
     loggerInstance: options.logger.child({ component: "portal" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
+  const callers = new WeakMap<object, Caller>();
+  let uploads = 0;
   await app.register(async (scope) => {
+    scope.addHook("onRequest", async (request, reply) => {
+      const address = request.socket.remoteAddress ?? "unknown";
+      try {
+        callers.set(
+          request.raw,
+          await options.authenticate(
+            credentialOf((name) => request.headers[name] as string),
+            address,
+          ),
+        );
+      } catch (err) {
+        if (err instanceof ConnectError) return refuse(reply, err);
+        // Not a refusal: the key store (the platform's Postgres) did not answer.
+        request.log.error({ err }, "Could not check a portal call's credential");
+        return refuse(reply, new ConnectError("The platform's database is unavailable: try again shortly", Code.Unavailable));
+      }
+      // A browser states the length of what it uploads; a chunked body (a CLI's) is not counted, and
+      // is read within readMaxBytes as any other body of a caller the platform knows.
+      const length = Number(request.headers["content-length"] ?? 0);
+      if (length <= UPLOAD_BYTES) return;
+      if (uploads >= MAX_CONCURRENT_UPLOADS)
+        return refuse(
+          reply,
+          new ConnectError(`${MAX_CONCURRENT_UPLOADS} uploads are being read: try again shortly`, Code.ResourceExhausted),
+          {
+            "retry-after": "5",
+          },
+        );
+      uploads++;
+      reply.raw.once("close", () => uploads--);
+    });
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", (_request, _payload, done) => done(null));
     await scope.register(fastifyConnectPlugin, {
@@ -102,7 +153,10 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
       binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
       jsonOptions: { recursionLimit: RPC_RECURSION_LIMIT },
       // The audit log's source address, as on the RPC port.
-      contextValues: (request) => createContextValues().set(peerAddressKey, request.socket.remoteAddress),
+      contextValues: (request) =>
+        createContextValues()
+          .set(peerAddressKey, request.socket.remoteAddress)
+          .set(authenticatedCallerKey, callers.get(request.raw)),
     });
     scope.all(`${PORTAL_RPC_PREFIX}/*`, async (request, reply) =>
       reply.code(404).send({ code: "unimplemented", message: `${request.url} is not a portal RPC` }),

@@ -3,7 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { MAX_TARBALL_BYTES, SBOM_PATH } from "@langopen/builder";
 import {
   alreadyExists,
@@ -94,11 +94,56 @@ const RESERVED_ENV =
   /^(LANGOPEN_|DATABASE_URL$|REDIS_URL$|PORT$|HOST$|POSTGRES_|REDIS_|WORKER_|RPC_|METRICS_|NODE_OPTIONS$|PATH$|HOME$)/;
 const MAX_VALUE = 64 * 1024;
 
-const bearer = (ctx: HandlerContext): string | undefined => {
-  const header = ctx.requestHeader.get("authorization");
-  const match = header ? /^Bearer +(\S+) *$/i.exec(header) : null;
-  return match?.[1] ?? ctx.requestHeader.get("x-api-key") ?? undefined;
-};
+/** The credential a call carries: `authorization: Bearer <key or token>`, else `x-api-key`. */
+export function credentialOf(header: (name: string) => string | null | undefined): string | undefined {
+  const authorization = header("authorization");
+  const match = authorization ? /^Bearer +(\S+) *$/i.exec(authorization) : null;
+  return match?.[1] ?? header("x-api-key") ?? undefined;
+}
+
+/** Who a credential is, or a ConnectError: Unauthenticated (none, unknown, revoked, a refused token). */
+export type Authenticator = (credential: string | undefined, address: string) => Promise<Caller>;
+
+/**
+ * A caller the server checked before the call's body was read (the portal's port does, so that
+ * an unauthenticated client cannot make it hold an upload): the call does not check again.
+ */
+export const authenticatedCallerKey = createContextKey<Caller | undefined>(undefined, {
+  description: "langopen control-plane caller",
+});
+
+/** Checks credentials against the platform's API keys and, when configured, its OIDC provider's tokens. */
+export function createAuthenticator(options: Pick<ControlServiceOptions, "store" | "oidc">): Authenticator {
+  return async (key, address) => {
+    if (!key)
+      throw new ConnectError(
+        "This call needs an API key: send `authorization: Bearer <key>` (LANGOPEN_API_KEY for the CLI)",
+        Code.Unauthenticated,
+      );
+    if (options.oidc && isJwt(key)) {
+      // A user of the provider acts on every deployment: a token carries no deployment scope.
+      const user = await options.oidc.identify(key);
+      return {
+        actor: user.subject,
+        name: user.displayName,
+        label: `user "${user.displayName}"`,
+        role: user.role,
+        deploymentId: null,
+        address,
+      };
+    }
+    const row = await options.store.findApiKey(hashApiKey(key));
+    if (!row) throw new ConnectError("The API key is not valid (unknown or revoked)", Code.Unauthenticated);
+    return {
+      actor: row.key_id,
+      name: row.name,
+      label: `key "${row.name}"`,
+      role: row.role,
+      deploymentId: row.deployment_id,
+      address,
+    };
+  };
+}
 
 const pageOf = (limit: number, offset: number, max = 1000, fallback = 100) => {
   if (limit < 0 || limit > max) throw invalidArgument(`limit must be between 0 and ${max}`);
@@ -234,37 +279,13 @@ function resourcesRow(r: Resources | undefined): ResourcesRow {
 export function registerControlServices(router: ConnectRouter, options: ControlServiceOptions): void {
   const { store, logger } = options;
 
-  async function authenticate(ctx: HandlerContext): Promise<Caller> {
-    const key = bearer(ctx);
-    if (!key)
-      throw new ConnectError(
-        "This call needs an API key: send `authorization: Bearer <key>` (LANGOPEN_API_KEY for the CLI)",
-        Code.Unauthenticated,
-      );
-    const address = ctx.values.get(peerAddressKey) ?? "in-process";
-    if (options.oidc && isJwt(key)) {
-      // A user of the provider acts on every deployment: a token carries no deployment scope.
-      const user = await options.oidc.identify(key);
-      return {
-        actor: user.subject,
-        name: user.displayName,
-        label: `user "${user.displayName}"`,
-        role: user.role,
-        deploymentId: null,
-        address,
-      };
-    }
-    const row = await store.findApiKey(hashApiKey(key));
-    if (!row) throw new ConnectError("The API key is not valid (unknown or revoked)", Code.Unauthenticated);
-    return {
-      actor: row.key_id,
-      name: row.name,
-      label: `key "${row.name}"`,
-      role: row.role,
-      deploymentId: row.deployment_id,
-      address,
-    };
-  }
+  const authenticateCredential = createAuthenticator(options);
+  const authenticate = async (ctx: HandlerContext): Promise<Caller> =>
+    ctx.values.get(authenticatedCallerKey) ??
+    authenticateCredential(
+      credentialOf((name) => ctx.requestHeader.get(name)),
+      ctx.values.get(peerAddressKey) ?? "in-process",
+    );
 
   /** The caller may do `permission` (to `deployment`, when given); a refusal is audited. */
   async function authorize(
