@@ -133,7 +133,7 @@ export function startWorker(deps: WorkerDeps): Worker {
   let inflightBytes = 0;
   // Large runs leave garbage V8 would keep while the process idles (see IdleCollector); in one
   // process with the gateway and api-server, theirs (bodies, streams) goes with it.
-  const collector = createIdleCollector({ logger, growthBytes: 128 * 1024 * 1024 });
+  const collector = createIdleCollector({ logger, growthBytes: 128 * 1024 * 1024, pressureBytes: 256 * 1024 * 1024 });
   let slotFreed: () => void = () => {};
   /** This worker's runs in flight per runtime (by index of deps.runtimes). */
   const load = deps.runtimes.map(() => 0);

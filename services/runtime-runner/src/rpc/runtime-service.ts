@@ -88,8 +88,9 @@ function xrayOption(xray: number): boolean | number {
  */
 export function createRuntimeServiceImpl(deps: RuntimeServiceDeps): ServiceImpl<typeof RuntimeService> {
   const { graphs, logger } = deps;
-  // Gives back what finished runs left to collect once no run is in flight (see IdleCollector).
-  const collector = createIdleCollector({ logger });
+  // Gives back what finished runs left to collect once no run is in flight, or at once past
+  // 192 MiB of growth (see IdleCollector): a 9 MB run in four stream modes leaves about that.
+  const collector = createIdleCollector({ logger, pressureBytes: 192 * 1024 * 1024 });
 
   /** A copy of the graph wired to the data plane; a run's copy carries its fence. */
   function wire(
