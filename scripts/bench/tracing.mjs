@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // What tracing costs: three `npm start` processes (embedded Postgres, the same project: a three-node graph), one
 // without OTEL_*, one exporting every span (OTEL_TRACES_SAMPLER=always_on) and one a tenth of the traces
-// (parentbased_traceidratio 0.1), with OTLP/HTTP to a receiver this script runs and that drops what it gets; the
-// same loads against each, rounds rotating the order. Prints medians
-// (min-max) of stateless runs/wait per second under 8 clients with their p50, and of one client's runs/wait p50.
+// (parentbased_traceidratio 0.1), and with --always-off one with a sampler that keeps nothing, with OTLP/HTTP to a
+// receiver this script runs and that drops what it gets; the same loads against each, rounds rotating the order.
+// Prints medians (min-max) of stateless runs/wait per second under 8 clients with their p50 and the CPU per run of
+// the whole process tree (from /proc), of one client's runs/wait p50, and each mode's ratios to off per round.
 // Tracing is process-wide, hence a process per mode. Loopback only; every loop is bounded. See README.md here.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,17 +14,19 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { cpuSpent, cpuTicksOf } from "./lib/procs.mjs";
 
 const { values: args } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     duration: { type: "string", default: "5" },
     waits: { type: "string", default: "40" },
+    "always-off": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (args.help) {
-  process.stdout.write("Usage: node scripts/bench/tracing.mjs [--rounds 3] [--duration 5] [--waits 40]\n");
+  process.stdout.write("Usage: node scripts/bench/tracing.mjs [--rounds 3] [--duration 5] [--waits 40] [--always-off]\n");
   process.exit(0);
 }
 const ROUNDS = Math.min(20, Number(args.rounds));
@@ -48,6 +51,11 @@ const work = mkdtempSync(path.join(tmpdir(), "langopen-tracing-bench-"));
 const modes = [
   { name: "tracing off", env: {} },
   { name: "tracing on (100 %)", env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_TRACES_SAMPLER: "always_on" } },
+  // What switching tracing on costs before any span is kept: the SDK, its context manager and
+  // instrumentations, with a sampler that drops every trace.
+  ...(args["always-off"]
+    ? [{ name: "tracing on, sampler off", env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_TRACES_SAMPLER: "always_off" } }]
+    : []),
   {
     name: "tracing on (10 %)",
     env: {
@@ -85,7 +93,15 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function load(url) {
+/** The 8-client load, with the CPU of the whole process tree (LangOpen, its runtimes, Postgres) per completed run. */
+async function load(url, pid) {
+  const before = cpuTicksOf([pid]);
+  const result = await load8(url);
+  const spent = Object.values(cpuSpent(before, cpuTicksOf([pid]))).reduce((a, b) => a + b, 0);
+  return { ...result, cpuMs: (spent * 1000) / Math.max(1, result.runs) };
+}
+
+function load8(url) {
   return new Promise((resolve, reject) => {
     const latencies = [];
     let failed = 0;
@@ -98,7 +114,10 @@ function load(url) {
         connections: 8,
         duration: DURATION_S,
       },
-      (err, result) => (err ? reject(err) : resolve({ rps: latencies.length / result.duration, p50: median(latencies), failed })),
+      (err, result) =>
+        err
+          ? reject(err)
+          : resolve({ rps: latencies.length / result.duration, p50: median(latencies), failed, runs: latencies.length }),
     );
     instance.on("response", (_c, status, _b, ms) => (status === 200 ? latencies.push(ms) : failed++));
   });
@@ -123,30 +142,34 @@ try {
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of [...modes.slice(round % modes.length), ...modes.slice(0, round % modes.length)]) {
-      const result = await load(mode.url);
+      const result = await load(mode.url, mode.child.pid);
       if (result.failed > 0) throw new Error(`${mode.name}: ${result.failed} runs/wait failed`);
       mode.loads.push(result);
       mode.waits.push(await serialWaits(mode.url));
       process.stderr.write(
-        `round ${round + 1} ${mode.name}: ${result.rps.toFixed(1)} runs/s, p50 ${result.p50.toFixed(1)} ms, one client p50 ${mode.waits.at(-1).toFixed(1)} ms\n`,
+        `round ${round + 1} ${mode.name}: ${result.rps.toFixed(1)} runs/s, p50 ${result.p50.toFixed(1)} ms, CPU ${result.cpuMs.toFixed(1)} ms/run, one client p50 ${mode.waits.at(-1).toFixed(1)} ms\n`,
       );
     }
   }
   const range = (xs, digits) =>
     `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
-  const base = median(modes[0].loads.map((l) => l.rps));
+  // Against off, round by round: the machine's load drifts between rounds more than tracing costs,
+  // and each round measures the modes back to back.
+  const paired = (mode, field) => median(mode.loads.map((l, round) => l[field] / modes[0].loads[round][field]));
   process.stdout.write(
-    "\n| tracing | runs/wait per s (8 clients) | p50 ms (8 clients) | runs/wait p50 ms (1 client) | runs/s vs off |\n|---|---:|---:|---:|---:|\n",
+    "\n| tracing | runs/wait per s (8 clients) | p50 ms (8 clients) | CPU ms per run (8 clients) | runs/wait p50 ms (1 client) | runs/s vs off | CPU per run vs off |\n|---|---:|---:|---:|---:|---:|---:|\n",
   );
   for (const mode of modes) {
-    const rps = mode.loads.map((l) => l.rps);
-    process.stdout.write(
-      `| ${mode.name} | ${range(rps, 1)} | ${range(
-        mode.loads.map((l) => l.p50),
+    const column = (field) =>
+      range(
+        mode.loads.map((l) => l[field]),
         1,
-      )} | ${range(mode.waits, 1)} | ${(median(rps) / base).toFixed(2)} |\n`,
+      );
+    process.stdout.write(
+      `| ${mode.name} | ${column("rps")} | ${column("p50")} | ${column("cpuMs")} | ${range(mode.waits, 1)} | ${paired(mode, "rps").toFixed(2)} | ${paired(mode, "cpuMs").toFixed(2)} |\n`,
     );
   }
+  process.stdout.write("(vs off: the median of the rounds' ratios, each round's modes measured back to back)\n");
   process.stdout.write(`\nexported to the collector: ${(exported / 1024 / 1024).toFixed(1)} MiB\n`);
 } finally {
   for (const mode of modes) mode.child?.kill("SIGTERM");
