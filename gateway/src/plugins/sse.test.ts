@@ -173,6 +173,36 @@ describe("event streams", () => {
     );
   });
 
+  it("writes large events without copying them into a frame, byte for byte, between small ones", async () => {
+    const big = "x".repeat(3 * 1024 * 1024);
+    // Raw line breaks between tokens (pretty-printed JSON) become spaces, as in a small event.
+    const pretty = utf8(`{\r\n "big": "${"é".repeat(100_000)}"\n}`);
+    const base = await serve((router) =>
+      router.service(RunService, {
+        async *createAndStreamRun(req) {
+          yield { kind: { case: "run", value: { runId: RUN, threadId: req.run?.threadId } } };
+          for (const e of [
+            event("1", "values", { big }),
+            event("", "updates", { n: 1 }),
+            { event: { id: "3", event: "values", dataJson: pretty } },
+            event("4", "end", null),
+          ]) {
+            yield { kind: { case: "event", value: e.event } };
+          }
+        },
+      }),
+    );
+    const res = await fetch(`${base}/threads/${THREAD}/runs/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ assistant_id: "agent" }),
+    });
+    expect(await read(res)).toBe(
+      `event: values\ndata: {"big":"${big}"}\nid: 1\n\nevent: updates\ndata: {"n":1}\n\n` +
+        `event: values\ndata: {   "big": "${"é".repeat(100_000)}" }\nid: 3\n\nevent: end\ndata: null\nid: 4\n\n`,
+    );
+  });
+
   it("writes heartbeats while the stream is idle", async () => {
     const release = deferred();
     const base = await serve(

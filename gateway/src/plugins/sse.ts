@@ -77,15 +77,27 @@ export function dataLine(json: Uint8Array): Buffer {
   return copy;
 }
 
-/** One event as it goes on the wire: `event:`, `data:` and, when the event has one, `id:`. */
-export function encodeEvent(event: SseEvent): Buffer {
+/** One event as it goes on the wire, in parts: `event:` and `data:`, the data, and `id:` when the event has one. */
+export function eventParts(event: SseEvent): [Buffer, Buffer, Buffer] {
   const id = oneLine(event.id);
-  return Buffer.concat([
+  return [
     Buffer.from(`event: ${oneLine(event.event)}\ndata: `),
     dataLine(event.dataJson),
     Buffer.from(id === "" ? "\n\n" : `\nid: ${id}\n\n`),
-  ]);
+  ];
 }
+
+/** One event as it goes on the wire, in one buffer. */
+export function encodeEvent(event: SseEvent): Buffer {
+  return Buffer.concat(eventParts(event));
+}
+
+/**
+ * Data from this size on is not copied into a frame: the parts are written corked, which the
+ * socket sends as one write (one chunk of the chunked answer). A copy of a 19 MB event cost about
+ * as much as everything else the gateway does with it.
+ */
+const LARGE_EVENT_BYTES = 64 * 1024;
 
 /** A class-like name for a Connect code, as the `error` of an `error` event (`NotFoundError`). */
 export function errorName(code: Code): string {
@@ -116,10 +128,26 @@ interface ActiveStream {
   done: Promise<void>;
 }
 
+/** Writes an event's frame; resolves once the socket can take more (false when it is gone). */
+async function writeEvent(res: ServerResponse, event: SseEvent): Promise<boolean> {
+  if (event.dataJson.length < LARGE_EVENT_BYTES) return write(res, encodeEvent(event));
+  if (res.destroyed || res.writableEnded) return false;
+  res.cork();
+  let more = true;
+  for (const part of eventParts(event)) more = res.write(part);
+  res.uncork();
+  return more || drained(res);
+}
+
 /** Writes a chunk; resolves once the socket can take more (false when it is gone). */
 async function write(res: ServerResponse, chunk: Buffer): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (res.write(chunk)) return true;
+  return drained(res);
+}
+
+/** Resolves once the answer can take more (true) or is gone (false). */
+async function drained(res: ServerResponse): Promise<boolean> {
   await new Promise<void>((resolve) => {
     const done = () => {
       res.off("drain", done);
@@ -201,7 +229,7 @@ export const ssePlugin = fp<SseOptions>(
         for await (const event of open(controller.signal)) {
           // The api-server ends the stream right after `end`; anything later is not sent.
           if (sawEnd) continue;
-          if (!(await write(res, encodeEvent(event)))) break;
+          if (!(await writeEvent(res, event))) break;
           heartbeat.refresh();
           events++;
           if (closesAtEnd && event.event === "end") sawEnd = true;
@@ -213,7 +241,7 @@ export const ssePlugin = fp<SseOptions>(
         } else {
           const frame = errorEvent(err);
           if (frame) {
-            await write(res, encodeEvent(frame));
+            await writeEvent(res, frame);
             outcome = "failed";
             const status = err instanceof ConnectError ? fromConnectError(err).statusCode : 500;
             if (status >= 500) log.error({ err }, "Failed event stream");
