@@ -78,6 +78,20 @@ describe("errorEvent", () => {
     });
   });
 
+  it("sends nothing for a stream the api-server refused (HTTP/2 REFUSED_STREAM, as Node raises it): the client reconnects", () => {
+    const nodeError = Object.assign(new Error("Stream closed with error code NGHTTP2_REFUSED_STREAM"), {
+      code: "ERR_HTTP2_STREAM_ERROR",
+    });
+    // As the Connect client wraps it: Internal, with Node's error as its cause.
+    expect(errorEvent(new ConnectError(nodeError.message, Code.Internal, undefined, undefined, nodeError))).toBeUndefined();
+    expect(errorEvent(nodeError)).toBeUndefined();
+    // Another stream error of Node stays an internal failure.
+    const other = Object.assign(new Error("Stream closed with error code NGHTTP2_INTERNAL_ERROR"), {
+      code: "ERR_HTTP2_STREAM_ERROR",
+    });
+    expect(errorEvent(new ConnectError(other.message, Code.Internal, undefined, undefined, other))?.event).toBe("error");
+  });
+
   it("sends nothing for a lost upstream or an interrupted call: the client reconnects", () => {
     expect(errorEvent(new ConnectError("server is shutting down", Code.Unavailable))).toBeUndefined();
     expect(errorEvent(unavailable("redis"))).toBeUndefined();

@@ -112,12 +112,25 @@ export function errorName(code: Code): string {
 export function errorEvent(err: unknown): SseEvent | undefined {
   const connectErr = err instanceof ConnectError ? err : undefined;
   if (connectErr && (connectErr.code === Code.Unavailable || connectErr.code === Code.Canceled)) return undefined;
+  if (refusedStream(err)) return undefined;
   const name = connectErr ? errorName(connectErr.code) : "InternalError";
   const status = connectErr ? fromConnectError(connectErr) : undefined;
   // "404: Run … not found", as upstream words an HTTP error met mid-stream.
   const message =
     status && status.statusCode < 500 ? `${status.statusCode}: ${status.detail}` : (status?.detail ?? "Internal Server Error");
   return { id: "", event: "error", dataJson: Buffer.from(JSON.stringify({ error: name, message })) };
+}
+
+/**
+ * Whether the api-server refused the call's HTTP/2 stream (REFUSED_STREAM: it did nothing with
+ * it, as when it is shutting down): Unavailable, safe to call again. The Connect client says so
+ * when it reads the reset code, but reports Internal when Node raises it as a stream error first.
+ */
+export function refusedStream(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === "ERR_HTTP2_STREAM_ERROR" && e.message.includes("NGHTTP2_REFUSED_STREAM")) return true;
+  }
+  return false;
 }
 
 /** Why a stream was stopped from the gateway's side. */
