@@ -1,8 +1,10 @@
-import { EVENTS_DROPPED, type Signals, StaleEpochError } from "@langopen/data-plane";
+import { jsonBytes } from "@langopen/common";
+import { EVENTS_DROPPED, type EventInit, type Signals, StaleEpochError } from "@langopen/data-plane";
 
-interface Pending {
-  event: string;
-  data: string;
+/** The data of an event that came without any (JSON null). */
+const NULL_JSON = jsonBytes(null);
+
+interface Pending extends EventInit {
   /** The runtime's number of the event, told to onDurable once appended. */
   seq?: number;
 }
@@ -55,8 +57,9 @@ export function createEventSink(
   };
 
   return {
-    push(event: string, data: string, seq?: number): void {
-      queue.push({ event, data, seq });
+    /** Queues an event; data is the bytes of its JSON text, kept as they are (never decoded here). */
+    push(event: string, data: Uint8Array, seq?: number): void {
+      queue.push({ event, data: data.length === 0 ? NULL_JSON : data, seq });
       if (queue.length === 1) {
         flushing = flushing.then(flush).catch((err: unknown) => {
           failure = err;
@@ -85,10 +88,10 @@ export function createEventSink(
 }
 
 /** The event that stands, in a run's stream, for events its log refused. */
-function lostNotice(count: number): { event: string; data: string } {
+function lostNotice(count: number): EventInit {
   return {
     event: "error",
-    data: JSON.stringify({
+    data: jsonBytes({
       error: EVENTS_DROPPED,
       message: `${count} event(s) of this run could not be kept in its event log (it refused them, e.g. Redis at its maxmemory); the events after this one follow. The run's outcome and state are unaffected: read them from the run and its thread.`,
       lost_events: count,

@@ -7,6 +7,7 @@ import {
   createIdleCollector,
   errorInfo,
   inSpan,
+  jsonBytes,
   jsonText,
   type Logger,
   Reason,
@@ -265,7 +266,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       (err, events) => log.warn({ err, events }, "The event log refused events; the run goes on without them"),
       (events) => metrics?.streamEvents(events),
     );
-    sink.push("metadata", JSON.stringify({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
+    sink.push("metadata", jsonBytes({ run_id: row.run_id, thread_id: row.thread_id, attempt: row.attempt }));
     let lostLease = false;
     const heartbeat = setInterval(
       () => {
@@ -336,7 +337,7 @@ export function startWorker(deps: WorkerDeps): Worker {
       for await (const message of stream) {
         if (message.kind.case === "event") {
           if (message.kind.value.event === "values") lastValues = message.kind.value.dataJson;
-          sink.push(message.kind.value.event, jsonText(message.kind.value.dataJson), ++seq);
+          sink.push(message.kind.value.event, message.kind.value.dataJson, ++seq);
         } else if (message.kind.case === "result") {
           result = message.kind.value;
           if (result.valuesAreLastEvent) result.valuesJson = lastValues;
@@ -454,8 +455,8 @@ export function startWorker(deps: WorkerDeps): Worker {
       }
       metrics?.attemptEnded("gave_up", since(claimedAt));
       // Out of attempts: the run ended as an error; say so on its stream.
-      sink.push("error", JSON.stringify(error));
-      sink.push("end", JSON.stringify({ run_id: row.run_id, status: "error" }));
+      sink.push("error", jsonBytes(error));
+      sink.push("end", jsonBytes({ run_id: row.run_id, status: "error" }));
       await sink.drain().catch(() => {});
       await signals.expireEvents(row.run_id, deps.retentionSeconds).catch(() => {});
       await signals.publishRunDone(row.run_id).catch(() => {});
@@ -568,8 +569,8 @@ export function startWorker(deps: WorkerDeps): Worker {
       return true;
     }
     metrics?.attemptEnded(cancel ? "cancelled" : status, since(claimedAt));
-    if (unreported) sink.push("error", JSON.stringify(unreported));
-    sink.push("end", JSON.stringify({ run_id: row.run_id, status }));
+    if (unreported) sink.push("error", jsonBytes(unreported));
+    sink.push("end", jsonBytes({ run_id: row.run_id, status }));
     await sink.drain();
     // Both once the end is in the log; they need no order between them.
     await Promise.all([signals.expireEvents(row.run_id, deps.retentionSeconds), signals.publishRunDone(row.run_id, ending)]);
@@ -679,9 +680,9 @@ export function startWorker(deps: WorkerDeps): Worker {
           await signals.appendEvents(runId, threadId, [
             {
               event: "error",
-              data: JSON.stringify({ error: "RunLeaseExpired", message: "the run lost its worker too many times" }),
+              data: jsonBytes({ error: "RunLeaseExpired", message: "the run lost its worker too many times" }),
             },
-            { event: "end", data: JSON.stringify({ run_id: runId, status: "error" }) },
+            { event: "end", data: jsonBytes({ run_id: runId, status: "error" }) },
           ]);
           await signals.publishRunDone(runId);
         }

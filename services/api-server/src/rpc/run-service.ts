@@ -299,7 +299,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
   const endStream = async (runId: string, threadId: string, status: RunStatusName) => {
     // Refused (Redis at its maxmemory), the log lacks its end: its streams close by the run's status.
     await signals
-      .appendEvents(runId, threadId, [{ event: "end", data: JSON.stringify({ run_id: runId, status }) }])
+      .appendEvents(runId, threadId, [{ event: "end", data: jsonBytes({ run_id: runId, status }) }])
       .catch((err: unknown) => logger.warn({ err, run_id: runId }, "Failed to append the end of a run to its event log"));
     await signals.publishRunDone(runId);
     // The end may have queued a webhook (rare path: no need to know for sure); lost, the poll sends it.
@@ -403,7 +403,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
         const backlog = await signals.readEvents(runId, "-1", 0, ctx.signal);
         const endSeen = backlog.find((e) => e.event === "end");
         if (endSeen) {
-          yield { event: { id: endSeen.id, event: "end", dataJson: textBytes(endSeen.data) } };
+          yield { event: { id: endSeen.id, event: "end", dataJson: endSeen.data } };
           return;
         }
         last = backlog.at(-1)?.id ?? "-1";
@@ -417,7 +417,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
         for (const e of batch) {
           last = e.id;
           if (eventMatchesModes(e.event, req.streamModes)) {
-            yield { event: { id: e.id, event: e.event, dataJson: textBytes(e.data) } };
+            yield { event: { id: e.id, event: e.event, dataJson: e.data } };
           }
           if (e.event === "end") {
             ended = true;

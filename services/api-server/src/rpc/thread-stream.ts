@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { invalidArgument, jsonBytes, notFound, textBytes } from "@langopen/common";
+import { invalidArgument, jsonBytes, jsonText, notFound, textBytes } from "@langopen/common";
 import {
   fromStart,
   isEventId,
@@ -87,9 +87,10 @@ export function threadStreamModes(asked: readonly string[]): ThreadStreamMode[] 
   return modes.size === 0 ? ["run_modes"] : [...modes];
 }
 
-function parseObject(data: string): Record<string, unknown> | undefined {
+/** The object an event's data holds (metadata, error, end: small events), if it is one. */
+function parseObject(data: Uint8Array): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(data);
+    const value: unknown = JSON.parse(jsonText(data));
     return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
@@ -131,7 +132,7 @@ export function createStreamThread(deps: ThreadStreamDeps) {
     const errors = new Map<string, unknown>();
     const translate = async (e: ThreadStreamEvent): Promise<RunEventInit[]> => {
       const out: RunEventInit[] = [];
-      if (modes.includes("run_modes")) out.push(event(e.id, e.event, textBytes(e.data)));
+      if (modes.includes("run_modes")) out.push(event(e.id, e.event, e.data));
       if (modes.includes("lifecycle")) {
         if (e.event === "metadata") {
           const meta = parseObject(e.data);
@@ -150,7 +151,7 @@ export function createStreamThread(deps: ThreadStreamDeps) {
             ),
           );
         } else if (e.event === "error") {
-          errors.set(e.runId, parseObject(e.data) ?? e.data);
+          errors.set(e.runId, parseObject(e.data) ?? jsonText(e.data));
         } else if (e.event === "end") {
           const data = parseObject(e.data);
           const status =

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createLogger, createRedis, type Redis } from "@langopen/common";
+import { createLogger, createRedis, jsonBytes, jsonText, type Redis } from "@langopen/common";
 import { until } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
@@ -33,7 +33,9 @@ const implementations: Array<[string, () => Signals]> = [
 ];
 
 const never = new AbortController().signal;
-const events = (...names: string[]) => names.map((event, i) => ({ event, data: JSON.stringify({ i }) }));
+const events = (...names: string[]) => names.map((event, i) => ({ event, data: jsonBytes({ i }) }));
+/** An event's data as text. */
+const text = (e: StreamEvent | undefined) => (e ? jsonText(e.data) : undefined);
 
 describe.each(implementations)("signals contract: %s", (_name, make) => {
   let signals: Signals;
@@ -125,9 +127,28 @@ describe.each(implementations)("signals contract: %s", (_name, make) => {
       }
       const rest = await signals.readEvents(runId, ids[0] as string, 0, never);
       expect(rest.map((e) => e.id)).toEqual(ids.slice(1));
-      expect(rest[0]?.data).toBe(JSON.stringify({ i: 1 }));
+      expect(text(rest[0])).toBe(JSON.stringify({ i: 1 }));
       expect(await signals.readEvents(runId, ids[2] as string, 0, never)).toEqual([]);
       expect(await signals.readEvents(randomUUID(), "", 0, never)).toEqual([]);
+    });
+
+    it("keeps event data byte for byte: multi-byte text, and a plain Uint8Array viewing part of a larger buffer", async () => {
+      const runId = randomUUID();
+      const threadId = randomUUID();
+      const json = JSON.stringify({ text: "héllo wörld – 東京 🚀", n: [1, 2, 3] });
+      const encoded = jsonBytes(JSON.parse(json));
+      // What a decoded protobuf message hands over: a view into the bytes of the whole message.
+      const frame = new Uint8Array(encoded.length + 10).fill(0x7b);
+      frame.set(encoded, 5);
+      const view = frame.subarray(5, 5 + encoded.length);
+      expect(Buffer.isBuffer(view)).toBe(false);
+      await signals.appendEvents(runId, threadId, [{ event: "values", data: view }]);
+      const [read] = await signals.readEvents(runId, "", 0, never);
+      expect(text(read)).toBe(json);
+      expect(read?.data.length).toBe(encoded.length);
+      const [threadRead] = await signals.readThreadEvents(threadId, "-", 0, never);
+      expect(text(threadRead)).toBe(json);
+      expect(threadRead?.runId).toBe(runId);
     });
 
     it("wakes a reader waiting on an empty log when events arrive", async () => {
@@ -208,7 +229,8 @@ describe.each(implementations)("signals contract: %s", (_name, make) => {
 
 // Event logs within budgets: every event below costs SIZE bytes (ASCII, so bytes and characters
 // agree in both implementations); a log's budget holds KEPT of them.
-const DATA = JSON.stringify({ text: "x".repeat(1_000) });
+const DATA_TEXT = JSON.stringify({ text: "x".repeat(1_000) });
+const DATA = jsonBytes(JSON.parse(DATA_TEXT));
 const SIZE = "values".length + DATA.length + EVENT_OVERHEAD_BYTES;
 const KEPT = 4;
 const budgeted: Array<[string, () => Signals]> = [
@@ -228,7 +250,7 @@ const budgeted: Array<[string, () => Signals]> = [
 
 const dropped = (e: StreamEvent | undefined) => {
   if (e?.event !== "error") return undefined;
-  const data = JSON.parse(e.data) as { error?: string; dropped_through?: string };
+  const data = JSON.parse(jsonText(e.data)) as { error?: string; dropped_through?: string };
   return data.error === EVENTS_DROPPED ? data.dropped_through : undefined;
 };
 
@@ -255,7 +277,7 @@ describe.each(budgeted)("event log budgets: %s", (_name, make) => {
     }
     // A reader that keeps up: every event, no marker.
     expect(live.map((e) => e.id)).toEqual(ids);
-    expect(live.every((e) => e.event === "values" && e.data === DATA)).toBe(true);
+    expect(live.every((e) => e.event === "values" && text(e) === DATA_TEXT)).toBe(true);
 
     // From the start: the marker (its id the newest dropped), then the kept tail, oldest first.
     const replay = await signals.readEvents(runId, "-1", 0, never);
@@ -274,7 +296,7 @@ describe.each(budgeted)("event log budgets: %s", (_name, make) => {
     const thread = await signals.readThreadEvents(threadId, "-", 0, never);
     expect(thread).toHaveLength(KEPT + 1);
     expect(dropped(thread[0])).toBe(thread[0]?.id);
-    expect(thread.slice(1).every((e) => e.runId === runId && e.data === DATA)).toBe(true);
+    expect(thread.slice(1).every((e) => e.runId === runId && text(e) === DATA_TEXT)).toBe(true);
   });
 
   it("keeps the newest event even when it alone is over the budget", async () => {
@@ -282,10 +304,12 @@ describe.each(budgeted)("event log budgets: %s", (_name, make) => {
     const threadId = randomUUID();
     const big = JSON.stringify({ text: "y".repeat(10 * SIZE) });
     const [first] = await signals.appendEvents(runId, threadId, events("metadata"));
-    const [id] = await signals.appendEvents(runId, threadId, [{ event: "values", data: big }]);
+    const [id] = await signals.appendEvents(runId, threadId, [{ event: "values", data: jsonBytes(JSON.parse(big)) }]);
     const replay = await signals.readEvents(runId, "", 0, never);
     expect(dropped(replay[0])).toBe(first);
-    expect(replay.slice(1)).toEqual([{ id, event: "values", data: big }]);
+    expect(replay.slice(1).map((e) => ({ id: e.id, event: e.event, data: text(e) }))).toEqual([
+      { id, event: "values", data: big },
+    ]);
     // The next event pushes it out: the budget holds again.
     const [next] = await signals.appendEvents(runId, threadId, events("end"));
     const after = await signals.readEvents(runId, "", 0, never);
@@ -341,6 +365,30 @@ describe("in-process event logs: the total budget", () => {
       await logs.expireEvents(older, 0.05);
       await until(async () => logs.usage().events === 4, "the older run's log to expire", { timeoutMs: 5_000, intervalMs: 20 });
       expect(logs.usage()).toEqual({ bytes: 4 * SIZE, events: 4 });
+    } finally {
+      logs.close();
+    }
+  });
+});
+
+describe("in-process event logs: what an event holds on to", () => {
+  it("keeps a small event's own bytes, not the larger buffer its data was a view of; a large one as it came", async () => {
+    const logs = createLocalEventLogs();
+    try {
+      const runId = randomUUID();
+      const message = new Uint8Array(64 * 1024).fill(0x20);
+      message.set(jsonBytes({ small: true }), 100);
+      const small = message.subarray(100, 100 + jsonBytes({ small: true }).length);
+      const large = jsonBytes({ text: "z".repeat(100_000) });
+      await logs.appendEvents(runId, randomUUID(), [
+        { event: "custom", data: small },
+        { event: "values", data: large },
+      ]);
+      const [first, second] = await logs.readEvents(runId, "", 0, never);
+      expect(text(first)).toBe('{"small":true}');
+      // Counted as 14 bytes, it must not keep 64 KiB alive for as long as the log is kept.
+      expect(first?.data.buffer.byteLength).toBe(first?.data.length);
+      expect(second?.data).toBe(large);
     } finally {
       logs.close();
     }
