@@ -38,7 +38,8 @@ const USAGE = `Usage: npm run abuse -- [options]
   --attacks LIST     comma-separated, from ${Object.keys(ATTACKS).join(",")} (default: all)
   --log-level LEVEL  LOG_LEVEL of the servers (default warn)
   --verbose          also list each request of the deep-json attack with its answer
-  --out DIR          logs and results.json (default: a new temporary folder)`;
+  --out DIR          logs and results.json (default: a new temporary folder)
+  --cpu-prof DIR     CPU profiles of LangOpen's Node processes into DIR (written as each stops)`;
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     "log-level": { type: "string", default: "warn" },
     verbose: { type: "boolean", short: "v", default: false },
     out: { type: "string" },
+    "cpu-prof": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -210,6 +212,7 @@ async function runMode(mode, outDir) {
     logDir,
     logLevel: args["log-level"],
     startTimeoutMs: 120_000,
+    cpuProfDir: args["cpu-prof"] ? path.resolve(args["cpu-prof"], mode) : undefined,
     // Deployed as an operator would for fair execution: more than one runtime process, the worker
     // placing each run on the least busy (embedded mode has its own pool of them).
     runtimes: mode === "split" ? SPLIT_RUNTIMES : undefined,

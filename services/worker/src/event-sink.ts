@@ -23,7 +23,7 @@ interface Pending extends EventInit {
 export function createEventSink(
   signals: Signals,
   runId: string,
-  threadId: string,
+  threadId: string | null,
   epoch?: bigint,
   onDurable?: (seq: number) => void,
   onLost?: (err: unknown, events: number) => void,

@@ -260,7 +260,8 @@ export function startWorker(deps: WorkerDeps): Worker {
     const sink = createEventSink(
       signals,
       row.run_id,
-      row.thread_id,
+      // A temporary thread (a stateless run's, deleted at its end) keeps no log of its own.
+      row.delete_thread_on_end ? null : row.thread_id,
       BigInt(row.epoch),
       (seq) => tell({ case: "ack", value: { durableEvents: BigInt(seq) } }),
       (err, events) => log.warn({ err, events }, "The event log refused events; the run goes on without them"),

@@ -34,9 +34,11 @@ export interface EventLogs {
   /**
    * Appends events to the run's log (and its thread's), returning their ids in order. With an
    * epoch (the run attempt's lease epoch), the append is refused with StaleEpochError once a
-   * newer epoch has appended: a paused worker cannot write into its successor's stream.
+   * newer epoch has appended: a paused worker cannot write into its successor's stream. A null
+   * threadId keeps no thread log: a stateless run's temporary thread, which no thread stream
+   * can read (it is deleted with the run's end), would only hold a second copy of every event.
    */
-  appendEvents(runId: string, threadId: string, events: EventInit[], epoch?: bigint): Promise<string[]>;
+  appendEvents(runId: string, threadId: string | null, events: EventInit[], epoch?: bigint): Promise<string[]>;
   /** The run's events after `after` ("" or "-1" or "0": from the start), waiting up to blockMs for new ones. */
   readEvents(runId: string, after: string, blockMs: number, signal: AbortSignal): Promise<StreamEvent[]>;
   /** Keeps the run's log for retentionSeconds more, then drops it. */
@@ -131,7 +133,7 @@ export class StaleEpochError extends Error {
  * KEYS: the run's stream, its epoch key, the thread's stream, the run's and the thread's hash,
  * the sizes hash, the ages sorted set.
  * ARGV: epoch (0: unfenced), max length, thread retention seconds, run live channel, thread
- * live channel, run id, max bytes, bytes per event beyond name and data, max total bytes (0:
+ * live channel ("": no thread log, whose keys are then left alone), run id, max bytes, bytes per event beyond name and data, max total bytes (0:
  * none), then event and data of each event. Answers the run log's ids, or false when the epoch
  * is stale.
  */
@@ -168,12 +170,15 @@ local function fit(key, meta, added)
 end
 local ids = {}
 local added = 0
+local withThread = ARGV[5] ~= ''
 local runFresh = redis.call('XLEN', KEYS[1]) == 0
-local threadFresh = redis.call('XLEN', KEYS[3]) == 0
+local threadFresh = withThread and redis.call('XLEN', KEYS[3]) == 0
 for i = 10, #ARGV, 2 do
   local id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i], 'data', ARGV[i + 1])
   ids[#ids + 1] = id
-  redis.call('XADD', KEYS[3], '*', 'run_id', ARGV[6], 'id', id, 'event', ARGV[i], 'data', ARGV[i + 1])
+  if withThread then
+    redis.call('XADD', KEYS[3], '*', 'run_id', ARGV[6], 'id', id, 'event', ARGV[i], 'data', ARGV[i + 1])
+  end
   added = added + overhead + #ARGV[i] + #ARGV[i + 1]
 end
 if #ids > 0 then
@@ -182,11 +187,13 @@ if #ids > 0 then
   if runFresh and redis.call('HGET', KEYS[4], 'emptied') ~= '1' then redis.call('DEL', KEYS[4]) end
   if threadFresh and redis.call('HGET', KEYS[5], 'emptied') ~= '1' then redis.call('DEL', KEYS[5]) end
   fit(KEYS[1], KEYS[4], added)
-  fit(KEYS[3], KEYS[5], added)
+  if withThread then fit(KEYS[3], KEYS[5], added) end
+  local logs = { { KEYS[1], KEYS[4] } }
+  if withThread then logs[2] = { KEYS[3], KEYS[5] } end
   if maxTotal > 0 then
     local t = redis.call('TIME')
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    for _, pair in ipairs({ { KEYS[1], KEYS[4] }, { KEYS[3], KEYS[5] } }) do
+    for _, pair in ipairs(logs) do
       local b = tonumber(redis.call('HGET', pair[2], 'bytes') or '0')
       local old = tonumber(redis.call('HGET', KEYS[6], pair[1]) or '0')
       redis.call('HSET', KEYS[6], pair[1], b)
@@ -214,10 +221,12 @@ if #ids > 0 then
       total = total - b
     end
   end
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-  redis.call('EXPIRE', KEYS[5], ARGV[3])
   redis.call('PUBLISH', ARGV[4], ids[#ids])
-  redis.call('PUBLISH', ARGV[5], '1')
+  if withThread then
+    redis.call('EXPIRE', KEYS[3], ARGV[3])
+    redis.call('EXPIRE', KEYS[5], ARGV[3])
+    redis.call('PUBLISH', ARGV[5], '1')
+  end
 end
 return ids`;
 
@@ -368,19 +377,21 @@ export function createRedisEventLogs(
       const args: Array<string | Buffer> = [];
       // ioredis sends a Buffer as it is, but a plain Uint8Array as its text: a view, not a copy.
       for (const e of events) args.push(e.event, Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+      // Without a thread log, its keys name a log that no thread has (never touched).
+      const threadLog = keys.threadEvents(threadId ?? "");
       const answer = await scripted.langopenAppendEvents(
         keys.runEvents(runId),
         `${keys.runEvents(runId)}:epoch`,
-        keys.threadEvents(threadId),
+        threadLog,
         metaOf(keys.runEvents(runId)),
-        metaOf(keys.threadEvents(threadId)),
+        metaOf(threadLog),
         keys.eventLogSizes,
         keys.eventLogAges,
         String(epoch ?? 0n),
         String(maxLen),
         String(threadRetention),
         liveChannel(runId),
-        threadLiveChannel(threadId),
+        threadId === null ? "" : threadLiveChannel(threadId),
         runId,
         String(maxBytes),
         String(EVENT_OVERHEAD_BYTES),
@@ -422,7 +433,8 @@ export function createRedisEventLogs(
 interface Kept {
   id: string;
   runId: string;
-  threadId: string;
+  /** The thread whose log holds it too; null: none does. */
+  threadId: string | null;
   event: string;
   data: Uint8Array;
   /** Its cost in bytes (name, data and EVENT_OVERHEAD_BYTES). */
@@ -520,7 +532,7 @@ export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs &
       // Every older event has gone: this one leads each log that still holds it.
       const runLog = logs.get(kept.runId);
       if (runLog?.events[0] === kept) dropOldest(runLog, 1);
-      const threadLog = threadLogs.get(kept.threadId);
+      const threadLog = kept.threadId === null ? undefined : threadLogs.get(kept.threadId);
       if (threadLog?.events[0] === kept) dropOldest(threadLog, 1);
     }
     // The queue sheds what it passed, and events that left every log by other ways (retention).
@@ -573,30 +585,33 @@ export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs &
       if (events.length === 0) return [];
       const log = logs.get(runId) ?? { events: [], bytes: 0 };
       logs.set(runId, log);
-      const threadLog = threadLogs.get(threadId) ?? { events: [], bytes: 0 };
-      threadLogs.set(threadId, threadLog);
+      const threadLog = threadId === null ? undefined : (threadLogs.get(threadId) ?? { events: [], bytes: 0 });
+      if (threadId !== null && threadLog) threadLogs.set(threadId, threadLog);
       // Ids grow across all logs here, so the run's id also orders the thread's log.
       let newest: Kept | undefined;
       const ids = events.map((e) => {
         const size = e.event.length + e.data.length + EVENT_OVERHEAD_BYTES;
-        newest = { id: nextId(), runId, threadId, event: e.event, data: owned(e.data), size, refs: 2 };
+        newest = { id: nextId(), runId, threadId, event: e.event, data: owned(e.data), size, refs: threadLog ? 2 : 1 };
         log.events.push(newest);
         log.bytes += size;
-        threadLog.events.push(newest);
-        threadLog.bytes += size;
+        if (threadLog) {
+          threadLog.events.push(newest);
+          threadLog.bytes += size;
+        }
         queue.push(newest);
         totalBytes += size;
         keptEvents += 1;
         return newest.id;
       });
       fit(log);
-      fit(threadLog);
+      if (threadLog) fit(threadLog);
       fitTotal(newest);
+      emitter.emit(`events:${runId}`);
+      if (threadId === null) return ids;
       clearTimeout(threadTimers.get(threadId));
       const timer = setTimeout(() => dropThread(threadId), threadRetentionMs);
       timer.unref();
       threadTimers.set(threadId, timer);
-      emitter.emit(`events:${runId}`);
       emitter.emit(`thread:${threadId}`);
       return ids;
     },

@@ -151,6 +151,14 @@ describe.each(implementations)("signals contract: %s", (_name, make) => {
       expect(threadRead?.runId).toBe(runId);
     });
 
+    it("keeps only the run's log for a run without a thread log (a temporary thread's)", async () => {
+      const runId = randomUUID();
+      const ids = await signals.appendEvents(runId, null, events("metadata", "values", "end"));
+      expect((await signals.readEvents(runId, "", 0, never)).map((e) => e.id)).toEqual(ids);
+      expect(await signals.readThreadEvents("", "-", 0, never)).toEqual([]);
+      expect(await signals.threadEventsTail("")).toBe("0-0");
+    });
+
     it("wakes a reader waiting on an empty log when events arrive", async () => {
       const runId = randomUUID();
       const reading = signals.readEvents(runId, "", 5_000, never);
