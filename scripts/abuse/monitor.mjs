@@ -1,9 +1,10 @@
 // What the abuse suite watches while an attack runs: `/ok` latency (one probe in flight at a time,
-// each on a fresh loopback connection so that it never queues behind the attack's own connections),
+// each on a fresh loopback connection so that it never queues behind the attack's own connections,
+// timed in a worker thread of its own: ok-prober.mjs),
 // the RSS and PSS of every process of the server's tree (PSS from smaps_rollup, so pages shared
 // between processes count once), Redis `used_memory`, and every process of the tree that exits.
 import { readFileSync } from "node:fs";
-import http from "node:http";
+import { Worker } from "node:worker_threads";
 import { Redis } from "ioredis";
 import { cmdline, descendantsOf, readStat, roleOf } from "../bench/lib/procs.mjs";
 
@@ -12,20 +13,6 @@ const OK_TIMEOUT_MS = 10_000;
 const TREE_EVERY = 10;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** GET /ok on a connection of its own; resolves with {ms, status} or {ms, error}. */
-function probeOk(url) {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const req = http.get(`${url}/ok`, { agent: false, timeout: OK_TIMEOUT_MS }, (res) => {
-      res.resume();
-      res.once("end", () => resolve({ ms: performance.now() - started, status: res.statusCode }));
-      res.once("error", (err) => resolve({ ms: performance.now() - started, error: err.message }));
-    });
-    req.once("timeout", () => req.destroy(new Error("timeout")));
-    req.once("error", (err) => resolve({ ms: performance.now() - started, error: err.message }));
-  });
-}
 
 function kbOf(pid, file, field) {
   try {
@@ -76,7 +63,6 @@ export function startMonitor({ url, roots, redisPort }) {
   const exits = [];
   let window;
   let running = true;
-  let okInFlight = false;
   let redisInFlight = false;
   const overall = { peakPssKb: 0, peakRssKb: 0, peakRedisBytes: 0, peakByRole: {} };
 
@@ -151,20 +137,17 @@ export function startMonitor({ url, roots, redisPort }) {
     }
   }
 
-  async function sampleOk() {
-    if (okInFlight) return;
-    okInFlight = true;
-    const target = window;
-    try {
-      const res = await probeOk(url);
-      if (target) {
-        target.ok.push(res.ms);
-        if (res.error || res.status !== 200) target.okErrors += 1;
-      }
-    } finally {
-      okInFlight = false;
-    }
-  }
+  // Probes that started while a window was open count in it (a result may arrive after it ended).
+  const prober = new Worker(new URL("./ok-prober.mjs", import.meta.url), {
+    workerData: { url, tickMs: TICK_MS, timeoutMs: OK_TIMEOUT_MS },
+  });
+  const windows = [];
+  prober.on("message", (res) => {
+    const target = windows.findLast((w) => w.started <= res.at && (w.ended === undefined || res.at < w.ended));
+    if (!target) return;
+    target.ok.push(res.ms);
+    if (res.error || res.status !== 200) target.okErrors += 1;
+  });
 
   const loop = (async () => {
     while (running) {
@@ -175,7 +158,6 @@ export function startMonitor({ url, roots, redisPort }) {
         // /proc raced with an exit: the next tick sees it
       }
       void sampleRedis();
-      void sampleOk();
       await sleep(Math.max(10, TICK_MS - (Date.now() - tick)));
     }
   })();
@@ -185,13 +167,17 @@ export function startMonitor({ url, roots, redisPort }) {
     overall,
     /** Starts a measurement window (ends the current one). */
     begin(name) {
+      if (window) window.ended = Date.now();
       window = newWindow(name);
+      windows.push(window);
     },
     /** Ends the window; returns its figures. */
     end() {
       const w = window;
       window = undefined;
       if (!w) return undefined;
+      w.ended = Date.now();
+      windows.splice(0, windows.length - 4);
       return {
         name: w.name,
         seconds: (Date.now() - w.started) / 1000,
@@ -208,7 +194,8 @@ export function startMonitor({ url, roots, redisPort }) {
     },
     async stop() {
       running = false;
-      await loop;
+      prober.postMessage("stop");
+      await Promise.all([loop, new Promise((resolve) => prober.once("exit", resolve))]);
       redis?.disconnect();
     },
   };
