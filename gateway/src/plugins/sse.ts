@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { refusedStream } from "@langopen/common";
 import type { FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import { GATEWAY_DEFAULTS } from "../config.js";
@@ -119,18 +120,6 @@ export function errorEvent(err: unknown): SseEvent | undefined {
   const message =
     status && status.statusCode < 500 ? `${status.statusCode}: ${status.detail}` : (status?.detail ?? "Internal Server Error");
   return { id: "", event: "error", dataJson: Buffer.from(JSON.stringify({ error: name, message })) };
-}
-
-/**
- * Whether the api-server refused the call's HTTP/2 stream (REFUSED_STREAM: it did nothing with
- * it, as when it is shutting down): Unavailable, safe to call again. The Connect client says so
- * when it reads the reset code, but reports Internal when Node raises it as a stream error first.
- */
-export function refusedStream(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if ((e as { code?: unknown }).code === "ERR_HTTP2_STREAM_ERROR" && e.message.includes("NGHTTP2_REFUSED_STREAM")) return true;
-  }
-  return false;
 }
 
 /** Why a stream was stopped from the gateway's side. */

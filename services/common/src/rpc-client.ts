@@ -24,6 +24,42 @@ export function forwardRequestId(): Interceptor {
 }
 
 /**
+ * Whether the peer refused the call's HTTP/2 stream (REFUSED_STREAM: it did nothing with it, as
+ * when it is shutting down), so that calling again is safe. The Connect client says so
+ * (Unavailable) when it reads the reset code, but reports Internal when Node raises the reset as
+ * a stream error first.
+ */
+export function refusedStream(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === "ERR_HTTP2_STREAM_ERROR" && e.message.includes("NGHTTP2_REFUSED_STREAM")) return true;
+  }
+  return false;
+}
+
+/**
+ * A call whose stream the peer refused fails Unavailable, whichever way Node reported the reset
+ * (see refusedStream): a caller then answers 503 and may retry, never 500. Only the call's
+ * opening is watched (all of a unary call; a streaming call until its response begins), so
+ * streamed messages pass through untouched; a stream cut later is its reader's to judge.
+ */
+export function refusedStreamAsUnavailable(): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      if (!refusedStream(err)) throw err;
+      throw new ConnectError(
+        `${req.service.typeName} refused the call (it is stopping); try again`,
+        Code.Unavailable,
+        undefined,
+        undefined,
+        err,
+      );
+    }
+  };
+}
+
+/**
  * Call options for a call made while handling another: its context values go along, so the
  * caller's request id reaches the next service (forwardRequestId reads it there).
  */
@@ -122,6 +158,7 @@ export function createRpcTransport(baseUrl: string, options: RpcTransportOptions
     ),
     acceptCompression: [],
     interceptors: [
+      refusedStreamAsUnavailable(),
       tracingClientInterceptor(),
       forwardRequestId(),
       ...(options.token === undefined ? [] : [bearerToken(options.token)]),

@@ -165,3 +165,35 @@ describe("nesting", () => {
     expect(JSON.stringify(res.thread?.metadata)).toBe(JSON.stringify({ d: deep }));
   });
 });
+
+describe("a call whose HTTP/2 stream the peer refuses", () => {
+  it("fails Unavailable (retry-safe, a 503 to the caller's client), never Internal", async () => {
+    const http2 = await import("node:http2");
+    // A peer that is stopping: it refuses every new stream (RST_STREAM REFUSED_STREAM) unread.
+    const peer = http2.createServer();
+    const sessions = new Set<import("node:http2").ServerHttp2Session>();
+    peer.on("session", (session) => sessions.add(session));
+    peer.on("stream", (stream) => {
+      stream.on("error", () => {});
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    });
+    await new Promise<void>((resolve) => peer.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = peer.address() as { port: number };
+      const client = createClient(WebhookService, createRpcTransport(`http://127.0.0.1:${port}`));
+      for (let i = 0; i < 5; i++) {
+        const err = await client.listWebhookDeliveries({}, { timeoutMs: 5_000 }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(ConnectError);
+        expect((err as ConnectError).code).toBe(Code.Unavailable);
+      }
+    } finally {
+      // close() waits for open sessions: the client's stays open for its idle timeout.
+      const closed = new Promise((resolve) => peer.close(resolve));
+      for (const session of sessions) session.destroy();
+      await closed;
+    }
+  });
+});
