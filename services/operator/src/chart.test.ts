@@ -701,6 +701,26 @@ describe("charts/langopen", () => {
     }
   });
 
+  it("bounds the throwaway Redis by maxmemory (noeviction) well under its container's memory limit", () => {
+    const bytes = (text: string) => {
+      const [, n, unit] = /^(\d+)(kb|mb|gb|Ki|Mi|Gi)$/.exec(text) ?? [];
+      const scale: Record<string, number> = { kb: 1e3, mb: 1e6, gb: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+      return Number(n) * (scale[unit as string] ?? Number.NaN);
+    };
+    let checked = 0;
+    for (const [file, { objects, values }] of rendered) {
+      if (!values.dev?.redis?.enabled) continue;
+      const redis = named<Workload>(objects, "Deployment", fullName("redis"));
+      const container = redis.spec.template.spec.containers[0] as Container & { args: string[] };
+      const flag = (name: string) => container.args[container.args.indexOf(name) + 1] as string;
+      expect(flag("--maxmemory-policy"), file).toBe("noeviction");
+      // Redis's RSS runs well above used_memory after large streams: at least a third of the limit spare.
+      expect(bytes(flag("--maxmemory")), file).toBeLessThan((bytes(String(container.resources?.limits?.memory)) * 2) / 3);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it("serves the portal on its own port: PORTAL_PORT, the container's port and the Service's (HTTP/1.1)", () => {
     for (const [file, { objects, values }] of rendered) {
       const metrics =
