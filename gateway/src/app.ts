@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Transport } from "@connectrpc/connect";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { type LanggraphHttpConfig, type Logger, type Registry, tracingEnabled } from "@langopen/common";
+import { type IdleCollector, type LanggraphHttpConfig, type Logger, type Registry, tracingEnabled } from "@langopen/common";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -55,6 +55,11 @@ export interface GatewayDeps {
   oversizedBodyDrain?: Partial<OversizedBodyDrain>;
   /** Idle time after which an open event stream gets a heartbeat comment (default 5 s). */
   sseHeartbeatMs?: number;
+  /**
+   * Counts event streams in flight and gives back, at a stream's end, what large ones left: for
+   * a gateway in a process of its own (a worker sharing the process already watches it).
+   */
+  streamCollector?: IdleCollector;
   /** How deep and how large JSON bodies may be (default DEFAULT_JSON_LIMITS); beyond: 413. */
   jsonLimits?: Partial<JsonLimits>;
   /** Most JSON-RPC requests in one MCP batch (default 20). */
@@ -179,7 +184,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   });
   await app.register(rpcClientsPlugin, { transport: deps.transport });
   await app.register(authPlugin, deps.auth ?? {});
-  await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs });
+  await app.register(ssePlugin, { heartbeatMs: deps.sseHeartbeatMs, collector: deps.streamCollector });
   await app.register(metricsPlugin, { registry: deps.metrics });
   if (!http.disable_meta) await app.register(openapiPlugin, { version: deps.info?.version });
   if (http.disable_webhooks) app.addHook("preValidation", dropWebhooks);

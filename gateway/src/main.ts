@@ -3,6 +3,7 @@ import "@langopen/common/telemetry-start";
 import { createRequire } from "node:module";
 import {
   ConfigError,
+  createIdleCollector,
   createLogger,
   createReplicatedTransport,
   createRpcTransport,
@@ -118,6 +119,8 @@ const app = await buildApp({
   publicUrl: config.LANGOPEN_PUBLIC_URL,
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
+  // Past 128 MiB of growth a stream's end collects at once (a 9 MB message streams about 94 MB).
+  streamCollector: createIdleCollector({ logger, growthBytes: 64 * 1024 * 1024, pressureBytes: 128 * 1024 * 1024 }),
   jsonLimits: {
     maxDepth: config.LANGOPEN_JSON_MAX_DEPTH,
     maxItems: config.LANGOPEN_JSON_MAX_ITEMS,

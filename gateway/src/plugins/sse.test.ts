@@ -1,6 +1,6 @@
 import http from "node:http";
 import { Code, ConnectError, type ConnectRouter, createRouterTransport } from "@connectrpc/connect";
-import { createLogger, internal, jsonBytes, notFound, unavailable } from "@langopen/common";
+import { createIdleCollector, createLogger, internal, jsonBytes, notFound, unavailable } from "@langopen/common";
 import { RunService } from "@langopen/gen/langopen/data/v1/run_service_pb";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
@@ -154,6 +154,51 @@ async function read(res: Response, until?: (body: string) => boolean): Promise<s
 }
 
 describe("event streams", () => {
+  it("counts each stream in the stream collector: a stream that leaves the process grown past the pressure collects at its end", async () => {
+    let rss = 100 * 2 ** 20;
+    let collections = 0;
+    const streamCollector = createIdleCollector({
+      logger,
+      pressureBytes: 64 * 2 ** 20,
+      rss: () => rss,
+      gc: () => {
+        collections++;
+      },
+    });
+    const release = deferred();
+    const streaming = deferred();
+    app = await buildApp({
+      logger,
+      streamCollector,
+      transport: createRouterTransport((router) =>
+        router.service(RunService, {
+          async *createAndStreamRun(req) {
+            yield { kind: { case: "run", value: { runId: RUN, threadId: req.run?.threadId } } };
+            streaming.resolve();
+            await release.promise;
+            yield { kind: { case: "event", value: event("1", "end", null).event } };
+          },
+        }),
+      ),
+    });
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const { port } = app.server.address() as { port: number };
+    const res = await fetch(`http://127.0.0.1:${port}/threads/${THREAD}/runs/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ assistant_id: "agent" }),
+    });
+    await streaming.promise;
+    // The stream's events grew the process by 200 MiB: nothing is collected while it is open.
+    rss += 200 * 2 ** 20;
+    expect(collections).toBe(0);
+    release.resolve();
+    expect(await read(res)).toContain("event: end");
+    // The stream's end runs once the response is over: a moment after the client read it all.
+    for (let i = 0; i < 500 && collections === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(collections).toBe(1);
+  });
+
   it("sends the headers before the first event, then the frames, and ends after end", async () => {
     const release = deferred();
     const base = await serve((router) =>

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { refusedStream } from "@langopen/common";
+import { type IdleCollector, refusedStream } from "@langopen/common";
 import type { FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import { GATEWAY_DEFAULTS } from "../config.js";
@@ -165,6 +165,8 @@ async function drained(res: ServerResponse): Promise<boolean> {
 export interface SseOptions {
   /** Idle time after which a heartbeat comment is written (default 5 s). */
   heartbeatMs?: number;
+  /** Counts each stream in flight, to give back what large ones left (see createIdleCollector); absent: V8 alone decides. */
+  collector?: IdleCollector;
 }
 
 /**
@@ -279,7 +281,14 @@ export const ssePlugin = fp<SseOptions>(
         });
         res.writeHead(200, headers);
         res.flushHeaders();
-        if (reply.request.method !== "HEAD" && !stopping) await relay(reply, streamOptions);
+        if (reply.request.method !== "HEAD" && !stopping) {
+          const relayed = options.collector?.begin();
+          try {
+            await relay(reply, streamOptions);
+          } finally {
+            relayed?.();
+          }
+        }
       } catch (err) {
         reply.log.error({ err }, "Failed event stream");
       } finally {

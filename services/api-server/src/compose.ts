@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import {
+  createIdleCollector,
   type Logger,
   type Registry,
   type RpcServer,
@@ -75,6 +76,12 @@ export interface ApiServerOptions {
   internalSecret?: string;
   /** Where its metrics go (the queue's gauges, its pool, its RPCs); absent: none are kept. */
   metrics?: Registry;
+  /**
+   * Gives back, at the end of a run stream, what large streams left (past 128 MiB of growth, or
+   * once idle): for a process of its own. Off where the api-server shares its process with a
+   * worker, whose collector already watches the process.
+   */
+  collectAfterStreams?: boolean;
 }
 
 /** The limits the api-server applies to what callers ask (see config.ts). */
@@ -205,6 +212,9 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
             logger,
             maxAfterSeconds: limits.runMaxAfterSeconds,
             admission,
+            collector: options.collectAfterStreams
+              ? createIdleCollector({ logger, growthBytes: 64 * 1024 * 1024, pressureBytes: 128 * 1024 * 1024 })
+              : undefined,
           }),
         ),
       );

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       runtimeReplicas: runtimeUrls.length,
       internalSecret,
       metrics,
+      collectAfterStreams: true,
     },
     logger,
   );

@@ -3,6 +3,7 @@ import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect
 import {
   currentTraceParent,
   failedPrecondition,
+  type IdleCollector,
   invalidArgument,
   jsonBytes,
   type Logger,
@@ -78,6 +79,8 @@ export interface RunServiceDeps {
   maxAfterSeconds?: number;
   /** Admission control: refuses new runs while the backlog is over its budget; absent: every run is admitted. */
   admission?: Admission;
+  /** Counts each run stream in flight, to give back what large ones left (see createIdleCollector); absent: V8 alone decides. */
+  collector?: IdleCollector;
 }
 
 const STATUS_TO_PROTO: Readonly<Record<RunStatusName, RunStatus>> = RUN_STATUS_BY_NAME;
@@ -398,6 +401,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
     // With no Last-Event-ID, a join sees events from now on (what the log already holds is skipped).
     const liveOnly = last === "";
     let ended = false;
+    const streamEnded = deps.collector?.begin();
     try {
       if (liveOnly) {
         const backlog = await signals.readEvents(runId, "-1", 0, ctx.signal);
@@ -439,6 +443,7 @@ export function createRunServiceImpl(deps: RunServiceDeps): ServiceImpl<typeof R
         }
       }
     } finally {
+      streamEnded?.();
       if (!ended && req.cancelOnDisconnect) {
         await cancelOne(runId, threadId, "interrupt").catch((err: unknown) =>
           logger.debug({ err }, "Failed to cancel on disconnect"),
