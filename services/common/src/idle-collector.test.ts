@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createIdleCollector } from "./idle-collector.js";
+import { createIdleCollector, PRESSURE_CHECK_MS } from "./idle-collector.js";
 import { createLogger } from "./logger.js";
 
 const MiB = 1024 * 1024;
@@ -60,7 +60,15 @@ describe("createIdleCollector", () => {
   it("with pressureBytes, collects when a run ends past it, with runs in flight and without waiting", () => {
     const p = fakeProcess(100);
     p.state.afterCollectionMb = 120;
-    const collector = createIdleCollector({ logger, idleMs: 1_000, pressureBytes: 192 * MiB, rss: p.rss, gc: p.gc });
+    let clock = 0;
+    const collector = createIdleCollector({
+      logger,
+      idleMs: 1_000,
+      pressureBytes: 192 * MiB,
+      rss: p.rss,
+      gc: p.gc,
+      now: () => clock,
+    });
     const busy = collector.begin();
     const big = collector.begin();
     p.state.mb = 250; // grown 150 MiB: under the pressure
@@ -68,16 +76,42 @@ describe("createIdleCollector", () => {
     small();
     expect(p.state.collections).toBe(0);
     p.state.mb = 320; // grown 220 MiB
+    clock += PRESSURE_CHECK_MS;
     big();
     expect(p.state.collections).toBe(1);
     expect(p.state.mb).toBe(120);
     // The baseline is the size after the collection: growth counts from there.
     p.state.mb = 300;
+    clock += PRESSURE_CHECK_MS;
     collector.begin()();
     expect(p.state.collections).toBe(1);
     p.state.mb = 330;
+    clock += PRESSURE_CHECK_MS;
     collector.begin()();
     expect(p.state.collections).toBe(2);
+    busy();
+  });
+
+  it("reads the process's size for the pressure check at most once per PRESSURE_CHECK_MS of runs' ends", () => {
+    const p = fakeProcess(100);
+    let reads = 0;
+    let clock = 1_000;
+    const rss = () => {
+      reads++;
+      return p.rss();
+    };
+    const collector = createIdleCollector({ logger, pressureBytes: 192 * MiB, rss, gc: p.gc, now: () => clock });
+    const busy = collector.begin(); // never idle: only the pressure check reads
+    const readsAtStart = reads;
+    for (let i = 0; i < 100; i++) collector.begin()();
+    expect(reads - readsAtStart).toBe(1);
+    // Grown past the pressure within the window: the next end after it collects.
+    p.state.mb = 400;
+    collector.begin()();
+    expect(p.state.collections).toBe(0);
+    clock += PRESSURE_CHECK_MS;
+    collector.begin()();
+    expect(p.state.collections).toBe(1);
     busy();
   });
 });
