@@ -12,6 +12,7 @@ import {
   readLanggraphConfig,
   resolveInternalSecret,
   runtimeCallerTokenOf,
+  STREAM_RELAY_COLLECTION,
   StartupError,
   stopOnSignals,
   urlList,
@@ -120,7 +121,7 @@ const app = await buildApp({
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
   // Past 128 MiB of growth a stream's end collects at once (a 9 MB message streams about 94 MB).
-  streamCollector: createIdleCollector({ logger, growthBytes: 64 * 1024 * 1024, pressureBytes: 128 * 1024 * 1024 }),
+  streamCollector: createIdleCollector({ logger, ...STREAM_RELAY_COLLECTION }),
   jsonLimits: {
     maxDepth: config.LANGOPEN_JSON_MAX_DEPTH,
     maxItems: config.LANGOPEN_JSON_MAX_ITEMS,

@@ -7,6 +7,7 @@ import {
   type RpcServer,
   readLanggraphConfig,
   registerPoolMetrics,
+  STREAM_RELAY_COLLECTION,
   startRpcServer,
 } from "@langopen/common";
 import {
@@ -212,9 +213,7 @@ export async function startApiServer(options: ApiServerOptions, logger: Logger):
             logger,
             maxAfterSeconds: limits.runMaxAfterSeconds,
             admission,
-            collector: options.collectAfterStreams
-              ? createIdleCollector({ logger, growthBytes: 64 * 1024 * 1024, pressureBytes: 128 * 1024 * 1024 })
-              : undefined,
+            collector: options.collectAfterStreams ? createIdleCollector({ logger, ...STREAM_RELAY_COLLECTION }) : undefined,
           }),
         ),
       );

@@ -6,6 +6,9 @@ export function jsonBytes(value: unknown): Uint8Array {
   return value === undefined ? new Uint8Array() : encoder.encode(JSON.stringify(value));
 }
 
+/** The JSON `null` as bytes: one shared array, for data that is absent (never written into). */
+export const NULL_JSON_BYTES: Uint8Array = encoder.encode("null");
+
 export function parseJsonBytes<T = unknown>(bytes: Uint8Array, fallback: T): T {
   return bytes.length === 0 ? fallback : (JSON.parse(decoder.decode(bytes)) as T);
 }

@@ -1,8 +1,7 @@
-import { jsonBytes } from "@langopen/common";
+import { jsonBytes, NULL_JSON_BYTES } from "@langopen/common";
 import { EVENTS_DROPPED, type EventInit, type Signals, StaleEpochError } from "@langopen/data-plane";
 
 /** The data of an event that came without any (JSON null). */
-const NULL_JSON = jsonBytes(null);
 
 interface Pending extends EventInit {
   /** The runtime's number of the event, told to onDurable once appended. */
@@ -59,7 +58,7 @@ export function createEventSink(
   return {
     /** Queues an event; data is the bytes of its JSON text, kept as they are (never decoded here). */
     push(event: string, data: Uint8Array, seq?: number): void {
-      queue.push({ event, data: data.length === 0 ? NULL_JSON : data, seq });
+      queue.push({ event, data: data.length === 0 ? NULL_JSON_BYTES : data, seq });
       if (queue.length === 1) {
         flushing = flushing.then(flush).catch((err: unknown) => {
           failure = err;

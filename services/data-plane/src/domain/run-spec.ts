@@ -1,5 +1,5 @@
 import { create, fromBinary, type JsonObject, type JsonValue, toBinary } from "@bufbuild/protobuf";
-import { parseJsonBytes } from "@langopen/common";
+import { NULL_JSON_BYTES, parseJsonBytes } from "@langopen/common";
 import { Durability, type RunSpec, RunSpecSchema } from "@langopen/gen/langopen/data/v1/run_pb";
 
 /**
@@ -52,7 +52,6 @@ export function specToKwargs(spec: RunSpec): JsonObject {
 const encoder = new TextEncoder();
 /** How the JSON of kwargsOf(spec, null, null) starts: its first two keys. */
 const KWARGS_HEAD = '{"input":null,"command":null';
-const NULL_JSON = encoder.encode("null");
 
 /**
  * The JSON of specToKwargs(spec), with the input and the command as stored (JSON bytes) instead of
@@ -63,9 +62,9 @@ export function specToKwargsJson(spec: RunSpec): Uint8Array {
   if (!text.startsWith(KWARGS_HEAD)) throw new Error("kwargs must start with input and command");
   const parts = [
     encoder.encode('{"input":'),
-    spec.inputJson.length > 0 ? spec.inputJson : NULL_JSON,
+    spec.inputJson.length > 0 ? spec.inputJson : NULL_JSON_BYTES,
     encoder.encode(',"command":'),
-    spec.commandJson.length > 0 ? spec.commandJson : NULL_JSON,
+    spec.commandJson.length > 0 ? spec.commandJson : NULL_JSON_BYTES,
     encoder.encode(text.slice(KWARGS_HEAD.length)),
   ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { jsonBytes, type Redis, type RedisKeys, wakeableDelay } from "@langopen/common";
+import { jsonBytes, NULL_JSON_BYTES, type Redis, type RedisKeys, wakeableDelay } from "@langopen/common";
 import type { RedisChannels } from "./redis-channels.js";
 import { waitForEvent } from "./wake-ups.js";
 
@@ -281,7 +281,6 @@ export const isEventId = (id: string) => /^\d{1,16}(?:-\d{1,19})?$/.test(id);
 export const DEFAULT_THREAD_RETENTION_SECONDS = 3_600;
 
 /** Data of an event that has none (JSON null). */
-const NULL_JSON: Uint8Array = jsonBytes(null);
 
 /** Most events one readThreadEvents answers; the caller reads on from the last one. */
 const THREAD_PAGE = 1_000;
@@ -320,7 +319,7 @@ export function createRedisEventLogs(
     const events = entries.map(([id, fields]) => ({
       id: id.toString(),
       event: fields[1]?.toString() ?? "",
-      data: fields[3] ?? NULL_JSON,
+      data: fields[3] ?? NULL_JSON_BYTES,
     }));
     return missed(after, dropped) ? [droppedMarker(dropped as string), ...events] : events;
   };
@@ -335,7 +334,7 @@ export function createRedisEventLogs(
         id: id.toString(),
         runId: f.get("run_id")?.toString() ?? "",
         event: f.get("event")?.toString() ?? "",
-        data: f.get("data") ?? NULL_JSON,
+        data: f.get("data") ?? NULL_JSON_BYTES,
       };
     });
     return missed(after, dropped) ? [{ ...droppedMarker(dropped as string), runId: "" }, ...events] : events;
@@ -503,7 +502,7 @@ export function createLocalEventLogs(options: EventLogOptions = {}): EventLogs &
     totalBytes -= kept.size;
     keptEvents -= 1;
     // The queue may still hold it until its turn comes: it must not hold its data too.
-    kept.data = NULL_JSON;
+    kept.data = NULL_JSON_BYTES;
   };
   const dropOldest = (log: LocalLog, count: number) => {
     const gone = count === 1 ? [log.events.shift() as Kept] : log.events.splice(0, count);
