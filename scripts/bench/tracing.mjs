@@ -105,13 +105,15 @@ async function load(url, pid, connections = 8) {
   const result = await load8(url, DURATION_S, connections);
   const byRole = cpuSpent(before, cpuTicksOf([pid]));
   const perRun = (seconds) => (seconds * 1000) / Math.max(1, result.runs);
-  const roles = Object.entries(byRole)
-    .filter(([, seconds]) => perRun(seconds) >= 0.05)
-    .map(([role, seconds]) => `${role.replace(/ \(.*\)$/, "")} ${perRun(seconds).toFixed(1)}`);
+  // By process, without the role's explanation in parentheses.
   const rolesMs = Object.fromEntries(
     Object.entries(byRole).map(([role, seconds]) => [role.replace(/ \(.*\)$/, ""), perRun(seconds)]),
   );
-  return { ...result, cpuMs: perRun(Object.values(byRole).reduce((a, b) => a + b, 0)), roles: roles.join(", "), rolesMs };
+  const roles = Object.entries(rolesMs)
+    .filter(([, ms]) => ms >= 0.05)
+    .map(([role, ms]) => `${role} ${ms.toFixed(1)}`)
+    .join(", ");
+  return { ...result, cpuMs: perRun(Object.values(byRole).reduce((a, b) => a + b, 0)), roles, rolesMs };
 }
 
 function load8(url, seconds, connections = 8) {

@@ -108,8 +108,9 @@ export function createIdleCollector(options: IdleCollectorOptions): IdleCollecto
         ended = true;
         inFlight--;
         // Runs back to back never leave the process idle for long: past the pressure, now.
-        if (options.pressureBytes !== undefined && now() - lastPressureCheck >= PRESSURE_CHECK_MS) {
-          lastPressureCheck = now();
+        const at = now();
+        if (options.pressureBytes !== undefined && at - lastPressureCheck >= PRESSURE_CHECK_MS) {
+          lastPressureCheck = at;
           collectPast(options.pressureBytes, "Gave back the memory of a finished run");
         }
         if (inFlight === 0 && gc !== undefined) {

@@ -1,8 +1,6 @@
 import { jsonBytes, NULL_JSON_BYTES } from "@langopen/common";
 import { EVENTS_DROPPED, type EventInit, type Signals, StaleEpochError } from "@langopen/data-plane";
 
-/** The data of an event that came without any (JSON null). */
-
 interface Pending extends EventInit {
   /** The runtime's number of the event, told to onDurable once appended. */
   seq?: number;

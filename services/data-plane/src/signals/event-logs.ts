@@ -280,8 +280,6 @@ export const isEventId = (id: string) => /^\d{1,16}(?:-\d{1,19})?$/.test(id);
 /** How long a thread's log is kept after its newest event, unless configured. */
 export const DEFAULT_THREAD_RETENTION_SECONDS = 3_600;
 
-/** Data of an event that has none (JSON null). */
-
 /** Most events one readThreadEvents answers; the caller reads on from the last one. */
 const THREAD_PAGE = 1_000;
 
