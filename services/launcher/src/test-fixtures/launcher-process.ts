@@ -20,10 +20,18 @@ export interface LauncherProcess {
 /**
  * `node services/launcher/dist/main.js args…`, as `npm start -- args…` runs it, with output
  * collected. `detached`: in a process group of its own, like a terminal's foreground job, so
- * `process.kill(-pid, "SIGINT")` is a Ctrl-C.
+ * `process.kill(-pid, "SIGINT")` is a Ctrl-C. `node`: the Node.js binary to run it on (default: this one).
  */
-export function spawnLauncher(args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}): LauncherProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"], detached: options.detached });
+export function spawnLauncher(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { detached?: boolean; node?: string } = {},
+): LauncherProcess {
+  const child = spawn(options.node ?? process.execPath, [MAIN, ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached,
+  });
   let output = "";
   let stderr = "";
   const waiters = new Set<() => void>();

@@ -11,6 +11,7 @@ import { createTestDatabase } from "@langopen/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type LauncherProcess, spawnLauncher } from "../../../launcher/src/test-fixtures/launcher-process.js";
 import { findRunsc, removeStaleSandboxes } from "./gvisor.js";
+import { PERMISSION_FLAG } from "./index.js";
 
 /**
  * LANGOPEN_SANDBOX=gvisor: each runtime process runs inside gVisor. The project below asks for
@@ -217,7 +218,7 @@ describe.skipIf(!canRun && !process.env.CI)("npm start with LANGOPEN_SANDBOX=gvi
         .filter((name) => /^\d+$/.test(name)) ?? [];
     expect(pids).toContain("1");
     // pid 1 of the sandbox is the runtime itself, under the permission model.
-    expect(got.pid1).toContain(`allowed: ${process.execPath} --experimental-permission`);
+    expect(got.pid1).toContain(`allowed: ${process.execPath} ${PERMISSION_FLAG}`);
     expect(pids).not.toContain(String(launcher.child.pid));
     expect(pids.length).toBeLessThan(10);
     expect(got.launcherProc).toMatch(/^denied: /);

@@ -48,6 +48,15 @@ const ALLOWANCES = {
 } as const;
 export type SandboxAllowance = keyof typeof ALLOWANCES;
 
+/**
+ * The flag that turns Node's permission model on: `--permission` where this Node knows it (22.13
+ * and later, where it is stable; Node 24 refuses the old name), `--experimental-permission` on
+ * Node 20. The runtime runs on the launcher's own Node, so the launcher's answer holds for it.
+ */
+export const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has("--permission")
+  ? "--permission"
+  : "--experimental-permission";
+
 export interface SandboxSettings {
   mode: SandboxMode;
   /** The uid and gid the runtime runs as when this process is root (default 65534, `nobody`). */
@@ -321,7 +330,7 @@ export async function prepareProject(
         // so a path holding one is left out and stays unreadable).
         const readable = [...new Set([...roots, scratchDir])].filter((p) => !p.includes(","));
         const execArgv = [
-          "--experimental-permission",
+          PERMISSION_FLAG,
           ...(built ? ["--enable-source-maps"] : []),
           "--disable-warning=ExperimentalWarning",
           ...readable.map((p) => `--allow-fs-read=${p}`),
