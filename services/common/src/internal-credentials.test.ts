@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import http2 from "node:http2";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { ServerReflection, ServerReflectionRequestSchema } from "@langopen/gen/grpc/reflection/v1/reflection_pb";
 import { Health, HealthCheckResponse_ServingStatus } from "@langopen/gen/health/v1/health_pb";
 import { CheckpointService } from "@langopen/gen/langopen/data/v1/checkpoint_service_pb";
+import { unendedCall } from "@langopen/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   callerRoleKey,
@@ -198,6 +200,47 @@ describe("an internal RPC server with auth", () => {
       await expect(call(new grpc.Metadata())).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("a call without an accepted credential", () => {
+  const PATH = "/langopen.data.v1.CheckpointService/GetCheckpoint";
+
+  it("is answered from its headers, its body unread, in the caller's protocol", async () => {
+    const session = http2.connect(server.url);
+    try {
+      const grpcAnswer = await unendedCall(session, PATH, { "content-type": "application/grpc" });
+      expect(grpcAnswer.headers[":status"]).toBe(200);
+      expect(grpcAnswer.headers["grpc-status"]).toBe(String(Code.Unauthenticated));
+      expect(decodeURIComponent(String(grpcAnswer.headers["grpc-message"]))).toBe(
+        "This internal service needs a credential: the call carries no authorization header",
+      );
+      const connectAnswer = await unendedCall(session, PATH, {
+        "content-type": "application/proto",
+        authorization: "Bearer not-a-token-it-knows",
+      });
+      expect(connectAnswer.headers[":status"]).toBe(401);
+      expect(JSON.parse(connectAnswer.body.toString())).toEqual({
+        code: "unauthenticated",
+        message: "The credential is not accepted by this internal service",
+      });
+      // A streaming call of the Connect protocol: the error is its end-of-stream message (flag 2, length, JSON).
+      const streamAnswer = await unendedCall(session, PATH, { "content-type": "application/connect+proto" });
+      expect(streamAnswer.headers[":status"]).toBe(200);
+      expect(streamAnswer.body[0]).toBe(2);
+      expect(streamAnswer.body.readUInt32BE(1)).toBe(streamAnswer.body.length - 5);
+      expect(JSON.parse(streamAnswer.body.subarray(5).toString())).toEqual({
+        error: {
+          code: "unauthenticated",
+          message: "This internal service needs a credential: the call carries no authorization header",
+        },
+      });
+      // The session is still good for calls that hold a credential.
+      await checkpoints(SECRET).getCheckpoint({});
+      expect(seen).toEqual(["internal"]);
+    } finally {
+      session.close();
     }
   });
 });

@@ -190,11 +190,63 @@ function unauthenticated(message: string): ConnectError {
 }
 
 /** The role of a token, compared in constant time against each digest (all of them, whichever matches). */
-function roleOf(accepted: { digest: Buffer; role: InternalRole }[], token: string): InternalRole | undefined {
+function roleOf(accepted: AcceptedDigest[], token: string): InternalRole | undefined {
   const digest = createHash("sha256").update(token).digest();
   let role: InternalRole | undefined;
   for (const a of accepted) if (timingSafeEqual(a.digest, digest) && role === undefined) role = a.role;
   return role;
+}
+
+interface AcceptedDigest {
+  digest: Buffer;
+  role: InternalRole;
+}
+
+function acceptedDigests(auth: RpcAuth | undefined): AcceptedDigest[] {
+  return (auth?.accepted ?? []).map((a) => {
+    if (!/^[0-9a-f]{64}$/i.test(a.sha256)) throw new Error(`an accepted token digest must be 64 hex digits (role ${a.role})`);
+    return { digest: Buffer.from(a.sha256, "hex"), role: a.role };
+  });
+}
+
+/** Why a call's credential is refused: the message for the caller, and a few words for the log. */
+export interface CredentialRefusal {
+  message: string;
+  why: string;
+}
+
+/** The role an `authorization` header's token gives, or why it gives none. */
+function authenticate(accepted: AcceptedDigest[], header: string | null | undefined): InternalRole | CredentialRefusal {
+  if (header === null || header === undefined)
+    return { message: "This internal service needs a credential: the call carries no authorization header", why: "no token" };
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) return { message: "The authorization header is not a Bearer token", why: "not a bearer token" };
+  return (
+    roleOf(accepted, match[1] as string) ?? {
+      message: "The credential is not accepted by this internal service",
+      why: "unknown token",
+    }
+  );
+}
+
+/**
+ * The credential check of a call on its headers alone, for a server to make before it reads the
+ * body: Connect reads a unary call's body whole before any interceptor runs, so without it a
+ * caller holding no credential could make a server buffer a body up to its read limit. Given the
+ * request's path and `authorization` header, returns why the call is refused, or undefined when
+ * it may go on (an open service, or an accepted token: what its role may call is authInterceptor's
+ * to check).
+ */
+export function credentialCheckOnHeaders(
+  auth: RpcAuth,
+): (path: string, header: string | undefined) => CredentialRefusal | undefined {
+  const accepted = acceptedDigests(auth);
+  const openPrefixes = [...OPEN_SERVICES].map((typeName) => `/${typeName}/`);
+  return (path, header) => {
+    if (openPrefixes.some((prefix) => path.startsWith(prefix))) return undefined;
+    const found = authenticate(accepted, header);
+    return typeof found === "string" ? undefined : found;
+  };
 }
 
 /**
@@ -205,10 +257,7 @@ function roleOf(accepted: { digest: Buffer; role: InternalRole }[], token: strin
  * method: PERMISSION_DENIED.
  */
 export function authInterceptor(auth: RpcAuth | undefined, logger: Logger): Interceptor {
-  const accepted = (auth?.accepted ?? []).map((a) => {
-    if (!/^[0-9a-f]{64}$/i.test(a.sha256)) throw new Error(`an accepted token digest must be 64 hex digits (role ${a.role})`);
-    return { digest: Buffer.from(a.sha256, "hex"), role: a.role };
-  });
+  const accepted = acceptedDigests(auth);
   return (next) => (req) => {
     if (OPEN_SERVICES.has(req.method.parent.typeName)) return next(req);
     let role: InternalRole = "internal";
@@ -217,17 +266,8 @@ export function authInterceptor(auth: RpcAuth | undefined, logger: Logger): Inte
         logger.warn({ rpc_service: req.method.parent.typeName, rpc_method: req.method.name, why }, "Refused internal RPC");
         return err;
       };
-      const header = req.header.get(AUTHORIZATION_HEADER);
-      if (header === null)
-        throw refuse(
-          unauthenticated("This internal service needs a credential: the call carries no authorization header"),
-          "no token",
-        );
-      const match = /^Bearer +(\S+) *$/i.exec(header);
-      if (!match) throw refuse(unauthenticated("The authorization header is not a Bearer token"), "not a bearer token");
-      const found = roleOf(accepted, match[1] as string);
-      if (found === undefined)
-        throw refuse(unauthenticated("The credential is not accepted by this internal service"), "unknown token");
+      const found = authenticate(accepted, req.header.get(AUTHORIZATION_HEADER));
+      if (typeof found !== "string") throw refuse(unauthenticated(found.message), found.why);
       role = found;
       if (role !== "internal" && !auth.permissions?.[role]?.has(methodName(req.method))) {
         throw refuse(

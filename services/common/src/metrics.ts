@@ -84,11 +84,11 @@ function once<T extends Metric>(registry: Registry, name: string, make: () => T)
 /** Durations of internal calls, in seconds (streams last long and land in the last buckets). */
 const RPC_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
 
-/**
- * Counts every RPC a server answers by service, method and code, and times it (a streaming call
- * until its stream ends). Placed first among a server's interceptors, it sees what callers see.
- */
-export function rpcMetricsInterceptor(registry: Registry): Interceptor {
+/** Records one RPC a server answered: its service and method, its error (none: ok), and how long it took. */
+export type RpcServerRecorder = (labels: { service: string; method: string }, err: unknown, seconds: number) => void;
+
+/** The recorder of a server's langopen_rpc_server_* metrics (rpcMetricsInterceptor's, and a call refused before its body). */
+export function rpcServerRecorder(registry: Registry): RpcServerRecorder {
   const labelNames = ["service", "method", "code"] as const;
   const calls = once(
     registry,
@@ -114,15 +114,24 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
         enableExemplars: exemplarsEnabled(),
       }),
   ) as Histogram<(typeof labelNames)[number]>;
+  return (labels, err, seconds) => {
+    // gRPC's names in snake case (not_found, deadline_exceeded), as Prometheus labels usually spell them.
+    const code = err === undefined ? "ok" : Code[ConnectError.from(err).code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+    calls.inc({ ...labels, code });
+    observeWithTrace(durations, { ...labels, code }, seconds);
+  };
+}
+
+/**
+ * Counts every RPC a server answers by service, method and code, and times it (a streaming call
+ * until its stream ends). Placed first among a server's interceptors, it sees what callers see.
+ */
+export function rpcMetricsInterceptor(registry: Registry): Interceptor {
+  const recordRpc = rpcServerRecorder(registry);
   return (next) => async (req) => {
     const started = process.hrtime.bigint();
     const labels = { service: req.method.parent.typeName, method: req.method.name };
-    const record = (err?: unknown) => {
-      // gRPC's names in snake case (not_found, deadline_exceeded), as Prometheus labels usually spell them.
-      const code = err === undefined ? "ok" : Code[ConnectError.from(err).code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
-      calls.inc({ ...labels, code });
-      observeWithTrace(durations, { ...labels, code }, Number(process.hrtime.bigint() - started) / 1e9);
-    };
+    const record = (err?: unknown) => recordRpc(labels, err, Number(process.hrtime.bigint() - started) / 1e9);
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);

@@ -13,14 +13,15 @@ import {
   createContextValues,
   type Interceptor,
 } from "@connectrpc/connect";
+import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@langopen/gen/health/v1/health_pb";
 import type { Logger } from "pino";
 import { errorInfo, internal, unavailable } from "./errors.js";
 import { HealthState, registerHealth, ServingStatus } from "./health.js";
 import { createInProcessTransport, recordRoutes, replayRoutes } from "./in-process-transport.js";
-import { authInterceptor, type RpcAuth } from "./internal-credentials.js";
-import { type Registry, rpcMetricsInterceptor } from "./metrics.js";
+import { authInterceptor, credentialCheckOnHeaders, type RpcAuth } from "./internal-credentials.js";
+import { type Registry, rpcMetricsInterceptor, rpcServerRecorder } from "./metrics.js";
 import { encodeNestedMessagesWithoutCopies } from "./protobuf-writer.js";
 import { isRedisUnavailable } from "./redis.js";
 import { registerReflection } from "./reflection.js";
@@ -70,12 +71,31 @@ export interface RpcServerOptions {
    * caller is trusted (only for servers nothing untrusted can reach, and tests).
    */
   auth?: RpcAuth;
+  /**
+   * For a server whose callers prove who they are otherwise than by the internal tokens (`auth`):
+   * checks each call on its headers before its body is read, so that a caller it refuses never
+   * makes it buffer a body. Resolves to what the check learned, to set on the call's context
+   * values (who the caller is), or rejects with the error to answer (a ConnectError: its code and
+   * message; anything else: INTERNAL). Health checks are not checked.
+   */
+  checkHeaders?: (call: HeaderCheckCall) => Promise<((values: ContextValues) => void) | undefined>;
+  /** The largest message the server reads (Connect's default: 4 GiB). */
+  readMaxBytes?: number;
   /** The token inProcessTransport sends: in-process callers act with its role. */
   inProcessToken?: string;
   /** Interceptors run after the standard ones (request scope, credentials, metrics), e.g. a service's own access checks. */
   interceptors?: Interceptor[];
   /** Where the server counts and times the RPCs it answers (langopen_rpc_server_*); absent: not measured. */
   metrics?: Registry;
+}
+
+/** What a header check (RpcServerOptions.checkHeaders) sees of a call. */
+export interface HeaderCheckCall {
+  /** `/package.Service/Method`. */
+  path: string;
+  header(name: string): string | undefined;
+  /** The peer's address. */
+  address: string | undefined;
 }
 
 export interface RpcServer {
@@ -92,6 +112,52 @@ export interface RpcServer {
   /** Stops accepting, ends open streams with UNAVAILABLE so clients reconnect, waits for the rest. */
   close(graceMs?: number): Promise<void>;
 }
+
+const HEALTH_PATH = `/${Health.typeName}/`;
+
+/**
+ * Answers a call with `error` in its own protocol without reading its body: gRPC and gRPC-web get
+ * a trailers-only response (grpc-status and grpc-message); the Connect protocol, a unary call the
+ * HTTP status of the code with its JSON error, a streaming one HTTP 200 and the error in the
+ * end-of-stream message. The stream is then reset with NO_ERROR, which tells the caller to stop
+ * sending (RFC 9113 §8.1).
+ */
+function refuseUnread(stream: http2.ServerHttp2Stream, contentType: string, error: ConnectError): void {
+  if (stream.destroyed) return;
+  const reset = () => {
+    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  };
+  if (/^application\/grpc/i.test(contentType)) {
+    stream.respond(
+      {
+        ":status": 200,
+        "content-type": contentType,
+        "grpc-status": String(error.code),
+        "grpc-message": encodeURIComponent(error.rawMessage),
+      },
+      { endStream: true },
+    );
+    setImmediate(reset);
+    return;
+  }
+  const body = { code: codeToString(error.code), message: error.rawMessage };
+  if (/^application\/connect\+/i.test(contentType)) {
+    // A streaming call of the Connect protocol: HTTP 200 and the error in its end-of-stream message.
+    const json = Buffer.from(JSON.stringify({ error: body }));
+    const envelope = Buffer.alloc(5 + json.length);
+    envelope.writeUInt8(END_STREAM_FLAG, 0);
+    envelope.writeUInt32BE(json.length, 1);
+    json.copy(envelope, 5);
+    stream.respond({ ":status": 200, "content-type": contentType });
+    stream.end(envelope, reset);
+    return;
+  }
+  stream.respond({ ":status": codeToHttpStatus(error.code), "content-type": "application/json" });
+  stream.end(JSON.stringify(body), reset);
+}
+
+/** The flag of the Connect protocol's end-of-stream message. */
+const END_STREAM_FLAG = 0b10;
 
 /** The address of the peer that made an RPC over the network; absent for in-process calls. */
 export const peerAddressKey = createContextKey<string | undefined>(undefined, { description: "langopen peer address" });
@@ -260,12 +326,19 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     registerReflection(router, files);
   });
   const interceptors = [...serverInterceptors(logger, options.auth, options.metrics), ...(options.interceptors ?? [])];
+  // What checkHeaders learned of each call, for its context values.
+  const learned = new WeakMap<object, (values: ContextValues) => void>();
   const handler = connectNodeAdapter({
     routes: (router) => replayRoutes(router, recorded),
     binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
+    ...(options.readMaxBytes !== undefined ? { readMaxBytes: options.readMaxBytes } : {}),
     interceptors,
     shutdownSignal: shutdown.signal,
-    contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress),
+    contextValues: (req) => {
+      const values = createContextValues().set(peerAddressKey, req.socket?.remoteAddress);
+      learned.get(req)?.(values);
+      return values;
+    },
   });
   const inProcessTransport = createInProcessTransport({
     routes: recorded,
@@ -273,7 +346,45 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     shutdownSignal: shutdown.signal,
     token: options.inProcessToken,
   });
-  const server = http2.createServer({ maxSessionMemory: RPC_SESSION_MEMORY_MB }, handler);
+  // A call without an accepted credential is answered from its headers, its body never read.
+  const refusalOf = options.auth ? credentialCheckOnHeaders(options.auth) : undefined;
+  const { checkHeaders } = options;
+  // Refusals before the body are counted as the interceptors count the rest: for the methods served only
+  // (a path is the caller's to choose, a label value must not be).
+  const recordRpc = options.metrics ? rpcServerRecorder(options.metrics) : undefined;
+  const methods = new Map<string, { service: string; method: string }>(
+    [...options.services, Health].flatMap((service) =>
+      service.methods.map((m) => [`/${service.typeName}/${m.name}`, { service: service.typeName, method: m.name }] as const),
+    ),
+  );
+  const server = http2.createServer({ maxSessionMemory: RPC_SESSION_MEMORY_MB }, (req, res) => {
+    const arrived = process.hrtime.bigint();
+    const refuse = (err: ConnectError, why: string) => {
+      logger.warn({ rpc_path: req.url.slice(0, 200), why }, "Refused RPC before its body");
+      refuseUnread(req.stream, String(req.headers["content-type"] ?? ""), err);
+      const labels = methods.get(req.url);
+      if (labels) recordRpc?.(labels, err, Number(process.hrtime.bigint() - arrived) / 1e9);
+    };
+    const refusal = refusalOf?.(req.url, req.headers.authorization);
+    if (refusal !== undefined) return refuse(new ConnectError(refusal.message, Code.Unauthenticated), refusal.why);
+    if (!checkHeaders || req.url.startsWith(HEALTH_PATH)) return handler(req, res);
+    const header = (name: string) => {
+      const value = req.headers[name.toLowerCase()];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    // The body waits in the stream meanwhile, bounded by HTTP/2 flow control.
+    checkHeaders({ path: req.url, header, address: req.socket?.remoteAddress }).then(
+      (learn) => {
+        if (learn) learned.set(req, learn);
+        handler(req, res);
+      },
+      (err: unknown) => {
+        if (err instanceof ConnectError) return refuse(err, err.rawMessage);
+        logger.error({ err }, "Could not check an RPC's headers");
+        refuse(internal(), "the check failed");
+      },
+    );
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);

@@ -36,7 +36,16 @@ import { createPlatformOidc, type PlatformOidcSettings } from "./oidc.js";
 import { pipelinePass } from "./pipeline.js";
 import { startPortalServer } from "./portal.js";
 import { SecretBox } from "./secrets.js";
-import { type ControlServiceOptions, createAuthenticator, registerControlServices } from "./service.js";
+import {
+  authenticatedCallerKey,
+  CALLS_WITHOUT_CREDENTIAL,
+  CONTROL_READ_MAX_BYTES,
+  type ControlServiceOptions,
+  callerOnHeaders,
+  createAuthenticator,
+  credentialOf,
+  registerControlServices,
+} from "./service.js";
 import { ControlStore, type SandboxName } from "./store.js";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -126,6 +135,11 @@ async function controlDatabase(adminUrl: string): Promise<string> {
  * Builder calls come from this process (the pipeline, in process, with its token) or from an
  * admin key: a build runs a repository's code through git and npm, and writes signed bundles.
  */
+/** The services whose calls carry their caller's credential (but CALLS_WITHOUT_CREDENTIAL), as path prefixes. */
+const CREDENTIAL_PATHS = [DeploymentService, ApiKeyService, SecretService, AuditService, BuilderService].map(
+  (service) => `/${service.typeName}/`,
+);
+
 function builderGuard(store: ControlStore, inProcessToken: string): Interceptor {
   return (next) => async (req) => {
     if (req.service.typeName !== BuilderService.typeName) return next(req);
@@ -242,6 +256,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       bundleDir,
       oidc: options.oidc && createPlatformOidc(options.oidc),
     };
+    const authenticateCredential = createAuthenticator(serviceOptions);
     const server = await startRpcServer({
       host: options.host,
       port: options.port,
@@ -249,6 +264,17 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       metrics: options.metrics,
       services: [DeploymentService, ApiKeyService, SecretService, AuditService, BuilderService],
       inProcessToken,
+      readMaxBytes: CONTROL_READ_MAX_BYTES,
+      // A call's credential is checked on its headers, before its body (an upload) is read.
+      checkHeaders: async (call) => {
+        if (!CREDENTIAL_PATHS.some((prefix) => call.path.startsWith(prefix)) || CALLS_WITHOUT_CREDENTIAL.has(call.path))
+          return undefined;
+        const credential = credentialOf(call.header);
+        // The builder's own calls carry the in-process token, which builderGuard checks.
+        if (credential === inProcessToken && call.path.startsWith(`/${BuilderService.typeName}/`)) return undefined;
+        const caller = await callerOnHeaders(authenticateCredential, credential, call.address ?? "unknown", logger);
+        return (values) => values.set(authenticatedCallerKey, caller);
+      },
       interceptors: [builderGuard(store, inProcessToken)],
       routes: (router) => {
         registerControlServices(router, serviceOptions);
@@ -264,7 +290,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
         port: options.portal.port,
         dir: options.portal.dir,
         routes: (router) => registerControlServices(router, serviceOptions),
-        authenticate: createAuthenticator(serviceOptions),
+        authenticate: authenticateCredential,
         interceptors: serverInterceptors(logger, undefined, options.metrics),
         logger,
         oidc: options.oidc && { issuer: options.oidc.issuer, clientId: options.oidc.clientId },

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFile, cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import http2 from "node:http2";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -15,7 +16,7 @@ import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb
 import { DeploymentStatus } from "@langopen/gen/langopen/control/v1/deployment_pb";
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
-import { createTestDatabase, makeTempDir, type TestDatabase, until } from "@langopen/testkit";
+import { createTestDatabase, makeTempDir, type TestDatabase, unendedCall, until } from "@langopen/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Platform, startPlatform } from "./compose.js";
@@ -173,6 +174,22 @@ describe("platform", () => {
     expect(await metrics.metrics()).toMatch(
       /^langopen_rpc_server_requests_total\{service="langopen\.control\.v1\.DeploymentService",method="ListDeployments",code="unauthenticated"\} [1-9]/m,
     );
+  });
+
+  it("answers a call without a known key from its headers, before reading the upload it sends", async () => {
+    // CreateDeployment and CreateRevision carry tarballs: no caller the platform does not know may make it hold one.
+    const session = http2.connect(platform.url);
+    try {
+      const call = "/langopen.control.v1.DeploymentService/CreateDeployment";
+      const none = await unendedCall(session, call, { "content-type": "application/proto" });
+      expect(none.headers[":status"]).toBe(401);
+      expect(JSON.parse(none.body.toString())).toMatchObject({ code: "unauthenticated" });
+      const wrong = await unendedCall(session, call, { "content-type": "application/grpc", authorization: "Bearer lok_wrong" });
+      expect(wrong.headers["grpc-status"]).toBe(String(Code.Unauthenticated));
+      expect(decodeURIComponent(String(wrong.headers["grpc-message"]))).toBe("The API key is not valid (unknown or revoked)");
+    } finally {
+      session.close();
+    }
   });
 
   let deployed: Record<string, string>;

@@ -2,7 +2,6 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { MAX_TARBALL_BYTES } from "@langopen/builder";
 import { type Logger, peerAddressKey, RPC_RECURSION_LIMIT } from "@langopen/common";
 import { PORTAL_PATH, PORTAL_RPC_PREFIX, portalAppPlugin } from "@langopen/gateway";
 import { ApiKeyService } from "@langopen/gen/langopen/control/v1/api_key_service_pb";
@@ -10,7 +9,14 @@ import { AuditService } from "@langopen/gen/langopen/control/v1/audit_service_pb
 import { DeploymentService } from "@langopen/gen/langopen/control/v1/deployment_service_pb";
 import { SecretService } from "@langopen/gen/langopen/control/v1/secret_service_pb";
 import Fastify, { type FastifyBaseLogger, type FastifyReply, LogController } from "fastify";
-import { type Authenticator, authenticatedCallerKey, type Caller, credentialOf } from "./service.js";
+import {
+  type Authenticator,
+  authenticatedCallerKey,
+  type Caller,
+  CONTROL_READ_MAX_BYTES,
+  callerOnHeaders,
+  credentialOf,
+} from "./service.js";
 
 /**
  * What the portal may call, per service: what a person does with the platform. Not the calls of
@@ -38,13 +44,6 @@ const PORTAL_METHODS = new Map<DescService, readonly string[]>([
   [SecretService, ["setSecret", "listSecrets", "unsetSecret"]],
   [AuditService, ["listAuditEvents"]],
 ]);
-
-/**
- * The largest call the portal may send: a deployment's upload as large as the RPC port takes
- * (MAX_TARBALL_BYTES, which the services check), with a megabyte for the rest of the message
- * (settings, variables, secrets).
- */
-const PORTAL_READ_MAX_BYTES = MAX_TARBALL_BYTES + 1024 * 1024;
 
 /** Calls with a body larger than this count as uploads, of which at most MAX_CONCURRENT_UPLOADS are read at once. */
 const UPLOAD_BYTES = 1024 * 1024;
@@ -99,13 +98,13 @@ export interface PortalServer {
  * /portal/ and, at /portal/rpc, the platform's services as a person uses them, with the key the
  * portal sends (`x-api-key`, or a bearer token: an API key or the OIDC provider's token). The key
  * is checked when the request's headers arrive, before its body is read: this port takes uploads
- * of up to PORTAL_READ_MAX_BYTES, which only a caller the platform knows may make it hold, a few
+ * of up to CONTROL_READ_MAX_BYTES, which only a caller the platform knows may make it hold, a few
  * at a time. What the caller may do is checked by each call, as on the RPC port.
  */
 export async function startPortalServer(options: PortalServerOptions): Promise<PortalServer> {
   const app = Fastify({
     // Connect reads the calls' bodies itself (within readMaxBytes); the same bound for anything else.
-    bodyLimit: PORTAL_READ_MAX_BYTES,
+    bodyLimit: CONTROL_READ_MAX_BYTES,
     loggerInstance: options.logger.child({ component: "portal" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -115,18 +114,10 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
     scope.addHook("onRequest", async (request, reply) => {
       const address = request.socket.remoteAddress ?? "unknown";
       try {
-        callers.set(
-          request.raw,
-          await options.authenticate(
-            credentialOf((name) => request.headers[name] as string),
-            address,
-          ),
-        );
+        const credential = credentialOf((name) => request.headers[name] as string);
+        callers.set(request.raw, await callerOnHeaders(options.authenticate, credential, address, request.log as Logger));
       } catch (err) {
-        if (err instanceof ConnectError) return refuse(reply, err);
-        // Not a refusal: the key store (the platform's Postgres) did not answer.
-        request.log.error({ err }, "Could not check a portal call's credential");
-        return refuse(reply, new ConnectError("The platform's database is unavailable: try again shortly", Code.Unavailable));
+        return refuse(reply, ConnectError.from(err));
       }
       // A browser states the length of what it uploads; a chunked body (a CLI's) is not counted, and
       // is read within readMaxBytes as any other body of a caller the platform knows.
@@ -149,7 +140,7 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
       prefix: PORTAL_RPC_PREFIX,
       routes: (router) => options.routes(portalMethodsOnly(router)),
       interceptors: options.interceptors,
-      readMaxBytes: PORTAL_READ_MAX_BYTES,
+      readMaxBytes: CONTROL_READ_MAX_BYTES,
       binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
       jsonOptions: { recursionLimit: RPC_RECURSION_LIMIT },
       // The audit log's source address, as on the RPC port.

@@ -145,6 +145,41 @@ export function createAuthenticator(options: Pick<ControlServiceOptions, "store"
   };
 }
 
+/**
+ * The largest call the control plane reads, on either port: a deployment's upload as large as it
+ * takes (MAX_TARBALL_BYTES, which the services check), with a megabyte for the rest of the message
+ * (settings, variables, secrets).
+ */
+export const CONTROL_READ_MAX_BYTES = MAX_TARBALL_BYTES + 1024 * 1024;
+
+/**
+ * The calls of the four services that carry no credential of their caller: a data plane asking
+ * whether its client's key is valid (the key is in the message). Paths, as `/package.Service/Method`.
+ */
+export const CALLS_WITHOUT_CREDENTIAL: ReadonlySet<string> = new Set([
+  `/${ApiKeyService.typeName}/${ApiKeyService.method.verifyApiKey.name}`,
+]);
+
+/**
+ * Who a call's credential is, checked from its headers before its body is read (both ports do,
+ * so that only a caller the platform knows may make it hold a body): a refusal is the ConnectError
+ * to answer; a key store that does not answer (the platform's Postgres) is UNAVAILABLE, logged.
+ */
+export async function callerOnHeaders(
+  authenticate: Authenticator,
+  credential: string | undefined,
+  address: string,
+  logger: Logger,
+): Promise<Caller> {
+  try {
+    return await authenticate(credential, address);
+  } catch (err) {
+    if (err instanceof ConnectError) throw err;
+    logger.error({ err }, "Could not check a call's credential");
+    throw new ConnectError("The platform's database is unavailable: try again shortly", Code.Unavailable);
+  }
+}
+
 const pageOf = (limit: number, offset: number, max = 1000, fallback = 100) => {
   if (limit < 0 || limit > max) throw invalidArgument(`limit must be between 0 and ${max}`);
   if (offset < 0) throw invalidArgument("offset must not be negative");

@@ -5,4 +5,5 @@ export * from "./postgres.js";
 export { makeTempDir } from "./process.js";
 export * from "./provided.js";
 export * from "./redis.js";
+export * from "./unended-call.js";
 export * from "./until.js";

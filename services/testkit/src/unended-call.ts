@@ -1,0 +1,31 @@
+import type http2 from "node:http2";
+
+export interface UnendedAnswer {
+  headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader;
+  body: Buffer;
+}
+
+/**
+ * An RPC over HTTP/2 whose body never ends (1 MiB sent, then nothing): only a server that answers
+ * from the call's headers answers it. Resolves with the answer once the server closed the stream.
+ */
+export function unendedCall(
+  session: http2.ClientHttp2Session,
+  path: string,
+  headers: Record<string, string>,
+): Promise<UnendedAnswer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ":method": "POST", ":path": path, ...headers });
+    let answer: UnendedAnswer["headers"] | undefined;
+    const body: Buffer[] = [];
+    stream.on("response", (h) => {
+      answer = h;
+    });
+    stream.on("data", (chunk: Buffer) => body.push(chunk));
+    stream.on("error", reject);
+    stream.on("close", () =>
+      answer ? resolve({ headers: answer, body: Buffer.concat(body) }) : reject(new Error("closed without an answer")),
+    );
+    stream.write(Buffer.alloc(1 << 20));
+  });
+}
