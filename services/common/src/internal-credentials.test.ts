@@ -236,6 +236,10 @@ describe("a call without an accepted credential", () => {
           message: "This internal service needs a credential: the call carries no authorization header",
         },
       });
+      // Health needs no credential: of such a call the server reads 64 KiB at most.
+      const health = await unendedCall(session, "/grpc.health.v1.Health/Check", { "content-type": "application/proto" });
+      expect(health.headers[":status"]).toBe(429);
+      expect(JSON.parse(health.body.toString())).toMatchObject({ code: "resource_exhausted" });
       // The session is still good for calls that hold a credential.
       await checkpoints(SECRET).getCheckpoint({});
       expect(seen).toEqual(["internal"]);

@@ -75,10 +75,11 @@ export interface RpcServerOptions {
    * For a server whose callers prove who they are otherwise than by the internal tokens (`auth`):
    * checks each call on its headers before its body is read, so that a caller it refuses never
    * makes it buffer a body. Resolves to what the check learned, to set on the call's context
-   * values (who the caller is), or rejects with the error to answer (a ConnectError: its code and
-   * message; anything else: INTERNAL). Health checks are not checked.
+   * values (who the caller is), to "open" for a call that carries no credential (the server then
+   * reads at most OPEN_CALL_READ_MAX_BYTES of it), or rejects with the error to answer (a
+   * ConnectError: its code and message; anything else: INTERNAL). Health checks are not checked.
    */
-  checkHeaders?: (call: HeaderCheckCall) => Promise<((values: ContextValues) => void) | undefined>;
+  checkHeaders?: (call: HeaderCheckCall) => Promise<((values: ContextValues) => void) | "open" | undefined>;
   /** The largest message the server reads (Connect's default: 4 GiB). */
   readMaxBytes?: number;
   /** The token inProcessTransport sends: in-process callers act with its role. */
@@ -114,6 +115,13 @@ export interface RpcServer {
 }
 
 const HEALTH_PATH = `/${Health.typeName}/`;
+
+/**
+ * The largest message a server that checks its callers reads of a call that carries no credential
+ * (a health check; a data plane asking the control plane about a key): such a caller makes it hold
+ * no more.
+ */
+export const OPEN_CALL_READ_MAX_BYTES = 64 * 1024;
 
 /**
  * Answers a call with `error` in its own protocol without reading its body: gRPC and gRPC-web get
@@ -328,18 +336,22 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const interceptors = [...serverInterceptors(logger, options.auth, options.metrics), ...(options.interceptors ?? [])];
   // What checkHeaders learned of each call, for its context values.
   const learned = new WeakMap<object, (values: ContextValues) => void>();
-  const handler = connectNodeAdapter({
-    routes: (router) => replayRoutes(router, recorded),
-    binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
-    ...(options.readMaxBytes !== undefined ? { readMaxBytes: options.readMaxBytes } : {}),
-    interceptors,
-    shutdownSignal: shutdown.signal,
-    contextValues: (req) => {
-      const values = createContextValues().set(peerAddressKey, req.socket?.remoteAddress);
-      learned.get(req)?.(values);
-      return values;
-    },
-  });
+  const adapter = (readMaxBytes: number | undefined) =>
+    connectNodeAdapter({
+      routes: (router) => replayRoutes(router, recorded),
+      binaryOptions: { recursionLimit: RPC_RECURSION_LIMIT },
+      ...(readMaxBytes !== undefined ? { readMaxBytes } : {}),
+      interceptors,
+      shutdownSignal: shutdown.signal,
+      contextValues: (req) => {
+        const values = createContextValues().set(peerAddressKey, req.socket?.remoteAddress);
+        learned.get(req)?.(values);
+        return values;
+      },
+    });
+  const handler = adapter(options.readMaxBytes);
+  // A server that checks its callers reads little of a call that carries no credential.
+  const openHandler = adapter(Math.min(OPEN_CALL_READ_MAX_BYTES, options.readMaxBytes ?? OPEN_CALL_READ_MAX_BYTES));
   const inProcessTransport = createInProcessTransport({
     routes: recorded,
     interceptors,
@@ -367,7 +379,9 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     };
     const refusal = refusalOf?.(req.url, req.headers.authorization);
     if (refusal !== undefined) return refuse(new ConnectError(refusal.message, Code.Unauthenticated), refusal.why);
-    if (!checkHeaders || req.url.startsWith(HEALTH_PATH)) return handler(req, res);
+    const checked = refusalOf !== undefined || checkHeaders !== undefined;
+    if (req.url.startsWith(HEALTH_PATH)) return checked ? openHandler(req, res) : handler(req, res);
+    if (!checkHeaders) return handler(req, res);
     const header = (name: string) => {
       const value = req.headers[name.toLowerCase()];
       return Array.isArray(value) ? value[0] : value;
@@ -375,6 +389,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     // The body waits in the stream meanwhile, bounded by HTTP/2 flow control.
     checkHeaders({ path: req.url, header, address: req.socket?.remoteAddress }).then(
       (learn) => {
+        if (learn === "open") return openHandler(req, res);
         if (learn) learned.set(req, learn);
         handler(req, res);
       },

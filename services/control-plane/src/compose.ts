@@ -268,7 +268,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       // A call's credential is checked on its headers, before its body (an upload) is read.
       checkHeaders: async (call) => {
         if (!CREDENTIAL_PATHS.some((prefix) => call.path.startsWith(prefix)) || CALLS_WITHOUT_CREDENTIAL.has(call.path))
-          return undefined;
+          return "open";
         const credential = credentialOf(call.header);
         // The builder's own calls carry the in-process token, which builderGuard checks.
         if (credential === inProcessToken && call.path.startsWith(`/${BuilderService.typeName}/`)) return undefined;

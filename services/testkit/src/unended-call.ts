@@ -7,7 +7,7 @@ export interface UnendedAnswer {
 
 /**
  * An RPC over HTTP/2 whose body never ends (1 MiB sent, then nothing): only a server that answers
- * from the call's headers answers it. Resolves with the answer once the server closed the stream.
+ * from the call's headers (or stops reading at a limit) answers it. Resolves with the answer once it has ended.
  */
 export function unendedCall(
   session: http2.ClientHttp2Session,
@@ -23,9 +23,12 @@ export function unendedCall(
     });
     stream.on("data", (chunk: Buffer) => body.push(chunk));
     stream.on("error", reject);
-    stream.on("close", () =>
-      answer ? resolve({ headers: answer, body: Buffer.concat(body) }) : reject(new Error("closed without an answer")),
-    );
+    // The answer has ended: whether the server also resets the stream or waits for the rest is its business.
+    stream.on("end", () => {
+      if (answer) resolve({ headers: answer, body: Buffer.concat(body) });
+      stream.close();
+    });
+    stream.on("close", () => reject(new Error("closed without an answer")));
     stream.write(Buffer.alloc(1 << 20));
   });
 }
