@@ -251,7 +251,7 @@ describe("OIDC sign-in to the platform", () => {
  */
 async function partialCall(
   headers: Record<string, string>,
-  length: number,
+  length: number | "chunked",
   sent: number,
   waitMs = 2_000,
 ): Promise<{ socket: Socket; answer?: { status: number; head: string; body: string } }> {
@@ -262,11 +262,13 @@ async function partialCall(
     `POST ${url.pathname} HTTP/1.1`,
     `host: ${url.host}`,
     "content-type: application/proto",
-    `content-length: ${length}`,
+    length === "chunked" ? "transfer-encoding: chunked" : `content-length: ${length}`,
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
   ];
   socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+  if (length === "chunked") socket.write(`${sent.toString(16)}\r\n`);
   socket.write(Buffer.alloc(sent));
+  if (length === "chunked") socket.write("\r\n");
   let received = "";
   socket.setEncoding("latin1");
   socket.on("data", (chunk: string) => {
@@ -312,6 +314,10 @@ describe("the portal's port knows the caller before it reads a body", () => {
     expect(fifth.answer?.status).toBe(429);
     expect(fifth.answer?.head).toContain("retry-after: 5");
     expect(JSON.parse(fifth.answer?.body ?? "{}").code).toBe("resource_exhausted");
+    // A body of unstated length may be as large: it counts as an upload too.
+    const chunked = await partialCall({ "x-api-key": ADMIN_KEY }, "chunked", 64 * 1024);
+    chunked.socket.destroy();
+    expect(chunked.answer?.status).toBe(429);
     // A small call is not an upload: it is answered meanwhile.
     expect((await portalClients(ADMIN_KEY).deployments.listDeployments({})).deployments).toBeDefined();
     // One upload gone (its client went away): another is read.

@@ -45,6 +45,11 @@ const PORTAL_METHODS = new Map<DescService, readonly string[]>([
   [AuditService, ["listAuditEvents"]],
 ]);
 
+/** The methods that take a deployment's tarball, as the ends of their paths. */
+const UPLOAD_METHODS = [DeploymentService.method.createDeployment, DeploymentService.method.createRevision].map(
+  (method) => `/${DeploymentService.typeName}/${method.name}`,
+);
+
 /** Calls with a body larger than this count as uploads, of which at most MAX_CONCURRENT_UPLOADS are read at once. */
 const UPLOAD_BYTES = 1024 * 1024;
 const MAX_CONCURRENT_UPLOADS = 4;
@@ -119,10 +124,12 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
       } catch (err) {
         return refuse(reply, ConnectError.from(err));
       }
-      // A browser states the length of what it uploads; a chunked body (a CLI's) is not counted, and
-      // is read within readMaxBytes as any other body of a caller the platform knows.
-      const length = Number(request.headers["content-length"] ?? 0);
-      if (length <= UPLOAD_BYTES) return;
+      // A browser states the length of what it uploads; a body of unstated length (chunked) to a
+      // method that takes uploads may be as large as readMaxBytes, so it counts as one too.
+      const declared = request.headers["content-length"];
+      const unstated = declared === undefined && request.headers["transfer-encoding"] !== undefined;
+      const takesUploads = UPLOAD_METHODS.some((method) => request.url.split("?")[0]?.endsWith(method));
+      if (!(unstated && takesUploads) && Number(declared ?? 0) <= UPLOAD_BYTES) return;
       if (uploads >= MAX_CONCURRENT_UPLOADS)
         return refuse(
           reply,
