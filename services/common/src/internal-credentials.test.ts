@@ -240,6 +240,11 @@ describe("a call without an accepted credential", () => {
       const health = await unendedCall(session, "/grpc.health.v1.Health/Check", { "content-type": "application/proto" });
       expect(health.headers[":status"]).toBe(429);
       expect(JSON.parse(health.body.toString())).toMatchObject({ code: "resource_exhausted" });
+      // A path the server does not serve is not found, credential or not (as before the body is read).
+      const unknown = await unendedCall(session, "/langopen.runtime.v1.RuntimeService/ListGraphs", {
+        "content-type": "application/proto",
+      });
+      expect(unknown.headers[":status"]).toBe(404);
       // The session is still good for calls that hold a credential.
       await checkpoints(SECRET).getCheckpoint({});
       expect(seen).toEqual(["internal"]);

@@ -77,7 +77,8 @@ export interface RpcServerOptions {
    * makes it buffer a body. Resolves to what the check learned, to set on the call's context
    * values (who the caller is), to "open" for a call that carries no credential (the server then
    * reads at most OPEN_CALL_READ_MAX_BYTES of it), or rejects with the error to answer (a
-   * ConnectError: its code and message; anything else: INTERNAL). Health checks are not checked.
+   * ConnectError: its code and message; anything else: INTERNAL). Health checks, and paths that are
+   * not business methods (reflection, unknown ones), are not checked: they are read as calls without one.
    */
   checkHeaders?: (call: HeaderCheckCall) => Promise<((values: ContextValues) => void) | "open" | undefined>;
   /** The largest message the server reads (Connect's default: 4 GiB). */
@@ -361,33 +362,37 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   // A call without an accepted credential is answered from its headers, its body never read.
   const refusalOf = options.auth ? credentialCheckOnHeaders(options.auth) : undefined;
   const { checkHeaders } = options;
-  // Refusals before the body are counted as the interceptors count the rest: for the methods served only
-  // (a path is the caller's to choose, a label value must not be).
+  // The business and health methods served, by path. Refusals before the body are counted as the
+  // interceptors count the rest: for these only (a path is the caller's to choose, a label value must not be).
   const recordRpc = options.metrics ? rpcServerRecorder(options.metrics) : undefined;
   const methods = new Map<string, { service: string; method: string }>(
     [...options.services, Health].flatMap((service) =>
       service.methods.map((m) => [`/${service.typeName}/${m.name}`, { service: service.typeName, method: m.name }] as const),
     ),
   );
+  const checked = refusalOf !== undefined || checkHeaders !== undefined;
   const server = http2.createServer({ maxSessionMemory: RPC_SESSION_MEMORY_MB }, (req, res) => {
+    if (!checked) return handler(req, res);
     const arrived = process.hrtime.bigint();
+    const path = req.url.split("?", 1)[0] as string;
+    const labels = methods.get(path);
+    // Health, and what the server does not serve as a business method (reflection, whose calls its
+    // interceptors check; an unknown path, which Connect answers 404): read as calls without a credential.
+    if (labels === undefined || path.startsWith(HEALTH_PATH)) return openHandler(req, res);
     const refuse = (err: ConnectError, why: string) => {
-      logger.warn({ rpc_path: req.url.slice(0, 200), why }, "Refused RPC before its body");
+      logger.warn({ rpc_path: path, why }, "Refused RPC before its body");
       refuseUnread(req.stream, String(req.headers["content-type"] ?? ""), err);
-      const labels = methods.get(req.url);
-      if (labels) recordRpc?.(labels, err, Number(process.hrtime.bigint() - arrived) / 1e9);
+      recordRpc?.(labels, err, Number(process.hrtime.bigint() - arrived) / 1e9);
     };
-    const refusal = refusalOf?.(req.url, req.headers.authorization);
+    const refusal = refusalOf?.(path, req.headers.authorization);
     if (refusal !== undefined) return refuse(new ConnectError(refusal.message, Code.Unauthenticated), refusal.why);
-    const checked = refusalOf !== undefined || checkHeaders !== undefined;
-    if (req.url.startsWith(HEALTH_PATH)) return checked ? openHandler(req, res) : handler(req, res);
     if (!checkHeaders) return handler(req, res);
     const header = (name: string) => {
       const value = req.headers[name.toLowerCase()];
       return Array.isArray(value) ? value[0] : value;
     };
     // The body waits in the stream meanwhile, bounded by HTTP/2 flow control.
-    checkHeaders({ path: req.url, header, address: req.socket?.remoteAddress }).then(
+    checkHeaders({ path, header, address: req.socket?.remoteAddress }).then(
       (learn) => {
         if (learn === "open") return openHandler(req, res);
         if (learn) learned.set(req, learn);
