@@ -131,15 +131,14 @@ async function controlDatabase(adminUrl: string): Promise<string> {
   return url.toString();
 }
 
+/** The control plane's RPC services: every call of theirs carries its caller's credential (but CALLS_WITHOUT_CREDENTIAL). */
+const CONTROL_SERVICES = [DeploymentService, ApiKeyService, SecretService, AuditService, BuilderService];
+const CREDENTIAL_PATHS = CONTROL_SERVICES.map((service) => `/${service.typeName}/`);
+
 /**
  * Builder calls come from this process (the pipeline, in process, with its token) or from an
  * admin key: a build runs a repository's code through git and npm, and writes signed bundles.
  */
-/** The services whose calls carry their caller's credential (but CALLS_WITHOUT_CREDENTIAL), as path prefixes. */
-const CREDENTIAL_PATHS = [DeploymentService, ApiKeyService, SecretService, AuditService, BuilderService].map(
-  (service) => `/${service.typeName}/`,
-);
-
 function builderGuard(store: ControlStore, inProcessToken: string): Interceptor {
   return (next) => async (req) => {
     if (req.service.typeName !== BuilderService.typeName) return next(req);
@@ -262,7 +261,7 @@ export async function startPlatform(options: PlatformOptions, logger: Logger): P
       port: options.port,
       logger,
       metrics: options.metrics,
-      services: [DeploymentService, ApiKeyService, SecretService, AuditService, BuilderService],
+      services: CONTROL_SERVICES,
       inProcessToken,
       readMaxBytes: CONTROL_READ_MAX_BYTES,
       // A call's credential is checked on its headers, before its body (an upload) is read.
