@@ -3,7 +3,7 @@
 // on a thread (`POST /threads/{id}/runs/wait`), on the example graph of `npm start` (it answers
 // "You said: <the message>", so the answer is twice the message). Checks that the message comes back intact.
 //
-//   node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--content x|prose] [--trace] [--url http://127.0.0.1:8123]
+//   node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--content x|prose] [--trace] [--floor] [--url http://127.0.0.1:8123]
 //
 // The message is "x" repeated (--content x, the default) or prose-like words (--content prose: distinct words from
 // a fixed sequence, which compress about as little as text does, so Postgres's compression of large values shows).
@@ -14,6 +14,11 @@
 // Postgres). With --trace, it also prints, for the median round of each case, every SQL statement that moved
 // more than 100 kB (this process's `pg` clients are wrapped here, nothing in product code), its duration and
 // the bytes it moved. Rounds alternate the two cases; medians are printed. Nothing here asserts a time.
+//
+// With --floor, a third case: the same SDK call against the least any server must do that answers it durably,
+// in this process, with no graph and no process hop: fastify (the gateway's) parses the body, one INSERT keeps the
+// input (as the run's spec does), the answer is built and kept by one UPDATE (as the run's result is), then sent;
+// on an embedded Postgres of its own, started as LangOpen starts its own (same binaries, same settings).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -28,11 +33,12 @@ const { values: args } = parseArgs({
     content: { type: "string", default: "x" },
     url: { type: "string" },
     trace: { type: "boolean", default: false },
+    floor: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (args.help) {
-  console.log("node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--content x|prose] [--trace] [--url URL]");
+  console.log("node scripts/bench/large-message.mjs [--rounds 5] [--mb 9] [--content x|prose] [--trace] [--floor] [--url URL]");
   process.exit(0);
 }
 const ROUNDS = Number(args.rounds);
@@ -152,6 +158,52 @@ const median = (xs) => {
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
 const client = new Client({ apiUrl });
+
+/**
+ * The floor (--floor): `POST /runs/wait` answered by fastify in this process with what a durable answer needs at
+ * least (the input kept, the answer built, kept and sent), on an embedded Postgres of its own. The input is kept
+ * as JSON bytes (bytea, as the run's spec holds it) and the answer as json (as the run's result, its bytes a
+ * binary parameter), each by one statement that commits as LangOpen's do.
+ */
+async function startFloor() {
+  const { startEmbeddedPostgres } = await import("../../services/launcher/dist/embedded-postgres.js");
+  const { createLogger } = await import("../../services/common/dist/index.js");
+  const { createRequire } = await import("node:module");
+  const require = createRequire(new URL("../../gateway/package.json", import.meta.url));
+  const { default: Fastify } = await import(require.resolve("fastify"));
+  const dir = mkdtempSync(path.join(tmpdir(), "langopen-large-message-floor-"));
+  const db = await startEmbeddedPostgres(dir, createLogger({ service: "large-message-floor", level: "fatal" }));
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  await pool.query("CREATE TABLE floor_runs (id bigserial PRIMARY KEY, input bytea NOT NULL, result json)");
+  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+  app.post("/runs/wait", async (req, reply) => {
+    const { input } = req.body;
+    const { rows } = await pool.query("INSERT INTO floor_runs (input) VALUES ($1) RETURNING id", [
+      Buffer.from(JSON.stringify(input)),
+    ]);
+    const human = input.messages[input.messages.length - 1];
+    const values = {
+      messages: [
+        { ...human, type: "human" },
+        { type: "ai", content: `You said: ${human.content}` },
+      ],
+    };
+    const bytes = Buffer.from(JSON.stringify(values));
+    await pool.query("UPDATE floor_runs SET result = $2 WHERE id = $1", [rows[0].id, bytes]);
+    return reply.type("application/json").send(bytes);
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  return {
+    client: new Client({ apiUrl: `http://127.0.0.1:${app.server.address().port}` }),
+    async stop() {
+      await app.close();
+      await pool.end();
+      await db.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+const floor = args.floor ? await startFloor() : undefined;
 /** `size` characters of words from a fixed pseudo-random sequence (the same in every run). */
 function prose(size) {
   const words = [];
@@ -183,7 +235,7 @@ async function once(kind) {
   statements = [];
   const cpu0 = cpuSnapshot();
   const t0 = performance.now();
-  const values = await client.runs.wait(thread, "agent", { input });
+  const values = await (kind === "floor" ? floor.client : client).runs.wait(thread, "agent", { input });
   const ms = performance.now() - t0;
   const cpu1 = cpuSnapshot();
   if (!intact(values)) throw new Error(`${kind}: the message did not come back intact: ${JSON.stringify(values).slice(0, 300)}`);
@@ -201,8 +253,8 @@ async function once(kind) {
   };
 }
 
-const kinds = ["stateless", "threaded"];
-const results = { stateless: [], threaded: [] };
+const kinds = floor ? ["stateless", "threaded", "floor"] : ["stateless", "threaded"];
+const results = { stateless: [], threaded: [], floor: [] };
 try {
   console.log(
     `LangOpen at ${apiUrl}; message of ${(SIZE / 1e6).toFixed(1)} MB (${args.content}); ${ROUNDS} rounds (after 1 warm-up each)`,
@@ -244,5 +296,6 @@ try {
   }
 } finally {
   await langopen?.stop();
+  await floor?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
