@@ -13,7 +13,7 @@
 // process spent per run (this process: gateway, api-server, worker, and the SDK client; the runtime child;
 // Postgres). With --trace, it also prints, for the median round of each case, every SQL statement that moved
 // more than 100 kB (this process's `pg` clients are wrapped here, nothing in product code), its duration and
-// the bytes it moved. Rounds alternate the two cases; medians are printed. Nothing here asserts a time.
+// the bytes it moved. Rounds alternate the order of the cases; medians are printed. Nothing here asserts a time.
 //
 // With --floor, a third case: the same SDK call against the least any server must do that answers it durably,
 // in this process, with no graph and no process hop: fastify (the gateway's) parses the body, one INSERT keeps the
@@ -203,7 +203,6 @@ async function startFloor() {
     },
   };
 }
-const floor = args.floor ? await startFloor() : undefined;
 /** `size` characters of words from a fixed pseudo-random sequence (the same in every run). */
 function prose(size) {
   const words = [];
@@ -253,9 +252,12 @@ async function once(kind) {
   };
 }
 
-const kinds = floor ? ["stateless", "threaded", "floor"] : ["stateless", "threaded"];
+const kinds = args.floor ? ["stateless", "threaded", "floor"] : ["stateless", "threaded"];
 const results = { stateless: [], threaded: [], floor: [] };
+let floor;
 try {
+  // Inside the try: a floor that fails to start still lets LangOpen stop.
+  if (args.floor) floor = await startFloor();
   console.log(
     `LangOpen at ${apiUrl}; message of ${(SIZE / 1e6).toFixed(1)} MB (${args.content}); ${ROUNDS} rounds (after 1 warm-up each)`,
   );
