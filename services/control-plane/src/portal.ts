@@ -50,6 +50,12 @@ const UPLOAD_METHODS = [DeploymentService.method.createDeployment, DeploymentSer
   (method) => `/${DeploymentService.typeName}/${method.name}`,
 );
 
+/** Whether a call to `url` goes to a method that takes a tarball. */
+function takesUploads(url: string): boolean {
+  const path = url.split("?", 1)[0] as string;
+  return UPLOAD_METHODS.some((method) => path.endsWith(method));
+}
+
 /** Calls with a body larger than this count as uploads, of which at most MAX_CONCURRENT_UPLOADS are read at once. */
 const UPLOAD_BYTES = 1024 * 1024;
 const MAX_CONCURRENT_UPLOADS = 4;
@@ -128,8 +134,7 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
       // method that takes uploads may be as large as readMaxBytes, so it counts as one too.
       const declared = request.headers["content-length"];
       const unstated = declared === undefined && request.headers["transfer-encoding"] !== undefined;
-      const takesUploads = UPLOAD_METHODS.some((method) => request.url.split("?")[0]?.endsWith(method));
-      if (!(unstated && takesUploads) && Number(declared ?? 0) <= UPLOAD_BYTES) return;
+      if (!(unstated && takesUploads(request.url)) && Number(declared ?? 0) <= UPLOAD_BYTES) return;
       if (uploads >= MAX_CONCURRENT_UPLOADS)
         return refuse(
           reply,
